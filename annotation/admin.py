@@ -1,0 +1,237 @@
+"""The researcher console. Each action calls a service; nothing here decides domain rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+
+from annotation.errors import ImportRejected
+from annotation.models import (
+    Annotator,
+    Assignment,
+    Criterion,
+    Item,
+    Judgment,
+    Project,
+    Response,
+    Task,
+)
+from annotation.selectors.progress import project_progress
+from annotation.selectors.projects import projects_managed_by
+from annotation.services.importing import filetype_from_name, items_import
+
+
+class CriterionInline(admin.TabularInline):
+    model = Criterion
+    extra = 0
+    fields = ["position", "key", "label", "description", "min", "max", "level", "level_labels"]
+
+
+class ItemImportForm(forms.Form):
+    file = forms.FileField(help_text="JSONL, JSON or CSV in the import format (README).")
+
+
+class ManagedProjectMixin:
+    """Researchers see only the projects they own or that are shared with them."""
+
+    project_path = "project"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        queryset = super().get_queryset(request)  # type: ignore[misc]
+        if request.user.is_superuser:
+            return queryset
+        managed = projects_managed_by(user=request.user)
+        if self.project_path == "":
+            return queryset.filter(pk__in=managed.values("pk"))
+        return queryset.filter(**{f"{self.project_path}__in": managed.values("pk")})
+
+
+@admin.register(Project)
+class ProjectAdmin(ManagedProjectMixin, admin.ModelAdmin):
+    project_path = ""
+    list_display = ["name", "slug", "kind", "status", "access", "annotations_per_task", "owner"]
+    list_filter = ["kind", "status", "access"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ("name",)}
+    inlines = [CriterionInline]
+    filter_horizontal = ["researchers", "members"]
+    readonly_fields = ["progress", "import_link", "created_at", "updated_at"]
+    fieldsets = [
+        (None, {"fields": ["name", "slug", "kind", "status", "access", "instructions"]}),
+        ("Progress", {"fields": ["progress", "import_link"]}),
+        (
+            "Protocol",
+            {
+                "fields": [
+                    "annotations_per_task",
+                    "lease_seconds",
+                    "allow_tie",
+                    "allow_both_bad",
+                    "strength_scale",
+                    "rationale",
+                    "gold_rate",
+                    "max_tasks_per_annotator",
+                ]
+            },
+        ),
+        ("Crowd study", {"fields": ["completion_code", "completion_url"]}),
+        ("People", {"fields": ["owner", "researchers", "members"]}),
+        ("Dates", {"fields": ["created_at", "updated_at"]}),
+    ]
+
+    @admin.display(description="Progress")
+    def progress(self, project: Project) -> str:
+        if not project.pk:
+            return "—"
+        figures = project_progress(project=project)
+        return format_html_join(
+            " · ", "{}: <strong>{}</strong>", ((k.replace("_", " "), v) for k, v in figures.items())
+        )
+
+    @admin.display(description="Import items")
+    def import_link(self, project: Project) -> str:
+        if not project.pk:
+            return "Save the project first."
+        url = reverse("admin:annotation_project_import", args=[project.pk])
+        return format_html('<a class="button" href="{}">Upload a file of items</a>', url)
+
+    def save_model(self, request: HttpRequest, obj: Project, form: Any, change: bool) -> None:
+        if not change and obj.owner_id is None:
+            obj.owner = request.user
+        super().save_model(request, obj, form, change)
+
+    def get_urls(self) -> list:
+        return [
+            path(
+                "<int:project_id>/import/",
+                self.admin_site.admin_view(self.import_view),
+                name="annotation_project_import",
+            ),
+            *super().get_urls(),
+        ]
+
+    def import_view(self, request: HttpRequest, project_id: int) -> HttpResponse:
+        project = get_object_or_404(self.get_queryset(request), pk=project_id)
+        if not self.has_change_permission(request, project):
+            return HttpResponseRedirect(reverse("admin:index"))
+        form = ItemImportForm(request.POST or None, request.FILES or None)
+        errors: list[dict[str, Any]] = []
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                result = items_import(
+                    project=project,
+                    content=upload.read(),
+                    filetype=filetype_from_name(upload.name),
+                )
+            except ImportRejected as exc:
+                errors = exc.errors
+                messages.error(request, f"{exc.detail} ({len(errors)} bad line(s) listed below)")
+            else:
+                messages.success(request, result.summary())
+                return HttpResponseRedirect(
+                    reverse("admin:annotation_project_change", args=[project.pk])
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Import items into {project.name}",
+            "project": project,
+            "form": form,
+            "errors": errors,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/annotation/project_import.html", context)
+
+
+@admin.register(Criterion)
+class CriterionAdmin(ManagedProjectMixin, admin.ModelAdmin):
+    list_display = ["key", "label", "project", "min", "max", "level"]
+    list_filter = ["project"]
+
+
+class ResponseInline(admin.TabularInline):
+    model = Response
+    extra = 0
+    fields = ["external_id", "model", "text", "position"]
+
+
+@admin.register(Item)
+class ItemAdmin(ManagedProjectMixin, admin.ModelAdmin):
+    list_display = ["external_id", "project", "created_at"]
+    list_filter = ["project"]
+    search_fields = ["external_id"]
+    inlines = [ResponseInline]
+
+
+@admin.register(Response)
+class ResponseAdmin(admin.ModelAdmin):
+    list_display = ["external_id", "model", "item"]
+    search_fields = ["item__external_id", "model"]
+    list_select_related = ["item"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(
+            item__project__in=projects_managed_by(user=request.user).values("pk")
+        )
+
+
+@admin.register(Task)
+class TaskAdmin(ManagedProjectMixin, admin.ModelAdmin):
+    list_display = ["id", "project", "item", "is_gold", "judgment_count"]
+    list_filter = ["project", "is_gold"]
+    raw_id_fields = ["item", "response_a", "response_b"]
+    list_select_related = ["project", "item"]
+
+
+@admin.register(Annotator)
+class AnnotatorAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "pseudonym", "source", "kind", "is_blocked", "created_at"]
+    list_filter = ["source", "kind", "is_blocked"]
+    search_fields = ["external_id", "pseudonym", "user__username"]
+    raw_id_fields = ["user"]
+    actions = ["block", "unblock"]
+
+    @admin.action(description="Block the selected annotators (their judgments stay stored)")
+    def block(self, request: HttpRequest, queryset: QuerySet) -> None:
+        queryset.update(is_blocked=True)
+
+    @admin.action(description="Unblock the selected annotators")
+    def unblock(self, request: HttpRequest, queryset: QuerySet) -> None:
+        queryset.update(is_blocked=False, blocked_reason="")
+
+
+@admin.register(Assignment)
+class AssignmentAdmin(ManagedProjectMixin, admin.ModelAdmin):
+    list_display = ["id", "project", "task", "annotator", "status", "leased_at", "expires_at"]
+    list_filter = ["project", "status"]
+    raw_id_fields = ["task", "annotator", "left_response"]
+    list_select_related = ["project", "annotator"]
+
+
+@admin.register(Judgment)
+class JudgmentAdmin(ManagedProjectMixin, admin.ModelAdmin):
+    list_display = [
+        "id",
+        "project",
+        "task",
+        "annotator",
+        "choice",
+        "strength",
+        "seconds",
+        "is_gold",
+        "created_at",
+    ]
+    list_filter = ["project", "choice", "is_gold", "source"]
+    raw_id_fields = ["task", "annotator", "assignment", "shown_left"]
+    list_select_related = ["project", "annotator"]

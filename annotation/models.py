@@ -1,0 +1,383 @@
+"""The domain: projects, their items and responses, the tasks made from them, annotators,
+their leases (assignments) and their judgments.
+
+Invariants that must hold even when two processes race live in the database as
+constraints, not only in Python.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+
+
+def _new_pseudonym() -> str:
+    return "ann-" + secrets.token_hex(6)
+
+
+class Project(models.Model):
+    class Kind(models.TextChoices):
+        PAIRWISE = "pairwise", "Pairwise comparison"
+        RUBRIC = "rubric", "Rubric rating"
+
+    class Rationale(models.TextChoices):
+        OFF = "off", "Off"
+        OPTIONAL = "optional", "Optional"
+        REQUIRED = "required", "Required"
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        ACTIVE = "active", "Active"
+        PAUSED = "paused", "Paused"
+        CLOSED = "closed", "Closed"
+
+    class Access(models.TextChoices):
+        OPEN = "open", "Open to every annotator"
+        MEMBERS = "members", "Members only"
+
+    STRENGTH_SCALES = ((0, "No strength"), (3, "1 = slightly better … 3 = much better"))
+
+    slug = models.SlugField(max_length=80, unique=True)
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.PAIRWISE)
+    instructions = models.TextField(blank=True, help_text="Markdown, shown before the first task.")
+    annotations_per_task = models.PositiveSmallIntegerField(
+        default=3, validators=[MinValueValidator(1), MaxValueValidator(100)]
+    )
+    lease_seconds = models.PositiveIntegerField(
+        default=900, validators=[MinValueValidator(10), MaxValueValidator(86400)]
+    )
+    allow_tie = models.BooleanField(default=True)
+    allow_both_bad = models.BooleanField(default=False)
+    strength_scale = models.PositiveSmallIntegerField(choices=STRENGTH_SCALES, default=0)
+    rationale = models.CharField(max_length=10, choices=Rationale.choices, default=Rationale.OFF)
+    gold_rate = models.FloatField(
+        default=0.1, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)]
+    )
+    max_tasks_per_annotator = models.PositiveIntegerField(null=True, blank=True)
+    completion_code = models.CharField(max_length=100, blank=True)
+    completion_url = models.URLField(max_length=500, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    access = models.CharField(max_length=10, choices=Access.choices, default=Access.OPEN)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owned_projects",
+    )
+    researchers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="shared_projects",
+        help_text="Researchers this project is shared with, besides its owner.",
+    )
+    members = models.ManyToManyField(
+        "Annotator",
+        blank=True,
+        related_name="member_projects",
+        help_text="Annotators who may work on it when access is 'members'.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(annotations_per_task__gte=1), name="project_k_at_least_one"
+            ),
+            models.CheckConstraint(
+                condition=Q(gold_rate__gte=0) & Q(gold_rate__lte=1), name="project_gold_rate_0_1"
+            ),
+            models.CheckConstraint(
+                condition=Q(strength_scale__in=[0, 3]), name="project_strength_scale_0_or_3"
+            ),
+            models.CheckConstraint(condition=Q(lease_seconds__gte=10), name="project_lease_min"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_pairwise(self) -> bool:
+        return self.kind == self.Kind.PAIRWISE
+
+
+class Criterion(models.Model):
+    """A rubric dimension, or in a pairwise project a per-criterion A / B / tie question."""
+
+    class Level(models.TextChoices):
+        NOMINAL = "nominal", "Nominal"
+        ORDINAL = "ordinal", "Ordinal"
+        INTERVAL = "interval", "Interval"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="criteria")
+    key = models.SlugField(max_length=50)
+    label = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    min = models.IntegerField(default=0)
+    max = models.IntegerField(default=4)
+    level_labels = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Label per score, e.g. {"0": "useless", "4": "perfect"}.',
+    )
+    level = models.CharField(max_length=10, choices=Level.choices, default=Level.ORDINAL)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["project", "position", "id"]
+        verbose_name_plural = "criteria"
+        constraints = [
+            models.UniqueConstraint(fields=["project", "key"], name="criterion_key_unique"),
+            models.CheckConstraint(condition=Q(min__lt=F("max")), name="criterion_min_below_max"),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+    def levels(self) -> list[tuple[int, str]]:
+        """Every score of the range with its label (empty when none was given)."""
+        labels = {str(k): v for k, v in (self.level_labels or {}).items()}
+        return [(score, labels.get(str(score), "")) for score in range(self.min, self.max + 1)]
+
+
+class Item(models.Model):
+    """One prompt (text or chat messages) with the responses to compare or rate."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items")
+    external_id = models.CharField(max_length=200, help_text="The item's id in the import file.")
+    prompt = models.JSONField(help_text="A string, or a list of {role, content} messages.")
+    metadata = models.JSONField(default=dict, blank=True)
+    reference = models.JSONField(
+        null=True, blank=True, help_text="The original dataset's label, kept to report agreement."
+    )
+    gold = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["project", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "external_id"], name="item_id_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.external_id
+
+
+class Response(models.Model):
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="responses")
+    external_id = models.CharField(max_length=100)
+    model = models.CharField(max_length=200)
+    text = models.TextField(blank=True)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["item", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "external_id"], name="response_id_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item.external_id}/{self.external_id}"
+
+
+class Task(models.Model):
+    """What one annotator sees: a pair of responses (pairwise) or one response (rubric)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tasks")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="tasks")
+    response_a = models.ForeignKey(Response, on_delete=models.CASCADE, related_name="+")
+    response_b = models.ForeignKey(
+        Response, on_delete=models.CASCADE, related_name="+", null=True, blank=True
+    )
+    gold_answer = models.JSONField(
+        null=True,
+        blank=True,
+        help_text='Known answer: {"choice": "a"|"b"|"tie"} or {"scores": {key: n}}.',
+    )
+    is_gold = models.BooleanField(default=False)
+    judgment_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["response_a", "response_b"],
+                condition=Q(response_b__isnull=False),
+                name="task_pair_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["response_a"],
+                condition=Q(response_b__isnull=True),
+                name="task_single_response_unique",
+            ),
+            models.CheckConstraint(
+                condition=~Q(response_a=F("response_b")), name="task_pair_distinct"
+            ),
+        ]
+        indexes = [
+            # The queue: open tasks of a project, closest to done first, then oldest.
+            models.Index(
+                fields=["project", "is_gold", "-judgment_count", "id"], name="task_queue_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"task {self.pk}"
+
+
+class Annotator(models.Model):
+    """A person (or model judge) who gives judgments. Signed-in non-staff users get one;
+    crowd workers get one from their platform ids; imported judgments name their own."""
+
+    class Source(models.TextChoices):
+        LOCAL = "local", "Local account"
+        PROLIFIC = "prolific", "Prolific"
+        MTURK = "mturk", "Amazon MTurk"
+        IMPORT = "import", "Imported judgments"
+
+    class Kind(models.TextChoices):
+        HUMAN = "human", "Human"
+        MODEL = "model", "Model judge"
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="annotator",
+    )
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.LOCAL)
+    external_id = models.CharField(
+        max_length=200, blank=True, help_text="Prolific PID, MTurk workerId or imported id."
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.HUMAN)
+    pseudonym = models.CharField(max_length=32, unique=True, default=_new_pseudonym, editable=False)
+    study_id = models.CharField(max_length=200, blank=True)
+    session_id = models.CharField(max_length=200, blank=True)
+    is_blocked = models.BooleanField(default=False)
+    blocked_reason = models.CharField(max_length=300, blank=True)
+    flags = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "external_id"],
+                condition=~Q(external_id=""),
+                name="annotator_external_id_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        if self.external_id:
+            return f"{self.source}:{self.external_id}"
+        return self.user.get_username() if self.user else self.pseudonym
+
+    @property
+    def public_id(self) -> str:
+        """The id exports and reports show: imported ids as given, everyone else pseudonymous."""
+        if self.source == self.Source.IMPORT:
+            return self.external_id
+        return self.pseudonym
+
+
+class Assignment(models.Model):
+    """A lease of one task to one annotator, with the side each response is shown on."""
+
+    class Status(models.TextChoices):
+        LEASED = "leased", "Leased"
+        SUBMITTED = "submitted", "Submitted"
+        SKIPPED = "skipped", "Skipped"
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="assignments")
+    annotator = models.ForeignKey(Annotator, on_delete=models.CASCADE, related_name="assignments")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="assignments")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.LEASED)
+    left_response = models.ForeignKey(
+        Response, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    leased_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    skip_reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["task", "annotator"], name="assignment_once_per_task"),
+        ]
+        indexes = [
+            models.Index(fields=["task", "status", "expires_at"], name="assignment_lease_idx"),
+            models.Index(fields=["annotator", "project", "status"], name="assignment_annot_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"assignment {self.pk}"
+
+
+class Judgment(models.Model):
+    """One annotator's answer to one task, in canonical terms: `choice` names response a or b
+    of the task (not a side of the screen); `shown_left` records which one was on the left."""
+
+    class Choice(models.TextChoices):
+        A = "a", "Response A"
+        B = "b", "Response B"
+        TIE = "tie", "Tie"
+        BOTH_BAD = "both_bad", "Both bad"
+
+    class Source(models.TextChoices):
+        PAGE = "page", "Annotator page"
+        API = "api", "Annotator API"
+        IMPORT = "import", "Imported"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="judgments")
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="judgments")
+    annotator = models.ForeignKey(Annotator, on_delete=models.CASCADE, related_name="judgments")
+    assignment = models.OneToOneField(
+        Assignment, null=True, blank=True, on_delete=models.CASCADE, related_name="judgment"
+    )
+    choice = models.CharField(max_length=10, choices=Choice.choices, blank=True)
+    strength = models.PositiveSmallIntegerField(null=True, blank=True)
+    rationale = models.TextField(blank=True)
+    criteria = models.JSONField(
+        default=dict, blank=True, help_text='Pairwise per-criterion answers {"key": "a"|"b"|"tie"}.'
+    )
+    scores = models.JSONField(default=dict, blank=True, help_text='Rubric scores {"key": n}.')
+    shown_left = models.ForeignKey(
+        Response, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    seconds = models.FloatField(null=True, blank=True)
+    is_gold = models.BooleanField(default=False)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.PAGE)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["task", "annotator"], name="judgment_once_per_task"),
+            models.CheckConstraint(
+                condition=Q(choice__in=["", "a", "b", "tie", "both_bad"]),
+                name="judgment_choice_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(seconds__isnull=True) | Q(seconds__gte=0),
+                name="judgment_seconds_not_negative",
+            ),
+        ]
+        indexes = [
+            # Export and incremental sync walk a project's judgments in id order.
+            models.Index(fields=["project", "id"], name="judgment_project_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"judgment {self.pk}"

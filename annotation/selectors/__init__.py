@@ -1,0 +1,1 @@
+"""Selectors: the reads shared by pages, API and admin."""

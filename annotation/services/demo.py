@@ -1,0 +1,113 @@
+"""The demo: a researcher and two small projects, so a newcomer can vote at once."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from annotation.demo_data import PAIRWISE_ITEMS, RUBRIC_ITEMS
+from annotation.models import Project
+from annotation.services.importing import items_import
+from annotation.services.projects import project_create
+
+DEMO_USERNAME = "demo"
+DEMO_PASSWORD = "demo"
+
+PAIRWISE_INSTRUCTIONS = """\
+You will see a prompt and two responses, **A** and **B**, written by AI assistants.
+
+Pick the response that is **more helpful, correct and clear** for the person who asked.
+Choose *Tie* when both are equally good (or equally bad).
+
+Keys: `1` / `A` for A, `2` / `B` for B, `3` / `T` for a tie, `S` to skip.
+"""
+
+RUBRIC_INSTRUCTIONS = """\
+Rate one response at a time on five attributes, each from 0 to 4
+(after NVIDIA's HelpSteer2 guidelines):
+
+- **Helpfulness**: how useful the response is overall.
+- **Correctness**: are all the facts right, with nothing important missing?
+- **Coherence**: is it clear and logically consistent?
+- **Complexity**: how much expertise would it take to write it?
+- **Verbosity**: how long is it compared with what the prompt asked for?
+"""
+
+HELPSTEER2_CRITERIA = [
+    {
+        "key": "helpfulness",
+        "label": "Helpfulness",
+        "description": "Overall helpfulness of the response to the prompt.",
+        "level_labels": {"0": "Not helpful", "2": "Partly helpful", "4": "Perfectly helpful"},
+    },
+    {
+        "key": "correctness",
+        "label": "Correctness",
+        "description": "Inclusion of all pertinent facts without errors.",
+        "level_labels": {"0": "Wrong", "2": "Some errors", "4": "Fully correct"},
+    },
+    {
+        "key": "coherence",
+        "label": "Coherence",
+        "description": "Consistency and clarity of expression.",
+        "level_labels": {"0": "Incoherent", "2": "Some unclear parts", "4": "Perfectly clear"},
+    },
+    {
+        "key": "complexity",
+        "label": "Complexity",
+        "description": "Intellectual depth required to write the response.",
+        "level_labels": {"0": "Basic language", "2": "High-school level", "4": "Expert"},
+    },
+    {
+        "key": "verbosity",
+        "label": "Verbosity",
+        "description": "Amount of detail relative to what the prompt asks for.",
+        "level_labels": {"0": "Succinct", "2": "Moderate", "4": "Verbose"},
+    },
+]
+
+PROJECTS = [
+    {
+        "slug": "demo-pairwise",
+        "name": "Demo: which answer is better?",
+        "kind": Project.Kind.PAIRWISE,
+        "instructions": PAIRWISE_INSTRUCTIONS,
+        "annotations_per_task": 3,
+        "strength_scale": 3,
+        "rationale": Project.Rationale.OPTIONAL,
+        "completion_code": "DEMO-THANKS",
+        "criteria": [],
+        "items": PAIRWISE_ITEMS,
+    },
+    {
+        "slug": "demo-rubric",
+        "name": "Demo: rate the answer (HelpSteer2 rubric)",
+        "kind": Project.Kind.RUBRIC,
+        "instructions": RUBRIC_INSTRUCTIONS,
+        "annotations_per_task": 2,
+        "completion_code": "DEMO-RATED",
+        "criteria": HELPSTEER2_CRITERIA,
+        "items": RUBRIC_ITEMS,
+    },
+]
+
+
+@transaction.atomic
+def demo_create() -> list[Project]:
+    """Create (or bring up to date) the demo researcher and projects; safe to run again."""
+    User = get_user_model()
+    researcher, _ = User.objects.get_or_create(username=DEMO_USERNAME)
+    researcher.is_staff = researcher.is_superuser = True
+    researcher.set_password(DEMO_PASSWORD)
+    researcher.save()
+    projects = []
+    for spec in PROJECTS:
+        spec = dict(spec)
+        items = spec.pop("items")
+        criteria = spec.pop("criteria")
+        project = Project.objects.filter(slug=spec["slug"]).first()
+        if project is None:
+            project = project_create(owner=researcher, criteria=criteria, **spec)
+        items_import(project=project, rows=list(enumerate(items, start=1)))
+        projects.append(project)
+    return projects

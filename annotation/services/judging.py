@@ -1,0 +1,232 @@
+"""Recording judgments: one way to vote, used by the annotator pages and the annotator API.
+
+Answers arrive in screen terms (left / right) and are stored in canonical terms (response
+a / b of the task), with the response that was shown on the left.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from annotation.errors import (
+    AlreadyAnswered,
+    LeaseExpired,
+    PermissionDenied,
+    ValidationFailed,
+)
+from annotation.models import Annotator, Assignment, Criterion, Judgment, Project, Task
+
+SIDE_CHOICES = ("left", "right", "tie", "both_bad")
+
+
+@dataclass(frozen=True)
+class CanonicalAnswer:
+    choice: str
+    strength: int | None
+    rationale: str
+    criteria: dict[str, str]
+    scores: dict[str, int]
+
+
+def answer_from_sides(
+    *,
+    project: Project,
+    criteria: list[Criterion],
+    left_is_a: bool,
+    choice: str | None,
+    strength: int | None,
+    rationale: str | None,
+    criteria_answers: dict[str, Any] | None,
+    scores: dict[str, Any] | None,
+) -> CanonicalAnswer:
+    """Validate an answer against the project's settings and turn sides into responses."""
+    errors: list[dict[str, str]] = []
+    rationale = (rationale or "").strip()
+    canonical_choice = ""
+    canonical_criteria: dict[str, str] = {}
+    clean_scores: dict[str, int] = {}
+
+    def side_to_canonical(side: str) -> str:
+        if side == "left":
+            return "a" if left_is_a else "b"
+        if side == "right":
+            return "b" if left_is_a else "a"
+        return side
+
+    if project.is_pairwise:
+        allowed = ["left", "right"]
+        if project.allow_tie:
+            allowed.append("tie")
+        if project.allow_both_bad:
+            allowed.append("both_bad")
+        if choice not in allowed:
+            errors.append({"field": "choice", "error": f"must be one of {', '.join(allowed)}"})
+        else:
+            canonical_choice = side_to_canonical(choice)
+        if project.strength_scale:
+            if choice in ("left", "right"):
+                if (
+                    not isinstance(strength, int)
+                    or isinstance(strength, bool)
+                    or not (1 <= strength <= project.strength_scale)
+                ):
+                    errors.append(
+                        {
+                            "field": "strength",
+                            "error": f"must be an integer from 1 to {project.strength_scale}",
+                        }
+                    )
+            elif strength is not None:
+                errors.append({"field": "strength", "error": "only a preference has a strength"})
+        elif strength is not None:
+            errors.append({"field": "strength", "error": "this project collects no strength"})
+        answers = criteria_answers or {}
+        if not isinstance(answers, dict):
+            errors.append({"field": "criteria", "error": "must be an object"})
+            answers = {}
+        keys = {c.key for c in criteria}
+        for key in sorted(set(answers) - keys):
+            errors.append({"field": f"criteria.{key}", "error": "unknown criterion"})
+        for criterion in criteria:
+            value = answers.get(criterion.key)
+            if value not in ("left", "right", "tie"):
+                errors.append(
+                    {"field": f"criteria.{criterion.key}", "error": "must be left, right or tie"}
+                )
+            else:
+                canonical_criteria[criterion.key] = side_to_canonical(value)
+        if scores:
+            errors.append({"field": "scores", "error": "a pairwise task takes no scores"})
+    else:
+        if choice:
+            errors.append({"field": "choice", "error": "a rubric task takes scores, not a choice"})
+        if strength is not None:
+            errors.append({"field": "strength", "error": "a rubric task takes no strength"})
+        given = scores or {}
+        if not isinstance(given, dict):
+            errors.append({"field": "scores", "error": "must be an object"})
+            given = {}
+        keys = {c.key for c in criteria}
+        for key in sorted(set(given) - keys):
+            errors.append({"field": f"scores.{key}", "error": "unknown criterion"})
+        for criterion in criteria:
+            value = given.get(criterion.key)
+            if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+                value = int(value)
+            if (
+                not isinstance(value, int)
+                or isinstance(value, bool)
+                or not (criterion.min <= value <= criterion.max)
+            ):
+                errors.append(
+                    {
+                        "field": f"scores.{criterion.key}",
+                        "error": f"must be an integer from {criterion.min} to {criterion.max}",
+                    }
+                )
+            else:
+                clean_scores[criterion.key] = value
+
+    if project.rationale == Project.Rationale.REQUIRED and not rationale:
+        errors.append({"field": "rationale", "error": "this project asks for a rationale"})
+    if project.rationale == Project.Rationale.OFF:
+        rationale = ""
+    if errors:
+        raise ValidationFailed("The judgment is not valid.", errors=errors)
+    return CanonicalAnswer(
+        canonical_choice,
+        strength if canonical_choice in ("a", "b") else None,
+        rationale[:5000],
+        canonical_criteria,
+        clean_scores,
+    )
+
+
+def judgment_submit(
+    *,
+    assignment: Assignment,
+    annotator: Annotator,
+    choice: str | None = None,
+    strength: int | None = None,
+    rationale: str | None = None,
+    criteria: dict[str, Any] | None = None,
+    scores: dict[str, Any] | None = None,
+    seconds: float | None = None,
+    source: str = Judgment.Source.PAGE,
+) -> Judgment:
+    """Store one annotator's answer to their leased task, exactly once.
+
+    The same answer posted again (a retry, a double click) returns the stored judgment; a
+    different one is refused. A post after the lease ran out is refused: the task went back
+    to the pool. Time on task is measured here, from lease to judgment; the client's figure
+    is only checked.
+    """
+    if assignment.annotator_id != annotator.pk:
+        raise PermissionDenied("This assignment is not yours.")
+    if seconds is not None and (not isinstance(seconds, int | float) or seconds < 0):
+        raise ValidationFailed(errors=[{"field": "seconds", "error": "must not be negative"}])
+    project = assignment.project
+    task = assignment.task
+    criteria_list = list(project.criteria.all())
+    answer = answer_from_sides(
+        project=project,
+        criteria=criteria_list,
+        left_is_a=assignment.left_response_id in (None, task.response_a_id),
+        choice=choice,
+        strength=strength,
+        rationale=rationale,
+        criteria_answers=criteria,
+        scores=scores,
+    )
+    now = timezone.now()
+    with transaction.atomic():
+        locked = Assignment.objects.select_for_update().get(pk=assignment.pk)
+        existing = Judgment.objects.filter(assignment=locked).first()
+        if existing is not None:
+            if _same_answer(existing, answer):
+                return existing
+            raise AlreadyAnswered()
+        if locked.status == Assignment.Status.SKIPPED:
+            raise AlreadyAnswered("This task was skipped; it takes no judgment now.")
+        if locked.expires_at <= now:
+            raise LeaseExpired()
+        task = Task.objects.select_for_update().get(pk=locked.task_id)
+        if not task.is_gold and task.judgment_count >= project.annotations_per_task:
+            raise AlreadyAnswered("This task already has all the judgments it wants.")
+        judgment = Judgment(
+            project=project,
+            task=task,
+            annotator=annotator,
+            assignment=locked,
+            choice=answer.choice,
+            strength=answer.strength,
+            rationale=answer.rationale,
+            criteria=answer.criteria,
+            scores=answer.scores,
+            shown_left_id=locked.left_response_id,
+            seconds=round((now - locked.leased_at).total_seconds(), 3),
+            is_gold=task.is_gold,
+            source=source,
+        )
+        judgment.save()
+        Task.objects.filter(pk=task.pk).update(judgment_count=F("judgment_count") + 1)
+        Assignment.objects.filter(pk=locked.pk).update(
+            status=Assignment.Status.SUBMITTED, finished_at=now
+        )
+    assignment.status = Assignment.Status.SUBMITTED
+    return judgment
+
+
+def _same_answer(judgment: Judgment, answer: CanonicalAnswer) -> bool:
+    return (
+        judgment.choice == answer.choice
+        and judgment.strength == answer.strength
+        and judgment.rationale == answer.rationale
+        and judgment.criteria == answer.criteria
+        and judgment.scores == answer.scores
+    )

@@ -1,0 +1,145 @@
+"""Creating and changing projects and their criteria."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from annotation.errors import ValidationFailed
+from annotation.models import Criterion, Project
+
+PROJECT_FIELDS = (
+    "slug",
+    "name",
+    "kind",
+    "instructions",
+    "annotations_per_task",
+    "lease_seconds",
+    "allow_tie",
+    "allow_both_bad",
+    "strength_scale",
+    "rationale",
+    "gold_rate",
+    "max_tasks_per_annotator",
+    "completion_code",
+    "completion_url",
+    "status",
+    "access",
+)
+CRITERION_FIELDS = ("key", "label", "description", "min", "max", "level_labels", "level")
+
+
+def _validation_failed(exc: ValidationError, prefix: str = "") -> ValidationFailed:
+    errors = [
+        {"field": f"{prefix}{name}", "error": " ".join(str(m) for m in messages)}
+        for name, messages in exc.message_dict.items()
+    ]
+    return ValidationFailed("The project is not valid.", errors=errors)
+
+
+def _criteria_objects(project: Project, criteria: list[dict[str, Any]]) -> list[Criterion]:
+    objects: list[Criterion] = []
+    seen: set[str] = set()
+    for position, data in enumerate(criteria):
+        unknown = set(data) - set(CRITERION_FIELDS) - {"position", "id"}
+        if unknown:
+            raise ValidationFailed(
+                errors=[
+                    {"field": f"criteria[{position}].{k}", "error": "unknown field"}
+                    for k in sorted(unknown)
+                ]
+            )
+        criterion = Criterion(
+            project=project,
+            position=position,
+            **{k: v for k, v in data.items() if k in CRITERION_FIELDS},
+        )
+        if not criterion.label:
+            criterion.label = criterion.key.replace("_", " ").capitalize()
+        if isinstance(criterion.level_labels, list):
+            criterion.level_labels = {
+                str(criterion.min + i): label for i, label in enumerate(criterion.level_labels)
+            }
+        try:
+            criterion.full_clean(exclude=["project"], validate_unique=False)
+        except ValidationError as exc:
+            raise _validation_failed(exc, prefix=f"criteria[{position}].") from exc
+        if criterion.min >= criterion.max:
+            raise ValidationFailed(
+                errors=[{"field": f"criteria[{position}].max", "error": "must be above min"}]
+            )
+        if criterion.key in seen:
+            raise ValidationFailed(
+                errors=[{"field": f"criteria[{position}].key", "error": "duplicate key"}]
+            )
+        seen.add(criterion.key)
+        objects.append(criterion)
+    return objects
+
+
+@transaction.atomic
+def project_create(
+    *,
+    owner: AbstractBaseUser | None,
+    criteria: list[dict[str, Any]] | None = None,
+    **fields: Any,
+) -> Project:
+    """Create a project with its criteria inline. A rubric project needs at least one."""
+    unknown = set(fields) - set(PROJECT_FIELDS)
+    if unknown:
+        raise ValidationFailed(errors=[{"field": k, "error": "unknown field"} for k in unknown])
+    project = Project(owner=owner, **fields)
+    try:
+        project.full_clean()
+    except ValidationError as exc:
+        raise _validation_failed(exc) from exc
+    criteria = criteria or []
+    if project.kind == Project.Kind.RUBRIC and not criteria:
+        raise ValidationFailed(
+            errors=[{"field": "criteria", "error": "a rubric project needs at least one"}]
+        )
+    project.save()
+    Criterion.objects.bulk_create(_criteria_objects(project, criteria))
+    return project
+
+
+@transaction.atomic
+def project_update(
+    *, project: Project, criteria: list[dict[str, Any]] | None = None, **fields: Any
+) -> Project:
+    """Change a project's settings; `criteria`, when given, replaces the list, which is only
+    allowed while the project has no judgments (they were made under the old rubric)."""
+    unknown = set(fields) - set(PROJECT_FIELDS)
+    if unknown:
+        raise ValidationFailed(errors=[{"field": k, "error": "unknown field"} for k in unknown])
+    if "kind" in fields and fields["kind"] != project.kind and project.items.exists():
+        raise ValidationFailed(
+            errors=[{"field": "kind", "error": "cannot change once items are imported"}]
+        )
+    for name, value in fields.items():
+        setattr(project, name, value)
+    try:
+        project.full_clean()
+    except ValidationError as exc:
+        raise _validation_failed(exc) from exc
+    project.save()
+    if criteria is not None:
+        if project.judgments.exists():
+            raise ValidationFailed(
+                errors=[
+                    {
+                        "field": "criteria",
+                        "error": "cannot replace the criteria once judgments exist",
+                    }
+                ]
+            )
+        if project.kind == Project.Kind.RUBRIC and not criteria:
+            raise ValidationFailed(
+                errors=[{"field": "criteria", "error": "a rubric project needs at least one"}]
+            )
+        project.criteria.all().delete()
+        Criterion.objects.bulk_create(_criteria_objects(project, criteria))
+    return project

@@ -1,0 +1,22 @@
+from django.urls import path
+
+from annotation import views
+
+app_name = "annotation"
+
+urlpatterns = [
+    path("", views.project_list, name="project-list"),
+    path("<slug:slug>/", views.project_start, name="project-start"),
+    path("<slug:slug>/consent/", views.project_consent, name="project-consent"),
+    path("<slug:slug>/task/", views.task_page, name="task"),
+    path(
+        "<slug:slug>/assignments/<int:assignment_id>/judgment/",
+        views.judgment_post,
+        name="judgment",
+    ),
+    path(
+        "<slug:slug>/assignments/<int:assignment_id>/skip/",
+        views.assignment_skip_post,
+        name="skip",
+    ),
+]

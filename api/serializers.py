@@ -1,0 +1,135 @@
+"""Shapes of the REST API. Validation of the domain lives in the services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from annotation.models import Criterion, Item, Project, Response
+
+
+class CriterionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Criterion
+        fields = ["key", "label", "description", "min", "max", "level_labels", "level"]
+        extra_kwargs = {"label": {"required": False}}
+
+    def validate_level_labels(self, value: Any) -> Any:
+        """A label per score: {"0": "useless", ...}, or a list of labels from `min` up."""
+        labels = value.values() if isinstance(value, dict) else value
+        if not isinstance(value, dict | list) or not all(isinstance(v, str) for v in labels):
+            raise serializers.ValidationError("must be an object of labels by score, or a list")
+        return value
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    criteria = CriterionSerializer(many=True, required=False)
+    owner = serializers.CharField(source="owner.username", read_only=True, default=None)
+
+    class Meta:
+        model = Project
+        fields = [
+            "slug",
+            "name",
+            "kind",
+            "instructions",
+            "annotations_per_task",
+            "lease_seconds",
+            "allow_tie",
+            "allow_both_bad",
+            "strength_scale",
+            "rationale",
+            "gold_rate",
+            "max_tasks_per_annotator",
+            "completion_code",
+            "completion_url",
+            "status",
+            "access",
+            "criteria",
+            "owner",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["owner", "created_at", "updated_at"]
+        # Uniqueness and ranges are checked by the service (one place for the rules).
+        extra_kwargs = {"slug": {"validators": []}}
+
+
+class ResponseSerializer(serializers.ModelSerializer):
+    id = serializers.CharField(source="external_id")
+
+    class Meta:
+        model = Response
+        fields = ["id", "model", "text"]
+
+
+class ItemSerializer(serializers.ModelSerializer):
+    id = serializers.CharField(source="external_id")
+    responses = ResponseSerializer(many=True)
+
+    class Meta:
+        model = Item
+        fields = ["id", "prompt", "responses", "metadata", "reference", "gold", "created_at"]
+
+
+class ImportResultSerializer(serializers.Serializer):
+    items_created = serializers.IntegerField()
+    items_updated = serializers.IntegerField()
+    responses_created = serializers.IntegerField()
+    tasks_created = serializers.IntegerField()
+
+
+class ProgressSerializer(serializers.Serializer):
+    items = serializers.IntegerField()
+    tasks_total = serializers.IntegerField()
+    tasks_complete = serializers.IntegerField()
+    judgments = serializers.IntegerField()
+    active_annotators = serializers.IntegerField()
+
+
+class JudgmentInSerializer(serializers.Serializer):
+    """An annotator's answer, in screen terms. Types are checked here; the rules of the
+    project (which choices, which scale) by the judging service."""
+
+    choice = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    strength = serializers.IntegerField(required=False, allow_null=True)
+    rationale = serializers.CharField(
+        required=False, allow_blank=True, allow_null=True, max_length=5000
+    )
+    criteria = serializers.DictField(child=serializers.CharField(), required=False)
+    scores = serializers.DictField(child=serializers.IntegerField(), required=False)
+    seconds = serializers.FloatField(required=False, allow_null=True, min_value=0)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        unknown = set(self.initial_data) - set(self.fields)
+        if unknown:
+            raise serializers.ValidationError({k: "unknown field" for k in sorted(unknown)})
+        return attrs
+
+
+class JudgmentOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    assignment = serializers.IntegerField(source="assignment_id")
+    created_at = serializers.DateTimeField()
+
+
+class JudgmentSyncPageSerializer(serializers.Serializer):
+    """Documentation of a judgments sync page: rows as in the `judgments` export."""
+
+    results = serializers.ListField(child=serializers.DictField())
+    next_since = serializers.CharField()
+    has_more = serializers.BooleanField()
+
+
+class TaskOutSerializer(serializers.Serializer):
+    """Documentation of the tasks/next answer (built by a selector, never from models)."""
+
+    assignment = serializers.IntegerField()
+    kind = serializers.CharField()
+    prompt = serializers.JSONField()
+    left = serializers.DictField(required=False)
+    right = serializers.DictField(required=False)
+    response = serializers.DictField(required=False)
+    criteria = serializers.ListField(child=serializers.DictField())
+    expires_at = serializers.DateTimeField()

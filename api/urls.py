@@ -1,0 +1,33 @@
+from django.urls import path
+
+from api.views import annotating, exports, items, projects
+
+app_name = "api"
+
+urlpatterns = [
+    path("projects/", projects.ProjectListView.as_view(), name="project-list"),
+    path("projects/<slug:slug>/", projects.ProjectDetailView.as_view(), name="project-detail"),
+    path(
+        "projects/<slug:slug>/progress/",
+        projects.ProjectProgressView.as_view(),
+        name="project-progress",
+    ),
+    path("projects/<slug:slug>/items/", items.ItemListView.as_view(), name="item-list"),
+    path("projects/<slug:slug>/tasks/next/", annotating.NextTaskView.as_view(), name="task-next"),
+    path(
+        "projects/<slug:slug>/judgments/",
+        exports.JudgmentSyncView.as_view(),
+        name="judgment-list",
+    ),
+    path("projects/<slug:slug>/export/", exports.ExportView.as_view(), name="export"),
+    path(
+        "assignments/<int:assignment_id>/judgment/",
+        annotating.JudgmentSubmitView.as_view(),
+        name="judgment-submit",
+    ),
+    path(
+        "assignments/<int:assignment_id>/skip/",
+        annotating.AssignmentSkipView.as_view(),
+        name="assignment-skip",
+    ),
+]

@@ -1,0 +1,89 @@
+"""The annotator API for custom front ends: lease the next task, post a judgment, skip."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotation.errors import NotFound
+from annotation.models import Assignment, Judgment, Project
+from annotation.selectors.tasks import assignment_public_payload
+from annotation.services.annotators import annotator_for_user
+from annotation.services.assignment import assignment_lease, assignment_skip
+from annotation.services.judging import judgment_submit
+from api.serializers import JudgmentInSerializer, JudgmentOutSerializer, TaskOutSerializer
+
+
+def _project(slug: str) -> Project:
+    project = Project.objects.filter(slug=slug).first()
+    if project is None:
+        raise NotFound(f"No project {slug!r}.")
+    return project
+
+
+def _assignment(assignment_id: int) -> Assignment:
+    assignment = (
+        Assignment.objects.select_related("project", "task").filter(pk=assignment_id).first()
+    )
+    if assignment is None:
+        raise NotFound("No such assignment.")
+    return assignment
+
+
+class NextTaskView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        responses={200: TaskOutSerializer, 204: OpenApiResponse(description="Nothing left.")}
+    )
+    def get(self, request: Request, slug: str) -> Response:
+        project = _project(slug)
+        annotator = annotator_for_user(user=request.user)
+        assignment = assignment_lease(project=project, annotator=annotator)
+        if assignment is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        payload = assignment_public_payload(
+            assignment=assignment, criteria=list(project.criteria.all())
+        )
+        return Response(payload)
+
+
+class JudgmentSubmitView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=JudgmentInSerializer, responses={201: JudgmentOutSerializer})
+    def post(self, request: Request, assignment_id: int) -> Response:
+        assignment = _assignment(assignment_id)
+        serializer = JudgmentInSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        judgment: Judgment = judgment_submit(
+            assignment=assignment,
+            annotator=annotator_for_user(user=request.user),
+            choice=data.get("choice"),
+            strength=data.get("strength"),
+            rationale=data.get("rationale"),
+            criteria=data.get("criteria"),
+            scores=data.get("scores"),
+            seconds=data.get("seconds"),
+            source=Judgment.Source.API,
+        )
+        return Response(JudgmentOutSerializer(judgment).data, status=status.HTTP_201_CREATED)
+
+
+class AssignmentSkipView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request: Request, assignment_id: int) -> Response:
+        reason = request.data.get("reason", "") if isinstance(request.data, dict) else ""
+        assignment_skip(
+            assignment=_assignment(assignment_id),
+            annotator=annotator_for_user(user=request.user),
+            reason=str(reason),
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)

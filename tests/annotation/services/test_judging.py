@@ -1,0 +1,212 @@
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection, connections
+from django.utils import timezone
+
+from annotation.errors import AlreadyAnswered, LeaseExpired, PermissionDenied, ValidationFailed
+from annotation.models import Assignment, Judgment, Project, Task
+from annotation.services.assignment import assignment_lease
+from annotation.services.judging import judgment_submit
+from tests.factories import (
+    CriterionFactory,
+    ProjectFactory,
+    import_items,
+    make_annotator,
+    rubric_project,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def _leased(project: Project):
+    annotator = make_annotator()
+    return annotator, assignment_lease(project=project, annotator=annotator)
+
+
+def test_left_is_stored_as_the_response_shown_on_the_left():
+    project = ProjectFactory()
+    import_items(project, 1)
+    annotator, assignment = _leased(project)
+    judgment = judgment_submit(assignment=assignment, annotator=annotator, choice="left")
+    task = assignment.task
+    expected = "a" if assignment.left_response_id == task.response_a_id else "b"
+    assert judgment.choice == expected
+    assert judgment.shown_left_id == assignment.left_response_id
+
+
+def test_right_is_the_other_response():
+    project = ProjectFactory()
+    import_items(project, 1)
+    annotator, assignment = _leased(project)
+    judgment = judgment_submit(assignment=assignment, annotator=annotator, choice="right")
+    expected = "b" if assignment.left_response_id == assignment.task.response_a_id else "a"
+    assert judgment.choice == expected
+
+
+def test_a_retry_with_the_same_answer_is_stored_once():
+    project = ProjectFactory()
+    import_items(project, 1)
+    annotator, assignment = _leased(project)
+    first = judgment_submit(assignment=assignment, annotator=annotator, choice="tie")
+    second = judgment_submit(assignment=assignment, annotator=annotator, choice="tie")
+    assert first.pk == second.pk
+    assert Task.objects.get(pk=assignment.task_id).judgment_count == 1
+
+
+def test_a_different_second_answer_is_refused():
+    project = ProjectFactory()
+    import_items(project, 1)
+    annotator, assignment = _leased(project)
+    judgment_submit(assignment=assignment, annotator=annotator, choice="left")
+    with pytest.raises(AlreadyAnswered):
+        judgment_submit(assignment=assignment, annotator=annotator, choice="right")
+
+
+def test_a_late_judgment_on_an_expired_lease_is_refused():
+    project = ProjectFactory()
+    import_items(project, 1)
+    annotator, assignment = _leased(project)
+    Assignment.objects.filter(pk=assignment.pk).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    with pytest.raises(LeaseExpired):
+        judgment_submit(assignment=assignment, annotator=annotator, choice="left")
+    assert not Judgment.objects.exists()
+
+
+def test_someone_elses_assignment_is_refused():
+    project = ProjectFactory()
+    import_items(project, 1)
+    _, assignment = _leased(project)
+    with pytest.raises(PermissionDenied):
+        judgment_submit(assignment=assignment, annotator=make_annotator(), choice="left")
+
+
+@pytest.mark.parametrize(
+    ("settings", "answer", "field"),
+    [
+        ({"allow_tie": False}, {"choice": "tie"}, "choice"),
+        ({}, {"choice": "both_bad"}, "choice"),
+        ({}, {"choice": "up"}, "choice"),
+        ({"strength_scale": 3}, {"choice": "left", "strength": 4}, "strength"),
+        ({"strength_scale": 3}, {"choice": "left"}, "strength"),
+        ({}, {"choice": "left", "strength": 2}, "strength"),
+        ({"rationale": "required"}, {"choice": "left", "rationale": "  "}, "rationale"),
+        ({}, {"choice": "left", "seconds": -1}, "seconds"),
+    ],
+)
+def test_answers_the_project_does_not_allow_are_refused(settings, answer, field):
+    project = ProjectFactory(**settings)
+    import_items(project, 1)
+    annotator, assignment = _leased(project)
+    with pytest.raises(ValidationFailed) as caught:
+        judgment_submit(assignment=assignment, annotator=annotator, **answer)
+    assert caught.value.errors[0]["field"] == field
+    assert not Judgment.objects.exists()
+
+
+def test_strength_and_rationale_are_kept_when_the_project_asks():
+    project = ProjectFactory(strength_scale=3, rationale="optional")
+    import_items(project, 1)
+    annotator, assignment = _leased(project)
+    judgment = judgment_submit(
+        assignment=assignment, annotator=annotator, choice="right", strength=3,
+        rationale="More precise.",
+    )
+    assert (judgment.strength, judgment.rationale) == (3, "More precise.")
+
+
+def test_pairwise_criteria_are_stored_in_canonical_terms():
+    project = ProjectFactory()
+    CriterionFactory(project=project, key="honesty")
+    import_items(project, 1)
+    annotator, assignment = _leased(project)
+    judgment = judgment_submit(
+        assignment=assignment, annotator=annotator, choice="left", criteria={"honesty": "left"}
+    )
+    assert judgment.criteria == {"honesty": judgment.choice}
+
+
+def test_rubric_scores_must_cover_every_criterion_within_range():
+    project = rubric_project()
+    import_items(project, 1, responses=1)
+    annotator, assignment = _leased(project)
+    with pytest.raises(ValidationFailed) as caught:
+        judgment_submit(assignment=assignment, annotator=annotator, scores={"helpfulness": 5})
+    fields = {e["field"] for e in caught.value.errors}
+    assert fields == {"scores.helpfulness", "scores.correctness"}
+    judgment = judgment_submit(
+        assignment=assignment, annotator=annotator, scores={"helpfulness": 4, "correctness": 0}
+    )
+    assert judgment.scores == {"helpfulness": 4, "correctness": 0}
+
+
+def test_time_on_task_is_measured_by_the_server():
+    project = ProjectFactory()
+    import_items(project, 1)
+    annotator, assignment = _leased(project)
+    Assignment.objects.filter(pk=assignment.pk).update(
+        leased_at=timezone.now() - timedelta(seconds=30)
+    )
+    assignment.refresh_from_db()
+    judgment = judgment_submit(assignment=assignment, annotator=annotator, choice="left",
+                               seconds=0.5)
+    assert 29 < judgment.seconds < 60
+
+
+def test_submit_query_count_is_fixed(django_assert_max_num_queries):
+    project = ProjectFactory()
+    import_items(project, 30)
+    annotator, assignment = _leased(project)
+    assignment = Assignment.objects.select_related("project", "task").get(pk=assignment.pk)
+    with django_assert_max_num_queries(10):
+        judgment_submit(assignment=assignment, annotator=annotator, choice="left")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_racing_annotators_leave_every_task_at_exactly_k():
+    """24 threads, each with its own connection, lease and vote until nothing is left."""
+    project = ProjectFactory(annotations_per_task=3, lease_seconds=60)
+    import_items(project, 30)
+    annotators = [make_annotator() for _ in range(24)]
+    acknowledged: list[int] = []
+    failures: list[BaseException] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(len(annotators))
+
+    def work(annotator) -> None:
+        try:
+            barrier.wait()
+            while True:
+                assignment = assignment_lease(project=project, annotator=annotator)
+                if assignment is None:
+                    return
+                judgment = judgment_submit(assignment=assignment, annotator=annotator,
+                                           choice="left")
+                # A retry of the same vote is acknowledged but stored once.
+                judgment_submit(assignment=assignment, annotator=annotator, choice="left")
+                with lock:
+                    acknowledged.append(judgment.pk)
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            failures.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=work, args=(a,)) for a in annotators]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not failures, failures
+    assert connection.vendor == "postgresql"
+    per_task = {t.pk: t.judgment_count for t in Task.objects.filter(project=project)}
+    stored = Judgment.objects.filter(project=project)
+    assert set(per_task.values()) == {3}
+    assert stored.count() == 90 == len(acknowledged) == len(set(acknowledged))
+    pairs = list(stored.values_list("task_id", "annotator_id"))
+    assert len(pairs) == len(set(pairs))

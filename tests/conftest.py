@@ -1,0 +1,49 @@
+"""Shared fixtures. The suite runs on whatever DATABASE_URL names: SQLite by default,
+PostgreSQL in CI, where tests marked `postgres` must run and never skip."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from tests.factories import AnnotatorUserFactory, ResearcherFactory
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(autouse=True)
+def _needs_postgres(request: pytest.FixtureRequest) -> None:
+    if request.node.get_closest_marker("postgres") is None:
+        return
+    if connection.vendor != "postgresql":
+        message = "needs PostgreSQL (set DATABASE_URL=postgres://...)"
+        if IN_CI:
+            pytest.fail(f"CI must run this test: {message}")
+        pytest.skip(message)
+
+
+@pytest.fixture
+def researcher(db):
+    return ResearcherFactory()
+
+
+@pytest.fixture
+def annotator_user(db):
+    return AnnotatorUserFactory()
+
+
+@pytest.fixture
+def researcher_client(researcher) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(researcher)
+    return client
+
+
+@pytest.fixture
+def annotator_client(annotator_user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(annotator_user)
+    return client

@@ -1,0 +1,88 @@
+"""Factories for the domain. Items go through the import service, as in the product."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import factory
+from django.contrib.auth import get_user_model
+
+from annotation.models import Annotator, Criterion, Project
+from annotation.services.annotators import annotator_for_user
+from annotation.services.importing import items_import
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    password = factory.PostGenerationMethodCall("set_password", "pw")
+
+    @factory.post_generation
+    def saved(obj, create, extracted, **kwargs):  # noqa: N805
+        if create:
+            obj.save()
+
+
+class AnnotatorUserFactory(UserFactory):
+    username = factory.Sequence(lambda n: f"annotator{n}")
+
+
+class ResearcherFactory(UserFactory):
+    username = factory.Sequence(lambda n: f"researcher{n}")
+    is_staff = True
+
+
+class ProjectFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Project
+
+    slug = factory.Sequence(lambda n: f"project-{n}")
+    name = factory.Sequence(lambda n: f"Project {n}")
+    kind = Project.Kind.PAIRWISE
+    gold_rate = 0.0
+    owner = factory.SubFactory(ResearcherFactory)
+
+
+class CriterionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Criterion
+
+    project = factory.SubFactory(ProjectFactory, kind=Project.Kind.RUBRIC)
+    key = factory.Sequence(lambda n: f"criterion{n}")
+    label = factory.LazyAttribute(lambda c: c.key.capitalize())
+    min = 0
+    max = 4
+
+
+def rubric_project(**kwargs: Any) -> Project:
+    project = ProjectFactory(kind=Project.Kind.RUBRIC, **kwargs)
+    CriterionFactory(project=project, key="helpfulness", level_labels={"0": "bad", "4": "great"})
+    CriterionFactory(project=project, key="correctness")
+    return project
+
+
+def item_rows(count: int, *, responses: int = 2, prefix: str = "q") -> list[dict[str, Any]]:
+    return [
+        {
+            "id": f"{prefix}{i}",
+            "prompt": f"Question {i}?",
+            "responses": [
+                {"id": f"r{j + 1}", "model": f"model-{j}", "text": f"Answer {j} to {i}."}
+                for j in range(responses)
+            ],
+        }
+        for i in range(count)
+    ]
+
+
+def import_items(project: Project, count: int, **kwargs: Any) -> None:
+    rows = item_rows(count, **kwargs)
+    items_import(project=project, rows=list(enumerate(rows, start=1)))
+
+
+def make_annotator(**kwargs: Any) -> Annotator:
+    return annotator_for_user(user=AnnotatorUserFactory(**kwargs))

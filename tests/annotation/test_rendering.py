@@ -1,0 +1,27 @@
+from annotation.rendering import render_markdown
+
+
+def test_script_tags_are_shown_as_text_not_run():
+    html = render_markdown('Hello <script>alert("x")</script>')
+    assert "<script" not in html
+    assert "&lt;script&gt;" in html
+
+
+def test_code_blocks_and_tables_render():
+    html = render_markdown("```python\nprint(1)\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |\n")
+    assert '<code class="language-python">' in html
+    assert "<table>" in html and "<td>1</td>" in html
+
+
+def test_javascript_links_are_dropped():
+    html = render_markdown("[click](javascript:alert(1)) <a href='javascript:alert(2)'>x</a>")
+    assert "href" not in html
+
+
+def test_links_get_safe_rel():
+    html = render_markdown("[docs](https://example.org)")
+    assert 'rel="noopener noreferrer nofollow"' in html
+
+
+def test_empty_response_renders_empty():
+    assert render_markdown("") == ""

@@ -16,6 +16,7 @@ from django.utils.html import format_html, format_html_join
 from annotation.errors import ImportRejected
 from annotation.models import (
     Annotator,
+    AnnotatorStats,
     Assignment,
     Criterion,
     Item,
@@ -27,6 +28,7 @@ from annotation.models import (
 from annotation.selectors.progress import project_progress
 from annotation.selectors.projects import projects_managed_by
 from annotation.services.importing import filetype_from_name, items_import
+from annotation.services.quality import annotator_block
 
 
 class CriterionInline(admin.TabularInline):
@@ -79,6 +81,18 @@ class ProjectAdmin(ManagedProjectMixin, admin.ModelAdmin):
                     "rationale",
                     "gold_rate",
                     "max_tasks_per_annotator",
+                ]
+            },
+        ),
+        (
+            "Quality thresholds",
+            {
+                "fields": [
+                    "min_seconds_per_task",
+                    "flag_min_judgments",
+                    "flag_fast_share",
+                    "flag_side_rate",
+                    "flag_min_gold_accuracy",
                 ]
             },
         ),
@@ -235,3 +249,63 @@ class JudgmentAdmin(ManagedProjectMixin, admin.ModelAdmin):
     list_filter = ["project", "choice", "is_gold", "source"]
     raw_id_fields = ["task", "annotator", "assignment", "shown_left"]
     list_select_related = ["project", "annotator"]
+
+
+@admin.register(AnnotatorStats)
+class AnnotatorStatsAdmin(ManagedProjectMixin, admin.ModelAdmin):
+    """Annotator quality per project: figures, flags, and blocking."""
+
+    list_display = [
+        "annotator",
+        "project",
+        "judgments",
+        "gold",
+        "left",
+        "fast",
+        "mean_seconds",
+        "flag_list",
+        "is_blocked",
+    ]
+    list_filter = ["project", "is_blocked"]
+    search_fields = ["annotator__pseudonym", "annotator__external_id", "annotator__user__username"]
+    list_select_related = ["annotator__user", "project"]
+    readonly_fields = [f.name for f in AnnotatorStats._meta.fields if f.name != "blocked_reason"]
+    actions = ["block", "unblock"]
+
+    @admin.display(description="gold accuracy")
+    def gold(self, stats: AnnotatorStats) -> str:
+        accuracy = stats.gold_accuracy
+        return "—" if accuracy is None else f"{accuracy:.0%} of {stats.gold_judgments}"
+
+    @admin.display(description="left-side rate")
+    def left(self, stats: AnnotatorStats) -> str:
+        rate = stats.left_rate
+        return "—" if rate is None else f"{rate:.0%}"
+
+    @admin.display(description="too fast")
+    def fast(self, stats: AnnotatorStats) -> str:
+        share = stats.fast_share
+        return "—" if share is None else f"{share:.0%}"
+
+    @admin.display(description="mean seconds")
+    def mean_seconds(self, stats: AnnotatorStats) -> str:
+        return f"{stats.seconds_total / stats.judgments:.1f}" if stats.judgments else "—"
+
+    @admin.display(description="flags")
+    def flag_list(self, stats: AnnotatorStats) -> str:
+        return ", ".join(stats.flags) or "—"
+
+    @admin.action(description="Block in their project (judgments stay stored, left out of exports)")
+    def block(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for stats in queryset.select_related("project", "annotator"):
+            annotator_block(
+                project=stats.project,
+                annotator=stats.annotator,
+                reason=f"blocked by {request.user}",
+            )
+        messages.success(request, f"Blocked {queryset.count()} annotator(s).")
+
+    @admin.action(description="Unblock in their project")
+    def unblock(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for stats in queryset.select_related("project", "annotator"):
+            annotator_block(project=stats.project, annotator=stats.annotator, blocked=False)

@@ -59,6 +59,29 @@ class Project(models.Model):
         default=0.1, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)]
     )
     max_tasks_per_annotator = models.PositiveIntegerField(null=True, blank=True)
+    min_seconds_per_task = models.FloatField(
+        default=3.0,
+        validators=[MinValueValidator(0.0)],
+        help_text="Votes faster than this get a gentle warning and count as too fast.",
+    )
+    flag_min_judgments = models.PositiveIntegerField(
+        default=10, help_text="An annotator is judged for flags only after this many votes."
+    )
+    flag_fast_share = models.FloatField(
+        default=0.5,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Flag 'too_fast' when more than this share of votes are under the minimum.",
+    )
+    flag_side_rate = models.FloatField(
+        default=0.9,
+        validators=[MinValueValidator(0.5), MaxValueValidator(1.0)],
+        help_text="Flag 'one_side' when the left (or right) side wins at least this often.",
+    )
+    flag_min_gold_accuracy = models.FloatField(
+        default=0.6,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Flag 'low_gold_accuracy' below this share of gold answered right.",
+    )
     completion_code = models.CharField(max_length=100, blank=True)
     completion_url = models.URLField(max_length=500, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
@@ -263,9 +286,10 @@ class Annotator(models.Model):
     pseudonym = models.CharField(max_length=32, unique=True, default=_new_pseudonym, editable=False)
     study_id = models.CharField(max_length=200, blank=True)
     session_id = models.CharField(max_length=200, blank=True)
-    is_blocked = models.BooleanField(default=False)
+    is_blocked = models.BooleanField(
+        default=False, help_text="Blocked from every project (per-project blocks are in quality)."
+    )
     blocked_reason = models.CharField(max_length=300, blank=True)
-    flags = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -358,6 +382,11 @@ class Judgment(models.Model):
     )
     seconds = models.FloatField(null=True, blank=True)
     is_gold = models.BooleanField(default=False)
+    gold_correct = models.BooleanField(
+        null=True, blank=True, help_text="For gold tasks: did the answer match the known one?"
+    )
+    study_id = models.CharField(max_length=200, blank=True)
+    session_id = models.CharField(max_length=200, blank=True)
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.PAGE)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -381,3 +410,45 @@ class Judgment(models.Model):
 
     def __str__(self) -> str:
         return f"judgment {self.pk}"
+
+
+class AnnotatorStats(models.Model):
+    """Running quality figures of one annotator in one project, updated with every vote so
+    gold accuracy, side bias and speed are always current, and the flags they raise."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="annotator_stats")
+    annotator = models.ForeignKey(Annotator, on_delete=models.CASCADE, related_name="stats")
+    judgments = models.PositiveIntegerField(default=0)
+    decided = models.PositiveIntegerField(default=0, help_text="Votes for one side (not ties).")
+    left_choices = models.PositiveIntegerField(default=0)
+    fast_judgments = models.PositiveIntegerField(default=0)
+    gold_judgments = models.PositiveIntegerField(default=0)
+    gold_correct = models.PositiveIntegerField(default=0)
+    seconds_total = models.FloatField(default=0.0)
+    flags = models.JSONField(default=list, blank=True)
+    is_blocked = models.BooleanField(default=False)
+    blocked_reason = models.CharField(max_length=300, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "annotator quality"
+        verbose_name_plural = "annotator quality"
+        ordering = ["project", "annotator"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "annotator"], name="stats_once_per_pair"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.annotator} in {self.project}"
+
+    @property
+    def left_rate(self) -> float | None:
+        return self.left_choices / self.decided if self.decided else None
+
+    @property
+    def gold_accuracy(self) -> float | None:
+        return self.gold_correct / self.gold_judgments if self.gold_judgments else None
+
+    @property
+    def fast_share(self) -> float | None:
+        return self.fast_judgments / self.judgments if self.judgments else None

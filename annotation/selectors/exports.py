@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils.dateparse import parse_datetime
 
 from annotation.errors import ValidationFailed
 from annotation.models import Annotator, Judgment, Project
+from annotation.services.quality import flagged_annotator_ids
 
 EXPORT_CHUNK = 2000
 
@@ -73,7 +74,7 @@ def export_filters_from_query(params: dict[str, str]) -> ExportFilters:
 def judgments_for_export(*, project: Project, filters: ExportFilters) -> QuerySet[Judgment]:
     queryset = Judgment.objects.filter(project=project)
     if filters.exclude_flagged:
-        queryset = queryset.exclude(Q(annotator__is_blocked=True) | ~Q(annotator__flags=[]))
+        queryset = queryset.exclude(annotator_id__in=flagged_annotator_ids(project=project))
     if not filters.include_gold:
         queryset = queryset.filter(is_gold=False)
     if isinstance(filters.since, int):

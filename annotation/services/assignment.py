@@ -11,7 +11,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from annotation.errors import AnnotatorBlocked, PermissionDenied, ProjectNotOpen
-from annotation.models import Annotator, Assignment, Project, Task
+from annotation.models import Annotator, AnnotatorStats, Assignment, Project, Task
 
 FINISHED = (Assignment.Status.SUBMITTED, Assignment.Status.SKIPPED)
 MAX_LEASE_ATTEMPTS = 5
@@ -19,13 +19,20 @@ MAX_LEASE_ATTEMPTS = 5
 
 def project_check_open_for(*, project: Project, annotator: Annotator) -> None:
     """Raise unless this annotator may work on this project now."""
-    if annotator.is_blocked:
+    if (
+        annotator.is_blocked
+        or AnnotatorStats.objects.filter(
+            project=project, annotator=annotator, is_blocked=True
+        ).exists()
+    ):
         raise AnnotatorBlocked()
     if project.status != Project.Status.ACTIVE:
         raise ProjectNotOpen(f"Project {project.slug!r} is {project.status}, not active.")
-    if project.access == Project.Access.MEMBERS and not (
-        annotator.user_id and annotator.user.is_staff
-    ) and not project.members.filter(pk=annotator.pk).exists():
+    if (
+        project.access == Project.Access.MEMBERS
+        and not (annotator.user_id and annotator.user.is_staff)
+        and not project.members.filter(pk=annotator.pk).exists()
+    ):
         raise ProjectNotOpen("This project is open to its members only.")
 
 

@@ -20,6 +20,7 @@ from annotation.errors import (
     ValidationFailed,
 )
 from annotation.models import Annotator, Assignment, Criterion, Judgment, Project, Task
+from annotation.services.quality import annotator_stats_record, gold_answer_matches
 
 SIDE_CHOICES = ("left", "right", "tie", "both_bad")
 
@@ -185,8 +186,12 @@ def judgment_submit(
     )
     now = timezone.now()
     with transaction.atomic():
-        locked = Assignment.objects.select_for_update().get(pk=assignment.pk)
-        existing = Judgment.objects.filter(assignment=locked).first()
+        locked = (
+            Assignment.objects.select_for_update(of=("self",))
+            .select_related("judgment")
+            .get(pk=assignment.pk)
+        )
+        existing = getattr(locked, "judgment", None)
         if existing is not None:
             if _same_answer(existing, answer):
                 return existing
@@ -195,8 +200,11 @@ def judgment_submit(
             raise AlreadyAnswered("This task was skipped; it takes no judgment now.")
         if locked.expires_at <= now:
             raise LeaseExpired()
-        task = Task.objects.select_for_update().get(pk=locked.task_id)
-        if not task.is_gold and task.judgment_count >= project.annotations_per_task:
+        # Counting the vote is a conditional update: atomic, and it never passes k.
+        counted = Task.objects.filter(pk=task.pk)
+        if not task.is_gold:
+            counted = counted.filter(judgment_count__lt=project.annotations_per_task)
+        if not counted.update(judgment_count=F("judgment_count") + 1):
             raise AlreadyAnswered("This task already has all the judgments it wants.")
         judgment = Judgment(
             project=project,
@@ -211,10 +219,16 @@ def judgment_submit(
             shown_left_id=locked.left_response_id,
             seconds=round((now - locked.leased_at).total_seconds(), 3),
             is_gold=task.is_gold,
+            study_id=annotator.study_id,
+            session_id=annotator.session_id,
             source=source,
         )
+        if task.is_gold and task.gold_answer:
+            judgment.gold_correct = gold_answer_matches(
+                gold_answer=task.gold_answer, judgment=judgment
+            )
         judgment.save()
-        Task.objects.filter(pk=task.pk).update(judgment_count=F("judgment_count") + 1)
+        annotator_stats_record(project=project, task=task, judgment=judgment)
         Assignment.objects.filter(pk=locked.pk).update(
             status=Assignment.Status.SUBMITTED, finished_at=now
         )

@@ -18,8 +18,11 @@ MODELS = ("secret-model-alpha", "secret-model-beta")
 
 def _project() -> Project:
     project = ProjectFactory(
-        slug="browser-pairwise", name="Browser study", strength_scale=3,
-        rationale=Project.Rationale.OPTIONAL, completion_code="CODE-42",
+        slug="browser-pairwise",
+        name="Browser study",
+        strength_scale=3,
+        rationale=Project.Rationale.OPTIONAL,
+        completion_code="CODE-42",
         instructions="Pick the **better** answer.",
     )
     rows = [
@@ -27,8 +30,11 @@ def _project() -> Project:
             "id": f"q{i}",
             "prompt": f"Question number {i}?",
             "responses": [
-                {"id": "r1", "model": MODELS[0],
-                 "text": f"Answer one to {i}. <script>window.__pwned = {i}</script>"},
+                {
+                    "id": "r1",
+                    "model": MODELS[0],
+                    "text": f"Answer one to {i}. <script>window.__pwned = {i}</script>",
+                },
                 {"id": "r2", "model": MODELS[1], "text": f"Answer **two** to {i}.\n\n- a\n- b"},
             ],
         }
@@ -55,8 +61,7 @@ def _wait_for_next_card(page, previous: str) -> None:
     )
 
 
-def test_new_annotator_votes_by_keyboard_and_the_vote_is_exported(live_server, page,
-                                                                   screenshot):
+def test_new_annotator_votes_by_keyboard_and_the_vote_is_exported(live_server, page, screenshot):
     project = _project()
     base = live_server.url
     _sign_up(page, base, "newcomer")
@@ -113,8 +118,10 @@ def test_rubric_task_is_answered_with_level_labels(live_server, page, screenshot
     from tests.factories import rubric_project
 
     project = rubric_project(slug="browser-rubric", annotations_per_task=1)
-    items_import(project=project, rows=[(1, {"id": "x", "prompt": "Say hi.",
-                                             "responses": [{"model": "m", "text": "Hi!"}]})])
+    items_import(
+        project=project,
+        rows=[(1, {"id": "x", "prompt": "Say hi.", "responses": [{"model": "m", "text": "Hi!"}]})],
+    )
     _sign_up(page, live_server.url, "rater")
     page.goto(f"{live_server.url}/annotate/{project.slug}/")
     page.click("text=I agree, start")

@@ -11,19 +11,31 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
-    environment = {k: v for k, v in os.environ.items()
-                   if k not in ("DATABASE_URL", "REDIS_URL", "DEBUG", "HTTPS")}
+    environment = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "REDIS_URL", "DEBUG", "HTTPS")
+    }
     environment.update(env)
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=environment, capture_output=True,
-        text=True, timeout=120,
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
 def test_production_settings_pass_the_deploy_check():
     result = _manage(
-        "check", "--deploy", "--fail-level", "WARNING",
-        DEBUG="false", HTTPS="true", SECRET_KEY="x" * 20 + "a-long-random-production-key-0123456789",
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DEBUG="false",
+        HTTPS="true",
+        SECRET_KEY="x" * 20 + "a-long-random-production-key-0123456789",
         ALLOWED_HOSTS="prefs.example.org",
     )
     assert result.returncode == 0, result.stdout + result.stderr
@@ -45,9 +57,14 @@ def test_database_and_redis_urls_select_the_real_stack():
         " settings.CELERY_BROKER_URL)"
     )
     result = _manage(
-        "shell", "-c", code, DATABASE_URL="postgres://u:p@db.example:5432/x",
+        "shell",
+        "-c",
+        code,
+        DATABASE_URL="postgres://u:p@db.example:5432/x",
         REDIS_URL="redis://cache.example:6379/0",
     )
     assert result.stdout.split()[-3:] == [
-        "django.db.backends.postgresql", "False", "redis://cache.example:6379/0"
+        "django.db.backends.postgresql",
+        "False",
+        "redis://cache.example:6379/0",
     ], result.stderr

@@ -114,10 +114,17 @@ def test_max_tasks_per_annotator_is_respected():
 def test_gold_tasks_are_mixed_in_and_met_once():
     project = ProjectFactory(gold_rate=1.0, annotations_per_task=1)
     rows = [
-        {"id": "g", "prompt": "p", "gold": {"preferred": "r1"},
-         "responses": [{"model": "m", "text": "a"}, {"model": "n", "text": "b"}]},
-        {"id": "q", "prompt": "p", "responses": [{"model": "m", "text": "a"},
-                                                 {"model": "n", "text": "b"}]},
+        {
+            "id": "g",
+            "prompt": "p",
+            "gold": {"preferred": "r1"},
+            "responses": [{"model": "m", "text": "a"}, {"model": "n", "text": "b"}],
+        },
+        {
+            "id": "q",
+            "prompt": "p",
+            "responses": [{"model": "m", "text": "a"}, {"model": "n", "text": "b"}],
+        },
     ]
     from annotation.services.importing import items_import
 
@@ -165,8 +172,9 @@ def test_next_task_query_count_does_not_grow_with_tasks(
     project = ProjectFactory()
     import_items(project, 5)
     annotator = make_annotator()
-    # resume check, candidate (+ re-count under the lock on Postgres), upsert, savepoints
-    with django_assert_max_num_queries(6) as small:
+    # block check, resume check, candidate (+ re-count under the lock on Postgres), upsert,
+    # savepoints
+    with django_assert_max_num_queries(7) as small:
         assignment_lease(project=project, annotator=annotator)
     import_items(project, 60, prefix="more")
     other = make_annotator()

@@ -10,7 +10,9 @@ from annotation.models import Item, Judgment, Project, Response, Task
 from annotation.services.importing import items_import, split_hh_conversation
 from tests.factories import ProjectFactory, item_rows, rubric_project
 
-HH_SAMPLE = Path(__file__).resolve().parents[3].parent / "shared/data/hh-rlhf-harmless-base-test-500.jsonl"
+HH_SAMPLE = (
+    Path(__file__).resolve().parents[3].parent / "shared/data/hh-rlhf-harmless-base-test-500.jsonl"
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -44,16 +46,22 @@ def test_rubric_item_gets_a_task_per_response():
 
 def test_response_ids_default_to_position():
     project = ProjectFactory()
-    row = {"id": "q", "prompt": "p", "responses": [{"model": "m", "text": "a"},
-                                                   {"model": "n", "text": ""}]}
+    row = {
+        "id": "q",
+        "prompt": "p",
+        "responses": [{"model": "m", "text": "a"}, {"model": "n", "text": ""}],
+    }
     items_import(project=project, content=_jsonl([row]))
     assert list(Response.objects.values_list("external_id", "text")) == [("r1", "a"), ("r2", "")]
 
 
 def test_chat_prompt_is_kept_as_messages():
     project = ProjectFactory()
-    messages = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"},
-                {"role": "user", "content": "more"}]
+    messages = [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "hello"},
+        {"role": "user", "content": "more"},
+    ]
     row = item_rows(1)[0] | {"prompt": messages}
     items_import(project=project, content=_jsonl([row]))
     assert Item.objects.get().prompt == messages
@@ -125,8 +133,9 @@ def test_missing_model_is_refused():
 
 def test_csv_with_the_same_columns_imports():
     project = ProjectFactory()
-    responses = json.dumps([{"id": "r1", "model": "m1", "text": "a, b"},
-                            {"id": "r2", "model": "m2", "text": "c"}])
+    responses = json.dumps(
+        [{"id": "r1", "model": "m1", "text": "a, b"}, {"id": "r2", "model": "m2", "text": "c"}]
+    )
     csv_text = 'id,prompt,responses\nq1,"Why, though?","' + responses.replace('"', '""') + '"\n'
     result = items_import(project=project, content=csv_text.encode(), filetype="csv")
     assert result.items_created == 1
@@ -155,9 +164,11 @@ def test_hh_conversation_splits_into_shared_prompt_and_two_replies():
     chosen = "\n\nHuman: Hi\n\nAssistant: Hello\n\nHuman: Joke?\n\nAssistant: Sure, one."
     rejected = "\n\nHuman: Hi\n\nAssistant: Hello\n\nHuman: Joke?\n\nAssistant: No."
     prompt, good, bad = split_hh_conversation(chosen, rejected)
-    assert prompt == [{"role": "user", "content": "Hi"},
-                      {"role": "assistant", "content": "Hello"},
-                      {"role": "user", "content": "Joke?"}]
+    assert prompt == [
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello"},
+        {"role": "user", "content": "Joke?"},
+    ]
     assert (good, bad) == ("Sure, one.", "No.")
 
 

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection, connections
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from annotation.errors import AlreadyAnswered, LeaseExpired, PermissionDenied, ValidationFailed
@@ -114,7 +115,10 @@ def test_strength_and_rationale_are_kept_when_the_project_asks():
     import_items(project, 1)
     annotator, assignment = _leased(project)
     judgment = judgment_submit(
-        assignment=assignment, annotator=annotator, choice="right", strength=3,
+        assignment=assignment,
+        annotator=annotator,
+        choice="right",
+        strength=3,
         rationale="More precise.",
     )
     assert (judgment.strength, judgment.rationale) == (3, "More precise.")
@@ -153,18 +157,27 @@ def test_time_on_task_is_measured_by_the_server():
         leased_at=timezone.now() - timedelta(seconds=30)
     )
     assignment.refresh_from_db()
-    judgment = judgment_submit(assignment=assignment, annotator=annotator, choice="left",
-                               seconds=0.5)
+    judgment = judgment_submit(
+        assignment=assignment, annotator=annotator, choice="left", seconds=0.5
+    )
     assert 29 < judgment.seconds < 60
 
 
-def test_submit_query_count_is_fixed(django_assert_max_num_queries):
+def test_submit_query_count_is_fixed():
     project = ProjectFactory()
     import_items(project, 30)
-    annotator, assignment = _leased(project)
-    assignment = Assignment.objects.select_related("project", "task").get(pk=assignment.pk)
-    with django_assert_max_num_queries(10):
-        judgment_submit(assignment=assignment, annotator=annotator, choice="left")
+    annotator = make_annotator()
+    counts = []
+    for _ in range(3):
+        assignment = assignment_lease(project=project, annotator=annotator)
+        assignment = Assignment.objects.select_related("project", "task").get(pk=assignment.pk)
+        with CaptureQueriesContext(connection) as captured:
+            judgment_submit(assignment=assignment, annotator=annotator, choice="left")
+        counts.append(len(captured.captured_queries))
+    # criteria, lock, count the vote, insert, quality figures (read + write), close the lease,
+    # and the savepoints around them; the first vote also creates the quality row.
+    assert counts[1] == counts[2] <= 10
+    assert counts[0] <= counts[1] + 3
 
 
 @pytest.mark.postgres
@@ -186,13 +199,14 @@ def test_racing_annotators_leave_every_task_at_exactly_k():
                 assignment = assignment_lease(project=project, annotator=annotator)
                 if assignment is None:
                     return
-                judgment = judgment_submit(assignment=assignment, annotator=annotator,
-                                           choice="left")
+                judgment = judgment_submit(
+                    assignment=assignment, annotator=annotator, choice="left"
+                )
                 # A retry of the same vote is acknowledged but stored once.
                 judgment_submit(assignment=assignment, annotator=annotator, choice="left")
                 with lock:
                     acknowledged.append(judgment.pk)
-        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+        except BaseException as exc:
             failures.append(exc)
         finally:
             connections.close_all()

@@ -452,3 +452,45 @@ class AnnotatorStats(models.Model):
     @property
     def fast_share(self) -> float | None:
         return self.fast_judgments / self.judgments if self.judgments else None
+
+
+class AgreementReport(models.Model):
+    """One computation of a project's statistics: agreement, annotators, leaderboard.
+    Rows are kept, so agreement can be followed over time; the newest is the current one."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="reports")
+    computed_at = models.DateTimeField()
+    last_judgment_id = models.BigIntegerField(
+        default=0, help_text="The newest judgment the report saw; newer ones make it stale."
+    )
+    n_judgments = models.PositiveIntegerField(default=0)
+    report = models.JSONField(default=dict)
+    leaderboard = models.JSONField(null=True, blank=True)
+    duration_seconds = models.FloatField(default=0.0)
+
+    class Meta:
+        ordering = ["-computed_at", "-id"]
+        get_latest_by = "computed_at"
+        indexes = [
+            models.Index(fields=["project", "-computed_at"], name="report_latest_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"report on {self.project} at {self.computed_at:%Y-%m-%d %H:%M}"
+
+
+class TaskLabel(models.Model):
+    """The aggregated answer of a pairwise task: the majority and a reliability-weighted
+    (Dawid-Skene) label, with the share of judgments behind each. Exports use these."""
+
+    task = models.OneToOneField(Task, on_delete=models.CASCADE, primary_key=True,
+                                related_name="label")
+    n_judgments = models.PositiveIntegerField(default=0)
+    majority = models.CharField(max_length=10, blank=True, help_text="Empty when tied.")
+    majority_share = models.FloatField(default=0.0)
+    weighted = models.CharField(max_length=10, blank=True)
+    weighted_confidence = models.FloatField(default=0.0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"label of {self.task_id}"

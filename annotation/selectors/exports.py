@@ -46,7 +46,10 @@ def export_filters_from_query(params: dict[str, str]) -> ExportFilters:
         if raw_since.isdigit():
             since = int(raw_since)
         else:
-            since = parse_datetime(raw_since)
+            try:
+                since = parse_datetime(raw_since)
+            except ValueError:
+                since = None
             if since is None:
                 errors.append({"field": "since", "error": "must be a judgment id or ISO datetime"})
     kind = params.get("annotator_kind") or None

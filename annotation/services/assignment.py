@@ -17,11 +17,16 @@ FINISHED = (Assignment.Status.SUBMITTED, Assignment.Status.SKIPPED)
 MAX_LEASE_ATTEMPTS = 5
 
 
-def project_check_open_for(*, project: Project, annotator: Annotator) -> None:
-    """Raise unless this annotator may work on this project now."""
+def project_check_open_for(
+    *, project: Project, annotator: Annotator, check_project_block: bool = True
+) -> None:
+    """Raise unless this annotator may work on this project now. The vote path passes
+    check_project_block=False because it reads the per-project block under its row lock."""
+    if annotator.is_blocked:
+        raise AnnotatorBlocked()
     if (
-        annotator.is_blocked
-        or AnnotatorStats.objects.filter(
+        check_project_block
+        and AnnotatorStats.objects.filter(
             project=project, annotator=annotator, is_blocked=True
         ).exists()
     ):
@@ -133,6 +138,7 @@ def _next_regular_task(project: Project, annotator: Annotator, now: datetime) ->
         )
         .alias(active=_active_leases(now))
         .filter(judgment_count__lt=k - F("active"))
+        .select_related("item", "response_a", "response_b")
         .order_by("-judgment_count", "id")
     )
     if not connection.features.has_select_for_update_skip_locked:
@@ -161,6 +167,7 @@ def _next_gold_task(project: Project, annotator: Annotator) -> Task | None:
     candidates = (
         Task.objects.filter(project=project, is_gold=True)
         .exclude(pk__in=_finished_task_ids(project, annotator))
+        .select_related("item", "response_a", "response_b")
         .order_by("?")
     )
     return candidates.first()

@@ -20,6 +20,7 @@ from annotation.errors import (
     ValidationFailed,
 )
 from annotation.models import Annotator, Assignment, Criterion, Judgment, Project, Task
+from annotation.services.assignment import project_check_open_for
 from annotation.services.quality import annotator_stats_record, gold_answer_matches
 
 SIDE_CHOICES = ("left", "right", "tie", "both_bad")
@@ -173,6 +174,8 @@ def judgment_submit(
         raise ValidationFailed(errors=[{"field": "seconds", "error": "must not be negative"}])
     project = assignment.project
     task = assignment.task
+    # A pause, a close or a block takes effect at once, also on leases already handed out.
+    project_check_open_for(project=project, annotator=annotator, check_project_block=False)
     criteria_list = list(project.criteria.all())
     answer = answer_from_sides(
         project=project,

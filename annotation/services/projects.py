@@ -67,6 +67,11 @@ def _criteria_objects(project: Project, criteria: list[dict[str, Any]]) -> list[
             criterion.full_clean(exclude=["project"], validate_unique=False)
         except ValidationError as exc:
             raise _validation_failed(exc, prefix=f"criteria[{position}].") from exc
+        if not _valid_level_labels(criterion):
+            raise ValidationFailed(
+                errors=[{"field": f"criteria[{position}].level_labels",
+                         "error": "must map scores within min..max to labels"}]
+            )
         if criterion.min >= criterion.max:
             raise ValidationFailed(
                 errors=[{"field": f"criteria[{position}].max", "error": "must be above min"}]
@@ -78,6 +83,24 @@ def _criteria_objects(project: Project, criteria: list[dict[str, Any]]) -> list[
         seen.add(criterion.key)
         objects.append(criterion)
     return objects
+
+
+def _valid_level_labels(criterion: Criterion) -> bool:
+    labels = criterion.level_labels
+    if not isinstance(labels, dict):
+        return False
+    for score, label in labels.items():
+        if not isinstance(label, str):
+            return False
+        try:
+            value = int(score)
+        except (TypeError, ValueError):
+            return False
+        if isinstance(criterion.min, int) and isinstance(criterion.max, int) and not (
+            criterion.min <= value <= criterion.max
+        ):
+            return False
+    return True
 
 
 @transaction.atomic

@@ -12,6 +12,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Q
 
+from annotation.errors import AnnotatorBlocked
 from annotation.models import Annotator, AnnotatorStats, Judgment, Project, Task
 
 FLAG_TOO_FAST = "too_fast"
@@ -57,6 +58,8 @@ def annotator_stats_record(*, project: Project, task: Task, judgment: Judgment) 
     stats, _ = AnnotatorStats.objects.select_for_update().get_or_create(
         project=project, annotator_id=judgment.annotator_id
     )
+    if stats.is_blocked:
+        raise AnnotatorBlocked()  # rolls the vote back: a block takes effect at once
     stats.judgments += 1
     seconds = judgment.seconds or 0.0
     stats.seconds_total += seconds

@@ -1,0 +1,50 @@
+"""Statistics for preference data: agreement, leaderboards, label aggregation, transitivity.
+
+Pure numpy/scipy, no Django: arrays in, numbers out.
+"""
+
+from annotation.stats.aggregation import DawidSkeneResult, dawid_skene, majority_vote
+from annotation.stats.agreement import (
+    Ratings,
+    agreement_report,
+    annotator_agreement,
+    cohen_kappa_mean,
+    fleiss_kappa,
+    gwet_ac1,
+    krippendorff_alpha,
+    majority_agreement,
+    percent_agreement,
+)
+from annotation.stats.consistency import cyclic_triads, transitivity_global, transitivity_per_item
+from annotation.stats.ranking import (
+    aggregate_votes,
+    elo_ratings,
+    fit_bradley_terry,
+    leaderboard,
+    leaderboard_from_counts,
+    win_rate_matrix,
+)
+
+__all__ = [
+    "DawidSkeneResult",
+    "Ratings",
+    "aggregate_votes",
+    "agreement_report",
+    "annotator_agreement",
+    "cohen_kappa_mean",
+    "cyclic_triads",
+    "dawid_skene",
+    "elo_ratings",
+    "fit_bradley_terry",
+    "fleiss_kappa",
+    "gwet_ac1",
+    "krippendorff_alpha",
+    "leaderboard",
+    "leaderboard_from_counts",
+    "majority_agreement",
+    "majority_vote",
+    "percent_agreement",
+    "transitivity_global",
+    "transitivity_per_item",
+    "win_rate_matrix",
+]

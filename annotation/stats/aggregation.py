@@ -1,0 +1,183 @@
+"""Turning several judgments per task into one label: majority vote and Dawid-Skene.
+
+Inputs are parallel 1-D arrays, one entry per judgment: ``task_index`` in 0..n_tasks-1,
+``annotator_index`` in 0..n_annotators-1 and ``label`` in 0..n_labels-1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from scipy import sparse
+from scipy.special import logsumexp
+
+__all__ = ["DawidSkeneResult", "dawid_skene", "majority_vote"]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+def _validate(
+    task_index: npt.ArrayLike,
+    annotator_index: npt.ArrayLike,
+    label: npt.ArrayLike,
+    n_labels: int,
+    n_tasks: int | None,
+    n_annotators: int | None = None,
+) -> tuple[IntArray, IntArray, IntArray, int, int]:
+    task = np.asarray(task_index, dtype=np.int64).reshape(-1)
+    annotator = np.asarray(annotator_index, dtype=np.int64).reshape(-1)
+    lab = np.asarray(label, dtype=np.int64).reshape(-1)
+    if not (len(task) == len(annotator) == len(lab)):
+        raise ValueError("task_index, annotator_index and label must have the same length")
+    if n_labels < 1:
+        raise ValueError("n_labels must be positive")
+    if len(lab) and (lab.min() < 0 or lab.max() >= n_labels):
+        raise ValueError("labels must be in 0..n_labels-1")
+    if len(task) and (task.min() < 0 or annotator.min() < 0):
+        raise ValueError("indices must be non-negative")
+    t = int(n_tasks) if n_tasks is not None else int(task.max()) + 1 if len(task) else 0
+    a = (
+        int(n_annotators)
+        if n_annotators is not None
+        else (int(annotator.max()) + 1 if len(annotator) else 0)
+    )
+    if len(task) and (task.max() >= t or annotator.max() >= a):
+        raise ValueError("an index is >= n_tasks or n_annotators")
+    return task, annotator, lab, t, a
+
+
+def _label_counts(task: IntArray, label: IntArray, n_tasks: int, n_labels: int) -> IntArray:
+    flat = np.bincount(task * n_labels + label, minlength=n_tasks * n_labels)
+    return flat.reshape(n_tasks, n_labels)
+
+
+def majority_vote(
+    task_index: npt.ArrayLike,
+    annotator_index: npt.ArrayLike,
+    label: npt.ArrayLike,
+    n_labels: int,
+    *,
+    n_tasks: int | None = None,
+) -> tuple[IntArray, FloatArray]:
+    """Plurality label per task and the share of the task's judgments behind it.
+
+    Returns ``(labels, share)``, both (n_tasks,).  ``labels`` is -1 when the top count is
+    tied (no arbitrary tie-break: the task simply has no majority) or the task has no
+    judgment; ``share`` is the top count over the task's judgments (so 0.5 for a 2-2 tie)
+    and ``nan`` without judgments.  ``annotator_index`` is accepted for symmetry with
+    :func:`dawid_skene` and validation; each judgment is one vote.
+    """
+    task, _, lab, t, _ = _validate(task_index, annotator_index, label, n_labels, n_tasks)
+    counts = _label_counts(task, lab, t, n_labels)
+    total = counts.sum(axis=1)
+    top = counts.max(axis=1) if t else np.zeros(0, np.int64)
+    unique = ((counts == top[:, None]).sum(axis=1) == 1) & (total > 0)
+    labels = np.where(unique, counts.argmax(axis=1), -1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(total > 0, top / total, np.nan)
+    return labels, share
+
+
+@dataclass(frozen=True)
+class DawidSkeneResult:
+    """Fitted Dawid-Skene model.
+
+    posterior: (n_tasks, n_labels) P(true label | judgments); the class prior for tasks
+        without judgments.
+    labels: (n_tasks,) most probable label, -1 for tasks without judgments.
+    confusion: (n_annotators, n_labels, n_labels); ``confusion[a, k, l]`` = P(a answers l |
+        truth k), rows sum to 1.
+    accuracy: (n_annotators,) expected share of the annotator's judgments that are correct
+        under the posterior; ``nan`` for annotators without judgments.
+    prior: (n_labels,) class prior.
+    """
+
+    posterior: FloatArray
+    labels: IntArray
+    confusion: FloatArray
+    accuracy: FloatArray
+    prior: FloatArray
+    log_likelihood: float
+    n_iter: int
+    converged: bool
+
+
+def dawid_skene(
+    task_index: npt.ArrayLike,
+    annotator_index: npt.ArrayLike,
+    label: npt.ArrayLike,
+    n_labels: int,
+    max_iter: int = 100,
+    tol: float = 1e-6,
+    *,
+    n_tasks: int | None = None,
+    n_annotators: int | None = None,
+    smoothing: float = 1.0,
+) -> DawidSkeneResult:
+    """Dawid & Skene (1979) EM: each annotator has a confusion matrix, tasks a latent label.
+
+    Initialised from the (soft) majority vote, so EM starts from the answer the majority
+    would give and moves away only where the data say some annotators are better.
+    ``smoothing`` is a Dirichlet pseudo-count added to every confusion cell and to the class
+    prior (MAP-EM): no log(0) for sparse annotators, and an annotator with few judgments is
+    shrunk towards "uninformative" instead of being trusted as perfect.  Stops when the
+    log-likelihood changes by less than ``tol`` (relative) or after ``max_iter`` rounds.
+    """
+    task, annotator, lab, t, a = _validate(
+        task_index, annotator_index, label, n_labels, n_tasks, n_annotators
+    )
+    n_judgments = len(task)
+    k = n_labels
+    judgment = np.arange(n_judgments)
+    # Sparse incidence matrices turn the EM sums into two sparse-dense products.
+    by_task = sparse.csr_matrix((np.ones(n_judgments), (task, judgment)), shape=(t, n_judgments))
+    by_answer = sparse.csr_matrix(
+        (np.ones(n_judgments), (annotator * k + lab, judgment)), shape=(a * k, n_judgments)
+    )
+    counts = _label_counts(task, lab, t, k).astype(np.float64)
+    has = counts.sum(axis=1) > 0
+    posterior = np.full((t, k), 1.0 / k)
+    posterior[has] = counts[has] / counts[has].sum(axis=1, keepdims=True)
+
+    log_likelihood = -np.inf
+    converged = False
+    n_iter = 0
+    for n_iter in range(1, max_iter + 1):  # noqa: B007 - n_iter is reported
+        # M-step: class prior and confusion matrices from the current posterior.
+        prior = posterior[has].sum(axis=0) + smoothing
+        prior /= prior.sum()
+        answered = (by_answer @ posterior[task]).reshape(a, k, k)  # [annotator, given, truth]
+        confusion = answered.transpose(0, 2, 1) + smoothing
+        confusion /= confusion.sum(axis=2, keepdims=True)
+        # E-step: log P(truth k | judgments) up to a constant per task.
+        log_conf = np.log(confusion)
+        per_judgment = log_conf[annotator, :, lab]  # (n_judgments, k)
+        log_joint = np.log(prior) + np.asarray(by_task @ per_judgment)
+        norm = logsumexp(log_joint, axis=1, keepdims=True)
+        posterior = np.exp(log_joint - norm)
+        posterior[~has] = prior
+        new_ll = float(norm[has].sum())
+        if abs(new_ll - log_likelihood) <= tol * max(1.0, abs(new_ll)):
+            log_likelihood = new_ll
+            converged = True
+            break
+        log_likelihood = new_ll
+
+    labels = np.where(has, posterior.argmax(axis=1), -1)
+    correct = np.bincount(annotator, weights=posterior[task, lab], minlength=a)
+    n_by_annotator = np.bincount(annotator, minlength=a)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        accuracy = np.where(n_by_annotator > 0, correct / n_by_annotator, np.nan)
+    return DawidSkeneResult(
+        posterior=posterior,
+        labels=labels,
+        confusion=confusion,
+        accuracy=accuracy,
+        prior=prior,
+        log_likelihood=log_likelihood,
+        n_iter=n_iter,
+        converged=converged,
+    )

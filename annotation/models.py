@@ -483,8 +483,9 @@ class TaskLabel(models.Model):
     """The aggregated answer of a pairwise task: the majority and a reliability-weighted
     (Dawid-Skene) label, with the share of judgments behind each. Exports use these."""
 
-    task = models.OneToOneField(Task, on_delete=models.CASCADE, primary_key=True,
-                                related_name="label")
+    task = models.OneToOneField(
+        Task, on_delete=models.CASCADE, primary_key=True, related_name="label"
+    )
     n_judgments = models.PositiveIntegerField(default=0)
     majority = models.CharField(max_length=10, blank=True, help_text="Empty when tied.")
     majority_share = models.FloatField(default=0.0)

@@ -133,3 +133,27 @@ class TaskOutSerializer(serializers.Serializer):
     response = serializers.DictField(required=False)
     criteria = serializers.ListField(child=serializers.DictField())
     expires_at = serializers.DateTimeField()
+
+
+class JudgmentImportResultSerializer(serializers.Serializer):
+    judgments_created = serializers.IntegerField()
+    judgments_updated = serializers.IntegerField()
+    annotators_created = serializers.IntegerField()
+
+
+class AgreementReportSerializer(serializers.Serializer):
+    """The agreement report (CONTRACT section 6)."""
+
+    computed_at = serializers.DateTimeField(allow_null=True)
+    stale = serializers.BooleanField()
+    criteria = serializers.DictField()
+    annotators = serializers.ListField(child=serializers.DictField())
+    model_judges = serializers.ListField(child=serializers.DictField())
+    transitivity = serializers.DictField(required=False)
+
+
+class LeaderboardSerializer(serializers.Serializer):
+    computed_at = serializers.DateTimeField(allow_null=True)
+    stale = serializers.BooleanField()
+    results = serializers.ListField(child=serializers.DictField())
+    win_rate = serializers.DictField()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from api.views import annotating, exports, items, projects
+from api.views import annotating, exports, items, judgments, projects, reports
 
 app_name = "api"
 
@@ -16,10 +16,19 @@ urlpatterns = [
     path("projects/<slug:slug>/tasks/next/", annotating.NextTaskView.as_view(), name="task-next"),
     path(
         "projects/<slug:slug>/judgments/",
-        exports.JudgmentSyncView.as_view(),
+        judgments.JudgmentListView.as_view(),
         name="judgment-list",
     ),
     path("projects/<slug:slug>/export/", exports.ExportView.as_view(), name="export"),
+    path("projects/<slug:slug>/agreement/", reports.AgreementView.as_view(), name="agreement"),
+    path(
+        "projects/<slug:slug>/agreement/refresh/",
+        reports.AgreementRefreshView.as_view(),
+        name="agreement-refresh",
+    ),
+    path(
+        "projects/<slug:slug>/leaderboard/", reports.LeaderboardView.as_view(), name="leaderboard"
+    ),
     path(
         "assignments/<int:assignment_id>/judgment/",
         annotating.JudgmentSubmitView.as_view(),

@@ -175,6 +175,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 REPORT_DEBOUNCE_SECONDS: int = env("REPORT_DEBOUNCE_SECONDS")
+CELERY_BEAT_SCHEDULE = {
+    "refresh-stale-reports": {
+        "task": "annotation.tasks.reports_refresh_active",
+        "schedule": env.int("REPORT_BEAT_SECONDS", default=600),
+    },
+}
 
 if REDIS_URL:
     CACHES = {

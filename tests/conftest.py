@@ -15,7 +15,12 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 @pytest.fixture(autouse=True)
-def _needs_postgres(request: pytest.FixtureRequest) -> None:
+def _needs_services(request: pytest.FixtureRequest) -> None:
+    if request.node.get_closest_marker("redis") is not None and not os.environ.get("REDIS_URL"):
+        message = "needs Redis and a Celery worker (set REDIS_URL=redis://...)"
+        if IN_CI:
+            pytest.fail(f"CI must run this test: {message}")
+        pytest.skip(message)
     if request.node.get_closest_marker("postgres") is None:
         return
     if connection.vendor != "postgresql":
@@ -23,6 +28,25 @@ def _needs_postgres(request: pytest.FixtureRequest) -> None:
         if IN_CI:
             pytest.fail(f"CI must run this test: {message}")
         pytest.skip(message)
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(settings) -> None:
+    """Users are made by the dozen; the real hasher would dominate the run time."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _eager_celery(request: pytest.FixtureRequest, settings) -> None:
+    """Tasks run in-process unless a test is marked `redis` (it then uses a real worker)."""
+    from config.celery import app
+
+    eager = request.node.get_closest_marker("redis") is None
+    settings.CELERY_TASK_ALWAYS_EAGER = eager
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = eager
+    yield
+    app.conf.task_always_eager = previous
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from annotation.errors import (
 from annotation.models import Annotator, Assignment, Criterion, Judgment, Project, Task
 from annotation.services.assignment import project_check_open_for
 from annotation.services.quality import annotator_stats_record, gold_answer_matches
+from annotation.services.reports import report_refresh_soon
 
 SIDE_CHOICES = ("left", "right", "tie", "both_bad")
 
@@ -235,6 +236,7 @@ def judgment_submit(
         Assignment.objects.filter(pk=locked.pk).update(
             status=Assignment.Status.SUBMITTED, finished_at=now
         )
+        transaction.on_commit(lambda: report_refresh_soon(project_id=project.pk))
     assignment.status = Assignment.Status.SUBMITTED
     return judgment
 

@@ -69,8 +69,12 @@ def _criteria_objects(project: Project, criteria: list[dict[str, Any]]) -> list[
             raise _validation_failed(exc, prefix=f"criteria[{position}].") from exc
         if not _valid_level_labels(criterion):
             raise ValidationFailed(
-                errors=[{"field": f"criteria[{position}].level_labels",
-                         "error": "must map scores within min..max to labels"}]
+                errors=[
+                    {
+                        "field": f"criteria[{position}].level_labels",
+                        "error": "must map scores within min..max to labels",
+                    }
+                ]
             )
         if criterion.min >= criterion.max:
             raise ValidationFailed(
@@ -96,8 +100,10 @@ def _valid_level_labels(criterion: Criterion) -> bool:
             value = int(score)
         except (TypeError, ValueError):
             return False
-        if isinstance(criterion.min, int) and isinstance(criterion.max, int) and not (
-            criterion.min <= value <= criterion.max
+        if (
+            isinstance(criterion.min, int)
+            and isinstance(criterion.max, int)
+            and not (criterion.min <= value <= criterion.max)
         ):
             return False
     return True

@@ -6,18 +6,15 @@ from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
-from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.errors import ValidationFailed
 from annotation.selectors.exports import (
-    ExportFilters,
     export_filters_from_query,
     judgment_rows,
 )
 from api.permissions import IsResearcher, managed_project
 from api.renderers import csv_stream, jsonl_stream
-from api.serializers import JudgmentSyncPageSerializer
 
 EXPORT_FORMATS = {"judgments"}
 STREAMED_FILETYPES = {
@@ -66,25 +63,3 @@ class ExportView(APIView):
         filename = f"{project.slug}-{export_format}.{filetype}"
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response
-
-
-class JudgmentSyncView(APIView):
-    """Every judgment of the project, oldest first, from a cursor: `since` is the `next_since`
-    of the previous page (a judgment id), so a pipeline that polls sees each judgment once."""
-
-    permission_classes = [IsResearcher]
-
-    @extend_schema(
-        parameters=[OpenApiParameter("since", str)], responses=JudgmentSyncPageSerializer
-    )
-    def get(self, request: Request, slug: str) -> Response:
-        project = managed_project(request.user, slug)
-        raw = request.query_params.get("since", "") or "0"
-        if not raw.isdigit():
-            raise ValidationFailed(errors=[{"field": "since", "error": "must be a cursor"}])
-        filters = ExportFilters(exclude_flagged=False, include_gold=True, since=int(raw))
-        page = list(judgment_rows(project=project, filters=filters, limit=SYNC_PAGE))
-        next_since = str(page[-1]["id"]) if page else raw
-        return Response(
-            {"results": page, "next_since": next_since, "has_more": len(page) == SYNC_PAGE}
-        )

@@ -13,12 +13,6 @@ from annotation.services.annotators import annotator_for_user
 from tests.factories import ProjectFactory, import_items, rubric_project
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hasher(settings) -> None:
-    """Users are made by the dozen here; the real hasher would dominate the run time."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def pairwise(researcher) -> Project:
     """A pairwise project of three items, two responses each (so three tasks)."""

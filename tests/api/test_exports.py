@@ -227,7 +227,7 @@ def test_sync_is_refused_to_an_annotator(annotator_client, pairwise):
 
 
 def test_sync_pages_through_many_judgments(researcher_client, pairwise, monkeypatch):
-    monkeypatch.setattr("api.views.exports.SYNC_PAGE", 2)
+    monkeypatch.setattr("api.views.judgments.SYNC_PAGE", 2)
     judgments = [vote(pairwise, choice=c) for c in ("left", "right", "tie")]
 
     first = researcher_client.get(SYNC).json()

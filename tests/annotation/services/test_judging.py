@@ -88,7 +88,7 @@ def test_someone_elses_assignment_is_refused():
 
 
 @pytest.mark.parametrize(
-    ("settings", "answer", "field"),
+    ("project_settings", "answer", "field"),
     [
         ({"allow_tie": False}, {"choice": "tie"}, "choice"),
         ({}, {"choice": "both_bad"}, "choice"),
@@ -100,8 +100,8 @@ def test_someone_elses_assignment_is_refused():
         ({}, {"choice": "left", "seconds": -1}, "seconds"),
     ],
 )
-def test_answers_the_project_does_not_allow_are_refused(settings, answer, field):
-    project = ProjectFactory(**settings)
+def test_answers_the_project_does_not_allow_are_refused(project_settings, answer, field):
+    project = ProjectFactory(**project_settings)
     import_items(project, 1)
     annotator, assignment = _leased(project)
     with pytest.raises(ValidationFailed) as caught:

@@ -1,0 +1,209 @@
+"""Importing judgments made elsewhere: historical labels, or an LLM judge.
+
+Rows are validated with the same rules as a vote (services.judging.answer_from_sides);
+any bad row rejects the whole import with its line number. An imported judgment is one per
+annotator and task, is not bound by the project's k and does not count toward progress;
+importing the same row again updates it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+
+from annotation.errors import ImportRejected, ValidationFailed
+from annotation.models import Annotator, Judgment, Project, Task
+from annotation.services.importing import MAX_REPORTED_ERRORS
+from annotation.services.judging import answer_from_sides
+
+CANONICAL_TO_SIDE = {"a": "left", "b": "right", "tie": "tie", "both_bad": "both_bad"}
+FLIPPED = {"a": "b", "b": "a"}
+
+
+@dataclass
+class JudgmentImportResult:
+    created: int = 0
+    updated: int = 0
+    annotators_created: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "judgments_created": self.created,
+            "judgments_updated": self.updated,
+            "annotators_created": self.annotators_created,
+        }
+
+
+def _task_index(project: Project) -> dict[tuple[str, str, str | None], Task]:
+    """Tasks by (item id, response id, other response id or None), both pair orders."""
+    index: dict[tuple[str, str, str | None], Task] = {}
+    tasks = Task.objects.filter(project=project).select_related("item", "response_a", "response_b")
+    for task in tasks.iterator(chunk_size=5000):
+        a = task.response_a.external_id
+        if task.response_b_id is None:
+            index[(task.item.external_id, a, None)] = task
+        else:
+            b = task.response_b.external_id
+            index[(task.item.external_id, a, b)] = task
+            index[(task.item.external_id, b, a)] = task
+    return index
+
+
+def judgments_import(*, project: Project, rows: Iterable[tuple[int, Any]]) -> JudgmentImportResult:
+    """Validate every row, then write them all in one transaction."""
+    rows = list(rows)
+    criteria = list(project.criteria.all())
+    tasks = _task_index(project)
+    errors: list[dict[str, Any]] = []
+    prepared: list[tuple[str, str, Task, Any]] = []
+    seen: dict[tuple[str, int], int] = {}
+    for line, row in rows:
+        try:
+            prepared.append(_prepare(project, criteria, tasks, row))
+        except ValidationFailed as exc:
+            detail = "; ".join(f"{e.get('field', '')}: {e['error']}" for e in exc.errors)
+            errors.append({"line": line, "error": detail or exc.detail})
+            continue
+        external_id, _, task, _ = prepared[-1]
+        key = (external_id, task.pk)
+        if key in seen:
+            errors.append(
+                {
+                    "line": line,
+                    "error": f"annotator {external_id!r} judges this "
+                    f"task twice (first on line {seen[key]})",
+                }
+            )
+        seen[key] = line
+    if errors:
+        raise ImportRejected(errors=errors[:MAX_REPORTED_ERRORS])
+    if not prepared:
+        raise ImportRejected("Nothing to import.", errors=[{"line": 0, "error": "no rows"}])
+    with transaction.atomic():
+        return _write(project, prepared)
+
+
+def _prepare(project: Project, criteria, tasks, row: Any) -> tuple[str, str, Task, Any]:
+    def fail(field: str, error: str) -> ValidationFailed:
+        return ValidationFailed(errors=[{"field": field, "error": error}])
+
+    if not isinstance(row, dict):
+        raise fail("", "each row must be a JSON object")
+    external_id = row.get("annotator")
+    if not isinstance(external_id, str | int) or str(external_id).strip() == "":
+        raise fail("annotator", "required: the judge's id")
+    kind = row.get("annotator_kind", Annotator.Kind.HUMAN)
+    if kind not in Annotator.Kind.values:
+        raise fail("annotator_kind", "must be human or model")
+    item = row.get("item")
+    if item is None:
+        raise fail("item", "required")
+    if project.is_pairwise:
+        a, b = row.get("a"), row.get("b")
+        if a is None or b is None:
+            raise fail("a", 'a pairwise judgment names its two responses in "a" and "b"')
+        task = tasks.get((str(item), str(a), str(b)))
+        if task is None:
+            raise fail("item", f"no task compares {a!r} and {b!r} in item {item!r}")
+        flip = task.response_a.external_id != str(a)
+        choice = row.get("choice")
+        if choice not in CANONICAL_TO_SIDE:
+            raise fail("choice", "must be a, b, tie or both_bad")
+        if flip:
+            choice = FLIPPED.get(choice, choice)
+        given = row.get("criteria") or {}
+        if not isinstance(given, dict):
+            raise fail("criteria", "must be an object")
+        sides = {
+            k: CANONICAL_TO_SIDE.get(FLIPPED.get(v, v) if flip else v, v) for k, v in given.items()
+        }
+        answer = answer_from_sides(
+            project=project,
+            criteria=criteria,
+            left_is_a=True,
+            choice=CANONICAL_TO_SIDE[choice],
+            strength=row.get("strength"),
+            rationale=row.get("rationale"),
+            criteria_answers=sides,
+            scores=None,
+        )
+    else:
+        response = row.get("response")
+        task = tasks.get((str(item), str(response), None))
+        if task is None:
+            raise fail("response", f"no response {response!r} in item {item!r}")
+        answer = answer_from_sides(
+            project=project,
+            criteria=criteria,
+            left_is_a=True,
+            choice=None,
+            strength=None,
+            rationale=row.get("rationale"),
+            criteria_answers=None,
+            scores=row.get("scores"),
+        )
+    seconds = row.get("seconds")
+    if seconds is not None and (not isinstance(seconds, int | float) or seconds < 0):
+        raise fail("seconds", "must be a non-negative number")
+    return str(external_id), kind, task, (answer, seconds)
+
+
+def _write(project: Project, prepared: list[tuple[str, str, Task, Any]]) -> JudgmentImportResult:
+    result = JudgmentImportResult()
+    wanted = {(external_id, kind) for external_id, kind, _, _ in prepared}
+    annotators = {
+        a.external_id: a
+        for a in Annotator.objects.filter(
+            source=Annotator.Source.IMPORT, external_id__in=[w[0] for w in wanted]
+        )
+    }
+    for external_id, kind in sorted(wanted):
+        annotator = annotators.get(external_id)
+        if annotator is None:
+            annotators[external_id] = Annotator.objects.create(
+                source=Annotator.Source.IMPORT, external_id=external_id, kind=kind
+            )
+            result.annotators_created += 1
+        elif annotator.kind != kind:
+            raise ImportRejected(
+                errors=[
+                    {
+                        "line": 0,
+                        "error": f"annotator {external_id!r} is a {annotator.kind}, not a {kind}",
+                    }
+                ]
+            )
+    existing = {
+        (j.annotator_id, j.task_id): j
+        for j in Judgment.objects.filter(project=project, annotator__in=list(annotators.values()))
+    }
+    new, changed = [], []
+    for external_id, _, task, (answer, seconds) in prepared:
+        annotator = annotators[external_id]
+        judgment = existing.get((annotator.pk, task.pk))
+        if judgment is None:
+            judgment = Judgment(
+                project=project,
+                task=task,
+                annotator=annotator,
+                source=Judgment.Source.IMPORT,
+                is_gold=task.is_gold,
+            )
+            new.append(judgment)
+        else:
+            changed.append(judgment)
+        judgment.choice, judgment.strength = answer.choice, answer.strength
+        judgment.rationale, judgment.criteria = answer.rationale, answer.criteria
+        judgment.scores, judgment.seconds = answer.scores, seconds
+    Judgment.objects.bulk_create(new, batch_size=2000)
+    if changed:
+        Judgment.objects.bulk_update(
+            changed,
+            ["choice", "strength", "rationale", "criteria", "scores", "seconds"],
+            batch_size=2000,
+        )
+    result.created, result.updated = len(new), len(changed)
+    return result

@@ -1,0 +1,354 @@
+"""Computing a project's statistics report: agreement, annotators, model judges,
+transitivity, the leaderboard and the aggregated label of every task.
+
+Everything is read once into numpy columns (see selectors.judgment_table) and handed to
+annotation.stats; the result is stored as a new AgreementReport row, so the last good
+report stays in place if a computation dies half-way.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from annotation.models import (
+    AgreementReport,
+    Annotator,
+    AnnotatorStats,
+    Criterion,
+    Judgment,
+    Project,
+    TaskLabel,
+)
+from annotation.selectors.judgment_table import CHOICES, JudgmentTable, judgment_table
+from annotation.stats import (
+    Ratings,
+    agreement_report,
+    annotator_agreement,
+    dawid_skene,
+    leaderboard,
+    majority_agreement,
+    majority_vote,
+    transitivity_global,
+    transitivity_per_item,
+)
+
+N_BOOT = 1000
+TIE, BOTH_BAD = CHOICES.index("tie"), CHOICES.index("both_bad")
+
+
+def _overall_ratings(table: JudgmentTable, project: Project) -> tuple[Ratings, str]:
+    """The pairwise choice as ratings: nominal a / b / tie (/ both bad), or, when strength
+    is collected, ordinal from 'a much better' (-3) through tie (0) to 'b much better' (+3)."""
+    if project.strength_scale:
+        decided = table.choice <= 1
+        signed = np.where(
+            table.choice == 0, -np.maximum(table.strength, 1), np.maximum(table.strength, 1)
+        )
+        value = np.where(decided, signed, np.where(table.choice == TIE, 0, np.nan))
+        keep = ~np.isnan(value)
+        return (
+            Ratings(
+                table.task[keep],
+                table.annotator[keep],
+                value[keep].astype(np.int64) + project.strength_scale,
+            ),
+            "ordinal",
+        )
+    keep = table.choice >= 0
+    return Ratings(
+        table.task[keep],
+        table.annotator[keep],
+        table.choice[keep],
+        n_categories=len(CHOICES) if project.allow_both_bad else 3,
+    ), "nominal"
+
+
+def _criterion_ratings(
+    table: JudgmentTable, criterion: Criterion, project: Project
+) -> tuple[Ratings, str]:
+    values = table.criteria[criterion.key]
+    keep = values >= (0 if project.is_pairwise else criterion.min)
+    if not project.is_pairwise:
+        keep &= values <= criterion.max
+    level = "nominal" if project.is_pairwise else criterion.level
+    n_categories = 3 if project.is_pairwise else criterion.max - criterion.min + 1
+    return Ratings(
+        table.task[keep], table.annotator[keep], values[keep], n_categories=n_categories
+    ), level
+
+
+def _per_annotator(
+    table: JudgmentTable, humans: JudgmentTable, overall: Ratings | None, project: Project
+) -> list[dict[str, Any]]:
+    ids = np.unique(table.annotator)
+    agreement = {}
+    if overall is not None and len(overall):
+        agreement = {row["annotator"]: row["agreement"] for row in annotator_agreement(overall)}
+    stats = {s.annotator_id: s for s in AnnotatorStats.objects.filter(project=project)}
+    annotators = {a.pk: a for a in Annotator.objects.filter(pk__in=[int(i) for i in ids])}
+    order = np.argsort(table.annotator, kind="stable")
+    sorted_ids = table.annotator[order]
+    bounds = (
+        np.searchsorted(sorted_ids, ids, side="left"),
+        np.searchsorted(sorted_ids, ids, side="right"),
+    )
+    rows = []
+    for position, annotator_id in enumerate(ids):
+        rows_of = order[bounds[0][position] : bounds[1][position]]
+        seconds = table.seconds[rows_of]
+        seconds = seconds[~np.isnan(seconds)]
+        sides = table.left_is_a[rows_of]
+        choices = table.choice[rows_of]
+        decided = (choices <= 1) & (choices >= 0) & (sides >= 0)
+        chose_left = decided & (((choices == 0) & (sides == 1)) | ((choices == 1) & (sides == 0)))
+        gold = table.gold_correct[rows_of]
+        gold = gold[gold >= 0]
+        annotator = annotators.get(int(annotator_id))
+        stat = stats.get(int(annotator_id))
+        rows.append(
+            {
+                "annotator": annotator.public_id if annotator else str(annotator_id),
+                "kind": annotator.kind if annotator else "human",
+                "judgments": len(rows_of),
+                "agreement_with_others": agreement.get(int(annotator_id)),
+                "gold_accuracy": float(gold.mean()) if len(gold) else None,
+                "left_rate": float(chose_left.sum() / decided.sum()) if decided.sum() else None,
+                "median_seconds": float(np.median(seconds)) if len(seconds) else None,
+                "flags": list(stat.flags) if stat else [],
+                "blocked": bool(stat.is_blocked) if stat else False,
+            }
+        )
+    rows.sort(key=lambda r: (-r["judgments"], r["annotator"]))
+    return rows
+
+
+def _model_judges(
+    table: JudgmentTable, humans: Ratings, models_only: JudgmentTable, project: Project
+) -> list[dict[str, Any]]:
+    if len(models_only) == 0 or len(humans) == 0:
+        return []
+    keep = models_only.choice >= 0
+    judge = Ratings(models_only.task[keep], models_only.annotator[keep], models_only.choice[keep])
+    result = majority_agreement(humans, judge)
+    names = {
+        a.pk: a.public_id
+        for a in Annotator.objects.filter(pk__in=[r["annotator"] for r in result["by_judge"]])
+    }
+    return [
+        {
+            "annotator": names.get(r["annotator"], str(r["annotator"])),
+            "agreement_with_human_majority": r["agreement"],
+            "n": r["n"],
+        }
+        for r in result["by_judge"]
+    ]
+
+
+def _outcomes(table: JudgmentTable) -> tuple[npt.NDArray, npt.NDArray, npt.NDArray]:
+    """Votes as (model a, model b, outcome): a win 1, a loss 0; a tie or 'both bad' is half
+    a win each (the Bradley-Terry convention for ties, as in Chatbot Arena's notebook)."""
+    usable = (table.choice >= 0) & (table.model_a >= 0) & (table.model_b >= 0)
+    usable &= table.model_a != table.model_b
+    outcome = np.select([table.choice == 0, table.choice == 1], [1.0, 0.0], default=0.5)
+    return table.model_a[usable], table.model_b[usable], outcome[usable]
+
+
+def _leaderboard(table: JudgmentTable, n_boot: int) -> dict[str, Any] | None:
+    model_a, model_b, outcome = _outcomes(table)
+    if len(outcome) == 0:
+        return None
+    result = leaderboard(model_a, model_b, outcome, n_models=len(table.models), n_boot=n_boot)
+    names = table.models
+    rows = [
+        {
+            "model": names[r["model_index"]],
+            "rating": r["rating"],
+            "ci": r["ci"],
+            "wins": r["wins"],
+            "losses": r["losses"],
+            "ties": r["ties"],
+            "n": r["n"],
+        }
+        for r in result["leaderboard"]
+    ]
+    matrix = result["win_rate"]
+    present = [r["model_index"] for r in result["leaderboard"]]
+    win_rate = {
+        names[i]: {
+            names[j]: round(float(matrix[i, j]), 4)
+            for j in present
+            if i != j and not np.isnan(matrix[i, j])
+        }
+        for i in present
+    }
+    return {
+        "results": rows,
+        "win_rate": win_rate,
+        "n_votes": int(result["n_votes"]),
+        "n_boot": int(result["n_boot"]),
+        "ties": "half a win each",
+    }
+
+
+def _transitivity(table: JudgmentTable) -> dict[str, int]:
+    model_a, model_b, outcome = _outcomes(table)
+    usable = (table.choice >= 0) & (table.model_a >= 0) & (table.model_b >= 0)
+    usable &= table.model_a != table.model_b
+    global_ = transitivity_global(model_a, model_b, outcome, n_models=len(table.models))
+    per_item = transitivity_per_item(table.item[usable], model_a, model_b, outcome)
+    return {
+        "cycles": int(global_["cycles"]),
+        "triads_checked": int(global_["triads_checked"]),
+        "item_cycles": int(per_item["cycles"]),
+        "item_triads_checked": int(per_item["triads_checked"]),
+        "items_checked": int(per_item["items_checked"]),
+    }
+
+
+def _task_labels(humans: JudgmentTable) -> list[TaskLabel]:
+    keep = humans.choice >= 0
+    task, annotator, label = humans.task[keep], humans.annotator[keep], humans.choice[keep]
+    if len(task) == 0:
+        return []
+    task_ids, task_index = np.unique(task, return_inverse=True)
+    annotator_ids, annotator_index = np.unique(annotator, return_inverse=True)
+    majority, share = majority_vote(
+        task_index, annotator_index, label, len(CHOICES), n_tasks=len(task_ids)
+    )
+    counts = np.bincount(task_index, minlength=len(task_ids))
+    model = dawid_skene(
+        task_index,
+        annotator_index,
+        label,
+        len(CHOICES),
+        n_tasks=len(task_ids),
+        n_annotators=len(annotator_ids),
+    )
+    confidence = model.posterior[np.arange(len(task_ids)), model.labels]
+    return [
+        TaskLabel(
+            task_id=int(task_ids[i]),
+            n_judgments=int(counts[i]),
+            majority=CHOICES[majority[i]] if majority[i] >= 0 else "",
+            majority_share=float(share[i]) if not np.isnan(share[i]) else 0.0,
+            weighted=CHOICES[model.labels[i]] if model.labels[i] >= 0 else "",
+            weighted_confidence=float(confidence[i]),
+        )
+        for i in range(len(task_ids))
+    ]
+
+
+def report_compute(*, project: Project, n_boot: int = N_BOOT) -> AgreementReport:
+    """Compute and store a new report from every judgment up to now."""
+    started = time.perf_counter()
+    last_id = (
+        Judgment.objects.filter(project=project)
+        .order_by("-pk")
+        .values_list("pk", flat=True)
+        .first()
+    ) or 0
+    table = judgment_table(project=project, up_to_id=last_id)
+    regular = table.subset(~table.is_gold)
+    humans = regular.subset(~regular.is_model)
+    models_only = regular.subset(regular.is_model)
+
+    criteria_report: dict[str, Any] = {}
+    overall: Ratings | None = None
+    if project.is_pairwise:
+        overall, level = _overall_ratings(humans, project)
+        criteria_report["overall"] = agreement_report(overall, level, n_boot=n_boot)
+    for criterion in project.criteria.all():
+        ratings, level = _criterion_ratings(humans, criterion, project)
+        criteria_report[criterion.key] = agreement_report(ratings, level, n_boot=n_boot)
+        if overall is None and not project.is_pairwise:
+            overall = ratings
+
+    report: dict[str, Any] = {
+        "criteria": criteria_report,
+        "annotators": _per_annotator(table.subset(~table.is_model), humans, overall, project),
+        "model_judges": [],
+        "n_judgments": len(table),
+    }
+    board = None
+    labels: list[TaskLabel] = []
+    if project.is_pairwise:
+        nominal = Ratings(
+            humans.task[humans.choice >= 0],
+            humans.annotator[humans.choice >= 0],
+            humans.choice[humans.choice >= 0],
+        )
+        report["model_judges"] = _model_judges(regular, nominal, models_only, project)
+        report["transitivity"] = _transitivity(humans)
+        board = _leaderboard(regular, n_boot)
+        labels = _task_labels(humans)
+    elapsed = time.perf_counter() - started
+    with transaction.atomic():
+        if labels:
+            TaskLabel.objects.bulk_create(
+                labels,
+                batch_size=5000,
+                update_conflicts=True,
+                unique_fields=["task"],
+                update_fields=[
+                    "n_judgments",
+                    "majority",
+                    "majority_share",
+                    "weighted",
+                    "weighted_confidence",
+                    "updated_at",
+                ],
+            )
+        stored = AgreementReport.objects.create(
+            project=project,
+            computed_at=timezone.now(),
+            last_judgment_id=last_id,
+            n_judgments=len(table),
+            report=report,
+            leaderboard=board,
+            duration_seconds=round(elapsed, 3),
+        )
+    return stored
+
+
+def report_latest(*, project: Project) -> AgreementReport | None:
+    return AgreementReport.objects.filter(project=project).order_by("-computed_at", "-pk").first()
+
+
+def report_is_stale(*, project: Project, report: AgreementReport | None) -> bool:
+    """Stale when a judgment arrived after the report was computed."""
+    if report is None:
+        return True
+    return Judgment.objects.filter(project=project, pk__gt=report.last_judgment_id).exists()
+
+
+def report_current(*, project: Project) -> tuple[AgreementReport | None, bool]:
+    """The newest report and whether it is stale. Without a worker (the embedded default,
+    tasks run eagerly) a stale report is recomputed here, on demand."""
+    report = report_latest(project=project)
+    stale = report_is_stale(project=project, report=report)
+    if stale and settings.CELERY_TASK_ALWAYS_EAGER and project.judgments.exists():
+        report, stale = report_compute(project=project), False
+    return report, stale
+
+
+def report_refresh_soon(*, project_id: int) -> bool:
+    """Schedule a recomputation at most once per debounce window while votes arrive, so a
+    busy project is recomputed every few seconds, not on every vote. Returns whether one
+    was scheduled. Without a worker nothing is scheduled: reports are computed on demand."""
+    from annotation.tasks import report_refresh
+
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return False
+    window = settings.REPORT_DEBOUNCE_SECONDS
+    if not cache.add(f"report-pending:{project_id}", 1, timeout=window):
+        return False
+    report_refresh.apply_async(args=[project_id], countdown=window)
+    return True

@@ -1,0 +1,42 @@
+"""Celery tasks: thin, idempotent, take ids, call one service. acks_late means a worker
+killed mid-computation leaves the task queued; the last good report stays in place."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.core.cache import cache
+
+from annotation.models import Project
+from annotation.services.reports import report_compute, report_is_stale, report_latest
+
+LOCK_SECONDS = 15 * 60
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def report_refresh(project_id: int, force: bool = False) -> None:
+    """Recompute a project's report (skipped when nothing changed, unless forced)."""
+    cache.delete(f"report-pending:{project_id}")
+    project = Project.objects.filter(pk=project_id).first()
+    if project is None:
+        return
+    if not force and not report_is_stale(project=project, report=report_latest(project=project)):
+        return
+    lock = f"report-running:{project_id}"
+    if not cache.add(lock, 1, timeout=LOCK_SECONDS):
+        return  # another worker is computing it right now
+    try:
+        report_compute(project=project)
+    finally:
+        cache.delete(lock)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def reports_refresh_active() -> int:
+    """Beat: queue a recomputation for every active project whose report is stale."""
+    queued = 0
+    for project in Project.objects.filter(status=Project.Status.ACTIVE):
+        stale = report_is_stale(project=project, report=report_latest(project=project))
+        if stale and project.judgments.exists():
+            report_refresh.delay(project.pk)
+            queued += 1
+    return queued

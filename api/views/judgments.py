@@ -1,0 +1,65 @@
+"""Judgments over REST: incremental sync for pipelines, and import of outside judgments."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.parsers import JSONParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotation.errors import ImportRejected, ValidationFailed
+from annotation.selectors.exports import ExportFilters, judgment_rows
+from annotation.services.importing import read_rows
+from annotation.services.judgment_import import judgments_import
+from api.parsers import JSONLinesParser, NDJSONParser
+from api.permissions import IsResearcher, managed_project
+from api.serializers import JudgmentImportResultSerializer, JudgmentSyncPageSerializer
+
+SYNC_PAGE = 1000
+
+
+class JudgmentListView(APIView):
+    """GET: every judgment of the project, oldest first, from a cursor: `since` is the
+    `next_since` of the previous page, so a pipeline that polls sees each judgment once.
+    POST: import judgments made elsewhere (historical labels, an LLM judge)."""
+
+    permission_classes = [IsResearcher]
+    parser_classes = [JSONParser, NDJSONParser, JSONLinesParser]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("since", str)], responses=JudgmentSyncPageSerializer
+    )
+    def get(self, request: Request, slug: str) -> Response:
+        project = managed_project(request.user, slug)
+        raw = request.query_params.get("since", "") or "0"
+        if not raw.isdigit():
+            raise ValidationFailed(errors=[{"field": "since", "error": "must be a cursor"}])
+        filters = ExportFilters(exclude_flagged=False, include_gold=True, since=int(raw))
+        page = list(judgment_rows(project=project, filters=filters, limit=SYNC_PAGE))
+        next_since = str(page[-1]["id"]) if page else raw
+        return Response(
+            {"results": page, "next_since": next_since, "has_more": len(page) == SYNC_PAGE}
+        )
+
+    @extend_schema(
+        request={
+            "application/json": {"type": "array", "items": {"type": "object"}},
+            "application/x-ndjson": {"type": "string"},
+        },
+        responses={201: JudgmentImportResultSerializer},
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        project = managed_project(request.user, slug)
+        body = request.data
+        if isinstance(body, bytes | str):
+            rows = read_rows(body, filetype="jsonl")
+        elif isinstance(body, list):
+            rows = list(enumerate(body, start=1))
+        elif isinstance(body, dict):
+            rows = [(1, body)]
+        else:
+            raise ImportRejected(errors=[{"line": 0, "error": "expected a JSON list or JSONL"}])
+        result = judgments_import(project=project, rows=rows)
+        return Response(result.as_dict(), status=status.HTTP_201_CREATED)

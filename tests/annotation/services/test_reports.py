@@ -1,0 +1,214 @@
+"""The statistics report on real projects, checked against the methods' worked examples."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from annotation.models import AgreementReport, Project, TaskLabel
+from annotation.services.importing import items_import
+from annotation.services.judgment_import import judgments_import
+from annotation.services.reports import report_compute, report_current, report_is_stale
+from tests.factories import CriterionFactory, ProjectFactory, import_items
+
+pytestmark = pytest.mark.django_db
+
+# Krippendorff (2011), "Computing Krippendorff's Alpha-Reliability", the 4 coders x 12 units
+# example with missing values: alpha = 0.743 nominal, 0.815 ordinal, 0.849 interval.
+KRIPPENDORFF_2011 = {
+    "A": [1, 2, 3, 3, 2, 1, 4, 1, 2, None, None, None],
+    "B": [1, 2, 3, 3, 2, 2, 4, 1, 2, 5, None, 3],
+    "C": [None, 3, 3, 3, 2, 3, 4, 2, 2, 5, 1, None],
+    "D": [1, 2, 3, 3, 2, 4, 4, 1, 2, 5, 1, None],
+}
+
+# Fleiss (1971) as given on Wikipedia ("Fleiss' kappa", worked example): 10 subjects rated by
+# 14 raters into 5 categories; kappa = 0.210.
+FLEISS_COUNTS = [
+    [0, 0, 0, 0, 14],
+    [0, 2, 6, 4, 2],
+    [0, 0, 3, 5, 6],
+    [0, 3, 9, 2, 0],
+    [2, 2, 8, 1, 1],
+    [7, 7, 0, 0, 0],
+    [3, 2, 6, 3, 0],
+    [2, 5, 3, 2, 2],
+    [6, 5, 2, 1, 0],
+    [0, 2, 2, 3, 7],
+]
+
+
+def _rubric_project(n_units: int, level: str) -> Project:
+    project = ProjectFactory(kind=Project.Kind.RUBRIC)
+    CriterionFactory(project=project, key="code", min=1, max=5, level=level)
+    rows = [
+        {"id": f"u{i + 1}", "prompt": f"unit {i + 1}", "responses": [{"model": "m", "text": "x"}]}
+        for i in range(n_units)
+    ]
+    items_import(project=project, rows=list(enumerate(rows, 1)))
+    return project
+
+
+def krippendorff_rows() -> list[dict]:
+    return [
+        {"annotator": coder, "item": f"u{unit + 1}", "response": "r1", "scores": {"code": value}}
+        for coder, values in KRIPPENDORFF_2011.items()
+        for unit, value in enumerate(values)
+        if value is not None
+    ]
+
+
+def fleiss_rows() -> list[dict]:
+    rows = []
+    for subject, counts in enumerate(FLEISS_COUNTS):
+        rater = 0
+        for category, count in enumerate(counts, start=1):
+            for _ in range(count):
+                rater += 1
+                rows.append(
+                    {
+                        "annotator": f"rater{rater}",
+                        "item": f"u{subject + 1}",
+                        "response": "r1",
+                        "scores": {"code": category},
+                    }
+                )
+    return rows
+
+
+@pytest.mark.parametrize(
+    ("level", "expected"), [("nominal", 0.743), ("ordinal", 0.815), ("interval", 0.849)]
+)
+def test_krippendorff_worked_example(level, expected):
+    project = _rubric_project(12, level)
+    judgments_import(project=project, rows=list(enumerate(krippendorff_rows(), 1)))
+    report = report_compute(project=project, n_boot=200).report
+    alpha = report["criteria"]["code"]["krippendorff_alpha"]
+    assert alpha["level"] == level
+    assert alpha["value"] == pytest.approx(expected, abs=5e-4)
+    assert alpha["ci"][0] <= alpha["value"] <= alpha["ci"][1]
+    assert report["criteria"]["code"]["n_annotators"] == 4
+
+
+def test_fleiss_worked_example():
+    project = _rubric_project(10, "nominal")
+    judgments_import(project=project, rows=list(enumerate(fleiss_rows(), 1)))
+    entry = report_compute(project=project, n_boot=200).report["criteria"]["code"]
+    assert entry["fleiss_kappa"]["value"] == pytest.approx(0.210, abs=5e-4)
+    assert entry["n_items"] == 10 and entry["n_judgments"] == 140
+
+
+def _simulate_pairwise(project: Project, *, annotators: dict[str, float], seed: int = 1) -> None:
+    """Annotators of known accuracy vote on every task; the better model is model-0."""
+    rng = random.Random(seed)
+    rows = []
+    for task in project.tasks.select_related("item", "response_a", "response_b"):
+        a, b = task.response_a, task.response_b
+        truth = "a" if a.model < b.model else "b"
+        for name, accuracy in annotators.items():
+            if accuracy < 0:  # always the first-listed response: a position clicker
+                choice = "a"
+            else:
+                choice = truth if rng.random() < accuracy else {"a": "b", "b": "a"}[truth]
+            rows.append(
+                {
+                    "annotator": name,
+                    "item": task.item.external_id,
+                    "a": a.external_id,
+                    "b": b.external_id,
+                    "choice": choice,
+                }
+            )
+    judgments_import(project=project, rows=list(enumerate(rows, 1)))
+
+
+def test_pairwise_report_ranks_models_and_labels_tasks():
+    project = ProjectFactory(allow_tie=True)
+    import_items(project, 40, responses=3)
+    _simulate_pairwise(project, annotators={"good1": 0.9, "good2": 0.85, "good3": 0.8, "spam": 0.5})
+    stored = report_compute(project=project, n_boot=200)
+    board = stored.leaderboard["results"]
+    assert [row["model"] for row in board] == ["model-0", "model-1", "model-2"]
+    assert board[0]["ci"][0] <= board[0]["rating"] <= board[0]["ci"][1]
+    assert stored.leaderboard["win_rate"]["model-0"]["model-2"] > 0.5
+    overall = stored.report["criteria"]["overall"]
+    assert overall["n_items"] == 120 and overall["n_annotators"] == 4
+    assert set(overall) >= {
+        "krippendorff_alpha",
+        "fleiss_kappa",
+        "cohen_kappa_mean",
+        "gwet_ac1",
+        "percent_agreement",
+    }
+    assert TaskLabel.objects.filter(task__project=project).count() == 120
+    assert stored.report["transitivity"]["triads_checked"] == 1
+
+
+def test_model_judges_are_reported_against_the_human_majority():
+    project = ProjectFactory()
+    import_items(project, 30)
+    _simulate_pairwise(project, annotators={"h1": 0.9, "h2": 0.9, "h3": 0.9})
+    rows = [
+        {
+            "annotator": "gpt-judge",
+            "annotator_kind": "model",
+            "item": t.item.external_id,
+            "a": t.response_a.external_id,
+            "b": t.response_b.external_id,
+            "choice": "a" if i % 2 else "b",
+        }
+        for i, t in enumerate(project.tasks.select_related("item", "response_a", "response_b"))
+    ]
+    judgments_import(project=project, rows=list(enumerate(rows, 1)))
+    report = report_compute(project=project, n_boot=50).report
+    judges = report["model_judges"]
+    assert [j["annotator"] for j in judges] == ["gpt-judge"]
+    # The humans (90% accurate) nearly always pick a; the judge picks a on every other task.
+    assert 0.35 < judges[0]["agreement_with_human_majority"] < 0.65
+    assert report["criteria"]["overall"]["n_annotators"] == 3  # humans only
+
+
+def test_per_annotator_figures():
+    project = ProjectFactory()
+    import_items(project, 30)
+    _simulate_pairwise(project, annotators={"h1": 0.95, "h2": 0.95, "h3": 0.95, "bad": 0.0})
+    annotators = {
+        a["annotator"]: a for a in report_compute(project=project, n_boot=20).report["annotators"]
+    }
+    assert annotators["h1"]["agreement_with_others"] > 0.8
+    assert annotators["bad"]["agreement_with_others"] < 0.2
+    assert annotators["bad"]["judgments"] == 30
+
+
+def test_reports_become_stale_when_votes_arrive_and_history_is_kept():
+    project = ProjectFactory()
+    import_items(project, 5)
+    _simulate_pairwise(project, annotators={"h1": 0.9, "h2": 0.9})
+    first = report_compute(project=project, n_boot=10)
+    assert not report_is_stale(project=project, report=first)
+    _simulate_pairwise(project, annotators={"h3": 0.9})
+    assert report_is_stale(project=project, report=first)
+    current, stale = report_current(project=project)  # eager: recomputed on demand
+    assert not stale and current.pk != first.pk
+    assert AgreementReport.objects.filter(project=project).count() == 2
+
+
+def test_rubric_report_has_one_entry_per_criterion_and_no_leaderboard():
+    project = _rubric_project(12, "ordinal")
+    CriterionFactory(project=project, key="other", min=0, max=4)
+    judgments_import(
+        project=project,
+        rows=list(
+            enumerate(
+                [
+                    r | {"scores": {"code": r["scores"]["code"], "other": 2}}
+                    for r in krippendorff_rows()
+                ],
+                1,
+            )
+        ),
+    )
+    stored = report_compute(project=project, n_boot=20)
+    assert set(stored.report["criteria"]) == {"code", "other"}
+    assert stored.leaderboard is None

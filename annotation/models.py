@@ -495,3 +495,48 @@ class TaskLabel(models.Model):
 
     def __str__(self) -> str:
         return f"label of {self.task_id}"
+
+
+def _snapshot_path(snapshot: Snapshot, filename: str) -> str:
+    return f"snapshots/{snapshot.project.slug}/{filename}"
+
+
+class Snapshot(models.Model):
+    """An immutable, versioned export written by a worker: once ready it never changes."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="snapshots")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    query = models.JSONField(default=dict, help_text="The export's format, filetype and filters.")
+    file = models.FileField(upload_to=_snapshot_path, blank=True)
+    row_count = models.PositiveIntegerField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    card = models.TextField(blank=True, help_text="The dataset card (Markdown).")
+    protocol = models.JSONField(
+        default=dict, blank=True, help_text="The project's settings and criteria at export time."
+    )
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "ready", "failed"]), name="snapshot_status"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"snapshot {self.pk} of {self.project}"

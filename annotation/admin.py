@@ -12,7 +12,9 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
+from annotation.charts import agreement_over_time_svg, leaderboard_svg
 from annotation.errors import ImportRejected
 from annotation.models import (
     Annotator,
@@ -29,6 +31,15 @@ from annotation.selectors.progress import project_progress
 from annotation.selectors.projects import projects_managed_by
 from annotation.services.importing import filetype_from_name, items_import
 from annotation.services.quality import annotator_block
+from annotation.services.reports import report_is_stale, report_latest
+
+METRICS = (
+    "krippendorff_alpha",
+    "fleiss_kappa",
+    "cohen_kappa_mean",
+    "gwet_ac1",
+    "percent_agreement",
+)
 
 
 class CriterionInline(admin.TabularInline):
@@ -65,10 +76,19 @@ class ProjectAdmin(ManagedProjectMixin, admin.ModelAdmin):
     prepopulated_fields = {"slug": ("name",)}
     inlines = [CriterionInline]
     filter_horizontal = ["researchers", "members"]
-    readonly_fields = ["progress", "import_link", "created_at", "updated_at"]
+    readonly_fields = [
+        "progress",
+        "import_link",
+        "agreement",
+        "leaderboard",
+        "agreement_history",
+        "created_at",
+        "updated_at",
+    ]
     fieldsets = [
         (None, {"fields": ["name", "slug", "kind", "status", "access", "instructions"]}),
         ("Progress", {"fields": ["progress", "import_link"]}),
+        ("Statistics", {"fields": ["agreement", "leaderboard", "agreement_history"]}),
         (
             "Protocol",
             {
@@ -96,7 +116,17 @@ class ProjectAdmin(ManagedProjectMixin, admin.ModelAdmin):
                 ]
             },
         ),
-        ("Crowd study", {"fields": ["completion_code", "completion_url"]}),
+        (
+            "Crowd study",
+            {
+                "fields": [
+                    "completion_code",
+                    "completion_url",
+                    "qualification_tasks",
+                    "qualification_min_accuracy",
+                ]
+            },
+        ),
         ("People", {"fields": ["owner", "researchers", "members"]}),
         ("Dates", {"fields": ["created_at", "updated_at"]}),
     ]
@@ -110,12 +140,83 @@ class ProjectAdmin(ManagedProjectMixin, admin.ModelAdmin):
             " · ", "{}: <strong>{}</strong>", ((k.replace("_", " "), v) for k, v in figures.items())
         )
 
+    @admin.display(description="Agreement (95% intervals)")
+    def agreement(self, project: Project) -> str:
+        report = report_latest(project=project) if project.pk else None
+        if report is None:
+            return "No report yet: it is computed by a worker as judgments arrive."
+        rows = []
+        for name, entry in report.report.get("criteria", {}).items():
+            cells = []
+            for metric in METRICS:
+                figure = entry.get(metric) or {}
+                value, ci = figure.get("value"), figure.get("ci") or [None, None]
+                cells.append(
+                    "—"
+                    if value is None
+                    else (
+                        f"{value:.3f} [{ci[0]:.2f}, {ci[1]:.2f}]"
+                        if ci[0] is not None
+                        else f"{value:.3f}"
+                    )
+                )
+            rows.append((name, *cells, entry.get("n_items"), entry.get("n_annotators")))
+        stale = report_is_stale(project=project, report=report)
+        header = format_html(
+            "<p>Computed {} in {} s over {} judgments{}.</p>",
+            f"{report.computed_at:%Y-%m-%d %H:%M:%S}",
+            f"{report.duration_seconds:.2f}",
+            report.n_judgments,
+            " (stale: newer votes exist)" if stale else "",
+        )
+        table = format_html(
+            "<table><thead><tr><th>criterion</th>{}<th>items</th><th>annotators</th></tr>"
+            "</thead><tbody>{}</tbody></table>",
+            format_html_join("", "<th>{}</th>", ((m.replace("_", " "),) for m in METRICS)),
+            format_html_join("", "<tr>" + "<td>{}</td>" * (len(METRICS) + 3) + "</tr>", rows),
+        )
+        return header + table
+
+    @admin.display(description="Leaderboard (Bradley-Terry, 95% bootstrap intervals)")
+    def leaderboard(self, project: Project) -> str:
+        report = report_latest(project=project) if project.pk else None
+        board = (report.leaderboard or {}) if report else {}
+        if not board.get("results"):
+            return "—"
+        return mark_safe(leaderboard_svg(board["results"]))
+
+    @admin.display(description="Agreement over time (Krippendorff's alpha)")
+    def agreement_history(self, project: Project) -> str:
+        if not project.pk:
+            return "—"
+        key = (
+            "overall"
+            if project.is_pairwise
+            else (project.criteria.values_list("key", flat=True).first() or "")
+        )
+        points = [
+            (
+                report.computed_at,
+                (report.report.get("criteria", {}).get(key) or {})
+                .get("krippendorff_alpha", {})
+                .get("value"),
+            )
+            for report in project.reports.order_by("computed_at")[:500]
+        ]
+        return mark_safe(agreement_over_time_svg(points)) or "—"
+
     @admin.display(description="Import items")
     def import_link(self, project: Project) -> str:
         if not project.pk:
             return "Save the project first."
         url = reverse("admin:annotation_project_import", args=[project.pk])
-        return format_html('<a class="button" href="{}">Upload a file of items</a>', url)
+        preview = reverse("annotation:preview", args=[project.slug])
+        return format_html(
+            '<a class="button" href="{}">Upload a file of items</a> '
+            '<a class="button" href="{}">Preview a task as annotators see it</a>',
+            url,
+            preview,
+        )
 
     def save_model(self, request: HttpRequest, obj: Project, form: Any, change: bool) -> None:
         if not change and obj.owner_id is None:

@@ -59,6 +59,15 @@ class Project(models.Model):
         default=0.1, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)]
     )
     max_tasks_per_annotator = models.PositiveIntegerField(null=True, blank=True)
+    qualification_tasks = models.PositiveSmallIntegerField(
+        default=0,
+        help_text="Gold tasks every annotator answers first, as a qualification quiz (0: none).",
+    )
+    qualification_min_accuracy = models.FloatField(
+        default=0.8,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Share of the quiz to answer right; below it the annotator is stopped.",
+    )
     min_seconds_per_task = models.FloatField(
         default=3.0,
         validators=[MinValueValidator(0.0)],
@@ -425,6 +434,9 @@ class AnnotatorStats(models.Model):
     gold_judgments = models.PositiveIntegerField(default=0)
     gold_correct = models.PositiveIntegerField(default=0)
     seconds_total = models.FloatField(default=0.0)
+    qualified = models.BooleanField(
+        null=True, blank=True, help_text="Passed the qualification quiz (empty: not taken)."
+    )
     flags = models.JSONField(default=list, blank=True)
     is_blocked = models.BooleanField(default=False)
     blocked_reason = models.CharField(max_length=300, blank=True)

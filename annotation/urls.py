@@ -9,6 +9,7 @@ urlpatterns = [
     path("<slug:slug>/", views.project_start, name="project-start"),
     path("<slug:slug>/consent/", views.project_consent, name="project-consent"),
     path("<slug:slug>/task/", views.task_page, name="task"),
+    path("<slug:slug>/preview/", views.task_preview, name="preview"),
     path(
         "<slug:slug>/assignments/<int:assignment_id>/judgment/",
         views.judgment_post,

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
@@ -20,16 +21,17 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
 from annotation.errors import DomainError, ProjectNotOpen, ValidationFailed
-from annotation.models import Annotator, Assignment, Judgment, Project
+from annotation.models import Annotator, Assignment, Judgment, Project, Task
 from annotation.rendering import render_markdown
-from annotation.selectors.projects import projects_open_to
-from annotation.selectors.tasks import assignment_sides
+from annotation.selectors.projects import projects_managed_by, projects_open_to
+from annotation.selectors.tasks import assignment_preview, assignment_sides, task_for_preview
 from annotation.services.annotators import (
     annotator_for_user,
     crowd_annotator_enter,
     crowd_entry_from_params,
 )
 from annotation.services.assignment import (
+    FINISHED,
     assignment_lease,
     assignment_skip,
     project_check_open_for,
@@ -164,6 +166,23 @@ def _finish(request: HttpRequest, project: Project, annotator: Annotator) -> Htt
     return render(request, template, context)
 
 
+def _progress(project: Project, annotator: Annotator) -> dict[str, int]:
+    """Done and target for the progress bar: the study's quota when set, else everything
+    still open to this annotator."""
+    done = Judgment.objects.filter(project=project, annotator=annotator, is_gold=False).count()
+    open_tasks = (
+        Task.objects.filter(
+            project=project, is_gold=False, judgment_count__lt=project.annotations_per_task
+        )
+        .exclude(assignments__annotator=annotator, assignments__status__in=FINISHED)
+        .count()
+    )
+    target = done + open_tasks
+    if project.max_tasks_per_annotator:
+        target = min(target, project.max_tasks_per_annotator)
+    return {"done": done, "target": max(target, done, 1)}
+
+
 def _done_count(project: Project, annotator: Annotator) -> int:
     return Judgment.objects.filter(project=project, annotator=annotator).count()
 
@@ -193,9 +212,27 @@ def _task_context(
         "criteria": criteria,
         "strength_levels": list(range(1, project.strength_scale + 1)),
         "errors": errors or [],
-        "done": _done_count(project, annotator),
-        "target": project.max_tasks_per_annotator,
+        **_progress(project, annotator),
     }
+
+
+@staff_member_required
+def task_preview(request: HttpRequest, slug: str) -> HttpResponse:
+    """A researcher sees a task exactly as an annotator would, plus the model names."""
+    project = get_object_or_404(projects_managed_by(user=request.user), slug=slug)
+    task = task_for_preview(project=project, task_id=request.GET.get("task"))
+    if task is None:
+        return render(
+            request,
+            "annotation/closed.html",
+            {"project": project, "reason": "This project has no tasks yet."},
+        )
+    assignment = assignment_preview(task=task)
+    left, right = assignment_sides(assignment)
+    annotator = annotator_for_user(user=request.user)
+    context = _task_context(project, annotator, assignment, errors=None)
+    context["preview"] = {"left_model": left.model, "right_model": right.model if right else ""}
+    return render(request, "annotation/task.html", context)
 
 
 @require_POST
@@ -215,7 +252,7 @@ def judgment_post(request: HttpRequest, slug: str, assignment_id: int) -> HttpRe
     }
     strength_raw = request.POST.get("strength")
     try:
-        judgment_submit(
+        judgment = judgment_submit(
             assignment=assignment,
             annotator=annotator,
             choice=request.POST.get("choice") if project.is_pairwise else None,
@@ -229,6 +266,12 @@ def judgment_post(request: HttpRequest, slug: str, assignment_id: int) -> HttpRe
         return _render_next(request, project, annotator, errors=exc.errors, assignment=assignment)
     except DomainError as exc:
         messages.warning(request, exc.detail)
+    else:
+        if judgment.seconds is not None and judgment.seconds < project.min_seconds_per_task:
+            messages.info(
+                request,
+                "That was quick! Please take the time to read both responses before you vote.",
+            )
     return _render_next(request, project, annotator)
 
 

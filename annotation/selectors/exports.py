@@ -1,93 +1,422 @@
-"""Rows of the datasets pipelines pull, read lazily so an export streams at any size."""
+"""Rows of the datasets pipelines pull (CONTRACT section 7), read lazily so an export
+streams at any size.
+
+An export is a query (format, filetype, filters), checked once against its project into
+an ExportPlan: the columns and their types are fixed before the first row is read, so a
+JSONL file loads with one type per column and a Parquet file has one schema.
+
+Aggregated formats (`dpo`, `rubric`) are computed from the judgments that pass the
+filters: `dpo` from counts grouped by task and choice in SQL, `rubric` in one pass over
+the judgments ordered by task. Row details (prompt, texts) are read per chunk of rows,
+so the number of queries does not grow with the number of rows.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime
+import itertools
+import json
+import math
+import statistics
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime, time
 from typing import Any
 
-from django.db.models import QuerySet
-from django.utils.dateparse import parse_datetime
+import pyarrow as pa
+from django.db.models import Avg, Count, Prefetch, Q, QuerySet
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
 
 from annotation.errors import ValidationFailed
-from annotation.models import Annotator, Judgment, Project
+from annotation.models import Annotator, Criterion, Item, Judgment, Project, Response, Task
 from annotation.services.quality import flagged_annotator_ids
 
 EXPORT_CHUNK = 2000
+DETAIL_CHUNK = 500
+
+EXPORT_FORMATS = ("judgments", "dpo", "rubric", "items")
+EXPORT_FILETYPES = ("jsonl", "csv", "parquet")
+DECIDED = ("a", "b")
+
+# Which filters each format understands; the others are refused with a 400 rather than
+# silently ignored, so a snapshot's query always means what it says.
+_AGGREGATED = ("dpo", "rubric")
+_FILTERS_OF = {
+    "judgments": {
+        "exclude_flagged",
+        "include_gold",
+        "since",
+        "annotator_kind",
+        "min_judgments",
+    },
+    "dpo": {
+        "exclude_flagged",
+        "include_gold",
+        "since",
+        "annotator_kind",
+        "min_judgments",
+        "min_agreement",
+    },
+    "rubric": {
+        "exclude_flagged",
+        "include_gold",
+        "since",
+        "annotator_kind",
+        "min_judgments",
+        "min_agreement",
+    },
+    "items": {"exclude_flagged", "include_gold", "since"},
+}
+QUERY_KEYS = ("format", "filetype", *sorted(_FILTERS_OF["dpo"]))
+
+MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string())])
+MESSAGES = pa.list_(MESSAGE)
 
 
 @dataclass(frozen=True)
 class ExportFilters:
+    """Which judgments count. `up_to_id` pins a snapshot to the judgments it saw."""
+
     exclude_flagged: bool = True
     include_gold: bool = False
     since: datetime | int | None = None
     annotator_kind: str | None = None
     min_judgments: int | None = None
+    min_agreement: float | None = None
+    up_to_id: int | None = None
 
 
-def _parse_bool(name: str, value: str | None, default: bool) -> bool:
+@dataclass(frozen=True)
+class ExportQuery:
+    format: str = "judgments"
+    filetype: str = "jsonl"
+    filters: ExportFilters = field(default_factory=ExportFilters)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The query as JSON (what a snapshot stores and shows), defaults included."""
+        filters = asdict(self.filters)
+        filters.pop("up_to_id")
+        since = filters["since"]
+        if isinstance(since, datetime):
+            filters["since"] = since.isoformat()
+        return {"format": self.format, "filetype": self.filetype, **filters}
+
+
+@dataclass(frozen=True)
+class ExportPlan:
+    """A checked query for one project: what to read and the columns it yields."""
+
+    project: Project
+    query: ExportQuery
+    criteria: tuple[Criterion, ...]
+    conversational: bool
+    columns: tuple[tuple[str, pa.DataType], ...]
+
+    @property
+    def column_names(self) -> list[str]:
+        return [name for name, _ in self.columns]
+
+    @property
+    def schema(self) -> pa.Schema:
+        return pa.schema(list(self.columns))
+
+    @property
+    def filename(self) -> str:
+        return f"{self.project.slug}-{self.query.format}.{self.query.filetype}"
+
+
+# ---------------------------------------------------------------- reading the query
+
+
+def _error(field_name: str, message: str) -> dict[str, str]:
+    return {"field": field_name, "error": message}
+
+
+def _read_bool(name: str, value: Any, default: bool, errors: list) -> bool:
     if value is None or value == "":
         return default
-    lowered = value.lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise ValidationFailed(errors=[{"field": name, "error": "must be true or false"}])
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+    errors.append(_error(name, "must be true or false"))
+    return default
 
 
-def export_filters_from_query(params: dict[str, str]) -> ExportFilters:
-    """Read and check the export's filters; a bad one is a 400 naming it."""
-    errors = []
-    since: datetime | int | None = None
-    raw_since = params.get("since")
-    if raw_since:
-        if raw_since.isdigit():
-            since = int(raw_since)
-        else:
-            try:
-                since = parse_datetime(raw_since)
-            except ValueError:
-                since = None
-            if since is None:
-                errors.append({"field": "since", "error": "must be a judgment id or ISO datetime"})
+def _read_since(value: Any, errors: list) -> datetime | int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if text.isdigit():
+            return int(text)
+        try:
+            moment = parse_datetime(text)
+            if moment is None and (day := parse_date(text)) is not None:
+                moment = datetime.combine(day, time.min)
+        except ValueError:
+            moment = None
+        if moment is not None:
+            return moment if timezone.is_aware(moment) else moment.replace(tzinfo=UTC)
+    errors.append(_error("since", "must be a judgment id or an ISO datetime"))
+    return None
+
+
+def _read_min_judgments(value: Any, errors: list) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    errors.append(_error("min_judgments", "must be a non-negative integer"))
+    return None
+
+
+def _read_min_agreement(value: Any, errors: list) -> float | None:
+    if value is None or value == "":
+        return None
+    number = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+    if number is None or math.isnan(number) or not 0.0 <= number <= 1.0:
+        errors.append(_error("min_agreement", "must be a number from 0 to 1"))
+        return None
+    return number
+
+
+def export_query_from_params(params: Mapping[str, Any], *, strict: bool = False) -> ExportQuery:
+    """Read and check an export's query: URL parameters (strings) or a snapshot's JSON
+    body (typed values; `strict` then refuses unknown keys). Every bad value is named in
+    one 400."""
+    errors: list[dict[str, str]] = []
+    if strict:
+        errors.extend(_error(key, "unknown field") for key in sorted(set(params) - set(QUERY_KEYS)))
+    export_format = params.get("format") or "judgments"
+    if export_format not in EXPORT_FORMATS:
+        errors.append(_error("format", f"must be one of {', '.join(EXPORT_FORMATS)}"))
+    filetype = params.get("filetype") or "jsonl"
+    if filetype not in EXPORT_FILETYPES:
+        errors.append(_error("filetype", f"must be one of {', '.join(EXPORT_FILETYPES)}"))
     kind = params.get("annotator_kind") or None
     if kind is not None and kind not in Annotator.Kind.values:
-        errors.append({"field": "annotator_kind", "error": "must be human or model"})
-    min_judgments = None
-    if params.get("min_judgments"):
-        try:
-            min_judgments = int(params["min_judgments"])
-            if min_judgments < 0:
-                raise ValueError
-        except ValueError:
-            errors.append({"field": "min_judgments", "error": "must be a non-negative integer"})
-    if errors:
-        raise ValidationFailed("Bad export filters.", errors=errors)
-    return ExportFilters(
-        exclude_flagged=_parse_bool("exclude_flagged", params.get("exclude_flagged"), True),
-        include_gold=_parse_bool("include_gold", params.get("include_gold"), False),
-        since=since,
+        errors.append(_error("annotator_kind", "must be human or model"))
+        kind = None
+    filters = ExportFilters(
+        exclude_flagged=_read_bool("exclude_flagged", params.get("exclude_flagged"), True, errors),
+        include_gold=_read_bool("include_gold", params.get("include_gold"), False, errors),
+        since=_read_since(params.get("since"), errors),
         annotator_kind=kind,
-        min_judgments=min_judgments,
+        min_judgments=_read_min_judgments(params.get("min_judgments"), errors),
+        min_agreement=_read_min_agreement(params.get("min_agreement"), errors),
     )
+    if export_format in _FILTERS_OF:
+        understood = _FILTERS_OF[export_format]
+        given = {
+            "since": filters.since is not None,
+            "annotator_kind": filters.annotator_kind is not None,
+            "min_judgments": filters.min_judgments is not None,
+            "min_agreement": filters.min_agreement is not None,
+        }
+        for name, is_given in given.items():
+            if is_given and name not in understood:
+                errors.append(_error(name, f"does not apply to format {export_format}"))
+        if export_format == "items" and isinstance(filters.since, int):
+            errors.append(_error("since", "items are selected by an ISO datetime, not an id"))
+    if errors:
+        raise ValidationFailed("The export query is not valid.", errors=errors)
+    return ExportQuery(format=export_format, filetype=filetype, filters=filters)
 
 
-def judgments_for_export(*, project: Project, filters: ExportFilters) -> QuerySet[Judgment]:
+# ---------------------------------------------------------------- planning
+
+
+def project_has_conversations(*, project: Project) -> bool:
+    """Whether any item's prompt is a list of messages (one indexed query)."""
+    return Item.objects.filter(project=project, prompt__0__isnull=False).exists()
+
+
+def export_plan(*, project: Project, query: ExportQuery) -> ExportPlan:
+    """Check the query against the project and fix the columns before any row is read."""
+    if query.format == "dpo" and not project.is_pairwise:
+        raise ValidationFailed(
+            f"Project {project.slug!r} is a rubric project: DPO pairs come from pairwise ones.",
+            errors=[_error("format", "dpo needs a pairwise project")],
+        )
+    if query.format == "rubric" and project.is_pairwise:
+        raise ValidationFailed(
+            f"Project {project.slug!r} is a pairwise project: use format dpo or judgments.",
+            errors=[_error("format", "rubric needs a rubric project")],
+        )
+    criteria = tuple(project.criteria.all())
+    conversational = False
+    if query.format in ("dpo", "rubric") or (
+        query.format == "items" and query.filetype == "parquet"
+    ):
+        conversational = project_has_conversations(project=project)
+    columns = _columns(project, query.format, criteria, conversational)
+    return ExportPlan(project, query, criteria, conversational, columns)
+
+
+def rubric_score_column(criterion_key: str) -> str:
+    """A criterion's column in the rubric format; a key that would shadow a fixed column
+    gets a `score_` prefix."""
+    return f"score_{criterion_key}" if criterion_key in _RUBRIC_FIXED else criterion_key
+
+
+_RUBRIC_FIXED = {
+    "prompt",
+    "response",
+    "model",
+    "item_id",
+    "response_id",
+    "n_judgments",
+    "agreement",
+}
+
+
+def _columns(
+    project: Project, export_format: str, criteria: tuple[Criterion, ...], conversational: bool
+) -> tuple[tuple[str, pa.DataType], ...]:
+    text = pa.string()
+    prompt = MESSAGES if conversational else text
+    if export_format == "judgments":
+        head = [
+            ("id", pa.int64()),
+            ("project", text),
+            ("item_id", text),
+            ("task", pa.int64()),
+            ("annotator", text),
+            ("annotator_kind", text),
+        ]
+        if project.is_pairwise:
+            answers = pa.struct([(c.key, text) for c in criteria]) if criteria else text
+            body = [
+                ("a", text),
+                ("b", text),
+                ("a_model", text),
+                ("b_model", text),
+                ("choice", text),
+                ("strength", pa.int64()),
+                ("criteria", answers),
+            ]
+        else:
+            scores = pa.struct([(c.key, pa.int64()) for c in criteria]) if criteria else text
+            body = [("response", text), ("model", text), ("scores", scores)]
+        tail = [
+            ("rationale", text),
+            ("shown_left", text),
+            ("seconds", pa.float64()),
+            ("created_at", text),
+            ("is_gold", pa.bool_()),
+        ]
+        return tuple(head + body + tail)
+    if export_format == "dpo":
+        completion = MESSAGES if conversational else text
+        return (
+            ("prompt", prompt),
+            ("chosen", completion),
+            ("rejected", completion),
+            ("chosen_model", text),
+            ("rejected_model", text),
+            ("item_id", text),
+            ("chosen_id", text),
+            ("rejected_id", text),
+            ("n_judgments", pa.int64()),
+            ("agreement", pa.float64()),
+            ("margin", pa.float64()),
+        )
+    if export_format == "rubric":
+        return (
+            ("prompt", prompt),
+            ("response", text),
+            ("model", text),
+            ("item_id", text),
+            ("response_id", text),
+            *((rubric_score_column(c.key), pa.float64()) for c in criteria),
+            ("n_judgments", pa.int64()),
+            *((f"agreement_{c.key}", pa.float64()) for c in criteria),
+            ("agreement", pa.float64()),
+        )
+    response = pa.struct([("id", text), ("model", text), ("text", text)])
+    columns = [("id", text), ("prompt", prompt), ("responses", pa.list_(response))]
+    if project.is_pairwise:
+        columns.append(("pairs", pa.list_(pa.list_(text))))
+    columns += [("metadata", text), ("gold", text), ("reference", text)]
+    return tuple(columns)
+
+
+def export_rows(*, plan: ExportPlan) -> Iterator[dict[str, Any]]:
+    """The plan's rows, one dict each, read lazily."""
+    project, filters = plan.project, plan.query.filters
+    if plan.query.format == "judgments":
+        return judgment_rows(project=project, filters=filters)
+    if plan.query.format == "dpo":
+        return dpo_rows(project=project, filters=filters, conversational=plan.conversational)
+    if plan.query.format == "rubric":
+        return rubric_rows(
+            project=project,
+            filters=filters,
+            criteria=plan.criteria,
+            conversational=plan.conversational,
+        )
+    return item_export_rows(project=project, filters=filters)
+
+
+# ---------------------------------------------------------------- judgments
+
+
+def passing_judgments(*, project: Project, filters: ExportFilters) -> QuerySet[Judgment]:
+    """The judgments that count under the filters, whatever their age (`since` selects
+    rows, not votes: see judgments_for_export and the aggregated formats)."""
     queryset = Judgment.objects.filter(project=project)
+    if filters.up_to_id is not None:
+        queryset = queryset.filter(pk__lte=filters.up_to_id)
     if filters.exclude_flagged:
         queryset = queryset.exclude(annotator_id__in=flagged_annotator_ids(project=project))
     if not filters.include_gold:
         queryset = queryset.filter(is_gold=False)
-    if isinstance(filters.since, int):
-        queryset = queryset.filter(pk__gt=filters.since)
-    elif filters.since is not None:
-        queryset = queryset.filter(created_at__gt=filters.since)
     if filters.annotator_kind:
         queryset = queryset.filter(annotator__kind=filters.annotator_kind)
+    return queryset
+
+
+def _since_q(since: datetime | int | None) -> Q:
+    if since is None:
+        return Q()
+    if isinstance(since, int):
+        return Q(pk__gt=since)
+    return Q(created_at__gt=since)
+
+
+def _tasks_with_enough(passing: QuerySet[Judgment], minimum: int) -> QuerySet:
+    return (
+        passing.order_by()
+        .values("task_id")
+        .annotate(n=Count("pk"))
+        .filter(n__gte=minimum)
+        .values("task_id")
+    )
+
+
+def judgments_for_export(*, project: Project, filters: ExportFilters) -> QuerySet[Judgment]:
+    """Judgments passing the filters, oldest first; `min_judgments` counts the passing
+    judgments of each judgment's task."""
+    passing = passing_judgments(project=project, filters=filters)
+    queryset = passing.filter(_since_q(filters.since))
     if filters.min_judgments:
-        queryset = queryset.filter(task__judgment_count__gte=filters.min_judgments)
+        queryset = queryset.filter(task_id__in=_tasks_with_enough(passing, filters.min_judgments))
     return queryset.order_by("pk")
 
 
@@ -179,3 +508,311 @@ def judgment_rows(
             }
         )
         yield record
+
+
+# ---------------------------------------------------------------- shared by dpo and rubric
+
+
+def _scoped(passing: QuerySet[Judgment], filters: ExportFilters) -> QuerySet[Judgment]:
+    """With `since`, the rows of tasks that got a passing judgment after the cursor, each
+    computed from all of its passing judgments (so a re-pulled row carries its current
+    value)."""
+    if filters.since is None:
+        return passing
+    touched = passing.filter(_since_q(filters.since)).order_by().values("task_id")
+    return passing.filter(task_id__in=touched)
+
+
+def as_messages(prompt: Any) -> list[dict[str, str]]:
+    """A prompt as chat messages: a plain prompt becomes one user message."""
+    if isinstance(prompt, list):
+        return prompt
+    return [{"role": "user", "content": "" if prompt is None else str(prompt)}]
+
+
+def _prompt_value(prompt: Any, conversational: bool) -> Any:
+    if conversational:
+        return as_messages(prompt)
+    if isinstance(prompt, list):  # became a conversation after the plan was made
+        return json.dumps(prompt, ensure_ascii=False)
+    return prompt
+
+
+def _chunked(values: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    iterator = iter(values)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
+
+
+# ---------------------------------------------------------------- dpo
+
+
+@dataclass(frozen=True)
+class PairDecision:
+    task_id: int
+    winner: str  # "a" or "b"
+    n_judgments: int
+    agreement: float
+    margin: float | None
+
+
+def decide_pair(
+    task_id: int, counts: Mapping[str, tuple[int, float | None]], *, by_strength: bool
+) -> PairDecision | None:
+    """The label of one pair from its vote counts {choice: (votes, mean strength)}: the
+    plurality among a / b / tie / both_bad, when no other label has as many votes. Only
+    a win for a or b is a pair. `agreement` is the winner's share of the votes; `margin`
+    the mean strength behind the winner when strength is collected, else
+    (winner votes - loser votes) / votes."""
+    total = sum(n for n, _ in counts.values())
+    if total == 0:
+        return None
+    top = max(n for n, _ in counts.values())
+    leaders = [choice for choice, (n, _) in counts.items() if n == top]
+    if len(leaders) != 1 or leaders[0] not in DECIDED:
+        return None
+    winner = leaders[0]
+    loser = "b" if winner == "a" else "a"
+    if by_strength:
+        strength = counts[winner][1]
+        margin = round(float(strength), 6) if strength is not None else None
+    else:
+        margin = round((top - counts.get(loser, (0, None))[0]) / total, 6)
+    return PairDecision(task_id, winner, total, round(top / total, 6), margin)
+
+
+def _pair_decisions(
+    *, project: Project, filters: ExportFilters
+) -> Iterator[PairDecision]:
+    passing = _scoped(passing_judgments(project=project, filters=filters), filters)
+    counts = (
+        passing.exclude(choice="")
+        .order_by()
+        .values("task_id", "choice")
+        .annotate(n=Count("pk"), strength=Avg("strength"))
+        .order_by("task_id", "choice")
+        .values_list("task_id", "choice", "n", "strength")
+    )
+    by_strength = bool(project.strength_scale)
+    grouped = itertools.groupby(counts.iterator(chunk_size=EXPORT_CHUNK), key=lambda r: r[0])
+    for task_id, rows in grouped:
+        decision = decide_pair(
+            task_id, {choice: (n, strength) for _, choice, n, strength in rows},
+            by_strength=by_strength,
+        )
+        if decision is None:
+            continue
+        if filters.min_judgments and decision.n_judgments < filters.min_judgments:
+            continue
+        if filters.min_agreement is not None and decision.agreement < filters.min_agreement:
+            continue
+        yield decision
+
+
+PAIR_DETAILS = (
+    "pk",
+    "item__external_id",
+    "item__prompt",
+    "response_a__external_id",
+    "response_a__model",
+    "response_a__text",
+    "response_b__external_id",
+    "response_b__model",
+    "response_b__text",
+)
+
+
+def dpo_rows(
+    *, project: Project, filters: ExportFilters, conversational: bool
+) -> Iterator[dict[str, Any]]:
+    """One row per decided pair (format `dpo`), in task order. With conversational
+    prompts, chosen and rejected are one assistant message each (TRL's conversational
+    preference format)."""
+    for chunk in _chunked(_pair_decisions(project=project, filters=filters), DETAIL_CHUNK):
+        details = {
+            row[0]: row
+            for row in Task.objects.filter(pk__in=[d.task_id for d in chunk]).values_list(
+                *PAIR_DETAILS
+            )
+        }
+        for decision in chunk:
+            detail = details.get(decision.task_id)
+            if detail is None:  # deleted while the export ran
+                continue
+            _, item_id, prompt, a_id, a_model, a_text, b_id, b_model, b_text = detail
+            chosen = (a_id, a_model, a_text)
+            rejected = (b_id, b_model, b_text)
+            if decision.winner == "b":
+                chosen, rejected = rejected, chosen
+            yield {
+                "prompt": _prompt_value(prompt, conversational),
+                "chosen": _completion(chosen[2], conversational),
+                "rejected": _completion(rejected[2], conversational),
+                "chosen_model": chosen[1],
+                "rejected_model": rejected[1],
+                "item_id": item_id,
+                "chosen_id": chosen[0],
+                "rejected_id": rejected[0],
+                "n_judgments": decision.n_judgments,
+                "agreement": decision.agreement,
+                "margin": decision.margin,
+            }
+
+
+def _completion(text: str, conversational: bool) -> Any:
+    return [{"role": "assistant", "content": text}] if conversational else text
+
+
+# ---------------------------------------------------------------- rubric
+
+
+def criterion_agreement(values: list[float], low: int, high: int) -> float:
+    """Agreement of one response's scores on one criterion: 1 - mean absolute deviation
+    from the median / (max - min). 1 when every score is equal (or there is one), 0.5 for
+    two scores at the ends of a 3-point scale... never below 0."""
+    median = statistics.median(values)
+    spread = sum(abs(v - median) for v in values) / len(values)
+    return max(0.0, 1.0 - spread / (high - low))
+
+
+def rubric_summary(
+    scores: list[dict[str, Any]], criteria: tuple[Criterion, ...]
+) -> dict[str, Any]:
+    """Mean score and agreement per criterion of one response's judgments, and the mean
+    of the agreements (what `min_agreement` filters on)."""
+    summary: dict[str, Any] = {}
+    agreements: list[float] = []
+    for criterion in criteria:
+        values = [
+            float(s[criterion.key])
+            for s in scores
+            if isinstance(s.get(criterion.key), int | float)
+            and not isinstance(s.get(criterion.key), bool)
+        ]
+        mean = agreement = None
+        if values:
+            mean = round(sum(values) / len(values), 6)
+            agreement = round(criterion_agreement(values, criterion.min, criterion.max), 6)
+            agreements.append(agreement)
+        summary[rubric_score_column(criterion.key)] = mean
+        summary[f"agreement_{criterion.key}"] = agreement
+    summary["agreement"] = round(sum(agreements) / len(agreements), 6) if agreements else None
+    return summary
+
+
+RESPONSE_DETAILS = (
+    "pk",
+    "item__external_id",
+    "item__prompt",
+    "response_a__external_id",
+    "response_a__model",
+    "response_a__text",
+)
+
+
+def _rubric_summaries(
+    *, project: Project, filters: ExportFilters, criteria: tuple[Criterion, ...]
+) -> Iterator[tuple[int, int, dict[str, Any]]]:
+    passing = _scoped(passing_judgments(project=project, filters=filters), filters)
+    scores = passing.order_by("task_id", "pk").values_list("task_id", "scores")
+    grouped = itertools.groupby(scores.iterator(chunk_size=EXPORT_CHUNK), key=lambda r: r[0])
+    for task_id, rows in grouped:
+        given = [s for _, s in rows if isinstance(s, dict)]
+        n = len(given)
+        if filters.min_judgments and n < filters.min_judgments:
+            continue
+        summary = rubric_summary(given, criteria)
+        if filters.min_agreement is not None and (
+            summary["agreement"] is None or summary["agreement"] < filters.min_agreement
+        ):
+            continue
+        yield task_id, n, summary
+
+
+def rubric_rows(
+    *,
+    project: Project,
+    filters: ExportFilters,
+    criteria: tuple[Criterion, ...],
+    conversational: bool,
+) -> Iterator[dict[str, Any]]:
+    """One row per rated response (format `rubric`), in task order."""
+    summaries = _rubric_summaries(project=project, filters=filters, criteria=criteria)
+    for chunk in _chunked(summaries, DETAIL_CHUNK):
+        details = {
+            row[0]: row
+            for row in Task.objects.filter(pk__in=[c[0] for c in chunk]).values_list(
+                *RESPONSE_DETAILS
+            )
+        }
+        for task_id, n, summary in chunk:
+            detail = details.get(task_id)
+            if detail is None:
+                continue
+            _, item_id, prompt, response_id, model, text = detail
+            row: dict[str, Any] = {
+                "prompt": _prompt_value(prompt, conversational),
+                "response": text,
+                "model": model,
+                "item_id": item_id,
+                "response_id": response_id,
+            }
+            row.update({rubric_score_column(c.key): summary[rubric_score_column(c.key)]
+                        for c in criteria})
+            row["n_judgments"] = n
+            row.update({f"agreement_{c.key}": summary[f"agreement_{c.key}"] for c in criteria})
+            row["agreement"] = summary["agreement"]
+            yield row
+
+
+# ---------------------------------------------------------------- items
+
+
+def item_export_rows(*, project: Project, filters: ExportFilters) -> Iterator[dict[str, Any]]:
+    """One row per item in the import format (CONTRACT section 4), so that an export
+    re-imports unchanged. Items with gold are left out unless `include_gold`; `since` (a
+    datetime) picks items created or changed after it."""
+    items = Item.objects.filter(project=project).order_by("pk")
+    if not filters.include_gold:
+        items = items.filter(gold__isnull=True)
+    if isinstance(filters.since, datetime):
+        items = items.filter(updated_at__gt=filters.since)
+    items = items.only("pk", "external_id", "prompt", "metadata", "reference", "gold")
+    items = items.prefetch_related(
+        Prefetch(
+            "responses",
+            queryset=Response.objects.order_by("position", "pk").only(
+                "pk", "item_id", "external_id", "model", "text"
+            ),
+        ),
+        Prefetch(
+            "tasks",
+            queryset=Task.objects.order_by("pk").only("pk", "item_id", "response_a", "response_b"),
+        ),
+    )
+    is_pairwise = project.is_pairwise
+    for item in items.iterator(chunk_size=DETAIL_CHUNK):
+        responses = list(item.responses.all())
+        external = {r.pk: r.external_id for r in responses}
+        row: dict[str, Any] = {
+            "id": item.external_id,
+            "prompt": item.prompt,
+            "responses": [{"id": r.external_id, "model": r.model, "text": r.text} for r in responses],
+        }
+        if is_pairwise:
+            row["pairs"] = [
+                [external[t.response_a_id], external[t.response_b_id]]
+                for t in item.tasks.all()
+                if t.response_b_id is not None
+            ]
+        row["metadata"] = item.metadata or {}
+        if item.gold is not None:
+            row["gold"] = item.gold
+        if item.reference is not None:
+            row["reference"] = item.reference
+        yield row
+
+
+def with_up_to(query: ExportQuery, up_to_id: int | None) -> ExportQuery:
+    """The query pinned to the judgments up to an id (a snapshot's view of the data)."""
+    return replace(query, filters=replace(query.filters, up_to_id=up_to_id))

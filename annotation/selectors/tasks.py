@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import random
+from datetime import timedelta
 from typing import Any
 
-from annotation.models import Assignment, Criterion, Project, Response
+from django.utils import timezone
+
+from annotation.models import Assignment, Criterion, Project, Response, Task
 
 
 def criteria_public(criteria: list[Criterion]) -> list[dict[str, Any]]:
@@ -59,3 +63,28 @@ def assignment_public_payload(
         }
     )
     return payload
+
+
+def task_for_preview(*, project: Project, task_id: str | None) -> Task | None:
+    """The task a researcher asked to preview, or a random one of the project."""
+    tasks = Task.objects.filter(project=project).select_related(
+        "item", "response_a", "response_b", "project"
+    )
+    if task_id and task_id.isdigit():
+        return tasks.filter(pk=int(task_id)).first()
+    return tasks.order_by("?").first()
+
+
+def assignment_preview(*, task: Task) -> Assignment:
+    """An unsaved assignment, so the preview renders exactly like a real lease."""
+    left = None
+    if task.response_b_id is not None:
+        left = random.choice([task.response_a_id, task.response_b_id])
+    now = timezone.now()
+    return Assignment(
+        task=task,
+        project=task.project,
+        left_response_id=left,
+        leased_at=now,
+        expires_at=now + timedelta(seconds=task.project.lease_seconds),
+    )

@@ -24,13 +24,14 @@ def project_check_open_for(
     check_project_block=False because it reads the per-project block under its row lock."""
     if annotator.is_blocked:
         raise AnnotatorBlocked()
-    if (
-        check_project_block
-        and AnnotatorStats.objects.filter(
-            project=project, annotator=annotator, is_blocked=True
-        ).exists()
-    ):
-        raise AnnotatorBlocked()
+    if check_project_block:
+        reason = (
+            AnnotatorStats.objects.filter(project=project, annotator=annotator, is_blocked=True)
+            .values_list("blocked_reason", flat=True)
+            .first()
+        )
+        if reason is not None:
+            raise AnnotatorBlocked(reason or None)
     if project.status != Project.Status.ACTIVE:
         raise ProjectNotOpen(f"Project {project.slug!r} is {project.status}, not active.")
     if (
@@ -106,7 +107,9 @@ def assignment_lease(
 
     with transaction.atomic():
         task = None
-        if project.gold_rate > 0 and random.random() < project.gold_rate:
+        if project.qualification_tasks and _in_qualification(project, annotator):
+            task = _next_gold_task(project, annotator)
+        if task is None and project.gold_rate > 0 and random.random() < project.gold_rate:
             task = _next_gold_task(project, annotator)
         if task is None:
             task = _next_regular_task(project, annotator, now)
@@ -115,6 +118,19 @@ def assignment_lease(
             return None
         task.project = project
         return _lease(task, annotator, now)
+
+
+def _in_qualification(project: Project, annotator: Annotator) -> bool:
+    """Still taking the quiz: fewer gold answers than the quiz has, and not yet judged."""
+    stats = (
+        AnnotatorStats.objects.filter(project=project, annotator=annotator)
+        .values_list("qualified", "gold_judgments")
+        .first()
+    )
+    if stats is None:
+        return True
+    qualified, gold_judgments = stats
+    return qualified is None and gold_judgments < project.qualification_tasks
 
 
 def _finished_task_ids(project: Project, annotator: Annotator):

@@ -28,6 +28,13 @@ PROJECT_FIELDS = (
     "completion_url",
     "status",
     "access",
+    "qualification_tasks",
+    "qualification_min_accuracy",
+    "min_seconds_per_task",
+    "flag_min_judgments",
+    "flag_fast_share",
+    "flag_side_rate",
+    "flag_min_gold_accuracy",
 )
 CRITERION_FIELDS = ("key", "label", "description", "min", "max", "level_labels", "level")
 

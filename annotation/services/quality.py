@@ -73,6 +73,18 @@ def annotator_stats_record(*, project: Project, task: Task, judgment: Judgment) 
     if judgment.gold_correct is not None:
         stats.gold_judgments += 1
         stats.gold_correct += int(judgment.gold_correct)
+    if (
+        project.qualification_tasks
+        and stats.qualified is None
+        and stats.gold_judgments >= project.qualification_tasks
+    ):
+        stats.qualified = (stats.gold_accuracy or 0.0) >= project.qualification_min_accuracy
+        if not stats.qualified:
+            stats.is_blocked = True
+            stats.blocked_reason = (
+                "Thank you for taking the qualification quiz. Your answers did not reach the "
+                "accuracy this study needs, so there are no more tasks for you here."
+            )
     stats.flags = quality_flags(stats=stats, project=project)
     stats.save()
     return stats

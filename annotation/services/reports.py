@@ -265,6 +265,14 @@ def report_compute(*, project: Project, n_boot: int = N_BOOT) -> AgreementReport
     if project.is_pairwise:
         overall, level = _overall_ratings(humans, project)
         criteria_report["overall"] = agreement_report(overall, level, n_boot=n_boot)
+        if project.strength_scale:
+            # The signed strength is ordinal; the bare choice (which side, or a tie) is
+            # reported beside it, since chance-corrected kappas are read on it.
+            decided = humans.choice >= 0
+            choice = Ratings(
+                humans.task[decided], humans.annotator[decided], humans.choice[decided]
+            )
+            criteria_report["choice"] = agreement_report(choice, "nominal", n_boot=n_boot)
     for criterion in project.criteria.all():
         ratings, level = _criterion_ratings(humans, criterion, project)
         criteria_report[criterion.key] = agreement_report(ratings, level, n_boot=n_boot)

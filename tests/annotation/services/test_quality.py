@@ -116,3 +116,51 @@ def test_a_blocked_annotator_gets_no_more_tasks_in_that_project_only():
     with pytest.raises(AnnotatorBlocked):
         assignment_lease(project=project, annotator=annotator)
     assert assignment_lease(project=other, annotator=annotator) is not None
+
+
+def _quiz_project(**kwargs):
+    project = ProjectFactory(qualification_tasks=2, gold_rate=0.0, **kwargs)
+    rows = [
+        {
+            "id": f"g{i}",
+            "prompt": "p",
+            "gold": {"preferred": "r1"},
+            "responses": [{"model": "m", "text": "a"}, {"model": "n", "text": "b"}],
+        }
+        for i in range(3)
+    ] + [
+        {
+            "id": f"q{i}",
+            "prompt": "p",
+            "responses": [{"model": "m", "text": "a"}, {"model": "n", "text": "b"}],
+        }
+        for i in range(3)
+    ]
+    items_import(project=project, rows=list(enumerate(rows, 1)))
+    return project
+
+
+def _answer(assignment, annotator, right: bool):
+    r1_left = assignment.left_response_id == assignment.task.response_a_id
+    side = "left" if r1_left == right else "right"
+    judgment_submit(assignment=assignment, annotator=annotator, choice=side)
+
+
+def test_the_qualification_quiz_comes_first_and_passing_it_opens_the_work():
+    project = _quiz_project()
+    annotator = make_annotator()
+    for _ in range(2):
+        assignment = assignment_lease(project=project, annotator=annotator)
+        assert assignment.task.is_gold
+        _answer(assignment, annotator, right=True)
+    assert AnnotatorStats.objects.get(annotator=annotator).qualified is True
+    assert not assignment_lease(project=project, annotator=annotator).task.is_gold
+
+
+def test_failing_the_quiz_stops_the_annotator_with_a_kind_message():
+    project = _quiz_project()
+    annotator = make_annotator()
+    for _ in range(2):
+        _answer(assignment_lease(project=project, annotator=annotator), annotator, right=False)
+    with pytest.raises(AnnotatorBlocked, match="qualification quiz"):
+        assignment_lease(project=project, annotator=annotator)

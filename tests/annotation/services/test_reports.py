@@ -212,3 +212,24 @@ def test_rubric_report_has_one_entry_per_criterion_and_no_leaderboard():
     stored = report_compute(project=project, n_boot=20)
     assert set(stored.report["criteria"]) == {"code", "other"}
     assert stored.leaderboard is None
+
+
+def test_with_strength_overall_is_ordinal_and_the_bare_choice_is_reported_too():
+    project = ProjectFactory(strength_scale=3)
+    import_items(project, 10)
+    rows = [
+        {
+            "annotator": f"h{k}",
+            "item": t.item.external_id,
+            "a": t.response_a.external_id,
+            "b": t.response_b.external_id,
+            "choice": "a",
+            "strength": 1 + (k + i) % 3,
+        }
+        for i, t in enumerate(project.tasks.select_related("item", "response_a", "response_b"))
+        for k in range(3)
+    ]
+    judgments_import(project=project, rows=list(enumerate(rows, 1)))
+    criteria = report_compute(project=project, n_boot=20).report["criteria"]
+    assert criteria["overall"]["krippendorff_alpha"]["level"] == "ordinal"
+    assert criteria["choice"]["percent_agreement"]["value"] == 1.0

@@ -1,0 +1,119 @@
+"""The researcher console: project page with figures, upload, preview, quality, permissions."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from annotation.models import AnnotatorStats, Item
+from annotation.services.judgment_import import judgments_import
+from annotation.services.reports import report_compute
+from tests.factories import ProjectFactory, ResearcherFactory, import_items, item_rows
+
+pytestmark = pytest.mark.django_db
+
+
+def _researcher(**kwargs):
+    user = ResearcherFactory(**kwargs)
+    user.user_permissions.set(Permission.objects.filter(content_type__app_label="annotation"))
+    return user
+
+
+def _voted_project(owner):
+    project = ProjectFactory(owner=owner, slug="voted")
+    import_items(project, 6, responses=2)
+    rows = [
+        {
+            "annotator": f"h{k}",
+            "item": f"q{i}",
+            "a": "r1",
+            "b": "r2",
+            "choice": "a" if (i + k) % 3 else "b",
+        }
+        for i in range(6)
+        for k in range(3)
+    ]
+    judgments_import(project=project, rows=list(enumerate(rows, 1)))
+    report_compute(project=project, n_boot=20)
+    return project
+
+
+def test_project_page_shows_progress_agreement_and_leaderboard(client):
+    researcher = _researcher()
+    project = _voted_project(researcher)
+    client.force_login(researcher)
+    html = client.get(f"/admin/annotation/project/{project.pk}/change/").content.decode()
+    assert "tasks total: <strong>6</strong>" in html
+    assert "krippendorff alpha" in html
+    assert "<svg" in html and "model-0" in html
+
+
+def test_researchers_see_only_their_own_projects(client):
+    mine, theirs = _researcher(), _researcher()
+    ProjectFactory(owner=mine, name="Mine")
+    ProjectFactory(owner=theirs, name="Theirs")
+    client.force_login(mine)
+    html = client.get("/admin/annotation/project/").content.decode()
+    assert "Mine" in html and "Theirs" not in html
+
+
+def test_uploading_items_in_the_admin_imports_them(client):
+    researcher = _researcher()
+    project = ProjectFactory(owner=researcher)
+    client.force_login(researcher)
+    upload = SimpleUploadedFile(
+        "items.jsonl", "\n".join(json.dumps(r) for r in item_rows(4)).encode()
+    )
+    response = client.post(f"/admin/annotation/project/{project.pk}/import/", {"file": upload})
+    assert response.status_code == 302
+    assert Item.objects.filter(project=project).count() == 4
+
+
+def test_a_bad_upload_lists_its_lines_and_imports_nothing(client):
+    researcher = _researcher()
+    project = ProjectFactory(owner=researcher)
+    client.force_login(researcher)
+    upload = SimpleUploadedFile("items.jsonl", b'{"id": "x"}\n{oops\n')
+    html = client.post(
+        f"/admin/annotation/project/{project.pk}/import/", {"file": upload}
+    ).content.decode()
+    assert "<td>1</td>" in html and "<td>2</td>" in html
+    assert not Item.objects.exists()
+
+
+def test_preview_shows_the_task_with_model_names_to_researchers_only(client):
+    researcher = _researcher()
+    project = ProjectFactory(owner=researcher, slug="previewed")
+    import_items(project, 1)
+    client.force_login(researcher)
+    html = client.get("/annotate/previewed/preview/").content.decode()
+    assert "Researcher preview" in html and "model-0" in html and "model-1" in html
+    assert "disabled" in html
+
+
+def test_annotators_cannot_preview(client, annotator_user):
+    project = ProjectFactory(slug="previewed")
+    import_items(project, 1)
+    client.force_login(annotator_user)
+    response = client.get("/annotate/previewed/preview/")
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_blocking_from_the_quality_list_keeps_judgments(client):
+    researcher = _researcher()
+    project = _voted_project(researcher)
+    from annotation.models import Annotator
+
+    stats = AnnotatorStats.objects.create(
+        project=project, annotator=Annotator.objects.get(external_id="h0")
+    )
+    client.force_login(researcher)
+    client.post(
+        "/admin/annotation/annotatorstats/", {"action": "block", "_selected_action": [stats.pk]}
+    )
+    stats.refresh_from_db()
+    assert stats.is_blocked
+    assert project.judgments.filter(annotator=stats.annotator).count() == 6

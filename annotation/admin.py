@@ -27,9 +27,11 @@ from annotation.models import (
     Response,
     Task,
 )
+from annotation.presets import PRESET_CHOICES, PRESETS
 from annotation.selectors.progress import project_progress
 from annotation.selectors.projects import projects_managed_by
 from annotation.services.importing import filetype_from_name, items_import
+from annotation.services.projects import PROJECT_FIELDS, rubric_snapshot, rubric_version_bump
 from annotation.services.quality import annotator_block
 from annotation.services.reports import report_is_stale, report_latest
 
@@ -46,6 +48,19 @@ class CriterionInline(admin.TabularInline):
     model = Criterion
     extra = 0
     fields = ["position", "key", "label", "description", "min", "max", "level", "level_labels"]
+
+
+class ProjectAdminForm(forms.ModelForm):
+    preset = forms.ChoiceField(
+        choices=[("", "— none: set everything by hand —"), *PRESET_CHOICES],
+        required=False,
+        help_text="On a new project: fills in the kind, the protocol and the criteria "
+        "(anything you set yourself wins).",
+    )
+
+    class Meta:
+        model = Project
+        fields = [*PROJECT_FIELDS, "owner", "researchers", "members"]
 
 
 class ItemImportForm(forms.Form):
@@ -75,6 +90,7 @@ class ProjectAdmin(ManagedProjectMixin, admin.ModelAdmin):
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ("name",)}
     inlines = [CriterionInline]
+    form = ProjectAdminForm
     filter_horizontal = ["researchers", "members"]
     readonly_fields = [
         "progress",
@@ -82,6 +98,7 @@ class ProjectAdmin(ManagedProjectMixin, admin.ModelAdmin):
         "agreement",
         "leaderboard",
         "agreement_history",
+        "rubric_version",
         "created_at",
         "updated_at",
     ]
@@ -128,7 +145,7 @@ class ProjectAdmin(ManagedProjectMixin, admin.ModelAdmin):
             },
         ),
         ("People", {"fields": ["owner", "researchers", "members"]}),
-        ("Dates", {"fields": ["created_at", "updated_at"]}),
+        ("Dates", {"fields": ["rubric_version", "created_at", "updated_at"]}),
     ]
 
     @admin.display(description="Progress")
@@ -218,10 +235,39 @@ class ProjectAdmin(ManagedProjectMixin, admin.ModelAdmin):
             preview,
         )
 
+    def get_fieldsets(self, request: HttpRequest, obj: Project | None = None) -> list:
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None:
+            return [("Start from a preset", {"fields": ["preset"]}), *fieldsets]
+        return fieldsets
+
     def save_model(self, request: HttpRequest, obj: Project, form: Any, change: bool) -> None:
         if not change and obj.owner_id is None:
             obj.owner = request.user
+        preset = form.cleaned_data.get("preset")
+        if not change and preset:
+            defaults = PRESETS[preset]["fields"]
+            for name, value in defaults.items():
+                if name not in form.changed_data:
+                    setattr(obj, name, value)
+        self._rubric_before = rubric_snapshot(project=obj) if change else []
         super().save_model(request, obj, form, change)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        project = form.instance
+        preset = form.cleaned_data.get("preset")
+        if not change and preset and not project.criteria.exists():
+            Criterion.objects.bulk_create(
+                Criterion(project=project, position=i, **criterion)
+                for i, criterion in enumerate(PRESETS[preset]["criteria"])
+            )
+        if change and rubric_version_bump(project=project, previous=self._rubric_before):
+            messages.info(
+                request,
+                f"The criteria changed after judgments were made: this is rubric version "
+                f"{project.rubric_version}; earlier judgments keep their version.",
+            )
 
     def get_urls(self) -> list:
         return [

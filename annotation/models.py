@@ -94,6 +94,9 @@ class Project(models.Model):
     completion_code = models.CharField(max_length=100, blank=True)
     completion_url = models.URLField(max_length=500, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    rubric_version = models.PositiveIntegerField(
+        default=1, help_text="Bumped when the criteria change after judgments exist."
+    )
     access = models.CharField(max_length=10, choices=Access.choices, default=Access.OPEN)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -177,6 +180,25 @@ class Criterion(models.Model):
         """Every score of the range with its label (empty when none was given)."""
         labels = {str(k): v for k, v in (self.level_labels or {}).items()}
         return [(score, labels.get(str(score), "")) for score in range(self.min, self.max + 1)]
+
+
+class RubricVersion(models.Model):
+    """The criteria a project had before a change, kept because judgments were made under
+    them; the current criteria are the project's `rubric_version`."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="rubric_versions")
+    version = models.PositiveIntegerField()
+    criteria = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "version"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "version"], name="rubric_version_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project} rubric v{self.version}"
 
 
 class Item(models.Model):
@@ -396,6 +418,7 @@ class Judgment(models.Model):
     )
     study_id = models.CharField(max_length=200, blank=True)
     session_id = models.CharField(max_length=200, blank=True)
+    rubric_version = models.PositiveIntegerField(default=1)
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.PAGE)
     created_at = models.DateTimeField(auto_now_add=True)
 

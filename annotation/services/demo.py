@@ -7,6 +7,7 @@ from django.db import transaction
 
 from annotation.demo_data import PAIRWISE_ITEMS, RUBRIC_ITEMS
 from annotation.models import Project
+from annotation.presets import HELPSTEER2_CRITERIA
 from annotation.services.importing import items_import
 from annotation.services.projects import project_create
 
@@ -33,38 +34,6 @@ Rate one response at a time on five attributes, each from 0 to 4
 - **Verbosity**: how long is it compared with what the prompt asked for?
 """
 
-HELPSTEER2_CRITERIA = [
-    {
-        "key": "helpfulness",
-        "label": "Helpfulness",
-        "description": "Overall helpfulness of the response to the prompt.",
-        "level_labels": {"0": "Not helpful", "2": "Partly helpful", "4": "Perfectly helpful"},
-    },
-    {
-        "key": "correctness",
-        "label": "Correctness",
-        "description": "Inclusion of all pertinent facts without errors.",
-        "level_labels": {"0": "Wrong", "2": "Some errors", "4": "Fully correct"},
-    },
-    {
-        "key": "coherence",
-        "label": "Coherence",
-        "description": "Consistency and clarity of expression.",
-        "level_labels": {"0": "Incoherent", "2": "Some unclear parts", "4": "Perfectly clear"},
-    },
-    {
-        "key": "complexity",
-        "label": "Complexity",
-        "description": "Intellectual depth required to write the response.",
-        "level_labels": {"0": "Basic language", "2": "High-school level", "4": "Expert"},
-    },
-    {
-        "key": "verbosity",
-        "label": "Verbosity",
-        "description": "Amount of detail relative to what the prompt asks for.",
-        "level_labels": {"0": "Succinct", "2": "Moderate", "4": "Verbose"},
-    },
-]
 
 PROJECTS = [
     {

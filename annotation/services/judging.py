@@ -225,6 +225,7 @@ def judgment_submit(
             is_gold=task.is_gold,
             study_id=annotator.study_id,
             session_id=annotator.session_id,
+            rubric_version=project.rubric_version,
             source=source,
         )
         if task.is_gold and task.gold_answer:

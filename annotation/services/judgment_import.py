@@ -191,6 +191,7 @@ def _write(project: Project, prepared: list[tuple[str, str, Task, Any]]) -> Judg
                 annotator=annotator,
                 source=Judgment.Source.IMPORT,
                 is_gold=task.is_gold,
+                rubric_version=project.rubric_version,
             )
             new.append(judgment)
         else:

@@ -9,7 +9,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from annotation.errors import ValidationFailed
-from annotation.models import Criterion, Project
+from annotation.models import Criterion, Project, RubricVersion
+from annotation.presets import PRESETS
 
 PROJECT_FIELDS = (
     "slug",
@@ -116,14 +117,33 @@ def _valid_level_labels(criterion: Criterion) -> bool:
     return True
 
 
+def preset_apply(
+    *, preset: str, fields: dict[str, Any], criteria: list[dict[str, Any]] | None
+) -> tuple[dict[str, Any], list[dict[str, Any]] | None]:
+    """Fill in what a preset (annotation.presets) gives; what the caller set wins."""
+    if preset not in PRESETS:
+        raise ValidationFailed(
+            errors=[{"field": "preset", "error": f"must be one of {', '.join(PRESETS)}"}]
+        )
+    chosen = PRESETS[preset]
+    merged = {**chosen["fields"], **fields}
+    if not criteria:
+        criteria = [dict(c) for c in chosen["criteria"]]
+    return merged, criteria
+
+
 @transaction.atomic
 def project_create(
     *,
     owner: AbstractBaseUser | None,
     criteria: list[dict[str, Any]] | None = None,
+    preset: str | None = None,
     **fields: Any,
 ) -> Project:
-    """Create a project with its criteria inline. A rubric project needs at least one."""
+    """Create a project with its criteria inline, optionally from a preset. A rubric project
+    needs at least one criterion."""
+    if preset:
+        fields, criteria = preset_apply(preset=preset, fields=fields, criteria=criteria)
     unknown = set(fields) - set(PROJECT_FIELDS)
     if unknown:
         raise ValidationFailed(errors=[{"field": k, "error": "unknown field"} for k in unknown])
@@ -146,8 +166,9 @@ def project_create(
 def project_update(
     *, project: Project, criteria: list[dict[str, Any]] | None = None, **fields: Any
 ) -> Project:
-    """Change a project's settings; `criteria`, when given, replaces the list, which is only
-    allowed while the project has no judgments (they were made under the old rubric)."""
+    """Change a project's settings; `criteria`, when given, replaces the list. Once judgments
+    exist, a change of criteria makes a new rubric version (the old one is archived and
+    judgments keep the version they were made under)."""
     unknown = set(fields) - set(PROJECT_FIELDS)
     if unknown:
         raise ValidationFailed(errors=[{"field": k, "error": "unknown field"} for k in unknown])
@@ -163,19 +184,32 @@ def project_update(
         raise _validation_failed(exc) from exc
     project.save()
     if criteria is not None:
-        if project.judgments.exists():
-            raise ValidationFailed(
-                errors=[
-                    {
-                        "field": "criteria",
-                        "error": "cannot replace the criteria once judgments exist",
-                    }
-                ]
-            )
         if project.kind == Project.Kind.RUBRIC and not criteria:
             raise ValidationFailed(
                 errors=[{"field": "criteria", "error": "a rubric project needs at least one"}]
             )
+        previous = rubric_snapshot(project=project)
         project.criteria.all().delete()
         Criterion.objects.bulk_create(_criteria_objects(project, criteria))
+        rubric_version_bump(project=project, previous=previous)
     return project
+
+
+def rubric_snapshot(*, project: Project) -> list[dict[str, Any]]:
+    """The project's criteria as plain data, in order."""
+    return [
+        {field: getattr(c, field) for field in CRITERION_FIELDS}
+        for c in Criterion.objects.filter(project=project).order_by("position", "id")
+    ]
+
+
+def rubric_version_bump(*, project: Project, previous: list[dict[str, Any]]) -> bool:
+    """Archive `previous` and start a new rubric version, if the criteria changed while
+    judgments exist (before any judgment, the rubric is still a draft). Returns whether
+    a new version began."""
+    if previous == rubric_snapshot(project=project) or not project.judgments.exists():
+        return False
+    RubricVersion.objects.create(project=project, version=project.rubric_version, criteria=previous)
+    project.rubric_version += 1
+    Project.objects.filter(pk=project.pk).update(rubric_version=project.rubric_version)
+    return True

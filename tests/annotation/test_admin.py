@@ -117,3 +117,44 @@ def test_blocking_from_the_quality_list_keeps_judgments(client):
     stats.refresh_from_db()
     assert stats.is_blocked
     assert project.judgments.filter(annotator=stats.annotator).count() == 6
+
+
+def test_creating_a_project_from_a_preset_fills_kind_protocol_and_criteria(client):
+    from annotation.models import Project
+
+    researcher = _researcher()
+    client.force_login(researcher)
+    form = {
+        "preset": "helpsteer2",
+        "name": "Rated",
+        "slug": "rated",
+        "kind": "pairwise",
+        "status": "active",
+        "access": "open",
+        "annotations_per_task": 3,
+        "lease_seconds": 900,
+        "strength_scale": 0,
+        "rationale": "off",
+        "gold_rate": 0.1,
+        "min_seconds_per_task": 3,
+        "flag_min_judgments": 10,
+        "flag_fast_share": 0.5,
+        "flag_side_rate": 0.9,
+        "flag_min_gold_accuracy": 0.6,
+        "qualification_tasks": 0,
+        "qualification_min_accuracy": 0.8,
+        "allow_tie": "on",
+        "criteria-TOTAL_FORMS": 0,
+        "criteria-INITIAL_FORMS": 0,
+    }
+    response = client.post("/admin/annotation/project/add/", form)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    project = Project.objects.get(slug="rated")
+    assert list(project.criteria.values_list("key", flat=True)) == [
+        "helpfulness",
+        "correctness",
+        "coherence",
+        "complexity",
+        "verbosity",
+    ]
+    assert project.owner == researcher

@@ -1,0 +1,129 @@
+"""Starting points for a project's protocol: the common pairwise and rubric designs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+HELPSTEER2_CRITERIA = [
+    {
+        "key": "helpfulness",
+        "label": "Helpfulness",
+        "description": "Overall helpfulness of the response to the prompt.",
+        "level_labels": {"0": "Not helpful", "2": "Partly helpful", "4": "Perfectly helpful"},
+    },
+    {
+        "key": "correctness",
+        "label": "Correctness",
+        "description": "Inclusion of all pertinent facts without errors.",
+        "level_labels": {"0": "Wrong", "2": "Some errors", "4": "Fully correct"},
+    },
+    {
+        "key": "coherence",
+        "label": "Coherence",
+        "description": "Consistency and clarity of expression.",
+        "level_labels": {"0": "Incoherent", "2": "Some unclear parts", "4": "Perfectly clear"},
+    },
+    {
+        "key": "complexity",
+        "label": "Complexity",
+        "description": "Intellectual depth required to write the response.",
+        "level_labels": {"0": "Basic language", "2": "High-school level", "4": "Expert"},
+    },
+    {
+        "key": "verbosity",
+        "label": "Verbosity",
+        "description": "Amount of detail relative to what the prompt asks for.",
+        "level_labels": {"0": "Succinct", "2": "Moderate", "4": "Verbose"},
+    },
+]
+
+LIKERT_7 = [
+    {
+        "key": "quality",
+        "label": "Overall quality",
+        "description": "How good is the response overall?",
+        "min": 1,
+        "max": 7,
+        "level": "ordinal",
+        "level_labels": {
+            "1": "Very poor",
+            "2": "Poor",
+            "3": "Fair",
+            "4": "Neutral",
+            "5": "Good",
+            "6": "Very good",
+            "7": "Excellent",
+        },
+    }
+]
+
+YES_NO = {"0": "No", "1": "Yes"}
+CHECKLIST = [
+    {
+        "key": "follows_instructions",
+        "label": "Follows the instructions",
+        "min": 0,
+        "max": 1,
+        "level": "nominal",
+        "level_labels": YES_NO,
+    },
+    {
+        "key": "factually_correct",
+        "label": "Factually correct",
+        "min": 0,
+        "max": 1,
+        "level": "nominal",
+        "level_labels": YES_NO,
+    },
+    {
+        "key": "harmless",
+        "label": "Free of harmful content",
+        "min": 0,
+        "max": 1,
+        "level": "nominal",
+        "level_labels": YES_NO,
+    },
+    {
+        "key": "well_formatted",
+        "label": "Well formatted",
+        "min": 0,
+        "max": 1,
+        "level": "nominal",
+        "level_labels": YES_NO,
+    },
+]
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "pairwise-ties": {
+        "label": "Pairwise: which is better, with ties",
+        "fields": {"kind": "pairwise", "allow_tie": True, "strength_scale": 0},
+        "criteria": [],
+    },
+    "pairwise-strength": {
+        "label": "Pairwise with strength, -3..+3 (HelpSteer2-Preference style)",
+        "fields": {
+            "kind": "pairwise",
+            "allow_tie": True,
+            "strength_scale": 3,
+            "rationale": "optional",
+        },
+        "criteria": [],
+    },
+    "helpsteer2": {
+        "label": "Rubric: HelpSteer2's five attributes, 0-4",
+        "fields": {"kind": "rubric"},
+        "criteria": HELPSTEER2_CRITERIA,
+    },
+    "likert-7": {
+        "label": "Rubric: Likert scale 1-7",
+        "fields": {"kind": "rubric"},
+        "criteria": LIKERT_7,
+    },
+    "checklist": {
+        "label": "Rubric: yes/no checklist",
+        "fields": {"kind": "rubric"},
+        "criteria": CHECKLIST,
+    },
+}
+
+PRESET_CHOICES = [(key, preset["label"]) for key, preset in PRESETS.items()]

@@ -6,7 +6,8 @@ from __future__ import annotations
 from celery import shared_task
 from django.core.cache import cache
 
-from annotation.models import Project
+from annotation.models import Project, Snapshot
+from annotation.services import exporting
 from annotation.services.reports import report_compute, report_is_stale, report_latest
 
 LOCK_SECONDS = 15 * 60
@@ -40,3 +41,12 @@ def reports_refresh_active() -> int:
             report_refresh.delay(project.pk)
             queued += 1
     return queued
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def snapshot_build(snapshot_id: int) -> None:
+    """Write a snapshot's file and card. Safe to run twice: the service builds only a
+    pending snapshot, under a row lock, and never rewrites a ready one."""
+    snapshot = Snapshot.objects.filter(pk=snapshot_id).first()
+    if snapshot is not None:
+        exporting.snapshot_build(snapshot=snapshot)

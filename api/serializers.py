@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.urls import reverse
 from rest_framework import serializers
 
-from annotation.models import Criterion, Item, Project, Response
+from annotation.models import Criterion, Item, Project, Response, Snapshot
+from annotation.selectors.exports import EXPORT_FILETYPES, EXPORT_FORMATS
 
 
 class CriterionSerializer(serializers.ModelSerializer):
@@ -164,3 +166,52 @@ class LeaderboardSerializer(serializers.Serializer):
     stale = serializers.BooleanField()
     results = serializers.ListField(child=serializers.DictField())
     win_rate = serializers.DictField()
+
+
+class ExportQuerySerializer(serializers.Serializer):
+    """Documentation of a snapshot's body: the export's query (checked by the selector)."""
+
+    format = serializers.ChoiceField(choices=EXPORT_FORMATS, default="judgments")
+    filetype = serializers.ChoiceField(choices=EXPORT_FILETYPES, default="jsonl")
+    min_agreement = serializers.FloatField(required=False, min_value=0, max_value=1)
+    min_judgments = serializers.IntegerField(required=False, min_value=0)
+    exclude_flagged = serializers.BooleanField(default=True)
+    include_gold = serializers.BooleanField(default=False)
+    since = serializers.CharField(required=False, help_text="A judgment id or an ISO datetime.")
+    annotator_kind = serializers.ChoiceField(choices=["human", "model"], required=False)
+
+
+class SnapshotCreatedSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    url = serializers.URLField()
+
+
+class SnapshotSerializer(serializers.ModelSerializer):
+    download_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Snapshot
+        fields = [
+            "id",
+            "status",
+            "row_count",
+            "sha256",
+            "download_url",
+            "card",
+            "created_at",
+            "finished_at",
+            "query",
+            "error",
+        ]
+
+    def get_download_url(self, snapshot: Snapshot) -> str | None:
+        """Where the file streams from, once the snapshot is ready."""
+        if snapshot.status != Snapshot.Status.READY:
+            return None
+        path = reverse(
+            "api:snapshot-download",
+            kwargs={"slug": snapshot.project.slug, "snapshot_id": snapshot.pk},
+        )
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path

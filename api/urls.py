@@ -1,6 +1,6 @@
 from django.urls import path
 
-from api.views import annotating, exports, items, judgments, projects, reports
+from api.views import annotating, exports, items, judgments, projects, reports, snapshots
 
 app_name = "api"
 
@@ -20,6 +20,21 @@ urlpatterns = [
         name="judgment-list",
     ),
     path("projects/<slug:slug>/export/", exports.ExportView.as_view(), name="export"),
+    path(
+        "projects/<slug:slug>/snapshots/",
+        snapshots.SnapshotListView.as_view(),
+        name="snapshot-list",
+    ),
+    path(
+        "projects/<slug:slug>/snapshots/<int:snapshot_id>/",
+        snapshots.SnapshotDetailView.as_view(),
+        name="snapshot-detail",
+    ),
+    path(
+        "projects/<slug:slug>/snapshots/<int:snapshot_id>/download/",
+        snapshots.SnapshotDownloadView.as_view(),
+        name="snapshot-download",
+    ),
     path("projects/<slug:slug>/agreement/", reports.AgreementView.as_view(), name="agreement"),
     path(
         "projects/<slug:slug>/agreement/refresh/",

@@ -16,14 +16,14 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import statistics
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, time
 from typing import Any
 
 import pyarrow as pa
-from django.db.models import Avg, Count, Prefetch, Q, QuerySet
+from django.db.models import Avg, CharField, Count, Func, Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -38,33 +38,14 @@ EXPORT_FORMATS = ("judgments", "dpo", "rubric", "items")
 EXPORT_FILETYPES = ("jsonl", "csv", "parquet")
 DECIDED = ("a", "b")
 
-# Which filters each format understands; the others are refused with a 400 rather than
-# silently ignored, so a snapshot's query always means what it says.
-_AGGREGATED = ("dpo", "rubric")
+# The filters each format understands. One given to a format it does not apply to is a
+# 400, not silently ignored, so a snapshot's query always means what it says
+# (`exclude_flagged`, true by default, is accepted everywhere).
+_JUDGMENT_FILTERS = {"exclude_flagged", "include_gold", "since", "annotator_kind", "min_judgments"}
 _FILTERS_OF = {
-    "judgments": {
-        "exclude_flagged",
-        "include_gold",
-        "since",
-        "annotator_kind",
-        "min_judgments",
-    },
-    "dpo": {
-        "exclude_flagged",
-        "include_gold",
-        "since",
-        "annotator_kind",
-        "min_judgments",
-        "min_agreement",
-    },
-    "rubric": {
-        "exclude_flagged",
-        "include_gold",
-        "since",
-        "annotator_kind",
-        "min_judgments",
-        "min_agreement",
-    },
+    "judgments": _JUDGMENT_FILTERS,
+    "dpo": _JUDGMENT_FILTERS | {"min_agreement"},
+    "rubric": _JUDGMENT_FILTERS | {"min_agreement"},
     "items": {"exclude_flagged", "include_gold", "since"},
 }
 QUERY_KEYS = ("format", "filetype", *sorted(_FILTERS_OF["dpo"]))
@@ -242,9 +223,24 @@ def export_query_from_params(params: Mapping[str, Any], *, strict: bool = False)
 # ---------------------------------------------------------------- planning
 
 
+class JSONType(Func):
+    """The type of a JSON value: 'array', 'object', ... (JSON_TYPE on SQLite)."""
+
+    function = "JSON_TYPE"
+    output_field = CharField()
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return super().as_sql(compiler, connection, function="JSONB_TYPEOF", **extra)
+
+
 def project_has_conversations(*, project: Project) -> bool:
-    """Whether any item's prompt is a list of messages (one indexed query)."""
-    return Item.objects.filter(project=project, prompt__0__isnull=False).exists()
+    """Whether any item's prompt is a list of messages (one query)."""
+    return (
+        Item.objects.filter(project=project)
+        .annotate(prompt_type=JSONType("prompt"))
+        .filter(prompt_type="array")
+        .exists()
+    )
 
 
 def export_plan(*, project: Project, query: ExportQuery) -> ExportPlan:
@@ -320,6 +316,7 @@ def _columns(
             ("seconds", pa.float64()),
             ("created_at", text),
             ("is_gold", pa.bool_()),
+            ("rubric_version", pa.int64()),
         ]
         return tuple(head + body + tail)
     if export_format == "dpo":
@@ -371,7 +368,7 @@ def export_rows(*, plan: ExportPlan) -> Iterator[dict[str, Any]]:
             criteria=plan.criteria,
             conversational=plan.conversational,
         )
-    return item_export_rows(project=project, filters=filters)
+    return item_export_rows(project=project, filters=filters, conversational=plan.conversational)
 
 
 # ---------------------------------------------------------------- judgments
@@ -441,6 +438,7 @@ JUDGMENT_COLUMNS = (
     "annotator__external_id",
     "annotator__source",
     "annotator__kind",
+    "rubric_version",
 )
 
 
@@ -475,6 +473,7 @@ def judgment_rows(
             external_id,
             source,
             kind,
+            rubric_version,
         ) = row
         record: dict[str, Any] = {
             "id": pk,
@@ -505,6 +504,7 @@ def judgment_rows(
                 "seconds": seconds,
                 "created_at": created_at.isoformat(),
                 "is_gold": is_gold,
+                "rubric_version": rubric_version,
             }
         )
         yield record
@@ -581,9 +581,7 @@ def decide_pair(
     return PairDecision(task_id, winner, total, round(top / total, 6), margin)
 
 
-def _pair_decisions(
-    *, project: Project, filters: ExportFilters
-) -> Iterator[PairDecision]:
+def _pair_decisions(*, project: Project, filters: ExportFilters) -> Iterator[PairDecision]:
     passing = _scoped(passing_judgments(project=project, filters=filters), filters)
     counts = (
         passing.exclude(choice="")
@@ -597,7 +595,8 @@ def _pair_decisions(
     grouped = itertools.groupby(counts.iterator(chunk_size=EXPORT_CHUNK), key=lambda r: r[0])
     for task_id, rows in grouped:
         decision = decide_pair(
-            task_id, {choice: (n, strength) for _, choice, n, strength in rows},
+            task_id,
+            {choice: (n, strength) for _, choice, n, strength in rows},
             by_strength=by_strength,
         )
         if decision is None:
@@ -666,18 +665,24 @@ def _completion(text: str, conversational: bool) -> Any:
 # ---------------------------------------------------------------- rubric
 
 
-def criterion_agreement(values: list[float], low: int, high: int) -> float:
-    """Agreement of one response's scores on one criterion: 1 - mean absolute deviation
-    from the median / (max - min). 1 when every score is equal (or there is one), 0.5 for
-    two scores at the ends of a 3-point scale... never below 0."""
-    median = statistics.median(values)
-    spread = sum(abs(v - median) for v in values) / len(values)
-    return max(0.0, 1.0 - spread / (high - low))
+def criterion_agreement(values: list[float], criterion: Criterion) -> float:
+    """Agreement of one response's scores on one criterion, from every pair of its
+    judgments: on an ordinal or interval criterion 1 - mean |difference| / (max - min),
+    on a nominal one the share of pairs that agree. 1 when all scores are equal (or there
+    is only one), 0 when two judgments sit at opposite ends of the scale."""
+    n = len(values)
+    if n < 2:
+        return 1.0
+    pairs = n * (n - 1) / 2
+    if criterion.level == Criterion.Level.NOMINAL:
+        same = sum(c * (c - 1) / 2 for c in Counter(values).values())
+        return same / pairs
+    ordered = sorted(values)
+    total = sum(value * (2 * k - n + 1) for k, value in enumerate(ordered))
+    return max(0.0, 1.0 - total / pairs / (criterion.max - criterion.min))
 
 
-def rubric_summary(
-    scores: list[dict[str, Any]], criteria: tuple[Criterion, ...]
-) -> dict[str, Any]:
+def rubric_summary(scores: list[dict[str, Any]], criteria: tuple[Criterion, ...]) -> dict[str, Any]:
     """Mean score and agreement per criterion of one response's judgments, and the mean
     of the agreements (what `min_agreement` filters on)."""
     summary: dict[str, Any] = {}
@@ -692,7 +697,7 @@ def rubric_summary(
         mean = agreement = None
         if values:
             mean = round(sum(values) / len(values), 6)
-            agreement = round(criterion_agreement(values, criterion.min, criterion.max), 6)
+            agreement = round(criterion_agreement(values, criterion), 6)
             agreements.append(agreement)
         summary[rubric_score_column(criterion.key)] = mean
         summary[f"agreement_{criterion.key}"] = agreement
@@ -757,8 +762,9 @@ def rubric_rows(
                 "item_id": item_id,
                 "response_id": response_id,
             }
-            row.update({rubric_score_column(c.key): summary[rubric_score_column(c.key)]
-                        for c in criteria})
+            row.update(
+                {rubric_score_column(c.key): summary[rubric_score_column(c.key)] for c in criteria}
+            )
             row["n_judgments"] = n
             row.update({f"agreement_{c.key}": summary[f"agreement_{c.key}"] for c in criteria})
             row["agreement"] = summary["agreement"]
@@ -768,49 +774,51 @@ def rubric_rows(
 # ---------------------------------------------------------------- items
 
 
-def item_export_rows(*, project: Project, filters: ExportFilters) -> Iterator[dict[str, Any]]:
+def item_export_rows(
+    *, project: Project, filters: ExportFilters, conversational: bool = False
+) -> Iterator[dict[str, Any]]:
     """One row per item in the import format (CONTRACT section 4), so that an export
     re-imports unchanged. Items with gold are left out unless `include_gold`; `since` (a
-    datetime) picks items created or changed after it."""
+    datetime) picks items created or changed after it. `conversational` (Parquet, one
+    type per column) turns every prompt into messages."""
     items = Item.objects.filter(project=project).order_by("pk")
     if not filters.include_gold:
         items = items.filter(gold__isnull=True)
     if isinstance(filters.since, datetime):
         items = items.filter(updated_at__gt=filters.since)
-    items = items.only("pk", "external_id", "prompt", "metadata", "reference", "gold")
-    items = items.prefetch_related(
-        Prefetch(
-            "responses",
-            queryset=Response.objects.order_by("position", "pk").only(
-                "pk", "item_id", "external_id", "model", "text"
-            ),
-        ),
-        Prefetch(
-            "tasks",
-            queryset=Task.objects.order_by("pk").only("pk", "item_id", "response_a", "response_b"),
-        ),
-    )
+    rows = items.values_list("pk", "external_id", "prompt", "metadata", "reference", "gold")
     is_pairwise = project.is_pairwise
-    for item in items.iterator(chunk_size=DETAIL_CHUNK):
-        responses = list(item.responses.all())
-        external = {r.pk: r.external_id for r in responses}
-        row: dict[str, Any] = {
-            "id": item.external_id,
-            "prompt": item.prompt,
-            "responses": [{"id": r.external_id, "model": r.model, "text": r.text} for r in responses],
-        }
+    for chunk in _chunked(rows.iterator(chunk_size=EXPORT_CHUNK), DETAIL_CHUNK):
+        ids = [row[0] for row in chunk]
+        responses: dict[int, list[dict[str, str]]] = defaultdict(list)
+        for item_id, external_id, model, text in (
+            Response.objects.filter(item_id__in=ids)
+            .order_by("item_id", "position", "pk")
+            .values_list("item_id", "external_id", "model", "text")
+        ):
+            responses[item_id].append({"id": external_id, "model": model, "text": text})
+        pairs: dict[int, list[list[str]]] = defaultdict(list)
         if is_pairwise:
-            row["pairs"] = [
-                [external[t.response_a_id], external[t.response_b_id]]
-                for t in item.tasks.all()
-                if t.response_b_id is not None
-            ]
-        row["metadata"] = item.metadata or {}
-        if item.gold is not None:
-            row["gold"] = item.gold
-        if item.reference is not None:
-            row["reference"] = item.reference
-        yield row
+            for item_id, a_id, b_id in (
+                Task.objects.filter(item_id__in=ids, response_b__isnull=False)
+                .order_by("pk")
+                .values_list("item_id", "response_a__external_id", "response_b__external_id")
+            ):
+                pairs[item_id].append([a_id, b_id])
+        for pk, external_id, prompt, metadata, reference, gold in chunk:
+            row: dict[str, Any] = {
+                "id": external_id,
+                "prompt": as_messages(prompt) if conversational else prompt,
+                "responses": responses[pk],
+            }
+            if is_pairwise:
+                row["pairs"] = pairs[pk]
+            row["metadata"] = metadata or {}
+            if gold is not None:
+                row["gold"] = gold
+            if reference is not None:
+                row["reference"] = reference
+            yield row
 
 
 def with_up_to(query: ExportQuery, up_to_id: int | None) -> ExportQuery:

@@ -1,0 +1,484 @@
+"""Exports as files: encoding rows as JSONL, CSV or Parquet while they are read, and
+snapshots, immutable exports written by a worker with their dataset card.
+
+The encoders are generators of bytes: the API streams them, a snapshot build writes them
+to storage. Memory stays flat: rows are encoded in small batches (Parquet in row groups).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.files import File
+from django.db import transaction
+from django.db.models import Count, Max
+from django.utils import timezone
+
+from annotation.models import Judgment, Project, Snapshot
+from annotation.selectors.exports import (
+    ExportPlan,
+    ExportQuery,
+    export_plan,
+    export_query_from_params,
+    export_rows,
+    passing_judgments,
+    rubric_score_column,
+    with_up_to,
+)
+from annotation.services.projects import CRITERION_FIELDS
+from annotation.services.reports import report_latest
+
+logger = logging.getLogger(__name__)
+
+TEXT_BATCH = 500
+PARQUET_ROW_GROUP = 10_000
+INSTRUCTIONS_EXCERPT = 600
+_PROTOCOL_SKIP = {"id", "owner", "created_at", "updated_at"}
+
+
+# ---------------------------------------------------------------- encoders
+
+
+def encode_jsonl(rows: Iterable[dict[str, Any]]) -> Iterator[bytes]:
+    """One JSON object a line, UTF-8."""
+    lines: list[str] = []
+    for row in rows:
+        lines.append(json.dumps(row, ensure_ascii=False, default=str))
+        if len(lines) >= TEXT_BATCH:
+            yield ("\n".join(lines) + "\n").encode()
+            lines.clear()
+    if lines:
+        yield ("\n".join(lines) + "\n").encode()
+
+
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return value
+
+
+def encode_csv(rows: Iterable[dict[str, Any]], columns: list[str]) -> Iterator[bytes]:
+    """A header from the plan's columns, then one line a row; nested values (message
+    lists, objects) are written as JSON text, absent ones as empty cells."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    for count, row in enumerate(rows, start=1):
+        writer.writerow({k: _csv_value(v) for k, v in row.items()})
+        if count % TEXT_BATCH == 0:
+            yield out.getvalue().encode()
+            out.seek(0)
+            out.truncate()
+    if out.tell():
+        yield out.getvalue().encode()
+
+
+class _Drain(io.RawIOBase):
+    """A write-only file that keeps what was written until it is drained, and reports
+    its true position, which the Parquet writer records in the footer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._parts: list[bytes] = []
+        self._position = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        chunk = bytes(data)
+        self._parts.append(chunk)
+        self._position += len(chunk)
+        return len(chunk)
+
+    def tell(self) -> int:
+        return self._position
+
+    def drain(self) -> bytes:
+        data = b"".join(self._parts)
+        self._parts.clear()
+        return data
+
+
+def _parquet_batch(rows: list[dict[str, Any]], schema: pa.Schema, text: set[str]) -> pa.Table:
+    for row in rows:
+        for name in text:
+            value = row.get(name)
+            if value is not None and not isinstance(value, str):
+                row[name] = json.dumps(value, ensure_ascii=False)
+    return pa.Table.from_pylist(rows, schema=schema)
+
+
+def encode_parquet(
+    rows: Iterable[dict[str, Any]], schema: pa.Schema, *, row_group_size: int = PARQUET_ROW_GROUP
+) -> Iterator[bytes]:
+    """Parquet with a fixed schema, one row group per `row_group_size` rows, each
+    yielded as soon as it is written. Objects in a text column are JSON text."""
+    text = {f.name for f in schema if pa.types.is_string(f.type)}
+    sink = _Drain()
+    writer = pq.ParquetWriter(sink, schema, compression="zstd")
+    try:
+        batch: list[dict[str, Any]] = []
+        for row in rows:
+            batch.append(row)
+            if len(batch) >= row_group_size:
+                writer.write_table(_parquet_batch(batch, schema, text))
+                batch = []
+                yield sink.drain()
+        if batch:
+            writer.write_table(_parquet_batch(batch, schema, text))
+    finally:
+        writer.close()
+    yield sink.drain()
+
+
+def export_stream(
+    *, plan: ExportPlan, rows: Iterable[dict[str, Any]] | None = None
+) -> Iterator[bytes]:
+    """The plan's file as bytes, produced while its rows are read."""
+    rows = export_rows(plan=plan) if rows is None else rows
+    if plan.query.filetype == "csv":
+        return encode_csv(rows, plan.column_names)
+    if plan.query.filetype == "parquet":
+        return encode_parquet(rows, plan.schema)
+    return encode_jsonl(rows)
+
+
+# ---------------------------------------------------------------- snapshots
+
+
+def project_protocol(*, project: Project) -> dict[str, Any]:
+    """The project's settings and criteria as they are now, kept with a snapshot."""
+    settings = {
+        f.name: f.value_from_object(project)
+        for f in Project._meta.concrete_fields
+        if f.name not in _PROTOCOL_SKIP
+    }
+    criteria = [
+        {name: getattr(c, name) for name in CRITERION_FIELDS} for c in project.criteria.all()
+    ]
+    return {"project": settings, "criteria": criteria}
+
+
+def snapshot_create(
+    *, project: Project, query: ExportQuery, created_by: AbstractBaseUser | None
+) -> Snapshot:
+    """Record a snapshot of the export `query` (checked against the project now) and queue
+    its build once the row is committed. The snapshot is pinned to the newest judgment
+    at this moment, so a later build reads the same judgments."""
+    from annotation.tasks import snapshot_build as snapshot_build_task
+
+    export_plan(project=project, query=query)
+    with transaction.atomic():
+        last_id = Judgment.objects.filter(project=project).aggregate(last=Max("pk"))["last"]
+        protocol = project_protocol(project=project) | {"last_judgment_id": last_id or 0}
+        snapshot = Snapshot(
+            project=project,
+            created_by=created_by,
+            query=query.as_dict(),
+            protocol=protocol,
+        )
+        snapshot.full_clean()
+        snapshot.save()
+        transaction.on_commit(lambda: snapshot_build_task.delay(snapshot.pk))
+    return snapshot
+
+
+class _Counted:
+    """Rows passed through, counted."""
+
+    def __init__(self, rows: Iterable[dict[str, Any]]) -> None:
+        self.rows = rows
+        self.count = 0
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for row in self.rows:
+            self.count += 1
+            yield row
+
+
+def snapshot_plan(*, snapshot: Snapshot) -> ExportPlan:
+    """The export a snapshot stands for: its query, pinned to its last judgment."""
+    query = export_query_from_params(snapshot.query, strict=True)
+    query = with_up_to(query, snapshot.protocol.get("last_judgment_id", 0))
+    return export_plan(project=snapshot.project, query=query)
+
+
+def snapshot_build(*, snapshot: Snapshot) -> Snapshot:
+    """Write a pending snapshot's file through the default storage, with its row count,
+    sha256 and dataset card, then mark it ready. A snapshot that is ready (or failed, or
+    being built by another worker) is left alone, so the task can run twice. An error
+    marks it failed with the message; nothing half-written stays behind."""
+    try:
+        with transaction.atomic():
+            locked = (
+                Snapshot.objects.select_for_update(skip_locked=True)
+                .select_related("project")
+                .filter(pk=snapshot.pk, status=Snapshot.Status.PENDING)
+                .first()
+            )
+            if locked is None:
+                snapshot.refresh_from_db()
+                return snapshot
+            _write_snapshot(locked)
+    except Exception as exc:
+        logger.exception("snapshot %s failed", snapshot.pk)
+        Snapshot.objects.filter(pk=snapshot.pk, status=Snapshot.Status.PENDING).update(
+            status=Snapshot.Status.FAILED,
+            error=f"{type(exc).__name__}: {exc}"[:2000],
+            finished_at=timezone.now(),
+        )
+    snapshot.refresh_from_db()
+    return snapshot
+
+
+def _write_snapshot(snapshot: Snapshot) -> None:
+    plan = snapshot_plan(snapshot=snapshot)
+    rows = _Counted(export_rows(plan=plan))
+    digest = hashlib.sha256()
+    name = f"{snapshot.project.slug}-{plan.query.format}-{snapshot.pk}.{plan.query.filetype}"
+    with tempfile.TemporaryFile() as spool:
+        for chunk in export_stream(plan=plan, rows=rows):
+            digest.update(chunk)
+            spool.write(chunk)
+        spool.seek(0)
+        snapshot.file.save(name, File(spool, name=name), save=False)
+    try:
+        snapshot.row_count = rows.count
+        snapshot.sha256 = digest.hexdigest()
+        snapshot.card = dataset_card(snapshot=snapshot, plan=plan)
+        snapshot.status = Snapshot.Status.READY
+        snapshot.finished_at = timezone.now()
+        snapshot.error = ""
+        snapshot.save(
+            update_fields=[
+                "file",
+                "row_count",
+                "sha256",
+                "card",
+                "status",
+                "finished_at",
+                "error",
+            ]
+        )
+    except Exception:
+        snapshot.file.delete(save=False)
+        raise
+
+
+# ---------------------------------------------------------------- the dataset card
+
+_KIND_TEXT = {
+    Project.Kind.PAIRWISE: (
+        "Pairwise comparison: annotators saw a prompt and two responses side by side "
+        "(model names hidden, sides drawn at random) and chose the better one"
+    ),
+    Project.Kind.RUBRIC: (
+        "Rubric rating: annotators saw a prompt and one response (model name hidden) "
+        "and scored it on every criterion below"
+    ),
+}
+
+_FIELDS_TEXT = {
+    "judgments": (
+        "One row per judgment: `id`, `project`, `item_id`, `task`, `annotator` (pseudonymous), "
+        "`annotator_kind` (human or model), for pairwise `a`, `b`, `a_model`, `b_model`, "
+        "`choice` (a, b, tie, both_bad), `strength`, `criteria`; for rubric `response`, "
+        "`model`, `scores`; then `rationale`, `shown_left`, `seconds`, `created_at`, `is_gold`."
+    ),
+    "dpo": (
+        "One row per decided pair: `prompt`, `chosen`, `rejected`, `chosen_model`, "
+        "`rejected_model`, `item_id`, `chosen_id`, `rejected_id`, `n_judgments`, "
+        "`agreement` (share of the pair's judgments behind the winner) and `margin`. "
+        "A pair is decided when a or b has more votes than any other answer; ties, "
+        "'both bad' and pairs without a single leader are left out."
+    ),
+    "rubric": (
+        "One row per rated response: `prompt`, `response`, `model`, `item_id`, "
+        "`response_id`, the mean score per criterion, `n_judgments`, `agreement_<criterion>` "
+        "(1 - mean absolute difference between pairs of scores / (max - min); the share of "
+        "agreeing pairs for a nominal criterion) and `agreement` (their mean)."
+    ),
+    "items": (
+        "One row per item in the import format: `id`, `prompt`, `responses` "
+        "(`id`, `model`, `text`), `pairs`, `metadata`, `gold` and `reference` when present. "
+        "It re-imports into a new project unchanged."
+    ),
+}
+
+
+def _margin_text(project: Project) -> str:
+    if project.strength_scale:
+        return (
+            "`margin` is the mean preference strength (1 = slightly better ... 3 = much "
+            "better) of the judgments behind the winner."
+        )
+    return "`margin` is (votes for the winner - votes for the loser) / all votes of the pair."
+
+
+def _criteria_lines(plan: ExportPlan) -> list[str]:
+    lines = []
+    for criterion in plan.criteria:
+        line = f"- **{criterion.label}** (`{criterion.key}`, {criterion.level}, "
+        line += f"{criterion.min} to {criterion.max})"
+        if criterion.description:
+            line += f": {criterion.description.strip().rstrip('.')}"
+        levels = [f"{score} = {label}" for score, label in criterion.levels() if label]
+        if levels:
+            line += f". Levels: {'; '.join(levels)}"
+        lines.append(line + ".")
+    return lines
+
+
+def _agreement_lines(project: Project) -> list[str]:
+    report = report_latest(project=project)
+    if report is None:
+        return ["No agreement report has been computed for this project yet."]
+    lines = [
+        f"From the project's latest report ({report.computed_at:%Y-%m-%d %H:%M} UTC, over "
+        f"{report.n_judgments} judgments; human, non-gold judgments, whatever the export's "
+        "filters):",
+        "",
+        "| criterion | Krippendorff's alpha | 95% interval | percent agreement | judgments |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+
+    def number(value: Any) -> str:
+        return f"{value:.3f}" if isinstance(value, int | float) else "n/a"
+
+    for key, figures in (report.report.get("criteria") or {}).items():
+        alpha = figures.get("krippendorff_alpha") or {}
+        percent = figures.get("percent_agreement") or {}
+        interval = alpha.get("ci") or [None, None]
+        lines.append(
+            f"| {key} | {number(alpha.get('value'))} | "
+            f"[{number(interval[0])}, {number(interval[1])}] | "
+            f"{number(percent.get('value'))} | {figures.get('n_judgments', 'n/a')} |"
+        )
+    return lines
+
+
+def _loading_lines(plan: ExportPlan, filename: str) -> list[str]:
+    builder = {"jsonl": "json", "csv": "csv", "parquet": "parquet"}[plan.query.filetype]
+    lines = [
+        "```python",
+        "from datasets import load_dataset",
+        "",
+        f'dataset = load_dataset("{builder}", data_files="{filename}", split="train")',
+        "```",
+    ]
+    if plan.query.filetype == "csv":
+        lines.append("")
+        lines.append("In CSV, message lists and objects are JSON text.")
+    return lines
+
+
+def dataset_card(*, snapshot: Snapshot, plan: ExportPlan) -> str:
+    """The snapshot's dataset card (Markdown with a Hugging Face style YAML header)."""
+    project = plan.project
+    filters = plan.query.filters
+    counts = passing_judgments(project=project, filters=filters).aggregate(
+        judgments=Count("pk"), annotators=Count("annotator", distinct=True)
+    )
+    filename = os.path.basename(snapshot.file.name)
+    instructions = project.instructions.strip()
+    if len(instructions) > INSTRUCTIONS_EXCERPT:
+        instructions = instructions[:INSTRUCTIONS_EXCERPT].rsplit(" ", 1)[0] + " ..."
+    asked = _KIND_TEXT[project.kind]
+    if project.is_pairwise:
+        extras = [
+            text
+            for allowed, text in (
+                (project.allow_tie, "a tie was allowed"),
+                (project.allow_both_bad, "'both bad' was allowed"),
+                (project.strength_scale, "with a strength from 1 (slightly) to 3 (much better)"),
+            )
+            if allowed
+        ]
+        if extras:
+            asked += "; " + "; ".join(extras)
+    tags = ["human-feedback", "preference", plan.query.format]
+    lines = [
+        "---",
+        "license: unspecified",
+        f"pretty_name: {json.dumps(project.name)}",
+        "tags:",
+        *(f"- {tag}" for tag in tags),
+        "---",
+        "",
+        f"# {project.name}: `{plan.query.format}` snapshot {snapshot.pk}",
+        "",
+        f"- file: `{filename}` ({plan.query.filetype}), {snapshot.row_count} rows",
+        f"- sha256: `{snapshot.sha256}`",
+        f"- created: {snapshot.created_at:%Y-%m-%d %H:%M} UTC from project `{project.slug}`, "
+        f"judgments up to id {filters.up_to_id}",
+        "- license: unspecified (set the `license:` field above before sharing)",
+        "",
+        "## What annotators were asked",
+        "",
+        asked + ".",
+        "",
+    ]
+    if instructions:
+        lines += ["Instructions (excerpt):", ""]
+        lines += [f"> {line}" if line else ">" for line in instructions.splitlines()]
+        lines.append("")
+    if plan.criteria:
+        lines += ["Criteria:", "", *_criteria_lines(plan), ""]
+    lines += [
+        "## Annotation",
+        "",
+        f"- judgments passing the filters below: {counts['judgments']}, from "
+        f"{counts['annotators']} annotators",
+        f"- {project.annotations_per_task} judgments wanted per task; gold rate "
+        f"{project.gold_rate:g}",
+        "",
+        "## Agreement",
+        "",
+        *_agreement_lines(project),
+        "",
+        "## Filters",
+        "",
+        "| filter | value |",
+        "| --- | --- |",
+        *(
+            f"| {key} | {json.dumps(value)} |"
+            for key, value in plan.query.as_dict().items()
+            if key not in ("format", "filetype")
+        ),
+        "",
+        "## Fields",
+        "",
+        _FIELDS_TEXT[plan.query.format],
+    ]
+    if plan.query.format == "dpo":
+        lines += ["", _margin_text(project)]
+    if plan.query.format == "rubric":
+        renamed = [c.key for c in plan.criteria if rubric_score_column(c.key) != c.key]
+        if renamed:
+            lines += ["", f"Criteria named like a fixed column get a `score_` prefix: {renamed}."]
+    if plan.conversational and plan.query.format in ("dpo", "rubric", "items"):
+        lines += [
+            "",
+            "Some prompts are conversations, so every `prompt` is a list of "
+            '`{"role", "content"}` messages (a plain prompt is one user message)'
+            + (
+                "; `chosen` and `rejected` are one assistant message each (TRL's "
+                "conversational preference format)."
+                if plan.query.format == "dpo"
+                else "."
+            ),
+        ]
+    lines += ["", "## Loading", "", *_loading_lines(plan, filename), ""]
+    return "\n".join(lines)

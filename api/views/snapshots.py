@@ -1,0 +1,98 @@
+"""Snapshots: immutable, versioned exports built by a worker, with their dataset card."""
+
+from __future__ import annotations
+
+import os
+
+from django.http import FileResponse
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.parsers import JSONParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotation.errors import NotFound, ValidationFailed
+from annotation.models import Project, Snapshot
+from annotation.selectors.exports import export_query_from_params
+from annotation.services.exporting import snapshot_create
+from api.permissions import IsResearcher, managed_project
+from api.renderers import CONTENT_TYPES
+from api.serializers import ExportQuerySerializer, SnapshotCreatedSerializer, SnapshotSerializer
+
+
+def _snapshot(project: Project, snapshot_id: int) -> Snapshot:
+    snapshot = Snapshot.objects.filter(project=project, pk=snapshot_id).first()
+    if snapshot is None:
+        raise NotFound(f"No snapshot {snapshot_id} in project {project.slug!r}.")
+    return snapshot
+
+
+class SnapshotListView(generics.ListAPIView):
+    """GET: the project's snapshots, oldest first. POST: snapshot an export's query; the
+    file is built by a worker (202, then poll the snapshot)."""
+
+    permission_classes = [IsResearcher]
+    serializer_class = SnapshotSerializer
+    parser_classes = [JSONParser]
+
+    def get_queryset(self):
+        project = managed_project(self.request.user, self.kwargs["slug"])
+        return Snapshot.objects.filter(project=project).select_related("project")
+
+    @extend_schema(request=ExportQuerySerializer, responses={202: SnapshotCreatedSerializer})
+    def post(self, request: Request, slug: str) -> Response:
+        project = managed_project(request.user, slug)
+        if not isinstance(request.data, dict):
+            raise ValidationFailed(
+                "The body must be the export's query as a JSON object.",
+                errors=[{"field": "", "error": "expected a JSON object"}],
+            )
+        query = export_query_from_params(request.data, strict=True)
+        snapshot = snapshot_create(project=project, query=query, created_by=request.user)
+        url = request.build_absolute_uri(
+            reverse("api:snapshot-detail", kwargs={"slug": slug, "snapshot_id": snapshot.pk})
+        )
+        return Response(
+            {"id": snapshot.pk, "status": Snapshot.Status.PENDING, "url": url},
+            status=status.HTTP_202_ACCEPTED,
+            headers={"Location": url},
+        )
+
+
+class SnapshotDetailView(APIView):
+    permission_classes = [IsResearcher]
+
+    @extend_schema(responses=SnapshotSerializer)
+    def get(self, request: Request, slug: str, snapshot_id: int) -> Response:
+        snapshot = _snapshot(managed_project(request.user, slug), snapshot_id)
+        return Response(SnapshotSerializer(snapshot, context={"request": request}).data)
+
+
+class SnapshotDownloadView(APIView):
+    """The snapshot's file, streamed from storage."""
+
+    permission_classes = [IsResearcher]
+
+    @extend_schema(
+        responses={
+            (200, content_type.split(";")[0]): OpenApiResponse(OpenApiTypes.BINARY)
+            for content_type in CONTENT_TYPES.values()
+        }
+    )
+    def get(self, request: Request, slug: str, snapshot_id: int) -> FileResponse:
+        snapshot = _snapshot(managed_project(request.user, slug), snapshot_id)
+        if snapshot.status != Snapshot.Status.READY or not snapshot.file:
+            raise NotFound(f"Snapshot {snapshot_id} is {snapshot.status}: it has no file.")
+        try:
+            handle = snapshot.file.open("rb")
+        except FileNotFoundError as exc:
+            raise NotFound(f"The file of snapshot {snapshot_id} is gone.") from exc
+        return FileResponse(
+            handle,
+            as_attachment=True,
+            filename=os.path.basename(snapshot.file.name),
+            content_type=CONTENT_TYPES[snapshot.query.get("filetype", "jsonl")],
+        )

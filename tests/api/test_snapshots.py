@@ -1,0 +1,266 @@
+"""Snapshots (CONTRACT section 5): an export's query, built into an immutable file by a
+worker, with its sha256 and dataset card."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import time
+
+import pyarrow.parquet as pq
+import pytest
+from rest_framework.test import APIClient
+
+from annotation.models import Judgment, Project, Snapshot
+from annotation.services.judgment_import import judgments_import
+from annotation.services.reports import report_compute
+from tests.factories import ProjectFactory, import_items
+
+pytestmark = pytest.mark.django_db
+
+SNAPSHOTS = "/api/v1/projects/pairs/snapshots/"
+
+
+@pytest.fixture(autouse=True)
+def _media(settings, tmp_path) -> None:
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+def import_votes(project: Project, item: str, *choices: str, judge: str = "h") -> None:
+    rows = [
+        {"annotator": f"{judge}{n}", "item": item, "a": "r1", "b": "r2", "choice": choice}
+        for n, choice in enumerate(choices)
+    ]
+    judgments_import(project=project, rows=list(enumerate(rows, start=1)))
+
+
+def create(client, capture, body: dict) -> dict:
+    with capture(execute=True):
+        response = client.post(SNAPSHOTS, body, format="json")
+    assert response.status_code == 202, response.json()
+    return response.json()
+
+
+def download(client, snapshot: dict) -> bytes:
+    response = client.get(snapshot["download_url"])
+    assert response.status_code == 200
+    assert response.streaming
+    return b"".join(response.streaming_content)
+
+
+@pytest.fixture
+def voted(pairwise) -> Project:
+    import_votes(pairwise, "q0", "a", "a", "b")
+    import_votes(pairwise, "q1", "b", "b")
+    import_votes(pairwise, "q2", "tie", "tie")
+    return pairwise
+
+
+def test_post_answers_202_pending_and_queues_the_build_after_commit(
+    researcher_client, voted, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = researcher_client.post(SNAPSHOTS, {"format": "dpo"}, format="json")
+
+    assert response.status_code == 202
+    body = response.json()
+    assert body["status"] == "pending"
+    assert Snapshot.objects.get(pk=body["id"]).status == "pending"
+    assert len(callbacks) == 1
+
+
+def test_built_snapshot_is_ready_with_rows_and_the_sha256_of_its_file(
+    researcher_client, voted, django_capture_on_commit_callbacks
+):
+    created = create(
+        researcher_client,
+        django_capture_on_commit_callbacks,
+        {"format": "dpo", "filetype": "parquet", "min_agreement": 0.6},
+    )
+
+    snapshot = researcher_client.get(f"{SNAPSHOTS}{created['id']}/").json()
+
+    assert set(snapshot) >= {
+        "id",
+        "status",
+        "row_count",
+        "sha256",
+        "download_url",
+        "card",
+        "created_at",
+        "query",
+    }
+    assert snapshot["status"] == "ready"
+    assert snapshot["row_count"] == 2
+    assert snapshot["query"]["min_agreement"] == 0.6
+    content = download(researcher_client, snapshot)
+    assert hashlib.sha256(content).hexdigest() == snapshot["sha256"]
+    assert pq.read_table(io.BytesIO(content)).num_rows == 2
+
+
+def test_download_is_named_and_typed_for_its_filetype(
+    researcher_client, voted, django_capture_on_commit_callbacks
+):
+    created = create(researcher_client, django_capture_on_commit_callbacks, {"format": "dpo"})
+    snapshot = researcher_client.get(f"{SNAPSHOTS}{created['id']}/").json()
+
+    response = researcher_client.get(snapshot["download_url"])
+
+    assert response["Content-Type"].startswith("application/x-ndjson")
+    assert f"pairs-dpo-{created['id']}.jsonl" in response["Content-Disposition"]
+    rows = [json.loads(line) for line in b"".join(response.streaming_content).splitlines()]
+    assert [row["item_id"] for row in rows] == ["q0", "q1"]
+
+
+def test_the_card_describes_the_dataset(
+    researcher_client, voted, django_capture_on_commit_callbacks
+):
+    voted.instructions = "Pick the more helpful answer."
+    voted.save()
+    report_compute(project=voted, n_boot=20)
+
+    created = create(
+        researcher_client,
+        django_capture_on_commit_callbacks,
+        {"format": "dpo", "filetype": "parquet", "min_judgments": 2},
+    )
+    card = researcher_client.get(f"{SNAPSHOTS}{created['id']}/").json()["card"]
+
+    assert card.startswith("---\nlicense: unspecified\n")
+    assert voted.name in card
+    assert "Pick the more helpful answer." in card
+    assert "Krippendorff" in card
+    assert "| min_judgments | 2 |" in card
+    assert 'load_dataset("parquet", data_files="pairs-dpo-' in card
+
+
+def test_a_snapshot_reads_the_judgments_that_existed_when_it_was_asked_for(
+    researcher_client, voted, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as callbacks:
+        created = researcher_client.post(SNAPSHOTS, {"format": "judgments"}, format="json")
+    import_votes(voted, "q2", "a", judge="late")
+    for callback in callbacks:
+        callback()
+
+    snapshot = researcher_client.get(f"{SNAPSHOTS}{created.json()['id']}/").json()
+
+    assert snapshot["row_count"] == 7
+    assert Judgment.objects.count() == 8
+
+
+def test_a_failed_build_shows_failed_with_the_error(
+    researcher_client, voted, django_capture_on_commit_callbacks, monkeypatch
+):
+    def broken(**kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr("annotation.services.exporting.export_rows", broken)
+    created = create(researcher_client, django_capture_on_commit_callbacks, {"format": "dpo"})
+
+    snapshot = researcher_client.get(f"{SNAPSHOTS}{created['id']}/").json()
+
+    assert snapshot["status"] == "failed"
+    assert "disk on fire" in snapshot["error"]
+    assert snapshot["download_url"] is None
+    assert researcher_client.get(f"{SNAPSHOTS}{created['id']}/download/").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"format": "zip"}, "format"),
+        ({"format": "dpo", "min_agreement": 2}, "min_agreement"),
+        ({"format": "dpo", "min_judgments": True}, "min_judgments"),
+        ({"format": "dpo", "include_gold": "maybe"}, "include_gold"),
+        ({"format": "dpo", "colour": "blue"}, "colour"),
+        ({"format": "rubric"}, "format"),
+    ],
+)
+def test_a_bad_query_is_a_400_and_creates_nothing(researcher_client, voted, body, field):
+    response = researcher_client.post(SNAPSHOTS, body, format="json")
+
+    assert response.status_code == 400
+    assert field in [e["field"] for e in response.json()["errors"]]
+    assert not Snapshot.objects.exists()
+
+
+def test_a_body_that_is_not_an_object_is_a_400(researcher_client, voted):
+    response = researcher_client.post(SNAPSHOTS, ["dpo"], format="json")
+
+    assert response.status_code == 400
+
+
+def test_the_snapshot_keeps_the_protocol_of_its_moment(
+    researcher_client, voted, django_capture_on_commit_callbacks
+):
+    created = create(researcher_client, django_capture_on_commit_callbacks, {"format": "dpo"})
+    voted.annotations_per_task = 9
+    voted.save()
+
+    protocol = Snapshot.objects.get(pk=created["id"]).protocol
+
+    assert protocol["project"]["annotations_per_task"] == 2
+    assert protocol["project"]["kind"] == "pairwise"
+    assert protocol["last_judgment_id"] == Judgment.objects.latest("pk").pk
+
+
+def test_list_shows_the_projects_snapshots_with_a_cursor(
+    researcher_client, voted, django_capture_on_commit_callbacks
+):
+    first = create(researcher_client, django_capture_on_commit_callbacks, {"format": "dpo"})
+    second = create(researcher_client, django_capture_on_commit_callbacks, {"format": "items"})
+
+    page = researcher_client.get(SNAPSHOTS, {"page_size": 1}).json()
+    following = researcher_client.get(page["next"]).json()
+
+    assert [s["id"] for s in page["results"]] == [first["id"]]
+    assert [s["id"] for s in following["results"]] == [second["id"]]
+    assert following["results"][0]["status"] == "ready"
+
+
+def test_another_projects_snapshot_is_a_404(
+    researcher_client, researcher, voted, django_capture_on_commit_callbacks
+):
+    created = create(researcher_client, django_capture_on_commit_callbacks, {"format": "dpo"})
+    ProjectFactory(owner=researcher, slug="other")
+
+    other = f"/api/v1/projects/other/snapshots/{created['id']}/"
+
+    assert researcher_client.get(other).status_code == 404
+    assert researcher_client.get(f"{other}download/").status_code == 404
+
+
+def test_snapshots_are_refused_to_annotators(annotator_client, pairwise):
+    assert annotator_client.get(SNAPSHOTS).status_code == 403
+    assert annotator_client.post(SNAPSHOTS, {"format": "dpo"}, format="json").status_code == 403
+    assert annotator_client.get(f"{SNAPSHOTS}1/").status_code == 403
+    assert annotator_client.get(f"{SNAPSHOTS}1/download/").status_code == 403
+
+
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_snapshot_is_built_by_a_real_celery_worker(researcher):
+    from celery.contrib.testing.worker import start_worker
+
+    from config.celery import app
+
+    project = ProjectFactory(owner=researcher, slug="pairs")
+    import_items(project, 2)
+    import_votes(project, "q0", "a", "a")
+    client = APIClient()
+    client.force_authenticate(researcher)
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
+        created = client.post(SNAPSHOTS, {"format": "dpo"}, format="json").json()
+        deadline = time.monotonic() + 60
+        snapshot = {}
+        while time.monotonic() < deadline:
+            snapshot = client.get(f"{SNAPSHOTS}{created['id']}/").json()
+            if snapshot["status"] != "pending":
+                break
+            time.sleep(0.2)
+    assert snapshot["status"] == "ready", snapshot
+    assert snapshot["row_count"] == 1
+    content = b"".join(client.get(snapshot["download_url"]).streaming_content)
+    assert hashlib.sha256(content).hexdigest() == snapshot["sha256"]

@@ -8,6 +8,7 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from annotation.models import Criterion, Item, Project, Response, Snapshot
+from annotation.presets import PRESET_CHOICES
 from annotation.selectors.exports import EXPORT_FILETYPES, EXPORT_FORMATS
 
 
@@ -28,6 +29,12 @@ class CriterionSerializer(serializers.ModelSerializer):
 class ProjectSerializer(serializers.ModelSerializer):
     criteria = CriterionSerializer(many=True, required=False)
     owner = serializers.CharField(source="owner.username", read_only=True, default=None)
+    preset = serializers.ChoiceField(
+        choices=PRESET_CHOICES,
+        write_only=True,
+        required=False,
+        help_text="On create: start from a preset protocol and criteria; given fields win.",
+    )
 
     class Meta:
         model = Project
@@ -55,12 +62,14 @@ class ProjectSerializer(serializers.ModelSerializer):
             "flag_fast_share",
             "flag_side_rate",
             "flag_min_gold_accuracy",
+            "rubric_version",
             "criteria",
+            "preset",
             "owner",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["owner", "created_at", "updated_at"]
+        read_only_fields = ["owner", "rubric_version", "created_at", "updated_at"]
         # Uniqueness and ranges are checked by the service (one place for the rules).
         extra_kwargs = {"slug": {"validators": []}}
 

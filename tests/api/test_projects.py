@@ -236,3 +236,19 @@ def test_project_service_refuses_level_labels_that_are_not_an_object(researcher)
             kind=Project.Kind.RUBRIC,
             criteria=[{"key": "tone", "level_labels": "great"}],
         )
+
+
+def test_a_project_can_start_from_a_preset(researcher_client):
+    response = researcher_client.post(
+        "/api/v1/projects/", {"slug": "hs2", "name": "HS2", "preset": "helpsteer2"}, format="json"
+    )
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["kind"] == "rubric" and len(body["criteria"]) == 5
+    assert "preset" not in body
+
+
+def test_preset_is_refused_on_patch(researcher_client):
+    researcher_client.post("/api/v1/projects/", {"slug": "p", "name": "P"}, format="json")
+    response = researcher_client.patch("/api/v1/projects/p/", {"preset": "likert-7"}, format="json")
+    assert response.status_code == 400

@@ -15,6 +15,19 @@ from django.db import models
 from django.db.models import F, Q
 
 
+class CurrentTransactionId(models.Func):
+    """The writing transaction's id on PostgreSQL (NULL elsewhere): a column default that
+    lets incremental sync hand out each row exactly once, in commit-safe order."""
+
+    output_field = models.BigIntegerField()
+
+    def as_sql(self, compiler, connection, **extra_context):  # type: ignore[override]
+        return "NULL", []
+
+    def as_postgresql(self, compiler, connection, **extra_context):  # type: ignore[override]
+        return "(pg_current_xact_id()::text::bigint)", []
+
+
 def _new_pseudonym() -> str:
     return "ann-" + secrets.token_hex(6)
 
@@ -419,6 +432,13 @@ class Judgment(models.Model):
     study_id = models.CharField(max_length=200, blank=True)
     session_id = models.CharField(max_length=200, blank=True)
     rubric_version = models.PositiveIntegerField(default=1)
+    txid = models.BigIntegerField(
+        null=True,
+        blank=True,
+        editable=False,
+        db_default=CurrentTransactionId(),
+        help_text="The inserting transaction (PostgreSQL): the sync cursor's first key.",
+    )
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.PAGE)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -436,8 +456,10 @@ class Judgment(models.Model):
             ),
         ]
         indexes = [
-            # Export and incremental sync walk a project's judgments in id order.
+            # Export and incremental sync walk a project's judgments in id order, or in
+            # (transaction, id) order on PostgreSQL.
             models.Index(fields=["project", "id"], name="judgment_project_idx"),
+            models.Index(fields=["project", "txid", "id"], name="judgment_sync_idx"),
         ]
 
     def __str__(self) -> str:

@@ -447,10 +447,16 @@ def judgment_rows(
 ) -> Iterator[dict[str, Any]]:
     """One dict per judgment (CONTRACT section 7, format `judgments`), oldest first, read in
     chunks through a server-side cursor on Postgres."""
-    is_pairwise = project.is_pairwise
-    rows = judgments_for_export(project=project, filters=filters).values_list(*JUDGMENT_COLUMNS)
+    queryset = judgments_for_export(project=project, filters=filters)
     if limit is not None:
-        rows = rows[:limit]
+        queryset = queryset[:limit]
+    return judgment_records(project=project, queryset=queryset)
+
+
+def judgment_records(*, project: Project, queryset: QuerySet[Judgment]) -> Iterator[dict[str, Any]]:
+    """The export's dict for each judgment of an (ordered) queryset, read in chunks."""
+    is_pairwise = project.is_pairwise
+    rows = queryset.values_list(*JUDGMENT_COLUMNS)
     for row in rows.iterator(chunk_size=EXPORT_CHUNK):
         (
             pk,

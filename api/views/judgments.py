@@ -9,8 +9,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.errors import ImportRejected, ValidationFailed
-from annotation.selectors.exports import ExportFilters, judgment_rows
+from annotation.errors import ImportRejected
+from annotation.selectors.sync import judgments_since
 from annotation.services.importing import read_rows
 from annotation.services.judgment_import import judgments_import
 from api.parsers import JSONLinesParser, NDJSONParser
@@ -33,12 +33,9 @@ class JudgmentListView(APIView):
     )
     def get(self, request: Request, slug: str) -> Response:
         project = managed_project(request.user, slug)
-        raw = request.query_params.get("since", "") or "0"
-        if not raw.isdigit():
-            raise ValidationFailed(errors=[{"field": "since", "error": "must be a cursor"}])
-        filters = ExportFilters(exclude_flagged=False, include_gold=True, since=int(raw))
-        page = list(judgment_rows(project=project, filters=filters, limit=SYNC_PAGE))
-        next_since = str(page[-1]["id"]) if page else raw
+        page, next_since = judgments_since(
+            project=project, since=request.query_params.get("since") or "0", limit=SYNC_PAGE
+        )
         return Response(
             {"results": page, "next_since": next_since, "has_more": len(page) == SYNC_PAGE}
         )

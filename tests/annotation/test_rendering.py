@@ -1,3 +1,5 @@
+import re
+
 from annotation.rendering import render_markdown
 
 
@@ -25,3 +27,23 @@ def test_links_get_safe_rel():
 
 def test_empty_response_renders_empty():
     assert render_markdown("") == ""
+
+
+def test_a_link_to_a_sound_is_shown_as_an_audio_player():
+    html = render_markdown("https://example.org/clip.mp3")
+    assert '<audio controls="" preload="metadata" src="https://example.org/clip.mp3">' in html
+
+
+def test_a_link_to_a_video_is_shown_as_a_video_player():
+    assert "<video" in render_markdown("https://example.org/v/clip.webm?t=3")
+
+
+def test_a_link_to_an_image_is_shown_as_an_image():
+    assert '<img src="https://example.org/cat.png"' in render_markdown(
+        "https://example.org/cat.png"
+    )
+
+
+def test_media_urls_cannot_smuggle_attributes():
+    html = render_markdown('https://example.org/a.mp3"onerror="alert(1)')
+    assert re.search(r"<[^>]*onerror", html) is None

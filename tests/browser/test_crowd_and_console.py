@@ -1,0 +1,140 @@
+"""A Prolific worker's whole visit, and a researcher's first project, in a real browser."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from annotation.models import Annotator, Judgment, Project
+from annotation.services.importing import items_import
+from annotation.services.judgment_import import judgments_import
+from tests.factories import ProjectFactory, ResearcherFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def _items(count: int) -> list[dict]:
+    return [
+        {
+            "id": f"q{i}",
+            "prompt": f"Question {i}?",
+            "responses": [
+                {"id": "r1", "model": "alpha", "text": f"A careful answer to {i}."},
+                {"id": "r2", "model": "beta", "text": f"A hasty answer to {i}."},
+            ],
+        }
+        for i in range(count)
+    ]
+
+
+def _next_card(page, previous: str) -> None:
+    page.wait_for_function(
+        "prev => { const c = document.querySelector('#task-card');"
+        " return c && c.dataset.assignment !== prev; }",
+        arg=previous,
+    )
+
+
+def test_prolific_worker_votes_by_keyboard_skips_one_and_gets_the_code(
+    live_server, page, screenshot
+):
+    project = ProjectFactory(
+        slug="study",
+        name="Prolific study",
+        completion_code="C0DE-77",
+        annotations_per_task=1,
+        min_seconds_per_task=0,
+    )
+    items_import(project=project, rows=list(enumerate(_items(4), 1)))
+    base = live_server.url
+    page.goto(f"{base}/annotate/study/?PROLIFIC_PID=5f1e2d&STUDY_ID=st1&SESSION_ID=se9")
+    page.wait_for_selector("text=I agree, start")
+    screenshot(page, "prolific-consent")
+    page.click("text=I agree, start")
+    page.wait_for_selector("#task-card")
+    for key in ("1", "2", "t"):
+        card = page.get_attribute("#task-card", "data-assignment")
+        page.keyboard.press(key)
+        _next_card(page, card)
+    page.fill("input[name=reason]", "I do not understand the question")
+    page.click("button:has-text('Skip')")
+    page.wait_for_selector(".completion-code")
+    assert page.inner_text(".completion-code") == "C0DE-77"
+    assert "3 of 3" in page.inner_text("#task-card") or "3 judgment" in page.inner_text(
+        "#task-card"
+    )
+    screenshot(page, "prolific-done")
+
+    worker = Annotator.objects.get(source="prolific", external_id="5f1e2d")
+    assert (worker.study_id, worker.session_id) == ("st1", "se9")
+    votes = Judgment.objects.filter(annotator=worker)
+    assert votes.count() == 3
+    assert set(votes.values_list("study_id", flat=True)) == {"st1"}
+    assert worker.assignments.filter(status="skipped").get().skip_reason.startswith("I do not")
+
+
+def test_a_returning_worker_is_sent_back_to_the_platform(live_server, page):
+    back = f"{live_server.url}/accounts/login/?returned=1"
+    project = ProjectFactory(
+        slug="redirect", completion_url=back, annotations_per_task=1, min_seconds_per_task=0
+    )
+    items_import(project=project, rows=list(enumerate(_items(1), 1)))
+    page.goto(f"{live_server.url}/annotate/redirect/?workerId=W1&assignmentId=A1&hitId=H1")
+    page.click("text=I agree, start")
+    page.wait_for_selector("#task-card")
+    page.keyboard.press("1")
+    page.wait_for_url(back)
+
+
+def test_researcher_creates_a_project_from_a_preset_uploads_previews_and_sees_figures(
+    live_server, page, screenshot, tmp_path
+):
+    ResearcherFactory(username="lead", is_superuser=True)
+    base = live_server.url
+    page.goto(f"{base}/admin/login/")
+    page.fill("#id_username", "lead")
+    page.fill("#id_password", "pw")
+    page.click("input[type=submit]")
+    page.goto(f"{base}/admin/annotation/project/add/")
+    page.select_option("#id_preset", "pairwise-strength")
+    page.fill("#id_name", "Console study")
+    page.fill("#id_slug", "console")
+    screenshot(page, "console-add-project")
+    page.click("input[name=_continue]")
+    page.wait_for_selector("text=Upload a file of items")
+    project = Project.objects.get(name="Console study")
+    assert project.strength_scale == 3 and project.owner.username == "lead"
+
+    upload = tmp_path / "items.jsonl"
+    upload.write_text("\n".join(json.dumps(row) for row in _items(6)))
+    page.click("text=Upload a file of items")
+    page.set_input_files("input[type=file]", str(upload))
+    page.click("input[type=submit]")
+    page.wait_for_selector("text=6 items imported")
+
+    page.goto(f"{base}/annotate/{project.slug}/preview/")
+    assert "Researcher preview" in page.inner_text("body")
+    assert "alpha" in page.inner_text(".preview-banner")
+    screenshot(page, "console-preview")
+
+    votes = [
+        {
+            "annotator": f"h{k}",
+            "item": f"q{i}",
+            "a": "r1",
+            "b": "r2",
+            "choice": "a" if (i + k) % 4 else "b",
+            "strength": 2,
+        }
+        for i in range(6)
+        for k in range(3)
+    ]
+    judgments_import(project=project, rows=list(enumerate(votes, 1)))
+    page.goto(f"{base}/api/v1/projects/{project.slug}/agreement/")  # computes a stale report
+    page.goto(f"{base}/admin/annotation/project/{project.pk}/change/")
+    body = page.inner_text("body")
+    assert "tasks total: 6" in body
+    assert "krippendorff alpha" in body.lower()
+    assert page.locator("svg[aria-label='Leaderboard with 95% intervals']").count() == 1
+    screenshot(page, "console-project")

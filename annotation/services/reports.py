@@ -32,6 +32,7 @@ from annotation.stats import (
     Ratings,
     agreement_report,
     annotator_agreement,
+    choice_criteria_conflicts,
     dawid_skene,
     leaderboard,
     majority_agreement,
@@ -295,6 +296,10 @@ def report_compute(*, project: Project, n_boot: int = N_BOOT) -> AgreementReport
         )
         report["model_judges"] = _model_judges(regular, nominal, models_only, project)
         report["transitivity"] = _transitivity(humans)
+        if humans.criteria:
+            report["consistency"] = choice_criteria_conflicts(
+                humans.choice, np.column_stack(list(humans.criteria.values()))
+            )
         board = _leaderboard(regular, n_boot)
         labels = _task_labels(humans)
     elapsed = time.perf_counter() - started

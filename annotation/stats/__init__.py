@@ -15,7 +15,12 @@ from annotation.stats.agreement import (
     majority_agreement,
     percent_agreement,
 )
-from annotation.stats.consistency import cyclic_triads, transitivity_global, transitivity_per_item
+from annotation.stats.consistency import (
+    choice_criteria_conflicts,
+    cyclic_triads,
+    transitivity_global,
+    transitivity_per_item,
+)
 from annotation.stats.ranking import (
     aggregate_votes,
     elo_ratings,
@@ -31,6 +36,7 @@ __all__ = [
     "aggregate_votes",
     "agreement_report",
     "annotator_agreement",
+    "choice_criteria_conflicts",
     "cohen_kappa_mean",
     "cyclic_triads",
     "dawid_skene",

@@ -13,7 +13,12 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["cyclic_triads", "transitivity_global", "transitivity_per_item"]
+__all__ = [
+    "choice_criteria_conflicts",
+    "cyclic_triads",
+    "transitivity_global",
+    "transitivity_per_item",
+]
 
 
 def _count(adjacency: npt.NDArray[np.float64]) -> tuple[int, int]:
@@ -124,3 +129,20 @@ def transitivity_per_item(
         "triads_checked": checked,
         "items_checked": int((size >= 3).sum()),
     }
+
+
+def choice_criteria_conflicts(choice: npt.ArrayLike, criteria: npt.ArrayLike) -> dict[str, int]:
+    """Judgments whose overall choice goes against their own per-criterion answers.
+
+    ``choice`` holds one code per judgment (0 = response a, 1 = response b, anything else
+    undecided); ``criteria`` is (n_judgments, n_criteria) with the same codes per criterion
+    (2 = tie, -1 = missing). A decided judgment is checked when at least one criterion picks
+    a side, and conflicts when more criteria pick the other response than the chosen one.
+    """
+    choice = np.asarray(choice, dtype=np.int64)
+    answers = np.asarray(criteria, dtype=np.int64).reshape(len(choice), -1)
+    for_a = (answers == 0).sum(axis=1)
+    for_b = (answers == 1).sum(axis=1)
+    checked = ((choice == 0) | (choice == 1)) & ((for_a + for_b) > 0)
+    conflict = checked & (((choice == 0) & (for_b > for_a)) | ((choice == 1) & (for_a > for_b)))
+    return {"conflicts": int(conflict.sum()), "checked": int(checked.sum())}

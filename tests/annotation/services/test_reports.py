@@ -233,3 +233,24 @@ def test_with_strength_overall_is_ordinal_and_the_bare_choice_is_reported_too():
     criteria = report_compute(project=project, n_boot=20).report["criteria"]
     assert criteria["overall"]["krippendorff_alpha"]["level"] == "ordinal"
     assert criteria["choice"]["percent_agreement"]["value"] == 1.0
+
+
+def test_conflicts_between_the_choice_and_the_criteria_are_counted():
+    project = ProjectFactory()
+    CriterionFactory(project=project, key="honesty")
+    import_items(project, 4)
+    rows = [
+        {
+            "annotator": f"h{k}",
+            "item": f"q{i}",
+            "a": "r1",
+            "b": "r2",
+            "choice": "a",
+            "criteria": {"honesty": "b" if (i == 0 and k == 0) else "a"},
+        }
+        for i in range(4)
+        for k in range(2)
+    ]
+    judgments_import(project=project, rows=list(enumerate(rows, 1)))
+    consistency = report_compute(project=project, n_boot=10).report["consistency"]
+    assert consistency == {"conflicts": 1, "checked": 8}

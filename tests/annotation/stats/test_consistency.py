@@ -98,3 +98,13 @@ def test_per_item_matches_looping_over_items(seed):
         expected["triads_checked"] += counts["triads_checked"]
         expected["items_checked"] += int(len(models) >= 3)
     assert transitivity_per_item(item, a, b, outcome) == expected
+
+
+def test_a_choice_against_most_of_its_own_criteria_is_a_conflict():
+    from annotation.stats import choice_criteria_conflicts
+
+    choice = [0, 0, 1, 2, 0]
+    criteria = [[0, 0], [1, 1], [1, 2], [0, 1], [-1, -1]]
+    # 1: agrees; 2: chose a, both criteria b -> conflict; 3: agrees; 4: a tie is not
+    # checked; 5: no criterion picks a side.
+    assert choice_criteria_conflicts(choice, criteria) == {"conflicts": 1, "checked": 3}

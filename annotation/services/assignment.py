@@ -184,7 +184,9 @@ def _next_gold_task(project: Project, annotator: Annotator) -> Task | None:
         Task.objects.filter(project=project, is_gold=True)
         .exclude(pk__in=_finished_task_ids(project, annotator))
         .select_related("item", "response_a", "response_b")
-        .order_by("?")
+        # The least-met gold first: a backward scan of the queue index, where a random
+        # order would sort every gold task on each call.
+        .order_by("judgment_count", "-id")
     )
     return candidates.first()
 
@@ -202,7 +204,7 @@ def _lease(task: Task, annotator: Annotator, now: datetime) -> Assignment:
     assignment = Assignment(
         task=task,
         annotator=annotator,
-        project_id=task.project_id,
+        project=task.project,
         status=Assignment.Status.LEASED,
         left_response_id=left,
         leased_at=now,

@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from annotation.models import (
@@ -214,7 +214,11 @@ def _transitivity(table: JudgmentTable) -> dict[str, int]:
     }
 
 
-def _task_labels(humans: JudgmentTable) -> list[TaskLabel]:
+LabelRow = tuple[int, int, str, float, str, float]
+
+
+def _task_labels(humans: JudgmentTable) -> list[LabelRow]:
+    """(task, n, majority, share, weighted label, its posterior) per judged pairwise task."""
     keep = humans.choice >= 0
     task, annotator, label = humans.task[keep], humans.annotator[keep], humans.choice[keep]
     if len(task) == 0:
@@ -225,6 +229,7 @@ def _task_labels(humans: JudgmentTable) -> list[TaskLabel]:
         task_index, annotator_index, label, len(CHOICES), n_tasks=len(task_ids)
     )
     counts = np.bincount(task_index, minlength=len(task_ids))
+    # Labels settle long before the log-likelihood stops moving at the sixth digit.
     model = dawid_skene(
         task_index,
         annotator_index,
@@ -232,19 +237,84 @@ def _task_labels(humans: JudgmentTable) -> list[TaskLabel]:
         len(CHOICES),
         n_tasks=len(task_ids),
         n_annotators=len(annotator_ids),
+        max_iter=30,
+        tol=1e-5,
     )
     confidence = model.posterior[np.arange(len(task_ids)), model.labels]
-    return [
-        TaskLabel(
-            task_id=int(task_ids[i]),
-            n_judgments=int(counts[i]),
-            majority=CHOICES[majority[i]] if majority[i] >= 0 else "",
-            majority_share=float(share[i]) if not np.isnan(share[i]) else 0.0,
-            weighted=CHOICES[model.labels[i]] if model.labels[i] >= 0 else "",
-            weighted_confidence=float(confidence[i]),
+    names = np.array([*CHOICES, ""], dtype=object)
+    share = np.nan_to_num(share, nan=0.0)
+    return list(
+        zip(
+            task_ids.tolist(),
+            counts.tolist(),
+            names[majority].tolist(),
+            share.tolist(),
+            names[model.labels].tolist(),
+            confidence.tolist(),
+            strict=True,
         )
-        for i in range(len(task_ids))
-    ]
+    )
+
+
+LABEL_UPSERT = """
+INSERT INTO annotation_tasklabel
+    (task_id, n_judgments, majority, majority_share, weighted, weighted_confidence, updated_at)
+SELECT task_id, n_judgments, majority, majority_share, weighted, weighted_confidence, now()
+FROM report_labels
+ON CONFLICT (task_id) DO UPDATE SET
+    n_judgments = EXCLUDED.n_judgments, majority = EXCLUDED.majority,
+    majority_share = EXCLUDED.majority_share, weighted = EXCLUDED.weighted,
+    weighted_confidence = EXCLUDED.weighted_confidence, updated_at = EXCLUDED.updated_at
+WHERE (annotation_tasklabel.n_judgments, annotation_tasklabel.majority,
+       annotation_tasklabel.weighted)
+      IS DISTINCT FROM (EXCLUDED.n_judgments, EXCLUDED.majority, EXCLUDED.weighted)
+   OR abs(annotation_tasklabel.majority_share - EXCLUDED.majority_share) > 1e-9
+   OR abs(annotation_tasklabel.weighted_confidence - EXCLUDED.weighted_confidence) > 1e-6
+"""
+
+
+def _store_task_labels(rows: list[LabelRow]) -> None:
+    """Upsert the labels: on PostgreSQL through COPY into a temporary table and one
+    INSERT ... ON CONFLICT that touches only changed rows; elsewhere with the ORM."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        TaskLabel.objects.bulk_create(
+            [
+                TaskLabel(
+                    task_id=r[0],
+                    n_judgments=r[1],
+                    majority=r[2],
+                    majority_share=r[3],
+                    weighted=r[4],
+                    weighted_confidence=r[5],
+                )
+                for r in rows
+            ],
+            batch_size=5000,
+            update_conflicts=True,
+            unique_fields=["task"],
+            update_fields=[
+                "n_judgments",
+                "majority",
+                "majority_share",
+                "weighted",
+                "weighted_confidence",
+                "updated_at",
+            ],
+        )
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS report_labels (task_id bigint, n_judgments integer, "
+            "majority varchar(10), majority_share double precision, weighted varchar(10), "
+            "weighted_confidence double precision) ON COMMIT DROP"
+        )
+        cursor.execute("TRUNCATE report_labels")
+        with cursor.cursor.copy("COPY report_labels FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute(LABEL_UPSERT)
 
 
 def report_compute(*, project: Project, n_boot: int = N_BOOT) -> AgreementReport:
@@ -287,7 +357,7 @@ def report_compute(*, project: Project, n_boot: int = N_BOOT) -> AgreementReport
         "n_judgments": len(table),
     }
     board = None
-    labels: list[TaskLabel] = []
+    labels: list[LabelRow] = []
     if project.is_pairwise:
         nominal = Ratings(
             humans.task[humans.choice >= 0],
@@ -304,21 +374,7 @@ def report_compute(*, project: Project, n_boot: int = N_BOOT) -> AgreementReport
         labels = _task_labels(humans)
     elapsed = time.perf_counter() - started
     with transaction.atomic():
-        if labels:
-            TaskLabel.objects.bulk_create(
-                labels,
-                batch_size=5000,
-                update_conflicts=True,
-                unique_fields=["task"],
-                update_fields=[
-                    "n_judgments",
-                    "majority",
-                    "majority_share",
-                    "weighted",
-                    "weighted_confidence",
-                    "updated_at",
-                ],
-            )
+        _store_task_labels(labels)
         stored = AgreementReport.objects.create(
             project=project,
             computed_at=timezone.now(),

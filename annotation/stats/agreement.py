@@ -571,6 +571,25 @@ def _cohen_point(tables: _PairTables, min_shared: int) -> float:
     return float(_cohen_from_tables(cells[None, :], tables.n_pairs, tables.k, min_shared)[0, 0])
 
 
+MAX_BOOTSTRAP_PAIRS = 1000
+
+
+def _sample_pairs(tables: _PairTables, n: int, rng: np.random.Generator) -> _PairTables:
+    """The pair tables restricted to n pairs drawn at random, renumbered 0..n-1."""
+    chosen = np.sort(rng.choice(tables.n_pairs, size=n, replace=False))
+    cell_size = tables.k * tables.k
+    pair = tables.obs_cell // cell_size
+    keep = np.isin(pair, chosen)
+    renumber = np.full(tables.n_pairs, -1, dtype=np.int64)
+    renumber[chosen] = np.arange(n)
+    return _PairTables(
+        n_pairs=n,
+        k=tables.k,
+        obs_row=tables.obs_row[keep],
+        obs_cell=renumber[pair[keep]] * cell_size + tables.obs_cell[keep] % cell_size,
+    )
+
+
 def _cohen_bootstrap(
     prep: _Prepared, tables: _PairTables, min_shared: int, n_boot: int, rng: np.random.Generator
 ) -> FloatArray:
@@ -588,6 +607,17 @@ def _cohen_bootstrap(
     n_rows = int(prep.pairable.sum())
     if tables.n_pairs == 0 or n_boot <= 0:
         return np.full(max(n_boot, 0), np.nan)
+    if tables.n_pairs > MAX_BOOTSTRAP_PAIRS:
+        # The work grows with rounds x pairs x k^2: with a crowd (10^5 annotator pairs) the
+        # spread is bootstrapped on a fixed random sample of pairs and centred on the
+        # estimate over all pairs (per-pair kappas on a few shared items are biased under
+        # resampling, so the sample's own centre is not used).
+        full = _cohen_point(tables, min_shared)
+        sample = _sample_pairs(tables, MAX_BOOTSTRAP_PAIRS, rng)
+        boot = _cohen_bootstrap(prep, sample, min_shared, n_boot, rng)
+        if np.isnan(full) or np.all(np.isnan(boot)):
+            return boot
+        return boot - np.nanmedian(boot) + full
     size = tables.n_pairs * tables.k * tables.k
     x = sparse.csr_matrix(
         (np.ones(len(tables.obs_row)), (tables.obs_row, tables.obs_cell)), shape=(n_rows, size)

@@ -434,3 +434,16 @@ def test_majority_agreement_compares_judge_with_human_majority():
     ]
     single = majority_agreement(humans, judge, min_reference_ratings=1)
     assert single["n"] == 4
+
+
+def test_cohen_interval_over_a_crowd_is_bootstrapped_on_a_sample_of_pairs_around_the_estimate():
+    rng = np.random.default_rng(7)
+    n_items, per_item, pool = 3000, 5, 300
+    truth = rng.integers(0, 3, n_items)
+    item = np.repeat(np.arange(n_items), per_item)
+    annotator = np.concatenate([rng.choice(pool, per_item, replace=False) for _ in range(n_items)])
+    value = np.where(rng.random(len(item)) < 0.8, truth[item], rng.integers(0, 3, len(item)))
+    report = agreement_report(Ratings(item, annotator, value), n_boot=200, min_shared=1)
+    cohen = report["cohen_kappa_mean"]
+    assert cohen["n_pairs"] > 1000
+    assert cohen["ci"][0] <= cohen["value"] <= cohen["ci"][1]

@@ -23,7 +23,7 @@ MODEL_NAMES = (b"model-0", b"model-1")
 # on purpose, and that the count still does not depend on how many tasks there are.
 def next_task_queries() -> int:
     # One more where the database has SKIP LOCKED: the picked task is re-counted under lock.
-    return 9 + int(connection.features.has_select_for_update_skip_locked)
+    return 8 + int(connection.features.has_select_for_update_skip_locked)
 
 
 # From an annotator's second judgment on: the first one also creates their figures.

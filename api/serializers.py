@@ -103,6 +103,7 @@ class ProgressSerializer(serializers.Serializer):
     tasks_total = serializers.IntegerField()
     tasks_complete = serializers.IntegerField()
     judgments = serializers.IntegerField()
+    judgments_last_hour = serializers.IntegerField()
     active_annotators = serializers.IntegerField()
 
 

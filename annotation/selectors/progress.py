@@ -31,5 +31,8 @@ def project_progress(*, project: Project) -> dict[str, int]:
         "tasks_total": tasks["total"],
         "tasks_complete": tasks["complete"],
         "judgments": Judgment.objects.filter(project=project, is_gold=False).count(),
+        "judgments_last_hour": Judgment.objects.filter(
+            project=project, is_gold=False, created_at__gte=now - ACTIVE_WINDOW
+        ).count(),
         "active_annotators": len(active),
     }

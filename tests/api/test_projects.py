@@ -184,6 +184,7 @@ def test_progress_has_the_contract_shape(researcher_client, pairwise):
         "tasks_total": 3,
         "tasks_complete": 0,
         "judgments": 0,
+        "judgments_last_hour": 0,
         "active_annotators": 0,
     }
 
@@ -202,6 +203,7 @@ def test_progress_counts_judgments_and_annotators(researcher_client, pairwise):
         "tasks_total": 3,
         "tasks_complete": 1,
         "judgments": 2,
+        "judgments_last_hour": 2,
         "active_annotators": 2,
     }
 

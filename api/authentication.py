@@ -12,9 +12,7 @@ from rest_framework.authtoken.models import Token
 
 class AnnotatorTokenAuthentication(TokenAuthentication):
     def authenticate_credentials(self, key: str) -> tuple[Any, Token]:
-        token = (
-            Token.objects.select_related("user", "user__annotator").filter(key=key).first()
-        )
+        token = Token.objects.select_related("user", "user__annotator").filter(key=key).first()
         if token is None:
             raise exceptions.AuthenticationFailed("Invalid token.")
         if not token.user.is_active:

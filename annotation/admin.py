@@ -9,6 +9,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
@@ -28,7 +29,7 @@ from annotation.models import (
     Task,
 )
 from annotation.presets import PRESET_CHOICES, PRESETS
-from annotation.selectors.progress import project_progress
+from annotation.selectors.progress import progress_context
 from annotation.selectors.projects import projects_managed_by
 from annotation.services.importing import filetype_from_name, items_import
 from annotation.services.projects import PROJECT_FIELDS, rubric_snapshot, rubric_version_bump
@@ -152,10 +153,7 @@ class ProjectAdmin(ManagedProjectMixin, admin.ModelAdmin):
     def progress(self, project: Project) -> str:
         if not project.pk:
             return "—"
-        figures = project_progress(project=project)
-        return format_html_join(
-            " · ", "{}: <strong>{}</strong>", ((k.replace("_", " "), v) for k, v in figures.items())
-        )
+        return render_to_string("annotation/partials/progress.html", progress_context(project))
 
     @admin.display(description="Agreement (95% intervals)")
     def agreement(self, project: Project) -> str:

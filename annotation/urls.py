@@ -10,6 +10,7 @@ urlpatterns = [
     path("<slug:slug>/consent/", views.project_consent, name="project-consent"),
     path("<slug:slug>/task/", views.task_page, name="task"),
     path("<slug:slug>/preview/", views.task_preview, name="preview"),
+    path("<slug:slug>/progress/", views.project_progress_partial, name="progress"),
     path(
         "<slug:slug>/assignments/<int:assignment_id>/judgment/",
         views.judgment_post,

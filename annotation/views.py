@@ -23,6 +23,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from annotation.errors import DomainError, ProjectNotOpen, ValidationFailed
 from annotation.models import Annotator, Assignment, Judgment, Project, Task
 from annotation.rendering import render_markdown
+from annotation.selectors.progress import progress_context
 from annotation.selectors.projects import projects_managed_by, projects_open_to
 from annotation.selectors.tasks import assignment_preview, assignment_sides, task_for_preview
 from annotation.services.annotators import (
@@ -233,6 +234,13 @@ def task_preview(request: HttpRequest, slug: str) -> HttpResponse:
     context = _task_context(project, annotator, assignment, errors=None)
     context["preview"] = {"left_model": left.model, "right_model": right.model if right else ""}
     return render(request, "annotation/task.html", context)
+
+
+@staff_member_required
+def project_progress_partial(request: HttpRequest, slug: str) -> HttpResponse:
+    """The researcher's live progress line, polled by htmx on the admin project page."""
+    project = get_object_or_404(projects_managed_by(user=request.user), slug=slug)
+    return render(request, "annotation/partials/progress.html", progress_context(project))
 
 
 @require_POST

@@ -36,3 +36,12 @@ def project_progress(*, project: Project) -> dict[str, int]:
         ).count(),
         "active_annotators": len(active),
     }
+
+
+def progress_context(project: Project) -> dict[str, object]:
+    """The figures as (label, value) pairs, for the console's live progress line."""
+    figures = project_progress(project=project)
+    return {
+        "project": project,
+        "figures": [(name.replace("_", " "), value) for name, value in figures.items()],
+    }

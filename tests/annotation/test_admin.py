@@ -158,3 +158,13 @@ def test_creating_a_project_from_a_preset_fills_kind_protocol_and_criteria(clien
         "verbosity",
     ]
     assert project.owner == researcher
+
+
+def test_the_project_page_polls_its_progress_line(client):
+    researcher = _researcher()
+    project = _voted_project(researcher)
+    client.force_login(researcher)
+    html = client.get(f"/admin/annotation/project/{project.pk}/change/").content.decode()
+    assert 'hx-trigger="every 10s"' in html and "vendor/htmx.min.js" in html
+    partial = client.get(f"/annotate/{project.slug}/progress/").content.decode()
+    assert "judgments last hour" in partial and "<html" not in partial

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files import File
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Max
 from django.utils import timezone
 
@@ -32,6 +32,7 @@ from annotation.selectors.exports import (
     export_plan,
     export_query_from_params,
     export_rows,
+    judgment_json_lines,
     passing_judgments,
     rubric_score_column,
     with_up_to,
@@ -146,7 +147,15 @@ def encode_parquet(
 def export_stream(
     *, plan: ExportPlan, rows: Iterable[dict[str, Any]] | None = None
 ) -> Iterator[bytes]:
-    """The plan's file as bytes, produced while its rows are read."""
+    """The plan's file as bytes, produced while its rows are read. The raw judgments as
+    JSON Lines on PostgreSQL come straight out of the database (judgment_json_lines)."""
+    if (
+        rows is None
+        and plan.query.format == "judgments"
+        and plan.query.filetype == "jsonl"
+        and connection.vendor == "postgresql"
+    ):
+        return judgment_json_lines(project=plan.project, filters=plan.query.filters)
     rows = export_rows(plan=plan) if rows is None else rows
     if plan.query.filetype == "csv":
         return encode_csv(rows, plan.column_names)

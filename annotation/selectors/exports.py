@@ -849,6 +849,9 @@ def with_up_to(query: ExportQuery, up_to_id: int | None) -> ExportQuery:
 # ---------------------------------------------------------------- judgments, built by PostgreSQL
 
 
+COPY_CHUNK_BYTES = 256 * 1024
+
+
 class JSONBuildObject(JSONObject):
     """JSON_BUILD_OBJECT on PostgreSQL: cheaper than JSONB_BUILD_OBJECT (no jsonb value is
     built) and keeps the keys in the order given."""
@@ -920,6 +923,13 @@ def judgment_json_lines(*, project: Project, filters: ExportFilters) -> Iterator
     )
     sql, params = queryset.query.sql_with_params()
     statement = f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')"
+    buffer = bytearray()
     with connection.cursor() as cursor, cursor.cursor.copy(statement, params) as copy:
+        # COPY hands out one row at a time: gather them, so the server writes big chunks.
         for block in copy:
-            yield bytes(block)
+            buffer += block
+            if len(buffer) >= COPY_CHUNK_BYTES:
+                yield bytes(buffer)
+                buffer.clear()
+    if buffer:
+        yield bytes(buffer)

@@ -43,7 +43,7 @@ from annotation.services.reports import report_latest
 logger = logging.getLogger(__name__)
 
 TEXT_BATCH = 500
-PARQUET_ROW_GROUP = 10_000
+PARQUET_ROW_GROUP = 5_000
 INSTRUCTIONS_EXCERPT = 600
 _PROTOCOL_SKIP = {"id", "owner", "created_at", "updated_at"}
 

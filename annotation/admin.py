@@ -28,11 +28,17 @@ from annotation.models import (
     Response,
     Task,
 )
-from annotation.presets import PRESET_CHOICES, PRESETS
+from annotation.presets import PRESET_CHOICES
 from annotation.selectors.progress import progress_context
 from annotation.selectors.projects import projects_managed_by
 from annotation.services.importing import filetype_from_name, items_import
-from annotation.services.projects import PROJECT_FIELDS, rubric_snapshot, rubric_version_bump
+from annotation.services.projects import (
+    PROJECT_FIELDS,
+    criteria_add,
+    preset_apply,
+    rubric_snapshot,
+    rubric_version_bump,
+)
 from annotation.services.quality import annotator_block
 from annotation.services.reports import report_is_stale, report_latest
 
@@ -244,10 +250,10 @@ class ProjectAdmin(ManagedProjectMixin, admin.ModelAdmin):
             obj.owner = request.user
         preset = form.cleaned_data.get("preset")
         if not change and preset:
-            defaults = PRESETS[preset]["fields"]
-            for name, value in defaults.items():
-                if name not in form.changed_data:
-                    setattr(obj, name, value)
+            chosen = {n: getattr(obj, n) for n in form.changed_data if n in PROJECT_FIELDS}
+            fields, _ = preset_apply(preset=preset, fields=chosen, criteria=None)
+            for name, value in fields.items():
+                setattr(obj, name, value)
         self._rubric_before = rubric_snapshot(project=obj) if change else []
         super().save_model(request, obj, form, change)
 
@@ -256,10 +262,8 @@ class ProjectAdmin(ManagedProjectMixin, admin.ModelAdmin):
         project = form.instance
         preset = form.cleaned_data.get("preset")
         if not change and preset and not project.criteria.exists():
-            Criterion.objects.bulk_create(
-                Criterion(project=project, position=i, **criterion)
-                for i, criterion in enumerate(PRESETS[preset]["criteria"])
-            )
+            _, criteria = preset_apply(preset=preset, fields={}, criteria=None)
+            criteria_add(project=project, criteria=criteria)
         if change and rubric_version_bump(project=project, previous=self._rubric_before):
             messages.info(
                 request,

@@ -20,10 +20,14 @@ from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
-from annotation.errors import DomainError, ProjectNotOpen, ValidationFailed
-from annotation.models import Annotator, Assignment, Judgment, Project, Task
+from annotation.errors import DomainError, ValidationFailed
+from annotation.models import Annotator, Assignment, Judgment, Project
 from annotation.rendering import render_markdown
-from annotation.selectors.progress import progress_context
+from annotation.selectors.progress import (
+    annotator_judgment_count,
+    annotator_progress,
+    progress_context,
+)
 from annotation.selectors.projects import projects_managed_by, projects_open_to
 from annotation.selectors.tasks import assignment_preview, assignment_sides, task_for_preview
 from annotation.services.annotators import (
@@ -32,7 +36,6 @@ from annotation.services.annotators import (
     crowd_entry_from_params,
 )
 from annotation.services.assignment import (
-    FINISHED,
     assignment_lease,
     assignment_skip,
     project_check_open_for,
@@ -40,6 +43,13 @@ from annotation.services.assignment import (
 from annotation.services.judging import judgment_submit
 
 CONSENT_SESSION_KEY = "consented_projects"
+
+
+def _closed(request: HttpRequest, project: Project, reason: str, *, status: int) -> HttpResponse:
+    """The page an annotator sees when a project will not give them work, and why."""
+    return render(
+        request, "annotation/closed.html", {"project": project, "reason": reason}, status=status
+    )
 
 
 def signup(request: HttpRequest) -> HttpResponse:
@@ -70,12 +80,7 @@ def project_start(request: HttpRequest, slug: str) -> HttpResponse:
     try:
         entry = crowd_entry_from_params(request.GET)
     except ValidationFailed as exc:
-        return render(
-            request,
-            "annotation/closed.html",
-            {"project": project, "reason": exc.detail},
-            status=400,
-        )
+        return _closed(request, project, exc.detail, status=400)
     if entry is not None:
         annotator = crowd_annotator_enter(project=project, entry=entry)
         if request.user.is_authenticated and request.user.pk != annotator.user_id:
@@ -87,20 +92,8 @@ def project_start(request: HttpRequest, slug: str) -> HttpResponse:
     annotator = annotator_for_user(user=request.user)
     try:
         project_check_open_for(project=project, annotator=annotator)
-    except ProjectNotOpen as exc:
-        return render(
-            request,
-            "annotation/closed.html",
-            {"project": project, "reason": exc.detail},
-            status=403,
-        )
     except DomainError as exc:
-        return render(
-            request,
-            "annotation/closed.html",
-            {"project": project, "reason": exc.detail},
-            status=403,
-        )
+        return _closed(request, project, exc.detail, status=403)
     if not _has_consented(request, project):
         return render(
             request,
@@ -143,12 +136,7 @@ def _render_next(
         if assignment is None:
             assignment = assignment_lease(project=project, annotator=annotator)
     except DomainError as exc:
-        return render(
-            request,
-            "annotation/closed.html",
-            {"project": project, "reason": exc.detail},
-            status=403,
-        )
+        return _closed(request, project, exc.detail, status=403)
     if assignment is None:
         return _finish(request, project, annotator)
     context = _task_context(project, annotator, assignment, errors=errors)
@@ -162,30 +150,12 @@ def _finish(request: HttpRequest, project: Project, annotator: Annotator) -> Htt
         if request.htmx:
             return HttpResponseClientRedirect(project.completion_url)
         return HttpResponseRedirect(project.completion_url)
-    context = {"project": project, "done": _done_count(project, annotator)}
+    context = {
+        "project": project,
+        "done": annotator_judgment_count(project=project, annotator=annotator, include_gold=True),
+    }
     template = "annotation/task.html#done-card" if request.htmx else "annotation/done.html"
     return render(request, template, context)
-
-
-def _progress(project: Project, annotator: Annotator) -> dict[str, int]:
-    """Done and target for the progress bar: the study's quota when set, else everything
-    still open to this annotator."""
-    done = Judgment.objects.filter(project=project, annotator=annotator, is_gold=False).count()
-    open_tasks = (
-        Task.objects.filter(
-            project=project, is_gold=False, judgment_count__lt=project.annotations_per_task
-        )
-        .exclude(assignments__annotator=annotator, assignments__status__in=FINISHED)
-        .count()
-    )
-    target = done + open_tasks
-    if project.max_tasks_per_annotator:
-        target = min(target, project.max_tasks_per_annotator)
-    return {"done": done, "target": max(target, done, 1)}
-
-
-def _done_count(project: Project, annotator: Annotator) -> int:
-    return Judgment.objects.filter(project=project, annotator=annotator).count()
 
 
 def _task_context(
@@ -213,7 +183,7 @@ def _task_context(
         "criteria": criteria,
         "strength_levels": list(range(1, project.strength_scale + 1)),
         "errors": errors or [],
-        **_progress(project, annotator),
+        **annotator_progress(project=project, annotator=annotator),
     }
 
 
@@ -223,11 +193,7 @@ def task_preview(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_object_or_404(projects_managed_by(user=request.user), slug=slug)
     task = task_for_preview(project=project, task_id=request.GET.get("task"))
     if task is None:
-        return render(
-            request,
-            "annotation/closed.html",
-            {"project": project, "reason": "This project has no tasks yet."},
-        )
+        return _closed(request, project, "This project has no tasks yet.", status=200)
     assignment = assignment_preview(task=task)
     left, right = assignment_sides(assignment)
     annotator = annotator_for_user(user=request.user)

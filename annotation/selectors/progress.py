@@ -7,7 +7,7 @@ from datetime import timedelta
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from annotation.models import Assignment, Judgment, Project, Task
+from annotation.models import Annotator, Assignment, Judgment, Project, Task
 
 ACTIVE_WINDOW = timedelta(hours=1)
 
@@ -45,3 +45,25 @@ def progress_context(project: Project) -> dict[str, object]:
         "project": project,
         "figures": [(name.replace("_", " "), value) for name, value in figures.items()],
     }
+
+
+def annotator_judgment_count(*, project: Project, annotator: Annotator, include_gold: bool) -> int:
+    judgments = Judgment.objects.filter(project=project, annotator=annotator)
+    return judgments.count() if include_gold else judgments.filter(is_gold=False).count()
+
+
+def annotator_progress(*, project: Project, annotator: Annotator) -> dict[str, int]:
+    """Done and target for an annotator's progress bar: the study's quota when set, else
+    everything still open to them."""
+    done = annotator_judgment_count(project=project, annotator=annotator, include_gold=False)
+    open_tasks = (
+        Task.objects.filter(
+            project=project, is_gold=False, judgment_count__lt=project.annotations_per_task
+        )
+        .exclude(assignments__annotator=annotator, assignments__status__in=Assignment.FINISHED)
+        .count()
+    )
+    target = done + open_tasks
+    if project.max_tasks_per_annotator:
+        target = min(target, project.max_tasks_per_annotator)
+    return {"done": done, "target": max(target, done, 1)}

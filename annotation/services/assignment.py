@@ -13,7 +13,6 @@ from django.utils import timezone
 from annotation.errors import AnnotatorBlocked, PermissionDenied, ProjectNotOpen
 from annotation.models import Annotator, AnnotatorStats, Assignment, Project, Task
 
-FINISHED = (Assignment.Status.SUBMITTED, Assignment.Status.SKIPPED)
 MAX_LEASE_ATTEMPTS = 5
 
 
@@ -135,7 +134,7 @@ def _in_qualification(project: Project, annotator: Annotator) -> bool:
 
 def _finished_task_ids(project: Project, annotator: Annotator):
     return Assignment.objects.filter(
-        project=project, annotator=annotator, status__in=FINISHED
+        project=project, annotator=annotator, status__in=Assignment.FINISHED
     ).values("task_id")
 
 

@@ -112,6 +112,18 @@ def read_rows_lenient(
     )
 
 
+def rows_from_body(body: Any) -> tuple[list[tuple[int, Any]], list[dict[str, Any]]]:
+    """A request body as numbered rows (and its unreadable lines): JSON Lines text, a JSON
+    list (rows numbered from 1) or a single JSON object."""
+    if isinstance(body, bytes | str):
+        return read_rows_lenient(body, filetype="jsonl")
+    if isinstance(body, list):
+        return list(enumerate(body, start=1)), []
+    if isinstance(body, dict):
+        return [(1, body)], []
+    raise ImportRejected(errors=[{"line": 0, "error": "expected a JSON list or JSONL"}])
+
+
 def filetype_from_name(name: str) -> str:
     lowered = name.lower()
     for suffix, filetype in (
@@ -461,10 +473,12 @@ def items_import(
     rows: Iterable[tuple[int, Any]] | None = None,
     content: bytes | str | None = None,
     filetype: str = "jsonl",
+    read_errors: list[dict[str, Any]] | None = None,
 ) -> ImportResult:
     """Validate every row, then create or update the items, their responses and tasks in
-    one transaction. Either `rows` (already parsed) or `content` (a file's bytes)."""
-    read_errors: list[dict[str, Any]] = []
+    one transaction. Either `rows` (already parsed, with the lines that could not be read)
+    or `content` (a file's bytes)."""
+    read_errors = list(read_errors or [])
     if rows is None:
         if content is None:
             raise ImportRejected("Nothing to import.", errors=[{"line": 0, "error": "empty"}])

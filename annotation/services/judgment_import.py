@@ -52,12 +52,18 @@ def _task_index(project: Project) -> dict[tuple[str, str, str | None], Task]:
     return index
 
 
-def judgments_import(*, project: Project, rows: Iterable[tuple[int, Any]]) -> JudgmentImportResult:
-    """Validate every row, then write them all in one transaction."""
+def judgments_import(
+    *,
+    project: Project,
+    rows: Iterable[tuple[int, Any]],
+    read_errors: list[dict[str, Any]] | None = None,
+) -> JudgmentImportResult:
+    """Validate every row, then write them all in one transaction. `read_errors` are the
+    lines of the input that could not even be read; they are reported with the others."""
     rows = list(rows)
     criteria = list(project.criteria.all())
     tasks = _task_index(project)
-    errors: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = list(read_errors or [])
     prepared: list[tuple[str, str, Task, Any]] = []
     seen: dict[tuple[str, int], int] = {}
     for line, row in rows:
@@ -79,6 +85,7 @@ def judgments_import(*, project: Project, rows: Iterable[tuple[int, Any]]) -> Ju
             )
         seen[key] = line
     if errors:
+        errors.sort(key=lambda e: e["line"])
         raise ImportRejected(errors=errors[:MAX_REPORTED_ERRORS])
     if not prepared:
         raise ImportRejected("Nothing to import.", errors=[{"line": 0, "error": "no rows"}])
@@ -160,13 +167,15 @@ def _write(project: Project, prepared: list[tuple[str, str, Task, Any]]) -> Judg
             source=Annotator.Source.IMPORT, external_id__in=[w[0] for w in wanted]
         )
     }
+    new_annotators = []
     for external_id, kind in sorted(wanted):
         annotator = annotators.get(external_id)
         if annotator is None:
-            annotators[external_id] = Annotator.objects.create(
+            annotator = Annotator(
                 source=Annotator.Source.IMPORT, external_id=external_id, kind=kind
             )
-            result.annotators_created += 1
+            annotators[external_id] = annotator
+            new_annotators.append(annotator)
         elif annotator.kind != kind:
             raise ImportRejected(
                 errors=[
@@ -176,6 +185,8 @@ def _write(project: Project, prepared: list[tuple[str, str, Task, Any]]) -> Judg
                     }
                 ]
             )
+    Annotator.objects.bulk_create(new_annotators)
+    result.annotators_created = len(new_annotators)
     existing = {
         (j.annotator_id, j.task_id): j
         for j in Judgment.objects.filter(project=project, annotator__in=list(annotators.values()))

@@ -97,6 +97,11 @@ def _criteria_objects(project: Project, criteria: list[dict[str, Any]]) -> list[
     return objects
 
 
+def criteria_add(*, project: Project, criteria: list[dict[str, Any]]) -> list[Criterion]:
+    """Validate criteria given as plain data and add them to the project, in order."""
+    return Criterion.objects.bulk_create(_criteria_objects(project, criteria))
+
+
 def _valid_level_labels(criterion: Criterion) -> bool:
     labels = criterion.level_labels
     if not isinstance(labels, dict):
@@ -158,7 +163,7 @@ def project_create(
             errors=[{"field": "criteria", "error": "a rubric project needs at least one"}]
         )
     project.save()
-    Criterion.objects.bulk_create(_criteria_objects(project, criteria))
+    criteria_add(project=project, criteria=criteria)
     return project
 
 
@@ -169,6 +174,10 @@ def project_update(
     """Change a project's settings; `criteria`, when given, replaces the list. Once judgments
     exist, a change of criteria makes a new rubric version (the old one is archived and
     judgments keep the version they were made under)."""
+    if "preset" in fields:
+        raise ValidationFailed(
+            errors=[{"field": "preset", "error": "only applies when creating a project"}]
+        )
     unknown = set(fields) - set(PROJECT_FIELDS)
     if unknown:
         raise ValidationFailed(errors=[{"field": k, "error": "unknown field"} for k in unknown])
@@ -190,7 +199,7 @@ def project_update(
             )
         previous = rubric_snapshot(project=project)
         project.criteria.all().delete()
-        Criterion.objects.bulk_create(_criteria_objects(project, criteria))
+        criteria_add(project=project, criteria=criteria)
         rubric_version_bump(project=project, previous=previous)
     return project
 

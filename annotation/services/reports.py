@@ -18,6 +18,7 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
+from annotation.errors import ValidationFailed
 from annotation.models import (
     AgreementReport,
     Annotator,
@@ -87,7 +88,7 @@ def _criterion_ratings(
 
 
 def _per_annotator(
-    table: JudgmentTable, humans: JudgmentTable, overall: Ratings | None, project: Project
+    table: JudgmentTable, overall: Ratings | None, project: Project
 ) -> list[dict[str, Any]]:
     ids = np.unique(table.annotator)
     agreement = {}
@@ -131,9 +132,7 @@ def _per_annotator(
     return rows
 
 
-def _model_judges(
-    table: JudgmentTable, humans: Ratings, models_only: JudgmentTable, project: Project
-) -> list[dict[str, Any]]:
+def _model_judges(humans: Ratings, models_only: JudgmentTable) -> list[dict[str, Any]]:
     if len(models_only) == 0 or len(humans) == 0:
         return []
     keep = models_only.choice >= 0
@@ -153,17 +152,20 @@ def _model_judges(
     ]
 
 
-def _outcomes(table: JudgmentTable) -> tuple[npt.NDArray, npt.NDArray, npt.NDArray]:
-    """Votes as (model a, model b, outcome): a win 1, a loss 0; a tie or 'both bad' is half
-    a win each (the Bradley-Terry convention for ties, as in Chatbot Arena's notebook)."""
+def _outcomes(
+    table: JudgmentTable,
+) -> tuple[npt.NDArray, npt.NDArray, npt.NDArray, npt.NDArray]:
+    """Votes between two different models as (usable rows, model a, model b, outcome): a win
+    1, a loss 0; a tie or 'both bad' is half a win each (the Bradley-Terry convention for
+    ties, as in Chatbot Arena's notebook)."""
     usable = (table.choice >= 0) & (table.model_a >= 0) & (table.model_b >= 0)
     usable &= table.model_a != table.model_b
     outcome = np.select([table.choice == 0, table.choice == 1], [1.0, 0.0], default=0.5)
-    return table.model_a[usable], table.model_b[usable], outcome[usable]
+    return usable, table.model_a[usable], table.model_b[usable], outcome[usable]
 
 
 def _leaderboard(table: JudgmentTable, n_boot: int) -> dict[str, Any] | None:
-    model_a, model_b, outcome = _outcomes(table)
+    _, model_a, model_b, outcome = _outcomes(table)
     if len(outcome) == 0:
         return None
     result = leaderboard(model_a, model_b, outcome, n_models=len(table.models), n_boot=n_boot)
@@ -200,9 +202,7 @@ def _leaderboard(table: JudgmentTable, n_boot: int) -> dict[str, Any] | None:
 
 
 def _transitivity(table: JudgmentTable) -> dict[str, int]:
-    model_a, model_b, outcome = _outcomes(table)
-    usable = (table.choice >= 0) & (table.model_a >= 0) & (table.model_b >= 0)
-    usable &= table.model_a != table.model_b
+    usable, model_a, model_b, outcome = _outcomes(table)
     global_ = transitivity_global(model_a, model_b, outcome, n_models=len(table.models))
     per_item = transitivity_per_item(table.item[usable], model_a, model_b, outcome)
     return {
@@ -352,7 +352,7 @@ def report_compute(*, project: Project, n_boot: int = N_BOOT) -> AgreementReport
 
     report: dict[str, Any] = {
         "criteria": criteria_report,
-        "annotators": _per_annotator(table.subset(~table.is_model), humans, overall, project),
+        "annotators": _per_annotator(table.subset(~table.is_model), overall, project),
         "model_judges": [],
         "n_judgments": len(table),
     }
@@ -364,7 +364,7 @@ def report_compute(*, project: Project, n_boot: int = N_BOOT) -> AgreementReport
             humans.annotator[humans.choice >= 0],
             humans.choice[humans.choice >= 0],
         )
-        report["model_judges"] = _model_judges(regular, nominal, models_only, project)
+        report["model_judges"] = _model_judges(nominal, models_only)
         report["transitivity"] = _transitivity(humans)
         if humans.criteria:
             report["consistency"] = choice_criteria_conflicts(
@@ -406,6 +406,19 @@ def report_current(*, project: Project) -> tuple[AgreementReport | None, bool]:
     if stale and settings.CELERY_TASK_ALWAYS_EAGER and project.judgments.exists():
         report, stale = report_compute(project=project), False
     return report, stale
+
+
+def leaderboard_current(*, project: Project) -> tuple[AgreementReport | None, bool, dict]:
+    """The newest report, whether it is stale, and its leaderboard. Only pairwise projects
+    rank models."""
+    if not project.is_pairwise:
+        raise ValidationFailed(
+            "A leaderboard ranks models from pairwise judgments; "
+            f"project {project.slug!r} is a rubric project."
+        )
+    report, stale = report_current(project=project)
+    board = (report.leaderboard if report else None) or {"results": [], "win_rate": {}}
+    return report, stale, board
 
 
 def report_refresh_soon(*, project_id: int) -> bool:

@@ -8,9 +8,8 @@ from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from annotation.errors import ImportRejected
 from annotation.models import Item
-from annotation.services.importing import items_import
+from annotation.services.importing import items_import, rows_from_body
 from api.parsers import JSONLinesParser, NDJSONParser
 from api.permissions import IsResearcher, managed_project
 from api.serializers import ImportResultSerializer, ItemSerializer
@@ -49,13 +48,6 @@ class ItemListView(generics.ListAPIView):
     )
     def post(self, request: Request, slug: str) -> Response:
         project = managed_project(request.user, slug)
-        body = request.data
-        if isinstance(body, bytes | str):
-            result = items_import(project=project, content=body, filetype="jsonl")
-        elif isinstance(body, list):
-            result = items_import(project=project, rows=list(enumerate(body, start=1)))
-        elif isinstance(body, dict):
-            result = items_import(project=project, rows=[(1, body)])
-        else:
-            raise ImportRejected(errors=[{"line": 0, "error": "expected a JSON list or JSONL"}])
+        rows, read_errors = rows_from_body(request.data)
+        result = items_import(project=project, rows=rows, read_errors=read_errors)
         return Response(result.as_dict(), status=status.HTTP_201_CREATED)

@@ -9,9 +9,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.errors import ImportRejected
 from annotation.selectors.sync import judgments_since
-from annotation.services.importing import read_rows
+from annotation.services.importing import rows_from_body
 from annotation.services.judgment_import import judgments_import
 from api.parsers import JSONLinesParser, NDJSONParser
 from api.permissions import IsResearcher, managed_project
@@ -49,14 +48,6 @@ class JudgmentListView(APIView):
     )
     def post(self, request: Request, slug: str) -> Response:
         project = managed_project(request.user, slug)
-        body = request.data
-        if isinstance(body, bytes | str):
-            rows = read_rows(body, filetype="jsonl")
-        elif isinstance(body, list):
-            rows = list(enumerate(body, start=1))
-        elif isinstance(body, dict):
-            rows = [(1, body)]
-        else:
-            raise ImportRejected(errors=[{"line": 0, "error": "expected a JSON list or JSONL"}])
-        result = judgments_import(project=project, rows=rows)
+        rows, read_errors = rows_from_body(request.data)
+        result = judgments_import(project=project, rows=rows, read_errors=read_errors)
         return Response(result.as_dict(), status=status.HTTP_201_CREATED)

@@ -10,7 +10,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.errors import ValidationFailed
 from annotation.selectors.progress import project_progress
 from annotation.selectors.projects import projects_managed_by
 from annotation.services.projects import project_create, project_update
@@ -52,10 +51,6 @@ class ProjectDetailView(APIView):
         serializer = ProjectSerializer(project, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         data: dict[str, Any] = dict(serializer.validated_data)
-        if data.pop("preset", None):
-            raise ValidationFailed(
-                errors=[{"field": "preset", "error": "only applies when creating a project"}]
-            )
         criteria = data.pop("criteria", None)
         project = project_update(
             project=project,

@@ -11,8 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.errors import ValidationFailed
-from annotation.services.reports import report_current
+from annotation.services.reports import leaderboard_current, report_current
 from annotation.tasks import report_refresh
 from api.permissions import IsResearcher, managed_project
 from api.serializers import AgreementReportSerializer, LeaderboardSerializer
@@ -53,11 +52,5 @@ class LeaderboardView(APIView):
     @extend_schema(responses=LeaderboardSerializer)
     def get(self, request: Request, slug: str) -> Response:
         project = managed_project(request.user, slug)
-        if not project.is_pairwise:
-            raise ValidationFailed(
-                "A leaderboard ranks models from pairwise judgments; "
-                f"project {slug!r} is a rubric project."
-            )
-        report, stale = report_current(project=project)
-        board = (report.leaderboard if report else None) or {"results": [], "win_rate": {}}
+        report, stale, board = leaderboard_current(project=project)
         return Response({"computed_at": _timestamp(report), "stale": stale, **board})

@@ -111,3 +111,46 @@ def test_dawid_skene_handles_sparse_annotator_and_unlabelled_task():
     assert 0 < result.accuracy[15] < 1
     assert np.isnan(result.accuracy[16])
     assert result.labels[100] == -1
+
+
+def reference_dawid_skene(task, annotator, label, n_labels, n_tasks, n_annotators, n_iter):
+    """Textbook EM, one judgment at a time (MAP with one pseudo-count), as a reference."""
+    k = n_labels
+    posterior = np.zeros((n_tasks, k))
+    for t, y in zip(task, label, strict=True):
+        posterior[t, y] += 1
+    judged = posterior.sum(axis=1) > 0
+    posterior[judged] /= posterior[judged].sum(axis=1, keepdims=True)
+    posterior[~judged] = 1 / k
+    for _ in range(n_iter):
+        prior = posterior[judged].sum(axis=0) + 1
+        prior /= prior.sum()
+        confusion = np.ones((n_annotators, k, k))
+        for t, a, y in zip(task, annotator, label, strict=True):
+            confusion[a, :, y] += posterior[t]
+        confusion /= confusion.sum(axis=2, keepdims=True)
+        log_joint = np.tile(np.log(prior), (n_tasks, 1))
+        for t, a, y in zip(task, annotator, label, strict=True):
+            log_joint[t] += np.log(confusion[a, :, y])
+        joint = np.exp(log_joint - log_joint.max(axis=1, keepdims=True))
+        posterior = joint / joint.sum(axis=1, keepdims=True)
+        posterior[~judged] = prior
+    return posterior, confusion, prior
+
+
+def test_dawid_skene_equals_textbook_em_iteration_for_iteration():
+    _, task, annotator, label = simulate(PANEL, n_tasks=120)
+    task = np.append(task, 0)  # a task with six judgments, and one task without any
+    annotator = np.append(annotator, 15)
+    label = np.append(label, 1)
+    for n_iter in (1, 7):
+        result = dawid_skene(
+            task, annotator, label, N_LABELS, max_iter=n_iter, tol=0, n_tasks=121, n_annotators=16
+        )
+        posterior, confusion, prior = reference_dawid_skene(
+            task, annotator, label, N_LABELS, 121, 16, n_iter
+        )
+        assert result.n_iter == n_iter
+        np.testing.assert_allclose(result.posterior, posterior, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(result.confusion, confusion, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(result.prior, prior, rtol=0, atol=1e-12)

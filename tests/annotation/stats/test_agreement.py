@@ -353,6 +353,52 @@ def test_bootstrap_interval_agrees_with_naive_item_resampling():
     assert fast_hi == pytest.approx(hi, abs=0.025)
 
 
+@pytest.mark.parametrize(
+    ("multiplicity", "n_units"),
+    [
+        ([100, 50, 30], 180),  # few patterns covering every unit: one multinomial draw
+        ([100, 50, 30], 1000),  # few patterns among units without statistics
+        ([1] * 200, 200),  # every unit its own pattern: uniform unit draws
+        ([2] * 50, 1000),  # a tenth of the units carry statistics: only their draws are made
+    ],
+)
+def test_resampled_counts_are_those_of_resampling_every_unit(multiplicity, n_units):
+    # Resampling n units with replacement puts Multinomial(n, m / n) draws on each pattern,
+    # whether or not the units outside the patterns are drawn one by one.
+    multiplicity = np.array(multiplicity)
+    rounds = 20_000
+    counts = ag._resample_counts(multiplicity, n_units, rounds, np.random.default_rng(5))
+    assert counts.shape == (rounds, len(multiplicity))
+    share = multiplicity / n_units
+    expected_mean = n_units * share
+    expected_var = n_units * share * (1 - share)
+    assert (
+        np.abs(counts.mean(axis=0) - expected_mean).max() < 5 * np.sqrt(expected_var / rounds).max()
+    )
+    assert counts.var(axis=0) == pytest.approx(expected_var, rel=0.1)
+    covariance = np.cov(counts[:, 0], counts[:, 1])[0, 1]
+    tolerance = 5 * np.sqrt(expected_var[0] * expected_var[1] / rounds)
+    assert covariance == pytest.approx(-n_units * share[0] * share[1], abs=tolerance)
+    total = counts.sum(axis=1)
+    if multiplicity.sum() == n_units:
+        assert (total == n_units).all()
+    else:
+        assert (total <= n_units).all()
+        assert total.var() == pytest.approx(n_units * share.sum() * (1 - share.sum()), rel=0.1)
+
+
+def test_units_without_statistics_are_still_resampled():
+    # 40 of 400 units carry a statistic, the rest are zeros that the bootstrap only counts:
+    # a round's sum must still vary as a resample of all 400 units, n * Var(f) over them.
+    rng = np.random.default_rng(3)
+    statistic = np.concatenate([rng.random(40), np.zeros(360)])
+    boot = ag._bootstrap(
+        statistic[:, None], np.ones(400, np.int64), 4000, np.random.default_rng(2), lambda s: s
+    )[:, 0]
+    assert boot.mean() == pytest.approx(statistic.sum(), rel=0.02)
+    assert boot.var() == pytest.approx(400 * statistic.var(), rel=0.1)
+
+
 def test_continuous_interval_report_has_only_alpha():
     rng = np.random.default_rng(1)
     x = rng.normal(size=(300, 4)) + rng.normal(size=(300, 1))

@@ -6,9 +6,58 @@ import random
 from datetime import timedelta
 from typing import Any
 
+from django.db import connection
 from django.utils import timezone
 
 from annotation.models import Assignment, Criterion, Project, Response, Task
+from annotation.rows import model_columns, model_from_row, model_select
+
+
+def project_by_slug(*, slug: str) -> Project | None:
+    """The project of an annotator URL (hand-written SQL: it runs on every vote)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {model_select(Project, 'p')} FROM annotation_project p WHERE p.slug = %s",
+            [slug],
+        )
+        row = cursor.fetchone()
+    return None if row is None else model_from_row(Project, row)
+
+
+def criteria_of(*, project: Project) -> list[Criterion]:
+    """The project's current criteria in their order (runs on every vote)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {model_select(Criterion, 'c')} FROM annotation_criterion c "
+            "WHERE c.project_id = %s ORDER BY c.position, c.id",
+            [project.pk],
+        )
+        criteria = [model_from_row(Criterion, row) for row in cursor.fetchall()]
+    for criterion in criteria:
+        criterion.project = project
+    return criteria
+
+
+def assignment_for_vote(*, assignment_id: int) -> Assignment | None:
+    """An assignment with its project and task, as a vote or a skip needs them."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {model_select(Assignment, 'a')}, {model_select(Project, 'p')}, "
+            f"{model_select(Task, 't')} FROM annotation_assignment a "
+            "JOIN annotation_project p ON p.id = a.project_id "
+            "JOIN annotation_task t ON t.id = a.task_id WHERE a.id = %s",
+            [assignment_id],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    split = len(model_columns(Assignment))
+    middle = split + len(model_columns(Project))
+    assignment = model_from_row(Assignment, row[:split])
+    assignment.project = model_from_row(Project, row[split:middle])
+    assignment.task = model_from_row(Task, row[middle:])
+    assignment.task.project = assignment.project
+    return assignment
 
 
 def criteria_public(criteria: list[Criterion]) -> list[dict[str, Any]]:

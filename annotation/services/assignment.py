@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Count, F, OuterRef, Subquery, Value
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from annotation.errors import AnnotatorBlocked, PermissionDenied, ProjectNotOpen
-from annotation.models import Annotator, AnnotatorStats, Assignment, Project, Task
+from annotation.models import Annotator, AnnotatorStats, Assignment, Item, Project, Response, Task
+from annotation.rows import model_columns, model_from_row, model_select
 
 MAX_LEASE_ATTEMPTS = 5
 
@@ -41,42 +43,106 @@ def project_check_open_for(
         raise ProjectNotOpen("This project is open to its members only.")
 
 
-def _active_leases(now: datetime) -> Subquery:
-    return Coalesce(
-        Subquery(
-            Assignment.objects.filter(
-                task=OuterRef("pk"), status=Assignment.Status.LEASED, expires_at__gt=now
-            )
-            .order_by()
-            .values("task")
-            .annotate(n=Count("pk"))
-            .values("n")[:1]
-        ),
-        Value(0),
+@dataclass(frozen=True)
+class _LeaseState:
+    """What the next-task call needs to know about this annotator in this project."""
+
+    blocked_reason: str | None  # None: not blocked here
+    qualified: bool | None
+    gold_judgments: int
+    current_assignment_id: int | None
+
+
+def _lease_state(project: Project, annotator: Annotator, now: datetime) -> _LeaseState:
+    """The per-project block, quiz progress and open lease, in one round trip."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT s.is_blocked, s.blocked_reason, s.qualified, s.gold_judgments, "
+            "(SELECT a.id FROM annotation_assignment a WHERE a.annotator_id = %s "
+            "AND a.project_id = %s AND a.status = %s AND a.expires_at > %s "
+            "ORDER BY a.leased_at DESC LIMIT 1) "
+            "FROM (SELECT 1 AS one) AS x LEFT JOIN annotation_annotatorstats s "
+            "ON s.project_id = %s AND s.annotator_id = %s",
+            [
+                annotator.pk,
+                project.pk,
+                Assignment.Status.LEASED,
+                _db_time(now),
+                project.pk,
+                annotator.pk,
+            ],
+        )
+        is_blocked, reason, qualified, gold_judgments, current = cursor.fetchone()
+    return _LeaseState(
+        blocked_reason=(reason or "") if is_blocked else None,
+        qualified=None if qualified is None else bool(qualified),
+        gold_judgments=gold_judgments or 0,
+        current_assignment_id=current,
     )
 
 
-def _lock(queryset):
-    """Row-lock the chosen task so two annotators never take its last slot at once."""
-    if connection.features.has_select_for_update_skip_locked:
-        return queryset.select_for_update(skip_locked=True, of=("self",))
-    return queryset
+def _db_time(moment: datetime) -> Any:
+    return connection.ops.adapt_datetimefield_value(moment)
+
+
+_TASK_JOINS = (
+    "FROM annotation_task t "
+    "JOIN annotation_item i ON i.id = t.item_id "
+    "JOIN annotation_response ra ON ra.id = t.response_a_id "
+    "LEFT JOIN annotation_response rb ON rb.id = t.response_b_id "
+)
+
+
+def _task_select() -> str:
+    return ", ".join(
+        [
+            model_select(Task, "t"),
+            model_select(Item, "i"),
+            model_select(Response, "ra"),
+            model_select(Response, "rb"),
+        ]
+    )
+
+
+def _task_from_row(row: Sequence[Any]) -> Task:
+    """A task with its item and responses loaded, as `select_related` would give it."""
+    widths = [len(model_columns(m)) for m in (Task, Item, Response)]
+    at = 0
+    parts = []
+    for width in [*widths, widths[2]]:
+        parts.append(row[at : at + width])
+        at += width
+    task = model_from_row(Task, parts[0])
+    task.item = model_from_row(Item, parts[1])
+    task.response_a = model_from_row(Response, parts[2])
+    task.response_b = model_from_row(Response, parts[3]) if task.response_b_id else None
+    return task
+
+
+def _assignment_loaded(assignment_id: int, project: Project) -> Assignment | None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {model_select(Assignment, 'a')}, {_task_select()} "
+            f"{_TASK_JOINS} JOIN annotation_assignment a ON a.task_id = t.id WHERE a.id = %s",
+            [assignment_id],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    width = len(model_columns(Assignment))
+    assignment = model_from_row(Assignment, row[:width])
+    assignment.task = _task_from_row(row[width:])
+    assignment.task.project = assignment.project = project
+    return assignment
 
 
 def assignment_current(*, project: Project, annotator: Annotator) -> Assignment | None:
     """The annotator's open, unexpired lease in this project, so a reload or a second tab
     resumes the same task rather than taking another."""
-    return (
-        Assignment.objects.select_related("task__item", "task__response_a", "task__response_b")
-        .filter(
-            project=project,
-            annotator=annotator,
-            status=Assignment.Status.LEASED,
-            expires_at__gt=timezone.now(),
-        )
-        .order_by("-leased_at")
-        .first()
-    )
+    state = _lease_state(project, annotator, timezone.now())
+    if state.current_assignment_id is None:
+        return None
+    return _assignment_loaded(state.current_assignment_id, project)
 
 
 def assignment_lease(
@@ -89,11 +155,15 @@ def assignment_lease(
     come first, then the oldest, so tasks complete rather than all starting. Gold tasks are
     mixed in at the project's gold rate while the annotator has gold left to meet.
     """
-    project_check_open_for(project=project, annotator=annotator)
-    current = assignment_current(project=project, annotator=annotator)
-    if current is not None:
-        return current
     now = now or timezone.now()
+    state = _lease_state(project, annotator, now)
+    if state.blocked_reason is not None:
+        raise AnnotatorBlocked(state.blocked_reason or None)
+    project_check_open_for(project=project, annotator=annotator, check_project_block=False)
+    if state.current_assignment_id is not None:
+        current = _assignment_loaded(state.current_assignment_id, project)
+        if current is not None:
+            return current
     if project.max_tasks_per_annotator is not None:
         done = Assignment.objects.filter(
             project=project,
@@ -105,93 +175,107 @@ def assignment_lease(
             return None
 
     with transaction.atomic():
-        task = None
-        if project.qualification_tasks and _in_qualification(project, annotator):
-            task = _next_gold_task(project, annotator)
-        if task is None and project.gold_rate > 0 and random.random() < project.gold_rate:
-            task = _next_gold_task(project, annotator)
-        if task is None:
-            task = _next_regular_task(project, annotator, now)
-        if task is None:
+        assignment = None
+        if project.qualification_tasks and _in_qualification(project, state):
+            assignment = _lease_gold(project, annotator, now)
+        if assignment is None and project.gold_rate > 0 and random.random() < project.gold_rate:
+            assignment = _lease_gold(project, annotator, now)
+        if assignment is None:
             # Gold alone is not work: when no regular task is left, the annotator is done.
-            return None
-        task.project = project
-        return _lease(task, annotator, now)
+            assignment = _lease_regular(project, annotator, now)
+        return assignment
 
 
-def _in_qualification(project: Project, annotator: Annotator) -> bool:
+def _in_qualification(project: Project, state: _LeaseState) -> bool:
     """Still taking the quiz: fewer gold answers than the quiz has, and not yet judged."""
-    stats = (
-        AnnotatorStats.objects.filter(project=project, annotator=annotator)
-        .values_list("qualified", "gold_judgments")
-        .first()
-    )
-    if stats is None:
-        return True
-    qualified, gold_judgments = stats
-    return qualified is None and gold_judgments < project.qualification_tasks
+    return state.qualified is None and state.gold_judgments < project.qualification_tasks
 
 
-def _finished_task_ids(project: Project, annotator: Annotator):
-    return Assignment.objects.filter(
-        project=project, annotator=annotator, status__in=Assignment.FINISHED
-    ).values("task_id")
+_NOT_MINE = (
+    "NOT EXISTS (SELECT 1 FROM annotation_assignment mine WHERE mine.task_id = t.id "
+    "AND mine.annotator_id = %s AND (mine.status IN (%s, %s) OR mine.expires_at > %s)) "
+)
+_LIVE_LEASES = (
+    "(SELECT count(*) FROM annotation_assignment live WHERE live.task_id = {task} "
+    "AND live.status = %s AND live.expires_at > %s)"
+)
 
 
-def _next_regular_task(project: Project, annotator: Annotator, now: datetime) -> Task | None:
+def _lease_regular(project: Project, annotator: Annotator, now: datetime) -> Assignment | None:
+    """Pick the queue's first open task that is not row-locked by another annotator's
+    pick, then insert the lease only if the task still wants it, re-counted in that
+    statement's own snapshot: a lease committed after the pick began is seen there."""
     k = project.annotations_per_task
-    candidates = (
-        Task.objects.filter(project=project, is_gold=False, judgment_count__lt=k)
-        .exclude(pk__in=_finished_task_ids(project, annotator))
-        .exclude(
-            pk__in=Assignment.objects.filter(
-                project=project,
-                annotator=annotator,
-                status=Assignment.Status.LEASED,
-                expires_at__gt=now,
-            ).values("task_id")
-        )
-        .alias(active=_active_leases(now))
-        .filter(judgment_count__lt=k - F("active"))
-        .select_related("item", "response_a", "response_b")
-        .order_by("-judgment_count", "id")
-    )
-    if not connection.features.has_select_for_update_skip_locked:
-        return candidates.first()
+    at = _db_time(now)
+    lock = " FOR UPDATE OF t SKIP LOCKED" if _skip_locked() else ""
     passed_over: list[int] = []
     for _ in range(MAX_LEASE_ATTEMPTS):
-        task = _lock(candidates.exclude(pk__in=passed_over)).first()
-        if task is None or _still_wants_judgments(task, k, now):
-            return task
+        skip = f"AND t.id NOT IN ({', '.join(['%s'] * len(passed_over))}) " if passed_over else ""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {_task_select()} {_TASK_JOINS}"
+                "WHERE t.project_id = %s AND t.is_gold = %s AND t.judgment_count < %s AND "
+                f"{_NOT_MINE} AND t.judgment_count + {_LIVE_LEASES.format(task='t.id')} < %s "
+                f"{skip}ORDER BY t.judgment_count DESC, t.id LIMIT 1{lock}",
+                [
+                    project.pk,
+                    False,
+                    k,
+                    annotator.pk,
+                    *Assignment.FINISHED,
+                    at,
+                    Assignment.Status.LEASED,
+                    at,
+                    k,
+                    *passed_over,
+                ],
+            )
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        task = _task_from_row(row)
+        guard = (
+            "(SELECT judgment_count FROM annotation_task WHERE id = %s) + "
+            f"{_LIVE_LEASES.format(task='%s')} < %s",
+            [task.pk, task.pk, Assignment.Status.LEASED, at, k],
+        )
+        assignment = _lease(task, project, annotator, now, guard)
+        if assignment is not None:
+            return assignment
         passed_over.append(task.pk)
     return None
 
 
-def _still_wants_judgments(task: Task, k: int, now: datetime) -> bool:
-    """Re-count under the row lock, in a fresh snapshot: a lease committed by another
-    annotator after our query began is invisible to it, but not to this statement."""
-    return (
-        Task.objects.filter(pk=task.pk)
-        .alias(active=_active_leases(now))
-        .filter(judgment_count__lt=k - F("active"))
-        .exists()
-    )
+def _lease_gold(project: Project, annotator: Annotator, now: datetime) -> Assignment | None:
+    """The least-met gold task this annotator has not answered: a backward scan of the
+    queue index, where a random order would sort every gold task on each call."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {_task_select()} {_TASK_JOINS}"
+            "WHERE t.project_id = %s AND t.is_gold = %s AND NOT EXISTS (SELECT 1 FROM "
+            "annotation_assignment mine WHERE mine.task_id = t.id AND mine.annotator_id = %s "
+            "AND mine.status IN (%s, %s)) ORDER BY t.judgment_count, t.id DESC LIMIT 1",
+            [project.pk, True, annotator.pk, *Assignment.FINISHED],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return _lease(_task_from_row(row), project, annotator, now, ("1 = 1", []))
 
 
-def _next_gold_task(project: Project, annotator: Annotator) -> Task | None:
-    candidates = (
-        Task.objects.filter(project=project, is_gold=True)
-        .exclude(pk__in=_finished_task_ids(project, annotator))
-        .select_related("item", "response_a", "response_b")
-        # The least-met gold first: a backward scan of the queue index, where a random
-        # order would sort every gold task on each call.
-        .order_by("judgment_count", "-id")
-    )
-    return candidates.first()
+def _skip_locked() -> bool:
+    return connection.features.has_select_for_update_skip_locked
 
 
-def _lease(task: Task, annotator: Annotator, now: datetime) -> Assignment:
-    """Insert the lease, or renew this annotator's expired lease on the task, in one query.
+def _lease(
+    task: Task,
+    project: Project,
+    annotator: Annotator,
+    now: datetime,
+    guard: tuple[str, list[Any]],
+) -> Assignment | None:
+    """Insert the lease, or renew this annotator's expired lease on the task, in one
+    statement that inserts nothing when `guard` fails.
 
     The side each response is shown on is drawn per (task, annotator), so a renewed lease
     shows the same sides as before and a page left open still posts the right answer.
@@ -200,22 +284,41 @@ def _lease(task: Task, annotator: Annotator, now: datetime) -> Assignment:
     if task.response_b_id is not None:
         coin = random.Random(f"{task.pk}:{annotator.pk}").random()
         left = task.response_a_id if coin < 0.5 else task.response_b_id
-    assignment = Assignment(
+    expires_at = now + timedelta(seconds=project.lease_seconds)
+    condition, condition_params = guard
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO annotation_assignment (task_id, annotator_id, project_id, status, "
+            "left_response_id, leased_at, expires_at, finished_at, skip_reason) "
+            f"SELECT %s, %s, %s, %s, %s, %s, %s, NULL, '' WHERE {condition} "
+            "ON CONFLICT (task_id, annotator_id) DO UPDATE SET status = excluded.status, "
+            "leased_at = excluded.leased_at, expires_at = excluded.expires_at "
+            "RETURNING id, left_response_id",
+            [
+                task.pk,
+                annotator.pk,
+                project.pk,
+                Assignment.Status.LEASED,
+                left,
+                _db_time(now),
+                _db_time(expires_at),
+                *condition_params,
+            ],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    task.project = project
+    return Assignment(
+        id=row[0],
         task=task,
         annotator=annotator,
-        project=task.project,
+        project=project,
         status=Assignment.Status.LEASED,
-        left_response_id=left,
+        left_response_id=row[1],
         leased_at=now,
-        expires_at=now + timedelta(seconds=task.project.lease_seconds),
+        expires_at=expires_at,
     )
-    Assignment.objects.bulk_create(
-        [assignment],
-        update_conflicts=True,
-        unique_fields=["task", "annotator"],
-        update_fields=["status", "leased_at", "expires_at"],
-    )
-    return assignment
 
 
 def assignment_skip(*, assignment: Assignment, annotator: Annotator, reason: str = "") -> None:

@@ -7,10 +7,10 @@ a / b of the task), with the response that was shown on the left.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
 from django.utils import timezone
 
 from annotation.errors import (
@@ -20,6 +20,8 @@ from annotation.errors import (
     ValidationFailed,
 )
 from annotation.models import Annotator, Assignment, Criterion, Judgment, Project, Task
+from annotation.rows import field_from_db
+from annotation.selectors.tasks import criteria_of
 from annotation.services.assignment import project_check_open_for
 from annotation.services.quality import annotator_stats_record, gold_answer_matches
 from annotation.services.reports import report_refresh_soon
@@ -177,7 +179,7 @@ def judgment_submit(
     task = assignment.task
     # A pause, a close or a block takes effect at once, also on leases already handed out.
     project_check_open_for(project=project, annotator=annotator, check_project_block=False)
-    criteria_list = list(project.criteria.all())
+    criteria_list = criteria_of(project=project)
     answer = answer_from_sides(
         project=project,
         criteria=criteria_list,
@@ -190,38 +192,25 @@ def judgment_submit(
     )
     now = timezone.now()
     with transaction.atomic():
-        locked = (
-            Assignment.objects.select_for_update(of=("self",))
-            .select_related("judgment")
-            .get(pk=assignment.pk)
-        )
-        existing = getattr(locked, "judgment", None)
-        if existing is not None:
-            if _same_answer(existing, answer):
-                return existing
-            raise AlreadyAnswered()
-        if locked.status == Assignment.Status.SKIPPED:
-            raise AlreadyAnswered("This task was skipped; it takes no judgment now.")
-        if locked.expires_at <= now:
-            raise LeaseExpired()
+        claimed = _claim(assignment, now)
+        if claimed is None:
+            return _repeated_answer(assignment, answer)
+        leased_at, left_response_id = claimed
         # Counting the vote is a conditional update: atomic, and it never passes k.
-        counted = Task.objects.filter(pk=task.pk)
-        if not task.is_gold:
-            counted = counted.filter(judgment_count__lt=project.annotations_per_task)
-        if not counted.update(judgment_count=F("judgment_count") + 1):
+        if not _count_vote(task, project):
             raise AlreadyAnswered("This task already has all the judgments it wants.")
         judgment = Judgment(
             project=project,
             task=task,
             annotator=annotator,
-            assignment=locked,
+            assignment_id=assignment.pk,
             choice=answer.choice,
             strength=answer.strength,
             rationale=answer.rationale,
             criteria=answer.criteria,
             scores=answer.scores,
-            shown_left_id=locked.left_response_id,
-            seconds=round((now - locked.leased_at).total_seconds(), 3),
+            shown_left_id=left_response_id,
+            seconds=round((now - leased_at).total_seconds(), 3),
             is_gold=task.is_gold,
             study_id=annotator.study_id,
             session_id=annotator.session_id,
@@ -234,12 +223,65 @@ def judgment_submit(
             )
         judgment.save()
         annotator_stats_record(project=project, task=task, judgment=judgment)
-        Assignment.objects.filter(pk=locked.pk).update(
-            status=Assignment.Status.SUBMITTED, finished_at=now
-        )
         transaction.on_commit(lambda: report_refresh_soon(project_id=project.pk))
     assignment.status = Assignment.Status.SUBMITTED
     return judgment
+
+
+def _claim(assignment: Assignment, now: datetime) -> tuple[datetime, int | None] | None:
+    """Mark the lease submitted if it is still open, in one statement that also row-locks
+    it: a second post of the same vote waits here, then finds it submitted."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE annotation_assignment SET status = %s, finished_at = %s "
+            "WHERE id = %s AND status = %s AND expires_at > %s "
+            "RETURNING leased_at, left_response_id",
+            [
+                Assignment.Status.SUBMITTED,
+                _db_time(now),
+                assignment.pk,
+                Assignment.Status.LEASED,
+                _db_time(now),
+            ],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return field_from_db(Assignment, "leased_at", row[0]), row[1]
+
+
+def _db_time(moment: datetime) -> Any:
+    return connection.ops.adapt_datetimefield_value(moment)
+
+
+def _count_vote(task: Task, project: Project) -> bool:
+    """Add the vote to the task's count unless that would pass k (gold has no k)."""
+    limit = "" if task.is_gold else " AND judgment_count < %s"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE annotation_task SET judgment_count = judgment_count + 1 WHERE id = %s{limit}",
+            [task.pk] if task.is_gold else [task.pk, project.annotations_per_task],
+        )
+        return cursor.rowcount == 1
+
+
+def _repeated_answer(assignment: Assignment, answer: CanonicalAnswer) -> Judgment:
+    """The lease is no longer open: the same vote again gets the stored judgment back,
+    anything else a clear refusal."""
+    locked = (
+        Assignment.objects.select_for_update(of=("self",))
+        .select_related("judgment")
+        .get(pk=assignment.pk)
+    )
+    existing = getattr(locked, "judgment", None)
+    if existing is not None:
+        if _same_answer(existing, answer):
+            assignment.status = locked.status
+            return existing
+        raise AlreadyAnswered()
+    if locked.status == Assignment.Status.SKIPPED:
+        raise AlreadyAnswered("This task was skipped; it takes no judgment now.")
+    raise LeaseExpired()
 
 
 def _same_answer(judgment: Judgment, answer: CanonicalAnswer) -> bool:

@@ -11,7 +11,12 @@ from rest_framework.views import APIView
 
 from annotation.errors import NotFound
 from annotation.models import Assignment, Judgment, Project
-from annotation.selectors.tasks import assignment_public_payload
+from annotation.selectors.tasks import (
+    assignment_for_vote,
+    assignment_public_payload,
+    criteria_of,
+    project_by_slug,
+)
 from annotation.services.annotators import annotator_for_user
 from annotation.services.assignment import assignment_lease, assignment_skip
 from annotation.services.judging import judgment_submit
@@ -19,16 +24,14 @@ from api.serializers import JudgmentInSerializer, JudgmentOutSerializer, TaskOut
 
 
 def _project(slug: str) -> Project:
-    project = Project.objects.filter(slug=slug).first()
+    project = project_by_slug(slug=slug)
     if project is None:
         raise NotFound(f"No project {slug!r}.")
     return project
 
 
 def _assignment(assignment_id: int) -> Assignment:
-    assignment = (
-        Assignment.objects.select_related("project", "task").filter(pk=assignment_id).first()
-    )
+    assignment = assignment_for_vote(assignment_id=assignment_id)
     if assignment is None:
         raise NotFound("No such assignment.")
     return assignment
@@ -47,7 +50,7 @@ class NextTaskView(APIView):
         if assignment is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         payload = assignment_public_payload(
-            assignment=assignment, criteria=list(project.criteria.all())
+            assignment=assignment, criteria=criteria_of(project=project)
         )
         return Response(payload)
 

@@ -444,8 +444,8 @@ def sql_text(sql: str, params: tuple) -> str:
 
 
 def gold_alternative(project, annotator_id: int) -> None:
-    """The gold pick as it is (ORDER BY RANDOM() over every gold task, joined before the
-    sort) beside an index-ordered pick (least-answered gold first), timed and explained."""
+    """The engine's gold pick (least-answered gold first, in index order) beside the first
+    version's ORDER BY RANDOM() over every gold task, timed; the engine's explained."""
     from annotation.models import Assignment, Task
     from bench._fixtures import explain
 
@@ -458,8 +458,8 @@ def gold_alternative(project, annotator_id: int) -> None:
         .select_related("item", "response_a", "response_b")
     )
     variants = {
-        "as is: order_by('?')": base.order_by("?"),
-        "proposed: order_by('judgment_count', '-id')": base.order_by("judgment_count", "-id"),
+        "first version: order_by('?')": base.order_by("?"),
+        "engine: order_by('judgment_count', '-id')": base.order_by("judgment_count", "-id"),
     }
     print(
         f"\n    gold pick at {Task.objects.filter(project=project, is_gold=True).count():,} "
@@ -475,10 +475,8 @@ def gold_alternative(project, annotator_id: int) -> None:
             f"      {label:<46} median {median(times) * 1000:7.2f} ms   "
             f"p95 {percentile(times, 95) * 1000:7.2f} ms"
         )
-    sql, params = variants["proposed: order_by('judgment_count', '-id')"][
-        :1
-    ].query.sql_with_params()
-    print("    EXPLAIN (ANALYZE, BUFFERS) of the proposed gold pick:")
+    sql, params = variants["engine: order_by('judgment_count', '-id')"][:1].query.sql_with_params()
+    print("    EXPLAIN (ANALYZE, BUFFERS) of the engine's gold pick (same plan as its SQL):")
     for line in explain(sql, params).splitlines():
         print(f"      {line}")
 

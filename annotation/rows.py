@@ -25,6 +25,11 @@ def model_columns(model: type[Model]) -> tuple[str, ...]:
 
 def model_select(model: type[Model], alias: str | None = None) -> str:
     """`alias."col1", alias."col2", ...` for every concrete column of the model."""
+    return _select_list(model, alias, connection.vendor)
+
+
+@cache
+def _select_list(model: type[Model], alias: str | None, vendor: str) -> str:
     quote = connection.ops.quote_name
     prefix = f"{alias}." if alias else ""
     return ", ".join(f"{prefix}{quote(column)}" for column in model_columns(model))

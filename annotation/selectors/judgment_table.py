@@ -1,18 +1,19 @@
 """A project's judgments as numpy columns, the input of the statistics engine.
 
-On PostgreSQL the rows are read with `COPY (SELECT ...) TO STDOUT` and parsed by pyarrow,
-so a million judgments load in about the time of the COPY itself; elsewhere through the ORM.
-Every column is numeric: codes are computed in SQL.
+On PostgreSQL one statement returns every column as one binary array (`array_send(array_agg(
+...))`): a million judgments cross the wire as a few dozen values instead of a million rows,
+and numpy reads them without parsing. The task-level columns (item, the response shown first,
+the models) come once per task and are joined to the judgments in numpy. Elsewhere the rows
+come through the ORM. Every column is numeric: codes are computed in SQL.
 """
 
 from __future__ import annotations
 
-import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import numpy.typing as npt
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Case, F, IntegerField, QuerySet, Value, When
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Coalesce
@@ -51,27 +52,14 @@ class JudgmentTable:
     def subset(self, mask: npt.NDArray[np.bool_]) -> JudgmentTable:
         """The rows where mask holds (models keep their codes)."""
         return JudgmentTable(
-            **{
-                name: getattr(self, name)[mask]
-                for name in (
-                    "judgment",
-                    "task",
-                    "item",
-                    "annotator",
-                    "is_model",
-                    "choice",
-                    "strength",
-                    "left_is_a",
-                    "seconds",
-                    "is_gold",
-                    "gold_correct",
-                    "model_a",
-                    "model_b",
-                )
-            },
+            **{name: getattr(self, name)[mask] for name in COLUMNS},
             models=self.models,
             criteria={key: values[mask] for key, values in self.criteria.items()},
         )
+
+
+#: The per-judgment arrays of a JudgmentTable (its criteria aside).
+COLUMNS = tuple(f.name for f in fields(JudgmentTable) if f.name not in ("models", "criteria"))
 
 
 def _code(expression: F | KT, labels: tuple[str, ...]) -> Case:
@@ -148,103 +136,232 @@ def _queryset(project: Project, criteria: list[Criterion]) -> tuple[QuerySet, li
 def judgment_table(*, project: Project, up_to_id: int | None = None) -> JudgmentTable:
     """Every judgment of the project (up to a judgment id, so a report matches its cursor)."""
     criteria = list(project.criteria.all())
+    if connection.vendor == "postgresql":
+        return _read_with_arrays(project, criteria, up_to_id)
+    return _read_with_orm(project, criteria, up_to_id)
+
+
+def _read_with_orm(
+    project: Project, criteria: list[Criterion], up_to_id: int | None
+) -> JudgmentTable:
     queryset, columns = _queryset(project, criteria)
     if up_to_id is not None:
         queryset = queryset.filter(pk__lte=up_to_id)
-    if connection.vendor == "postgresql":
-        raw = _read_with_copy(queryset, len(columns))
-    else:
-        raw = _read_with_orm(queryset, len(columns))
+    rows = list(queryset.iterator(chunk_size=5000))
+    raw = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
     model_a, model_b, models = _encode_models(raw[11], raw[12])
-    seconds = raw[8].astype(np.float64)
+
+    def integers(position: int) -> npt.NDArray[np.int64]:
+        return np.array(raw[position], dtype=np.int64)
+
     return JudgmentTable(
-        judgment=raw[0].astype(np.int64),
-        task=raw[1].astype(np.int64),
-        item=raw[2].astype(np.int64),
-        annotator=raw[3].astype(np.int64),
-        is_model=raw[4].astype(np.int64) == 1,
-        choice=raw[5].astype(np.int64),
-        strength=raw[6].astype(np.int64),
-        left_is_a=raw[7].astype(np.int64),
-        seconds=seconds,
-        is_gold=raw[9].astype(np.int64) == 1,
-        gold_correct=raw[10].astype(np.int64),
+        judgment=integers(0),
+        task=integers(1),
+        item=integers(2),
+        annotator=integers(3),
+        is_model=integers(4) == 1,
+        choice=integers(5),
+        strength=integers(6),
+        left_is_a=integers(7),
+        seconds=np.array([np.nan if v is None else v for v in raw[8]], dtype=np.float64),
+        is_gold=integers(9) == 1,
+        gold_correct=integers(10),
         model_a=model_a,
         model_b=model_b,
         models=models,
-        criteria={c.key: raw[13 + i].astype(np.int64) for i, c in enumerate(criteria)},
+        criteria={c.key: integers(13 + i) for i, c in enumerate(criteria)},
     )
 
 
 def _encode_models(
-    model_a, model_b
+    model_a: tuple[str, ...], model_b: tuple[str | None, ...]
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], list[str]]:
     """Model names to codes 0..M-1 in name order (-1 where a task has no second response)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    def as_array(values):
-        return values if isinstance(values, pa.Array) else pa.array(values, type=pa.string())
-
-    both = pa.concat_arrays([as_array(model_a), as_array(model_b)])
-    encoded = both.dictionary_encode()
-    names = encoded.dictionary.to_pylist()
-    order = sorted(range(len(names)), key=names.__getitem__)
-    remap = np.empty(len(names) + 1, dtype=np.int64)
-    remap[np.array(order, dtype=np.int64)] = np.arange(len(names))
-    remap[-1] = MISSING
-    indices = pc.fill_null(encoded.indices, len(names)).to_numpy(zero_copy_only=False)
-    codes = remap[indices.astype(np.int64)]
-    return codes[: len(model_a)], codes[len(model_a) :], sorted(names)
-
-
-def _read_with_orm(queryset: QuerySet, width: int) -> list[npt.NDArray]:
-    rows = list(queryset.iterator(chunk_size=5000))
-    if not rows:
-        return [[] if i in (11, 12) else np.empty(0) for i in range(width)]
-    columns = list(zip(*rows, strict=True))
-    out = []
-    for position, column in enumerate(columns):
-        if position == 8:
-            out.append(np.array([np.nan if v is None else v for v in column], dtype=np.float64))
-        elif position in (11, 12):
-            out.append(list(column))
-        else:
-            out.append(np.array(column, dtype=np.int64))
-    return out
-
-
-def _read_with_copy(queryset: QuerySet, width: int) -> list[npt.NDArray]:
-    import pyarrow as pa
-    from pyarrow import csv as pa_csv
-
-    sql, params = queryset.query.sql_with_params()
-    buffer = io.BytesIO()
-    with connection.cursor() as cursor:
-        raw_cursor = cursor.cursor
-        with raw_cursor.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", params) as copy:
-            for block in copy:
-                buffer.write(block)
-    names = [f"c{i}" for i in range(width)]
-    if buffer.tell() == 0:
-        return [[] if i in (11, 12) else np.empty(0) for i in range(width)]
-    buffer.seek(0)
-    types = {name: pa.int64() for name in names}
-    types["c8"] = pa.float64()
-    types["c11"] = pa.string()
-    types["c12"] = pa.string()
-    table = pa_csv.read_csv(
-        buffer,
-        read_options=pa_csv.ReadOptions(column_names=names),
-        convert_options=pa_csv.ConvertOptions(column_types=types, strings_can_be_null=True),
+    names = sorted({*model_a, *model_b} - {None})
+    code = {name: i for i, name in enumerate(names)}
+    return (
+        np.array([code.get(name, MISSING) for name in model_a], dtype=np.int64),
+        np.array([code.get(name, MISSING) for name in model_b], dtype=np.int64),
+        names,
     )
-    out = []
-    for i, name in enumerate(names):
-        column = table.column(name)
-        if i == 8:
-            out.append(column.to_numpy(zero_copy_only=False).astype(np.float64))
-        elif i in (11, 12):
-            out.append(column.combine_chunks())
+
+
+def _case(expression: str, labels: tuple[str, ...]) -> tuple[str, list[str]]:
+    """SQL mapping a text expression to 0, 1, ... by label (-1 otherwise), and its params."""
+    whens = " ".join(f"WHEN %s::text THEN {i}" for i in range(len(labels)))
+    return f"CASE {expression} {whens} ELSE {MISSING} END", list(labels)
+
+
+def _judgment_columns(project: Project, criteria: list[Criterion]) -> tuple[list[str], list]:
+    """One array_agg per judgment column (those of JudgmentTable read from the judgment row,
+    in order, then one per criterion) and the query parameters they take."""
+    choice, params = _case("j.choice", CHOICES)
+    columns = [
+        "array_agg(j.id)",
+        "array_agg(j.task_id)",
+        "array_agg(j.annotator_id)",
+        f"array_agg({choice})",
+        f"array_agg(COALESCE(j.strength, {MISSING}))",
+        f"array_agg(COALESCE(j.shown_left_id, {MISSING}))",
+        "array_agg(COALESCE(j.seconds, 'NaN'))",
+        "array_agg(j.is_gold::int)",
+        f"array_agg(CASE WHEN j.gold_correct THEN 1 WHEN NOT j.gold_correct THEN 0 "
+        f"ELSE {MISSING} END)",
+    ]
+    for criterion in criteria:
+        if project.is_pairwise:
+            code, labels = _case("j.criteria ->> %s::text", CRITERION_CHOICES)
+            columns.append(f"array_agg({code})")
+            params += [criterion.key, *labels]
         else:
-            out.append(column.to_numpy(zero_copy_only=False))
-    return out
+            columns.append(f"array_agg(COALESCE((j.scores ->> %s::text)::int, {MISSING}))")
+            params.append(criterion.key)
+    return columns, params
+
+
+# Tasks come once each; models as one row per distinct name with the ids of its responses,
+# so no text crosses the wire per task.
+TASKS_SQL = """
+SELECT
+    array_send(array_agg(t.id)),
+    array_send(array_agg(t.item_id)),
+    array_send(array_agg(t.response_a_id)),
+    array_send(array_agg(COALESCE(t.response_b_id, -1)))
+FROM annotation_task t
+WHERE t.project_id = %s
+"""
+MODELS_SQL = """
+SELECT array_agg(model), array_agg(responses)
+FROM (
+    SELECT r.model, array_send(array_agg(r.id)) AS responses
+    FROM annotation_response r
+    JOIN annotation_item i ON i.id = r.item_id
+    WHERE i.project_id = %s
+    GROUP BY r.model
+) AS by_model
+"""
+
+
+def _read_with_arrays(
+    project: Project, criteria: list[Criterion], up_to_id: int | None
+) -> JudgmentTable:
+    """PostgreSQL: judgments, tasks, models and model judges in one statement, as arrays."""
+    import psycopg
+
+    columns, params = _judgment_columns(project, criteria)
+    judgments_sql = (
+        f"SELECT {', '.join(f'array_send({column})' for column in columns)} "
+        "FROM annotation_judgment j WHERE j.project_id = %s AND j.id <= %s"
+    )
+    statement = (
+        f"SELECT * FROM ({judgments_sql}) AS judgments, ({TASKS_SQL}) AS tasks, "
+        f"({MODELS_SQL}) AS models, "
+        "(SELECT array_send(array_agg(id)) FROM annotation_annotator WHERE kind = 'model') "
+        "AS model_annotators"
+    )
+    last = up_to_id if up_to_id is not None else 2**63 - 1
+    connection.ensure_connection()
+    # One statement is one snapshot; binary results need psycopg's own (server-side
+    # binding) cursor, Django's is a client-side one.
+    with transaction.atomic(), psycopg.Cursor(connection.connection) as cursor:
+        # One pass of simple expressions: compiling them costs more than it saves, and a
+        # large project's cost estimate would switch on JIT inlining and optimisation.
+        cursor.execute("SET LOCAL jit = off")
+        cursor.execute(statement, [*params, project.pk, last, project.pk, project.pk], binary=True)
+        row = cursor.fetchone()
+    width = len(columns)
+    judgment = [_unpack(blob) for blob in row[:width]]
+    task_id, task_item, task_response_a, task_response_b = map(_unpack, row[width : width + 4])
+    model_names, model_responses = row[width + 4] or [], row[width + 5] or []
+    model_annotators = _unpack(row[width + 6])
+
+    ids = judgment[0]
+    if not np.all(ids[1:] > ids[:-1]):  # the scan order is nearly, not always, id order
+        judgment = [column[np.argsort(ids, kind="stable")] for column in judgment]
+    task, found = _positions(judgment[1], task_id)
+    if not found.all():  # a judgment filed under another project's task is left out
+        judgment = [column[found] for column in judgment]
+        task = task[found]
+
+    # Model names in code point order (as Python sorts them); each response gets its code.
+    names = sorted(model_names)
+    by_name = dict(zip(model_names, model_responses, strict=True))
+    responses = [_unpack(by_name[name]) for name in names]
+    response_ids = np.concatenate([np.empty(0, np.int64), *responses])
+    response_code = np.repeat(np.arange(len(names)), [len(r) for r in responses])
+
+    def model_of(response: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        position, known = _positions(response, response_ids)
+        return np.where(known, response_code[position], MISSING)
+
+    model_a, model_b, models = _used_models(
+        model_of(task_response_a)[task], model_of(task_response_b)[task], names
+    )
+    shown_left = judgment[5]
+    return JudgmentTable(
+        judgment=judgment[0],
+        task=judgment[1],
+        item=task_item[task],
+        annotator=judgment[2],
+        is_model=np.isin(judgment[2], model_annotators),
+        choice=judgment[3],
+        strength=judgment[4],
+        left_is_a=np.where(
+            shown_left == MISSING, MISSING, shown_left == task_response_a[task]
+        ).astype(np.int64),
+        seconds=judgment[6].astype(np.float64, copy=False),
+        is_gold=judgment[7] == 1,
+        gold_correct=judgment[8],
+        model_a=model_a,
+        model_b=model_b,
+        models=models,
+        criteria={c.key: judgment[9 + i] for i, c in enumerate(criteria)},
+    )
+
+
+def _positions(
+    keys: npt.NDArray[np.int64], ids: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+    """Where each key is in ids (any order), and whether it is there at all."""
+    if len(ids) == 0:
+        return np.zeros(len(keys), dtype=np.int64), np.zeros(len(keys), dtype=bool)
+    order = np.argsort(ids, kind="stable")
+    position = order[np.minimum(np.searchsorted(ids, keys, sorter=order), len(ids) - 1)]
+    return position, ids[position] == keys
+
+
+def _used_models(
+    model_a: npt.NDArray[np.int64], model_b: npt.NDArray[np.int64], names: list[str]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], list[str]]:
+    """Codes renumbered over the models the judged tasks show (as the ORM path numbers them)."""
+    shown = np.zeros(len(names) + 1, dtype=bool)  # the last slot catches MISSING
+    shown[model_a] = True
+    shown[model_b] = True
+    used = np.flatnonzero(shown[:-1])
+    renumber = np.full(len(names) + 1, MISSING, dtype=np.int64)
+    renumber[used] = np.arange(len(used))
+    return renumber[model_a], renumber[model_b], [names[i] for i in used]
+
+
+#: array_send's element types: the OIDs of int4, int8 and float8, and their wire formats.
+_ELEMENT_TYPES = {23: ">i4", 20: ">i8", 701: ">f8"}
+
+
+def _unpack(blob: bytes | None) -> npt.NDArray:
+    """A one-dimensional array from PostgreSQL's binary array format (what array_send
+    returns): a 12-byte header, the length and lower bound, then each element after its
+    4-byte length. Every column is coalesced, so an element is never NULL."""
+    if blob is None:  # array_agg over no rows
+        return np.empty(0, dtype=np.int64)
+    n_dims, has_nulls, element_type = np.frombuffer(blob, dtype=">i4", count=3)
+    wire = _ELEMENT_TYPES[int(element_type)]
+    native = np.dtype(wire).newbyteorder("=")
+    if n_dims == 0:
+        return np.empty(0, dtype=native)
+    if n_dims != 1 or has_nulls:
+        raise ValueError("expected a one-dimensional array without NULLs")
+    length = int(np.frombuffer(blob, dtype=">i4", count=1, offset=12)[0])
+    elements = np.frombuffer(
+        blob, dtype=np.dtype([("size", ">i4"), ("value", wire)]), count=length, offset=20
+    )
+    return elements["value"].astype(native if native.kind == "f" else np.int64)

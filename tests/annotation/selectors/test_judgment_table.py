@@ -1,0 +1,211 @@
+"""The judgment table: every judgment as numeric columns, the same on PostgreSQL (binary
+arrays) and elsewhere (the ORM), checked against the judgments themselves."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from django.db import connection
+from django.db.models import Q
+
+from annotation.models import Annotator, Judgment, Project, Task
+from annotation.selectors import judgment_table as selector
+from annotation.selectors.judgment_table import (
+    CHOICES,
+    COLUMNS,
+    CRITERION_CHOICES,
+    judgment_table,
+)
+from tests.factories import CriterionFactory, ProjectFactory, import_items
+
+pytestmark = pytest.mark.django_db
+
+DTYPES = {"seconds": np.float64, "is_model": np.bool_, "is_gold": np.bool_}
+
+
+def _annotator(name: str, kind: str = Annotator.Kind.HUMAN) -> Annotator:
+    return Annotator.objects.create(source=Annotator.Source.IMPORT, external_id=name, kind=kind)
+
+
+@pytest.fixture
+def pairwise() -> Project:
+    """Three models per item, so three tasks per item; judgments with every kind of gap."""
+    project = ProjectFactory(allow_both_bad=True)
+    CriterionFactory(project=project, key="helpful")
+    CriterionFactory(project=project, key="honest")
+    import_items(project, 3, responses=3)
+    tasks = list(project.tasks.select_related("response_a", "response_b").order_by("id"))
+    humans = [_annotator(f"h{i}") for i in range(3)]
+    judge = _annotator("judge", Annotator.Kind.MODEL)
+    answers = [*CHOICES, ""]
+    criteria = [{"helpful": "a", "honest": "tie"}, {"helpful": "b"}, {}, {"helpful": "odd"}]
+    rows = []
+    for t, task in enumerate(tasks):
+        task.is_gold = t == 2
+        for a, annotator in enumerate([*humans, judge]):
+            n = t * 4 + a
+            rows.append(
+                Judgment(
+                    project=project,
+                    task=task,
+                    annotator=annotator,
+                    choice=answers[n % len(answers)],
+                    strength=None if n % 3 else n % 4,
+                    shown_left=[None, task.response_a, task.response_b][n % 3],
+                    seconds=None if n % 4 == 0 else n / 2,
+                    is_gold=task.is_gold,
+                    gold_correct=(n % 2 == 0) if task.is_gold else None,
+                    criteria=criteria[n % len(criteria)],
+                )
+            )
+    Task.objects.bulk_update(tasks, ["is_gold"])
+    Judgment.objects.bulk_create(rows)
+    return project
+
+
+def _expected(project: Project) -> dict:
+    """The columns as the table documents them, built from the judgments one by one."""
+    judgments = list(
+        Judgment.objects.filter(project=project)
+        .select_related("task__response_a", "task__response_b", "annotator")
+        .order_by("id")
+    )
+    names = sorted(
+        {j.task.response_a.model for j in judgments}
+        | {j.task.response_b.model for j in judgments if j.task.response_b}
+    )
+
+    def model(response):
+        return names.index(response.model) if response else -1
+
+    def code(value, labels):
+        return labels.index(value) if value in labels else -1
+
+    return {
+        "judgment": [j.pk for j in judgments],
+        "task": [j.task_id for j in judgments],
+        "item": [j.task.item_id for j in judgments],
+        "annotator": [j.annotator_id for j in judgments],
+        "is_model": [j.annotator.kind == Annotator.Kind.MODEL for j in judgments],
+        "choice": [code(j.choice, CHOICES) for j in judgments],
+        "strength": [-1 if j.strength is None else j.strength for j in judgments],
+        "left_is_a": [
+            -1 if j.shown_left_id is None else int(j.shown_left_id == j.task.response_a_id)
+            for j in judgments
+        ],
+        "seconds": [math.nan if j.seconds is None else j.seconds for j in judgments],
+        "is_gold": [j.is_gold for j in judgments],
+        "gold_correct": [-1 if j.gold_correct is None else int(j.gold_correct) for j in judgments],
+        "model_a": [model(j.task.response_a) for j in judgments],
+        "model_b": [model(j.task.response_b) for j in judgments],
+        "models": names,
+        "criteria": {
+            key: [code(j.criteria.get(key), CRITERION_CHOICES) for j in judgments]
+            for key in ("helpful", "honest")
+        },
+    }
+
+
+def _assert_table_is(table, expected: dict) -> None:
+    for name in COLUMNS:
+        column = getattr(table, name)
+        assert column.dtype == DTYPES.get(name, np.int64), name
+        np.testing.assert_array_equal(column, np.array(expected[name]), err_msg=name)
+    assert table.models == expected["models"]
+    assert set(table.criteria) == set(expected["criteria"])
+    for key, values in expected["criteria"].items():
+        np.testing.assert_array_equal(table.criteria[key], values, err_msg=key)
+
+
+def test_every_column_is_coded_as_documented(pairwise):
+    _assert_table_is(judgment_table(project=pairwise), _expected(pairwise))
+
+
+def test_judgments_after_the_cursor_are_left_out(pairwise):
+    ids = list(pairwise.judgments.order_by("id").values_list("id", flat=True))
+    table = judgment_table(project=pairwise, up_to_id=ids[9])
+    assert table.judgment.tolist() == ids[:10]
+    assert len(table.seconds) == len(table.criteria["helpful"]) == 10
+
+
+def test_models_are_numbered_in_name_order_over_the_judged_tasks_only(pairwise):
+    shows_model_2 = Q(task__response_a__model="model-2") | Q(task__response_b__model="model-2")
+    pairwise.judgments.filter(shows_model_2).delete()
+    table = judgment_table(project=pairwise)
+    assert table.models == ["model-0", "model-1"]
+    _assert_table_is(table, _expected(pairwise))
+
+
+def test_a_project_without_judgments_gives_empty_columns(pairwise):
+    pairwise.judgments.all().delete()
+    table = judgment_table(project=pairwise)
+    assert len(table) == 0
+    assert table.seconds.dtype == np.float64
+    assert table.models == []
+    for name in COLUMNS:
+        assert len(getattr(table, name)) == 0
+    assert set(table.criteria) == {"helpful", "honest"}
+
+
+def test_rubric_scores_are_read_per_criterion_with_gaps_as_missing():
+    project = ProjectFactory(kind=Project.Kind.RUBRIC)
+    CriterionFactory(project=project, key="clarity", min=1, max=5)
+    CriterionFactory(project=project, key="accuracy", min=0, max=4)
+    import_items(project, 2, responses=1)
+    tasks = list(project.tasks.order_by("id"))
+    scores = [{"clarity": 5, "accuracy": 0}, {"clarity": 2}, {}]
+    for i, annotator in enumerate(_annotator(f"r{i}") for i in range(3)):
+        for task in tasks:
+            Judgment.objects.create(
+                project=project, task=task, annotator=annotator, scores=scores[i]
+            )
+    table = judgment_table(project=project)
+    assert table.criteria["clarity"].tolist() == [5, 5, 2, 2, -1, -1]
+    assert table.criteria["accuracy"].tolist() == [0, 0, -1, -1, -1, -1]
+    assert table.model_b.tolist() == [-1] * 6
+    assert table.models == ["model-0"]
+    assert table.choice.tolist() == [-1] * 6
+
+
+@pytest.mark.postgres
+def test_postgres_arrays_equal_the_orm_rows(pairwise):
+    criteria = list(pairwise.criteria.all())
+    last = pairwise.judgments.order_by("id").values_list("id", flat=True)[20]
+    for up_to_id in (None, last):
+        arrays = selector._read_with_arrays(pairwise, criteria, up_to_id)
+        rows = selector._read_with_orm(pairwise, criteria, up_to_id)
+        for name in COLUMNS:
+            np.testing.assert_array_equal(getattr(arrays, name), getattr(rows, name), name)
+        assert arrays.models == rows.models
+        for key in rows.criteria:
+            np.testing.assert_array_equal(arrays.criteria[key], rows.criteria[key], key)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ("ARRAY[3, -1, 9007199254740993]::int8[]", [3, -1, 9007199254740993]),
+        ("ARRAY[2, -1]::int4[]", [2, -1]),
+        ("ARRAY[0.5, 'NaN']::float8[]", [0.5, math.nan]),
+        ("'{}'::int8[]", []),
+        ("NULL::int8[]", []),
+    ],
+)
+def test_binary_arrays_are_read_exactly(sql, expected):
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT encode(array_send({sql}), 'hex')")
+        (hex_value,) = cursor.fetchone()
+    values = selector._unpack(None if hex_value is None else bytes.fromhex(hex_value))
+    np.testing.assert_array_equal(values, np.array(expected, dtype=values.dtype))
+
+
+@pytest.mark.postgres
+def test_a_null_element_is_refused_rather_than_misread():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT encode(array_send(ARRAY[1, NULL]::int8[]), 'hex')")
+        (hex_value,) = cursor.fetchone()
+    with pytest.raises(ValueError, match="NULL"):
+        selector._unpack(bytes.fromhex(hex_value))

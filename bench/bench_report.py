@@ -254,6 +254,7 @@ TIMED = (
     "_task_labels",
     "majority_vote",
     "dawid_skene",
+    "_store_task_labels",
 )
 
 

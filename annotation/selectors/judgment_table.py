@@ -50,7 +50,10 @@ class JudgmentTable:
         return len(self.judgment)
 
     def subset(self, mask: npt.NDArray[np.bool_]) -> JudgmentTable:
-        """The rows where mask holds (models keep their codes)."""
+        """The rows where mask holds (models keep their codes); the table itself when every
+        row does (tables are never changed in place), which is the usual case."""
+        if mask.all():
+            return self
         return JudgmentTable(
             **{name: getattr(self, name)[mask] for name in COLUMNS},
             models=self.models,

@@ -9,7 +9,7 @@ report stays in place if a computation dies half-way.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -90,46 +90,71 @@ def _criterion_ratings(
 def _per_annotator(
     table: JudgmentTable, overall: Ratings | None, project: Project
 ) -> list[dict[str, Any]]:
-    ids = np.unique(table.annotator)
+    """One row of figures per annotator, each figure one bincount over all judgments."""
+    ids, index = np.unique(table.annotator, return_inverse=True)
+    size = len(ids)
+
+    def per_annotator(mask: npt.NDArray[np.bool_], weights=None) -> npt.NDArray:
+        return np.bincount(
+            index[mask], weights=None if weights is None else weights[mask], minlength=size
+        )
+
+    judgments = np.bincount(index, minlength=size)
+    timed = ~np.isnan(table.seconds)
+    median_seconds = _group_medians(index[timed], table.seconds[timed], size)
+    graded = table.gold_correct >= 0
+    gold_judgments = per_annotator(graded)
+    gold_correct = per_annotator(graded, table.gold_correct)
+    # A decided vote chose the left side when the chosen response (0 = a) is not the one
+    # flagged as shown left (1 = a was left).
+    decided = (table.choice >= 0) & (table.choice <= 1) & (table.left_is_a >= 0)
+    decided_votes = per_annotator(decided)
+    left_votes = per_annotator(decided & (table.choice != table.left_is_a))
+
     agreement = {}
     if overall is not None and len(overall):
         agreement = {row["annotator"]: row["agreement"] for row in annotator_agreement(overall)}
     stats = {s.annotator_id: s for s in AnnotatorStats.objects.filter(project=project)}
-    annotators = {a.pk: a for a in Annotator.objects.filter(pk__in=[int(i) for i in ids])}
-    order = np.argsort(table.annotator, kind="stable")
-    sorted_ids = table.annotator[order]
-    bounds = (
-        np.searchsorted(sorted_ids, ids, side="left"),
-        np.searchsorted(sorted_ids, ids, side="right"),
-    )
+    annotators = {a.pk: a for a in Annotator.objects.filter(pk__in=ids.tolist())}
     rows = []
-    for position, annotator_id in enumerate(ids):
-        rows_of = order[bounds[0][position] : bounds[1][position]]
-        seconds = table.seconds[rows_of]
-        seconds = seconds[~np.isnan(seconds)]
-        sides = table.left_is_a[rows_of]
-        choices = table.choice[rows_of]
-        decided = (choices <= 1) & (choices >= 0) & (sides >= 0)
-        chose_left = decided & (((choices == 0) & (sides == 1)) | ((choices == 1) & (sides == 0)))
-        gold = table.gold_correct[rows_of]
-        gold = gold[gold >= 0]
-        annotator = annotators.get(int(annotator_id))
-        stat = stats.get(int(annotator_id))
+    for position, annotator_id in enumerate(ids.tolist()):
+        annotator = annotators.get(annotator_id)
+        stat = stats.get(annotator_id)
+        gold, decided_n = int(gold_judgments[position]), int(decided_votes[position])
         rows.append(
             {
                 "annotator": annotator.public_id if annotator else str(annotator_id),
                 "kind": annotator.kind if annotator else "human",
-                "judgments": len(rows_of),
-                "agreement_with_others": agreement.get(int(annotator_id)),
-                "gold_accuracy": float(gold.mean()) if len(gold) else None,
-                "left_rate": float(chose_left.sum() / decided.sum()) if decided.sum() else None,
-                "median_seconds": float(np.median(seconds)) if len(seconds) else None,
+                "judgments": int(judgments[position]),
+                "agreement_with_others": agreement.get(annotator_id),
+                "gold_accuracy": float(gold_correct[position] / gold) if gold else None,
+                "left_rate": float(left_votes[position] / decided_n) if decided_n else None,
+                "median_seconds": (
+                    None if np.isnan(median_seconds[position]) else float(median_seconds[position])
+                ),
                 "flags": list(stat.flags) if stat else [],
                 "blocked": bool(stat.is_blocked) if stat else False,
             }
         )
     rows.sort(key=lambda r: (-r["judgments"], r["annotator"]))
     return rows
+
+
+def _group_medians(
+    group: npt.NDArray[np.int64], values: npt.NDArray[np.float64], n_groups: int
+) -> npt.NDArray[np.float64]:
+    """The median of each group's values as np.median gives it (nan for an empty group):
+    one sort of (group, rank of the value) keys, then the middle one or two of each group."""
+    distinct, rank = np.unique(values, return_inverse=True)
+    ordered = distinct[np.sort(group * len(distinct) + rank.reshape(-1)) % max(len(distinct), 1)]
+    counts = np.bincount(group, minlength=n_groups)
+    starts = np.cumsum(counts) - counts
+    medians = np.full(n_groups, np.nan)
+    has = counts > 0
+    low = starts[has] + (counts[has] - 1) // 2
+    high = starts[has] + counts[has] // 2
+    medians[has] = (ordered[low] + ordered[high]) / 2
+    return medians
 
 
 def _model_judges(humans: Ratings, models_only: JudgmentTable) -> list[dict[str, Any]]:
@@ -214,21 +239,29 @@ def _transitivity(table: JudgmentTable) -> dict[str, int]:
     }
 
 
-LabelRow = tuple[int, int, str, float, str, float]
+class TaskLabels(NamedTuple):
+    """The labels of the judged pairwise tasks, one entry per task; labels are codes into
+    CHOICES, -1 for none (a tied majority)."""
+
+    task: npt.NDArray[np.int64]
+    n_judgments: npt.NDArray[np.int64]
+    majority: npt.NDArray[np.int64]
+    majority_share: npt.NDArray[np.float64]
+    weighted: npt.NDArray[np.int64]
+    weighted_confidence: npt.NDArray[np.float64]
 
 
-def _task_labels(humans: JudgmentTable) -> list[LabelRow]:
-    """(task, n, majority, share, weighted label, its posterior) per judged pairwise task."""
+def _task_labels(humans: JudgmentTable) -> TaskLabels | None:
+    """Majority and Dawid-Skene label of every judged pairwise task."""
     keep = humans.choice >= 0
     task, annotator, label = humans.task[keep], humans.annotator[keep], humans.choice[keep]
     if len(task) == 0:
-        return []
+        return None
     task_ids, task_index = np.unique(task, return_inverse=True)
     annotator_ids, annotator_index = np.unique(annotator, return_inverse=True)
     majority, share = majority_vote(
         task_index, annotator_index, label, len(CHOICES), n_tasks=len(task_ids)
     )
-    counts = np.bincount(task_index, minlength=len(task_ids))
     # Labels settle long before the log-likelihood stops moving at the sixth digit.
     model = dawid_skene(
         task_index,
@@ -240,26 +273,21 @@ def _task_labels(humans: JudgmentTable) -> list[LabelRow]:
         max_iter=30,
         tol=1e-5,
     )
-    confidence = model.posterior[np.arange(len(task_ids)), model.labels]
-    names = np.array([*CHOICES, ""], dtype=object)
-    share = np.nan_to_num(share, nan=0.0)
-    return list(
-        zip(
-            task_ids.tolist(),
-            counts.tolist(),
-            names[majority].tolist(),
-            share.tolist(),
-            names[model.labels].tolist(),
-            confidence.tolist(),
-            strict=True,
-        )
+    return TaskLabels(
+        task=task_ids,
+        n_judgments=np.bincount(task_index, minlength=len(task_ids)),
+        majority=majority,
+        majority_share=np.nan_to_num(share, nan=0.0),
+        weighted=model.labels,
+        weighted_confidence=model.posterior[np.arange(len(task_ids)), model.labels],
     )
 
 
 LABEL_UPSERT = """
 INSERT INTO annotation_tasklabel
     (task_id, n_judgments, majority, majority_share, weighted, weighted_confidence, updated_at)
-SELECT task_id, n_judgments, majority, majority_share, weighted, weighted_confidence, now()
+SELECT task_id, n_judgments, COALESCE((%(names)s::text[])[majority + 1], ''), majority_share,
+       COALESCE((%(names)s::text[])[weighted + 1], ''), weighted_confidence, now()
 FROM report_labels
 ON CONFLICT (task_id) DO UPDATE SET
     n_judgments = EXCLUDED.n_judgments, majority = EXCLUDED.majority,
@@ -272,24 +300,61 @@ WHERE (annotation_tasklabel.n_judgments, annotation_tasklabel.majority,
    OR abs(annotation_tasklabel.weighted_confidence - EXCLUDED.weighted_confidence) > 1e-6
 """
 
+# One row of the binary COPY format: the field count, then each field's length and value.
+_LABEL_RECORD = np.dtype(
+    [("fields", ">i2")]
+    + [
+        field
+        for name, wire in (
+            ("task", ">i8"),
+            ("n_judgments", ">i4"),
+            ("majority", ">i2"),
+            ("majority_share", ">f8"),
+            ("weighted", ">i2"),
+            ("weighted_confidence", ">f8"),
+        )
+        for field in ((f"{name}_size", ">i4"), (name, wire))
+    ]
+)
 
-def _store_task_labels(rows: list[LabelRow]) -> None:
-    """Upsert the labels: on PostgreSQL through COPY into a temporary table and one
-    INSERT ... ON CONFLICT that touches only changed rows; elsewhere with the ORM."""
-    if not rows:
+
+def _label_copy(labels: TaskLabels) -> bytes:
+    """The labels in PostgreSQL's binary COPY format, built by numpy in one go."""
+    records = np.empty(len(labels.task), dtype=_LABEL_RECORD)
+    records["fields"] = len(labels._fields)
+    for name, values in labels._asdict().items():
+        records[f"{name}_size"] = records.dtype[name].itemsize
+        records[name] = values
+    header = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, no extension
+    return header + records.tobytes() + b"\xff\xff"  # the trailer: a field count of -1
+
+
+def _store_task_labels(labels: TaskLabels | None) -> None:
+    """Upsert the labels: on PostgreSQL through one binary COPY into a temporary table and
+    one INSERT ... ON CONFLICT that touches only changed rows; elsewhere with the ORM."""
+    if labels is None:
         return
     if connection.vendor != "postgresql":
+        names = np.array([*CHOICES, ""], dtype=object)
         TaskLabel.objects.bulk_create(
             [
                 TaskLabel(
-                    task_id=r[0],
-                    n_judgments=r[1],
-                    majority=r[2],
-                    majority_share=r[3],
-                    weighted=r[4],
-                    weighted_confidence=r[5],
+                    task_id=task,
+                    n_judgments=n,
+                    majority=majority,
+                    majority_share=share,
+                    weighted=weighted,
+                    weighted_confidence=confidence,
                 )
-                for r in rows
+                for task, n, majority, share, weighted, confidence in zip(
+                    labels.task.tolist(),
+                    labels.n_judgments.tolist(),
+                    names[labels.majority].tolist(),
+                    labels.majority_share.tolist(),
+                    names[labels.weighted].tolist(),
+                    labels.weighted_confidence.tolist(),
+                    strict=True,
+                )
             ],
             batch_size=5000,
             update_conflicts=True,
@@ -307,14 +372,13 @@ def _store_task_labels(rows: list[LabelRow]) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             "CREATE TEMP TABLE IF NOT EXISTS report_labels (task_id bigint, n_judgments integer, "
-            "majority varchar(10), majority_share double precision, weighted varchar(10), "
+            "majority smallint, majority_share double precision, weighted smallint, "
             "weighted_confidence double precision) ON COMMIT DROP"
         )
         cursor.execute("TRUNCATE report_labels")
-        with cursor.cursor.copy("COPY report_labels FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        cursor.execute(LABEL_UPSERT)
+        with cursor.cursor.copy("COPY report_labels FROM STDIN WITH (FORMAT binary)") as copy:
+            copy.write(_label_copy(labels))
+        cursor.execute(LABEL_UPSERT, {"names": list(CHOICES)})
 
 
 def report_compute(*, project: Project, n_boot: int = N_BOOT) -> AgreementReport:
@@ -333,6 +397,7 @@ def report_compute(*, project: Project, n_boot: int = N_BOOT) -> AgreementReport
 
     criteria_report: dict[str, Any] = {}
     overall: Ratings | None = None
+    choice: Ratings | None = None
     if project.is_pairwise:
         overall, level = _overall_ratings(humans, project)
         criteria_report["overall"] = agreement_report(overall, level, n_boot=n_boot)
@@ -357,14 +422,11 @@ def report_compute(*, project: Project, n_boot: int = N_BOOT) -> AgreementReport
         "n_judgments": len(table),
     }
     board = None
-    labels: list[LabelRow] = []
+    labels = None
     if project.is_pairwise:
-        nominal = Ratings(
-            humans.task[humans.choice >= 0],
-            humans.annotator[humans.choice >= 0],
-            humans.choice[humans.choice >= 0],
+        report["model_judges"] = _model_judges(
+            choice if project.strength_scale else overall, models_only
         )
-        report["model_judges"] = _model_judges(nominal, models_only)
         report["transitivity"] = _transitivity(humans)
         if humans.criteria:
             report["consistency"] = choice_criteria_conflicts(

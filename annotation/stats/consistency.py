@@ -95,8 +95,18 @@ def transitivity_per_item(
         return {"cycles": 0, "triads_checked": 0, "items_checked": 0}
     _, item = np.unique(item, return_inverse=True)
     item = item.reshape(-1)
-    # Local model numbering inside each item: rank among the item's distinct models.
+    # An item holds a triad only if two different pairs of its models were compared (three
+    # models or more): keep those items' votes, usually few (one pair per item is common).
     span = int(high.max()) + 1
+    pair = low * span + high
+    some_pair = np.empty(int(item.max()) + 1, dtype=np.int64)
+    some_pair[item] = pair  # any one of each item's pairs
+    several = np.bincount(item, weights=pair != some_pair[item]) > 0
+    keep = several[item]
+    if not keep.any():
+        return {"cycles": 0, "triads_checked": 0, "items_checked": 0}
+    item, low, high, score = item[keep], low[keep], high[keep], score[keep]
+    # Local model numbering inside each item: rank among the item's distinct models.
     nodes = np.unique(np.concatenate([item * span + low, item * span + high]))
     size = np.bincount(nodes // span)
     start = np.concatenate([[0], np.cumsum(size)[:-1]])

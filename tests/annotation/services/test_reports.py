@@ -6,10 +6,12 @@ import random
 
 import pytest
 
-from annotation.models import AgreementReport, Project, TaskLabel
+from annotation.models import AgreementReport, Annotator, Judgment, Project, Task, TaskLabel
+from annotation.selectors.judgment_table import CHOICES
 from annotation.services.importing import items_import
 from annotation.services.judgment_import import judgments_import
 from annotation.services.reports import report_compute, report_current, report_is_stale
+from annotation.stats import dawid_skene
 from tests.factories import CriterionFactory, ProjectFactory, import_items
 
 pytestmark = pytest.mark.django_db
@@ -254,3 +256,89 @@ def test_conflicts_between_the_choice_and_the_criteria_are_counted():
     judgments_import(project=project, rows=list(enumerate(rows, 1)))
     consistency = report_compute(project=project, n_boot=10).report["consistency"]
     assert consistency == {"conflicts": 1, "checked": 8}
+
+
+def _judge(project: Project, task: Task, annotator: Annotator, choice: str, **fields) -> None:
+    Judgment.objects.create(
+        project=project, task=task, annotator=annotator, choice=choice, **fields
+    )
+
+
+def test_per_annotator_figures_are_counted_over_each_annotators_own_judgments():
+    project = ProjectFactory()
+    import_items(project, 5)
+    tasks = list(project.tasks.select_related("response_a", "response_b").order_by("id"))
+    ann, bob = (
+        Annotator.objects.create(source=Annotator.Source.IMPORT, external_id=name)
+        for name in ("ann", "bob")
+    )
+    # ann: four timed votes (median 3.5 of 1, 3, 4, 9) and one untimed; both sides shown.
+    for task, choice, seconds, left in zip(
+        tasks,
+        ["a", "a", "b", "tie", "b"],
+        [4.0, 1.0, None, 9.0, 3.0],
+        ["a", "b", "b", "a", None],
+        strict=True,
+    ):
+        shown = {"a": task.response_a, "b": task.response_b, None: None}[left]
+        _judge(project, task, ann, choice, seconds=seconds, shown_left=shown)
+    # bob: three votes, median of 2, 8, 5 is 5; two gold answers, one right.
+    for task, seconds, correct in zip(tasks[:3], [2.0, 8.0, 5.0], [True, False, None], strict=True):
+        _judge(
+            project,
+            task,
+            bob,
+            "a",
+            seconds=seconds,
+            is_gold=correct is not None,
+            gold_correct=correct,
+        )
+    rows = {
+        r["annotator"]: r for r in report_compute(project=project, n_boot=10).report["annotators"]
+    }
+    assert rows[ann.public_id]["judgments"] == 5
+    assert rows[ann.public_id]["median_seconds"] == 3.5
+    # Decided with a known side: a (a left: chose left), a (b left), b (b left: chose left).
+    assert rows[ann.public_id]["left_rate"] == pytest.approx(2 / 3)
+    assert rows[ann.public_id]["gold_accuracy"] is None
+    assert rows[bob.public_id]["median_seconds"] == 5.0
+    assert rows[bob.public_id]["gold_accuracy"] == 0.5
+    assert rows[bob.public_id]["left_rate"] is None
+    assert [r["annotator"] for r in rows.values()] == [ann.public_id, bob.public_id]
+
+
+def test_task_labels_are_the_majority_and_the_dawid_skene_label_and_follow_new_votes():
+    project = ProjectFactory(allow_both_bad=True)
+    import_items(project, 3)
+    tasks = list(project.tasks.order_by("id"))
+    people = [
+        Annotator.objects.create(source=Annotator.Source.IMPORT, external_id=f"p{i}")
+        for i in range(4)
+    ]
+    votes = {0: ["a", "a", "b", "a"], 1: ["tie", "b", "tie", "b"], 2: ["both_bad", "b", "b"]}
+    for t, choices in votes.items():
+        for person, choice in zip(people, choices, strict=False):
+            _judge(project, tasks[t], person, choice)
+    report_compute(project=project, n_boot=10)
+    labels = {label.task_id: label for label in TaskLabel.objects.filter(task__project=project)}
+    first, tied, third = (labels[task.pk] for task in tasks)
+    assert (first.n_judgments, first.majority, first.majority_share) == (4, "a", 0.75)
+    assert (tied.majority, tied.majority_share) == ("", 0.5)
+    assert (third.n_judgments, third.majority) == (3, "b")
+    codes = {"a": 0, "b": 1, "tie": 2, "both_bad": 3}
+    task_index = [t for t, choices in votes.items() for _ in choices]
+    person_index = [p for choices in votes.values() for p in range(len(choices))]
+    labels_given = [codes[c] for choices in votes.values() for c in choices]
+    model = dawid_skene(task_index, person_index, labels_given, 4, max_iter=30, tol=1e-5)
+    for position, label in enumerate((first, tied, third)):
+        assert label.weighted == CHOICES[model.labels[position]]
+        assert label.weighted_confidence == pytest.approx(
+            model.posterior[position, model.labels[position]], abs=1e-12
+        )
+    _judge(project, tasks[2], people[3], "both_bad")
+    _judge(project, tasks[1], Annotator.objects.create(external_id="p5"), "b")
+    report_compute(project=project, n_boot=10)
+    third.refresh_from_db()
+    tied.refresh_from_db()
+    assert (third.n_judgments, third.majority, third.majority_share) == (4, "", 0.5)
+    assert (tied.n_judgments, tied.majority, tied.majority_share) == (5, "b", 0.6)

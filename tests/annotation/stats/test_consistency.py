@@ -77,6 +77,22 @@ def test_items_with_fewer_than_three_models_are_ignored():
     assert result == {"cycles": 0, "triads_checked": 0, "items_checked": 0}
 
 
+def per_item_by_loop(item, a, b, outcome, n_models=7):
+    """The per-item count, one item at a time through the brute force."""
+    expected = {"cycles": 0, "triads_checked": 0, "items_checked": 0}
+    for value in np.unique(item):
+        mask = item == value
+        net = np.zeros((n_models, n_models))
+        np.add.at(net, (a[mask], b[mask]), 2 * outcome[mask] - 1)
+        net = net - net.T
+        models = np.union1d(a[mask], b[mask])
+        counts = brute_force(net[np.ix_(models, models)])
+        expected["cycles"] += counts["cycles"]
+        expected["triads_checked"] += counts["triads_checked"]
+        expected["items_checked"] += int(len(models) >= 3)
+    return expected
+
+
 @settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1))
 def test_per_item_matches_looping_over_items(seed):
@@ -86,18 +102,26 @@ def test_per_item_matches_looping_over_items(seed):
     a = rng.integers(0, 7, n)
     b = (a + rng.integers(1, 7, n)) % 7
     outcome = rng.choice([0.0, 0.5, 1.0], n)
-    expected = {"cycles": 0, "triads_checked": 0, "items_checked": 0}
-    for value in np.unique(item):
-        mask = item == value
-        net = np.zeros((7, 7))
-        np.add.at(net, (a[mask], b[mask]), 2 * outcome[mask] - 1)
-        net = net - net.T
-        models = np.union1d(a[mask], b[mask])
-        counts = brute_force(net[np.ix_(models, models)])
-        expected["cycles"] += counts["cycles"]
-        expected["triads_checked"] += counts["triads_checked"]
-        expected["items_checked"] += int(len(models) >= 3)
-    assert transitivity_per_item(item, a, b, outcome) == expected
+    assert transitivity_per_item(item, a, b, outcome) == per_item_by_loop(item, a, b, outcome)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_per_item_matches_looping_when_most_items_compare_one_pair(seed):
+    # The usual project: one pair of models per item, a few items with several pairs.
+    rng = np.random.default_rng(seed)
+    single = np.repeat(np.arange(100), 3)
+    a_single = np.repeat(rng.integers(0, 7, 100), 3)
+    b_single = (a_single + np.repeat(rng.integers(1, 7, 100), 3)) % 7
+    several = rng.integers(100, 105, 60)
+    a_several = rng.integers(0, 7, 60)
+    b_several = (a_several + rng.integers(1, 7, 60)) % 7
+    order = rng.permutation(360)
+    item = np.concatenate([single, several])[order]
+    a = np.concatenate([a_single, a_several])[order]
+    b = np.concatenate([b_single, b_several])[order]
+    outcome = rng.choice([0.0, 0.5, 1.0], 360)
+    assert transitivity_per_item(item, a, b, outcome) == per_item_by_loop(item, a, b, outcome)
 
 
 def test_a_choice_against_most_of_its_own_criteria_is_a_conflict():

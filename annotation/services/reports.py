@@ -284,11 +284,22 @@ def _task_labels(humans: JudgmentTable) -> TaskLabels | None:
 
 
 LABEL_UPSERT = """
+WITH incoming AS (
+    SELECT task_id, n_judgments, COALESCE((%(names)s::text[])[majority + 1], '') AS majority,
+           majority_share, COALESCE((%(names)s::text[])[weighted + 1], '') AS weighted,
+           weighted_confidence
+    FROM report_labels
+)
 INSERT INTO annotation_tasklabel
     (task_id, n_judgments, majority, majority_share, weighted, weighted_confidence, updated_at)
-SELECT task_id, n_judgments, COALESCE((%(names)s::text[])[majority + 1], ''), majority_share,
-       COALESCE((%(names)s::text[])[weighted + 1], ''), weighted_confidence, now()
-FROM report_labels
+SELECT incoming.*, now()
+FROM incoming
+LEFT JOIN annotation_tasklabel stored ON stored.task_id = incoming.task_id
+WHERE stored.task_id IS NULL
+   OR (stored.n_judgments, stored.majority, stored.weighted)
+      IS DISTINCT FROM (incoming.n_judgments, incoming.majority, incoming.weighted)
+   OR abs(stored.majority_share - incoming.majority_share) > 1e-9
+   OR abs(stored.weighted_confidence - incoming.weighted_confidence) > 1e-6
 ON CONFLICT (task_id) DO UPDATE SET
     n_judgments = EXCLUDED.n_judgments, majority = EXCLUDED.majority,
     majority_share = EXCLUDED.majority_share, weighted = EXCLUDED.weighted,

@@ -246,7 +246,7 @@ def reliability_matrix(project, key: str) -> tuple[np.ndarray, float]:
 
 TIMED = (
     "judgment_table",
-    "agreement_report",
+    "agreement_reports",
     "_per_annotator",
     "_model_judges",
     "_transitivity",
@@ -260,7 +260,7 @@ TIMED = (
 
 def phase_timings(project, n_boot: int) -> tuple[float, dict[str, list[float]], dict]:
     """report_compute once, unprofiled, with a stopwatch around the helpers it looks up in
-    its module (judgment_table, agreement_report, _task_labels, ...) and around the
+    its module (judgment_table, agreement_reports, _task_labels, ...) and around the
     TaskLabel bulk upsert. Nested phases are included in their callers."""
     from contextlib import ExitStack
     from unittest import mock
@@ -312,9 +312,9 @@ def phase_timings(project, n_boot: int) -> tuple[float, dict[str, list[float]], 
 
 PHASES = (
     ("judgment_table", "judgment_table.py", "judgment_table"),
-    ("agreement_report (x4)", "agreement.py", "agreement_report"),
-    ("  of which Cohen bootstrap", "agreement.py", "_cohen_bootstrap"),
-    ("  all resampling (_bootstrap)", "agreement.py", "_bootstrap"),
+    ("agreement_reports (4 reports)", "agreement.py", "agreement_reports"),
+    ("  of which Cohen bootstrap", "agreement.py", "_cohen_bootstraps"),
+    ("  all resampling (_bootstrap_together)", "agreement.py", "_bootstrap_together"),
     ("_per_annotator", "reports.py", "_per_annotator"),
     ("_model_judges", "reports.py", "_model_judges"),
     ("_transitivity", "reports.py", "_transitivity"),

@@ -31,7 +31,7 @@ from annotation.models import (
 from annotation.selectors.judgment_table import CHOICES, JudgmentTable, judgment_table
 from annotation.stats import (
     Ratings,
-    agreement_report,
+    agreement_reports,
     annotator_agreement,
     choice_criteria_conflicts,
     dawid_skene,
@@ -406,12 +406,12 @@ def report_compute(*, project: Project, n_boot: int = N_BOOT) -> AgreementReport
     humans = regular.subset(~regular.is_model)
     models_only = regular.subset(regular.is_model)
 
-    criteria_report: dict[str, Any] = {}
+    ratings: dict[str, tuple[Ratings, str]] = {}
     overall: Ratings | None = None
     choice: Ratings | None = None
     if project.is_pairwise:
-        overall, level = _overall_ratings(humans, project)
-        criteria_report["overall"] = agreement_report(overall, level, n_boot=n_boot)
+        ratings["overall"] = _overall_ratings(humans, project)
+        overall = ratings["overall"][0]
         if project.strength_scale:
             # The signed strength is ordinal; the bare choice (which side, or a tie) is
             # reported beside it, since chance-corrected kappas are read on it.
@@ -419,12 +419,12 @@ def report_compute(*, project: Project, n_boot: int = N_BOOT) -> AgreementReport
             choice = Ratings(
                 humans.task[decided], humans.annotator[decided], humans.choice[decided]
             )
-            criteria_report["choice"] = agreement_report(choice, "nominal", n_boot=n_boot)
+            ratings["choice"] = (choice, "nominal")
     for criterion in project.criteria.all():
-        ratings, level = _criterion_ratings(humans, criterion, project)
-        criteria_report[criterion.key] = agreement_report(ratings, level, n_boot=n_boot)
+        ratings[criterion.key] = _criterion_ratings(humans, criterion, project)
         if overall is None and not project.is_pairwise:
-            overall = ratings
+            overall = ratings[criterion.key][0]
+    criteria_report = agreement_reports(ratings, n_boot=n_boot)
 
     report: dict[str, Any] = {
         "criteria": criteria_report,

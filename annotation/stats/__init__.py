@@ -7,6 +7,7 @@ from annotation.stats.aggregation import DawidSkeneResult, dawid_skene, majority
 from annotation.stats.agreement import (
     Ratings,
     agreement_report,
+    agreement_reports,
     annotator_agreement,
     cohen_kappa_mean,
     fleiss_kappa,
@@ -35,6 +36,7 @@ __all__ = [
     "Ratings",
     "aggregate_votes",
     "agreement_report",
+    "agreement_reports",
     "annotator_agreement",
     "choice_criteria_conflicts",
     "cohen_kappa_mean",

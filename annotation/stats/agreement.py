@@ -18,8 +18,8 @@ Conventions (apply to every function in this module):
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
 
@@ -33,6 +33,7 @@ __all__ = [
     "Level",
     "Ratings",
     "agreement_report",
+    "agreement_reports",
     "annotator_agreement",
     "as_ratings",
     "cohen_kappa_mean",
@@ -183,25 +184,119 @@ def _unique_rows(rows: IntArray) -> tuple[IntArray, IntArray, IntArray]:
     return first, inverse.reshape(-1), counts
 
 
-@dataclass(frozen=True, eq=False)
-class _Prepared:
-    """Compacted codes and per-item counts shared by all metrics (built once per Ratings)."""
+@dataclass(frozen=True)
+class _RatingPairs:
+    """Every pair of ratings of one item by an annotator pair sharing ``min_shared`` items:
+    positions of the two ratings in (item, annotator) order, the annotator pair (numbered
+    0..n_pairs-1) and the pairable-item row of the item."""
 
+    n_pairs: int
+    first: IntArray
+    second: IntArray
+    pair: IntArray
+    row: IntArray
+
+
+@dataclass(frozen=True, eq=False)
+class _Layout:
+    """Who rated which item, whatever the values: compacted ids, the (item, annotator) order
+    and the pairs of ratings of an item.  Ratings of the same rows (one per criterion of the
+    same judgments) share one, so this work is done once for all of them."""
+
+    source_item: npt.NDArray[np.integer]  # the Ratings' own arrays, to recognise them
+    source_annotator: npt.NDArray[np.integer]
     item: IntArray  # compact item code per rating, 0..n_items-1
     annotator: IntArray  # compact annotator code per rating
-    code: IntArray  # category code per rating, 0..n_values-1 (index into `domain`)
-    raw: FloatArray  # value as float
     item_ids: npt.NDArray[np.int64]
     annotator_ids: npt.NDArray[np.int64]
-    domain: FloatArray  # sorted distinct values
     n_per_item: IntArray
-    n_categories: int  # the q of Gwet's AC1: declared scale size or distinct observed values
     order: IntArray  # permutation sorting ratings by (item, annotator)
+    rating_pairs_by_overlap: dict[int, _RatingPairs] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, r: Ratings) -> _Prepared:
+    def build(cls, r: Ratings) -> _Layout:
         item_ids, item = _compact(r.item)
         annotator_ids, annotator = _compact(r.annotator)
+        # Ratings sorted by (item, annotator): needed for rater pairs and to find duplicates.
+        key = item * len(annotator_ids) + annotator
+        if np.all(np.diff(key) > 0):
+            order = np.arange(len(key))
+        else:
+            order = np.argsort(key, kind="stable")
+            if np.any(np.diff(key[order]) == 0):
+                raise ValueError("an annotator rated the same item more than once")
+        return cls(
+            source_item=r.item,
+            source_annotator=r.annotator,
+            item=item,
+            annotator=annotator,
+            item_ids=item_ids,
+            annotator_ids=annotator_ids,
+            n_per_item=np.bincount(item, minlength=len(item_ids)),
+            order=order,
+        )
+
+    def fits(self, r: Ratings) -> bool:
+        """Whether r has exactly these rows (its values aside)."""
+        return np.array_equal(self.source_item, r.item) and np.array_equal(
+            self.source_annotator, r.annotator
+        )
+
+    @cached_property
+    def pairable(self) -> npt.NDArray[np.bool_]:
+        """Items with at least two ratings: the only ones any metric counts."""
+        return self.n_per_item >= 2
+
+    def rating_pairs(self, min_shared: int) -> _RatingPairs:
+        if min_shared not in self.rating_pairs_by_overlap:
+            self.rating_pairs_by_overlap[min_shared] = self._rating_pairs(min_shared)
+        return self.rating_pairs_by_overlap[min_shared]
+
+    def _rating_pairs(self, min_shared: int) -> _RatingPairs:
+        item, annotator = self.item[self.order], self.annotator[self.order]
+        # Within an item the ratings are contiguous and sorted by annotator, so pair
+        # (j, j + d) lies within one item iff item[j] == item[j + d].
+        firsts, seconds = [], []
+        active = np.arange(len(item) - 1)
+        d = 1
+        while active.size:
+            active = active[active + d < len(item)]
+            active = active[item[active + d] == item[active]]
+            firsts.append(active)
+            seconds.append(active + d)
+            d += 1
+        first = np.concatenate(firsts) if firsts else np.zeros(0, np.int64)
+        second = np.concatenate(seconds) if seconds else np.zeros(0, np.int64)
+        _, pair = _compact(annotator[first] * len(self.annotator_ids) + annotator[second])
+        qualifies = np.bincount(pair) >= min_shared
+        keep = qualifies[pair]
+        row_of_item = np.cumsum(self.pairable) - 1
+        return _RatingPairs(
+            n_pairs=int(qualifies.sum()),
+            first=first[keep],
+            second=second[keep],
+            pair=(np.cumsum(qualifies) - 1)[pair[keep]],
+            row=row_of_item[item[first[keep]]],
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class _Prepared:
+    """The layout of a Ratings and its values as category codes (built once per Ratings)."""
+
+    layout: _Layout
+    item: IntArray  # the layout's, at hand
+    annotator: IntArray
+    item_ids: npt.NDArray[np.int64]
+    annotator_ids: npt.NDArray[np.int64]
+    n_per_item: IntArray
+    code: IntArray  # category code per rating, 0..n_values-1 (index into `domain`)
+    raw: FloatArray  # value as float
+    domain: FloatArray  # sorted distinct values
+    n_categories: int  # the q of Gwet's AC1: declared scale size or distinct observed values
+
+    @classmethod
+    def build(cls, r: Ratings, layout: _Layout | None = None) -> _Prepared:
         value = r.value
         # Integral floats (a matrix with nan for missing) become ints for the fast compaction.
         if (
@@ -212,32 +307,28 @@ class _Prepared:
         ):
             value = value.astype(np.int64)
         domain, code = _compact(value)
-        # Ratings sorted by (item, annotator): needed for rater pairs and to find duplicates.
-        key = item * len(annotator_ids) + annotator
-        step = np.diff(key)
-        if np.all(step > 0):
-            order = np.arange(len(key))
-        else:
-            order = np.argsort(key, kind="stable")
-            if np.any(np.diff(key[order]) == 0):
-                raise ValueError("an annotator rated the same item more than once")
         n_values = len(domain)
         if r.n_categories is not None and r.n_categories < n_values:
             raise ValueError(
                 f"n_categories={r.n_categories} but {n_values} distinct values were observed"
             )
+        layout = layout if layout is not None else _Layout.build(r)
         return cls(
-            item=item,
-            annotator=annotator,
+            layout=layout,
+            item=layout.item,
+            annotator=layout.annotator,
+            item_ids=layout.item_ids,
+            annotator_ids=layout.annotator_ids,
+            n_per_item=layout.n_per_item,
             code=code,
             raw=r.value.astype(np.float64),
-            item_ids=item_ids,
-            annotator_ids=annotator_ids,
             domain=domain.astype(np.float64),
-            n_per_item=np.bincount(item, minlength=len(item_ids)),
             n_categories=r.n_categories or n_values,
-            order=order,
         )
+
+    @property
+    def pairable(self) -> npt.NDArray[np.bool_]:
+        return self.layout.pairable
 
     @property
     def n_items(self) -> int:
@@ -254,11 +345,6 @@ class _Prepared:
     @property
     def categorical(self) -> bool:
         return self.n_values <= MAX_CATEGORIES
-
-    @cached_property
-    def pairable(self) -> npt.NDArray[np.bool_]:
-        """Items with at least two ratings: the only ones any metric counts."""
-        return self.n_per_item >= 2
 
     @cached_property
     def counts(self) -> IntArray:
@@ -290,7 +376,8 @@ def _resample_counts(
     The other units carry no statistics, so only how many draws land on the patterns
     matters: Binomial(n_units, covered / n_units) of them, each uniform over the covered
     units.  That is exactly the item bootstrap, at a cost that grows with the covered units
-    only (a sample of 1,000 annotator pairs covers a tenth of a crowd's items).
+    only (a sample of 1,000 annotator pairs covers a tenth of a crowd's items).  Rounds are
+    drawn one after another, so the draws do not depend on how rounds are chunked.
     """
     n_patterns = len(multiplicity)
     covered = int(multiplicity.sum())
@@ -299,14 +386,13 @@ def _resample_counts(
         rest = [n_units - covered] if covered < n_units else []
         p = np.append(multiplicity, rest) / n_units
         return rng.multinomial(n_units, p, size=rounds)[:, :n_patterns].astype(np.float64)
-    landed = rng.binomial(n_units, covered / n_units, size=rounds)
-    draws = rng.integers(0, covered, size=int(landed.sum()))
-    if n_patterns != covered:
-        draws = np.repeat(np.arange(n_patterns), multiplicity)[draws]
-    bounds = np.concatenate([[0], np.cumsum(landed)])
+    unit_pattern = np.repeat(np.arange(n_patterns), multiplicity) if n_patterns != covered else None
     weights = np.empty((rounds, n_patterns))
     for row in range(rounds):  # one round at a time: the counts stay in cache (4x faster)
-        weights[row] = np.bincount(draws[bounds[row] : bounds[row + 1]], minlength=n_patterns)
+        draws = rng.integers(0, covered, size=rng.binomial(n_units, covered / n_units))
+        if unit_pattern is not None:
+            draws = unit_pattern[draws]
+        weights[row] = np.bincount(draws, minlength=n_patterns)
     return weights
 
 
@@ -322,33 +408,49 @@ def _bootstrap(
     ``features[p]`` are the per-unit sufficient statistics of pattern ``p`` and
     ``multiplicity[p]`` how many units share it.  Drawing n units with replacement from the
     units is a Multinomial(n, multiplicity / n) draw over patterns (see
-    :func:`_resample_counts`); patterns whose statistics are all zero add nothing to a sum,
-    so they are only counted, never drawn.  ``statistic`` maps a (b, n_features) block of
-    sums to a (b, n_stats) block.
+    :func:`_resample_counts`).  ``statistic`` maps a (b, n_features) block of sums to a
+    (b, n_stats) block.
     """
-    n_features = features.shape[1]
+    return _bootstrap_together([features], multiplicity, n_boot, rng, [statistic])[0]
+
+
+def _bootstrap_together(
+    features: Sequence[FloatArray | sparse.csr_matrix],
+    multiplicity: IntArray,
+    n_boot: int,
+    rng: np.random.Generator,
+    statistics: Sequence[Callable[[FloatArray], FloatArray]],
+) -> list[FloatArray]:
+    """:func:`_bootstrap` of several statistics of the same units on the same resamples.
+
+    Patterns whose statistics are all zero (in every feature matrix) add nothing to a sum,
+    so they are only counted, never drawn.  Ratings of the same units with the same rows of
+    nonzero statistics get the same resamples together as alone.
+    """
     n_units = int(multiplicity.sum())
     if n_boot <= 0 or n_units == 0:
-        return np.empty((0, 0))
-    if sparse.issparse(features):
-        features = sparse.csr_matrix(features)
-        carries = features.getnnz(axis=1) > 0
-    else:
-        carries = np.any(features != 0, axis=1)
+        return [np.empty((0, 0)) for _ in features]
+    features = [sparse.csr_matrix(f) if sparse.issparse(f) else f for f in features]
+    carries = np.zeros(len(multiplicity), dtype=bool)
+    for f in features:
+        carries |= f.getnnz(axis=1) > 0 if sparse.issparse(f) else np.any(f != 0, axis=1)
     if not carries.all():
-        features, multiplicity = features[carries], multiplicity[carries]
-    width = max(len(multiplicity), int(multiplicity.sum()), n_features, 1)
+        features = [f[carries] for f in features]
+        multiplicity = multiplicity[carries]
+    width = max(len(multiplicity), int(multiplicity.sum()), *(f.shape[1] for f in features), 1)
     chunk = max(1, min(n_boot, _CHUNK_ELEMENTS // width))
-    blocks = []
+    # Sparse statistics are summed as (features x units) @ (units x rounds): row-major
+    # operands throughout, and sums a statistic can reshape per feature without a copy.
+    by_feature = [f.T.tocsr() if sparse.issparse(f) else None for f in features]
+    blocks: list[list[FloatArray]] = [[] for _ in features]
     for start in range(0, n_boot, chunk):
-        b = min(chunk, n_boot - start)
-        weights = _resample_counts(multiplicity, n_units, b, rng)
-        if sparse.issparse(features):
-            sums = np.asarray((features.T @ weights.T).T)
-        else:
-            sums = weights @ features
-        blocks.append(statistic(sums))
-    return np.concatenate(blocks, axis=0)
+        weights = _resample_counts(multiplicity, n_units, min(chunk, n_boot - start), rng)
+        sparse_ones = any(f_t is not None for f_t in by_feature)
+        weights_by_unit = np.ascontiguousarray(weights.T) if sparse_ones else None
+        for f, f_t, statistic, block in zip(features, by_feature, statistics, blocks, strict=True):
+            sums = (f_t @ weights_by_unit).T if f_t is not None else weights @ f
+            block.append(statistic(sums))
+    return [np.concatenate(block, axis=0) for block in blocks]
 
 
 def _percentile_ci(samples: FloatArray) -> list[float | None]:
@@ -541,48 +643,31 @@ class _PairTables:
 
 
 def _pair_tables(prep: _Prepared, min_shared: int) -> _PairTables:
+    pairs = prep.layout.rating_pairs(min_shared)
     k = prep.n_values
-    order = prep.order
-    item, annotator, code = prep.item[order], prep.annotator[order], prep.code[order]
-    # Every pair of ratings on the same item: within an item the ratings are contiguous and
-    # sorted by annotator, so pair (j, j + d) lies within one item iff item[j] == item[j + d].
-    firsts, seconds = [], []
-    active = np.arange(len(item) - 1)
-    d = 1
-    while active.size:
-        active = active[active + d < len(item)]
-        active = active[item[active + d] == item[active]]
-        firsts.append(active)
-        seconds.append(active + d)
-        d += 1
-    first = np.concatenate(firsts) if firsts else np.zeros(0, np.int64)
-    second = np.concatenate(seconds) if seconds else np.zeros(0, np.int64)
-    pair_key = annotator[first] * prep.n_annotators + annotator[second]
-    _, pair = _compact(pair_key)
-    shared = np.bincount(pair)
-    qualifies = shared >= min_shared
-    new_index = np.cumsum(qualifies) - 1
-    keep = qualifies[pair]
-    first, second, pair = first[keep], second[keep], new_index[pair[keep]]
-    row_of_item = np.cumsum(prep.pairable) - 1
+    code = prep.code[prep.layout.order]
     return _PairTables(
-        n_pairs=int(qualifies.sum()),
+        n_pairs=pairs.n_pairs,
         k=k,
-        obs_row=row_of_item[item[first]],
-        obs_cell=pair * k * k + code[first] * k + code[second],
+        obs_row=pairs.row,
+        obs_cell=pairs.pair * k * k + code[pairs.first] * k + code[pairs.second],
     )
 
 
 def _cohen_from_tables(tables: FloatArray, n_pairs: int, k: int, min_shared: int) -> FloatArray:
-    """(B, n_pairs * k * k) cell counts -> (B, 1) mean Cohen's kappa over defined pairs."""
-    t = tables.reshape(len(tables), n_pairs, k, k)
-    n = t.sum(axis=(-2, -1))
+    """(B, n_pairs * k * k) cell counts -> (B, 1) mean Cohen's kappa over defined pairs.
+
+    Worked on as (pair, a, b, round), the layout in which the bootstrap's sparse products
+    leave the sums (then a view, not a copy), so every sum runs along the rounds.
+    """
+    t = tables.T.reshape(n_pairs, k, k, len(tables))
+    n = t.sum(axis=(1, 2))
     with np.errstate(divide="ignore", invalid="ignore"):
-        po = np.trace(t, axis1=-2, axis2=-1) / n
-        pe = (t.sum(axis=-1) * t.sum(axis=-2)).sum(axis=-1) / (n * n)
+        po = np.trace(t, axis1=1, axis2=2) / n
+        pe = (t.sum(axis=2) * t.sum(axis=1)).sum(axis=1) / (n * n)
         kappa = (po - pe) / (1 - pe)
         valid = (n >= min_shared) & (pe < 1 - 1e-12)
-        mean = np.where(valid, kappa, 0).sum(axis=1) / valid.sum(axis=1)
+        mean = np.where(valid, kappa, 0).sum(axis=0) / valid.sum(axis=0)
     mean[~np.isfinite(mean)] = np.nan
     return mean[:, None]
 
@@ -598,69 +683,105 @@ def _cohen_point(tables: _PairTables, min_shared: int) -> float:
 MAX_BOOTSTRAP_PAIRS = 1000
 
 
-def _sample_pairs(tables: _PairTables, n: int, rng: np.random.Generator) -> _PairTables:
-    """The pair tables restricted to n pairs drawn at random, renumbered 0..n-1."""
-    chosen = np.sort(rng.choice(tables.n_pairs, size=n, replace=False))
+def _sample_pairs(tables: _PairTables, chosen: IntArray) -> _PairTables:
+    """The pair tables restricted to the chosen pairs (sorted), renumbered 0..n-1."""
     cell_size = tables.k * tables.k
     pair = tables.obs_cell // cell_size
     keep = np.isin(pair, chosen)
     renumber = np.full(tables.n_pairs, -1, dtype=np.int64)
-    renumber[chosen] = np.arange(n)
+    renumber[chosen] = np.arange(len(chosen))
     return _PairTables(
-        n_pairs=n,
+        n_pairs=len(chosen),
         k=tables.k,
         obs_row=tables.obs_row[keep],
         obs_cell=renumber[pair[keep]] * cell_size + tables.obs_cell[keep] % cell_size,
     )
 
 
-def _cohen_bootstrap(
-    prep: _Prepared, tables: _PairTables, min_shared: int, n_boot: int, rng: np.random.Generator
-) -> FloatArray:
-    """Bootstrap of mean pairwise kappa by resampling pairable items.
+def _cohen_bootstraps(
+    members: Sequence[tuple[_Prepared, _PairTables, float]],
+    min_shared: int,
+    n_boot: int,
+    seed: int,
+) -> list[FloatArray]:
+    """Bootstrap of mean pairwise kappa by resampling pairable items, for ratings of the same
+    rows (so of the same pairs); each member is (prepared ratings, pair tables, estimate).
 
-    Each item contributes a sparse row of pair-cell counts.  With few annotators, items with
-    identical rows of ratings are collapsed into patterns (at most (K+1)^A of them), which
-    makes this as cheap as the count metrics.  Approximation: only pairs sharing
-    ``min_shared`` items in the full data are tracked; the threshold is re-applied in each
-    round (so such a pair can drop out), but a pair below it in the full data that reaches it
-    in a round through duplicated items is not added.  Exact when every pair qualifies (a
-    fixed panel of annotators); with crowds of annotators overlapping on a handful of items,
-    per-pair kappas are unstable and Krippendorff's alpha is the metric to read.
+    Each item contributes a sparse row of pair-cell counts.  Approximation: only pairs
+    sharing ``min_shared`` items in the full data are tracked; the threshold is re-applied in
+    each round (so such a pair can drop out), but a pair below it in the full data that
+    reaches it in a round through duplicated items is not added.  Exact when every pair
+    qualifies (a fixed panel of annotators); with crowds of annotators overlapping on a
+    handful of items, per-pair kappas are unstable and Krippendorff's alpha is the metric to
+    read.  The pair sample and the item draws come from their own streams of ``seed``, so a
+    member gets the same interval with the others as alone.
     """
-    n_rows = int(prep.pairable.sum())
-    if tables.n_pairs == 0 or n_boot <= 0:
-        return np.full(max(n_boot, 0), np.nan)
-    if tables.n_pairs > MAX_BOOTSTRAP_PAIRS:
-        # The work grows with rounds x pairs x k^2: with a crowd (10^5 annotator pairs) the
-        # spread is bootstrapped on a fixed random sample of pairs and centred on the
-        # estimate over all pairs (per-pair kappas on a few shared items are biased under
-        # resampling, so the sample's own centre is not used).
-        full = _cohen_point(tables, min_shared)
-        sample = _sample_pairs(tables, MAX_BOOTSTRAP_PAIRS, rng)
-        boot = _cohen_bootstrap(prep, sample, min_shared, n_boot, rng)
-        if np.isnan(full) or np.all(np.isnan(boot)):
-            return boot
-        return boot - np.nanmedian(boot) + full
-    size = tables.n_pairs * tables.k * tables.k
-    x = sparse.csr_matrix(
-        (np.ones(len(tables.obs_row)), (tables.obs_row, tables.obs_cell)), shape=(n_rows, size)
+    n_pairs = members[0][1].n_pairs
+    if n_pairs == 0 or n_boot <= 0:
+        return [np.full(max(n_boot, 0), np.nan) for _ in members]
+    if n_pairs <= MAX_BOOTSTRAP_PAIRS:
+        return _cohen_resample(
+            [(prep, tables) for prep, tables, _ in members], min_shared, n_boot, seed
+        )
+    # The work grows with rounds x pairs x k^2: with a crowd (10^5 annotator pairs) the
+    # spread is bootstrapped on a fixed random sample of pairs and centred on the estimate
+    # over all pairs (per-pair kappas on a few shared items are biased under resampling, so
+    # the sample's own centre is not used).
+    chosen = np.sort(
+        np.random.default_rng([seed, 1]).choice(n_pairs, size=MAX_BOOTSTRAP_PAIRS, replace=False)
     )
-    multiplicity = np.ones(n_rows, dtype=np.int64)
-    # A row of ratings fits one int64 key only for few annotators; with many, rows are
-    # (nearly) all distinct anyway, so the items themselves are resampled.
-    if prep.n_annotators * np.log2(tables.k + 1) < 62:
-        keep = prep.pairable[prep.item]
-        dense = np.zeros((n_rows, prep.n_annotators), dtype=np.int16)
-        row_of_item = np.cumsum(prep.pairable) - 1
-        dense[row_of_item[prep.item[keep]], prep.annotator[keep]] = prep.code[keep] + 1
-        first, _, multiplicity = _unique_rows(dense)
-        x = x[first]
+    sampled = [(prep, _sample_pairs(tables, chosen)) for prep, tables, _ in members]
+    boots = _cohen_resample(sampled, min_shared, n_boot, seed)
+    return [
+        boot if np.isnan(point) or np.all(np.isnan(boot)) else boot - np.nanmedian(boot) + point
+        for boot, (_, _, point) in zip(boots, members, strict=True)
+    ]
 
-    def statistic(sums: FloatArray) -> FloatArray:
-        return _cohen_from_tables(sums, tables.n_pairs, tables.k, min_shared)
 
-    return _bootstrap(x, multiplicity, n_boot, rng, statistic)[:, 0]
+def _cohen_resample(
+    members: Sequence[tuple[_Prepared, _PairTables]], min_shared: int, n_boot: int, seed: int
+) -> list[FloatArray]:
+    """The item bootstrap of each member's pair tables.  With few annotators, items with
+    identical rows of ratings are collapsed into patterns (at most (K+1)^A of them), which
+    makes this as cheap as the count metrics; otherwise the items themselves are resampled,
+    once for all such members."""
+    layout = members[0][0].layout
+    n_rows = int(layout.pairable.sum())
+    results: list[FloatArray | None] = [None] * len(members)
+    together = []
+    for position, (prep, tables) in enumerate(members):
+        size = tables.n_pairs * tables.k * tables.k
+        x = sparse.csr_matrix(
+            (np.ones(len(tables.obs_row)), (tables.obs_row, tables.obs_cell)),
+            shape=(n_rows, size),
+        )
+
+        def statistic(sums: FloatArray, tables: _PairTables = tables) -> FloatArray:
+            return _cohen_from_tables(sums, tables.n_pairs, tables.k, min_shared)
+
+        # A row of ratings fits one int64 key only for few annotators; with many, rows are
+        # (nearly) all distinct anyway.
+        if prep.n_annotators * np.log2(tables.k + 1) < 62:
+            keep = prep.pairable[prep.item]
+            dense = np.zeros((n_rows, prep.n_annotators), dtype=np.int16)
+            row_of_item = np.cumsum(prep.pairable) - 1
+            dense[row_of_item[prep.item[keep]], prep.annotator[keep]] = prep.code[keep] + 1
+            first, _, multiplicity = _unique_rows(dense)
+            draws = np.random.default_rng([seed, 2])
+            results[position] = _bootstrap(x[first], multiplicity, n_boot, draws, statistic)[:, 0]
+        else:
+            together.append((position, x, statistic))
+    if together:
+        boots = _bootstrap_together(
+            [x for _, x, _ in together],
+            np.ones(n_rows, dtype=np.int64),
+            n_boot,
+            np.random.default_rng([seed, 2]),
+            [statistic for _, _, statistic in together],
+        )
+        for (position, _, _), boot in zip(together, boots, strict=True):
+            results[position] = boot[:, 0]
+    return results
 
 
 def cohen_kappa_mean(data: Ratings | npt.ArrayLike, min_shared: int = 5) -> float:
@@ -693,27 +814,91 @@ def agreement_report(
     "krippendorff_alpha": {"value", "ci", "level"}, "fleiss_kappa": {"value", "ci"},
     "cohen_kappa_mean": {"value", "ci", "n_pairs"}, "gwet_ac1": {...},
     "percent_agreement": {...}}``; values are floats or None when undefined.  Cohen's
-    kappa is bootstrapped with its own item resample from the same generator; each interval
-    is marginal, so this does not matter.  With more than ``MAX_CATEGORIES`` distinct values
-    (continuous interval data) only alpha is computed.
+    kappa is bootstrapped with its own item resample, from its own stream of ``seed``; each
+    interval is marginal, so this does not matter.  With more than ``MAX_CATEGORIES``
+    distinct values (continuous interval data) only alpha is computed.
     """
-    _check_level(level)
-    prep = as_ratings(data)._prepared
-    rng = np.random.default_rng(seed)
+    return agreement_reports({"": (data, level)}, n_boot, seed, min_shared=min_shared)[""]
+
+
+def agreement_reports(
+    ratings: Mapping[str, tuple[Ratings | npt.ArrayLike, Level]],
+    n_boot: int = 1000,
+    seed: int = 0,
+    *,
+    min_shared: int = 5,
+) -> dict[str, dict[str, Any]]:
+    """:func:`agreement_report` of several ratings, by name: e.g. one per criterion.
+
+    Ratings of the same (item, annotator) rows, as the criteria of the same judgments are,
+    share the work that depends on those rows only: compacting the ids, finding the pairs of
+    annotators and drawing the item resamples of Cohen's kappa.  Each report is the one
+    :func:`agreement_report` gives for that ratings alone.
+    """
+    for _, level in ratings.values():
+        _check_level(level)
     n_boot = max(int(n_boot), 0)
+    layouts: list[_Layout] = []
+    prepared: dict[str, _Prepared] = {}
+    for name, (data, _) in ratings.items():
+        r = as_ratings(data)
+        layout = next((known for known in layouts if known.fits(r)), None)
+        prepared[name] = r._prepared if layout is None else _Prepared.build(r, layout)
+        if layout is None:
+            layouts.append(prepared[name].layout)
 
-    def entry(value: float, boot: FloatArray) -> dict[str, Any]:
-        ci = _percentile_ci(boot) if boot.size else [None, None]
-        return {"value": _json_float(value), "ci": ci}
+    reports = {
+        name: _report_without_cohen(prepared[name], level, n_boot, seed)
+        for name, (_, level) in ratings.items()
+    }
+    for layout in layouts:
+        members = [
+            (name, prep)
+            for name, prep in prepared.items()
+            if prep.layout is layout and prep.categorical
+        ]
+        if not members:
+            continue
+        tables = [_pair_tables(prep, min_shared) for _, prep in members]
+        points = [_cohen_point(t, min_shared) for t in tables]
+        boots = _cohen_bootstraps(
+            [(prep, t, point) for (_, prep), t, point in zip(members, tables, points, strict=True)],
+            min_shared,
+            n_boot,
+            seed,
+        )
+        for (name, _), t, point, boot in zip(members, tables, points, boots, strict=True):
+            reports[name]["cohen_kappa_mean"] = {**_entry(point, boot), "n_pairs": t.n_pairs}
+    order = [
+        "n_items",
+        "n_items_pairable",
+        "n_annotators",
+        "n_judgments",
+        "n_boot",
+        "krippendorff_alpha",
+        "fleiss_kappa",
+        "cohen_kappa_mean",
+        "gwet_ac1",
+        "percent_agreement",
+    ]
+    return {name: {key: reports[name][key] for key in order} for name in ratings}
 
+
+def _entry(value: float, boot: FloatArray) -> dict[str, Any]:
+    return {"value": _json_float(value), "ci": _percentile_ci(boot) if boot.size else [None, None]}
+
+
+def _report_without_cohen(prep: _Prepared, level: str, n_boot: int, seed: int) -> dict[str, Any]:
+    """The report's counts and every metric but Cohen's kappa (left undefined here)."""
+    rng = np.random.default_rng(seed)
     report: dict[str, Any] = {
         "n_items": prep.n_items,
         "n_items_pairable": int(prep.pairable.sum()),
         "n_annotators": prep.n_annotators,
         "n_judgments": len(prep.item),
         "n_boot": n_boot,
+        "cohen_kappa_mean": {**_entry(float("nan"), np.empty(0)), "n_pairs": 0},
     }
-    undefined = entry(float("nan"), np.empty(0))
     if prep.categorical:
         patterns, multiplicity = _count_patterns(prep)
         if len(patterns):
@@ -732,13 +917,7 @@ def agreement_report(
             boot = np.empty((0, 4))
         names = ["krippendorff_alpha", "fleiss_kappa", "gwet_ac1", "percent_agreement"]
         for j, name in enumerate(names):
-            report[name] = entry(point[j], boot[:, j])
-        tables = _pair_tables(prep, min_shared)
-        cohen = entry(
-            _cohen_point(tables, min_shared),
-            _cohen_bootstrap(prep, tables, min_shared, n_boot, rng),
-        )
-        report["cohen_kappa_mean"] = {**cohen, "n_pairs": tables.n_pairs}
+            report[name] = _entry(point[j], boot[:, j])
     else:
         if level != "interval":
             prep.require_categorical()
@@ -747,24 +926,11 @@ def agreement_report(
         boot = _bootstrap(
             moments, np.ones(len(moments), np.int64), n_boot, rng, _interval_alpha_from_moments
         )
-        report["krippendorff_alpha"] = entry(point, boot[:, 0] if boot.size else boot)
+        report["krippendorff_alpha"] = _entry(point, boot[:, 0] if boot.size else boot)
         for name in ["fleiss_kappa", "gwet_ac1", "percent_agreement"]:
-            report[name] = dict(undefined)
-        report["cohen_kappa_mean"] = {**undefined, "n_pairs": 0}
+            report[name] = _entry(float("nan"), np.empty(0))
     report["krippendorff_alpha"]["level"] = level
-    order = [
-        "n_items",
-        "n_items_pairable",
-        "n_annotators",
-        "n_judgments",
-        "n_boot",
-        "krippendorff_alpha",
-        "fleiss_kappa",
-        "cohen_kappa_mean",
-        "gwet_ac1",
-        "percent_agreement",
-    ]
-    return {key: report[key] for key in order}
+    return report
 
 
 # --------------------------------------------------------------------------------------------

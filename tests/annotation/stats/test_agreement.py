@@ -16,6 +16,7 @@ from annotation.stats.agreement import (
     LEVELS,
     Ratings,
     agreement_report,
+    agreement_reports,
     annotator_agreement,
     cohen_kappa_mean,
     fleiss_kappa,
@@ -431,6 +432,54 @@ def test_report_for_crowd_of_many_annotators_runs():
     assert report["krippendorff_alpha"]["value"] == pytest.approx(
         krippendorff_alpha(Ratings(item, annotator, value))
     )
+
+
+def _criteria_of_one_crowd(n_items: int, pool: int, per_item: int = 4, seed: int = 11):
+    """Several criteria answered in the same judgments: the same (item, annotator) rows."""
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, 3, n_items)
+    item = np.repeat(np.arange(n_items) * 7 + 3, per_item)  # database-like ids
+    annotator = np.concatenate([rng.choice(pool, per_item, replace=False) for _ in range(n_items)])
+    answers = [
+        np.where(
+            rng.random(len(item)) < share, np.repeat(truth, per_item), rng.integers(0, 3, len(item))
+        )
+        for share in (0.8, 0.6, 0.3)
+    ]
+    return item, annotator + 100, answers
+
+
+@pytest.mark.parametrize(
+    ("n_items", "pool"),
+    [
+        (400, 6),  # a panel: items collapse into patterns of ratings
+        (300, 40),  # many annotators: the items themselves are resampled, together
+        (2500, 400),  # a crowd of more than 1,000 annotator pairs: a sample of pairs
+    ],
+)
+def test_reports_of_ratings_of_the_same_rows_equal_each_report_alone(n_items, pool):
+    item, annotator, answers = _criteria_of_one_crowd(n_items, pool)
+    ratings = {
+        "first": (Ratings(item, annotator, answers[0], n_categories=3), "nominal"),
+        "second": (Ratings(item.copy(), annotator.copy(), answers[1]), "ordinal"),
+        "third": (Ratings(item, annotator, answers[2] * 2), "interval"),
+        # Different rows (one judgment fewer): computed on their own, same answer.
+        "fewer": (Ratings(item[1:], annotator[1:], answers[0][1:]), "nominal"),
+    }
+    together = agreement_reports(ratings, n_boot=200, seed=4, min_shared=2)
+    assert list(together) == list(ratings)
+    for name, (r, level) in ratings.items():
+        alone = agreement_report(r, level, n_boot=200, seed=4, min_shared=2)
+        assert together[name] == alone, name
+    assert (
+        together["first"]["cohen_kappa_mean"]["ci"] != together["second"]["cohen_kappa_mean"]["ci"]
+    )
+
+
+def test_reports_check_every_level_before_computing():
+    x = random_matrix(1, n_items=20)
+    with pytest.raises(ValueError, match="level"):
+        agreement_reports({"a": (x, "nominal"), "b": (x, "ratio")})
 
 
 def test_annotator_agreement_is_leave_one_out_majority():

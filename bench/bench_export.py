@@ -17,7 +17,7 @@ request = sampled max - RSS right before it. Measured:
   * the floor: COPY (<the export's own SQL: judgment columns joined with task, item,
     responses, annotator, same filters>) TO STDOUT through psycopg into a counting sink
     (target: export rows/s / COPY rows/s >= 0.5);
-and, in-process, a cProfile of the judgments JSONL stream (row generator + encoder).
+and, in-process, a cProfile of the judgments JSONL stream (COPY, Arrow, JSON Lines).
 """
 
 from __future__ import annotations
@@ -254,15 +254,24 @@ def copy_floor(sql: str, params: list) -> tuple[float, int, int]:
 
 
 def profile_export(project, n_rows: int, top: int) -> tuple[float, list[str]]:
-    """cProfile of the judgments JSONL stream in-process over the first n_rows rows."""
-    from annotation.selectors.exports import ExportFilters, judgment_rows
-    from annotation.services.exporting import encode_jsonl
+    """cProfile of the judgments JSONL stream in-process (COPY -> Arrow columns -> JSON Lines,
+    the path the server takes on PostgreSQL) over the last n_rows judgments."""
+    from annotation.models import Judgment
+    from annotation.selectors.exports import ExportFilters, ExportQuery, export_plan
+    from annotation.services.exporting import export_stream
 
-    rows = judgment_rows(project=project, filters=ExportFilters(), limit=n_rows)
+    since = (
+        Judgment.objects.filter(project=project)
+        .order_by("-pk")
+        .values_list("pk", flat=True)[n_rows : n_rows + 1]
+        .first()
+    )
+    query = ExportQuery("judgments", "jsonl", ExportFilters(since=since))
+    plan = export_plan(project=project, query=query)
     profiler = cProfile.Profile()
     started = time.perf_counter()
     profiler.enable()
-    for _ in encode_jsonl(rows):
+    for _ in export_stream(plan=plan):
         pass
     profiler.disable()
     return time.perf_counter() - started, profile_rows(profiler, "tottime", top)

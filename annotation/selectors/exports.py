@@ -22,7 +22,10 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, time
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 from django.db import connection
 from django.db.models import (
     Avg,
@@ -34,10 +37,9 @@ from django.db.models import (
     Q,
     QuerySet,
     TextField,
-    Value,
     When,
 )
-from django.db.models.functions import Cast, JSONObject
+from django.db.models.fields.json import KeyTextTransform
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -558,7 +560,8 @@ def _prompt_value(prompt: Any, conversational: bool) -> Any:
     return prompt
 
 
-def _chunked(values: Iterable[Any], size: int) -> Iterator[list[Any]]:
+def chunked(values: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """Lists of up to `size` values, read lazily."""
     iterator = iter(values)
     while chunk := list(itertools.islice(iterator, size)):
         yield chunk
@@ -647,7 +650,7 @@ def dpo_rows(
     """One row per decided pair (format `dpo`), in task order. With conversational
     prompts, chosen and rejected are one assistant message each (TRL's conversational
     preference format)."""
-    for chunk in _chunked(_pair_decisions(project=project, filters=filters), DETAIL_CHUNK):
+    for chunk in chunked(_pair_decisions(project=project, filters=filters), DETAIL_CHUNK):
         details = {
             row[0]: row
             for row in Task.objects.filter(pk__in=[d.task_id for d in chunk]).values_list(
@@ -763,7 +766,7 @@ def rubric_rows(
 ) -> Iterator[dict[str, Any]]:
     """One row per rated response (format `rubric`), in task order."""
     summaries = _rubric_summaries(project=project, filters=filters, criteria=criteria)
-    for chunk in _chunked(summaries, DETAIL_CHUNK):
+    for chunk in chunked(summaries, DETAIL_CHUNK):
         details = {
             row[0]: row
             for row in Task.objects.filter(pk__in=[c[0] for c in chunk]).values_list(
@@ -808,7 +811,7 @@ def item_export_rows(
         items = items.filter(updated_at__gt=filters.since)
     rows = items.values_list("pk", "external_id", "prompt", "metadata", "reference", "gold")
     is_pairwise = project.is_pairwise
-    for chunk in _chunked(rows.iterator(chunk_size=EXPORT_CHUNK), DETAIL_CHUNK):
+    for chunk in chunked(rows.iterator(chunk_size=EXPORT_CHUNK), DETAIL_CHUNK):
         ids = [row[0] for row in chunk]
         responses: dict[int, list[dict[str, str]]] = defaultdict(list)
         for item_id, external_id, model, text in (
@@ -846,90 +849,203 @@ def with_up_to(query: ExportQuery, up_to_id: int | None) -> ExportQuery:
     return replace(query, filters=replace(query.filters, up_to_id=up_to_id))
 
 
-# ---------------------------------------------------------------- judgments, built by PostgreSQL
+# ---------------------------------------------------------------- judgments through COPY
+
+# The raw judgments leave PostgreSQL as CSV through `COPY ... TO STDOUT` (as cheap as any read
+# of those rows) and are decoded by pyarrow's CSV reader into typed columns, a block at a time:
+# no Python object per row. Parquet is written from those columns; JSON Lines are assembled
+# from them with vectorised string functions, keys in the order of judgment_records.
+
+COPY_BLOCK_BYTES = 512 * 1024  # bigger blocks are no faster and hold more memory
+_CONTROL = "".join(chr(code) for code in range(1, 32))
+_SHORT_ESCAPES = {"\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
-COPY_CHUNK_BYTES = 256 * 1024
+class ToJSON(Func):
+    """TO_JSON(value): a timestamp as the JSON string PostgreSQL writes for it."""
+
+    function = "TO_JSON"
+    output_field = TextField()
 
 
-class JSONBuildObject(JSONObject):
-    """JSON_BUILD_OBJECT on PostgreSQL: cheaper than JSONB_BUILD_OBJECT (no jsonb value is
-    built) and keeps the keys in the order given."""
+@dataclass(frozen=True)
+class WireColumn:
+    """One column of the COPY: its name in the batches, what to select, its Arrow type."""
 
-    def as_postgresql(self, compiler, connection, **extra_context):  # type: ignore[override]
-        copy = self.copy()
-        copy.set_source_expressions(
-            [
-                Cast(expression, TextField()) if index % 2 == 0 else expression
-                for index, expression in enumerate(copy.get_source_expressions())
-            ]
-        )
-        return Func.as_sql(
-            copy, compiler, connection, function="JSON_BUILD_OBJECT", **extra_context
-        )
+    name: str
+    expression: Any
+    type: pa.DataType
 
 
-def _judgment_json(project: Project) -> JSONObject:
-    """The `judgments` row as a JSON object built by the database, keys as in
-    judgment_records (so both paths give the same lines)."""
-    annotator = Case(
+def _public_annotator() -> Case:
+    return Case(
         When(annotator__source=Annotator.Source.IMPORT, then=F("annotator__external_id")),
         default=F("annotator__pseudonym"),
     )
-    head = {
-        "id": F("pk"),
-        "project": Value(project.slug),
-        "item_id": F("task__item__external_id"),
-        "task": F("task_id"),
-        "annotator": annotator,
-        "annotator_kind": F("annotator__kind"),
-    }
-    if project.is_pairwise:
-        body = {
-            "a": F("task__response_a__external_id"),
-            "b": F("task__response_b__external_id"),
-            "a_model": F("task__response_a__model"),
-            "b_model": F("task__response_b__model"),
-            "choice": F("choice"),
-            "strength": F("strength"),
-            "criteria": F("criteria"),
-        }
+
+
+def judgment_wire_columns(
+    project: Project, *, answers: tuple[Criterion, ...] | None = None
+) -> tuple[WireColumn, ...]:
+    """The columns a judgments export reads, in the order of judgment_records. The answers
+    (`criteria` of a pairwise project, `scores` of a rubric one) come as the stored JSON text,
+    or, given the criteria, one column per criterion (`criteria.<key>`) for a typed struct."""
+    text, integer = pa.string(), pa.int64()
+    head = [
+        WireColumn("id", "pk", integer),
+        WireColumn("item_id", "task__item__external_id", text),
+        WireColumn("task", "task_id", integer),
+        WireColumn("annotator", _public_annotator(), text),
+        WireColumn("annotator_kind", "annotator__kind", text),
+    ]
+    field_name = "criteria" if project.is_pairwise else "scores"
+    if answers:
+        value_type = text if project.is_pairwise else integer
+        answer_columns = [
+            WireColumn(f"{field_name}.{c.key}", KeyTextTransform(c.key, field_name), value_type)
+            for c in answers
+        ]
     else:
-        body = {
-            "response": F("task__response_a__external_id"),
-            "model": F("task__response_a__model"),
-            "scores": F("scores"),
-        }
-    tail = {
-        "rationale": F("rationale"),
-        "shown_left": F("shown_left__external_id"),
-        "seconds": F("seconds"),
-        "created_at": F("created_at"),
-        "is_gold": F("is_gold"),
-        "rubric_version": F("rubric_version"),
+        answer_columns = [WireColumn(field_name, field_name, text)]
+    if project.is_pairwise:
+        body = [
+            WireColumn("a", "task__response_a__external_id", text),
+            WireColumn("b", "task__response_b__external_id", text),
+            WireColumn("a_model", "task__response_a__model", text),
+            WireColumn("b_model", "task__response_b__model", text),
+            WireColumn("choice", "choice", text),
+            WireColumn("strength", "strength", integer),
+            *answer_columns,
+        ]
+    else:
+        body = [
+            WireColumn("response", "task__response_a__external_id", text),
+            WireColumn("model", "task__response_a__model", text),
+            *answer_columns,
+        ]
+    tail = [
+        WireColumn("rationale", "rationale", text),
+        WireColumn("shown_left", "shown_left__external_id", text),
+        WireColumn("seconds", "seconds", pa.float64()),
+        WireColumn("created_at", ToJSON("created_at"), text),
+        WireColumn("is_gold", "is_gold", pa.bool_()),
+        WireColumn("rubric_version", "rubric_version", integer),
+    ]
+    return tuple(head + body + tail)
+
+
+def copy_batches(
+    queryset: QuerySet, columns: tuple[WireColumn, ...], *, block_bytes: int = COPY_BLOCK_BYTES
+) -> Iterator[pa.RecordBatch]:
+    """The columns of a queryset as Arrow record batches of about `block_bytes` of CSV each,
+    read from `COPY (<its SQL>) TO STDOUT` while the database still sends the rest. COPY hands
+    out whole rows, so each block is parsed on its own, in this thread. CSV tells NULL (an
+    empty field) from an empty string (a quoted one)."""
+    selected = queryset.values_list(*(column.expression for column in columns))
+    sql, params = selected.query.sql_with_params()
+    options = {
+        "read_options": pacsv.ReadOptions(
+            column_names=[column.name for column in columns], use_threads=False
+        ),
+        "parse_options": pacsv.ParseOptions(newlines_in_values=True),
+        "convert_options": pacsv.ConvertOptions(
+            column_types={column.name: column.type for column in columns},
+            null_values=[""],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+            true_values=["t"],
+            false_values=["f"],
+        ),
     }
-    return JSONBuildObject(**head, **body, **tail)
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", params) as copy,
+    ):
+        block = bytearray()
+        for row in copy:
+            block += row
+            if len(block) >= block_bytes:
+                yield from pacsv.read_csv(pa.py_buffer(block), **options).to_batches()
+                block = bytearray()
+        if block:
+            yield from pacsv.read_csv(pa.py_buffer(block), **options).to_batches()
+
+
+def judgment_batches(*, plan: ExportPlan) -> Iterator[pa.RecordBatch]:
+    """The `judgments` export as record batches in the plan's schema (PostgreSQL)."""
+    project = plan.project
+    wire = judgment_wire_columns(project, answers=plan.criteria)
+    queryset = judgments_for_export(project=project, filters=plan.query.filters)
+    slug = pa.scalar(project.slug, pa.string())
+    for batch in copy_batches(queryset, wire):
+        arrays = []
+        for name, column_type in plan.columns:
+            if name == "project":
+                arrays.append(pa.repeat(slug, batch.num_rows))
+            elif name == "created_at":  # a JSON string: drop the quotes
+                arrays.append(pc.utf8_slice_codeunits(batch.column(name), 1, -1))
+            elif pa.types.is_struct(column_type):
+                children = [batch.column(f"{name}.{child.name}") for child in column_type]
+                arrays.append(pa.StructArray.from_arrays(children, fields=list(column_type)))
+            else:
+                arrays.append(batch.column(name))
+        yield pa.RecordBatch.from_arrays(arrays, schema=plan.schema)
+
+
+def json_strings(values: pa.Array) -> pa.Array:
+    """Each string as a JSON string literal (escaped as json.dumps does), null as null."""
+    if pc.any(pc.match_substring_regex(values, f'["\\\\{_CONTROL}]')).as_py():
+        values = pc.replace_substring(values, "\\", "\\\\")
+        values = pc.replace_substring(values, '"', '\\"')
+        for character in _CONTROL:
+            if pc.any(pc.match_substring(values, character)).as_py():
+                escaped = _SHORT_ESCAPES.get(character, f"\\u{ord(character):04x}")
+                values = pc.replace_substring(values, character, escaped)
+    return pc.fill_null(pc.binary_join_element_wise('"', values, '"', ""), "null")
+
+
+def json_numbers(values: pa.Array) -> pa.Array:
+    """Numbers as JSON; a float that is not finite becomes a string ("NaN", "Infinity"), as
+    PostgreSQL's own JSON functions write it."""
+    text = pc.cast(values, pa.string())
+    if pa.types.is_floating(values.type) and not pc.all(pc.is_finite(values)).as_py():
+        names = pc.if_else(
+            pc.is_nan(values), '"NaN"', pc.if_else(pc.less(values, 0), '"-Infinity"', '"Infinity"')
+        )
+        text = pc.if_else(pc.is_finite(values), text, names)
+    return pc.fill_null(text, "null")
+
+
+def _json_lines(batch: pa.RecordBatch, project: Project) -> bytes:
+    """One JSON object a line for each row of a batch of judgment_wire_columns (answers as
+    JSON text): the pieces are joined column by column, not row by row."""
+    pieces: list[Any] = ["{"]
+    for index, name in enumerate(batch.schema.names):
+        values = batch.column(name)
+        pieces.append(("" if index == 0 else ", ") + json.dumps(name) + ": ")
+        if name == "id":
+            pieces.append(json_numbers(values))
+            pieces.append(
+                ", " + json.dumps("project") + ": " + json.dumps(project.slug, ensure_ascii=False)
+            )
+        elif name in ("criteria", "scores", "created_at"):  # JSON already
+            pieces.append(values)
+        elif pa.types.is_string(values.type):
+            pieces.append(json_strings(values))
+        elif pa.types.is_boolean(values.type):
+            pieces.append(pc.if_else(values, "true", "false"))
+        else:
+            pieces.append(json_numbers(values))
+    pieces.append("}\n")
+    lines = pc.binary_join_element_wise(*pieces, "")
+    _, offsets, data = lines.buffers()
+    bounds = np.frombuffer(offsets, dtype=np.int32)[lines.offset : lines.offset + len(lines) + 1]
+    return data.slice(bounds[0], bounds[-1] - bounds[0]).to_pybytes() if len(lines) else b""
 
 
 def judgment_json_lines(*, project: Project, filters: ExportFilters) -> Iterator[bytes]:
-    """The `judgments` export as JSON Lines produced by PostgreSQL itself and streamed out of
-    `COPY ... TO STDOUT` as it comes: no Python object per row. The CSV dialect with control
-    characters as quote and delimiter passes each JSON text through untouched (JSON escapes
-    every control character, so neither can occur in it)."""
-    queryset = (
-        judgments_for_export(project=project, filters=filters)
-        .annotate(line=_judgment_json(project))
-        .values_list("line")
-    )
-    sql, params = queryset.query.sql_with_params()
-    statement = f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')"
-    buffer = bytearray()
-    with connection.cursor() as cursor, cursor.cursor.copy(statement, params) as copy:
-        # COPY hands out one row at a time: gather them, so the server writes big chunks.
-        for block in copy:
-            buffer += block
-            if len(buffer) >= COPY_CHUNK_BYTES:
-                yield bytes(buffer)
-                buffer.clear()
-    if buffer:
-        yield bytes(buffer)
+    """The `judgments` export as JSON Lines on PostgreSQL, one chunk per block of rows: the same
+    objects as judgment_records (floats and timestamps as PostgreSQL writes them)."""
+    queryset = judgments_for_export(project=project, filters=filters)
+    for batch in copy_batches(queryset, judgment_wire_columns(project)):
+        yield _json_lines(batch, project)

@@ -24,6 +24,8 @@ from annotation.selectors.exports import (
     export_query_from_params,
     export_rows,
     item_export_rows,
+    json_numbers,
+    json_strings,
     project_has_conversations,
     rubric_summary,
 )
@@ -31,6 +33,7 @@ from annotation.services.exporting import (
     encode_csv,
     encode_jsonl,
     encode_parquet,
+    encode_parquet_batches,
     export_stream,
     snapshot_build,
     snapshot_create,
@@ -381,3 +384,44 @@ def test_rows_carry_exactly_the_plans_columns_in_order(voted, export_format):
 
     assert list(row) == [name for name in plan.column_names if name in row]
     assert set(plan.column_names) - set(row) <= {"gold", "reference"}
+
+
+# ---------------------------------------------------------------- JSON from columns
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["", "plain", 'quote " and \\ backslash', "".join(map(chr, range(1, 32))), "é ✓ 😀 \u2028"],
+)
+def test_strings_from_columns_are_written_as_json_dumps_writes_them(value):
+    (written,) = json_strings(pa.array([value])).to_pylist()
+
+    assert written == json.dumps(value, ensure_ascii=False)
+
+
+def test_missing_values_from_columns_are_json_null():
+    assert json_strings(pa.array([None], pa.string())).to_pylist() == ["null"]
+    assert json_numbers(pa.array([None, 3], pa.int64())).to_pylist() == ["null", "3"]
+
+
+def test_floats_that_are_not_finite_become_strings_as_postgresql_writes_them():
+    values = pa.array([1.5, float("nan"), float("inf"), float("-inf"), None])
+
+    assert [json.loads(v) for v in json_numbers(values).to_pylist()] == [
+        1.5,
+        "NaN",
+        "Infinity",
+        "-Infinity",
+        None,
+    ]
+
+
+def test_parquet_batches_are_gathered_into_row_groups():
+    schema = pa.schema([("n", pa.int64())])
+    batches = [pa.RecordBatch.from_pylist([{"n": n}], schema=schema) for n in range(5)]
+
+    content = b"".join(encode_parquet_batches(iter(batches), schema, row_group_size=2))
+
+    parquet = pq.ParquetFile(io.BytesIO(content))
+    assert parquet.metadata.num_row_groups == 3
+    assert parquet.read().column("n").to_pylist() == list(range(5))

@@ -9,6 +9,7 @@ report stays in place if a computation dies half-way.
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -424,39 +425,41 @@ def report_compute(*, project: Project, n_boot: int = N_BOOT) -> AgreementReport
         ratings[criterion.key] = _criterion_ratings(humans, criterion, project)
         if overall is None and not project.is_pairwise:
             overall = ratings[criterion.key][0]
-    criteria_report = agreement_reports(ratings, n_boot=n_boot)
-
-    report: dict[str, Any] = {
-        "criteria": criteria_report,
-        "annotators": _per_annotator(table.subset(~table.is_model), overall, project),
-        "model_judges": [],
-        "n_judgments": len(table),
-    }
-    board = None
-    labels = None
-    if project.is_pairwise:
-        report["model_judges"] = _model_judges(
-            choice if project.strength_scale else overall, models_only
-        )
-        report["transitivity"] = _transitivity(humans)
-        if humans.criteria:
-            report["consistency"] = choice_criteria_conflicts(
-                humans.choice, np.column_stack(list(humans.criteria.values()))
+    # The agreement reports and the leaderboard are numpy through and through (its loops
+    # release the GIL): a second thread computes them beside the rest, which needs this
+    # thread's database connection. The labels are stored first, in the report's
+    # transaction, so the database works on them while both threads compute.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        agreement = pool.submit(agreement_reports, ratings, n_boot=n_boot)
+        leaderboard = pool.submit(_leaderboard, regular, n_boot) if project.is_pairwise else None
+        report: dict[str, Any] = {
+            "criteria": {},
+            "annotators": [],
+            "model_judges": [],
+            "n_judgments": len(table),
+        }
+        with transaction.atomic():
+            if project.is_pairwise:
+                _store_task_labels(_task_labels(humans))
+                report["transitivity"] = _transitivity(humans)
+                if humans.criteria:
+                    report["consistency"] = choice_criteria_conflicts(
+                        humans.choice, np.column_stack(list(humans.criteria.values()))
+                    )
+                report["model_judges"] = _model_judges(
+                    choice if project.strength_scale else overall, models_only
+                )
+            report["annotators"] = _per_annotator(table.subset(~table.is_model), overall, project)
+            report["criteria"] = agreement.result()
+            stored = AgreementReport.objects.create(
+                project=project,
+                computed_at=timezone.now(),
+                last_judgment_id=last_id,
+                n_judgments=len(table),
+                report=report,
+                leaderboard=leaderboard.result() if leaderboard else None,
+                duration_seconds=round(time.perf_counter() - started, 3),
             )
-        board = _leaderboard(regular, n_boot)
-        labels = _task_labels(humans)
-    elapsed = time.perf_counter() - started
-    with transaction.atomic():
-        _store_task_labels(labels)
-        stored = AgreementReport.objects.create(
-            project=project,
-            computed_at=timezone.now(),
-            last_judgment_id=last_id,
-            n_judgments=len(table),
-            report=report,
-            leaderboard=board,
-            duration_seconds=round(elapsed, 3),
-        )
     return stored
 
 

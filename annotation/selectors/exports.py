@@ -17,7 +17,7 @@ import itertools
 import json
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, time
 from typing import Any
@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from django.db import connection
 from django.db.models import (
+    Aggregate,
     Avg,
     Case,
     CharField,
@@ -120,6 +121,15 @@ class ExportPlan:
     @property
     def filename(self) -> str:
         return f"{self.project.slug}-{self.query.format}.{self.query.filetype}"
+
+
+@dataclass(frozen=True)
+class WireColumn:
+    """One column of the COPY: its name in the batches, what to select, its Arrow type."""
+
+    name: str
+    expression: Any  # what a queryset selects for it (None in hand-written SQL)
+    type: pa.DataType
 
 
 # ---------------------------------------------------------------- reading the query
@@ -604,43 +614,50 @@ def decide_pair(
     return PairDecision(task_id, winner, total, round(top / total, 6), margin)
 
 
-def _pair_decisions(*, project: Project, filters: ExportFilters) -> Iterator[PairDecision]:
+def _pair_votes(*, project: Project, filters: ExportFilters) -> QuerySet:
+    """Per task, the passing votes for each answer (and the mean strength behind a and b)."""
     passing = _scoped(passing_judgments(project=project, filters=filters), filters)
-    counts = (
-        passing.exclude(choice="")
-        .order_by()
-        .values("task_id", "choice")
-        .annotate(n=Count("pk"), strength=Avg("strength"))
-        .order_by("task_id", "choice")
-        .values_list("task_id", "choice", "n", "strength")
+    votes: dict[str, Any] = {}
+    for choice in DECIDED:
+        votes[f"n_{choice}"] = Count("pk", filter=Q(choice=choice))
+        votes[f"strength_{choice}"] = Avg("strength", filter=Q(choice=choice))
+    for choice in ("tie", "both_bad"):
+        votes[f"n_{choice}"] = Count("pk", filter=Q(choice=choice))
+    return passing.exclude(choice="").order_by().values("task_id").annotate(**votes)
+
+
+# Every pair with a passing vote, its votes and what a row shows of it, in task order: one
+# statement, so the rows stream out whatever their number.
+PAIR_ROWS = """
+SELECT votes.task_id, item.external_id, item.prompt,
+       a.external_id, a.model, a.text, b.external_id, b.model, b.text,
+       votes.n_a, votes.strength_a, votes.n_b, votes.strength_b, votes.n_tie, votes.n_both_bad
+FROM ({votes}) votes
+JOIN {task} task ON task.id = votes.task_id
+JOIN {item} item ON item.id = task.item_id
+JOIN {response} a ON a.id = task.response_a_id
+JOIN {response} b ON b.id = task.response_b_id
+ORDER BY votes.task_id
+"""
+PAIR_COLUMNS = tuple(
+    WireColumn(name, None, column_type)
+    for name, column_type in (
+        ("task", pa.int64()),
+        ("item_id", pa.string()),
+        ("prompt", pa.string()),
+        ("a_id", pa.string()),
+        ("a_model", pa.string()),
+        ("a_text", pa.string()),
+        ("b_id", pa.string()),
+        ("b_model", pa.string()),
+        ("b_text", pa.string()),
+        ("n_a", pa.int64()),
+        ("strength_a", pa.float64()),
+        ("n_b", pa.int64()),
+        ("strength_b", pa.float64()),
+        ("n_tie", pa.int64()),
+        ("n_both_bad", pa.int64()),
     )
-    by_strength = bool(project.strength_scale)
-    grouped = itertools.groupby(counts.iterator(chunk_size=EXPORT_CHUNK), key=lambda r: r[0])
-    for task_id, rows in grouped:
-        decision = decide_pair(
-            task_id,
-            {choice: (n, strength) for _, choice, n, strength in rows},
-            by_strength=by_strength,
-        )
-        if decision is None:
-            continue
-        if filters.min_judgments and decision.n_judgments < filters.min_judgments:
-            continue
-        if filters.min_agreement is not None and decision.agreement < filters.min_agreement:
-            continue
-        yield decision
-
-
-PAIR_DETAILS = (
-    "pk",
-    "item__external_id",
-    "item__prompt",
-    "response_a__external_id",
-    "response_a__model",
-    "response_a__text",
-    "response_b__external_id",
-    "response_b__model",
-    "response_b__text",
 )
 
 
@@ -650,35 +667,52 @@ def dpo_rows(
     """One row per decided pair (format `dpo`), in task order. With conversational
     prompts, chosen and rejected are one assistant message each (TRL's conversational
     preference format)."""
-    for chunk in chunked(_pair_decisions(project=project, filters=filters), DETAIL_CHUNK):
-        details = {
-            row[0]: row
-            for row in Task.objects.filter(pk__in=[d.task_id for d in chunk]).values_list(
-                *PAIR_DETAILS
+    votes_sql, params = _pair_votes(project=project, filters=filters).query.sql_with_params()
+    quote = connection.ops.quote_name
+    sql = PAIR_ROWS.format(
+        votes=votes_sql,
+        task=quote(Task._meta.db_table),
+        item=quote(Item._meta.db_table),
+        response=quote(Response._meta.db_table),
+    )
+    by_strength = bool(project.strength_scale)
+    for row in sql_rows(sql, params, PAIR_COLUMNS):
+        task_id, item_id, prompt, a_id, a_model, a_text, b_id, b_model, b_text = row[:9]
+        n_a, strength_a, n_b, strength_b, n_tie, n_both_bad = row[9:]
+        counts = {
+            choice: (n, strength)
+            for choice, n, strength in (
+                ("a", n_a, strength_a),
+                ("b", n_b, strength_b),
+                ("tie", n_tie, None),
+                ("both_bad", n_both_bad, None),
             )
+            if n
         }
-        for decision in chunk:
-            detail = details.get(decision.task_id)
-            if detail is None:  # deleted while the export ran
-                continue
-            _, item_id, prompt, a_id, a_model, a_text, b_id, b_model, b_text = detail
-            chosen = (a_id, a_model, a_text)
-            rejected = (b_id, b_model, b_text)
-            if decision.winner == "b":
-                chosen, rejected = rejected, chosen
-            yield {
-                "prompt": _prompt_value(prompt, conversational),
-                "chosen": _completion(chosen[2], conversational),
-                "rejected": _completion(rejected[2], conversational),
-                "chosen_model": chosen[1],
-                "rejected_model": rejected[1],
-                "item_id": item_id,
-                "chosen_id": chosen[0],
-                "rejected_id": rejected[0],
-                "n_judgments": decision.n_judgments,
-                "agreement": decision.agreement,
-                "margin": decision.margin,
-            }
+        decision = decide_pair(task_id, counts, by_strength=by_strength)
+        if decision is None:
+            continue
+        if filters.min_judgments and decision.n_judgments < filters.min_judgments:
+            continue
+        if filters.min_agreement is not None and decision.agreement < filters.min_agreement:
+            continue
+        chosen = (a_id, a_model, a_text)
+        rejected = (b_id, b_model, b_text)
+        if decision.winner == "b":
+            chosen, rejected = rejected, chosen
+        yield {
+            "prompt": _prompt_value(json.loads(prompt), conversational),
+            "chosen": _completion(chosen[2], conversational),
+            "rejected": _completion(rejected[2], conversational),
+            "chosen_model": chosen[1],
+            "rejected_model": rejected[1],
+            "item_id": item_id,
+            "chosen_id": chosen[0],
+            "rejected_id": rejected[0],
+            "n_judgments": decision.n_judgments,
+            "agreement": decision.agreement,
+            "margin": decision.margin,
+        }
 
 
 def _completion(text: str, conversational: bool) -> Any:
@@ -728,33 +762,38 @@ def rubric_summary(scores: list[dict[str, Any]], criteria: tuple[Criterion, ...]
     return summary
 
 
-RESPONSE_DETAILS = (
-    "pk",
-    "item__external_id",
-    "item__prompt",
-    "response_a__external_id",
-    "response_a__model",
-    "response_a__text",
+class JSONArrayAgg(Aggregate):
+    """A JSON column's values gathered into one JSON array (JSON_AGG on PostgreSQL,
+    JSON_GROUP_ARRAY on SQLite), in no particular order."""
+
+    function = "JSON_AGG"
+    output_field = TextField()
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return super().as_sql(
+            compiler,
+            connection,
+            function="JSON_GROUP_ARRAY",
+            template="%(function)s(JSON(%(expressions)s))",
+            **extra,
+        )
+
+
+# Every rated response with a passing judgment, all its scores and what a row shows of it,
+# in task order: one statement, so the rows stream out whatever their number.
+RESPONSE_ROWS = """
+SELECT scored.task_id, item.external_id, item.prompt,
+       response.external_id, response.model, response.text, scored.scores
+FROM ({scored}) scored
+JOIN {task} task ON task.id = scored.task_id
+JOIN {item} item ON item.id = task.item_id
+JOIN {response} response ON response.id = task.response_a_id
+ORDER BY scored.task_id
+"""
+RESPONSE_COLUMNS = tuple(
+    WireColumn(name, None, pa.int64() if name == "task" else pa.string())
+    for name in ("task", "item_id", "prompt", "response_id", "model", "text", "scores")
 )
-
-
-def _rubric_summaries(
-    *, project: Project, filters: ExportFilters, criteria: tuple[Criterion, ...]
-) -> Iterator[tuple[int, int, dict[str, Any]]]:
-    passing = _scoped(passing_judgments(project=project, filters=filters), filters)
-    scores = passing.order_by("task_id", "pk").values_list("task_id", "scores")
-    grouped = itertools.groupby(scores.iterator(chunk_size=EXPORT_CHUNK), key=lambda r: r[0])
-    for task_id, rows in grouped:
-        given = [s for _, s in rows if isinstance(s, dict)]
-        n = len(given)
-        if filters.min_judgments and n < filters.min_judgments:
-            continue
-        summary = rubric_summary(given, criteria)
-        if filters.min_agreement is not None and (
-            summary["agreement"] is None or summary["agreement"] < filters.min_agreement
-        ):
-            continue
-        yield task_id, n, summary
 
 
 def rubric_rows(
@@ -765,33 +804,42 @@ def rubric_rows(
     conversational: bool,
 ) -> Iterator[dict[str, Any]]:
     """One row per rated response (format `rubric`), in task order."""
-    summaries = _rubric_summaries(project=project, filters=filters, criteria=criteria)
-    for chunk in chunked(summaries, DETAIL_CHUNK):
-        details = {
-            row[0]: row
-            for row in Task.objects.filter(pk__in=[c[0] for c in chunk]).values_list(
-                *RESPONSE_DETAILS
-            )
+    passing = _scoped(passing_judgments(project=project, filters=filters), filters)
+    scored = passing.order_by().values("task_id").annotate(scores=JSONArrayAgg("scores"))
+    scored_sql, params = scored.query.sql_with_params()
+    quote = connection.ops.quote_name
+    sql = RESPONSE_ROWS.format(
+        scored=scored_sql,
+        task=quote(Task._meta.db_table),
+        item=quote(Item._meta.db_table),
+        response=quote(Response._meta.db_table),
+    )
+    for _, item_id, prompt, response_id, model, text, scores in sql_rows(
+        sql, params, RESPONSE_COLUMNS
+    ):
+        given = [s for s in json.loads(scores) if isinstance(s, dict)]
+        n = len(given)
+        if filters.min_judgments and n < filters.min_judgments:
+            continue
+        summary = rubric_summary(given, criteria)
+        if filters.min_agreement is not None and (
+            summary["agreement"] is None or summary["agreement"] < filters.min_agreement
+        ):
+            continue
+        row: dict[str, Any] = {
+            "prompt": _prompt_value(json.loads(prompt), conversational),
+            "response": text,
+            "model": model,
+            "item_id": item_id,
+            "response_id": response_id,
         }
-        for task_id, n, summary in chunk:
-            detail = details.get(task_id)
-            if detail is None:
-                continue
-            _, item_id, prompt, response_id, model, text = detail
-            row: dict[str, Any] = {
-                "prompt": _prompt_value(prompt, conversational),
-                "response": text,
-                "model": model,
-                "item_id": item_id,
-                "response_id": response_id,
-            }
-            row.update(
-                {rubric_score_column(c.key): summary[rubric_score_column(c.key)] for c in criteria}
-            )
-            row["n_judgments"] = n
-            row.update({f"agreement_{c.key}": summary[f"agreement_{c.key}"] for c in criteria})
-            row["agreement"] = summary["agreement"]
-            yield row
+        row.update(
+            {rubric_score_column(c.key): summary[rubric_score_column(c.key)] for c in criteria}
+        )
+        row["n_judgments"] = n
+        row.update({f"agreement_{c.key}": summary[f"agreement_{c.key}"] for c in criteria})
+        row["agreement"] = summary["agreement"]
+        yield row
 
 
 # ---------------------------------------------------------------- items
@@ -868,15 +916,6 @@ class ToJSON(Func):
     output_field = TextField()
 
 
-@dataclass(frozen=True)
-class WireColumn:
-    """One column of the COPY: its name in the batches, what to select, its Arrow type."""
-
-    name: str
-    expression: Any
-    type: pa.DataType
-
-
 def _public_annotator() -> Case:
     return Case(
         When(annotator__source=Annotator.Source.IMPORT, then=F("annotator__external_id")),
@@ -935,14 +974,16 @@ def judgment_wire_columns(
 
 
 def copy_batches(
-    queryset: QuerySet, columns: tuple[WireColumn, ...], *, block_bytes: int = COPY_BLOCK_BYTES
+    sql: str,
+    params: Sequence[Any],
+    columns: Sequence[WireColumn],
+    *,
+    block_bytes: int = COPY_BLOCK_BYTES,
 ) -> Iterator[pa.RecordBatch]:
-    """The columns of a queryset as Arrow record batches of about `block_bytes` of CSV each,
-    read from `COPY (<its SQL>) TO STDOUT` while the database still sends the rest. COPY hands
-    out whole rows, so each block is parsed on its own, in this thread. CSV tells NULL (an
-    empty field) from an empty string (a quoted one)."""
-    selected = queryset.values_list(*(column.expression for column in columns))
-    sql, params = selected.query.sql_with_params()
+    """The rows of a query as Arrow record batches of about `block_bytes` of CSV each, read
+    from `COPY (<sql>) TO STDOUT` while the database still sends the rest (PostgreSQL). COPY
+    hands out whole rows, so each block is parsed on its own, in this thread. CSV tells NULL
+    (an empty field) from an empty string (a quoted one)."""
     options = {
         "read_options": pacsv.ReadOptions(
             column_names=[column.name for column in columns], use_threads=False
@@ -971,13 +1012,35 @@ def copy_batches(
             yield from pacsv.read_csv(pa.py_buffer(block), **options).to_batches()
 
 
+def select_batches(
+    queryset: QuerySet, columns: Sequence[WireColumn], **options: Any
+) -> Iterator[pa.RecordBatch]:
+    """copy_batches of the columns' expressions selected from a queryset."""
+    selected = queryset.values_list(*(column.expression for column in columns))
+    sql, params = selected.query.sql_with_params()
+    return copy_batches(sql, params, columns, **options)
+
+
+def sql_rows(sql: str, params: Sequence[Any], columns: Sequence[WireColumn]) -> Iterator[tuple]:
+    """The rows of a query as tuples, read a block at a time: through COPY and Arrow on
+    PostgreSQL, from the cursor elsewhere. JSON columns come as their text."""
+    if connection.vendor == "postgresql":
+        for batch in copy_batches(sql, params, columns):
+            yield from zip(*(column.to_pylist() for column in batch.columns), strict=True)
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        while rows := cursor.fetchmany(EXPORT_CHUNK):
+            yield from rows
+
+
 def judgment_batches(*, plan: ExportPlan) -> Iterator[pa.RecordBatch]:
     """The `judgments` export as record batches in the plan's schema (PostgreSQL)."""
     project = plan.project
     wire = judgment_wire_columns(project, answers=plan.criteria)
     queryset = judgments_for_export(project=project, filters=plan.query.filters)
     slug = pa.scalar(project.slug, pa.string())
-    for batch in copy_batches(queryset, wire):
+    for batch in select_batches(queryset, wire):
         arrays = []
         for name, column_type in plan.columns:
             if name == "project":
@@ -1047,5 +1110,5 @@ def judgment_json_lines(*, project: Project, filters: ExportFilters) -> Iterator
     """The `judgments` export as JSON Lines on PostgreSQL, one chunk per block of rows: the same
     objects as judgment_records (floats and timestamps as PostgreSQL writes them)."""
     queryset = judgments_for_export(project=project, filters=filters)
-    for batch in copy_batches(queryset, judgment_wire_columns(project)):
+    for batch in select_batches(queryset, judgment_wire_columns(project)):
         yield _json_lines(batch, project)

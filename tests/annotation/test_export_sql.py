@@ -9,19 +9,22 @@ import json
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from django.db import connection
 from django.utils.dateparse import parse_datetime
 
 from annotation.models import Judgment
 from annotation.selectors.exports import (
     ExportFilters,
     ExportQuery,
-    copy_batches,
+    WireColumn,
     export_plan,
     export_rows,
     judgment_json_lines,
     judgment_rows,
     judgment_wire_columns,
     judgments_for_export,
+    select_batches,
+    sql_rows,
 )
 from annotation.services.exporting import encode_parquet, export_stream
 from annotation.services.importing import items_import
@@ -164,8 +167,27 @@ def test_rows_split_across_copy_blocks_read_back_whole():
     queryset = judgments_for_export(project=project, filters=ExportFilters())
     columns = judgment_wire_columns(project)
 
-    whole = pa.Table.from_batches(list(copy_batches(queryset, columns)))
-    tiny = pa.Table.from_batches(list(copy_batches(queryset, columns, block_bytes=1)))
+    whole = pa.Table.from_batches(list(select_batches(queryset, columns)))
+    tiny = pa.Table.from_batches(list(select_batches(queryset, columns, block_bytes=1)))
 
     assert tiny.num_rows == whole.num_rows == 6
     assert tiny.to_pylist() == whole.to_pylist()
+
+
+def test_rows_read_through_copy_are_the_rows_a_cursor_reads():
+    columns = (
+        WireColumn("n", None, pa.int64()),
+        WireColumn("text", None, pa.string()),
+        WireColumn("mean", None, pa.float64()),
+    )
+    sql = (
+        "SELECT * FROM (VALUES (1, %s, 2.5), (2, '', NULL), (NULL, NULL, 0.125)) v(n, text, mean)"
+        " ORDER BY n"
+    )
+    params = [AWKWARD]
+
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        expected = cursor.fetchall()
+
+    assert list(sql_rows(sql, params, columns)) == [tuple(row) for row in expected]

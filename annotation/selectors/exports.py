@@ -614,6 +614,20 @@ def decide_pair(
     return PairDecision(task_id, winner, total, round(top / total, 6), margin)
 
 
+def _around(template: str, subquery: QuerySet) -> tuple[str, tuple[Any, ...]]:
+    """A hand-written statement around a queryset's SQL ({subquery}; {task}, {item} and
+    {response} name those tables), with the queryset's parameters."""
+    quote = connection.ops.quote_name
+    sql, params = subquery.query.sql_with_params()
+    statement = template.format(
+        subquery=sql,
+        task=quote(Task._meta.db_table),
+        item=quote(Item._meta.db_table),
+        response=quote(Response._meta.db_table),
+    )
+    return statement, tuple(params)
+
+
 def _pair_votes(*, project: Project, filters: ExportFilters) -> QuerySet:
     """Per task, the passing votes for each answer (and the mean strength behind a and b)."""
     passing = _scoped(passing_judgments(project=project, filters=filters), filters)
@@ -632,7 +646,7 @@ PAIR_ROWS = """
 SELECT votes.task_id, item.external_id, item.prompt,
        a.external_id, a.model, a.text, b.external_id, b.model, b.text,
        votes.n_a, votes.strength_a, votes.n_b, votes.strength_b, votes.n_tie, votes.n_both_bad
-FROM ({votes}) votes
+FROM ({subquery}) votes
 JOIN {task} task ON task.id = votes.task_id
 JOIN {item} item ON item.id = task.item_id
 JOIN {response} a ON a.id = task.response_a_id
@@ -667,14 +681,7 @@ def dpo_rows(
     """One row per decided pair (format `dpo`), in task order. With conversational
     prompts, chosen and rejected are one assistant message each (TRL's conversational
     preference format)."""
-    votes_sql, params = _pair_votes(project=project, filters=filters).query.sql_with_params()
-    quote = connection.ops.quote_name
-    sql = PAIR_ROWS.format(
-        votes=votes_sql,
-        task=quote(Task._meta.db_table),
-        item=quote(Item._meta.db_table),
-        response=quote(Response._meta.db_table),
-    )
+    sql, params = _around(PAIR_ROWS, _pair_votes(project=project, filters=filters))
     by_strength = bool(project.strength_scale)
     for row in sql_rows(sql, params, PAIR_COLUMNS):
         task_id, item_id, prompt, a_id, a_model, a_text, b_id, b_model, b_text = row[:9]
@@ -784,7 +791,7 @@ class JSONArrayAgg(Aggregate):
 RESPONSE_ROWS = """
 SELECT scored.task_id, item.external_id, item.prompt,
        response.external_id, response.model, response.text, scored.scores
-FROM ({scored}) scored
+FROM ({subquery}) scored
 JOIN {task} task ON task.id = scored.task_id
 JOIN {item} item ON item.id = task.item_id
 JOIN {response} response ON response.id = task.response_a_id
@@ -806,14 +813,7 @@ def rubric_rows(
     """One row per rated response (format `rubric`), in task order."""
     passing = _scoped(passing_judgments(project=project, filters=filters), filters)
     scored = passing.order_by().values("task_id").annotate(scores=JSONArrayAgg("scores"))
-    scored_sql, params = scored.query.sql_with_params()
-    quote = connection.ops.quote_name
-    sql = RESPONSE_ROWS.format(
-        scored=scored_sql,
-        task=quote(Task._meta.db_table),
-        item=quote(Item._meta.db_table),
-        response=quote(Response._meta.db_table),
-    )
+    sql, params = _around(RESPONSE_ROWS, scored)
     for _, item_id, prompt, response_id, model, text, scores in sql_rows(
         sql, params, RESPONSE_COLUMNS
     ):

@@ -150,6 +150,25 @@ def test_a_snapshot_reads_the_judgments_that_existed_when_it_was_asked_for(
     assert Judgment.objects.count() == 8
 
 
+@pytest.mark.parametrize("filetype", ["jsonl", "csv", "parquet"])
+def test_a_judgments_snapshot_counts_the_rows_of_its_file(
+    researcher_client, voted, django_capture_on_commit_callbacks, filetype
+):
+    created = create(
+        researcher_client,
+        django_capture_on_commit_callbacks,
+        {"format": "judgments", "filetype": filetype},
+    )
+    snapshot = researcher_client.get(f"{SNAPSHOTS}{created['id']}/").json()
+
+    content = download(researcher_client, snapshot)
+    assert snapshot["status"] == "ready" and snapshot["row_count"] == 7
+    if filetype == "parquet":
+        assert pq.read_table(io.BytesIO(content)).num_rows == 7
+    else:
+        assert len(content.decode().splitlines()) == 7 + (filetype == "csv")
+
+
 def test_a_failed_build_shows_failed_with_the_error(
     researcher_client, voted, django_capture_on_commit_callbacks, monkeypatch
 ):

@@ -15,7 +15,9 @@ CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "parquet": "application/vnd.apache.parquet",
 }
-GZIP_LEVEL = 6
+# Level 3 compresses an export's JSON Lines about 2.6x faster than the default 6 (525 vs 200
+# MiB/s on one core) for a file about a quarter bigger (17x smaller than plain, against 22x).
+GZIP_LEVEL = 3
 
 
 def accepts_gzip(request: Request) -> bool:

@@ -390,7 +390,17 @@ def _store_task_labels(labels: TaskLabels | None) -> None:
         cursor.execute("TRUNCATE report_labels")
         with cursor.cursor.copy("COPY report_labels FROM STDIN WITH (FORMAT binary)") as copy:
             copy.write(_label_copy(labels))
+        # New labels' foreign keys are checked as they are written, not at commit (Django
+        # defers them): a project's first report inserts a label per task, and that check
+        # then runs while the other thread computes instead of after it.
+        cursor.execute(
+            "SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'f'",
+            [TaskLabel._meta.db_table],
+        )
+        foreign_keys = ", ".join(connection.ops.quote_name(name) for (name,) in cursor.fetchall())
+        cursor.execute(f"SET CONSTRAINTS {foreign_keys} IMMEDIATE")
         cursor.execute(LABEL_UPSERT, {"names": list(CHOICES)})
+        cursor.execute(f"SET CONSTRAINTS {foreign_keys} DEFERRED")
 
 
 def report_compute(*, project: Project, n_boot: int = N_BOOT) -> AgreementReport:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
+from django.db import IntegrityError, connection, transaction
 
 from annotation.models import AgreementReport, Annotator, Judgment, Project, Task, TaskLabel
 from annotation.selectors.judgment_table import CHOICES
@@ -342,3 +343,19 @@ def test_task_labels_are_the_majority_and_the_dawid_skene_label_and_follow_new_v
     tied.refresh_from_db()
     assert (third.n_judgments, third.majority, third.majority_share) == (4, "", 0.5)
     assert (tied.n_judgments, tied.majority, tied.majority_share) == (5, "b", 0.6)
+
+
+@pytest.mark.postgres
+def test_label_foreign_keys_are_deferred_again_after_the_report():
+    # The report checks its labels' foreign keys as it writes them; the caller's transaction
+    # must find them deferred again (Django's default), checked only at its commit.
+    project = ProjectFactory()
+    import_items(project, 3)
+    _simulate_pairwise(project, annotators={"h1": 0.9, "h2": 0.8})
+    report_compute(project=project, n_boot=10)
+    missing_task = Task.objects.order_by("-pk").values_list("pk", flat=True).first() + 1000
+    with transaction.atomic():
+        TaskLabel.objects.create(task_id=missing_task)  # no error yet: the check is deferred
+        with pytest.raises(IntegrityError):
+            connection.check_constraints(table_names=[TaskLabel._meta.db_table])
+        transaction.set_rollback(True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -907,6 +908,7 @@ def with_up_to(query: ExportQuery, up_to_id: int | None) -> ExportQuery:
 COPY_BLOCK_BYTES = 512 * 1024  # bigger blocks are no faster and hold more memory
 _CONTROL = "".join(chr(code) for code in range(1, 32))
 _SHORT_ESCAPES = {"\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_ESCAPED = re.compile(rb'["\\\x00-\x1f]')
 
 
 class ToJSON(Func):
@@ -1055,16 +1057,34 @@ def judgment_batches(*, plan: ExportPlan) -> Iterator[pa.RecordBatch]:
         yield pa.RecordBatch.from_arrays(arrays, schema=plan.schema)
 
 
+def _needs_escaping(values: pa.Array) -> bool:
+    """Whether any string holds a quote, a backslash or a control character: one regex pass
+    over the array's bytes, not one match per value."""
+    _, offsets, data = values.buffers()
+    if data is None:
+        return False
+    bounds = np.frombuffer(offsets, dtype=np.int32)[values.offset : values.offset + len(values) + 1]
+    window = memoryview(data)[bounds[0] : bounds[-1]]
+    return _ESCAPED.search(window) is not None
+
+
+def _json_escaped(values: pa.Array) -> pa.Array:
+    """The strings escaped as json.dumps escapes them, without the quotes."""
+    if not _needs_escaping(values):
+        return values
+    values = pc.replace_substring(values, "\\", "\\\\")
+    values = pc.replace_substring(values, '"', '\\"')
+    for character in _CONTROL:
+        if pc.any(pc.match_substring(values, character)).as_py():
+            escaped = _SHORT_ESCAPES.get(character, f"\\u{ord(character):04x}")
+            values = pc.replace_substring(values, character, escaped)
+    return values
+
+
 def json_strings(values: pa.Array) -> pa.Array:
     """Each string as a JSON string literal (escaped as json.dumps does), null as null."""
-    if pc.any(pc.match_substring_regex(values, f'["\\\\{_CONTROL}]')).as_py():
-        values = pc.replace_substring(values, "\\", "\\\\")
-        values = pc.replace_substring(values, '"', '\\"')
-        for character in _CONTROL:
-            if pc.any(pc.match_substring(values, character)).as_py():
-                escaped = _SHORT_ESCAPES.get(character, f"\\u{ord(character):04x}")
-                values = pc.replace_substring(values, character, escaped)
-    return pc.fill_null(pc.binary_join_element_wise('"', values, '"', ""), "null")
+    quoted = pc.binary_join_element_wise('"', _json_escaped(values), '"', "")
+    return pc.fill_null(quoted, "null") if values.null_count else quoted
 
 
 def json_numbers(values: pa.Array) -> pa.Array:
@@ -1076,30 +1096,37 @@ def json_numbers(values: pa.Array) -> pa.Array:
             pc.is_nan(values), '"NaN"', pc.if_else(pc.less(values, 0), '"-Infinity"', '"Infinity"')
         )
         text = pc.if_else(pc.is_finite(values), text, names)
-    return pc.fill_null(text, "null")
+    return pc.fill_null(text, "null") if values.null_count else text
 
 
 def _json_lines(batch: pa.RecordBatch, project: Project) -> bytes:
     """One JSON object a line for each row of a batch of judgment_wire_columns (answers as
-    JSON text): the pieces are joined column by column, not row by row."""
-    pieces: list[Any] = ["{"]
+    JSON text): the pieces are joined column by column, not row by row. Text between the
+    values is gathered into one literal; strings without nulls take their quotes from it."""
+    pieces: list[Any] = []
+    literal = "{"
     for index, name in enumerate(batch.schema.names):
         values = batch.column(name)
-        pieces.append(("" if index == 0 else ", ") + json.dumps(name) + ": ")
-        if name == "id":
-            pieces.append(json_numbers(values))
-            pieces.append(
-                ", " + json.dumps("project") + ": " + json.dumps(project.slug, ensure_ascii=False)
-            )
-        elif name in ("criteria", "scores", "created_at"):  # JSON already
-            pieces.append(values)
+        literal += ("" if index == 0 else ", ") + json.dumps(name) + ": "
+        if name in ("criteria", "scores", "created_at"):  # JSON already
+            pieces += [literal, values]
+            literal = ""
+        elif pa.types.is_string(values.type) and not values.null_count:
+            pieces += [literal + '"', _json_escaped(values)]
+            literal = '"'
         elif pa.types.is_string(values.type):
-            pieces.append(json_strings(values))
+            pieces += [literal, json_strings(values)]
+            literal = ""
         elif pa.types.is_boolean(values.type):
-            pieces.append(pc.if_else(values, "true", "false"))
+            pieces += [literal, pc.if_else(values, "true", "false")]
+            literal = ""
         else:
-            pieces.append(json_numbers(values))
-    pieces.append("}\n")
+            pieces += [literal, json_numbers(values)]
+            literal = ""
+        if name == "id":
+            literal += ", " + json.dumps("project") + ": "
+            literal += json.dumps(project.slug, ensure_ascii=False)
+    pieces.append(literal + "}\n")
     lines = pc.binary_join_element_wise(*pieces, "")
     _, offsets, data = lines.buffers()
     bounds = np.frombuffer(offsets, dtype=np.int32)[lines.offset : lines.offset + len(lines) + 1]

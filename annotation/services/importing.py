@@ -767,10 +767,8 @@ def _update_rows(
             condition += f" AND ({differs})"
         prepared = []
         for row_pk, *values in rows:
-            values = [
-                f.get_db_prep_save(v, connection) for f, v in zip(fields, values, strict=True)
-            ]
-            prepared.append([*values, row_pk, *(values if only_changed else [])])
+            saved = [f.get_db_prep_save(v, connection) for f, v in zip(fields, values, strict=True)]
+            prepared.append([*saved, row_pk, *(saved if only_changed else [])])
         with connection.cursor() as cursor:
             cursor.executemany(f"UPDATE {table} SET {assignments} WHERE {condition}", prepared)
         return

@@ -460,6 +460,13 @@ def report_compute(*, project: Project, n_boot: int = N_BOOT) -> AgreementReport
                     choice if project.strength_scale else overall, models_only
                 )
             report["annotators"] = _per_annotator(table.subset(~table.is_model), overall, project)
+            board = None
+            if leaderboard is not None:
+                # Whichever thread is free first computes the leaderboard: here, when the
+                # other has not started on it yet.
+                board = (
+                    _leaderboard(regular, n_boot) if leaderboard.cancel() else leaderboard.result()
+                )
             report["criteria"] = agreement.result()
             stored = AgreementReport.objects.create(
                 project=project,
@@ -467,7 +474,7 @@ def report_compute(*, project: Project, n_boot: int = N_BOOT) -> AgreementReport
                 last_judgment_id=last_id,
                 n_judgments=len(table),
                 report=report,
-                leaderboard=leaderboard.result() if leaderboard else None,
+                leaderboard=board,
                 duration_seconds=round(time.perf_counter() - started, 3),
             )
     return stored

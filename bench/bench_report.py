@@ -4,12 +4,15 @@ against the `krippendorff` package alone on one criterion.
 
 Run:  .venv/bin/python bench/bench_report.py [--tasks 200000] [--n-boot 1000] [--quick]
 
-Prints the wall time of report_compute (fetch included, n_boot bootstrap rounds) beside
+Prints the wall time of report_compute (fetch included, n_boot bootstrap rounds, the task
+labels computed and upserted inside it, as in production) beside
   * the floor: COPY (SELECT * FROM annotation_judgment WHERE project_id = ...) TO STDOUT
     into a buffer (target: report <= 3x COPY),
-  * judgment_table alone (the selector's COPY + pyarrow parse),
+  * judgment_table alone (the selector: one statement of binary arrays, read by numpy),
   * krippendorff.alpha on the (annotators x items) matrix of one criterion, no bootstrap,
-and a cProfile of report_compute (its phases and top own-time functions).
+the timeline of the first run's phases (report_compute runs the agreement reports in a
+second thread), and a cProfile of report_compute with that thread's work done inline, since
+cProfile sees one thread (its phases and top own-time functions).
 Works in its own database `prefpanel_bench_report` (dropped and re-created at start).
 """
 
@@ -258,19 +261,19 @@ TIMED = (
 )
 
 
-def phase_timings(project, n_boot: int) -> tuple[float, dict[str, list[float]], dict]:
+def phase_timings(project, n_boot: int) -> tuple[float, list[tuple], dict]:
     """report_compute once, unprofiled, with a stopwatch around the helpers it looks up in
-    its module (judgment_table, agreement_reports, _task_labels, ...) and around the
-    TaskLabel bulk upsert. Nested phases are included in their callers."""
+    its module (judgment_table, agreement_reports, _task_labels, ...): (total, [(phase,
+    thread, start, end)], extra). Nested phases lie within their callers."""
+    import threading
     from contextlib import ExitStack
     from unittest import mock
 
-    from django.db.models.query import QuerySet
-
     from annotation.services import reports
 
-    seconds: dict[str, list[float]] = {}
+    spans: list[tuple] = []
     extra: dict = {}
+    origin = time.perf_counter()
 
     def stopwatch(name, fn):
         def timed(*args, **kwargs):
@@ -278,23 +281,15 @@ def phase_timings(project, n_boot: int) -> tuple[float, dict[str, list[float]], 
             try:
                 result = fn(*args, **kwargs)
             finally:
-                seconds.setdefault(name, []).append(time.perf_counter() - started)
+                thread = (
+                    "main" if threading.current_thread() is threading.main_thread() else "second"
+                )
+                spans.append((name, thread, started - origin, time.perf_counter() - origin))
             if name == "dawid_skene":
                 extra["dawid_skene_iterations"] = getattr(result, "n_iter", None)
             return result
 
         return timed
-
-    original_bulk_create = QuerySet.bulk_create
-
-    def bulk_create(self, objs, *args, **kwargs):
-        objs = list(objs)
-        started = time.perf_counter()
-        try:
-            return original_bulk_create(self, objs, *args, **kwargs)
-        finally:
-            name = f"{self.model.__name__}.bulk_create ({len(objs):,} rows)"
-            seconds.setdefault(name, []).append(time.perf_counter() - started)
 
     with ExitStack() as stack:
         for name in TIMED:
@@ -302,12 +297,32 @@ def phase_timings(project, n_boot: int) -> tuple[float, dict[str, list[float]], 
                 stack.enter_context(
                     mock.patch.object(reports, name, stopwatch(name, getattr(reports, name)))
                 )
-        stack.enter_context(mock.patch.object(QuerySet, "bulk_create", bulk_create))
-        started = time.perf_counter()
+        origin = time.perf_counter()
         stored = reports.report_compute(project=project, n_boot=n_boot)
-        total = time.perf_counter() - started
+        total = time.perf_counter() - origin
     extra["stored"] = stored
-    return total, seconds, extra
+    return total, spans, extra
+
+
+class InlineExecutor:
+    """A stand-in for report_compute's ThreadPoolExecutor that runs each job at once, in
+    the calling thread, so that cProfile (which sees one thread) sees all the work."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        pass
+
+    def __enter__(self) -> InlineExecutor:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def submit(self, fn, *args, **kwargs):
+        from concurrent.futures import Future
+
+        future: Future = Future()
+        future.set_result(fn(*args, **kwargs))
+        return future
 
 
 PHASES = (
@@ -321,7 +336,7 @@ PHASES = (
     ("_leaderboard", "reports.py", "_leaderboard"),
     ("_task_labels (majority + Dawid-Skene)", "reports.py", "_task_labels"),
     ("  of which dawid_skene", "aggregation.py", "dawid_skene"),
-    ("TaskLabel.bulk_create (upsert)", "query.py", "bulk_create"),
+    ("_store_task_labels (binary COPY + upsert)", "reports.py", "_store_task_labels"),
 )
 
 
@@ -383,7 +398,7 @@ def main() -> None:
     report_times = []
     for run in range(runs):
         if run == 0:  # the first run also times its phases (a stopwatch around each)
-            elapsed, seconds, extra = phase_timings(project, args.n_boot)
+            elapsed, spans, extra = phase_timings(project, args.n_boot)
             stored = extra["stored"]
         else:
             t0 = time.perf_counter()
@@ -415,7 +430,7 @@ def main() -> None:
     print()
     print(f"{'COPY of the judgment rows to a buffer (floor)':<52} {t_copy:8.3f} s")
     print(f"{'  bytes copied':<52} {copies[0][1] / 2**20:8.1f} MiB")
-    print(f"{'judgment_table (selector: COPY + pyarrow parse)':<52} {t_table:8.3f} s")
+    print(f"{'judgment_table (selector: binary arrays + numpy)':<52} {t_table:8.3f} s")
     print(f"{'report_compute, n_boot=' + str(args.n_boot) + ', median':<52} {t_report:8.3f} s")
     print(
         f"{'ratio report / COPY':<52} {ratio:8.2f}x  target <= {TARGET:.0f}x: "
@@ -440,25 +455,28 @@ def main() -> None:
             f"ci {alpha.get('ci')}; Cohen's kappa over {cohen.get('n_pairs')} annotator pairs"
         )
     total = report_times[0]
-    print(f"\nphases of report_compute run 1 ({total:.2f} s; nested phases count in")
-    print("their callers too):")
-    for name, values in sorted(seconds.items(), key=lambda kv: -sum(kv[1])):
-        print(
-            f"    {name:<40} {sum(values):7.2f} s  ({sum(values) / total:5.1%}, "
-            f"{len(values)} calls)"
-        )
+    print(f"\nphases of report_compute run 1 ({total:.2f} s), as a timeline: the agreement")
+    print("reports run in a second thread, the leaderboard in whichever thread is free first;")
+    print("nested phases lie within their callers:")
+    for name, thread, start, end in sorted(spans, key=lambda span: span[2]):
+        print(f"    {name:<28} {thread:<7} {start:6.2f} -> {end:6.2f} s  ({end - start:5.2f} s)")
     print(f"    dawid_skene EM iterations: {extra.get('dawid_skene_iterations')}")
 
     if not args.profile:
         return
+    from unittest import mock
+
+    from annotation.services import reports
+
     profiler = cProfile.Profile()
-    profiler.enable()
-    t0 = time.perf_counter()
-    report_compute(project=project, n_boot=args.n_boot)
-    t_profiled = time.perf_counter() - t0
-    profiler.disable()
+    with mock.patch.object(reports, "ThreadPoolExecutor", InlineExecutor):
+        profiler.enable()
+        t0 = time.perf_counter()
+        report_compute(project=project, n_boot=args.n_boot)
+        t_profiled = time.perf_counter() - t0
+        profiler.disable()
     stats = pstats.Stats(profiler)
-    print(f"\ncProfile of one report_compute ({t_profiled:.2f} s under the profiler)")
+    print(f"\ncProfile of one report_compute, one thread ({t_profiled:.2f} s under the profiler)")
     print("  phases (cumulative time):")
     for label, filename, function in PHASES:
         total, calls = 0.0, 0

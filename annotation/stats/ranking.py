@@ -135,8 +135,11 @@ def _newton(
     for _ in range(max_iter):
         if active.size == 0:
             break
-        th, wa, na = theta[active], w[active], n[active]
-        ga, la = games[active], lost[active]
+        th = theta[active]
+        if active.size == len(w):  # all still moving (the first rounds): no copies
+            wa, na, ga, la = w, n, games, lost
+        else:
+            wa, na, ga, la = w[active], n[active], games[active], lost[active]
         p = expit(th[:, :, None] - th[:, None, :])
         grad = (wa - na * p).sum(axis=2) - reg * th
         s = na * p * (1.0 - p)

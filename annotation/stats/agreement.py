@@ -683,18 +683,18 @@ def _cohen_point(tables: _PairTables, min_shared: int) -> float:
 MAX_BOOTSTRAP_PAIRS = 1000
 
 
-def _sample_pairs(tables: _PairTables, chosen: IntArray) -> _PairTables:
-    """The pair tables restricted to the chosen pairs (sorted), renumbered 0..n-1."""
+def _sample_pairs(
+    tables: _PairTables, keep: npt.NDArray[np.bool_], renumber: IntArray
+) -> _PairTables:
+    """The pair tables restricted to the observations of the chosen pairs (``keep``, the same
+    for every ratings of one layout), the pairs renumbered 0..n-1."""
     cell_size = tables.k * tables.k
-    pair = tables.obs_cell // cell_size
-    keep = np.isin(pair, chosen)
-    renumber = np.full(tables.n_pairs, -1, dtype=np.int64)
-    renumber[chosen] = np.arange(len(chosen))
+    kept = tables.obs_cell[keep]
     return _PairTables(
-        n_pairs=len(chosen),
+        n_pairs=int(renumber.max()) + 1,
         k=tables.k,
         obs_row=tables.obs_row[keep],
-        obs_cell=renumber[pair[keep]] * cell_size + tables.obs_cell[keep] % cell_size,
+        obs_cell=renumber[kept // cell_size] * cell_size + kept % cell_size,
     )
 
 
@@ -730,7 +730,11 @@ def _cohen_bootstraps(
     chosen = np.sort(
         np.random.default_rng([seed, 1]).choice(n_pairs, size=MAX_BOOTSTRAP_PAIRS, replace=False)
     )
-    sampled = [(prep, _sample_pairs(tables, chosen)) for prep, tables, _ in members]
+    first = members[0][1]
+    keep = np.isin(first.obs_cell // (first.k * first.k), chosen)
+    renumber = np.full(n_pairs, -1, dtype=np.int64)
+    renumber[chosen] = np.arange(len(chosen))
+    sampled = [(prep, _sample_pairs(tables, keep, renumber)) for prep, tables, _ in members]
     boots = _cohen_resample(sampled, min_shared, n_boot, seed)
     return [
         boot if np.isnan(point) or np.all(np.isnan(boot)) else boot - np.nanmedian(boot) + point

@@ -3,7 +3,10 @@ transitivity, the leaderboard and the aggregated label of every task.
 
 Everything is read once into numpy columns (see selectors.judgment_table) and handed to
 annotation.stats; the result is stored as a new AgreementReport row, so the last good
-report stays in place if a computation dies half-way.
+report stays in place if a computation dies half-way. The agreement reports (and the
+leaderboard, when that thread is free first) are computed in a second thread while this one
+labels the tasks and writes them: numpy releases the GIL, so a report over a million
+judgments uses two cores.
 """
 
 from __future__ import annotations

@@ -400,6 +400,25 @@ def test_units_without_statistics_are_still_resampled():
     assert boot.var() == pytest.approx(400 * statistic.var(), rel=0.1)
 
 
+def test_cohen_interval_agrees_with_naive_item_resampling():
+    # 40 annotators (too many to collapse items into patterns): items themselves are drawn.
+    rng = np.random.default_rng(3)
+    n_items, n_annotators = 300, 40
+    truth = rng.integers(0, 3, n_items)
+    x = np.full((n_items, n_annotators), nan)
+    for row in range(n_items):
+        raters = rng.choice(n_annotators, 4, replace=False)
+        x[row, raters] = np.where(rng.random(4) < 0.7, truth[row], rng.integers(0, 3, 4))
+    naive = [
+        cohen_kappa_mean(x[rng.integers(0, n_items, n_items)], min_shared=1) for _ in range(400)
+    ]
+    lo, hi = np.percentile(naive, [2.5, 97.5])
+    report = agreement_report(x, "nominal", n_boot=400, min_shared=1)["cohen_kappa_mean"]
+    assert report["n_pairs"] <= ag.MAX_BOOTSTRAP_PAIRS
+    assert report["ci"][0] == pytest.approx(lo, abs=0.02)
+    assert report["ci"][1] == pytest.approx(hi, abs=0.02)
+
+
 def test_continuous_interval_report_has_only_alpha():
     rng = np.random.default_rng(1)
     x = rng.normal(size=(300, 4)) + rng.normal(size=(300, 1))

@@ -98,7 +98,9 @@ def _per_annotator(
     ids, index = np.unique(table.annotator, return_inverse=True)
     size = len(ids)
 
-    def per_annotator(mask: npt.NDArray[np.bool_], weights=None) -> npt.NDArray:
+    def per_annotator(
+        mask: npt.NDArray[np.bool_], weights: npt.NDArray | None = None
+    ) -> npt.NDArray:
         return np.bincount(
             index[mask], weights=None if weights is None else weights[mask], minlength=size
         )

@@ -519,16 +519,32 @@ def leaderboard_current(*, project: Project) -> tuple[AgreementReport | None, bo
     return report, stale, board
 
 
+# When the refresh scheduled for a project will run, as this process last learnt it: votes
+# committed before then are covered by it, so they need not ask Redis again.
+_refresh_due: dict[int, float] = {}
+CLOCK_MARGIN_SECONDS = 1.0
+
+
 def report_refresh_soon(*, project_id: int) -> bool:
     """Schedule a recomputation at most once per debounce window while votes arrive, so a
     busy project is recomputed every few seconds, not on every vote. Returns whether one
-    was scheduled. Without a worker nothing is scheduled: reports are computed on demand."""
+    was scheduled. Without a worker nothing is scheduled: reports are computed on demand.
+
+    The shared key holds when the scheduled refresh runs; each process remembers it, so a
+    vote costs a Redis round trip only once per window and process."""
     from annotation.tasks import report_refresh
 
     if settings.CELERY_TASK_ALWAYS_EAGER:
         return False
+    now = time.time()
+    if _refresh_due.get(project_id, 0.0) > now:
+        return False
     window = settings.REPORT_DEBOUNCE_SECONDS
-    if not cache.add(f"report-pending:{project_id}", 1, timeout=window):
+    key = f"report-pending:{project_id}"
+    due = now + window
+    if not cache.add(key, due, timeout=window):
+        _refresh_due[project_id] = float(cache.get(key) or 0.0) - CLOCK_MARGIN_SECONDS
         return False
     report_refresh.apply_async(args=[project_id], countdown=window)
+    _refresh_due[project_id] = due - CLOCK_MARGIN_SECONDS
     return True

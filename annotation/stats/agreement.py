@@ -368,7 +368,11 @@ class _Prepared:
 
 
 def _resample_counts(
-    multiplicity: IntArray, n_units: int, rounds: int, rng: np.random.Generator
+    multiplicity: IntArray,
+    n_units: int,
+    rounds: int,
+    rng: np.random.Generator,
+    dtype: type[np.floating] = np.float64,
 ) -> FloatArray:
     """(rounds, P) counts of the P patterns in ``rounds`` draws of ``n_units`` units with
     replacement, where the patterns hold ``multiplicity.sum() <= n_units`` of the units.
@@ -385,9 +389,9 @@ def _resample_counts(
     if 16 * (n_patterns + 1) <= covered:
         rest = [n_units - covered] if covered < n_units else []
         p = np.append(multiplicity, rest) / n_units
-        return rng.multinomial(n_units, p, size=rounds)[:, :n_patterns].astype(np.float64)
+        return rng.multinomial(n_units, p, size=rounds)[:, :n_patterns].astype(dtype)
     unit_pattern = np.repeat(np.arange(n_patterns), multiplicity) if n_patterns != covered else None
-    weights = np.empty((rounds, n_patterns))
+    weights = np.empty((rounds, n_patterns), dtype=dtype)
     for row in range(rounds):  # one round at a time: the counts stay in cache (4x faster)
         draws = rng.integers(0, covered, size=rng.binomial(n_units, covered / n_units))
         if unit_pattern is not None:
@@ -425,7 +429,10 @@ def _bootstrap_together(
 
     Patterns whose statistics are all zero (in every feature matrix) add nothing to a sum,
     so they are only counted, never drawn.  Ratings of the same units with the same rows of
-    nonzero statistics get the same resamples together as alone.
+    nonzero statistics get the same resamples together as alone.  A sparse feature matrix
+    whose rows repeat (a team of annotators giving the same labels to many items) is summed
+    in two steps: the resample counts of the units summed per distinct row, then the
+    distinct rows weighted by those; the same sums, with fewer products.
     """
     n_units = int(multiplicity.sum())
     if n_boot <= 0 or n_units == 0:
@@ -437,20 +444,106 @@ def _bootstrap_together(
     if not carries.all():
         features = [f[carries] for f in features]
         multiplicity = multiplicity[carries]
+    # Resample counts are integers, so float32 sums of integer statistics are exact (and
+    # the same in any order) while they stay below 2**24: half the memory traffic.
+    exact32 = all(_sums_exact_in_float32(f, n_units) for f in features if sparse.issparse(f))
+    dtype = np.float32 if exact32 else np.float64
+    summed = [_sparse_summation(f, dtype) if sparse.issparse(f) else None for f in features]
     width = max(len(multiplicity), int(multiplicity.sum()), *(f.shape[1] for f in features), 1)
     chunk = max(1, min(n_boot, _CHUNK_ELEMENTS // width))
-    # Sparse statistics are summed as (features x units) @ (units x rounds): row-major
-    # operands throughout, and sums a statistic can reshape per feature without a copy.
-    by_feature = [f.T.tocsr() if sparse.issparse(f) else None for f in features]
+    sparse_ones = any(s is not None for s in summed)
+    # Counts drawn straight in float32 when only float32 products use them.
+    count_dtype = dtype if all(s is not None for s in summed) else np.float64
     blocks: list[list[FloatArray]] = [[] for _ in features]
     for start in range(0, n_boot, chunk):
-        weights = _resample_counts(multiplicity, n_units, min(chunk, n_boot - start), rng)
-        sparse_ones = any(f_t is not None for f_t in by_feature)
-        weights_by_unit = np.ascontiguousarray(weights.T) if sparse_ones else None
-        for f, f_t, statistic, block in zip(features, by_feature, statistics, blocks, strict=True):
-            sums = (f_t @ weights_by_unit).T if f_t is not None else weights @ f
+        rounds = min(chunk, n_boot - start)
+        weights = _resample_counts(multiplicity, n_units, rounds, rng, count_dtype)
+        weights_by_unit = np.ascontiguousarray(weights.T, dtype=dtype) if sparse_ones else None
+        for f, s, statistic, block in zip(features, summed, statistics, blocks, strict=True):
+            sums = s(weights_by_unit).T if s is not None else weights @ f
             block.append(statistic(sums))
     return [np.concatenate(block, axis=0) for block in blocks]
+
+
+def _sums_exact_in_float32(f: sparse.csr_matrix, n_units: int) -> bool:
+    """Whether every sum of resample counts times entries of f is an integer below 2**24."""
+    data = f.data
+    if data.size == 0:
+        return True
+    return bool(np.array_equal(data, np.round(data)) and n_units * np.abs(data).max() < 2**24)
+
+
+def _sparse_summation(
+    f: sparse.csr_matrix, dtype: type[np.floating]
+) -> Callable[[FloatArray], FloatArray]:
+    """A function of (units x rounds) resample counts giving the (features x rounds) sums.
+
+    Sums run as (features x units) @ (units x rounds): row-major operands throughout, and
+    sums a statistic can reshape per feature without a copy.  When many rows of f are
+    identical, the counts are first summed over the units of each distinct row (one term per
+    unit), then weighted by the distinct rows: the same integer sums at a fraction of the
+    cost (see :func:`_identical_rows`).
+    """
+    groups = _identical_rows(f)
+    if groups is not None:
+        first, group = groups
+        nonempty = np.flatnonzero(np.diff(f.indptr) > 0)
+        distinct = f[first]
+        keep = distinct.getnnz(axis=1) > 0
+        renumber = np.cumsum(keep) - 1
+        members = group[nonempty]
+        # One term per unit to gather, then one per entry of a distinct row: worth it when
+        # that is fewer than one per entry of every row.
+        if len(nonempty) + distinct.nnz < f.nnz:
+            gather = sparse.csr_matrix(
+                (np.ones(len(nonempty), dtype=dtype), (renumber[members], nonempty)),
+                shape=(int(keep.sum()), f.shape[0]),
+            )
+            by_feature = distinct[keep].T.tocsr().astype(dtype)
+            return lambda weights: (by_feature @ (gather @ weights)).astype(np.float64)
+    by_feature = f.T.tocsr().astype(dtype)
+    return lambda weights: (by_feature @ weights).astype(np.float64)
+
+
+_MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX_2 = np.uint64(0x94D049BB133111EB)
+
+
+def _mix(z: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """The splitmix64 finaliser: a cheap 64-bit hash of each element (wrapping arithmetic)."""
+    z = (z ^ (z >> np.uint64(30))) * _MIX_1
+    z = (z ^ (z >> np.uint64(27))) * _MIX_2
+    return z ^ (z >> np.uint64(31))
+
+
+def _identical_rows(f: sparse.csr_matrix) -> tuple[IntArray, IntArray] | None:
+    """Groups of identical rows of a sparse matrix: (first row of each group, group of each
+    row), or None in the (astronomically unlikely) case of a hash collision.
+
+    Each row is hashed as the wrapping sum of a hash of each (column, value) entry, the rows
+    grouped by that key, and every row then compared entry by entry with its group's first:
+    exact, at the cost of a few passes over the entries (np.unique(axis=0) on rows of
+    different lengths would need padding and a much slower sort).
+    """
+    if not f.has_canonical_format:
+        f = f.copy()
+        f.sum_duplicates()
+    lengths = np.diff(f.indptr)
+    values = np.ascontiguousarray(f.data, dtype=np.float64).view(np.uint64)
+    entry = _mix(f.indices.astype(np.uint64) * _MIX_1 + values)
+    running = np.concatenate([np.zeros(1, np.uint64), np.cumsum(entry, dtype=np.uint64)])
+    key = _mix((running[f.indptr[1:]] - running[f.indptr[:-1]]) ^ lengths.astype(np.uint64))
+    _, first, group = np.unique(key, return_index=True, return_inverse=True)
+    group = group.reshape(-1)
+    leader = first[group]
+    if not np.array_equal(lengths, lengths[leader]):
+        return None
+    theirs = np.arange(f.nnz) + np.repeat(f.indptr[leader] - f.indptr[:-1], lengths)
+    if not (
+        np.array_equal(f.indices, f.indices[theirs]) and np.array_equal(f.data, f.data[theirs])
+    ):
+        return None
+    return first, group
 
 
 def _percentile_ci(samples: FloatArray) -> list[float | None]:
@@ -748,7 +841,8 @@ def _cohen_resample(
     """The item bootstrap of each member's pair tables.  With few annotators, items with
     identical rows of ratings are collapsed into patterns (at most (K+1)^A of them), which
     makes this as cheap as the count metrics; otherwise the items themselves are resampled,
-    once for all such members."""
+    once for all such members, and each member's sums run over its distinct rows of pair
+    cells (a team giving the same labels to many items; see :func:`_sparse_summation`)."""
     layout = members[0][0].layout
     n_rows = int(layout.pairable.sum())
     results: list[FloatArray | None] = [None] * len(members)

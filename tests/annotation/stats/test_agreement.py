@@ -419,6 +419,88 @@ def test_cohen_interval_agrees_with_naive_item_resampling():
     assert report["ci"][1] == pytest.approx(hi, abs=0.02)
 
 
+def _team_ratings(seed: int, n_items: int = 600, n_teams: int = 8, team: int = 5, k: int = 3):
+    """Fixed teams of annotators (too many in all to collapse whole rows of the reliability
+    matrix), each item rated by one team: many items repeat their team's labels exactly."""
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, k, n_items)
+    team_of = rng.integers(0, n_teams, n_items)
+    item = np.repeat(np.arange(n_items) * 3 + 1, team)
+    annotator = (team_of[:, None] * team + np.arange(team)).ravel() + 50
+    value = np.where(
+        rng.random(len(item)) < 0.85, np.repeat(truth, team), rng.integers(0, k, len(item))
+    )
+    return Ratings(item, annotator, value)
+
+
+def _tables_by_item(r: Ratings, min_shared: int) -> sparse.csr_matrix:
+    prep = r._prepared
+    tables = ag._pair_tables(prep, min_shared)
+    return sparse.csr_matrix(
+        (np.ones(len(tables.obs_row)), (tables.obs_row, tables.obs_cell)),
+        shape=(int(prep.pairable.sum()), tables.n_pairs * tables.k**2),
+    )
+
+
+def test_identical_rows_are_grouped_exactly():
+    rng = np.random.default_rng(4)
+    distinct = (rng.integers(1, 4, (30, 40)) * (rng.random((30, 40)) < 0.1)).astype(float)
+    distinct[3] = 0  # an empty row among them
+    distinct[7] = distinct[6] * 2  # same columns, other values: a different row
+    f = sparse.csr_matrix(distinct[rng.integers(0, 30, 500)])
+    first, group = ag._identical_rows(f)
+    dense = f.toarray()
+    assert np.array_equal(dense, dense[first][group])
+    assert len({tuple(row) for row in dense}) == len(first)
+
+
+def test_rows_of_a_team_layout_collapse_into_far_fewer_distinct_rows():
+    f = _tables_by_item(_team_ratings(1), min_shared=5)
+    first, _ = ag._identical_rows(f)
+    assert len(first) < f.shape[0] / 2
+
+
+@pytest.mark.parametrize("scale", [1.0, 0.5])
+def test_summation_over_distinct_rows_gives_the_sums_over_units(scale):
+    # Integer statistics are summed in float32 over the distinct rows: exactly the float64
+    # sums over every unit; other statistics are summed in float64.
+    f = _tables_by_item(_team_ratings(2), min_shared=5) * scale
+    weights = np.random.default_rng(0).poisson(1.0, (f.shape[0], 30)).astype(np.float64)
+    dtype = np.float32 if ag._sums_exact_in_float32(f, f.shape[0]) else np.float64
+    assert dtype is (np.float32 if scale == 1.0 else np.float64)
+    sums = ag._sparse_summation(f, dtype)(weights.astype(dtype))
+    expected = f.T @ weights
+    assert sums.dtype == np.float64
+    if scale == 1.0:
+        assert np.array_equal(sums, expected)
+    else:
+        np.testing.assert_allclose(sums, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_cohen_report_over_distinct_rows_equals_the_report_over_items(seed, monkeypatch):
+    # Same draws, exact sums: summing over distinct rows changes no number of the report.
+    r = _team_ratings(seed)
+    merged = agreement_report(r, n_boot=300, seed=seed)
+    monkeypatch.setattr(ag, "_identical_rows", lambda f: None)
+    per_item = agreement_report(r, n_boot=300, seed=seed)
+    assert merged == per_item
+    assert merged["cohen_kappa_mean"]["n_pairs"] == 80
+
+
+def test_cohen_interval_of_teams_agrees_with_naive_item_resampling():
+    r = _team_ratings(3, n_items=400)
+    x = np.full((400, 40), nan)
+    x[(r.item - 1) // 3, r.annotator - 50] = r.value
+    rng = np.random.default_rng(6)
+    naive = [cohen_kappa_mean(x[rng.integers(0, 400, 400)], min_shared=5) for _ in range(600)]
+    report = agreement_report(r, n_boot=600, seed=1)["cohen_kappa_mean"]
+    assert report["value"] == cohen_kappa_mean(x, min_shared=5)
+    lo, hi = np.percentile(naive, [2.5, 97.5])
+    assert report["ci"][0] == pytest.approx(lo, abs=0.02)
+    assert report["ci"][1] == pytest.approx(hi, abs=0.02)
+
+
 def test_continuous_interval_report_has_only_alpha():
     rng = np.random.default_rng(1)
     x = rng.normal(size=(300, 4)) + rng.normal(size=(300, 1))

@@ -478,11 +478,12 @@ def _sparse_summation(
 ) -> Callable[[FloatArray], FloatArray]:
     """A function of (units x rounds) resample counts giving the (features x rounds) sums.
 
-    Sums run as (features x units) @ (units x rounds): row-major operands throughout, and
-    sums a statistic can reshape per feature without a copy.  When many rows of f are
-    identical, the counts are first summed over the units of each distinct row (one term per
-    unit), then weighted by the distinct rows: the same integer sums at a fraction of the
-    cost (see :func:`_identical_rows`).
+    Sums run as (features x units) @ (units x rounds), the sparse operand column-major: each
+    unit's row of counts is read once, in order, and added to the rows of its features, and
+    the sums come out row-major, so a statistic can reshape them per feature without a copy.
+    When many rows of f are identical, the counts are first summed over the units of each
+    distinct row (one term per unit), then weighted by the distinct rows: the same integer
+    sums at a fraction of the cost (see :func:`_identical_rows`).
     """
     groups = _identical_rows(f)
     if groups is not None:
@@ -495,13 +496,13 @@ def _sparse_summation(
         # One term per unit to gather, then one per entry of a distinct row: worth it when
         # that is fewer than one per entry of every row.
         if len(nonempty) + distinct.nnz < f.nnz:
-            gather = sparse.csr_matrix(
+            gather = sparse.csc_matrix(
                 (np.ones(len(nonempty), dtype=dtype), (renumber[members], nonempty)),
                 shape=(int(keep.sum()), f.shape[0]),
             )
-            by_feature = distinct[keep].T.tocsr().astype(dtype)
+            by_feature = distinct[keep].astype(dtype).T
             return lambda weights: (by_feature @ (gather @ weights)).astype(np.float64)
-    by_feature = f.T.tocsr().astype(dtype)
+    by_feature = f.astype(dtype).T
     return lambda weights: (by_feature @ weights).astype(np.float64)
 
 

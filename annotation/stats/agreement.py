@@ -372,10 +372,11 @@ def _resample_counts(
     n_units: int,
     rounds: int,
     rng: np.random.Generator,
-    dtype: type[np.floating] = np.float64,
+    dtype: npt.DTypeLike = np.float64,
 ) -> FloatArray:
     """(rounds, P) counts of the P patterns in ``rounds`` draws of ``n_units`` units with
     replacement, where the patterns hold ``multiplicity.sum() <= n_units`` of the units.
+    They come as ``dtype``, or as float64 where an integer ``dtype`` cannot hold them.
 
     The other units carry no statistics, so only how many draws land on the patterns
     matters: Binomial(n_units, covered / n_units) of them, each uniform over the covered
@@ -389,15 +390,25 @@ def _resample_counts(
     if 16 * (n_patterns + 1) <= covered:
         rest = [n_units - covered] if covered < n_units else []
         p = np.append(multiplicity, rest) / n_units
-        return rng.multinomial(n_units, p, size=rounds)[:, :n_patterns].astype(dtype)
+        counts = rng.multinomial(n_units, p, size=rounds)[:, :n_patterns]
+        return counts.astype(dtype if _fits(counts, dtype) else np.float64)
     unit_pattern = np.repeat(np.arange(n_patterns), multiplicity) if n_patterns != covered else None
     weights = np.empty((rounds, n_patterns), dtype=dtype)
     for row in range(rounds):  # one round at a time: the counts stay in cache (4x faster)
         draws = rng.integers(0, covered, size=rng.binomial(n_units, covered / n_units))
         if unit_pattern is not None:
             draws = unit_pattern[draws]
-        weights[row] = np.bincount(draws, minlength=n_patterns)
+        counts = np.bincount(draws, minlength=n_patterns)
+        if not _fits(counts, weights.dtype):
+            weights = weights.astype(np.float64)  # the rows so far fit: still exact
+        weights[row] = counts
     return weights
+
+
+def _fits(counts: IntArray, dtype: npt.DTypeLike) -> bool:
+    """Whether the counts can be stored in dtype exactly (floats hold any count here)."""
+    kind = np.dtype(dtype)
+    return kind.kind == "f" or counts.size == 0 or int(counts.max()) <= np.iinfo(kind).max
 
 
 def _bootstrap(
@@ -452,8 +463,10 @@ def _bootstrap_together(
     width = max(len(multiplicity), int(multiplicity.sum()), *(f.shape[1] for f in features), 1)
     chunk = max(1, min(n_boot, _CHUNK_ELEMENTS // width))
     sparse_ones = any(s is not None for s in summed)
-    # Counts drawn straight in float32 when only float32 products use them.
-    count_dtype = dtype if all(s is not None for s in summed) else np.float64
+    # When only sparse products read the counts, they are drawn as bytes (a chunk with a
+    # count above 255 turns to floats) and become floats as they are transposed: a quarter of
+    # the memory to move.
+    count_dtype = np.uint8 if all(s is not None for s in summed) else np.float64
     blocks: list[list[FloatArray]] = [[] for _ in features]
     for start in range(0, n_boot, chunk):
         rounds = min(chunk, n_boot - start)

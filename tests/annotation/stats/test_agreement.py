@@ -388,6 +388,22 @@ def test_resampled_counts_are_those_of_resampling_every_unit(multiplicity, n_uni
         assert total.var() == pytest.approx(n_units * share.sum() * (1 - share.sum()), rel=0.1)
 
 
+@pytest.mark.parametrize(
+    ("multiplicity", "n_units", "dtype"),
+    [
+        ([1] * 200, 200, np.uint8),  # counts of single units fit in bytes
+        ([300], 320, np.float64),  # a multinomial draw above 255: floats
+        ([300] + [1] * 20, 320, np.float64),  # a uniform draw above 255: the chunk turns to floats
+    ],
+)
+def test_resampled_counts_come_as_bytes_only_when_they_fit(multiplicity, n_units, dtype):
+    multiplicity = np.array(multiplicity)
+    as_bytes = ag._resample_counts(multiplicity, n_units, 50, np.random.default_rng(1), np.uint8)
+    as_floats = ag._resample_counts(multiplicity, n_units, 50, np.random.default_rng(1))
+    assert as_bytes.dtype == dtype
+    assert np.array_equal(as_bytes, as_floats)
+
+
 def test_units_without_statistics_are_still_resampled():
     # 40 of 400 units carry a statistic, the rest are zeros that the bootstrap only counts:
     # a round's sum must still vary as a resample of all 400 units, n * Var(f) over them.

@@ -330,6 +330,8 @@ PHASES = (
     ("agreement_reports (4 reports)", "agreement.py", "agreement_reports"),
     ("  of which Cohen bootstrap", "agreement.py", "_cohen_bootstraps"),
     ("  all resampling (_bootstrap_together)", "agreement.py", "_bootstrap_together"),
+    ("    drawing the counts (_resample_counts)", "agreement.py", "_resample_counts"),
+    ("    finding identical rows (_identical_rows)", "agreement.py", "_identical_rows"),
     ("_per_annotator", "reports.py", "_per_annotator"),
     ("_model_judges", "reports.py", "_model_judges"),
     ("_transitivity", "reports.py", "_transitivity"),

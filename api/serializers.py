@@ -10,12 +10,13 @@ from rest_framework import serializers
 from annotation.models import Criterion, Item, Project, Response, Snapshot
 from annotation.presets import PRESET_CHOICES
 from annotation.selectors.exports import EXPORT_FILETYPES, EXPORT_FORMATS
+from annotation.services.projects import CRITERION_FIELDS, PROJECT_FIELDS
 
 
 class CriterionSerializer(serializers.ModelSerializer):
     class Meta:
         model = Criterion
-        fields = ["key", "label", "description", "min", "max", "level_labels", "level"]
+        fields = list(CRITERION_FIELDS)
         extra_kwargs = {"label": {"required": False}}
 
     def validate_level_labels(self, value: Any) -> Any:
@@ -39,29 +40,7 @@ class ProjectSerializer(serializers.ModelSerializer):
     class Meta:
         model = Project
         fields = [
-            "slug",
-            "name",
-            "kind",
-            "instructions",
-            "annotations_per_task",
-            "lease_seconds",
-            "allow_tie",
-            "allow_both_bad",
-            "strength_scale",
-            "rationale",
-            "gold_rate",
-            "max_tasks_per_annotator",
-            "completion_code",
-            "completion_url",
-            "status",
-            "access",
-            "qualification_tasks",
-            "qualification_min_accuracy",
-            "min_seconds_per_task",
-            "flag_min_judgments",
-            "flag_fast_share",
-            "flag_side_rate",
-            "flag_min_gold_accuracy",
+            *PROJECT_FIELDS,
             "rubric_version",
             "criteria",
             "preset",

@@ -8,6 +8,7 @@ into ordinary model instances with the same converters the ORM applies.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -57,6 +58,12 @@ def model_from_row(model: type[Model], values: Sequence[Any]) -> Model:
             value = function(value, column, connection)
         values[index] = value
     return model.from_db(connection.alias, _attnames(model), values)
+
+
+def db_time(moment: datetime) -> Any:
+    """A datetime as a parameter of hand-written SQL, as the ORM would pass it (naive UTC
+    text on SQLite)."""
+    return connection.ops.adapt_datetimefield_value(moment)
 
 
 def field_from_db(model: type[Model], name: str, value: Any) -> Any:

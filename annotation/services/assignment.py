@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from annotation.errors import AnnotatorBlocked, PermissionDenied, ProjectNotOpen
 from annotation.models import Annotator, AnnotatorStats, Assignment, Item, Project, Response, Task
-from annotation.rows import model_columns, model_from_row, model_select
+from annotation.rows import db_time, model_columns, model_from_row, model_select
 
 MAX_LEASE_ATTEMPTS = 5
 
@@ -67,7 +67,7 @@ def _lease_state(project: Project, annotator: Annotator, now: datetime) -> _Leas
                 annotator.pk,
                 project.pk,
                 Assignment.Status.LEASED,
-                _db_time(now),
+                db_time(now),
                 project.pk,
                 annotator.pk,
             ],
@@ -79,10 +79,6 @@ def _lease_state(project: Project, annotator: Annotator, now: datetime) -> _Leas
         gold_judgments=gold_judgments or 0,
         current_assignment_id=current,
     )
-
-
-def _db_time(moment: datetime) -> Any:
-    return connection.ops.adapt_datetimefield_value(moment)
 
 
 _TASK_JOINS = (
@@ -136,15 +132,6 @@ def _assignment_loaded(assignment_id: int, project: Project) -> Assignment | Non
     return assignment
 
 
-def assignment_current(*, project: Project, annotator: Annotator) -> Assignment | None:
-    """The annotator's open, unexpired lease in this project, so a reload or a second tab
-    resumes the same task rather than taking another."""
-    state = _lease_state(project, annotator, timezone.now())
-    if state.current_assignment_id is None:
-        return None
-    return _assignment_loaded(state.current_assignment_id, project)
-
-
 def assignment_lease(
     *, project: Project, annotator: Annotator, now: datetime | None = None
 ) -> Assignment | None:
@@ -153,7 +140,8 @@ def assignment_lease(
     A task is eligible when it still wants judgments (judgments plus unexpired leases below
     the project's k), and the annotator never judged or skipped it. Tasks closest to done
     come first, then the oldest, so tasks complete rather than all starting. Gold tasks are
-    mixed in at the project's gold rate while the annotator has gold left to meet.
+    mixed in at the project's gold rate while the annotator has gold left to meet. An open
+    lease is handed out again, so a reload or a second tab resumes the same task.
     """
     now = now or timezone.now()
     state = _lease_state(project, annotator, now)
@@ -206,7 +194,7 @@ def _lease_regular(project: Project, annotator: Annotator, now: datetime) -> Ass
     pick, then insert the lease only if the task still wants it, re-counted in that
     statement's own snapshot: a lease committed after the pick began is seen there."""
     k = project.annotations_per_task
-    at = _db_time(now)
+    at = db_time(now)
     lock = " FOR UPDATE OF t SKIP LOCKED" if _skip_locked() else ""
     passed_over: list[int] = []
     for _ in range(MAX_LEASE_ATTEMPTS):
@@ -300,8 +288,8 @@ def _lease(
                 project.pk,
                 Assignment.Status.LEASED,
                 left,
-                _db_time(now),
-                _db_time(expires_at),
+                db_time(now),
+                db_time(expires_at),
                 *condition_params,
             ],
         )

@@ -20,7 +20,7 @@ from annotation.errors import (
     ValidationFailed,
 )
 from annotation.models import Annotator, Assignment, Criterion, Judgment, Project, Task
-from annotation.rows import field_from_db
+from annotation.rows import db_time, field_from_db
 from annotation.selectors.tasks import criteria_of
 from annotation.services.assignment import project_check_open_for
 from annotation.services.quality import annotator_stats_record, gold_answer_matches
@@ -238,20 +238,16 @@ def _claim(assignment: Assignment, now: datetime) -> tuple[datetime, int | None]
             "RETURNING leased_at, left_response_id",
             [
                 Assignment.Status.SUBMITTED,
-                _db_time(now),
+                db_time(now),
                 assignment.pk,
                 Assignment.Status.LEASED,
-                _db_time(now),
+                db_time(now),
             ],
         )
         row = cursor.fetchone()
     if row is None:
         return None
     return field_from_db(Assignment, "leased_at", row[0]), row[1]
-
-
-def _db_time(moment: datetime) -> Any:
-    return connection.ops.adapt_datetimefield_value(moment)
 
 
 def _count_vote(task: Task, project: Project) -> bool:

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from annotation.errors import AnnotatorBlocked
 from annotation.models import Annotator, AnnotatorStats, Judgment, Project, Task
-from annotation.rows import model_from_row, model_select
+from annotation.rows import db_time, model_from_row, model_select
 
 FLAG_TOO_FAST = "too_fast"
 FLAG_ONE_SIDE = "one_side"
@@ -102,7 +102,7 @@ def annotator_stats_record(*, project: Project, task: Task, judgment: Judgment) 
                 judgment.annotator_id,
                 *(added[name] for name in _COUNTERS),
                 False,
-                connection.ops.adapt_datetimefield_value(timezone.now()),
+                db_time(timezone.now()),
             ],
         )
         stats = model_from_row(AnnotatorStats, cursor.fetchone())

@@ -1,18 +1,22 @@
 """A project's judgments as numpy columns, the input of the statistics engine.
 
-On PostgreSQL one statement returns every column as one binary array (`array_send(array_agg(
-...))`): a million judgments cross the wire as a few dozen values instead of a million rows,
-and numpy reads them without parsing. The task-level columns (item, the response shown first,
+On PostgreSQL every column comes as one binary array (`array_send(array_agg(...))`): a
+million judgments cross the wire as a few dozen values instead of a million rows, and numpy
+reads them without parsing; a large project is read in two halves at once (see
+_read_with_arrays). The task-level columns (item, the response shown first,
 the models) come once per task and are joined to the judgments in numpy. Elsewhere the rows
 come through the ORM. Every column is numeric: codes are computed in SQL.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 
 import numpy as np
 import numpy.typing as npt
+import psycopg
+import psycopg.sql
 from django.db import connection, transaction
 from django.db.models import Case, F, IntegerField, QuerySet, Value, When
 from django.db.models.fields.json import KT
@@ -189,37 +193,66 @@ def _encode_models(
     )
 
 
-def _case(expression: str, labels: tuple[str, ...]) -> tuple[str, list[str]]:
-    """SQL mapping a text expression to 0, 1, ... by label (-1 otherwise), and its params."""
-    whens = " ".join(f"WHEN %s::text THEN {i}" for i in range(len(labels)))
-    return f"CASE {expression} {whens} ELSE {MISSING} END", list(labels)
+def _case(expression: str, labels: tuple[str, ...], first: int = 0) -> tuple[str, list[str]]:
+    """SQL mapping a text expression to first, first + 1, ... by label (first - 1 otherwise),
+    and its params."""
+    whens = " ".join(f"WHEN %s::text THEN {first + i}" for i in range(len(labels)))
+    return f"CASE {expression} {whens} ELSE {first - 1} END", list(labels)
+
+
+# The small codes of a judgment travel packed in one bigint, each stored plus one so that a
+# missing one is 0: the choice in bits 0-2, gold_correct in bits 3-4, is_gold in bit 5 and the
+# strength from bit 6; pairwise criteria two bits each, 31 to a bigint. A column fewer is an
+# array_agg fewer over every judgment (about a tenth of a second per million).
+_CHOICE_BITS, _GOLD_CORRECT_SHIFT, _IS_GOLD_SHIFT, _STRENGTH_SHIFT = 3, 3, 5, 6
+CRITERIA_PER_COLUMN = 31
 
 
 def _judgment_columns(project: Project, criteria: list[Criterion]) -> tuple[list[str], list]:
-    """One array_agg per judgment column (those of JudgmentTable read from the judgment row,
-    in order, then one per criterion) and the query parameters they take."""
-    choice, params = _case("j.choice", CHOICES)
+    """The array_agg of each column read from the judgment row (id, task, annotator, the
+    response shown left, seconds, the packed codes, then the criteria: packed for a pairwise
+    project, one column each for rubric scores) and the query parameters they take."""
+    choice, params = _case("j.choice", CHOICES, first=1)
+    codes = (
+        f"(({choice})::int8"
+        f" | ((CASE WHEN j.gold_correct THEN 2 WHEN NOT j.gold_correct THEN 1 ELSE 0 END)::int8"
+        f" << {_GOLD_CORRECT_SHIFT})"
+        f" | ((j.is_gold::int)::int8 << {_IS_GOLD_SHIFT})"
+        f" | ((COALESCE(j.strength, -1) + 1)::int8 << {_STRENGTH_SHIFT}))"
+    )
     columns = [
         "array_agg(j.id)",
         "array_agg(j.task_id)",
         "array_agg(j.annotator_id)",
-        f"array_agg({choice})",
-        f"array_agg(COALESCE(j.strength, {MISSING}))",
         f"array_agg(COALESCE(j.shown_left_id, {MISSING}))",
         "array_agg(COALESCE(j.seconds, 'NaN'))",
-        "array_agg(j.is_gold::int)",
-        f"array_agg(CASE WHEN j.gold_correct THEN 1 WHEN NOT j.gold_correct THEN 0 "
-        f"ELSE {MISSING} END)",
+        f"array_agg({codes})",
     ]
-    for criterion in criteria:
-        if project.is_pairwise:
-            code, labels = _case("j.criteria ->> %s::text", CRITERION_CHOICES)
-            columns.append(f"array_agg({code})")
-            params += [criterion.key, *labels]
-        else:
+    if project.is_pairwise:
+        for start in range(0, len(criteria), CRITERIA_PER_COLUMN):
+            packed = []
+            for position, criterion in enumerate(criteria[start : start + CRITERIA_PER_COLUMN]):
+                code, labels = _case("j.criteria ->> %s::text", CRITERION_CHOICES, first=1)
+                packed.append(f"(({code})::int8 << {2 * position})")
+                params += [criterion.key, *labels]
+            columns.append(f"array_agg({' | '.join(packed)})")
+    else:
+        for criterion in criteria:
             columns.append(f"array_agg(COALESCE((j.scores ->> %s::text)::int, {MISSING}))")
             params.append(criterion.key)
     return columns, params
+
+
+def _criteria_codes(
+    project: Project, criteria: list[Criterion], columns: list[npt.NDArray[np.int64]]
+) -> dict[str, npt.NDArray[np.int64]]:
+    """Each criterion's codes from the criteria columns _judgment_columns asked for."""
+    if not project.is_pairwise:
+        return {c.key: column for c, column in zip(criteria, columns, strict=True)}
+    return {
+        c.key: ((columns[i // CRITERIA_PER_COLUMN] >> (2 * (i % CRITERIA_PER_COLUMN))) & 3) - 1
+        for i, c in enumerate(criteria)
+    }
 
 
 # Tasks come once each; models as one row per distinct name with the ids of its responses,
@@ -243,39 +276,74 @@ FROM (
     GROUP BY r.model
 ) AS by_model
 """
+MODEL_ANNOTATORS_SQL = (
+    "SELECT array_send(array_agg(id)) FROM annotation_annotator WHERE kind = 'model'"
+)
+
+#: Below this many judgment ids between a project's first and last judgment, the judgments
+#: are read by one statement; above it, by two halves on two connections at once.
+SPLIT_MIN_SPAN = 50_000
 
 
 def _read_with_arrays(
     project: Project, criteria: list[Criterion], up_to_id: int | None
 ) -> JudgmentTable:
-    """PostgreSQL: judgments, tasks, models and model judges in one statement, as arrays."""
-    import psycopg
+    """PostgreSQL: judgments, tasks, models and model judges as arrays, in one snapshot.
 
+    Aggregating a million judgments keeps a PostgreSQL backend busy for about a second while
+    this process waits, so a large project is read in two halves of its judgment ids at once:
+    the second on its own connection, in the same snapshot (pg_export_snapshot, as pg_dump's
+    parallel jobs do). Inside an outer transaction the other connection would not see this
+    one's uncommitted rows, so there it is one statement.
+    """
     columns, params = _judgment_columns(project, criteria)
     judgments_sql = (
         f"SELECT {', '.join(f'array_send({column})' for column in columns)} "
-        "FROM annotation_judgment j WHERE j.project_id = %s AND j.id <= %s"
+        "FROM annotation_judgment j WHERE j.project_id = %s AND j.id > %s AND j.id <= %s"
     )
-    statement = (
-        f"SELECT * FROM ({judgments_sql}) AS judgments, ({TASKS_SQL}) AS tasks, "
-        f"({MODELS_SQL}) AS models, "
-        "(SELECT array_send(array_agg(id)) FROM annotation_annotator WHERE kind = 'model') "
-        "AS model_annotators"
+    rest_sql = (
+        f"SELECT * FROM ({TASKS_SQL}) AS tasks, ({MODELS_SQL}) AS models, "
+        f"({MODEL_ANNOTATORS_SQL}) AS model_annotators"
     )
     last = up_to_id if up_to_id is not None else 2**63 - 1
     connection.ensure_connection()
-    # One statement is one snapshot; binary results need psycopg's own (server-side
+    split = not connection.in_atomic_block
+    # One snapshot for every statement; binary results need psycopg's own (server-side
     # binding) cursor, Django's is a client-side one.
     with transaction.atomic(), psycopg.Cursor(connection.connection) as cursor:
-        # JIT-compiled expressions pay off over a million rows; inlining and optimising
-        # them, which a large project's cost estimate would switch on, take longer than the
-        # one pass they would speed up.
-        cursor.execute("SET LOCAL jit_inline_above_cost = -1")
-        cursor.execute("SET LOCAL jit_optimize_above_cost = -1")
-        cursor.execute(statement, [*params, project.pk, last, project.pk, project.pk], binary=True)
-        row = cursor.fetchone()
+        if split:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        _jit_for_one_pass(cursor)
+        first, last_found = _judgment_id_range(cursor, project, last)
+        middle = (first + last_found) // 2
+        halves = [(first - 1, middle), (middle, last_found)]
+        if not split or last_found - first < SPLIT_MIN_SPAN:
+            halves = [(first - 1, last_found)]
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            upper = None
+            if len(halves) == 2:
+                cursor.execute("SELECT pg_export_snapshot()")
+                (snapshot,) = cursor.fetchone()
+                upper = pool.submit(
+                    _fetch_in_snapshot,
+                    snapshot,
+                    judgments_sql,
+                    [*params, project.pk, *halves[1]],
+                )
+            cursor.execute(
+                f"SELECT * FROM ({judgments_sql}) AS judgments, ({rest_sql}) AS rest",
+                [*params, project.pk, *halves[0], project.pk, project.pk],
+                binary=True,
+            )
+            row = cursor.fetchone()
+            upper_row = upper.result() if upper is not None else None
     width = len(columns)
     judgment = [_unpack(blob) for blob in row[:width]]
+    if upper_row is not None:
+        judgment = [
+            np.concatenate([lower, _unpack(blob)])
+            for lower, blob in zip(judgment, upper_row, strict=True)
+        ]
     task_id, task_item, task_response_a, task_response_b = map(_unpack, row[width : width + 4])
     model_names, model_responses = row[width + 4] or [], row[width + 5] or []
     model_annotators = _unpack(row[width + 6])
@@ -302,26 +370,57 @@ def _read_with_arrays(
     model_a, model_b, models = _used_models(
         model_of(task_response_a)[task], model_of(task_response_b)[task], names
     )
-    shown_left = judgment[5]
+    shown_left, codes = judgment[3], judgment[5]
     return JudgmentTable(
         judgment=judgment[0],
         task=judgment[1],
         item=task_item[task],
         annotator=judgment[2],
         is_model=np.isin(judgment[2], model_annotators),
-        choice=judgment[3],
-        strength=judgment[4],
+        choice=(codes & (2**_CHOICE_BITS - 1)) - 1,
+        strength=(codes >> _STRENGTH_SHIFT) - 1,
         left_is_a=np.where(
             shown_left == MISSING, MISSING, shown_left == task_response_a[task]
         ).astype(np.int64),
-        seconds=judgment[6].astype(np.float64, copy=False),
-        is_gold=judgment[7] == 1,
-        gold_correct=judgment[8],
+        seconds=judgment[4].astype(np.float64, copy=False),
+        is_gold=((codes >> _IS_GOLD_SHIFT) & 1) == 1,
+        gold_correct=((codes >> _GOLD_CORRECT_SHIFT) & 3) - 1,
         model_a=model_a,
         model_b=model_b,
         models=models,
-        criteria={c.key: judgment[9 + i] for i, c in enumerate(criteria)},
+        criteria=_criteria_codes(project, criteria, judgment[6:]),
     )
+
+
+def _jit_for_one_pass(cursor: psycopg.Cursor) -> None:
+    """JIT-compiled expressions pay off over a million rows; inlining and optimising them,
+    which a large project's cost estimate would switch on, take longer than the one pass
+    they would speed up."""
+    cursor.execute("SET LOCAL jit_inline_above_cost = -1")
+    cursor.execute("SET LOCAL jit_optimize_above_cost = -1")
+
+
+def _judgment_id_range(cursor: psycopg.Cursor, project: Project, last: int) -> tuple[int, int]:
+    """The first and last judgment id of the project up to last ((1, 0) when none)."""
+    cursor.execute(
+        "SELECT min(id), max(id) FROM annotation_judgment WHERE project_id = %s AND id <= %s",
+        [project.pk, last],
+    )
+    first, last_found = cursor.fetchone()
+    return (1, 0) if first is None else (first, last_found)
+
+
+def _fetch_in_snapshot(snapshot: str, statement: str, params: list) -> tuple:
+    """One row of a statement on a connection of its own, in the exported snapshot."""
+    with psycopg.connect(**connection.get_connection_params()) as own:
+        own.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        with psycopg.Cursor(own) as cursor:
+            cursor.execute(
+                psycopg.sql.SQL("SET TRANSACTION SNAPSHOT {}").format(psycopg.sql.Literal(snapshot))
+            )
+            _jit_for_one_pass(cursor)
+            cursor.execute(statement, params, binary=True)
+            return cursor.fetchone()
 
 
 def _positions(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import psycopg
 import pytest
 from django.db import connection
 from django.db.models import Q
@@ -209,3 +210,62 @@ def test_a_null_element_is_refused_rather_than_misread():
         (hex_value,) = cursor.fetchone()
     with pytest.raises(ValueError, match="NULL"):
         selector._unpack(bytes.fromhex(hex_value))
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_large_project_is_read_in_two_halves_in_one_snapshot(pairwise, monkeypatch):
+    """Above SPLIT_MIN_SPAN ids the upper half comes from a second connection at the same
+    time; a vote changed once the read has begun is not seen by either half."""
+    monkeypatch.setattr(selector, "SPLIT_MIN_SPAN", 0)
+    criteria = list(pairwise.criteria.all())
+    expected = selector._read_with_orm(pairwise, criteria, None)
+    last = pairwise.judgments.order_by("-id").first()
+    read_in_snapshot = selector._fetch_in_snapshot
+    halves = []
+
+    def change_a_vote_then_read(snapshot, statement, params):
+        with psycopg.connect(**connection.get_connection_params(), autocommit=True) as other:
+            other.execute(
+                "UPDATE annotation_judgment"
+                " SET choice = CASE choice WHEN 'b' THEN 'a' ELSE 'b' END WHERE id = %s",
+                [last.pk],
+            )
+        halves.append(params[-2:])
+        return read_in_snapshot(snapshot, statement, params)
+
+    monkeypatch.setattr(selector, "_fetch_in_snapshot", change_a_vote_then_read)
+    table = selector._read_with_arrays(pairwise, criteria, None)
+    assert len(halves) == 1 and halves[0][1] == last.pk  # the upper half ends at the last id
+    for name in COLUMNS:
+        np.testing.assert_array_equal(getattr(table, name), getattr(expected, name), name)
+    for key in expected.criteria:
+        np.testing.assert_array_equal(table.criteria[key], expected.criteria[key], key)
+    assert Judgment.objects.get(pk=last.pk).choice != last.choice
+
+
+@pytest.mark.postgres
+def test_packed_codes_keep_large_strengths_and_many_criteria():
+    """Codes travel packed in bigints: the largest strength a column holds and a 40th criterion
+    (the second packed column) come back as they were stored."""
+    project = ProjectFactory()
+    keys = [f"c{i:02d}" for i in range(40)]
+    for key in keys:
+        CriterionFactory(project=project, key=key)
+    import_items(project, 1, responses=2)
+    task = project.tasks.get()
+    criteria = {key: CRITERION_CHOICES[i % 3] for i, key in enumerate(keys) if i % 4}
+    Judgment.objects.create(
+        project=project,
+        task=task,
+        annotator=_annotator("h"),
+        choice="b",
+        strength=2**15 - 1,
+        criteria=criteria,
+    )
+    table = judgment_table(project=project)
+    assert table.strength.tolist() == [2**15 - 1]
+    assert table.choice.tolist() == [CHOICES.index("b")]
+    for key in keys:
+        expected = CRITERION_CHOICES.index(criteria[key]) if key in criteria else -1
+        assert table.criteria[key].tolist() == [expected], key

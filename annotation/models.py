@@ -541,10 +541,22 @@ class AgreementReport(models.Model):
 
 class TaskLabel(models.Model):
     """The aggregated answer of a pairwise task: the majority and a reliability-weighted
-    (Dawid-Skene) label, with the share of judgments behind each. Exports use these."""
+    (Dawid-Skene) label, with the share of judgments behind each. Exports use these.
+
+    Labels are derived data, rewritten by every report, so the database does not check
+    their task reference: a foreign-key check locks each task row it checks (FOR KEY SHARE)
+    until the report commits, and the task lease skips locked tasks, so the tasks whose votes
+    had just changed their labels could not be handed out while a report was being stored;
+    and a first report spent longer checking 200k tasks than inserting their labels. Labels
+    are written only for tasks that exist (the report joins them), and deleting a task
+    through the ORM still deletes its label (on_delete=CASCADE is Django's)."""
 
     task = models.OneToOneField(
-        Task, on_delete=models.CASCADE, primary_key=True, related_name="label"
+        Task,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="label",
+        db_constraint=False,
     )
     n_judgments = models.PositiveIntegerField(default=0)
     majority = models.CharField(max_length=10, blank=True, help_text="Empty when tied.")

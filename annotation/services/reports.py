@@ -295,6 +295,7 @@ WITH incoming AS (
            majority_share, COALESCE((%(names)s::text[])[weighted + 1], '') AS weighted,
            weighted_confidence
     FROM report_labels
+    WHERE EXISTS (SELECT FROM annotation_task t WHERE t.id = report_labels.task_id)
 )
 INSERT INTO annotation_tasklabel
     (task_id, n_judgments, majority, majority_share, weighted, weighted_confidence, updated_at)
@@ -348,7 +349,8 @@ def _label_copy(labels: TaskLabels) -> bytes:
 
 def _store_task_labels(labels: TaskLabels | None) -> None:
     """Upsert the labels: on PostgreSQL through one binary COPY into a temporary table and
-    one INSERT ... ON CONFLICT that touches only changed rows; elsewhere with the ORM."""
+    one INSERT ... ON CONFLICT that touches only changed rows of tasks that still exist
+    (TaskLabel says why the database does not check that); elsewhere with the ORM."""
     if labels is None:
         return
     if connection.vendor != "postgresql":
@@ -395,17 +397,7 @@ def _store_task_labels(labels: TaskLabels | None) -> None:
         cursor.execute("TRUNCATE report_labels")
         with cursor.cursor.copy("COPY report_labels FROM STDIN WITH (FORMAT binary)") as copy:
             copy.write(_label_copy(labels))
-        # New labels' foreign keys are checked as they are written, not at commit (Django
-        # defers them): a project's first report inserts a label per task, and that check
-        # then runs while the other thread computes instead of after it.
-        cursor.execute(
-            "SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'f'",
-            [TaskLabel._meta.db_table],
-        )
-        foreign_keys = ", ".join(connection.ops.quote_name(name) for (name,) in cursor.fetchall())
-        cursor.execute(f"SET CONSTRAINTS {foreign_keys} IMMEDIATE")
         cursor.execute(LABEL_UPSERT, {"names": list(CHOICES)})
-        cursor.execute(f"SET CONSTRAINTS {foreign_keys} DEFERRED")
 
 
 def report_compute(*, project: Project, n_boot: int = N_BOOT) -> AgreementReport:

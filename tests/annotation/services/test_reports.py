@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import random
 
+import psycopg
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 
 from annotation.models import AgreementReport, Annotator, Judgment, Project, Task, TaskLabel
-from annotation.selectors.judgment_table import CHOICES
+from annotation.selectors.judgment_table import CHOICES, judgment_table
 from annotation.services.importing import items_import
 from annotation.services.judgment_import import judgments_import
-from annotation.services.reports import report_compute, report_current, report_is_stale
+from annotation.services.reports import (
+    _store_task_labels,
+    _task_labels,
+    report_compute,
+    report_current,
+    report_is_stale,
+)
 from annotation.stats import dawid_skene
 from tests.factories import CriterionFactory, ProjectFactory, import_items
 
@@ -345,17 +352,34 @@ def test_task_labels_are_the_majority_and_the_dawid_skene_label_and_follow_new_v
     assert (tied.n_judgments, tied.majority, tied.majority_share) == (5, "b", 0.6)
 
 
-@pytest.mark.postgres
-def test_label_foreign_keys_are_deferred_again_after_the_report():
-    # The report checks its labels' foreign keys as it writes them; the caller's transaction
-    # must find them deferred again (Django's default), checked only at its commit.
+def test_deleting_an_item_deletes_the_labels_of_its_tasks():
     project = ProjectFactory()
     import_items(project, 3)
     _simulate_pairwise(project, annotators={"h1": 0.9, "h2": 0.8})
     report_compute(project=project, n_boot=10)
-    missing_task = Task.objects.order_by("-pk").values_list("pk", flat=True).first() + 1000
+    item = project.items.order_by("pk").first()
+    doomed = set(item.tasks.values_list("pk", flat=True))
+    assert doomed <= set(TaskLabel.objects.values_list("task_id", flat=True))
+    item.delete()
+    remaining = set(TaskLabel.objects.values_list("task_id", flat=True))
+    assert remaining and not doomed & remaining
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_tasks_can_be_leased_while_a_report_stores_their_labels():
+    """A foreign-key check would lock each labelled task until the report commits, and the
+    lease (FOR UPDATE SKIP LOCKED) would pass over exactly the tasks just voted on."""
+    project = ProjectFactory()
+    import_items(project, 3)
+    _simulate_pairwise(project, annotators={"h1": 0.9, "h2": 0.8})
+    humans = judgment_table(project=project)
     with transaction.atomic():
-        TaskLabel.objects.create(task_id=missing_task)  # no error yet: the check is deferred
-        with pytest.raises(IntegrityError):
-            connection.check_constraints(table_names=[TaskLabel._meta.db_table])
-        transaction.set_rollback(True)
+        _store_task_labels(_task_labels(humans))
+        assert TaskLabel.objects.filter(task__project=project).count() == project.tasks.count()
+        with psycopg.connect(**connection.get_connection_params(), autocommit=True) as other:
+            free = other.execute(
+                "SELECT id FROM annotation_task WHERE project_id = %s FOR UPDATE SKIP LOCKED",
+                [project.pk],
+            ).fetchall()
+        assert len(free) == project.tasks.count()

@@ -289,6 +289,11 @@ def _task_labels(humans: JudgmentTable) -> TaskLabels | None:
     )
 
 
+# Changed labels are updated and new ones inserted by one statement (both parts see the
+# labels as they were before it). A plain INSERT costs half of an INSERT ... ON CONFLICT (no
+# speculative insertion), which matters for a project's first report, one label per task;
+# reports of one project store their labels one after another (LABEL_LOCK), so no other
+# report can insert the same task's label in between.
 LABEL_UPSERT = """
 WITH incoming AS (
     SELECT task_id, n_judgments, COALESCE((%(names)s::text[])[majority + 1], '') AS majority,
@@ -296,27 +301,25 @@ WITH incoming AS (
            weighted_confidence
     FROM report_labels
     WHERE EXISTS (SELECT FROM annotation_task t WHERE t.id = report_labels.task_id)
+), changed AS (
+    UPDATE annotation_tasklabel stored SET
+        n_judgments = incoming.n_judgments, majority = incoming.majority,
+        majority_share = incoming.majority_share, weighted = incoming.weighted,
+        weighted_confidence = incoming.weighted_confidence, updated_at = now()
+    FROM incoming
+    WHERE stored.task_id = incoming.task_id
+      AND ((stored.n_judgments, stored.majority, stored.weighted)
+           IS DISTINCT FROM (incoming.n_judgments, incoming.majority, incoming.weighted)
+           OR abs(stored.majority_share - incoming.majority_share) > 1e-9
+           OR abs(stored.weighted_confidence - incoming.weighted_confidence) > 1e-6)
 )
 INSERT INTO annotation_tasklabel
     (task_id, n_judgments, majority, majority_share, weighted, weighted_confidence, updated_at)
 SELECT incoming.*, now()
 FROM incoming
-LEFT JOIN annotation_tasklabel stored ON stored.task_id = incoming.task_id
-WHERE stored.task_id IS NULL
-   OR (stored.n_judgments, stored.majority, stored.weighted)
-      IS DISTINCT FROM (incoming.n_judgments, incoming.majority, incoming.weighted)
-   OR abs(stored.majority_share - incoming.majority_share) > 1e-9
-   OR abs(stored.weighted_confidence - incoming.weighted_confidence) > 1e-6
-ON CONFLICT (task_id) DO UPDATE SET
-    n_judgments = EXCLUDED.n_judgments, majority = EXCLUDED.majority,
-    majority_share = EXCLUDED.majority_share, weighted = EXCLUDED.weighted,
-    weighted_confidence = EXCLUDED.weighted_confidence, updated_at = EXCLUDED.updated_at
-WHERE (annotation_tasklabel.n_judgments, annotation_tasklabel.majority,
-       annotation_tasklabel.weighted)
-      IS DISTINCT FROM (EXCLUDED.n_judgments, EXCLUDED.majority, EXCLUDED.weighted)
-   OR abs(annotation_tasklabel.majority_share - EXCLUDED.majority_share) > 1e-9
-   OR abs(annotation_tasklabel.weighted_confidence - EXCLUDED.weighted_confidence) > 1e-6
+WHERE NOT EXISTS (SELECT FROM annotation_tasklabel stored WHERE stored.task_id = incoming.task_id)
 """
+LABEL_LOCK = "SELECT pg_advisory_xact_lock(hashtext('annotation_tasklabel'), %s::int4)"
 
 # One row of the binary COPY format: the field count, then each field's length and value.
 _LABEL_RECORD = np.dtype(
@@ -347,7 +350,7 @@ def _label_copy(labels: TaskLabels) -> bytes:
     return header + records.tobytes() + b"\xff\xff"  # the trailer: a field count of -1
 
 
-def _store_task_labels(labels: TaskLabels | None) -> None:
+def _store_task_labels(labels: TaskLabels | None, project_id: int) -> None:
     """Upsert the labels: on PostgreSQL through one binary COPY into a temporary table and
     one INSERT ... ON CONFLICT that touches only changed rows of tasks that still exist
     (TaskLabel says why the database does not check that); elsewhere with the ORM."""
@@ -397,6 +400,7 @@ def _store_task_labels(labels: TaskLabels | None) -> None:
         cursor.execute("TRUNCATE report_labels")
         with cursor.cursor.copy("COPY report_labels FROM STDIN WITH (FORMAT binary)") as copy:
             copy.write(_label_copy(labels))
+        cursor.execute(LABEL_LOCK, [project_id % 2**31])
         cursor.execute(LABEL_UPSERT, {"names": list(CHOICES)})
 
 
@@ -447,7 +451,7 @@ def report_compute(*, project: Project, n_boot: int = N_BOOT) -> AgreementReport
         }
         with transaction.atomic():
             if project.is_pairwise:
-                _store_task_labels(_task_labels(humans))
+                _store_task_labels(_task_labels(humans), project.pk)
                 report["transitivity"] = _transitivity(humans)
                 if humans.criteria:
                     report["consistency"] = choice_criteria_conflicts(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 import pytest
@@ -375,7 +377,7 @@ def test_tasks_can_be_leased_while_a_report_stores_their_labels():
     _simulate_pairwise(project, annotators={"h1": 0.9, "h2": 0.8})
     humans = judgment_table(project=project)
     with transaction.atomic():
-        _store_task_labels(_task_labels(humans))
+        _store_task_labels(_task_labels(humans), project.pk)
         assert TaskLabel.objects.filter(task__project=project).count() == project.tasks.count()
         with psycopg.connect(**connection.get_connection_params(), autocommit=True) as other:
             free = other.execute(
@@ -383,3 +385,25 @@ def test_tasks_can_be_leased_while_a_report_stores_their_labels():
                 [project.pk],
             ).fetchall()
         assert len(free) == project.tasks.count()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_reports_of_one_project_at_once_both_store_their_labels():
+    """The labels are inserted without ON CONFLICT, so two reports must not interleave."""
+    project = ProjectFactory()
+    import_items(project, 4)
+    _simulate_pairwise(project, annotators={"h1": 0.9, "h2": 0.8, "h3": 0.6})
+    start = threading.Barrier(2)
+
+    def report() -> int:
+        try:
+            start.wait()
+            return report_compute(project=project, n_boot=10).pk
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        reports = [pool.submit(report) for _ in range(2)]
+        assert all(r.result() for r in reports)
+    assert TaskLabel.objects.filter(task__project=project).count() == project.tasks.count()

@@ -458,6 +458,17 @@ def _tables_by_item(r: Ratings, min_shared: int) -> sparse.csr_matrix:
     )
 
 
+@pytest.mark.parametrize("size", [0, 1, 500])
+def test_unique_keys_are_those_of_numpy_unique(size):
+    key = np.random.default_rng(size).integers(0, 40, size).astype(np.uint64) * (2**40 + 3)
+    _, first, inverse, counts = np.unique(
+        key, return_index=True, return_inverse=True, return_counts=True
+    )
+    expected = (first, inverse.reshape(-1), counts)
+    for got, want in zip(ag._unique_keys(key), expected, strict=True):
+        assert np.array_equal(got, want)
+
+
 def test_identical_rows_are_grouped_exactly():
     rng = np.random.default_rng(4)
     distinct = (rng.integers(1, 4, (30, 40)) * (rng.random((30, 40)) < 0.1)).astype(float)
@@ -484,13 +495,45 @@ def test_summation_over_distinct_rows_gives_the_sums_over_units(scale):
     weights = np.random.default_rng(0).poisson(1.0, (f.shape[0], 30)).astype(np.float64)
     dtype = np.float32 if ag._sums_exact_in_float32(f, f.shape[0]) else np.float64
     assert dtype is (np.float32 if scale == 1.0 else np.float64)
-    sums = ag._sparse_summation(f, dtype)(weights.astype(dtype))
+    (sums,) = ag._sparse_summation([f], dtype)(weights.T.astype(dtype))
     expected = f.T @ weights
     assert sums.dtype == np.float64
     if scale == 1.0:
         assert np.array_equal(sums, expected)
     else:
         np.testing.assert_allclose(sums, expected, rtol=1e-12)
+
+
+def test_matrices_summed_together_give_each_its_own_sums():
+    # One stacked first step for all matrices, units reordered: the same sums as one by one.
+    rng = np.random.default_rng(5)
+    team = [_tables_by_item(_team_ratings(seed), min_shared=5) for seed in (3, 3, 4)]
+    team[1] = sparse.csr_matrix(team[1][:, ::-1])  # other columns: other distinct rows
+    n_units = team[0].shape[0]
+    dense = np.ceil(rng.random((n_units, 50)) * 3) * (rng.random((n_units, 50)) < 0.05)
+    dense[:40] = 0  # units with no entry in this matrix only
+    crowd = sparse.csr_matrix(dense)
+    matrices = [team[0], crowd, team[1], team[2]]
+    assert [ag._distinct_row_gather(f) is None for f in matrices] == [False, True, False, False]
+    counts = rng.integers(0, 4, (30, n_units)).astype(np.uint8)
+    summation = ag._sparse_summation(matrices, np.float32)
+    for f, sums in zip(matrices, summation(counts), strict=True):
+        assert sums.dtype == np.float64
+        assert np.array_equal(sums, f.T @ counts.T.astype(np.float64))
+
+
+@pytest.mark.parametrize("min_shared", [1, 5])
+def test_pair_cells_are_laid_out_in_rows_without_a_sort(min_shared):
+    # The pair observations come item by item and by pair: the rows scipy would sort.
+    x = random_matrix(9, n_items=200, n_annotators=8, k=3, miss=0.4)
+    for r in (Ratings.from_matrix(x), _team_ratings(0)):
+        prep = r._prepared
+        tables = ag._pair_tables(prep, min_shared)
+        rows = ag._tables_by_row(tables, int(prep.pairable.sum()))
+        assert np.all(np.diff(tables.obs_row) >= 0)
+        assert np.array_equal(rows.indices, tables.obs_cell)  # the entries as they stand
+        assert rows.has_canonical_format
+        assert (rows != _tables_by_item(r, min_shared)).nnz == 0
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

@@ -18,7 +18,8 @@ Conventions (apply to every function in this module):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
@@ -483,17 +484,44 @@ def _bootstrap_together(
     # count above 255 turns to floats) and become floats as they are transposed: a quarter of
     # the memory to move.
     count_dtype = np.uint8 if all(is_sparse) else np.float64
-    blocks: list[list[FloatArray]] = [[] for _ in features]
-    for start in range(0, n_boot, chunk):
-        rounds = min(chunk, n_boot - start)
-        weights = _resample_counts(multiplicity, n_units, rounds, rng, count_dtype)
+
+    def chunk_statistics(weights: FloatArray) -> list[FloatArray]:
         sparse_sums = iter(summation(weights) if summation is not None else ())
-        for f, is_f_sparse, statistic, block in zip(
-            features, is_sparse, statistics, blocks, strict=True
-        ):
-            sums = next(sparse_sums).T if is_f_sparse else weights @ f
-            block.append(statistic(sums))
-    return [np.concatenate(block, axis=0) for block in blocks]
+        return [
+            statistic(next(sparse_sums).T if is_f_sparse else weights @ f)
+            for f, is_f_sparse, statistic in zip(features, is_sparse, statistics, strict=True)
+        ]
+
+    starts = range(0, n_boot, chunk)
+    draws = (
+        _resample_counts(multiplicity, n_units, min(chunk, n_boot - start), rng, count_dtype)
+        for start in starts
+    )
+    if n_boot * width < _PIPELINE_ELEMENTS:
+        chunks = [chunk_statistics(weights) for weights in draws]
+    else:
+        chunks = _pipelined(draws, chunk_statistics)
+    return [np.concatenate([c[i] for c in chunks], axis=0) for i in range(len(features))]
+
+
+#: Above this many resample counts in all, one thread draws them while another sums them.
+_PIPELINE_ELEMENTS = 50_000_000
+
+
+def _pipelined(
+    draws: Iterator[FloatArray], chunk_statistics: Callable[[FloatArray], list[FloatArray]]
+) -> list[list[FloatArray]]:
+    """The statistics of each chunk of resample counts, summed on a second thread while this
+    one draws the next chunk: the draws come from one random stream in order (so they are
+    the same as unpipelined), and the sums and statistics of a large bootstrap take about as
+    long as the draws. At most two chunks are in flight, so memory stays at two chunks."""
+    results: list[Future[list[FloatArray]]] = []
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        for weights in draws:
+            if len(results) >= 2:
+                results[-2].result()
+            results.append(pool.submit(chunk_statistics, weights))
+        return [result.result() for result in results]
 
 
 def _sums_exact_in_float32(f: sparse.csr_matrix, n_units: int) -> bool:

@@ -547,6 +547,25 @@ def test_cohen_report_over_distinct_rows_equals_the_report_over_items(seed, monk
     assert merged["cohen_kappa_mean"]["n_pairs"] == 80
 
 
+@pytest.mark.parametrize("chunk_elements", [4_000_000, 700])
+def test_a_pipelined_bootstrap_gives_the_same_report(chunk_elements, monkeypatch):
+    # A large bootstrap draws the next chunk of resamples while a second thread sums the
+    # last one: the same draws in the same order, so the same report, one chunk or many.
+    item, annotator, answers = _criteria_of_one_crowd(300, 40)
+    ratings = {
+        f"c{i}": (Ratings(item, annotator, values, n_categories=3), "nominal")
+        for i, values in enumerate(answers)
+    }
+    monkeypatch.setattr(ag, "_CHUNK_ELEMENTS", chunk_elements)
+    in_line = agreement_reports(ratings, n_boot=200, seed=5, min_shared=2)
+    monkeypatch.setattr(ag, "_PIPELINE_ELEMENTS", 0)
+    calls = []
+    pipelined = ag._pipelined
+    monkeypatch.setattr(ag, "_pipelined", lambda *a: calls.append(1) or pipelined(*a))
+    assert agreement_reports(ratings, n_boot=200, seed=5, min_shared=2) == in_line
+    assert calls
+
+
 def test_cohen_interval_of_teams_agrees_with_naive_item_resampling():
     r = _team_ratings(3, n_items=400)
     x = np.full((400, 40), nan)

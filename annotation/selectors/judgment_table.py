@@ -283,6 +283,9 @@ MODEL_ANNOTATORS_SQL = (
 #: Below this many judgment ids between a project's first and last judgment, the judgments
 #: are read by one statement; above it, by two halves on two connections at once.
 SPLIT_MIN_SPAN = 50_000
+#: The share of the id range read by this connection, which also reads the tasks and models
+#: (as long as about a third of a half of the judgments, measured on 200k tasks x 5).
+LOWER_SHARE = 0.42
 
 
 def _read_with_arrays(
@@ -315,7 +318,7 @@ def _read_with_arrays(
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         _jit_for_one_pass(cursor)
         first, last_found = _judgment_id_range(cursor, project, last)
-        middle = (first + last_found) // 2
+        middle = first + int((last_found - first) * LOWER_SHARE)
         halves = [(first - 1, middle), (middle, last_found)]
         if not split or last_found - first < SPLIT_MIN_SPAN:
             halves = [(first - 1, last_found)]

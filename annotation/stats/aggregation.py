@@ -12,10 +12,20 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
+from annotation.stats.agreement import _identical_rows
+
 __all__ = ["DawidSkeneResult", "dawid_skene", "majority_vote"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+
+# Dawid-Skene runs EM over distinct tasks (tasks judged alike) when they are at most this share
+# of all tasks; with more, finding them costs more than the smaller EM saves.
+COLLAPSE_MAX_SHARE = 0.7
+# Duplicates are first counted in a random sample of this share of the tasks (at least
+# _MIN_SAMPLE of them), so a crowd with no two tasks judged alike does not pay for grouping all.
+_SAMPLE_SHARE = 1 / 16
+_MIN_SAMPLE = 10_000
 
 
 def _validate(
@@ -153,10 +163,81 @@ def dawid_skene(
     by_task = sparse.csr_matrix(
         (np.ones(len(task)), (task, answer)), shape=(t, a * k), dtype=np.float64
     )
-    by_answer = by_task.T
     counts = _label_counts(task, lab, t, k).astype(np.float64)
+    groups = _distinct_tasks(by_task)
+    if groups is None:
+        weight = None
+        by_answer = by_task.T
+    else:
+        # Tasks judged alike have the same posterior at every iteration: EM runs on the first
+        # of each group, which stands for the whole group in the M-step and log-likelihood.
+        first, group = groups
+        by_task = by_task[first]
+        counts = counts[first]
+        weight = np.bincount(group, minlength=len(first)).astype(np.float64)
+        weighted = sparse.csr_matrix(
+            (
+                by_task.data * np.repeat(weight, np.diff(by_task.indptr)),
+                by_task.indices,
+                by_task.indptr,
+            ),
+            shape=by_task.shape,
+        )
+        by_answer = weighted.T
+    fit = _em(by_task, by_answer, counts, weight, a, k, max_iter, tol, smoothing)
+    posterior, has = fit.posterior, fit.has
+    if groups is not None:
+        posterior, has = posterior[group], has[group]
+    confusion, prior = fit.confusion, fit.prior
+
+    labels = np.where(has, posterior.argmax(axis=1), -1)
+    correct = np.bincount(annotator, weights=posterior[task, lab], minlength=a)
+    n_by_annotator = np.bincount(annotator, minlength=a)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        accuracy = np.where(n_by_annotator > 0, correct / n_by_annotator, np.nan)
+    return DawidSkeneResult(
+        posterior=posterior,
+        labels=labels,
+        confusion=confusion,
+        accuracy=accuracy,
+        prior=prior,
+        log_likelihood=fit.log_likelihood,
+        n_iter=fit.n_iter,
+        converged=fit.converged,
+    )
+
+
+@dataclass(frozen=True)
+class _EMFit:
+    """Where the EM rounds stopped, one posterior row per row of tasks they ran on."""
+
+    posterior: FloatArray
+    has: npt.NDArray[np.bool_]
+    confusion: FloatArray
+    prior: FloatArray
+    log_likelihood: float
+    n_iter: int
+    converged: bool
+
+
+def _em(
+    by_task: sparse.csr_matrix,
+    by_answer: sparse.csc_matrix,
+    counts: FloatArray,
+    weight: FloatArray | None,
+    a: int,
+    k: int,
+    max_iter: int,
+    tol: float,
+    smoothing: float,
+) -> _EMFit:
+    """The EM rounds of :func:`dawid_skene` on rows of tasks, each standing for ``weight``
+    tasks (one if None); ``by_answer`` is the transpose of ``by_task`` with rows scaled by it.
+    """
+    t = by_task.shape[0]
     has = counts.sum(axis=1) > 0
     every_task_judged = bool(has.all())
+    judged_weight = None if weight is None else weight if every_task_judged else weight[has]
     posterior = np.full((t, k), 1.0 / k)
     posterior[has] = counts[has] / counts[has].sum(axis=1, keepdims=True)
 
@@ -165,7 +246,10 @@ def dawid_skene(
     n_iter = 0
     for n_iter in range(1, max_iter + 1):  # noqa: B007 - n_iter is reported
         # M-step: class prior and confusion matrices from the current posterior.
-        prior = _column_sums(posterior if every_task_judged else posterior[has]) + smoothing
+        judged = posterior if every_task_judged else posterior[has]
+        if judged_weight is not None:
+            judged = judged * judged_weight[:, None]
+        prior = _column_sums(judged) + smoothing
         prior /= prior.sum()
         answered = (by_answer @ posterior).reshape(a, k, k)  # [annotator, given, truth]
         confusion = answered.transpose(0, 2, 1) + smoothing
@@ -183,25 +267,39 @@ def dawid_skene(
         if not every_task_judged:
             posterior[~has] = prior
             norm = norm[has]
-        new_ll = float(norm.sum())
+        # A product, not a dot product with the weights: BLAS would wake its idle threads.
+        new_ll = float((norm if judged_weight is None else norm * judged_weight).sum())
         if abs(new_ll - log_likelihood) <= tol * max(1.0, abs(new_ll)):
             log_likelihood = new_ll
             converged = True
             break
         log_likelihood = new_ll
+    return _EMFit(posterior, has, confusion, prior, log_likelihood, n_iter, converged)
 
-    labels = np.where(has, posterior.argmax(axis=1), -1)
-    correct = np.bincount(annotator, weights=posterior[task, lab], minlength=a)
-    n_by_annotator = np.bincount(annotator, minlength=a)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        accuracy = np.where(n_by_annotator > 0, correct / n_by_annotator, np.nan)
-    return DawidSkeneResult(
-        posterior=posterior,
-        labels=labels,
-        confusion=confusion,
-        accuracy=accuracy,
-        prior=prior,
-        log_likelihood=log_likelihood,
-        n_iter=n_iter,
-        converged=converged,
-    )
+
+def _distinct_tasks(by_task: sparse.csr_matrix) -> tuple[IntArray, IntArray] | None:
+    """First task of each group of identically judged tasks and the group of every task, or
+    None when there are too few duplicates for collapsing to pay (see COLLAPSE_MAX_SHARE).
+
+    Every task beyond the first of its group pairs with it, and a random sample holds each
+    pair with probability m(m-1)/(n(n-1)): a sample with too few pairs rules collapsing out
+    at a fraction of the cost of grouping all tasks.
+    """
+    n = by_task.shape[0]
+    if n == 0:
+        return None
+    needed = (1.0 - COLLAPSE_MAX_SHARE) * n  # tasks that must be somebody's duplicate
+    m = max(int(n * _SAMPLE_SHARE), _MIN_SAMPLE)
+    if 2 * m <= n:
+        sample = np.sort(np.random.default_rng(0).choice(n, m, replace=False, shuffle=False))
+        sample_groups = _identical_rows(by_task[sample])
+        if sample_groups is None:
+            return None
+        sizes = np.bincount(sample_groups[1]).astype(np.float64)  # summed, not dotted (BLAS)
+        pairs = float((sizes * (sizes - 1)).sum()) / 2 * (n * (n - 1)) / (m * (m - 1))
+        if pairs < needed:
+            return None
+    groups = _identical_rows(by_task)
+    if groups is None or len(groups[0]) > COLLAPSE_MAX_SHARE * n:
+        return None
+    return groups

@@ -2,7 +2,9 @@
 
 import numpy as np
 import pytest
+from scipy import sparse
 
+from annotation.stats import aggregation
 from annotation.stats.aggregation import dawid_skene, majority_vote
 
 N_LABELS = 3
@@ -154,3 +156,111 @@ def test_dawid_skene_equals_textbook_em_iteration_for_iteration():
         np.testing.assert_allclose(result.posterior, posterior, rtol=0, atol=1e-12)
         np.testing.assert_allclose(result.confusion, confusion, rtol=0, atol=1e-12)
         np.testing.assert_allclose(result.prior, prior, rtol=0, atol=1e-12)
+
+
+def simulate_teams(n_tasks=3000, n_teams=10, team_size=5, n_labels=4, seed=2):
+    """Annotators work in fixed teams, so many tasks get the same (annotator, label) pairs."""
+    rng = np.random.default_rng(seed)
+    accuracy = rng.uniform(0.55, 0.95, n_teams * team_size)
+    truth = rng.integers(0, n_labels, n_tasks)
+    team = rng.integers(0, n_teams, n_tasks)
+    annotator = (team[:, None] * team_size + np.arange(team_size)).reshape(-1)
+    task = np.repeat(np.arange(n_tasks), team_size)
+    right = rng.random(len(task)) < accuracy[annotator]
+    wrong = (truth[task] + rng.integers(1, n_labels, len(task))) % n_labels
+    return task, annotator, np.where(right, truth[task], wrong)
+
+
+def simulate_crowd(n_tasks, n_annotators=500, per_task=5, n_labels=4, seed=3):
+    """Each task gets random annotators from a large crowd: hardly two tasks are judged alike."""
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, n_labels, n_tasks)
+    annotator = np.argsort(rng.random((n_tasks, n_annotators)), axis=1)[:, :per_task].reshape(-1)
+    task = np.repeat(np.arange(n_tasks), per_task)
+    wrong = (truth[task] + rng.integers(1, n_labels, len(task))) % n_labels
+    return task, annotator, np.where(rng.random(len(task)) < 0.7, truth[task], wrong)
+
+
+def fit_both_ways(monkeypatch, task, annotator, label, **kwargs):
+    """Dawid-Skene once over distinct tasks and once over every task."""
+    monkeypatch.setattr(aggregation, "COLLAPSE_MAX_SHARE", 1.0)
+    collapsed = dawid_skene(task, annotator, label, **kwargs)
+    monkeypatch.setattr(aggregation, "COLLAPSE_MAX_SHARE", 0.0)
+    every_task = dawid_skene(task, annotator, label, **kwargs)
+    return collapsed, every_task
+
+
+def assert_same_fit(result, expected):
+    assert result.n_iter == expected.n_iter
+    assert result.converged == expected.converged
+    np.testing.assert_array_equal(result.labels, expected.labels)
+    for name in ("posterior", "confusion", "accuracy", "prior"):
+        np.testing.assert_allclose(getattr(result, name), getattr(expected, name), rtol=1e-10)
+    assert result.log_likelihood == pytest.approx(expected.log_likelihood, rel=1e-12)
+
+
+def test_dawid_skene_over_distinct_tasks_equals_em_over_every_task(monkeypatch):
+    task, annotator, label = simulate_teams()
+    collapsed, every_task = fit_both_ways(
+        monkeypatch, task, annotator, label, n_labels=4, max_iter=30, tol=1e-5
+    )
+    assert_same_fit(collapsed, every_task)
+
+
+def test_dawid_skene_over_distinct_tasks_stops_at_the_same_iteration(monkeypatch):
+    task, annotator, label = simulate_teams(seed=5)
+    collapsed, every_task = fit_both_ways(
+        monkeypatch, task, annotator, label, n_labels=4, max_iter=500, tol=1e-9
+    )
+    assert every_task.converged and every_task.n_iter > 5
+    assert_same_fit(collapsed, every_task)
+
+
+def test_dawid_skene_over_distinct_tasks_keeps_unjudged_tasks_and_repeated_judgments(monkeypatch):
+    task, annotator, label = simulate_teams(n_tasks=500)
+    task = np.append(task, [3, 3, 7])  # an annotator who judged task 3 twice, and task 7 thrice
+    annotator = np.append(annotator, [annotator[15], annotator[15], annotator[35]])
+    label = np.append(label, [label[15], 1 - label[15] % 2, 2])
+    collapsed, every_task = fit_both_ways(
+        monkeypatch, task, annotator, label, n_labels=4, n_tasks=520, n_annotators=52
+    )
+    assert_same_fit(collapsed, every_task)
+    assert (collapsed.labels[500:] == -1).all()
+    assert np.isnan(collapsed.accuracy[50:]).all()
+
+
+def test_dawid_skene_over_distinct_tasks_equals_textbook_em(monkeypatch):
+    task, annotator, label = simulate_teams(n_tasks=200, n_teams=3, n_labels=N_LABELS)
+    monkeypatch.setattr(aggregation, "COLLAPSE_MAX_SHARE", 1.0)
+    result = dawid_skene(task, annotator, label, N_LABELS, max_iter=7, tol=0, n_tasks=201)
+    posterior, confusion, prior = reference_dawid_skene(
+        task, annotator, label, N_LABELS, 201, 15, 7
+    )
+    np.testing.assert_allclose(result.posterior, posterior, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(result.confusion, confusion, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(result.prior, prior, rtol=0, atol=1e-12)
+
+
+def test_dawid_skene_on_a_crowd_is_unchanged(monkeypatch):
+    task, annotator, label = simulate_crowd(n_tasks=30_000)
+    result = dawid_skene(task, annotator, label, 4, max_iter=30, tol=1e-5)
+    collapsed, every_task = fit_both_ways(
+        monkeypatch, task, annotator, label, n_labels=4, max_iter=30, tol=1e-5
+    )
+    for name in ("posterior", "labels", "confusion", "accuracy", "prior"):
+        np.testing.assert_array_equal(getattr(result, name), getattr(every_task, name))
+    assert (result.n_iter, result.log_likelihood) == (every_task.n_iter, every_task.log_likelihood)
+    assert_same_fit(collapsed, every_task)
+
+
+@pytest.mark.parametrize("n_tasks", [3000, 30_000])
+def test_only_tasks_of_teams_are_collapsed(n_tasks):
+    """Teams leave far fewer distinct tasks than tasks; in a crowd collapsing would not pay."""
+    for (task, annotator, label), collapses in (
+        (simulate_teams(n_tasks=n_tasks), True),
+        (simulate_crowd(n_tasks=n_tasks), False),
+    ):
+        by_task = sparse.csr_matrix(
+            (np.ones(len(task)), (task, annotator * 4 + label)), shape=(n_tasks, 4 * 500)
+        )
+        assert (aggregation._distinct_tasks(by_task) is not None) == collapses

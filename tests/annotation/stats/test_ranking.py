@@ -4,6 +4,7 @@ import choix
 import numpy as np
 import pytest
 
+from annotation.stats import ranking as rk
 from annotation.stats.ranking import (
     ELO_SCALE,
     aggregate_votes,
@@ -164,3 +165,80 @@ def test_invalid_outcome_is_rejected():
         aggregate_votes([0], [1], [2])
     with pytest.raises(ValueError, match="itself"):
         aggregate_votes([1], [1], [1])
+
+
+def refit_intervals(wins, ties, n_boot, seed):
+    """The bootstrap as a reader would write it: the same redraws, each fitted from zero."""
+    w, t = rk._check_counts(wins, ties)
+    m = len(w)
+    counts, to_pairs = rk._cells(w, t)
+    first, second, *_ = rk._incidence(m)
+    drawn = np.random.default_rng(seed).multinomial(
+        round(counts.sum()), counts / counts.sum(), size=n_boot
+    )
+    ratings = []
+    for row in drawn:
+        won, games = np.split(to_pairs @ row.astype(np.float64), 2)
+        table = np.zeros((m, m))
+        table[first, second] = won
+        table[second, first] = games - won
+        ratings.append(rk.elo_ratings(fit_bradley_terry(table)))
+    return np.percentile(ratings, [2.5, 97.5], axis=0)
+
+
+@pytest.mark.parametrize(
+    ("n_models", "n_votes", "tie_rate", "never_wins"),
+    [(6, 200_000, 0.1, False), (12, 400, 0.2, False), (6, 3000, 0.0, True)],
+)
+def test_bootstrap_intervals_equal_those_of_refitting_every_redraw(
+    n_models, n_votes, tie_rate, never_wins
+):
+    # Rounds start near their optimum (shared-Hessian sweeps) and skip most objective
+    # evaluations: the intervals must not move.
+    a, b, outcome, _ = simulate_votes(9, n_models=n_models, n_votes=n_votes, tie_rate=tie_rate)
+    if never_wins:
+        outcome = np.where(a == 0, 0.0, np.where(b == 0, 1.0, outcome))
+    wins, ties = aggregate_votes(a, b, outcome, n_models)
+    lo, hi = refit_intervals(wins, ties, n_boot=200, seed=3)
+    result = leaderboard_from_counts(wins, ties, n_boot=200, seed=3)
+    for row in result["leaderboard"]:
+        i = row["model_index"]
+        assert row["ci"] == pytest.approx([lo[i], hi[i]], abs=1e-6)
+
+
+def test_fit_from_a_far_start_halves_its_steps_and_finds_the_same_strengths(monkeypatch):
+    halved = []
+    line_search = rk._line_search
+
+    def spy(*args):
+        t = line_search(*args)
+        halved.append(bool((t < 1).any()))
+        return t
+
+    monkeypatch.setattr(rk, "_line_search", spy)
+    wins = np.random.default_rng(0).integers(0, 50, (6, 6))
+    far = fit_bradley_terry(wins, init=[8.0, -8.0, 5.0, -5.0, 0.0, 3.0])
+    assert any(halved)
+    assert far == pytest.approx(fit_bradley_terry(wins), abs=1e-9)
+
+
+@pytest.mark.parametrize("scale", [1e-4, 1e-2, 0.3, 3.0])
+def test_a_step_the_taylor_bound_accepts_never_lowers_the_objective(scale):
+    rng = np.random.default_rng(int(scale * 1e4))
+    m, reg = 7, 1e-4
+    first, _, signed, unsigned, _ = rk._incidence(m)
+    games = rng.integers(0, 60, (len(first), 500)).astype(np.float64)
+    won = np.floor(games * rng.random(games.shape))
+    theta = rng.normal(0, 1.5, (500, m))
+    step = rng.normal(0, scale, (500, m))
+    p = rk._win_probability(theta)
+    hess = rk._laplacian(games * p * (1 - p), m, reg)
+    grad = np.asarray(signed @ (won - games * p)).T - reg * theta
+    played = np.asarray(unsigned @ games).T
+    sure = rk._surely_climbs(grad, hess, step, played, 0.0)
+    before = rk._objective(theta, won.T, games.T, reg)
+    after = rk._objective(theta + step, won.T, games.T, reg)
+    assert np.all(after[sure] >= before[sure] - 1e-12 * np.abs(before[sure]))
+    if scale <= 1e-2:  # small steps uphill are recognised as such
+        uphill = np.linalg.solve(hess, grad[..., None])[..., 0] * scale
+        assert rk._surely_climbs(grad, hess, uphill, played, 0.0).all()

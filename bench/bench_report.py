@@ -8,7 +8,7 @@ Prints the wall time of report_compute (fetch included, n_boot bootstrap rounds,
 labels computed and upserted inside it, as in production) beside
   * the floor: COPY (SELECT * FROM annotation_judgment WHERE project_id = ...) TO STDOUT
     into a buffer (target: report <= 3x COPY),
-  * judgment_table alone (the selector: one statement of binary arrays, read by numpy),
+  * judgment_table alone (the selector: binary arrays read by numpy, two halves at once),
   * krippendorff.alpha on the (annotators x items) matrix of one criterion, no bootstrap,
 the timeline of the first run's phases (report_compute runs the agreement reports in a
 second thread), and a cProfile of report_compute with that thread's work done inline, since

@@ -170,15 +170,24 @@ def test_annotators_may_not_read_reports(annotator_client, researcher):
 
 @pytest.mark.redis
 @pytest.mark.django_db(transaction=True)
-def test_refresh_is_computed_by_a_real_celery_worker(researcher):
+@pytest.mark.parametrize(
+    ("n_units", "rows", "metric", "expected"),
+    [
+        (12, krippendorff_rows, "krippendorff_alpha", 0.743),  # Krippendorff (2011)
+        (10, fleiss_rows, "fleiss_kappa", 0.210),  # Fleiss (1971)
+    ],
+)
+def test_refresh_is_computed_by_a_real_celery_worker(researcher, n_units, rows, metric, expected):
     from celery.contrib.testing.worker import start_worker
 
     from config.celery import app
 
-    _rubric(researcher, 12)
+    _rubric(researcher, n_units)
     client = APIClient()
     client.force_authenticate(researcher)
-    client.post("/api/v1/projects/coded/judgments/", krippendorff_rows(), format="json")
+    assert (
+        client.post("/api/v1/projects/coded/judgments/", rows(), format="json").status_code == 201
+    )
     assert client.get("/api/v1/projects/coded/agreement/").json()["computed_at"] is None
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
         assert client.post("/api/v1/projects/coded/agreement/refresh/").status_code == 202
@@ -190,4 +199,4 @@ def test_refresh_is_computed_by_a_real_celery_worker(researcher):
                 break
             time.sleep(0.2)
     assert body["stale"] is False
-    assert body["criteria"]["code"]["krippendorff_alpha"]["value"] == pytest.approx(0.743, abs=5e-4)
+    assert body["criteria"]["code"][metric]["value"] == pytest.approx(expected, abs=5e-4)

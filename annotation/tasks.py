@@ -7,28 +7,15 @@ from celery import shared_task
 from django.core.cache import cache
 
 from annotation.models import Project, Snapshot
-from annotation.services import exporting
-from annotation.services.reports import report_compute, report_is_stale, report_latest
-
-LOCK_SECONDS = 15 * 60
+from annotation.services import exporting, reports
+from annotation.services.reports import report_is_stale, report_latest
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def report_refresh(project_id: int, force: bool = False) -> None:
     """Recompute a project's report (skipped when nothing changed, unless forced)."""
     cache.delete(f"report-pending:{project_id}")
-    project = Project.objects.filter(pk=project_id).first()
-    if project is None:
-        return
-    if not force and not report_is_stale(project=project, report=report_latest(project=project)):
-        return
-    lock = f"report-running:{project_id}"
-    if not cache.add(lock, 1, timeout=LOCK_SECONDS):
-        return  # another worker is computing it right now
-    try:
-        report_compute(project=project)
-    finally:
-        cache.delete(lock)
+    reports.report_refresh(project_id=project_id, force=force)
 
 
 @shared_task(acks_late=True, ignore_result=True)

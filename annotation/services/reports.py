@@ -12,7 +12,9 @@ judgments uses two cores.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -481,6 +483,45 @@ def report_compute(*, project: Project, n_boot: int = N_BOOT) -> AgreementReport
     return stored
 
 
+# A session advisory lock, not a cache key with a timeout: PostgreSQL releases it when the
+# connection of a worker killed mid-computation closes, so the redelivered task (acks_late)
+# computes at once instead of finding a dead worker's lock for minutes.
+COMPUTING_LOCK = "SELECT pg_try_advisory_lock(hashtext('report_compute'), %s::int4)"
+COMPUTING_UNLOCK = "SELECT pg_advisory_unlock(hashtext('report_compute'), %s::int4)"
+
+
+@contextmanager
+def _computing_alone(project_id: int) -> Iterator[bool]:
+    """Whether no other worker is computing this project's report (then it is ours until the
+    block ends). Without PostgreSQL there are no concurrent workers to keep apart."""
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    key = [project_id % 2**31]
+    with connection.cursor() as cursor:
+        cursor.execute(COMPUTING_LOCK, key)
+        (acquired,) = cursor.fetchone()
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            with connection.cursor() as cursor:
+                cursor.execute(COMPUTING_UNLOCK, key)
+
+
+def report_refresh(*, project_id: int, force: bool = False) -> AgreementReport | None:
+    """The worker's refresh: compute a new report unless nothing changed since the last one
+    (or forced) or another worker is computing this project's report right now. Returns the
+    new report, or None when there was nothing to do."""
+    project = Project.objects.filter(pk=project_id).first()
+    if project is None:
+        return None
+    if not force and not report_is_stale(project=project, report=report_latest(project=project)):
+        return None
+    with _computing_alone(project_id) as alone:
+        return report_compute(project=project) if alone else None
+
+
 def report_latest(*, project: Project) -> AgreementReport | None:
     return AgreementReport.objects.filter(project=project).order_by("-computed_at", "-pk").first()
 
@@ -528,7 +569,7 @@ def report_refresh_soon(*, project_id: int) -> bool:
 
     The shared key holds when the scheduled refresh runs; each process remembers it, so a
     vote costs a Redis round trip only once per window and process."""
-    from annotation.tasks import report_refresh
+    from annotation.tasks import report_refresh as report_refresh_task
 
     if settings.CELERY_TASK_ALWAYS_EAGER:
         return False
@@ -541,6 +582,6 @@ def report_refresh_soon(*, project_id: int) -> bool:
     if not cache.add(key, due, timeout=window):
         _refresh_due[project_id] = float(cache.get(key) or 0.0) - CLOCK_MARGIN_SECONDS
         return False
-    report_refresh.apply_async(args=[project_id], countdown=window)
+    report_refresh_task.apply_async(args=[project_id], countdown=window)
     _refresh_due[project_id] = due - CLOCK_MARGIN_SECONDS
     return True

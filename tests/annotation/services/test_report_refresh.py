@@ -1,0 +1,82 @@
+"""The worker's refresh: computed only when stale (or forced), never by two workers at once,
+at once again after a worker died mid-computation, and never half-stored."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from django.db import connection
+
+from annotation.models import AgreementReport, Project, TaskLabel
+from annotation.services import reports
+from annotation.services.reports import report_latest, report_refresh
+from tests.annotation.services.test_reports import _simulate_pairwise
+from tests.factories import ProjectFactory, import_items
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def voted() -> Project:
+    project = ProjectFactory()
+    import_items(project, 4)
+    _simulate_pairwise(project, annotators={"h1": 0.9, "h2": 0.7, "h3": 0.6})
+    return project
+
+
+def _lock_held_elsewhere(project: Project) -> psycopg.Connection:
+    """Another worker's session holding the project's computing lock."""
+    other = psycopg.connect(**connection.get_connection_params(), autocommit=True)
+    (acquired,) = other.execute(reports.COMPUTING_LOCK, [project.pk]).fetchone()
+    assert acquired
+    return other
+
+
+def test_a_fresh_report_is_recomputed_only_when_forced(voted):
+    first = report_refresh(project_id=voted.pk)
+    assert first is not None
+    assert report_refresh(project_id=voted.pk) is None
+    forced = report_refresh(project_id=voted.pk, force=True)
+    assert forced is not None and forced.pk != first.pk
+    assert AgreementReport.objects.filter(project=voted).count() == 2
+
+
+def test_a_deleted_project_is_skipped():
+    assert report_refresh(project_id=987654) is None
+
+
+@pytest.mark.postgres
+def test_a_report_another_worker_is_computing_is_not_computed_twice(voted):
+    other = _lock_held_elsewhere(voted)
+    try:
+        assert report_refresh(project_id=voted.pk) is None
+        assert report_latest(project=voted) is None
+    finally:
+        other.close()
+
+
+@pytest.mark.postgres
+def test_a_worker_killed_mid_computation_does_not_hold_up_the_redelivered_task(voted):
+    # The dying worker's connection closes and takes its lock with it: the task, delivered
+    # again (acks_late), computes at once.
+    _lock_held_elsewhere(voted).close()
+    assert report_refresh(project_id=voted.pk) is not None
+    # And the lock is free again for the next refresh.
+    assert report_refresh(project_id=voted.pk, force=True) is not None
+
+
+def test_a_computation_that_fails_half_way_leaves_the_last_good_report(voted, monkeypatch):
+    good = report_refresh(project_id=voted.pk)
+    labels = sorted(TaskLabel.objects.values_list("task_id", "majority", "n_judgments"))
+    _simulate_pairwise(voted, annotators={"h4": 0.0})  # a new annotator who is always wrong
+
+    def dies(*args, **kwargs):
+        raise MemoryError("worker ran out of memory")
+
+    monkeypatch.setattr(reports, "_per_annotator", dies)  # after the labels are written
+    with pytest.raises(MemoryError):
+        report_refresh(project_id=voted.pk)
+    assert report_latest(project=voted).pk == good.pk
+    assert sorted(TaskLabel.objects.values_list("task_id", "majority", "n_judgments")) == labels
+    monkeypatch.undo()
+    assert report_refresh(project_id=voted.pk).n_judgments == good.n_judgments + 4

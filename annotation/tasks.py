@@ -6,9 +6,8 @@ from __future__ import annotations
 from celery import shared_task
 from django.core.cache import cache
 
-from annotation.models import Project, Snapshot
+from annotation.models import Snapshot
 from annotation.services import exporting, reports
-from annotation.services.reports import report_is_stale, report_latest
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
@@ -21,13 +20,10 @@ def report_refresh(project_id: int, force: bool = False) -> None:
 @shared_task(acks_late=True, ignore_result=True)
 def reports_refresh_active() -> int:
     """Beat: queue a recomputation for every active project whose report is stale."""
-    queued = 0
-    for project in Project.objects.filter(status=Project.Status.ACTIVE):
-        stale = report_is_stale(project=project, report=report_latest(project=project))
-        if stale and project.judgments.exists():
-            report_refresh.delay(project.pk)
-            queued += 1
-    return queued
+    stale = reports.projects_with_stale_reports()
+    for project_id in stale:
+        report_refresh.delay(project_id)
+    return len(stale)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)

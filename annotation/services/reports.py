@@ -22,6 +22,8 @@ import numpy.typing as npt
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from annotation.errors import ValidationFailed
@@ -531,6 +533,24 @@ def report_is_stale(*, project: Project, report: AgreementReport | None) -> bool
     if report is None:
         return True
     return Judgment.objects.filter(project=project, pk__gt=report.last_judgment_id).exists()
+
+
+def projects_with_stale_reports() -> list[int]:
+    """Active projects with a judgment newer than their latest report (or judged and never
+    reported), in one query: what beat queues for recomputation."""
+    covered = (
+        AgreementReport.objects.filter(project=OuterRef("pk"))
+        .order_by("-computed_at", "-pk")
+        .values("last_judgment_id")[:1]
+    )
+    newer = Judgment.objects.filter(project=OuterRef("pk"), pk__gt=OuterRef("covered"))
+    return list(
+        Project.objects.filter(status=Project.Status.ACTIVE)
+        .annotate(covered=Coalesce(Subquery(covered), 0))
+        .filter(Exists(newer))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
 
 
 def report_current(*, project: Project) -> tuple[AgreementReport | None, bool]:

@@ -80,3 +80,30 @@ def test_a_computation_that_fails_half_way_leaves_the_last_good_report(voted, mo
     assert sorted(TaskLabel.objects.values_list("task_id", "majority", "n_judgments")) == labels
     monkeypatch.undo()
     assert report_refresh(project_id=voted.pk).n_judgments == good.n_judgments + 4
+
+
+def test_beat_queues_each_active_project_whose_report_is_behind_in_one_query(
+    voted, django_assert_num_queries, monkeypatch
+):
+    from annotation.tasks import report_refresh as report_refresh_task
+    from annotation.tasks import reports_refresh_active
+
+    fresh = ProjectFactory()
+    import_items(fresh, 2)
+    _simulate_pairwise(fresh, annotators={"h1": 0.9, "h2": 0.8})
+    report_refresh(project_id=fresh.pk)
+    behind = ProjectFactory()
+    import_items(behind, 2)
+    _simulate_pairwise(behind, annotators={"h1": 0.9})
+    report_refresh(project_id=behind.pk)
+    _simulate_pairwise(behind, annotators={"h2": 0.8})  # votes after its report
+    paused = ProjectFactory(status=Project.Status.PAUSED)
+    import_items(paused, 2)
+    _simulate_pairwise(paused, annotators={"h1": 0.9})
+    ProjectFactory()  # active, never judged
+    with django_assert_num_queries(1):
+        assert reports.projects_with_stale_reports() == sorted([voted.pk, behind.pk])
+    queued = []
+    monkeypatch.setattr(report_refresh_task, "delay", queued.append)
+    assert reports_refresh_active() == 2
+    assert sorted(queued) == sorted([voted.pk, behind.pk])

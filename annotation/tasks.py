@@ -3,18 +3,26 @@ killed mid-computation leaves the task queued; the last good report stays in pla
 
 from __future__ import annotations
 
-from celery import shared_task
+from celery import Task, shared_task
+from django.conf import settings
 from django.core.cache import cache
 
 from annotation.models import Snapshot
 from annotation.services import exporting, reports
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
-def report_refresh(project_id: int, force: bool = False) -> None:
-    """Recompute a project's report (skipped when nothing changed, unless forced)."""
+@shared_task(
+    bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True, max_retries=60
+)
+def report_refresh(self: Task, project_id: int, force: bool = False) -> None:
+    """Recompute a project's report (skipped when nothing changed, unless forced). While
+    another worker computes it, try again shortly: once that one is done this finds the
+    report fresh, unless votes came in since; a dead worker's turn ends within seconds."""
     cache.delete(f"report-pending:{project_id}")
-    reports.report_refresh(project_id=project_id, force=force)
+    try:
+        reports.report_refresh(project_id=project_id, force=force)
+    except reports.ReportBusy as busy:
+        raise self.retry(exc=busy, countdown=settings.REPORT_BUSY_RETRY_SECONDS) from busy
 
 
 @shared_task(acks_late=True, ignore_result=True)

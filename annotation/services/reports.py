@@ -486,42 +486,51 @@ def report_compute(*, project: Project, n_boot: int = N_BOOT) -> AgreementReport
 
 
 # A session advisory lock, not a cache key with a timeout: PostgreSQL releases it when the
-# connection of a worker killed mid-computation closes, so the redelivered task (acks_late)
-# computes at once instead of finding a dead worker's lock for minutes.
+# session of a worker killed mid-computation ends. A backend still running a dead client's
+# query would hold it until the query ends (seconds to minutes), so the session also asks
+# PostgreSQL (14+) to check every second that its client is still there.
 COMPUTING_LOCK = "SELECT pg_try_advisory_lock(hashtext('report_compute'), %s::int4)"
 COMPUTING_UNLOCK = "SELECT pg_advisory_unlock(hashtext('report_compute'), %s::int4)"
+CLIENT_CHECK = "SELECT set_config('client_connection_check_interval', '1s', false)"
+
+
+class ReportBusy(Exception):
+    """Another worker is computing this project's report right now (or a dead worker's
+    session has not ended yet): try again in a few seconds."""
 
 
 @contextmanager
-def _computing_alone(project_id: int) -> Iterator[bool]:
-    """Whether no other worker is computing this project's report (then it is ours until the
-    block ends). Without PostgreSQL there are no concurrent workers to keep apart."""
+def _computing_alone(project_id: int) -> Iterator[None]:
+    """Keep other workers from computing this project's report until the block ends (raises
+    ReportBusy if one is). Without PostgreSQL there are no concurrent workers to keep apart."""
     if connection.vendor != "postgresql":
-        yield True
+        yield
         return
     key = [project_id % 2**31]
     with connection.cursor() as cursor:
+        cursor.execute(CLIENT_CHECK)
         cursor.execute(COMPUTING_LOCK, key)
         (acquired,) = cursor.fetchone()
+    if not acquired:
+        raise ReportBusy(f"the report of project {project_id} is being computed")
     try:
-        yield acquired
+        yield
     finally:
-        if acquired:
-            with connection.cursor() as cursor:
-                cursor.execute(COMPUTING_UNLOCK, key)
+        with connection.cursor() as cursor:
+            cursor.execute(COMPUTING_UNLOCK, key)
 
 
 def report_refresh(*, project_id: int, force: bool = False) -> AgreementReport | None:
     """The worker's refresh: compute a new report unless nothing changed since the last one
-    (or forced) or another worker is computing this project's report right now. Returns the
-    new report, or None when there was nothing to do."""
+    (or forced). Returns the new report, or None when there was nothing to do; raises
+    ReportBusy while another worker computes this project's report."""
     project = Project.objects.filter(pk=project_id).first()
     if project is None:
         return None
     if not force and not report_is_stale(project=project, report=report_latest(project=project)):
         return None
-    with _computing_alone(project_id) as alone:
-        return report_compute(project=project) if alone else None
+    with _computing_alone(project_id):
+        return report_compute(project=project)
 
 
 def report_latest(*, project: Project) -> AgreementReport | None:

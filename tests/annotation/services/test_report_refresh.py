@@ -3,13 +3,18 @@ at once again after a worker died mid-computation, and never half-stored."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
+
 import psycopg
+import psycopg.conninfo
 import pytest
 from django.db import connection
 
 from annotation.models import AgreementReport, Project, TaskLabel
 from annotation.services import reports
-from annotation.services.reports import report_latest, report_refresh
+from annotation.services.reports import ReportBusy, report_latest, report_refresh
 from tests.annotation.services.test_reports import _simulate_pairwise
 from tests.factories import ProjectFactory, import_items
 
@@ -49,10 +54,30 @@ def test_a_deleted_project_is_skipped():
 def test_a_report_another_worker_is_computing_is_not_computed_twice(voted):
     other = _lock_held_elsewhere(voted)
     try:
-        assert report_refresh(project_id=voted.pk) is None
+        with pytest.raises(ReportBusy):
+            report_refresh(project_id=voted.pk)
         assert report_latest(project=voted) is None
     finally:
         other.close()
+
+
+def test_the_task_tries_again_shortly_while_another_worker_computes(voted, monkeypatch, settings):
+    from annotation.tasks import report_refresh as report_refresh_task
+
+    def busy(**kwargs):
+        raise ReportBusy("computing")
+
+    retried = []
+
+    def retry(**kwargs):
+        retried.append(kwargs)
+        return RuntimeError("retry")
+
+    monkeypatch.setattr(reports, "report_refresh", busy)
+    monkeypatch.setattr(report_refresh_task, "retry", retry)
+    with pytest.raises(RuntimeError, match="retry"):
+        report_refresh_task(voted.pk)
+    assert retried[0]["countdown"] == settings.REPORT_BUSY_RETRY_SECONDS
 
 
 @pytest.mark.postgres
@@ -63,6 +88,54 @@ def test_a_worker_killed_mid_computation_does_not_hold_up_the_redelivered_task(v
     assert report_refresh(project_id=voted.pk) is not None
     # And the lock is free again for the next refresh.
     assert report_refresh(project_id=voted.pk, force=True) is not None
+
+
+DYING_WORKER = """
+import sys, psycopg
+with psycopg.connect(sys.argv[1], autocommit=True) as conn:
+    conn.execute(sys.argv[2])
+    assert conn.execute(sys.argv[3], [int(sys.argv[4])]).fetchone()[0]
+    print("locked", flush=True)
+    conn.execute("SELECT pg_sleep(60)")  # a long query, killed half-way
+"""
+
+
+@pytest.mark.postgres
+def test_a_worker_killed_during_a_long_query_frees_the_project_within_seconds(voted):
+    """Killed while PostgreSQL runs its query, a worker's backend would keep the lock until
+    the query ended; it checks for its client every second instead."""
+    params = connection.get_connection_params()
+    dsn = psycopg.conninfo.make_conninfo(
+        **{k: v for k, v in params.items() if k in ("host", "port", "dbname", "user", "password")}
+    )
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            DYING_WORKER,
+            dsn,
+            reports.CLIENT_CHECK,
+            reports.COMPUTING_LOCK,
+            str(voted.pk),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert worker.stdout.readline().strip() == "locked"
+        with pytest.raises(ReportBusy):
+            report_refresh(project_id=voted.pk)
+    finally:
+        worker.kill()
+        worker.wait()
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            assert report_refresh(project_id=voted.pk) is not None
+            break
+        except ReportBusy:
+            assert time.monotonic() < deadline, "the dead worker's lock outlived it"
+            time.sleep(0.2)
 
 
 def test_a_computation_that_fails_half_way_leaves_the_last_good_report(voted, monkeypatch):

@@ -22,7 +22,7 @@ def report_refresh(self: Task, project_id: int, force: bool = False) -> None:
     try:
         reports.report_refresh(project_id=project_id, force=force)
     except reports.ReportBusy as busy:
-        raise self.retry(exc=busy, countdown=settings.REPORT_BUSY_RETRY_SECONDS) from busy
+        raise self.retry(exc=busy, countdown=settings.WORKER_BUSY_RETRY_SECONDS) from busy
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -34,10 +34,17 @@ def reports_refresh_active() -> int:
     return len(stale)
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
-def snapshot_build(snapshot_id: int) -> None:
+@shared_task(
+    bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True, max_retries=60
+)
+def snapshot_build(self: Task, snapshot_id: int) -> None:
     """Write a snapshot's file and card. Safe to run twice: the service builds only a
-    pending snapshot, under a row lock, and never rewrites a ready one."""
+    pending snapshot, under a row lock, and never rewrites a ready one; while another
+    worker holds it, try again shortly."""
     snapshot = Snapshot.objects.filter(pk=snapshot_id).first()
-    if snapshot is not None:
+    if snapshot is None:
+        return
+    try:
         exporting.snapshot_build(snapshot=snapshot)
+    except exporting.SnapshotBusy as busy:
+        raise self.retry(exc=busy, countdown=settings.WORKER_BUSY_RETRY_SECONDS) from busy

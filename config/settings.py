@@ -175,8 +175,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 REPORT_DEBOUNCE_SECONDS: int = env("REPORT_DEBOUNCE_SECONDS")
-# A refresh that finds another worker computing the same project tries again this much later.
-REPORT_BUSY_RETRY_SECONDS: int = env.int("REPORT_BUSY_RETRY_SECONDS", default=5)
+# A report refresh or snapshot build that finds another worker on the same project or snapshot
+# tries again this much later.
+WORKER_BUSY_RETRY_SECONDS: int = env.int("WORKER_BUSY_RETRY_SECONDS", default=5)
 CELERY_BEAT_SCHEDULE = {
     "refresh-stale-reports": {
         "task": "annotation.tasks.reports_refresh_active",

@@ -25,6 +25,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Max
 from django.utils import timezone
 
+from annotation.db import check_client_every_second
 from annotation.models import Judgment, Project, Snapshot
 from annotation.selectors.exports import (
     ExportPlan,
@@ -252,13 +253,20 @@ def snapshot_plan(*, snapshot: Snapshot) -> ExportPlan:
     return export_plan(project=snapshot.project, query=query)
 
 
+class SnapshotBusy(Exception):
+    """Another worker holds the pending snapshot (or a dead worker's session has not ended
+    yet): try again in a few seconds."""
+
+
 def snapshot_build(*, snapshot: Snapshot) -> Snapshot:
     """Write a pending snapshot's file through the default storage, with its row count,
-    sha256 and dataset card, then mark it ready. A snapshot that is ready (or failed, or
-    being built by another worker) is left alone, so the task can run twice. An error
-    marks it failed with the message; nothing half-written stays behind."""
+    sha256 and dataset card, then mark it ready. A snapshot that is ready or failed is left
+    alone, so the task can run twice; one that another worker holds raises SnapshotBusy (it
+    may be a dead worker's, whose session ends within seconds). An error marks it failed
+    with the message; nothing half-written stays behind."""
     try:
         with transaction.atomic():
+            check_client_every_second()
             locked = (
                 Snapshot.objects.select_for_update(skip_locked=True)
                 .select_related("project")
@@ -267,8 +275,12 @@ def snapshot_build(*, snapshot: Snapshot) -> Snapshot:
             )
             if locked is None:
                 snapshot.refresh_from_db()
+                if snapshot.status == Snapshot.Status.PENDING:
+                    raise SnapshotBusy(f"snapshot {snapshot.pk} is being built")
                 return snapshot
             _write_snapshot(locked)
+    except SnapshotBusy:
+        raise
     except Exception as exc:
         logger.exception("snapshot %s failed", snapshot.pk)
         Snapshot.objects.filter(pk=snapshot.pk, status=Snapshot.Status.PENDING).update(

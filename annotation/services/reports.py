@@ -26,6 +26,7 @@ from django.db.models import Exists, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from annotation.db import check_client_every_second
 from annotation.errors import ValidationFailed
 from annotation.models import (
     AgreementReport,
@@ -486,12 +487,9 @@ def report_compute(*, project: Project, n_boot: int = N_BOOT) -> AgreementReport
 
 
 # A session advisory lock, not a cache key with a timeout: PostgreSQL releases it when the
-# session of a worker killed mid-computation ends. A backend still running a dead client's
-# query would hold it until the query ends (seconds to minutes), so the session also asks
-# PostgreSQL (14+) to check every second that its client is still there.
+# session of a worker killed mid-computation ends (see check_client_every_second).
 COMPUTING_LOCK = "SELECT pg_try_advisory_lock(hashtext('report_compute'), %s::int4)"
 COMPUTING_UNLOCK = "SELECT pg_advisory_unlock(hashtext('report_compute'), %s::int4)"
-CLIENT_CHECK = "SELECT set_config('client_connection_check_interval', '1s', false)"
 
 
 class ReportBusy(Exception):
@@ -507,8 +505,8 @@ def _computing_alone(project_id: int) -> Iterator[None]:
         yield
         return
     key = [project_id % 2**31]
+    check_client_every_second()
     with connection.cursor() as cursor:
-        cursor.execute(CLIENT_CHECK)
         cursor.execute(COMPUTING_LOCK, key)
         (acquired,) = cursor.fetchone()
     if not acquired:

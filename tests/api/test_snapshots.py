@@ -8,11 +8,15 @@ import io
 import json
 import time
 
+import psycopg
 import pyarrow.parquet as pq
 import pytest
+from django.db import connection
 from rest_framework.test import APIClient
 
 from annotation.models import Judgment, Project, Snapshot
+from annotation.selectors.exports import export_query_from_params
+from annotation.services.exporting import SnapshotBusy, snapshot_build, snapshot_create
 from annotation.services.judgment_import import judgments_import
 from annotation.services.reports import report_compute
 from tests.factories import ProjectFactory, import_items
@@ -283,3 +287,35 @@ def test_snapshot_is_built_by_a_real_celery_worker(researcher):
     assert snapshot["row_count"] == 1
     content = b"".join(client.get(snapshot["download_url"]).streaming_content)
     assert hashlib.sha256(content).hexdigest() == snapshot["sha256"]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_snapshot_another_worker_holds_is_tried_again_not_given_up(voted, monkeypatch):
+    """A worker killed mid-build leaves the row locked until its session ends; the task
+    delivered again must not find the snapshot locked, shrug, and leave it pending forever."""
+    from annotation.tasks import snapshot_build as snapshot_build_task
+
+    monkeypatch.setattr(snapshot_build_task, "delay", lambda snapshot_id: None)
+    snapshot = snapshot_create(
+        project=voted, query=export_query_from_params({"format": "dpo"}), created_by=None
+    )
+    with psycopg.connect(**connection.get_connection_params()) as other:
+        other.execute("SELECT id FROM annotation_snapshot WHERE id = %s FOR UPDATE", [snapshot.pk])
+        with pytest.raises(SnapshotBusy):
+            snapshot_build(snapshot=snapshot)
+        snapshot.refresh_from_db()
+        assert snapshot.status == Snapshot.Status.PENDING
+
+        retried = []
+
+        def retry(**kwargs):
+            retried.append(kwargs)
+            return RuntimeError("retry")
+
+        monkeypatch.setattr(snapshot_build_task, "retry", retry)
+        with pytest.raises(RuntimeError, match="retry"):
+            snapshot_build_task(snapshot.pk)
+        assert retried and retried[0]["countdown"] > 0
+    # The other session is gone: the next try builds it.
+    assert snapshot_build(snapshot=snapshot).status == Snapshot.Status.READY

@@ -12,6 +12,7 @@ import psycopg.conninfo
 import pytest
 from django.db import connection
 
+from annotation.db import CLIENT_CHECK
 from annotation.models import AgreementReport, Project, TaskLabel
 from annotation.services import reports
 from annotation.services.reports import ReportBusy, report_latest, report_refresh
@@ -77,7 +78,7 @@ def test_the_task_tries_again_shortly_while_another_worker_computes(voted, monke
     monkeypatch.setattr(report_refresh_task, "retry", retry)
     with pytest.raises(RuntimeError, match="retry"):
         report_refresh_task(voted.pk)
-    assert retried[0]["countdown"] == settings.REPORT_BUSY_RETRY_SECONDS
+    assert retried[0]["countdown"] == settings.WORKER_BUSY_RETRY_SECONDS
 
 
 @pytest.mark.postgres
@@ -114,7 +115,7 @@ def test_a_worker_killed_during_a_long_query_frees_the_project_within_seconds(vo
             "-c",
             DYING_WORKER,
             dsn,
-            reports.CLIENT_CHECK,
+            CLIENT_CHECK,
             reports.COMPUTING_LOCK,
             str(voted.pk),
         ],

@@ -3,9 +3,12 @@ killed mid-computation leaves the task queued; the last good report stays in pla
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from celery import Task, shared_task
 from django.conf import settings
 from django.core.cache import cache
+from django.utils import timezone
 
 from annotation.models import Snapshot
 from annotation.services import exporting, reports
@@ -48,3 +51,14 @@ def snapshot_build(self: Task, snapshot_id: int) -> None:
         exporting.snapshot_build(snapshot=snapshot)
     except exporting.SnapshotBusy as busy:
         raise self.retry(exc=busy, countdown=settings.WORKER_BUSY_RETRY_SECONDS) from busy
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def snapshots_requeue_pending() -> int:
+    """Beat: queue again the builds of snapshots pending for longer than
+    SNAPSHOT_REQUEUE_AFTER_SECONDS."""
+    before = timezone.now() - timedelta(seconds=settings.SNAPSHOT_REQUEUE_AFTER_SECONDS)
+    pending = exporting.snapshots_pending_since(before=before)
+    for snapshot_id in pending:
+        snapshot_build.delay(snapshot_id)
+    return len(pending)

@@ -178,10 +178,16 @@ REPORT_DEBOUNCE_SECONDS: int = env("REPORT_DEBOUNCE_SECONDS")
 # A report refresh or snapshot build that finds another worker on the same project or snapshot
 # tries again this much later.
 WORKER_BUSY_RETRY_SECONDS: int = env.int("WORKER_BUSY_RETRY_SECONDS", default=5)
+# Beat queues again the build of a snapshot still pending this long after it was asked for.
+SNAPSHOT_REQUEUE_AFTER_SECONDS: int = env.int("SNAPSHOT_REQUEUE_AFTER_SECONDS", default=600)
 CELERY_BEAT_SCHEDULE = {
     "refresh-stale-reports": {
         "task": "annotation.tasks.reports_refresh_active",
         "schedule": env.int("REPORT_BEAT_SECONDS", default=600),
+    },
+    "requeue-pending-snapshots": {
+        "task": "annotation.tasks.snapshots_requeue_pending",
+        "schedule": env.int("SNAPSHOT_BEAT_SECONDS", default=300),
     },
 }
 

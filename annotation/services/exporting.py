@@ -15,6 +15,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
@@ -229,8 +230,21 @@ def snapshot_create(
         )
         snapshot.full_clean()
         snapshot.save()
-        transaction.on_commit(lambda: snapshot_build_task.delay(snapshot.pk))
+        # A broker that is down must not turn the stored request into an error: the snapshot
+        # stays pending and beat queues it again (snapshots_pending_since).
+        transaction.on_commit(lambda: snapshot_build_task.delay(snapshot.pk), robust=True)
     return snapshot
+
+
+def snapshots_pending_since(*, before: datetime) -> list[int]:
+    """Snapshots asked for before `before` and still pending: their build was never queued
+    (a broker that was down), was lost, or is taking long; building is idempotent, so beat
+    queues them again."""
+    return list(
+        Snapshot.objects.filter(status=Snapshot.Status.PENDING, created_at__lt=before)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
 
 
 class _Counted:

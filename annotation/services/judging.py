@@ -223,7 +223,9 @@ def judgment_submit(
             )
         judgment.save()
         annotator_stats_record(project=project, task=task, judgment=judgment)
-        transaction.on_commit(lambda: report_refresh_soon(project_id=project.pk))
+        # Scheduling the report refresh must not fail a stored vote (Redis down, say): an
+        # error is logged, and beat finds the report stale later.
+        transaction.on_commit(lambda: report_refresh_soon(project_id=project.pk), robust=True)
     assignment.status = Assignment.Status.SUBMITTED
     return judgment
 

@@ -319,3 +319,35 @@ def test_a_snapshot_another_worker_holds_is_tried_again_not_given_up(voted, monk
         assert retried and retried[0]["countdown"] > 0
     # The other session is gone: the next try builds it.
     assert snapshot_build(snapshot=snapshot).status == Snapshot.Status.READY
+
+
+def test_a_snapshot_asked_for_while_the_broker_is_down_is_built_later_by_beat(
+    researcher_client, voted, django_capture_on_commit_callbacks, monkeypatch, settings
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from annotation.tasks import snapshot_build as snapshot_build_task
+    from annotation.tasks import snapshots_requeue_pending
+
+    def broker_down(snapshot_id):
+        raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(snapshot_build_task, "delay", broker_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = researcher_client.post(SNAPSHOTS, {"format": "dpo"}, format="json")
+    assert response.status_code == 202
+    snapshot = Snapshot.objects.get(pk=response.json()["id"])
+    assert snapshot.status == Snapshot.Status.PENDING
+
+    queued = []
+    monkeypatch.setattr(snapshot_build_task, "delay", queued.append)
+    assert snapshots_requeue_pending() == 0  # asked for just now: its build may be running
+    Snapshot.objects.filter(pk=snapshot.pk).update(
+        created_at=timezone.now() - timedelta(seconds=settings.SNAPSHOT_REQUEUE_AFTER_SECONDS + 1)
+    )
+    assert snapshots_requeue_pending() == 1
+    assert queued == [snapshot.pk]
+    snapshot_build_task(snapshot.pk)
+    assert researcher_client.get(f"{SNAPSHOTS}{snapshot.pk}/").json()["status"] == "ready"

@@ -224,3 +224,28 @@ def test_racing_annotators_leave_every_task_at_exactly_k():
     assert stored.count() == 90 == len(acknowledged) == len(set(acknowledged))
     pairs = list(stored.values_list("task_id", "annotator_id"))
     assert len(pairs) == len(set(pairs))
+
+
+def test_a_vote_is_answered_even_when_the_report_refresh_cannot_be_scheduled(
+    settings, monkeypatch, django_capture_on_commit_callbacks, caplog
+):
+    """Redis (cache and broker) down: the vote is stored and the annotator goes on; the
+    refresh that could not be scheduled is logged, and beat recomputes the report later."""
+    from django.core.cache import cache
+
+    from annotation.services import reports
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    monkeypatch.setattr(reports, "_refresh_due", {})
+
+    def redis_down(*args, **kwargs):
+        raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(cache, "add", redis_down)
+    project = ProjectFactory()
+    import_items(project, 1)
+    annotator, assignment = _leased(project)
+    with django_capture_on_commit_callbacks(execute=True):
+        judgment = judgment_submit(assignment=assignment, annotator=annotator, choice="left")
+    assert Judgment.objects.filter(pk=judgment.pk).exists()
+    assert "Connection refused" in caplog.text

@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -98,7 +99,9 @@ class ProjectAdmin(ManagedProjectMixin, admin.ModelAdmin):
     prepopulated_fields = {"slug": ("name",)}
     inlines = [CriterionInline]
     form = ProjectAdminForm
-    filter_horizontal = ["researchers", "members"]
+    filter_horizontal = ["researchers"]
+    # A crowd project has thousands of annotators: members are searched for, not listed.
+    autocomplete_fields = ["members"]
     readonly_fields = [
         "progress",
         "import_link",
@@ -239,6 +242,18 @@ class ProjectAdmin(ManagedProjectMixin, admin.ModelAdmin):
             preview,
         )
 
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "owner":  # researchers are staff; annotators' accounts are not
+            kwargs["queryset"] = get_user_model().objects.filter(is_staff=True)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "researchers":
+            kwargs["queryset"] = get_user_model().objects.filter(is_staff=True)
+        elif db_field.name == "members":  # each shown by its account's name
+            kwargs["queryset"] = Annotator.objects.select_related("user")
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
     def get_fieldsets(self, request: HttpRequest, obj: Project | None = None) -> list:
         fieldsets = super().get_fieldsets(request, obj)
         if obj is None:
@@ -363,6 +378,7 @@ class AnnotatorAdmin(admin.ModelAdmin):
     list_filter = ["source", "kind", "is_blocked"]
     search_fields = ["external_id", "pseudonym", "user__username"]
     raw_id_fields = ["user"]
+    list_select_related = ["user"]
     actions = ["block", "unblock"]
 
     @admin.action(description="Block the selected annotators (their judgments stay stored)")
@@ -379,7 +395,7 @@ class AssignmentAdmin(ManagedProjectMixin, admin.ModelAdmin):
     list_display = ["id", "project", "task", "annotator", "status", "leased_at", "expires_at"]
     list_filter = ["project", "status"]
     raw_id_fields = ["task", "annotator", "left_response"]
-    list_select_related = ["project", "annotator"]
+    list_select_related = ["project", "task", "annotator__user"]
 
 
 @admin.register(Judgment)
@@ -397,7 +413,7 @@ class JudgmentAdmin(ManagedProjectMixin, admin.ModelAdmin):
     ]
     list_filter = ["project", "choice", "is_gold", "source"]
     raw_id_fields = ["task", "annotator", "assignment", "shown_left"]
-    list_select_related = ["project", "annotator"]
+    list_select_related = ["project", "task", "annotator__user"]
 
 
 @admin.register(AnnotatorStats)

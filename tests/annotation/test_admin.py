@@ -7,11 +7,21 @@ import json
 import pytest
 from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from annotation.models import AnnotatorStats, Item
+from annotation.services.assignment import assignment_lease
+from annotation.services.judging import judgment_submit
 from annotation.services.judgment_import import judgments_import
 from annotation.services.reports import report_compute
-from tests.factories import ProjectFactory, ResearcherFactory, import_items, item_rows
+from tests.factories import (
+    ProjectFactory,
+    ResearcherFactory,
+    import_items,
+    item_rows,
+    make_annotator,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -168,3 +178,59 @@ def test_the_project_page_polls_its_progress_line(client):
     assert 'hx-trigger="every 10s"' in html and "vendor/htmx.min.js" in html
     partial = client.get(f"/annotate/{project.slug}/progress/").content.decode()
     assert "judgments last hour" in partial and "<html" not in partial
+
+
+def _annotators_vote(project, n: int) -> None:
+    """n signed-up annotators (named by their accounts), members of the project, one vote
+    each."""
+    for _ in range(n):
+        annotator = make_annotator()
+        project.members.add(annotator)
+        assignment = assignment_lease(project=project, annotator=annotator)
+        judgment_submit(assignment=assignment, annotator=annotator, choice="left")
+
+
+def test_console_pages_cost_the_same_queries_for_many_annotators(client):
+    researcher = _researcher()
+    project = ProjectFactory(owner=researcher, annotations_per_task=50)
+    import_items(project, 2)
+    client.force_login(researcher)
+    pages = [
+        f"/admin/annotation/project/{project.pk}/change/",
+        "/admin/annotation/judgment/",
+        "/admin/annotation/assignment/",
+        "/admin/annotation/annotator/",
+    ]
+
+    def queries() -> list[int]:
+        counts = []
+        for page in pages:
+            with CaptureQueriesContext(connection) as captured:
+                assert client.get(page).status_code == 200, page
+            counts.append(len(captured))
+        return counts
+
+    _annotators_vote(project, 2)
+    few = queries()
+    _annotators_vote(project, 12)
+    assert queries() == few
+
+
+def test_members_are_searched_for_not_listed(client):
+    researcher = _researcher()
+    project = ProjectFactory(owner=researcher)
+    client.force_login(researcher)
+    member, other = make_annotator(username="ada-member"), make_annotator(username="bob-other")
+    project.members.add(member)
+    html = client.get(f"/admin/annotation/project/{project.pk}/change/").content.decode()
+    assert "ada-member" in html and "bob-other" not in html
+    found = client.get(
+        "/admin/autocomplete/",
+        {
+            "app_label": "annotation",
+            "model_name": "project",
+            "field_name": "members",
+            "term": "bob",
+        },
+    ).json()
+    assert [r["text"] for r in found["results"]] == [str(other)]

@@ -357,8 +357,9 @@ def _label_copy(labels: TaskLabels) -> bytes:
 
 def _store_task_labels(labels: TaskLabels | None, project_id: int) -> None:
     """Upsert the labels: on PostgreSQL through one binary COPY into a temporary table and
-    one INSERT ... ON CONFLICT that touches only changed rows of tasks that still exist
-    (TaskLabel says why the database does not check that); elsewhere with the ORM."""
+    one statement that updates the changed labels and inserts the new ones, of tasks that
+    still exist (TaskLabel says why the database does not check that); elsewhere with the
+    ORM."""
     if labels is None:
         return
     if connection.vendor != "postgresql":

@@ -7,7 +7,6 @@ from datetime import timedelta
 
 from celery import Task, shared_task
 from django.conf import settings
-from django.core.cache import cache
 from django.utils import timezone
 
 from annotation.models import Snapshot
@@ -21,7 +20,6 @@ def report_refresh(self: Task, project_id: int, force: bool = False) -> None:
     """Recompute a project's report (skipped when nothing changed, unless forced). While
     another worker computes it, try again shortly: once that one is done this finds the
     report fresh, unless votes came in since; a dead worker's turn ends within seconds."""
-    cache.delete(f"report-pending:{project_id}")
     try:
         reports.report_refresh(project_id=project_id, force=force)
     except reports.ReportBusy as busy:

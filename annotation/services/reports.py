@@ -326,6 +326,13 @@ WHERE NOT EXISTS (SELECT FROM annotation_tasklabel stored WHERE stored.task_id =
 """
 LABEL_LOCK = "SELECT pg_advisory_xact_lock(hashtext('annotation_tasklabel'), %s::int4)"
 
+
+def _lock_key(project_id: int) -> int:
+    """A project's key for the two-int advisory locks (an int4; two projects sharing one
+    would only wait for each other)."""
+    return project_id % 2**31
+
+
 # One row of the binary COPY format: the field count, then each field's length and value.
 _LABEL_RECORD = np.dtype(
     [("fields", ">i2")]
@@ -406,7 +413,7 @@ def _store_task_labels(labels: TaskLabels | None, project_id: int) -> None:
         cursor.execute("TRUNCATE report_labels")
         with cursor.cursor.copy("COPY report_labels FROM STDIN WITH (FORMAT binary)") as copy:
             copy.write(_label_copy(labels))
-        cursor.execute(LABEL_LOCK, [project_id % 2**31])
+        cursor.execute(LABEL_LOCK, [_lock_key(project_id)])
         cursor.execute(LABEL_UPSERT, {"names": list(CHOICES)})
 
 
@@ -505,7 +512,7 @@ def _computing_alone(project_id: int) -> Iterator[None]:
     if connection.vendor != "postgresql":
         yield
         return
-    key = [project_id % 2**31]
+    key = [_lock_key(project_id)]
     check_client_every_second()
     with connection.cursor() as cursor:
         cursor.execute(COMPUTING_LOCK, key)
@@ -523,6 +530,7 @@ def report_refresh(*, project_id: int, force: bool = False) -> AgreementReport |
     """The worker's refresh: compute a new report unless nothing changed since the last one
     (or forced). Returns the new report, or None when there was nothing to do; raises
     ReportBusy while another worker computes this project's report."""
+    cache.delete(_pending_key(project_id))  # votes from now on schedule the next one
     project = Project.objects.filter(pk=project_id).first()
     if project is None:
         return None
@@ -584,6 +592,11 @@ def leaderboard_current(*, project: Project) -> tuple[AgreementReport | None, bo
     return report, stale, board
 
 
+def _pending_key(project_id: int) -> str:
+    """The shared cache key saying when a project's scheduled refresh runs."""
+    return f"report-pending:{project_id}"
+
+
 # When the refresh scheduled for a project will run, as this process last learnt it: votes
 # committed before then are covered by it, so they need not ask Redis again.
 _refresh_due: dict[int, float] = {}
@@ -605,7 +618,7 @@ def report_refresh_soon(*, project_id: int) -> bool:
     if _refresh_due.get(project_id, 0.0) > now:
         return False
     window = settings.REPORT_DEBOUNCE_SECONDS
-    key = f"report-pending:{project_id}"
+    key = _pending_key(project_id)
     due = now + window
     if not cache.add(key, due, timeout=window):
         _refresh_due[project_id] = float(cache.get(key) or 0.0) - CLOCK_MARGIN_SECONDS

@@ -106,6 +106,38 @@ class Project(models.Model):
     )
     completion_code = models.CharField(max_length=100, blank=True)
     completion_url = models.URLField(max_length=500, blank=True)
+    completion_min_answers = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Answered tasks (skips do not count) a crowd worker needs for the completion "
+        "code; empty: the quota when one is set, else 1.",
+    )
+    screenout_code = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="Shown to a crowd worker who ends without enough answered tasks.",
+    )
+    screenout_url = models.URLField(
+        max_length=500,
+        blank=True,
+        help_text="Where such a worker is sent instead (Prolific's screen-out link).",
+    )
+    prolific_study_id = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="When set, Prolific entries must carry this STUDY_ID.",
+    )
+    crowd_new_per_hour = models.PositiveIntegerField(
+        default=20,
+        help_text="New crowd identities one client address may start per hour in this project.",
+    )
+    media_hosts = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Hosts whose images, sounds and videos responses may show (besides the "
+        "MEDIA_HOSTS setting); media elsewhere is shown as a link, never fetched.",
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     rubric_version = models.PositiveIntegerField(
         default=1, help_text="Bumped when the criteria change after judgments exist."
@@ -302,8 +334,10 @@ class Task(models.Model):
 
 
 class Annotator(models.Model):
-    """A person (or model judge) who gives judgments. Signed-in non-staff users get one;
-    crowd workers get one from their platform ids; imported judgments name their own."""
+    """A person (or model judge) who gives judgments. Signed-in users get one; crowd workers
+    get one keyed by (platform, worker id), with no user account at all, so no password,
+    no staff rights and no username anyone could sign up with; imported judgments name
+    their own."""
 
     class Source(models.TextChoices):
         LOCAL = "local", "Local account"
@@ -344,6 +378,11 @@ class Annotator(models.Model):
                 condition=~Q(external_id=""),
                 name="annotator_external_id_unique",
             ),
+            # A crowd identity never has a user account (no password, never staff).
+            models.CheckConstraint(
+                condition=~Q(source__in=["prolific", "mturk"]) | Q(user__isnull=True),
+                name="annotator_crowd_without_user",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -357,6 +396,54 @@ class Annotator(models.Model):
         if self.source == self.Source.IMPORT:
             return self.external_id
         return self.pseudonym
+
+
+class CrowdSession(models.Model):
+    """One visit of a crowd worker to a study, from the start page's POST to the end: what
+    a researcher checks a submission against before approving it on the platform."""
+
+    class Outcome(models.TextChoices):
+        OPEN = "", "Working"
+        COMPLETED = "completed", "Completed"
+        SCREENED_OUT = "screened_out", "Screened out"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="crowd_sessions")
+    annotator = models.ForeignKey(
+        Annotator, on_delete=models.CASCADE, related_name="crowd_sessions"
+    )
+    platform = models.CharField(max_length=10, choices=Annotator.Source.choices)
+    external_id = models.CharField(max_length=200)
+    study_id = models.CharField(max_length=200, blank=True)
+    session_id = models.CharField(max_length=200, blank=True)
+    client_key = models.CharField(
+        max_length=64, blank=True, help_text="A keyed hash of the client address (rate limit)."
+    )
+    new_identity = models.BooleanField(
+        default=False, help_text="This visit created the crowd identity."
+    )
+    started_at = models.DateTimeField()
+    completed_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(
+        max_length=20, choices=Outcome.choices, default=Outcome.OPEN, blank=True
+    )
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "annotator", "session_id"], name="crowd_session_unique"
+            ),
+        ]
+        indexes = [
+            # New identities per client address and project in the last hour.
+            models.Index(
+                fields=["project", "client_key", "started_at"], name="crowd_session_client_idx"
+            ),
+            models.Index(fields=["project", "-started_at"], name="crowd_session_project_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.platform}:{self.external_id} in {self.project}"
 
 
 class Assignment(models.Model):

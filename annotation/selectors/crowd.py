@@ -1,0 +1,50 @@
+"""Crowd sessions as researchers see them: each visit with the work done in it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+
+from annotation.models import Assignment, CrowdSession
+
+_NEVER = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def _finished_in_session(status: str) -> Subquery:
+    """How many of the worker's tasks in the project ended with `status` (gold left out)
+    between the session's start and the start of their next session there."""
+    finished = (
+        Assignment.objects.filter(
+            project=OuterRef("project"),
+            annotator=OuterRef("annotator"),
+            status=status,
+            task__is_gold=False,
+            finished_at__gte=OuterRef("started_at"),
+            finished_at__lt=Coalesce(OuterRef("ends_at"), Value(_NEVER)),
+        )
+        .order_by()
+        .values("annotator")
+        .annotate(n=Count("pk"))
+        .values("n")[:1]
+    )
+    return Subquery(finished, output_field=IntegerField())
+
+
+def crowd_sessions_with_counts(sessions: QuerySet[CrowdSession]) -> QuerySet[CrowdSession]:
+    """Annotate each session with `answered` and `skipped`: the worker's regular tasks (gold
+    left out) answered and skipped during that session."""
+    next_start = (
+        CrowdSession.objects.filter(
+            project=OuterRef("project"),
+            annotator=OuterRef("annotator"),
+            started_at__gt=OuterRef("started_at"),
+        )
+        .order_by("started_at")
+        .values("started_at")[:1]
+    )
+    return sessions.annotate(ends_at=Subquery(next_start)).annotate(
+        answered=Coalesce(_finished_in_session(Assignment.Status.SUBMITTED), 0),
+        skipped=Coalesce(_finished_in_session(Assignment.Status.SKIPPED), 0),
+    )

@@ -14,7 +14,7 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -68,20 +68,65 @@ def encode_jsonl(rows: Iterable[dict[str, Any]]) -> Iterator[bytes]:
         yield ("\n".join(lines) + "\n").encode()
 
 
-def _csv_value(value: Any) -> Any:
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False)
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP, CSV injection).
+FORMULA_START = frozenset("=+-@\t\r")
+_QUOTE = "'"
+_RISKY_START = FORMULA_START | {_QUOTE}
+
+
+def csv_text(value: str) -> str:
+    """A text cell no spreadsheet runs: a leading ' before a formula's first character. A text
+    that already starts with quotes before one gets one more, so that csv_text_read gives
+    every text back as it was."""
+    first = value[:1]
+    if first in FORMULA_START or (first == _QUOTE and value.lstrip(_QUOTE)[:1] in FORMULA_START):
+        return _QUOTE + value
     return value
 
 
-def encode_csv(rows: Iterable[dict[str, Any]], columns: list[str]) -> Iterator[bytes]:
+def csv_text_read(cell: str) -> str:
+    """The text a csv_text cell stands for (what an import of our own CSV reads)."""
+    if cell[:1] == _QUOTE and cell.lstrip(_QUOTE)[:1] in FORMULA_START:
+        return cell[1:]
+    return cell
+
+
+def _is_number(column_type: pa.DataType) -> bool:
+    return (
+        pa.types.is_integer(column_type)
+        or pa.types.is_floating(column_type)
+        or pa.types.is_boolean(column_type)
+    )
+
+
+def encode_csv(
+    rows: Iterable[dict[str, Any]], columns: Sequence[tuple[str, pa.DataType]]
+) -> Iterator[bytes]:
     """A header from the plan's columns, then one line a row; nested values (message
-    lists, objects) are written as JSON text, absent ones as empty cells."""
+    lists, objects) are written as JSON text, absent ones as empty cells. Text columns are
+    escaped by csv_text, whatever their values look like; number columns stay numbers."""
+    names = [name for name, _ in columns]
+    text_positions = [
+        i for i, (_, column_type) in enumerate(columns) if not _is_number(column_type)
+    ]
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
-    writer.writeheader()
+    writer = csv.writer(out)
+    writer.writerow(names)
     for count, row in enumerate(rows, start=1):
-        writer.writerow({k: _csv_value(v) for k, v in row.items()})
+        cells = [row.get(name) for name in names]
+        for i in text_positions:
+            value = cells[i]
+            if value is None:
+                continue
+            if value.__class__ is not str:
+                if isinstance(value, dict | list):
+                    value = json.dumps(value, ensure_ascii=False)
+                else:
+                    value = str(value)
+                cells[i] = value
+            if value[:1] in _RISKY_START:
+                cells[i] = csv_text(value)
+        writer.writerow(cells)
         if count % TEXT_BATCH == 0:
             yield out.getvalue().encode()
             out.seek(0)
@@ -188,7 +233,7 @@ def export_stream(
         )
     rows = export_rows(plan=plan) if rows is None else rows
     if plan.query.filetype == "csv":
-        return encode_csv(rows, plan.column_names)
+        return encode_csv(rows, plan.columns)
     if plan.query.filetype == "parquet":
         return encode_parquet(rows, plan.schema)
     return encode_jsonl(rows)
@@ -456,7 +501,13 @@ def _loading_lines(plan: ExportPlan, filename: str) -> list[str]:
     ]
     if plan.query.filetype == "csv":
         lines.append("")
-        lines.append("In CSV, message lists and objects are JSON text.")
+        lines.append(
+            "In CSV, message lists and objects are JSON text, and a text that starts with `=`, "
+            "`+`, `-`, `@`, a tab or a carriage return has a leading `'` (so that spreadsheets "
+            "do not run it as a formula; a text that starts with `'` before one of those has "
+            "one more): drop one leading `'` from such a cell to get the text. Number columns "
+            "are plain numbers."
+        )
     return lines
 
 

@@ -27,6 +27,7 @@ from psycopg.types.json import Jsonb
 
 from annotation.errors import ImportRejected
 from annotation.models import Criterion, Item, Project, Response, Task
+from annotation.services.exporting import csv_text_read
 
 MAX_REPORTED_ERRORS = 200
 MESSAGE_ROLES = {"system", "user", "assistant", "tool"}
@@ -194,7 +195,8 @@ _CSV_JSON_COLUMNS = ("responses", "pairs", "metadata", "gold")
 
 
 def _csv_record_to_row(record: dict[str | None, Any]) -> tuple[dict[str, Any], list[str]]:
-    """CSV carries the same top-level columns; structured ones hold JSON text."""
+    """CSV carries the same top-level columns; structured ones hold JSON text. A text our
+    CSV export escaped against spreadsheet formulas ('=...) is read back as it was."""
     problems: list[str] = []
     if None in record:
         problems.append("more fields than the header has columns")
@@ -211,9 +213,9 @@ def _csv_record_to_row(record: dict[str | None, Any]) -> tuple[dict[str, Any], l
             try:
                 row[column] = json.loads(value)
             except json.JSONDecodeError:
-                row[column] = value
+                row[column] = csv_text_read(value)
         else:
-            row[column] = value
+            row[column] = csv_text_read(value)
     return row, problems
 
 

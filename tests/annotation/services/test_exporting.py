@@ -30,6 +30,8 @@ from annotation.selectors.exports import (
     rubric_summary,
 )
 from annotation.services.exporting import (
+    csv_text,
+    csv_text_read,
     encode_csv,
     encode_jsonl,
     encode_parquet,
@@ -155,9 +157,42 @@ def test_empty_parquet_still_has_its_schema():
 
 
 def test_csv_writes_nested_values_as_json_and_absent_ones_empty():
-    content = b"".join(encode_csv(iter([{"a": [1, 2]}, {"b": None}]), ["a", "b"])).decode()
+    columns = [("a", pa.string()), ("b", pa.string())]
+
+    content = b"".join(encode_csv(iter([{"a": [1, 2]}, {"b": None}]), columns)).decode()
 
     assert content.splitlines() == ["a,b", '"[1, 2]",', ","]
+
+
+def test_csv_escapes_text_columns_by_type_and_leaves_number_columns_alone():
+    columns = [("text", pa.string()), ("count", pa.int64()), ("mean", pa.float64())]
+    rows = [{"text": "-2", "count": -2, "mean": -2.5}, {"text": "=1+1", "count": 3, "mean": None}]
+
+    content = b"".join(encode_csv(iter(rows), columns)).decode()
+
+    assert content.splitlines() == ["text,count,mean", "'-2,-2,-2.5", "'=1+1,3,"]
+
+
+@pytest.mark.parametrize(
+    ("text", "cell"),
+    [
+        ("=x", "'=x"),
+        ("+x", "'+x"),
+        ("-x", "'-x"),
+        ("@x", "'@x"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("x=", "x="),
+        ("", ""),
+        ("'", "'"),
+        ("'x", "'x"),
+        ("'=x", "''=x"),
+        ("''-x", "'''-x"),
+    ],
+)
+def test_csv_text_escapes_formulas_and_reads_back_exactly(text, cell):
+    assert csv_text(text) == cell
+    assert csv_text_read(cell) == text
 
 
 # ---------------------------------------------------------------- queries and plans

@@ -7,6 +7,9 @@ COPY annotation ./annotation
 COPY api ./api
 RUN pip install --no-cache-dir .
 COPY . .
-RUN DEBUG=false SECRET_KEY=build-only python manage.py collectstatic --noinput -v0
+# A throwaway key for this build step only: the running site takes SECRET_KEY from its
+# environment and refuses to start without one.
+RUN DEBUG=false SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+    python manage.py collectstatic --noinput -v0
 EXPOSE 8000
 CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--workers", "4"]

@@ -38,7 +38,25 @@ class PermissionDenied(DomainError):
 
 
 class AnnotatorBlocked(PermissionDenied):
-    default_detail = "This annotator has been blocked from this project."
+    """An annotator stopped site-wide or in one project. The reason stored with a block is a
+    researchers' note (it may name who blocked): the annotator is told only this message, or
+    one written for them, such as the qualification quiz's."""
+
+    default_detail = "You can no longer work on this project. Thank you for your work so far."
+
+    @classmethod
+    def for_reason(cls, reason: str | None) -> AnnotatorBlocked:
+        """The error to show for a stored block reason, without revealing the reason."""
+        if reason == QualificationFailed.default_detail:
+            return QualificationFailed()
+        return cls()
+
+
+class QualificationFailed(AnnotatorBlocked):
+    default_detail = (
+        "Thank you for taking the qualification quiz. Your answers did not reach the "
+        "accuracy this study needs, so there are no more tasks for you here."
+    )
 
 
 class ProjectNotOpen(PermissionDenied):
@@ -55,3 +73,17 @@ class AlreadyAnswered(DomainError):
 
     status = 409
     default_detail = "This assignment already has a different judgment."
+
+
+class CrowdEntryRefused(ValidationFailed):
+    """A crowd entry link that cannot start work: a malformed id, another study's link."""
+
+    default_detail = "This study link is not valid."
+
+
+class CrowdEntryThrottled(DomainError):
+    status = 429
+    default_detail = (
+        "Too many new participants have started this study from your network in the last "
+        "hour. Please try again later."
+    )

@@ -7,9 +7,11 @@ constraints, not only in Python.
 
 from __future__ import annotations
 
+import re
 import secrets
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
@@ -26,6 +28,21 @@ class CurrentTransactionId(models.Func):
 
     def as_postgresql(self, compiler, connection, **extra_context):  # type: ignore[override]
         return "(pg_current_xact_id()::text::bigint)", []
+
+
+HOST_NAME = re.compile(
+    r"^(?=.{1,253}$)(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:\d{1,5})?$"
+)
+
+
+def validate_host_list(value: object) -> None:
+    """A list of host names (`cdn.example.org`, `*.example.org`, with a port if needed)."""
+    if not isinstance(value, list) or not all(
+        isinstance(host, str) and HOST_NAME.match(host) for host in value
+    ):
+        raise ValidationError(
+            'Enter a list of host names, such as ["cdn.example.org", "*.example.org"].'
+        )
 
 
 def _new_pseudonym() -> str:
@@ -135,6 +152,7 @@ class Project(models.Model):
     media_hosts = models.JSONField(
         default=list,
         blank=True,
+        validators=[validate_host_list],
         help_text="Hosts whose images, sounds and videos responses may show (besides the "
         "MEDIA_HOSTS setting); media elsewhere is shown as a link, never fetched.",
     )
@@ -391,6 +409,10 @@ class Annotator(models.Model):
         return self.user.get_username() if self.user else self.pseudonym
 
     @property
+    def is_crowd(self) -> bool:
+        return self.source in (self.Source.PROLIFIC, self.Source.MTURK)
+
+    @property
     def public_id(self) -> str:
         """The id exports and reports show: imported ids as given, everyone else pseudonymous."""
         if self.source == self.Source.IMPORT:
@@ -574,7 +596,19 @@ class AnnotatorStats(models.Model):
     )
     flags = models.JSONField(default=list, blank=True)
     is_blocked = models.BooleanField(default=False)
-    blocked_reason = models.CharField(max_length=300, blank=True)
+    blocked_reason = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="A note for researchers; never shown to the annotator.",
+    )
+    blocked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The researcher who blocked them (empty: the qualification quiz, or unknown).",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -1,11 +1,20 @@
-"""Markdown to safe HTML: responses are untrusted model output."""
+"""Markdown to safe HTML: responses are untrusted model output.
+
+Media (images, sounds, videos) are shown only from the hosts a project allows; anything
+else becomes a link, never fetched by the page, so a response cannot load a tracking pixel
+or make the annotator's browser request one of the site's own pages.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
+from typing import Any
+from urllib.parse import urlsplit
 
 import nh3
+from django.conf import settings
 from django.utils.html import escape
 from markdown_it import MarkdownIt
 
@@ -60,19 +69,57 @@ VIDEO = {"mp4", "webm", "ogv", "mov", "m4v"}
 IMAGE = {"png", "jpg", "jpeg", "gif", "webp", "svg"}
 
 
+def media_hosts_for(project_hosts: Iterable[str] = ()) -> tuple[str, ...]:
+    """The hosts media may come from: the project's and the MEDIA_HOSTS setting's."""
+    hosts = [*getattr(settings, "MEDIA_HOSTS", []), *project_hosts]
+    return tuple(dict.fromkeys(h.strip().lower() for h in hosts if h and h.strip()))
+
+
+def media_allowed(url: str, hosts: Sequence[str]) -> bool:
+    """An absolute http(s) address on one of `hosts` (`*.example.org` covers subdomains;
+    an entry with a port matches that port only)."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return False
+    host = (parts.hostname or "").lower()
+    if parts.scheme not in ("http", "https") or not host:
+        return False
+    for allowed in hosts:
+        name, _, allowed_port = allowed.partition(":")
+        if allowed_port and str(port) != allowed_port:
+            continue
+        if host == name or (name.startswith("*.") and host.endswith(name[1:])):
+            return True
+    return False
+
+
+def _image_rule(self: Any, tokens: Any, idx: int, options: Any, env: dict) -> str:
+    """An image from an allowed host is shown; any other is a link with its alt text."""
+    token = tokens[idx]
+    src = token.attrGet("src") or ""
+    alt = self.renderInlineAsText(token.children or [], options, env)
+    if media_allowed(src, env.get("media_hosts", ())):
+        return f'<img src="{escape(src)}" alt="{escape(alt)}">'
+    return f'<a href="{escape(src)}">{escape(alt or "image")} (image: {escape(src)})</a>'
+
+
 @lru_cache(maxsize=1)
 def _parser() -> MarkdownIt:
     # Raw HTML in the source is shown as text, never passed through.
-    return MarkdownIt("commonmark", {"html": False, "linkify": False}).enable(
+    parser = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable(
         ["table", "strikethrough"]
     )
+    parser.add_render_rule("image", _image_rule)
+    return parser
 
 
-def _media(text: str) -> str | None:
+def _media(text: str, hosts: Sequence[str]) -> str | None:
     """A response that is nothing but a link to an image, a sound or a video is shown with
-    the element for it."""
+    the element for it, when its host is allowed."""
     match = MEDIA_URL.match(text.strip())
-    if match is None:
+    if match is None or not media_allowed(text, hosts):
         return None
     url, ext = escape(text.strip()), match["ext"].lower()
     if ext in AUDIO:
@@ -84,9 +131,12 @@ def _media(text: str) -> str | None:
     return None
 
 
-def render_markdown(text: str) -> str:
-    """Render Markdown and sanitise the result; a <script> in a response never runs."""
-    html = _media(text or "") or _parser().render(text or "")
+def render_markdown(text: str, *, media_hosts: Sequence[str] = ()) -> str:
+    """Render Markdown and sanitise the result; a <script> in a response never runs, and
+    media load only from `media_hosts` (see media_hosts_for)."""
+    html = _media(text or "", media_hosts) or _parser().render(
+        text or "", {"media_hosts": media_hosts}
+    )
     return nh3.clean(
         html,
         tags=ALLOWED_TAGS,

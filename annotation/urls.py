@@ -9,6 +9,7 @@ urlpatterns = [
     path("<slug:slug>/", views.project_start, name="project-start"),
     path("<slug:slug>/consent/", views.project_consent, name="project-consent"),
     path("<slug:slug>/task/", views.task_page, name="task"),
+    path("<slug:slug>/finish/", views.project_finish, name="finish"),
     path("<slug:slug>/preview/", views.task_preview, name="preview"),
     path("<slug:slug>/progress/", views.project_progress_partial, name="progress"),
     path(

@@ -5,44 +5,80 @@ Full pages extend base.html; a vote posted by htmx gets the next task card alone
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
-from django.contrib.auth import login
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth import login, logout
 from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
-from annotation.errors import DomainError, ValidationFailed
-from annotation.models import Annotator, Assignment, Judgment, Project
-from annotation.rendering import render_markdown
+from annotation.errors import AnnotatorBlocked, DomainError, ValidationFailed
+from annotation.models import Annotator, Assignment, CrowdSession, Judgment, Project
+from annotation.rendering import media_hosts_for, render_markdown
 from annotation.selectors.progress import (
-    annotator_judgment_count,
     annotator_progress,
     progress_context,
 )
 from annotation.selectors.projects import projects_managed_by, projects_open_to
 from annotation.selectors.tasks import assignment_preview, assignment_sides, task_for_preview
-from annotation.services.annotators import (
-    annotator_for_user,
-    crowd_annotator_enter,
-    crowd_entry_from_params,
-)
+from annotation.services.annotators import annotator_for_user
 from annotation.services.assignment import (
     assignment_lease,
     assignment_skip,
     project_check_open_for,
 )
+from annotation.services.crowd import (
+    CrowdEntry,
+    completion_min_answers,
+    crowd_end,
+    crowd_entry_from_params,
+    crowd_entry_problems,
+    crowd_identity_key,
+    crowd_session_start,
+    quiz_failed,
+)
 from annotation.services.judging import judgment_submit
+from config.client_ip import client_address
 
 CONSENT_SESSION_KEY = "consented_projects"
+#: The crowd identity signed in by a start page's POST (annotators have no user account).
+CROWD_ANNOTATOR_KEY = "crowd_annotator"
+#: The crowd session (visit) of each project the crowd identity entered, by slug.
+CROWD_VISITS_KEY = "crowd_visits"
+
+
+def current_annotator(request: HttpRequest) -> Annotator | None:
+    """The signed-in user's annotator, else the crowd identity of this browser session."""
+    if request.user.is_authenticated:
+        return annotator_for_user(user=request.user)
+    annotator_id = request.session.get(CROWD_ANNOTATOR_KEY)
+    if annotator_id is None:
+        return None
+    return Annotator.objects.filter(pk=annotator_id, user__isnull=True).first()
+
+
+def annotator_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Like login_required, for signed-in users and crowd identities alike; the view finds
+    the annotator in `request.annotator`."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        annotator = current_annotator(request)
+        if annotator is None:
+            return redirect_to_login(request.get_full_path())
+        request.annotator = annotator  # type: ignore[attr-defined]
+        return view(request, *args, **kwargs)
+
+    return wrapped
 
 
 def _closed(request: HttpRequest, project: Project, reason: str, *, status: int) -> HttpResponse:
@@ -63,9 +99,9 @@ def signup(request: HttpRequest) -> HttpResponse:
     return render(request, "registration/signup.html", {"form": form})
 
 
-@login_required
+@annotator_required
 def project_list(request: HttpRequest) -> HttpResponse:
-    annotator = annotator_for_user(user=request.user)
+    annotator = request.annotator  # type: ignore[attr-defined]
     projects = projects_open_to(annotator=annotator).order_by("name")
     return render(request, "annotation/project_list.html", {"projects": projects})
 
@@ -75,36 +111,100 @@ def _has_consented(request: HttpRequest, project: Project) -> bool:
 
 
 def project_start(request: HttpRequest, slug: str) -> HttpResponse:
-    """Entry point. Crowd links sign the worker in; then consent and instructions; then tasks."""
+    """Entry point: consent and instructions, then tasks. A crowd link (GET) shows the
+    start page and changes nothing; its POST signs the worker in as a crowd identity."""
     project = get_object_or_404(Project, slug=slug)
-    try:
-        entry = crowd_entry_from_params(request.GET)
-    except ValidationFailed as exc:
-        return _closed(request, project, exc.detail, status=400)
-    if entry is not None:
-        annotator = crowd_annotator_enter(project=project, entry=entry)
-        if request.user.is_authenticated and request.user.pk != annotator.user_id:
-            request.session.flush()
-        login(request, annotator.user, backend="django.contrib.auth.backends.ModelBackend")
-        return redirect("annotation:project-start", slug=slug)
-    if not request.user.is_authenticated:
-        return redirect(f"{reverse('login')}?next={request.path}")
-    annotator = annotator_for_user(user=request.user)
+    if request.method == "POST":
+        return _crowd_enter(request, project)
+    entry = crowd_entry_from_params(request.GET)
+    annotator = current_annotator(request)
+    if entry is not None and not _is_current_visit(request, project, entry, annotator):
+        return _start_page(request, project, entry)
+    if annotator is None:
+        return redirect_to_login(request.path)
     try:
         project_check_open_for(project=project, annotator=annotator)
     except DomainError as exc:
-        return _closed(request, project, exc.detail, status=403)
+        return _closed(request, project, exc.detail, status=exc.status)
     if not _has_consented(request, project):
-        return render(
-            request,
-            "annotation/consent.html",
-            {"project": project, "instructions": mark_safe(render_markdown(project.instructions))},
+        hosts = media_hosts_for(project.media_hosts)
+        instructions = mark_safe(render_markdown(project.instructions, media_hosts=hosts))
+        response = render(
+            request, "annotation/consent.html", {"project": project, "instructions": instructions}
         )
+        return _allow_media(response, hosts)
     return redirect("annotation:task", slug=slug)
 
 
+def _is_current_visit(
+    request: HttpRequest, project: Project, entry: CrowdEntry, annotator: Annotator | None
+) -> bool:
+    """The entry link of the visit this browser is already on (a reload): go on working."""
+    if annotator is None or not annotator.is_crowd or request.user.is_authenticated:
+        return False
+    visit_id = request.session.get(CROWD_VISITS_KEY, {}).get(project.slug)
+    return (
+        visit_id is not None
+        and (annotator.source, annotator.external_id) == crowd_identity_key(entry)
+        and CrowdSession.objects.filter(
+            pk=visit_id, annotator=annotator, session_id=entry.session_id
+        ).exists()
+    )
+
+
+def _start_page(
+    request: HttpRequest,
+    project: Project,
+    entry: CrowdEntry,
+    *,
+    error: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    """What a crowd link shows: the study, and a button that starts (or resumes) the work.
+    A malformed link is explained here and has no button."""
+    problems = [error] if error else crowd_entry_problems(project=project, entry=entry)
+    context = {
+        "project": project,
+        "entry": entry,
+        "problems": problems,
+        "can_start": not problems and project.status == Project.Status.ACTIVE,
+        "signed_in_as": request.user.get_username() if request.user.is_authenticated else "",
+    }
+    if project.status != Project.Status.ACTIVE and not problems:
+        context["problems"] = ["This study is not accepting participants at the moment."]
+    return render(request, "annotation/crowd_start.html", context, status=status)
+
+
+def _crowd_enter(request: HttpRequest, project: Project) -> HttpResponse:
+    """The start page's POST (CSRF-checked): create or resume the crowd identity, then
+    sign this browser in as it, and only as it."""
+    entry = crowd_entry_from_params(request.POST)
+    if entry is None:
+        return _closed(
+            request, project, "This page needs a link from a crowd platform.", status=400
+        )
+    try:
+        visit = crowd_session_start(
+            project=project, entry=entry, client_address=client_address(request)
+        )
+    except DomainError as exc:
+        return _start_page(request, project, entry, error=exc.detail, status=exc.status)
+    if request.user.is_authenticated or request.session.get(CROWD_ANNOTATOR_KEY) not in (
+        None,
+        visit.annotator_id,
+    ):
+        logout(request)  # whoever was signed in here is signed out, not taken over
+    request.session.cycle_key()
+    request.session[CROWD_ANNOTATOR_KEY] = visit.annotator_id
+    request.session[CROWD_VISITS_KEY] = {
+        **request.session.get(CROWD_VISITS_KEY, {}),
+        project.slug: visit.pk,
+    }
+    return redirect("annotation:project-start", slug=project.slug)
+
+
 @require_POST
-@login_required
+@annotator_required
 def project_consent(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_object_or_404(Project, slug=slug)
     consented = set(request.session.get(CONSENT_SESSION_KEY, []))
@@ -113,15 +213,14 @@ def project_consent(request: HttpRequest, slug: str) -> HttpResponse:
     return redirect("annotation:task", slug=slug)
 
 
-@login_required
+@annotator_required
 @vary_on_headers("HX-Request")
 def task_page(request: HttpRequest, slug: str) -> HttpResponse:
     """The current (or next) task: the whole page, or only its card for htmx."""
     project = get_object_or_404(Project, slug=slug)
     if not _has_consented(request, project):
         return redirect("annotation:project-start", slug=slug)
-    annotator = annotator_for_user(user=request.user)
-    return _render_next(request, project, annotator)
+    return _render_next(request, project, request.annotator)  # type: ignore[attr-defined]
 
 
 def _render_next(
@@ -135,25 +234,36 @@ def _render_next(
     try:
         if assignment is None:
             assignment = assignment_lease(project=project, annotator=annotator)
+    except AnnotatorBlocked as exc:
+        if annotator.is_crowd and quiz_failed(project=project, annotator=annotator):
+            return _finish(request, project, annotator)  # screened out by the quiz
+        return _closed(request, project, exc.detail, status=403)
     except DomainError as exc:
         return _closed(request, project, exc.detail, status=403)
     if assignment is None:
         return _finish(request, project, annotator)
     context = _task_context(project, annotator, assignment, errors=errors)
     template = "annotation/task.html#task-card" if request.htmx else "annotation/task.html"
-    return render(request, template, context)
+    return _allow_media(render(request, template, context), context["media_hosts"])
 
 
-def _finish(request: HttpRequest, project: Project, annotator: Annotator) -> HttpResponse:
-    """No task left: the completion code, or back to the crowd platform."""
-    if project.completion_url and annotator.source != Annotator.Source.LOCAL:
+def _crowd_visit(request: HttpRequest, project: Project, annotator: Annotator) -> CrowdSession:
+    visit_id = request.session.get(CROWD_VISITS_KEY, {}).get(project.slug)
+    return CrowdSession.objects.filter(pk=visit_id, annotator=annotator).first()
+
+
+def _finish(
+    request: HttpRequest, project: Project, annotator: Annotator, *, nothing_left: bool = True
+) -> HttpResponse:
+    """The end: the completion code (or back to the crowd platform) for work done, the
+    screen-out page for a worker who answered too little."""
+    visit = _crowd_visit(request, project, annotator) if annotator.is_crowd else None
+    end = crowd_end(project=project, annotator=annotator, nothing_left=nothing_left, session=visit)
+    if annotator.is_crowd and end.url:
         if request.htmx:
-            return HttpResponseClientRedirect(project.completion_url)
-        return HttpResponseRedirect(project.completion_url)
-    context = {
-        "project": project,
-        "done": annotator_judgment_count(project=project, annotator=annotator, include_gold=True),
-    }
+            return HttpResponseClientRedirect(end.url)
+        return HttpResponseRedirect(end.url)
+    context = {"project": project, "end": end, "done": end.answered}
     template = "annotation/task.html#done-card" if request.htmx else "annotation/done.html"
     return render(request, template, context)
 
@@ -167,23 +277,29 @@ def _task_context(
 ) -> dict[str, Any]:
     left, right = assignment_sides(assignment)
     prompt = assignment.task.item.prompt
+    hosts = media_hosts_for(project.media_hosts)
+
+    def html(text: str) -> str:
+        return mark_safe(render_markdown(text, media_hosts=hosts))
+
     if isinstance(prompt, str):
-        conversation = [{"role": "user", "html": mark_safe(render_markdown(prompt))}]
+        conversation = [{"role": "user", "html": html(prompt)}]
     else:
-        conversation = [
-            {"role": m["role"], "html": mark_safe(render_markdown(m["content"]))} for m in prompt
-        ]
+        conversation = [{"role": m["role"], "html": html(m["content"])} for m in prompt]
     criteria = list(project.criteria.all())
+    progress = annotator_progress(project=project, annotator=annotator)
     return {
         "project": project,
         "assignment": assignment,
         "conversation": conversation,
-        "left_html": mark_safe(render_markdown(left.text)),
-        "right_html": mark_safe(render_markdown(right.text)) if right is not None else None,
+        "left_html": html(left.text),
+        "right_html": html(right.text) if right is not None else None,
+        "media_hosts": hosts,
         "criteria": criteria,
         "strength_levels": list(range(1, project.strength_scale + 1)),
         "errors": errors or [],
-        **annotator_progress(project=project, annotator=annotator),
+        **progress,
+        "can_finish": annotator.is_crowd and progress["done"] >= completion_min_answers(project),
     }
 
 
@@ -199,7 +315,7 @@ def task_preview(request: HttpRequest, slug: str) -> HttpResponse:
     annotator = annotator_for_user(user=request.user)
     context = _task_context(project, annotator, assignment, errors=None)
     context["preview"] = {"left_model": left.model, "right_model": right.model if right else ""}
-    return render(request, "annotation/task.html", context)
+    return _allow_media(render(request, "annotation/task.html", context), context["media_hosts"])
 
 
 @staff_member_required
@@ -210,7 +326,7 @@ def project_progress_partial(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_POST
-@login_required
+@annotator_required
 @vary_on_headers("HX-Request")
 def judgment_post(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
     """Record the vote through the judging service, then show the next task."""
@@ -220,17 +336,16 @@ def judgment_post(request: HttpRequest, slug: str, assignment_id: int) -> HttpRe
         pk=assignment_id,
         project=project,
     )
-    annotator = annotator_for_user(user=request.user)
+    annotator = request.annotator  # type: ignore[attr-defined]
     criteria_answers = {
         c.key: request.POST.get(f"criterion-{c.key}") for c in project.criteria.all()
     }
-    strength_raw = request.POST.get("strength")
     try:
         judgment = judgment_submit(
             assignment=assignment,
             annotator=annotator,
             choice=request.POST.get("choice") if project.is_pairwise else None,
-            strength=int(strength_raw) if strength_raw and strength_raw.isdigit() else None,
+            strength=_form_integer(request.POST.get("strength")),
             rationale=request.POST.get("rationale"),
             criteria=criteria_answers if project.is_pairwise else None,
             scores=None if project.is_pairwise else criteria_answers,
@@ -250,12 +365,12 @@ def judgment_post(request: HttpRequest, slug: str, assignment_id: int) -> HttpRe
 
 
 @require_POST
-@login_required
+@annotator_required
 @vary_on_headers("HX-Request")
 def assignment_skip_post(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
     project = get_object_or_404(Project, slug=slug)
     assignment = get_object_or_404(Assignment, pk=assignment_id, project=project)
-    annotator = annotator_for_user(user=request.user)
+    annotator = request.annotator  # type: ignore[attr-defined]
     try:
         assignment_skip(
             assignment=assignment, annotator=annotator, reason=request.POST.get("reason", "")
@@ -263,3 +378,37 @@ def assignment_skip_post(request: HttpRequest, slug: str, assignment_id: int) ->
     except DomainError as exc:
         messages.warning(request, exc.detail)
     return _render_next(request, project, annotator)
+
+
+@require_POST
+@annotator_required
+@vary_on_headers("HX-Request")
+def project_finish(request: HttpRequest, slug: str) -> HttpResponse:
+    """A crowd worker who has answered enough ends the study early with their code."""
+    project = get_object_or_404(Project, slug=slug)
+    annotator = request.annotator  # type: ignore[attr-defined]
+    if not annotator.is_crowd:
+        return redirect("annotation:task", slug=slug)
+    end = crowd_end(project=project, annotator=annotator, nothing_left=False, session=None)
+    if not end.completed:
+        messages.warning(
+            request,
+            f"Please answer at least {completion_min_answers(project)} tasks before you finish.",
+        )
+        return _render_next(request, project, annotator)
+    return _finish(request, project, annotator, nothing_left=False)
+
+
+def _allow_media(response: HttpResponse, hosts: tuple[str, ...]) -> HttpResponse:
+    """Let this page load media from the project's hosts (the policy's other sources stay)."""
+    if hosts:
+        response._csp_update = {"img-src": list(hosts), "media-src": list(hosts)}  # type: ignore[attr-defined]
+    return response
+
+
+def _form_integer(raw: str | None) -> int | str | None:
+    """A form's number: an int for ASCII digits, None when empty, else the raw text, which
+    the service refuses with a message (int() would take '²' as a digit and fail)."""
+    if not raw:
+        return None
+    return int(raw) if raw.isascii() and raw.isdigit() else raw

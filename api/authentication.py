@@ -8,14 +8,24 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db import connection
 from rest_framework import exceptions
-from rest_framework.authentication import TokenAuthentication
+from rest_framework.authentication import BaseAuthentication, TokenAuthentication
 from rest_framework.authtoken.models import Token
 
 from annotation.models import Annotator
 from annotation.rows import model_columns, model_from_row, model_select
+from api.throttling import AnonymousThrottle, FailedTokenThrottle
 
 
 class AnnotatorTokenAuthentication(TokenAuthentication):
+    def authenticate(self, request: Any) -> tuple[Any, Token] | None:
+        try:
+            return super().authenticate(request)
+        except exceptions.AuthenticationFailed:
+            wait = FailedTokenThrottle().record_failure(request)
+            if wait is not None:
+                raise exceptions.Throttled(wait) from None
+            raise
+
     def authenticate_credentials(self, key: str) -> tuple[Any, Token]:
         user_model = get_user_model()
         with connection.cursor() as cursor:
@@ -43,3 +53,15 @@ class AnnotatorTokenAuthentication(TokenAuthentication):
         if not user.is_active:
             raise exceptions.AuthenticationFailed("User inactive or deleted.")
         return user, token
+
+
+class AnonymousThrottling(BaseAuthentication):
+    """Last in the chain, reached only by requests no other class signed in: counts them per
+    address and answers 429 past the `anonymous` rate. DRF checks throttles after
+    permissions, which refuse anonymous requests first, so a throttle class never sees them."""
+
+    def authenticate(self, request: Any) -> None:
+        throttle = AnonymousThrottle()
+        if not throttle.allow_request(request, None):
+            raise exceptions.Throttled(throttle.wait())
+        return None

@@ -7,7 +7,7 @@ from typing import Any
 from django.urls import reverse
 from rest_framework import serializers
 
-from annotation.models import Criterion, Item, Project, Response, Snapshot
+from annotation.models import Criterion, CrowdSession, Item, Project, Response, Snapshot
 from annotation.presets import PRESET_CHOICES
 from annotation.selectors.exports import EXPORT_FILETYPES, EXPORT_FORMATS
 from annotation.services.projects import CRITERION_FIELDS, PROJECT_FIELDS
@@ -204,3 +204,25 @@ class SnapshotSerializer(serializers.ModelSerializer):
         )
         request = self.context.get("request")
         return request.build_absolute_uri(path) if request else path
+
+
+class CrowdSessionSerializer(serializers.ModelSerializer):
+    """A crowd worker's visit, to check a submission on the platform against real work."""
+
+    answered = serializers.IntegerField(read_only=True)
+    skipped = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = CrowdSession
+        fields = [
+            "id",
+            "platform",
+            "external_id",
+            "study_id",
+            "session_id",
+            "started_at",
+            "completed_at",
+            "outcome",
+            "answered",
+            "skipped",
+        ]

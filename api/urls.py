@@ -1,6 +1,15 @@
 from django.urls import path
 
-from api.views import annotating, exports, items, judgments, projects, reports, snapshots
+from api.views import (
+    annotating,
+    crowd,
+    exports,
+    items,
+    judgments,
+    projects,
+    reports,
+    snapshots,
+)
 
 app_name = "api"
 
@@ -13,6 +22,11 @@ urlpatterns = [
         name="project-progress",
     ),
     path("projects/<slug:slug>/items/", items.ItemListView.as_view(), name="item-list"),
+    path(
+        "projects/<slug:slug>/crowd-sessions/",
+        crowd.CrowdSessionListView.as_view(),
+        name="crowd-session-list",
+    ),
     path("projects/<slug:slug>/tasks/next/", annotating.NextTaskView.as_view(), name="task-next"),
     path(
         "projects/<slug:slug>/judgments/",

@@ -4,14 +4,17 @@ Without DATABASE_URL and REDIS_URL this is the embedded default: an SQLite file 
 project folder and Celery tasks run eagerly in-process. With them, the real stack.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env(
-    DEBUG=(bool, True),
+    DEBUG=(bool, False),
     HTTPS=(bool, False),
     ALLOWED_HOSTS=(list, ["localhost", "127.0.0.1", "[::1]", "testserver"]),
     REDIS_URL=(str, ""),
@@ -20,10 +23,19 @@ env = environ.Env(
 )
 
 DEBUG: bool = env("DEBUG")
-SECRET_KEY: str = env(
-    "SECRET_KEY",
-    default="django-insecure-embedded-default-only-never-use-in-production-8d1f0c2a",
+#: Keys anyone can read (this file, earlier docker-compose.yml files): fine for a local
+#: demo with DEBUG on, refused otherwise, since they let anyone forge sessions.
+PUBLIC_SECRET_KEYS = (
+    "django-insecure-embedded-default-only-never-use-in-production-8d1f0c2a",
+    "change-me-in-production-please-0123456789",
 )
+SECRET_KEY: str = env("SECRET_KEY", default="") or (PUBLIC_SECRET_KEYS[0] if DEBUG else "")
+if not DEBUG and (not SECRET_KEY or SECRET_KEY in PUBLIC_SECRET_KEYS):
+    raise ImproperlyConfigured(
+        "SECRET_KEY is missing or is a published example key, and DEBUG is off. Set "
+        "SECRET_KEY to a long random value (python -c 'import secrets; "
+        "print(secrets.token_urlsafe(50))'), or set DEBUG=true for local development only."
+    )
 ALLOWED_HOSTS: list[str] = env("ALLOWED_HOSTS")
 HTTPS: bool = env("HTTPS")
 
@@ -41,6 +53,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "template_partials",
+    "axes",
+    "csp",
     "annotation",
     "api",
 ]
@@ -54,7 +68,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it answers a locked-out sign-in.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -91,8 +108,32 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    # Refuses a sign-in while its username and address are locked out.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# Behind reverse proxies, how many: the client address is then read from
+# X-Forwarded-For (sign-in lockout, throttles and crowd entry all use config.client_ip).
+TRUSTED_PROXY_COUNT: int = env.int("TRUSTED_PROXY_COUNT", default=0)
+
+# Sign-in lockout (django-axes): after AXES_FAILURE_LIMIT failed sign-ins for one username
+# from one address, that pair is locked for AXES_COOLOFF_MINUTES (admin and pages alike).
+AXES_FAILURE_LIMIT: int = env.int("AXES_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked.html"
+AXES_CLIENT_IP_CALLABLE = "config.client_ip.client_address"
+AXES_VERBOSE = False
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -130,12 +171,31 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if HTTPS else None
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+
+# Content-Security-Policy (django-csp): the site's own scripts, styles and media only.
+# Media in responses may also come from MEDIA_HOSTS (and each project's `media_hosts`,
+# added to the policy of the pages that show them); elsewhere they are shown as links.
+MEDIA_HOSTS: list[str] = env.list("MEDIA_HOSTS", default=[])
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:", *MEDIA_HOSTS],
+        "media-src": [SELF, *MEDIA_HOSTS],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "api.authentication.AnnotatorTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
+        "api.authentication.AnonymousThrottling",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "api.pagination.IdCursorPagination",
@@ -149,6 +209,18 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "UNAUTHENTICATED_USER": None,
+    # Anonymous traffic and failed tokens are throttled by address; signed-in users are not
+    # unless API_USER_RATE is set (bulk voting and pipelines must not meet a 429 by default).
+    # (anonymous requests are counted by api.authentication.AnonymousThrottling).
+    "DEFAULT_THROTTLE_CLASSES": (
+        ["api.throttling.SignedInThrottle"] if env("API_USER_RATE", default="") else []
+    ),
+    "DEFAULT_THROTTLE_RATES": {
+        "anonymous": env("API_ANON_RATE", default="120/min"),
+        "signed_in": env("API_USER_RATE", default="") or None,
+        "failed_token": env("API_FAILED_TOKEN_RATE", default="20/min"),
+    },
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     # `format` names the export shape (CONTRACT section 7), not a DRF renderer.
     "URL_FORMAT_OVERRIDE": None,
 }
@@ -158,6 +230,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # The schema documents how to sign in; the anonymous throttle signs nobody in.
+    "AUTHENTICATION_WHITELIST": [
+        "api.authentication.AnnotatorTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     # Swagger UI served from our own static files: the site works offline.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

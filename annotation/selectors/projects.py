@@ -9,13 +9,17 @@ from annotation.models import Annotator, Project
 
 
 def projects_open_to(*, annotator: Annotator) -> QuerySet[Project]:
-    """Active projects this annotator may work on."""
+    """Active projects this annotator may work on: a researcher's own projects for staff;
+    for a crowd identity, the open projects it entered through their start page."""
     if annotator.is_blocked:
         return Project.objects.none()
     active = Project.objects.filter(status=Project.Status.ACTIVE)
     if annotator.user_id and annotator.user.is_staff:
-        return active
-    return active.filter(Q(access=Project.Access.OPEN) | Q(members=annotator)).distinct()
+        return active.filter(pk__in=projects_managed_by(user=annotator.user).values("pk"))
+    reachable = active.filter(Q(access=Project.Access.OPEN) | Q(members=annotator))
+    if annotator.is_crowd:
+        reachable = reachable.filter(crowd_sessions__annotator=annotator)
+    return reachable.distinct()
 
 
 def projects_managed_by(*, user: AbstractBaseUser) -> QuerySet[Project]:

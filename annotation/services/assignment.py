@@ -12,8 +12,18 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from annotation.errors import AnnotatorBlocked, PermissionDenied, ProjectNotOpen
-from annotation.models import Annotator, AnnotatorStats, Assignment, Item, Project, Response, Task
+from annotation.models import (
+    Annotator,
+    AnnotatorStats,
+    Assignment,
+    CrowdSession,
+    Item,
+    Project,
+    Response,
+    Task,
+)
 from annotation.rows import db_time, model_columns, model_from_row, model_select
+from annotation.selectors.projects import projects_managed_by
 
 MAX_LEASE_ATTEMPTS = 5
 
@@ -32,15 +42,24 @@ def project_check_open_for(
             .first()
         )
         if reason is not None:
-            raise AnnotatorBlocked(reason or None)
+            raise AnnotatorBlocked.for_reason(reason)
     if project.status != Project.Status.ACTIVE:
         raise ProjectNotOpen(f"Project {project.slug!r} is {project.status}, not active.")
+    if annotator.user_id and annotator.user.is_staff:
+        # Researchers work in their own projects only (previewing any they manage).
+        if not projects_managed_by(user=annotator.user).filter(pk=project.pk).exists():
+            raise ProjectNotOpen("Researchers annotate only in their own projects.")
+        return
     if (
         project.access == Project.Access.MEMBERS
-        and not (annotator.user_id and annotator.user.is_staff)
         and not project.members.filter(pk=annotator.pk).exists()
     ):
         raise ProjectNotOpen("This project is open to its members only.")
+    if (
+        annotator.is_crowd
+        and not CrowdSession.objects.filter(project=project, annotator=annotator).exists()
+    ):
+        raise ProjectNotOpen("Please open this study from its link on your crowd platform.")
 
 
 @dataclass(frozen=True)
@@ -146,7 +165,7 @@ def assignment_lease(
     now = now or timezone.now()
     state = _lease_state(project, annotator, now)
     if state.blocked_reason is not None:
-        raise AnnotatorBlocked(state.blocked_reason or None)
+        raise AnnotatorBlocked.for_reason(state.blocked_reason)
     project_check_open_for(project=project, annotator=annotator, check_project_block=False)
     if state.current_assignment_id is not None:
         current = _assignment_loaded(state.current_assignment_id, project)

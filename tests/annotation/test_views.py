@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from annotation.models import Annotator, Assignment, Judgment, Project
+from annotation.models import Assignment, Judgment, Project
 from annotation.services.annotators import annotator_for_user
 from annotation.services.assignment import assignment_lease
 from annotation.services.importing import items_import
@@ -24,8 +24,6 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 MODEL_NAMES = ("model-0", "model-1")
-PROLIFIC = {"PROLIFIC_PID": "abc", "STUDY_ID": "s", "SESSION_ID": "x"}
-MTURK = {"workerId": "W1", "assignmentId": "A1", "hitId": "H1"}
 
 
 @pytest.fixture(autouse=True)
@@ -242,13 +240,23 @@ def test_done_card_shows_the_completion_code(consented):
     assert "data-assignment" not in page
 
 
-def test_page_when_nothing_is_left_shows_the_completion_code(consented, project):
+def test_page_when_nothing_is_left_after_an_answer_shows_the_completion_code(consented, project):
+    second = vote(consented, consented.get("/annotate/pairs/task/"))
+
+    response = consented.post(f"/annotate/pairs/assignments/{assignment_on(second).pk}/skip/")
+
+    assert response.status_code == 200
+    assert "THANKS-42" in html(response)
+
+
+def test_nothing_left_without_a_single_answer_shows_no_completion_code(consented, project):
     project.tasks.update(judgment_count=1)
 
     response = consented.get("/annotate/pairs/task/")
 
     assert response.status_code == 200
-    assert "THANKS-42" in html(response)
+    assert "THANKS-42" not in html(response)
+    assert "did not answer any task" in html(response)
 
 
 def test_skip_moves_on_and_never_shows_the_skipped_task_again(consented):
@@ -332,98 +340,6 @@ def test_vote_on_someone_elses_assignment_stores_nothing(consented, project):
     assert response.status_code == 200
     assert "not yours" in html(response)
     assert not Judgment.objects.exists()
-
-
-# ---------------------------------------------------------------- crowd entry
-
-
-def test_prolific_entry_signs_in_a_new_worker_and_leads_to_consent(client, project):
-    response = client.get("/annotate/pairs/", PROLIFIC, follow=True)
-
-    assert response.status_code == 200
-    assert "I agree, start" in html(response)
-    assert response.wsgi_request.user.is_authenticated
-    annotator = Annotator.objects.get(source=Annotator.Source.PROLIFIC, external_id="abc")
-    assert (annotator.study_id, annotator.session_id) == ("s", "x")
-    assert annotator.user == response.wsgi_request.user
-    assert not annotator.user.has_usable_password()
-
-
-def test_prolific_entry_again_reuses_the_same_annotator(client, project):
-    client.get("/annotate/pairs/", PROLIFIC)
-    again = Client()
-
-    again.get("/annotate/pairs/", PROLIFIC | {"SESSION_ID": "y"})
-
-    annotator = Annotator.objects.get(source=Annotator.Source.PROLIFIC)
-    assert annotator.external_id == "abc"
-    assert annotator.session_id == "y"
-
-
-def test_mturk_entry_signs_in_the_worker(client, project):
-    response = client.get("/annotate/pairs/", MTURK, follow=True)
-
-    assert "I agree, start" in html(response)
-    annotator = Annotator.objects.get(source=Annotator.Source.MTURK)
-    assert (annotator.external_id, annotator.study_id, annotator.session_id) == (
-        "W1",
-        "H1",
-        "A1",
-    )
-
-
-def test_mturk_preview_signs_nobody_in(client, project):
-    response = client.get(
-        "/annotate/pairs/", MTURK | {"assignmentId": "ASSIGNMENT_ID_NOT_AVAILABLE"}
-    )
-
-    assert response.status_code == 302
-    assert response["Location"].startswith("/accounts/login/")
-    assert not Annotator.objects.exists()
-
-
-def test_malformed_crowd_id_is_refused(client, project):
-    response = client.get("/annotate/pairs/", {"PROLIFIC_PID": "<script>"})
-
-    assert response.status_code == 400
-    assert not Annotator.objects.exists()
-
-
-def test_crowd_entry_to_a_members_project_makes_the_worker_a_member(client, project):
-    project.access = Project.Access.MEMBERS
-    project.save()
-
-    response = client.get("/annotate/pairs/", PROLIFIC, follow=True)
-
-    assert "I agree, start" in html(response)
-    assert project.members.filter(external_id="abc").exists()
-
-
-def test_crowd_worker_is_sent_to_the_completion_url_at_the_end(client, project):
-    project.completion_url = "https://app.prolific.com/submissions/complete?cc=THANKS-42"
-    project.save()
-    project.tasks.update(judgment_count=1)
-    client.get("/annotate/pairs/", PROLIFIC)
-    client.post("/annotate/pairs/consent/")
-
-    response = client.get("/annotate/pairs/task/")
-
-    assert response.status_code == 302
-    assert response["Location"] == project.completion_url
-
-
-def test_htmx_vote_at_the_end_sends_a_crowd_worker_to_the_completion_url(client, project):
-    project.completion_url = "https://app.prolific.com/submissions/complete?cc=THANKS-42"
-    project.save()
-    client.get("/annotate/pairs/", PROLIFIC)
-    client.post("/annotate/pairs/consent/")
-    vote(client, client.get("/annotate/pairs/task/"))
-    last = client.get("/annotate/pairs/task/")
-
-    response = vote(client, last, HTTP_HX_REQUEST="true")
-
-    assert response["HX-Redirect"] == project.completion_url
-    assert Judgment.objects.count() == 2
 
 
 def test_conversation_prompt_shows_every_message(consented, project):

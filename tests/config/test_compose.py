@@ -35,3 +35,11 @@ def test_app_services_use_postgres_and_redis_and_wait_for_them():
 def test_the_image_installs_the_project_and_collects_static_files():
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "pip install" in dockerfile and "collectstatic" in dockerfile
+
+
+def test_the_secret_key_comes_from_the_environment_never_a_fixed_value():
+    services = _compose()["services"]
+    for name in ("web", "worker", "beat"):
+        key = services[name]["environment"]["SECRET_KEY"]
+        assert key.startswith("${SECRET_KEY:?"), key
+    assert "SECRET_KEY=build-only" not in (ROOT / "Dockerfile").read_text()

@@ -14,7 +14,15 @@ def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     environment = {
         k: v
         for k, v in os.environ.items()
-        if k not in ("DATABASE_URL", "REDIS_URL", "DEBUG", "HTTPS", "DJANGO_ALLOW_ASYNC_UNSAFE")
+        if k
+        not in (
+            "DATABASE_URL",
+            "REDIS_URL",
+            "DEBUG",
+            "HTTPS",
+            "SECRET_KEY",
+            "DJANGO_ALLOW_ASYNC_UNSAFE",
+        )
     }
     environment.update(env)
     return subprocess.run(
@@ -25,6 +33,9 @@ def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
         text=True,
         timeout=120,
     )
+
+
+PRODUCTION_KEY = "x" * 20 + "a-long-random-production-key-0123456789"
 
 
 def test_production_settings_pass_the_deploy_check():
@@ -46,7 +57,7 @@ def test_embedded_default_uses_sqlite_and_eager_celery():
         "from django.conf import settings;"
         "print(settings.DATABASES['default']['ENGINE'], settings.CELERY_TASK_ALWAYS_EAGER)"
     )
-    result = _manage("shell", "-c", code)
+    result = _manage("shell", "-c", code, DEBUG="true")
     assert result.stdout.split()[-2:] == ["django.db.backends.sqlite3", "True"], result.stderr
 
 
@@ -62,9 +73,49 @@ def test_database_and_redis_urls_select_the_real_stack():
         code,
         DATABASE_URL="postgres://u:p@db.example:5432/x",
         REDIS_URL="redis://cache.example:6379/0",
+        SECRET_KEY=PRODUCTION_KEY,
     )
     assert result.stdout.split()[-3:] == [
         "django.db.backends.postgresql",
         "False",
         "redis://cache.example:6379/0",
     ], result.stderr
+
+
+def test_debug_is_off_unless_asked_for():
+    result = _manage(
+        "shell",
+        "-c",
+        "from django.conf import settings; print(settings.DEBUG)",
+        SECRET_KEY=PRODUCTION_KEY,
+    )
+    assert result.stdout.split()[-1] == "False", result.stderr
+
+
+def test_without_a_secret_key_and_debug_off_the_site_does_not_start():
+    environment = {"SECRET_KEY": ""}
+    result = _manage("check", **environment)
+    assert result.returncode != 0
+    assert "SECRET_KEY is missing or is a published example key" in result.stderr
+
+
+def test_a_published_secret_key_is_refused_with_debug_off():
+    for key in (
+        "django-insecure-embedded-default-only-never-use-in-production-8d1f0c2a",
+        "change-me-in-production-please-0123456789",
+    ):
+        result = _manage("check", SECRET_KEY=key, DEBUG="false")
+        assert result.returncode != 0, key
+        assert "published example key" in result.stderr
+
+
+def test_debug_on_runs_with_the_development_key():
+    result = _manage("check", DEBUG="true", SECRET_KEY="")
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_scripts_set_debug_for_their_own_process_only():
+    for script in ("scripts/demo", "scripts/test"):
+        text = (ROOT / script).read_text()
+        assert 'export DEBUG="${DEBUG:-true}"' in text
+        assert ".env" not in text

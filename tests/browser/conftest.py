@@ -49,11 +49,22 @@ def browser() -> Iterator[object]:
 
 @pytest.fixture
 def page(browser):
+    """A fresh page; a test fails if the page broke its Content-Security-Policy (an inline
+    script or style, or media from a host the policy does not list)."""
     context = browser.new_context(viewport={"width": 1440, "height": 1000})
     page = context.new_page()
     page.set_default_timeout(15_000)
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    page.csp_violations = violations
     yield page
     context.close()
+    assert not violations, f"Content-Security-Policy violations: {violations}"
 
 
 @pytest.fixture

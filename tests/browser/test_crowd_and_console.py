@@ -48,7 +48,12 @@ def test_prolific_worker_votes_by_keyboard_skips_one_and_gets_the_code(
     )
     items_import(project=project, rows=list(enumerate(_items(4), 1)))
     base = live_server.url
-    page.goto(f"{base}/annotate/study/?PROLIFIC_PID=5f1e2d&STUDY_ID=st1&SESSION_ID=se9")
+    page.goto(
+        f"{base}/annotate/study/?PROLIFIC_PID=5f1e2d3c4b5a69788796a5b4&STUDY_ID=st1&SESSION_ID=se9"
+    )
+    screenshot(page, "prolific-start")
+    assert Annotator.objects.filter(source="prolific").count() == 0  # the GET made nobody
+    page.click("text=Start the study")
     page.wait_for_selector("text=I agree, start")
     screenshot(page, "prolific-consent")
     page.click("text=I agree, start")
@@ -66,7 +71,8 @@ def test_prolific_worker_votes_by_keyboard_skips_one_and_gets_the_code(
     )
     screenshot(page, "prolific-done")
 
-    worker = Annotator.objects.get(source="prolific", external_id="5f1e2d")
+    worker = Annotator.objects.get(source="prolific", external_id="5f1e2d3c4b5a69788796a5b4")
+    assert worker.user is None
     assert (worker.study_id, worker.session_id) == ("st1", "se9")
     votes = Judgment.objects.filter(annotator=worker)
     assert votes.count() == 3
@@ -80,7 +86,10 @@ def test_a_returning_worker_is_sent_back_to_the_platform(live_server, page):
         slug="redirect", completion_url=back, annotations_per_task=1, min_seconds_per_task=0
     )
     items_import(project=project, rows=list(enumerate(_items(1), 1)))
-    page.goto(f"{live_server.url}/annotate/redirect/?workerId=W1&assignmentId=A1&hitId=H1")
+    page.goto(
+        f"{live_server.url}/annotate/redirect/?workerId=A1B2C3D4E5F6G7&assignmentId=A1&hitId=H1"
+    )
+    page.click("text=Start the study")
     page.click("text=I agree, start")
     page.wait_for_selector("#task-card")
     page.keyboard.press("1")
@@ -90,7 +99,7 @@ def test_a_returning_worker_is_sent_back_to_the_platform(live_server, page):
 def test_researcher_creates_a_project_from_a_preset_uploads_previews_and_sees_figures(
     live_server, page, screenshot, tmp_path
 ):
-    ResearcherFactory(username="lead", is_superuser=True)
+    ResearcherFactory(username="lead", is_superuser=True)  # password "pw", as factories set
     base = live_server.url
     page.goto(f"{base}/admin/login/")
     page.fill("#id_username", "lead")

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from annotation.errors import AnnotatorBlocked
+from annotation.errors import AnnotatorBlocked, QualificationFailed
 from annotation.models import Annotator, AnnotatorStats, Judgment, Project, Task
 from annotation.rows import db_time, model_from_row, model_select
 
@@ -63,10 +64,8 @@ _COUNTERS = (
     "gold_correct",
     "seconds_total",
 )
-QUIZ_FAILED = (
-    "Thank you for taking the qualification quiz. Your answers did not reach the "
-    "accuracy this study needs, so there are no more tasks for you here."
-)
+#: Stored as the block reason, and the one reason the annotator is shown (errors.py).
+QUIZ_FAILED = QualificationFailed.default_detail
 
 
 def annotator_stats_record(*, project: Project, task: Task, judgment: Judgment) -> AnnotatorStats:
@@ -130,15 +129,23 @@ def annotator_stats_record(*, project: Project, task: Task, judgment: Judgment) 
 
 @transaction.atomic
 def annotator_block(
-    *, project: Project, annotator: Annotator, reason: str = "", blocked: bool = True
+    *,
+    project: Project,
+    annotator: Annotator,
+    reason: str = "",
+    blocked: bool = True,
+    by: AbstractBaseUser | None = None,
 ) -> AnnotatorStats:
-    """Stop (or let back) an annotator in one project. Their judgments stay stored."""
+    """Stop (or let back) an annotator in one project. Their judgments stay stored. Who
+    blocked (`by`) and the reason are kept for researchers; the annotator is only told
+    that they can no longer work there."""
     stats, _ = AnnotatorStats.objects.select_for_update().get_or_create(
         project=project, annotator=annotator
     )
     stats.is_blocked = blocked
     stats.blocked_reason = reason[:300] if blocked else ""
-    stats.save(update_fields=["is_blocked", "blocked_reason", "updated_at"])
+    stats.blocked_by = by if blocked else None
+    stats.save(update_fields=["is_blocked", "blocked_reason", "blocked_by", "updated_at"])
     return stats
 
 

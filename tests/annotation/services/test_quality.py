@@ -8,11 +8,11 @@ from django.utils import timezone
 from annotation.errors import AnnotatorBlocked
 from annotation.models import AnnotatorStats, Assignment, Judgment
 from annotation.selectors.exports import ExportFilters, judgment_rows
-from annotation.services.assignment import assignment_lease
+from annotation.services.assignment import assignment_lease, project_check_open_for
 from annotation.services.importing import items_import
 from annotation.services.judging import judgment_submit
 from annotation.services.quality import FLAG_LOW_GOLD, FLAG_ONE_SIDE, FLAG_TOO_FAST, annotator_block
-from tests.factories import ProjectFactory, import_items, make_annotator
+from tests.factories import ProjectFactory, ResearcherFactory, import_items, make_annotator
 
 pytestmark = pytest.mark.django_db
 
@@ -116,6 +116,41 @@ def test_a_blocked_annotator_gets_no_more_tasks_in_that_project_only():
     with pytest.raises(AnnotatorBlocked):
         assignment_lease(project=project, annotator=annotator)
     assert assignment_lease(project=other, annotator=annotator) is not None
+
+
+def test_a_block_keeps_who_blocked_and_why_for_researchers_only():
+    researcher = ResearcherFactory(username="rosalind")
+    project = ProjectFactory(owner=researcher)
+    import_items(project, 2)
+    annotator = make_annotator()
+    stats = annotator_block(
+        project=project, annotator=annotator, reason="clicks at random", by=researcher
+    )
+    assert (stats.blocked_by, stats.blocked_reason) == (researcher, "clicks at random")
+    with pytest.raises(AnnotatorBlocked) as caught:
+        assignment_lease(project=project, annotator=annotator)
+    assert "rosalind" not in caught.value.detail and "random" not in caught.value.detail
+    assert caught.value.detail == AnnotatorBlocked.default_detail
+    with pytest.raises(AnnotatorBlocked) as caught:  # the vote path's check
+        project_check_open_for(project=project, annotator=annotator)
+    assert caught.value.detail == AnnotatorBlocked.default_detail
+
+
+def test_unblocking_forgets_who_blocked():
+    researcher = ResearcherFactory()
+    project, annotator = ProjectFactory(owner=researcher), make_annotator()
+    annotator_block(project=project, annotator=annotator, by=researcher)
+    stats = annotator_block(project=project, annotator=annotator, blocked=False)
+    assert not stats.is_blocked and stats.blocked_by is None and stats.blocked_reason == ""
+
+
+def test_deleting_the_researcher_who_blocked_keeps_the_block():
+    researcher = ResearcherFactory()
+    project, annotator = ProjectFactory(), make_annotator()
+    stats = annotator_block(project=project, annotator=annotator, by=researcher)
+    researcher.delete()
+    stats.refresh_from_db()
+    assert stats.is_blocked and stats.blocked_by is None
 
 
 def _quiz_project(**kwargs):

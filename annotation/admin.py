@@ -7,7 +7,8 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
-from django.db.models import QuerySet
+from django.db import models
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
@@ -23,6 +24,7 @@ from annotation.models import (
     AnnotatorStats,
     Assignment,
     Criterion,
+    CrowdSession,
     Item,
     Judgment,
     Project,
@@ -30,6 +32,7 @@ from annotation.models import (
     Task,
 )
 from annotation.presets import PRESET_CHOICES
+from annotation.selectors.crowd import crowd_sessions_with_counts
 from annotation.selectors.progress import progress_context
 from annotation.selectors.projects import projects_managed_by
 from annotation.services.importing import filetype_from_name, items_import
@@ -42,6 +45,7 @@ from annotation.services.projects import (
 )
 from annotation.services.quality import annotator_block
 from annotation.services.reports import report_is_stale, report_latest
+from annotation.services.researchers import annotators_seen_by, member_candidates
 
 METRICS = (
     "krippendorff_alpha",
@@ -52,7 +56,84 @@ METRICS = (
 )
 
 
-class CriterionInline(admin.TabularInline):
+def _is_superuser(request: HttpRequest) -> bool:
+    return bool(request.user.is_superuser)
+
+
+def _managed(request: HttpRequest) -> QuerySet[Project]:
+    return projects_managed_by(user=request.user)
+
+
+def choices_for(model: type[models.Model], request: HttpRequest) -> QuerySet | None:
+    """What a researcher may pick for a foreign key or many-to-many to `model`: rows of the
+    projects they manage (the form refuses any other id, drop-down or raw id alike).
+    None: no narrowing (superusers)."""
+    if _is_superuser(request):
+        return None
+    managed = _managed(request).values("pk")
+    if model is Project:
+        return Project.objects.filter(pk__in=managed)
+    if model is Response:
+        return Response.objects.filter(item__project__in=managed)
+    if model in (Criterion, Item, Task, Assignment, Judgment):
+        return model._default_manager.filter(project__in=managed)
+    if model is Annotator:
+        return annotators_seen_by(user=request.user).select_related("user")
+    if model is get_user_model():
+        return get_user_model().objects.filter(is_staff=True)
+    return model._default_manager.none()
+
+
+class ScopedChoicesMixin:
+    """Drop-downs and raw-id fields of forms and inlines accept only the researcher's rows."""
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        choices = choices_for(db_field.related_model, request)
+        if choices is not None and "queryset" not in kwargs:
+            kwargs["queryset"] = choices
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
+
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        choices = choices_for(db_field.related_model, request)
+        if choices is not None and "queryset" not in kwargs:
+            kwargs["queryset"] = choices
+        return super().formfield_for_manytomany(db_field, request, **kwargs)  # type: ignore[misc]
+
+
+class ManagedProjectMixin(ScopedChoicesMixin):
+    """Researchers see only the rows of projects they own or that are shared with them;
+    superusers see everything. `project_path` leads from the model to its project."""
+
+    project_path = "project"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        queryset = super().get_queryset(request)  # type: ignore[misc]
+        if _is_superuser(request):
+            return queryset
+        managed = _managed(request).values("pk")
+        if self.project_path == "":
+            return queryset.filter(pk__in=managed)
+        return queryset.filter(**{f"{self.project_path}__in": managed})
+
+
+class ManagedProjectFilter(admin.RelatedFieldListFilter):
+    """The project filter offers only the projects the researcher manages."""
+
+    def field_choices(self, field: Any, request: HttpRequest, model_admin: Any) -> list:
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        if _is_superuser(request):
+            return field.get_choices(include_blank=False, ordering=ordering)
+        return field.get_choices(
+            include_blank=False,
+            limit_choices_to={"pk__in": _managed(request).values("pk")},
+            ordering=ordering,
+        )
+
+
+PROJECT_FILTER = ("project", ManagedProjectFilter)
+
+
+class CriterionInline(ScopedChoicesMixin, admin.TabularInline):
     model = Criterion
     extra = 0
     fields = ["position", "key", "label", "description", "min", "max", "level", "level_labels"]
@@ -70,24 +151,16 @@ class ProjectAdminForm(forms.ModelForm):
         model = Project
         fields = [*PROJECT_FIELDS, "owner", "researchers", "members"]
 
+    def clean_media_hosts(self) -> list:
+        return self.cleaned_data.get("media_hosts") or []  # an emptied box: no extra hosts
+
 
 class ItemImportForm(forms.Form):
     file = forms.FileField(help_text="JSONL, JSON or CSV in the import format (README).")
 
 
-class ManagedProjectMixin:
-    """Researchers see only the projects they own or that are shared with them."""
-
-    project_path = "project"
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet:
-        queryset = super().get_queryset(request)  # type: ignore[misc]
-        if request.user.is_superuser:
-            return queryset
-        managed = projects_managed_by(user=request.user)
-        if self.project_path == "":
-            return queryset.filter(pk__in=managed.values("pk"))
-        return queryset.filter(**{f"{self.project_path}__in": managed.values("pk")})
+def _is_owner(request: HttpRequest, project: Project) -> bool:
+    return _is_superuser(request) or project.owner_id == request.user.pk
 
 
 @admin.register(Project)
@@ -149,8 +222,14 @@ class ProjectAdmin(ManagedProjectMixin, admin.ModelAdmin):
                 "fields": [
                     "completion_code",
                     "completion_url",
+                    "completion_min_answers",
+                    "screenout_code",
+                    "screenout_url",
+                    "prolific_study_id",
+                    "crowd_new_per_hour",
                     "qualification_tasks",
                     "qualification_min_accuracy",
+                    "media_hosts",
                 ]
             },
         ),
@@ -251,8 +330,19 @@ class ProjectAdmin(ManagedProjectMixin, admin.ModelAdmin):
         if db_field.name == "researchers":
             kwargs["queryset"] = get_user_model().objects.filter(is_staff=True)
         elif db_field.name == "members":  # each shown by its account's name
-            kwargs["queryset"] = Annotator.objects.select_related("user")
+            kwargs["queryset"] = member_candidates(user=request.user).select_related("user")
         return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Project | None = None) -> list:
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and not _is_owner(request, obj):
+            fields += ["owner", "researchers"]  # sharing lets a colleague work, not give away
+        return fields
+
+    def has_delete_permission(self, request: HttpRequest, obj: Project | None = None) -> bool:
+        return super().has_delete_permission(request, obj) and (
+            obj is None or _is_owner(request, obj)
+        )
 
     def get_fieldsets(self, request: HttpRequest, obj: Project | None = None) -> list:
         fieldsets = super().get_fieldsets(request, obj)
@@ -332,10 +422,15 @@ class ProjectAdmin(ManagedProjectMixin, admin.ModelAdmin):
 @admin.register(Criterion)
 class CriterionAdmin(ManagedProjectMixin, admin.ModelAdmin):
     list_display = ["key", "label", "project", "min", "max", "level"]
-    list_filter = ["project"]
+    list_filter = [PROJECT_FILTER]
+    list_select_related = ["project"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Criterion | None = None) -> list:
+        fields = list(super().get_readonly_fields(request, obj))
+        return fields if obj is None else [*fields, "project"]
 
 
-class ResponseInline(admin.TabularInline):
+class ResponseInline(ScopedChoicesMixin, admin.TabularInline):
     model = Response
     extra = 0
     fields = ["external_id", "model", "text", "position"]
@@ -344,36 +439,53 @@ class ResponseInline(admin.TabularInline):
 @admin.register(Item)
 class ItemAdmin(ManagedProjectMixin, admin.ModelAdmin):
     list_display = ["external_id", "project", "created_at"]
-    list_filter = ["project"]
+    list_filter = [PROJECT_FILTER]
     search_fields = ["external_id"]
+    list_select_related = ["project"]
     inlines = [ResponseInline]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Item | None = None) -> list:
+        fields = list(super().get_readonly_fields(request, obj))
+        return fields if obj is None else [*fields, "project"]  # its tasks stay where they are
 
 
 @admin.register(Response)
-class ResponseAdmin(admin.ModelAdmin):
+class ResponseAdmin(ManagedProjectMixin, admin.ModelAdmin):
+    project_path = "item__project"
     list_display = ["external_id", "model", "item"]
+    list_filter = [("item__project", ManagedProjectFilter)]
     search_fields = ["item__external_id", "model"]
     list_select_related = ["item"]
+    raw_id_fields = ["item"]
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet:
-        queryset = super().get_queryset(request)
-        if request.user.is_superuser:
-            return queryset
-        return queryset.filter(
-            item__project__in=projects_managed_by(user=request.user).values("pk")
-        )
+    def get_readonly_fields(self, request: HttpRequest, obj: Response | None = None) -> list:
+        fields = list(super().get_readonly_fields(request, obj))
+        return fields if obj is None else [*fields, "item"]
 
 
 @admin.register(Task)
 class TaskAdmin(ManagedProjectMixin, admin.ModelAdmin):
+    """Tasks are made by imports; a researcher marks gold here."""
+
     list_display = ["id", "project", "item", "is_gold", "judgment_count"]
-    list_filter = ["project", "is_gold"]
+    list_filter = [PROJECT_FILTER, "is_gold"]
     raw_id_fields = ["item", "response_a", "response_b"]
     list_select_related = ["project", "item"]
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Task | None = None) -> list:
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is None:
+            return fields
+        return [*fields, "project", "item", "response_a", "response_b", "judgment_count"]
+
 
 @admin.register(Annotator)
-class AnnotatorAdmin(admin.ModelAdmin):
+class AnnotatorAdmin(ScopedChoicesMixin, admin.ModelAdmin):
+    """Annotators are shared by projects: a researcher sees those who worked in, entered or
+    belong to their projects, never another project's crowd workers. Site-wide blocks are
+    a superuser's (researchers block per project, in annotator quality)."""
+
+    SITE_WIDE = ("is_blocked", "blocked_reason")
     list_display = ["__str__", "pseudonym", "source", "kind", "is_blocked", "created_at"]
     list_filter = ["source", "kind", "is_blocked"]
     search_fields = ["external_id", "pseudonym", "user__username"]
@@ -381,19 +493,120 @@ class AnnotatorAdmin(admin.ModelAdmin):
     list_select_related = ["user"]
     actions = ["block", "unblock"]
 
-    @admin.action(description="Block the selected annotators (their judgments stay stored)")
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return annotators_seen_by(user=request.user).select_related("user")
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet, search_term: str
+    ) -> tuple[QuerySet, bool]:
+        found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        term = search_term.strip()
+        if _is_superuser(request) or not term or not _is_autocomplete(request):
+            return found, may_have_duplicates
+        # Adding members: any local account may be found by its username, not listed.
+        by_username = member_candidates(user=request.user).filter(user__username__istartswith=term)
+        return (
+            Annotator.objects.select_related("user").filter(
+                Q(pk__in=found.values("pk")) | Q(pk__in=by_username.values("pk"))
+            ),
+            False,
+        )
+
+    def get_list_display(self, request: HttpRequest) -> list:
+        shown = super().get_list_display(request)
+        return shown if _is_superuser(request) else [f for f in shown if f not in self.SITE_WIDE]
+
+    def get_list_filter(self, request: HttpRequest) -> list:
+        shown = super().get_list_filter(request)
+        return shown if _is_superuser(request) else [f for f in shown if f not in self.SITE_WIDE]
+
+    def get_fields(self, request: HttpRequest, obj: Annotator | None = None) -> list:
+        fields = super().get_fields(request, obj)
+        if _is_superuser(request):
+            return fields
+        # The last study and session ids may be another project's: sessions list their own.
+        hidden = (*self.SITE_WIDE, "study_id", "session_id")
+        return [f for f in fields if f not in hidden]
+
+    def has_site_block_permission(self, request: HttpRequest) -> bool:
+        return _is_superuser(request)
+
+    @admin.action(
+        description="Block the selected annotators everywhere (their judgments stay stored)",
+        permissions=["site_block"],
+    )
     def block(self, request: HttpRequest, queryset: QuerySet) -> None:
         queryset.update(is_blocked=True)
 
-    @admin.action(description="Unblock the selected annotators")
+    @admin.action(
+        description="Unblock the selected annotators everywhere", permissions=["site_block"]
+    )
     def unblock(self, request: HttpRequest, queryset: QuerySet) -> None:
         queryset.update(is_blocked=False, blocked_reason="")
+
+
+def _is_autocomplete(request: HttpRequest) -> bool:
+    match = getattr(request, "resolver_match", None)
+    return match is not None and match.url_name == "autocomplete"
+
+
+@admin.register(CrowdSession)
+class CrowdSessionAdmin(ManagedProjectMixin, admin.ModelAdmin):
+    """Crowd visits with the work done in each, to check a submission before approving it
+    on the platform. Read only: entry pages write them."""
+
+    list_display = [
+        "platform",
+        "external_id",
+        "study_id",
+        "session_id",
+        "started_at",
+        "completed_at",
+        "outcome",
+        "answered",
+        "skipped",
+        "project",
+    ]
+    list_filter = [PROJECT_FILTER, "platform", "outcome"]
+    search_fields = ["external_id"]
+    list_select_related = ["project"]
+    fields = [
+        "project",
+        "annotator",
+        "platform",
+        "external_id",
+        "study_id",
+        "session_id",
+        "started_at",
+        "completed_at",
+        "outcome",
+        "answered",
+        "skipped",
+    ]
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return crowd_sessions_with_counts(super().get_queryset(request))
+
+    @admin.display(description="answered", ordering="answered")
+    def answered(self, session: CrowdSession) -> int:
+        return session.answered  # type: ignore[attr-defined]
+
+    @admin.display(description="skipped", ordering="skipped")
+    def skipped(self, session: CrowdSession) -> int:
+        return session.skipped  # type: ignore[attr-defined]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(Assignment)
 class AssignmentAdmin(ManagedProjectMixin, admin.ModelAdmin):
     list_display = ["id", "project", "task", "annotator", "status", "leased_at", "expires_at"]
-    list_filter = ["project", "status"]
+    list_filter = [PROJECT_FILTER, "status"]
     raw_id_fields = ["task", "annotator", "left_response"]
     list_select_related = ["project", "task", "annotator__user"]
 
@@ -411,14 +624,15 @@ class JudgmentAdmin(ManagedProjectMixin, admin.ModelAdmin):
         "is_gold",
         "created_at",
     ]
-    list_filter = ["project", "choice", "is_gold", "source"]
+    list_filter = [PROJECT_FILTER, "choice", "is_gold", "source"]
     raw_id_fields = ["task", "annotator", "assignment", "shown_left"]
     list_select_related = ["project", "task", "annotator__user"]
 
 
 @admin.register(AnnotatorStats)
 class AnnotatorStatsAdmin(ManagedProjectMixin, admin.ModelAdmin):
-    """Annotator quality per project: figures, flags, and blocking."""
+    """Annotator quality per project: figures, flags, and blocking. Who blocked is kept
+    for researchers; the blocked annotator is told only that they can no longer work."""
 
     list_display = [
         "annotator",
@@ -430,10 +644,11 @@ class AnnotatorStatsAdmin(ManagedProjectMixin, admin.ModelAdmin):
         "mean_seconds",
         "flag_list",
         "is_blocked",
+        "blocked_by",
     ]
-    list_filter = ["project", "is_blocked"]
+    list_filter = [PROJECT_FILTER, "is_blocked"]
     search_fields = ["annotator__pseudonym", "annotator__external_id", "annotator__user__username"]
-    list_select_related = ["annotator__user", "project"]
+    list_select_related = ["annotator__user", "project", "blocked_by"]
     readonly_fields = [f.name for f in AnnotatorStats._meta.fields if f.name != "blocked_reason"]
     actions = ["block", "unblock"]
 
@@ -460,17 +675,18 @@ class AnnotatorStatsAdmin(ManagedProjectMixin, admin.ModelAdmin):
     def flag_list(self, stats: AnnotatorStats) -> str:
         return ", ".join(stats.flags) or "—"
 
-    @admin.action(description="Block in their project (judgments stay stored, left out of exports)")
+    @admin.action(
+        description="Block in their project (judgments stay stored, left out of exports)",
+        permissions=["change"],
+    )
     def block(self, request: HttpRequest, queryset: QuerySet) -> None:
+        blocked = 0
         for stats in queryset.select_related("project", "annotator"):
-            annotator_block(
-                project=stats.project,
-                annotator=stats.annotator,
-                reason=f"blocked by {request.user}",
-            )
-        messages.success(request, f"Blocked {queryset.count()} annotator(s).")
+            annotator_block(project=stats.project, annotator=stats.annotator, by=request.user)
+            blocked += 1
+        messages.success(request, f"Blocked {blocked} annotator(s).")
 
-    @admin.action(description="Unblock in their project")
+    @admin.action(description="Unblock in their project", permissions=["change"])
     def unblock(self, request: HttpRequest, queryset: QuerySet) -> None:
         for stats in queryset.select_related("project", "annotator"):
             annotator_block(project=stats.project, annotator=stats.annotator, blocked=False)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -14,7 +13,10 @@ from annotation.models import AnnotatorStats, Item
 from annotation.services.assignment import assignment_lease
 from annotation.services.judging import judgment_submit
 from annotation.services.judgment_import import judgments_import
+from annotation.services.quality import annotator_block
 from annotation.services.reports import report_compute
+from annotation.services.researchers import researcher_create
+from tests.annotation.test_admin_isolation import project_form
 from tests.factories import (
     ProjectFactory,
     ResearcherFactory,
@@ -26,10 +28,9 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 
-def _researcher(**kwargs):
-    user = ResearcherFactory(**kwargs)
-    user.user_permissions.set(Permission.objects.filter(content_type__app_label="annotation"))
-    return user
+def _researcher(username: str | None = None):
+    """A researcher as `create_researcher` makes one: staff in the researcher group."""
+    return researcher_create(username=username or ResearcherFactory.build().username)
 
 
 def _voted_project(owner):
@@ -125,8 +126,34 @@ def test_blocking_from_the_quality_list_keeps_judgments(client):
         "/admin/annotation/annotatorstats/", {"action": "block", "_selected_action": [stats.pk]}
     )
     stats.refresh_from_db()
-    assert stats.is_blocked
+    assert stats.is_blocked and stats.blocked_by == researcher
     assert project.judgments.filter(annotator=stats.annotator).count() == 6
+
+
+def test_the_quality_list_says_who_blocked(client):
+    researcher = _researcher("rosalind")
+    project = ProjectFactory(owner=researcher)
+    annotator = make_annotator()
+    annotator_block(project=project, annotator=annotator, by=researcher)
+    client.force_login(researcher)
+    html = client.get("/admin/annotation/annotatorstats/").content.decode()
+    assert "rosalind" in html
+
+
+def test_a_blocked_annotator_never_sees_who_blocked_them(client):
+    researcher = _researcher("rosalind")
+    project = ProjectFactory(owner=researcher, slug="blocking")
+    import_items(project, 2)
+    annotator = make_annotator()
+    stats = AnnotatorStats.objects.create(project=project, annotator=annotator)
+    client.force_login(researcher)
+    client.post(
+        "/admin/annotation/annotatorstats/", {"action": "block", "_selected_action": [stats.pk]}
+    )
+    client.force_login(annotator.user)
+    html = client.get("/annotate/blocking/").content.decode()
+    assert "can no longer work on this project" in html
+    assert "rosalind" not in html
 
 
 def test_creating_a_project_from_a_preset_fills_kind_protocol_and_criteria(client):
@@ -153,6 +180,8 @@ def test_creating_a_project_from_a_preset_fills_kind_protocol_and_criteria(clien
         "flag_min_gold_accuracy": 0.6,
         "qualification_tasks": 0,
         "qualification_min_accuracy": 0.8,
+        "crowd_new_per_hour": 20,
+        "media_hosts": "[]",
         "allow_tie": "on",
         "criteria-TOTAL_FORMS": 0,
         "criteria-INITIAL_FORMS": 0,
@@ -200,6 +229,8 @@ def test_console_pages_cost_the_same_queries_for_many_annotators(client):
         "/admin/annotation/judgment/",
         "/admin/annotation/assignment/",
         "/admin/annotation/annotator/",
+        "/admin/annotation/annotatorstats/",
+        "/admin/annotation/crowdsession/",
     ]
 
     def queries() -> list[int]:
@@ -234,3 +265,36 @@ def test_members_are_searched_for_not_listed(client):
         },
     ).json()
     assert [r["text"] for r in found["results"]] == [str(other)]
+
+
+def test_the_project_page_sets_the_crowd_study(client):
+    researcher = _researcher()
+    project = ProjectFactory(owner=researcher)
+    client.force_login(researcher)
+    form = project_form(
+        project,
+        prolific_study_id="study-1",
+        screenout_code="NOPE",
+        completion_min_answers=5,
+        media_hosts="",
+    )
+    response = client.post(f"/admin/annotation/project/{project.pk}/change/", form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    project.refresh_from_db()
+    assert (project.prolific_study_id, project.screenout_code) == ("study-1", "NOPE")
+    assert project.completion_min_answers == 5 and project.media_hosts == []
+
+
+def test_a_researcher_marks_a_task_gold_but_cannot_move_it(client):
+    researcher = _researcher()
+    project, other = ProjectFactory(owner=researcher), ProjectFactory(owner=researcher)
+    import_items(project, 1)
+    task = project.tasks.get()
+    client.force_login(researcher)
+    response = client.post(
+        f"/admin/annotation/task/{task.pk}/change/",
+        {"project": other.pk, "is_gold": "on", "gold_answer": '{"choice": "a"}'},
+    )
+    assert response.status_code == 302
+    task.refresh_from_db()
+    assert task.is_gold and task.gold_answer == {"choice": "a"} and task.project == project

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from annotation.demo_data import PAIRWISE_ITEMS, RUBRIC_ITEMS
@@ -10,6 +9,7 @@ from annotation.models import Project
 from annotation.presets import HELPSTEER2_CRITERIA
 from annotation.services.importing import items_import
 from annotation.services.projects import project_create
+from annotation.services.researchers import researcher_create
 
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "demo"
@@ -63,12 +63,13 @@ PROJECTS = [
 
 @transaction.atomic
 def demo_create() -> list[Project]:
-    """Create (or bring up to date) the demo researcher and projects; safe to run again."""
-    User = get_user_model()
-    researcher, _ = User.objects.get_or_create(username=DEMO_USERNAME)
-    researcher.is_staff = researcher.is_superuser = True
+    """Create (or bring up to date) the demo researcher and projects; safe to run again.
+    The researcher is made like any other (staff, in the researcher group, not a
+    superuser), so the demo shows the console a researcher gets."""
+    researcher = researcher_create(username=DEMO_USERNAME)
+    # The demo's well-known password skips the validators on purpose: demo sites only.
     researcher.set_password(DEMO_PASSWORD)
-    researcher.save()
+    researcher.save(update_fields=["password"])
     projects = []
     for spec in PROJECTS:
         spec = dict(spec)
@@ -77,6 +78,8 @@ def demo_create() -> list[Project]:
         project = Project.objects.filter(slug=spec["slug"]).first()
         if project is None:
             project = project_create(owner=researcher, criteria=criteria, **spec)
+        elif project.owner_id != researcher.pk:
+            project.researchers.add(researcher)  # the demo researcher manages its projects
         items_import(project=project, rows=list(enumerate(items, start=1)))
         projects.append(project)
     return projects

@@ -55,12 +55,11 @@ def page(browser):
     page = context.new_page()
     page.set_default_timeout(15_000)
     violations: list[str] = []
-    page.on(
-        "console",
-        lambda message: (
-            violations.append(message.text) if "Content Security Policy" in message.text else None
-        ),
-    )
+    def on_console(message) -> None:
+        if "Content Security Policy" in message.text:
+            violations.append(f"{page.url} {message.location}: {message.text[:80]}")
+
+    page.on("console", on_console)
     page.csp_violations = violations
     yield page
     context.close()

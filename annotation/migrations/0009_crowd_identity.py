@@ -11,10 +11,12 @@ CROWD_SOURCES = ("prolific", "mturk")
 
 
 def detach_crowd_accounts(apps, schema_editor):
-    """Crowd workers used to get a user account named `<platform>-<id>`: detach every crowd
-    annotator from its account, and delete the accounts that entry made (no usable
-    password, not staff, named after the worker). An account someone signed up with is
-    kept; its owner may need a password reset, since the old entry removed its password."""
+    """Crowd workers used to get a user account named `<platform>-<id>`, signed in by a plain
+    GET: detach every crowd annotator from its account (crowd identities have none now), and
+    deactivate the accounts that entry made (no usable password, not staff, named after the
+    worker), so a browser still signed in as one is signed out. Nothing is deleted: an account
+    someone had signed up with under such a name looks the same (the old entry removed its
+    password), and a superuser can reactivate it and set a new password."""
     Annotator = apps.get_model("annotation", "Annotator")
     User = apps.get_model(*settings.AUTH_USER_MODEL.split("."))
     crowd = Annotator.objects.filter(source__in=CROWD_SOURCES, user__isnull=False)
@@ -29,7 +31,7 @@ def detach_crowd_accounts(apps, schema_editor):
         ):
             made_by_entry.append(user.pk)
     crowd.update(user=None)
-    User.objects.filter(pk__in=made_by_entry).delete()
+    User.objects.filter(pk__in=made_by_entry).update(is_active=False)
 
 
 class Migration(migrations.Migration):

@@ -1,0 +1,52 @@
+"""Data migrations, run forward from the state before them on a real schema."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+BEFORE = [("annotation", "0008_tasklabel_task_unchecked")]
+AFTER = [("annotation", "0009_crowd_identity")]
+
+
+def _migrate(targets):
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(targets)
+    return executor.loader.project_state(targets).apps
+
+
+def test_crowd_workers_are_detached_from_accounts_and_the_entrys_accounts_deactivated():
+    old = _migrate(BEFORE)
+    try:
+        User = old.get_model("auth", "User")
+        Annotator = old.get_model("annotation", "Annotator")
+        made = User.objects.create(username="prolific-5f0c0a0b0c0d0e0f10111213", password="!x")
+        Annotator.objects.create(
+            user=made, source="prolific", external_id="5f0c0a0b0c0d0e0f10111213", pseudonym="p1"
+        )
+        # Someone signed up as "prolific-alice"; the old entry took the account over.
+        victim = User.objects.create(username="prolific-alice", password="!taken")
+        Annotator.objects.create(
+            user=victim, source="prolific", external_id="alice", pseudonym="p2"
+        )
+        staff = User.objects.create(username="mturk-lab", password="md5$x$y", is_staff=True)
+        Annotator.objects.create(user=staff, source="mturk", external_id="lab", pseudonym="p3")
+        local = User.objects.create(username="rater", password="md5$x$y")
+        Annotator.objects.create(user=local, source="local", pseudonym="p4")
+
+        new = _migrate(AFTER)
+
+        User = new.get_model("auth", "User")
+        Annotator = new.get_model("annotation", "Annotator")
+        active = set(User.objects.filter(is_active=True).values_list("username", flat=True))
+        assert active == {"mturk-lab", "rater"}
+        assert User.objects.count() == 4  # nothing deleted
+        crowd = Annotator.objects.filter(source__in=["prolific", "mturk"])
+        assert crowd.count() == 3 and not crowd.filter(user__isnull=False).exists()
+        assert Annotator.objects.get(source="local").user.username == "rater"
+    finally:
+        _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes("annotation"))

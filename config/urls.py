@@ -2,9 +2,10 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from drf_spectacular.views import SpectacularAPIView
 
 from annotation import views as annotation_views
+from api.docs import ApiDocsView
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="annotation:project-list"), name="home"),
@@ -15,7 +16,7 @@ urlpatterns = [
     path("annotate/", include("annotation.urls")),
     path("api/v1/", include("api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
+    path("api/docs/", ApiDocsView.as_view(url_name="schema"), name="api-docs"),
 ]
 
 # Under /api/ a 404 or a 500 is JSON like every other API error; elsewhere Django's pages.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -37,6 +38,13 @@ def json_exception_handler(exc: Exception, context: dict[str, Any]) -> Response 
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, RequestDataTooBig):  # a form body over DATA_UPLOAD_MAX_MEMORY_SIZE
+        return Response(
+            {"detail": str(exc) or "The request body is too large.", "errors": []},
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
+    elif isinstance(exc, SuspiciousOperation):  # e.g. too many form fields
+        exc = exceptions.ParseError(str(exc) or "The request is not valid.")
     response = exception_handler(exc, context)
     if response is None:
         return None
@@ -44,7 +52,7 @@ def json_exception_handler(exc: Exception, context: dict[str, Any]) -> Response 
         response.data = {"detail": "The request is not valid.", "errors": _flatten(exc.detail)}
         response.status_code = status.HTTP_400_BAD_REQUEST
     elif isinstance(exc, exceptions.ParseError):
-        response.data = {"detail": str(exc.detail), "errors": []}
+        response.data = {"detail": str(exc.detail), "errors": getattr(exc, "errors", [])}
     else:
         detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
         response.data = {"detail": str(detail), "errors": []}

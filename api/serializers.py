@@ -8,6 +8,7 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from annotation.models import Criterion, CrowdSession, Item, Project, Response, Snapshot
+from annotation.numbers import ascii_float, ascii_int
 from annotation.presets import PRESET_CHOICES
 from annotation.selectors.exports import EXPORT_FILETYPES, EXPORT_FORMATS
 from annotation.services.projects import CRITERION_FIELDS, PROJECT_FIELDS
@@ -86,18 +87,36 @@ class ProgressSerializer(serializers.Serializer):
     active_annotators = serializers.IntegerField()
 
 
+class AsciiIntegerField(serializers.IntegerField):
+    """An integer; given as a text, in ASCII digits only (int() would read '٣' as 3)."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, str) and ascii_int(self.re_decimal.sub("", data)) is None:
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class AsciiFloatField(serializers.FloatField):
+    """A finite number; given as a text, in ASCII digits only (float() would read '٣')."""
+
+    def to_internal_value(self, data: Any) -> float:
+        if isinstance(data, str) and ascii_float(data) is None:
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class JudgmentInSerializer(serializers.Serializer):
     """An annotator's answer, in screen terms. Types are checked here; the rules of the
     project (which choices, which scale) by the judging service."""
 
     choice = serializers.CharField(required=False, allow_blank=True, allow_null=True)
-    strength = serializers.IntegerField(required=False, allow_null=True)
+    strength = AsciiIntegerField(required=False, allow_null=True)
     rationale = serializers.CharField(
         required=False, allow_blank=True, allow_null=True, max_length=5000
     )
     criteria = serializers.DictField(child=serializers.CharField(), required=False)
-    scores = serializers.DictField(child=serializers.IntegerField(), required=False)
-    seconds = serializers.FloatField(required=False, allow_null=True, min_value=0)
+    scores = serializers.DictField(child=AsciiIntegerField(), required=False)
+    seconds = AsciiFloatField(required=False, allow_null=True, min_value=0)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         unknown = set(self.initial_data) - set(self.fields)

@@ -47,6 +47,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from annotation.errors import ValidationFailed
 from annotation.models import Annotator, Criterion, Item, Judgment, Project, Response, Task
+from annotation.numbers import BIGINT_MAX, INT_MAX, ascii_float, ascii_int
 from annotation.services.quality import flagged_annotator_ids
 
 EXPORT_CHUNK = 2000
@@ -155,35 +156,44 @@ def _read_bool(name: str, value: Any, default: bool, errors: list) -> bool:
     return default
 
 
+_SINCE_ERROR = f"must be a judgment id (0 to {BIGINT_MAX}) or an ISO datetime"
+_MIN_JUDGMENTS_ERROR = f"must be an integer from 0 to {INT_MAX}"
+
+
 def _read_since(value: Any, errors: list) -> datetime | int | None:
     if value is None or value == "":
         return None
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
     if isinstance(value, str):
-        text = value.strip()
-        if text.isdigit():
-            return int(text)
-        try:
-            moment = parse_datetime(text)
-            if moment is None and (day := parse_date(text)) is not None:
-                moment = datetime.combine(day, time.min)
-        except ValueError:
-            moment = None
-        if moment is not None:
-            return moment if timezone.is_aware(moment) else moment.replace(tzinfo=UTC)
-    errors.append(_error("since", "must be a judgment id or an ISO datetime"))
+        value = value.strip()
+        number = ascii_int(value)
+        if number is None and value.isascii():
+            try:
+                moment = parse_datetime(value)
+                if moment is None and (day := parse_date(value)) is not None:
+                    moment = datetime.combine(day, time.min)
+                if moment is not None:
+                    moment = moment if timezone.is_aware(moment) else moment.replace(tzinfo=UTC)
+                    # The query compares in UTC, where an offset can push a moment near
+                    # year 1 or 9999 out of the calendar (OverflowError).
+                    moment.astimezone(UTC)
+                    return moment
+            except (ValueError, OverflowError):
+                pass
+        value = number
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= BIGINT_MAX:
+        return value
+    errors.append(_error("since", _SINCE_ERROR))
     return None
 
 
 def _read_min_judgments(value: Any, errors: list) -> int | None:
     if value is None or value == "":
         return None
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+    if isinstance(value, str):
+        value = ascii_int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= INT_MAX:
         return value
-    errors.append(_error("min_judgments", "must be a non-negative integer"))
+    errors.append(_error("min_judgments", _MIN_JUDGMENTS_ERROR))
     return None
 
 
@@ -194,14 +204,24 @@ def _read_min_agreement(value: Any, errors: list) -> float | None:
     if isinstance(value, int | float) and not isinstance(value, bool):
         number = float(value)
     elif isinstance(value, str):
-        try:
-            number = float(value)
-        except ValueError:
-            number = None
+        number = ascii_float(value)
     if number is None or math.isnan(number) or not 0.0 <= number <= 1.0:
         errors.append(_error("min_agreement", "must be a number from 0 to 1"))
         return None
     return number
+
+
+def _read_choice(
+    name: str, value: Any, default: str | None, choices: Sequence[str], errors: list
+) -> str | None:
+    """One of `choices` (a text), or the default when absent; anything else (another text, a
+    list, an object) is an error naming the field."""
+    if value is None or value == "":
+        return default
+    if isinstance(value, str) and value in choices:
+        return value
+    errors.append(_error(name, f"must be one of {', '.join(choices)}"))
+    return None
 
 
 def export_query_from_params(params: Mapping[str, Any], *, strict: bool = False) -> ExportQuery:
@@ -211,14 +231,12 @@ def export_query_from_params(params: Mapping[str, Any], *, strict: bool = False)
     errors: list[dict[str, str]] = []
     if strict:
         errors.extend(_error(key, "unknown field") for key in sorted(set(params) - set(QUERY_KEYS)))
-    export_format = params.get("format") or "judgments"
-    if export_format not in EXPORT_FORMATS:
-        errors.append(_error("format", f"must be one of {', '.join(EXPORT_FORMATS)}"))
-    filetype = params.get("filetype") or "jsonl"
-    if filetype not in EXPORT_FILETYPES:
-        errors.append(_error("filetype", f"must be one of {', '.join(EXPORT_FILETYPES)}"))
+    export_format = _read_choice(
+        "format", params.get("format"), "judgments", EXPORT_FORMATS, errors
+    )
+    filetype = _read_choice("filetype", params.get("filetype"), "jsonl", EXPORT_FILETYPES, errors)
     kind = params.get("annotator_kind") or None
-    if kind is not None and kind not in Annotator.Kind.values:
+    if kind is not None and (not isinstance(kind, str) or kind not in Annotator.Kind.values):
         errors.append(_error("annotator_kind", "must be human or model"))
         kind = None
     filters = ExportFilters(

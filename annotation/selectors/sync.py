@@ -19,9 +19,11 @@ from django.db.models.expressions import RawSQL
 
 from annotation.errors import ValidationFailed
 from annotation.models import Judgment, Project
+from annotation.numbers import BIGINT_MAX
 from annotation.selectors.exports import judgment_records
 
-CURSOR = re.compile(r"^(?:(?P<txid>\d+)-)?(?P<id>\d+)$")
+# ASCII digits: \d would also take other scripts' digits, which int() reads.
+CURSOR = re.compile(r"(?:(?P<txid>[0-9]{1,19})-)?(?P<id>[0-9]{1,19})")
 SETTLED = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
 OWN_TRANSACTION = "pg_current_xact_id_if_assigned()::text::bigint"
 
@@ -33,12 +35,12 @@ def _uses_transaction_order() -> bool:
 def parse_cursor(raw: str | None) -> tuple[int | None, int]:
     """'' and '0' start from the beginning; 'T-I' is a PostgreSQL cursor; a bare id is read
     as 'after this judgment'."""
-    match = CURSOR.match(raw or "0")
-    if match is None:
+    match = CURSOR.fullmatch(raw or "0")
+    txid = int(match["txid"]) if match and match["txid"] else None
+    if match is None or int(match["id"]) > BIGINT_MAX or (txid or 0) > BIGINT_MAX:
         raise ValidationFailed(
             "Bad cursor.", errors=[{"field": "since", "error": "must be a next_since value"}]
         )
-    txid = int(match["txid"]) if match["txid"] else None
     return txid, int(match["id"])
 
 

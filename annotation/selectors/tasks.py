@@ -10,6 +10,7 @@ from django.db import connection
 from django.utils import timezone
 
 from annotation.models import Assignment, Criterion, Project, Response, Task
+from annotation.numbers import BIGINT_MAX, ascii_int
 from annotation.rows import model_columns, model_from_row, model_select
 
 
@@ -40,6 +41,8 @@ def criteria_of(*, project: Project) -> list[Criterion]:
 
 def assignment_for_vote(*, assignment_id: int) -> Assignment | None:
     """An assignment with its project and task, as a vote or a skip needs them."""
+    if not 0 < assignment_id <= BIGINT_MAX:  # no such id; SQLite cannot even bind it
+        return None
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT {model_select(Assignment, 'a')}, {model_select(Project, 'p')}, "
@@ -115,12 +118,14 @@ def assignment_public_payload(
 
 
 def task_for_preview(*, project: Project, task_id: str | None) -> Task | None:
-    """The task a researcher asked to preview, or a random one of the project."""
+    """The task a researcher asked to preview, or a random one of the project (also when
+    the id asked for is not a task id at all, such as '²')."""
     tasks = Task.objects.filter(project=project).select_related(
         "item", "response_a", "response_b", "project"
     )
-    if task_id and task_id.isdigit():
-        return tasks.filter(pk=int(task_id)).first()
+    wanted = ascii_int(task_id) if task_id else None
+    if wanted is not None and 0 < wanted <= BIGINT_MAX:
+        return tasks.filter(pk=wanted).first()
     return tasks.order_by("?").first()
 
 

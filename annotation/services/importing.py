@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 from django.db import connection, transaction
 from django.db.models import NOT_PROVIDED, JSONField, Model, QuerySet
 from django.db.models.expressions import RawSQL
@@ -86,6 +87,109 @@ class RowError(ValueError):
 
 # ---------------------------------------------------------------- reading files
 
+#: JSON from outside nests at most this deep (an item needs 4 levels; metadata a few more):
+#: deeper input is refused before it is parsed, so it never meets Python's recursion limit.
+MAX_JSON_DEPTH = 64
+_NESTING_ERROR = f"nested deeper than {MAX_JSON_DEPTH} levels"
+_STRUCTURE = b'"[]{}'
+_DROP_ALL_BUT_STRUCTURE = bytes(c for c in range(256) if c not in _STRUCTURE)
+_DROP_ALL_BUT_LINES = bytes(c for c in range(256) if c not in _STRUCTURE + b"\n")
+_STEP = np.zeros(256, dtype=np.int8)
+_STEP[list(b"[{")] = 1
+_STEP[list(b"]}")] = -1
+
+
+class JSONTooDeep(ValueError):
+    """JSON nested deeper than MAX_JSON_DEPTH."""
+
+    def __init__(self) -> None:
+        super().__init__(_NESTING_ERROR)
+
+
+def _structure(data: bytes, keep: bytes) -> np.ndarray:
+    """The quotes that delimit strings, the brackets and `keep` of a JSON text, in order: a
+    few passes in C. UTF-8: every byte of a multi-byte character is above 127, so none is
+    taken for a bracket or a quote."""
+    if b'\\"' in data:  # escaped quotes: drop every escaped backslash, then every \"
+        data = data.replace(b"\\\\", b"").replace(b'\\"', b"")
+    return np.frombuffer(data.translate(None, keep), dtype=np.uint8)
+
+
+def _too_few_brackets(data: bytes, max_depth: int) -> bool:
+    """Whether a short text has too few brackets to nest deeper than max_depth (a long one
+    always has enough: counting would only add a pass)."""
+    return len(data) < 65536 and data.count(b"[") + data.count(b"{") <= max_depth
+
+
+def _depths(codes: np.ndarray) -> np.ndarray:
+    """The nesting depth after each code (brackets inside strings do not count)."""
+    outside = (np.cumsum(codes == ord('"'), dtype=np.int32) & 1) == 0
+    return np.cumsum(np.where(outside, _STEP[codes], 0), dtype=np.int32)
+
+
+def json_too_deep(data: bytes, *, max_depth: int = MAX_JSON_DEPTH) -> bool:
+    """Whether a JSON text's arrays and objects nest deeper than max_depth: a third of the
+    time json.loads takes, and no recursion."""
+    if _too_few_brackets(data, max_depth):
+        return False
+    depths = _depths(_structure(data, _DROP_ALL_BUT_STRUCTURE))
+    return bool(len(depths)) and int(depths.max()) > max_depth
+
+
+def json_too_deep_lines(data: bytes, *, max_depth: int = MAX_JSON_DEPTH) -> list[int]:
+    """json_too_deep for each line of JSON Lines (numbered from 1, split at \\n) at once:
+    the lines that nest too deep. Each line counts from zero, whatever the line before it."""
+    if _too_few_brackets(data, max_depth):
+        return []
+    codes = _structure(data, _DROP_ALL_BUT_LINES)
+    newline = codes == ord("\n")
+    last_newline = np.maximum.accumulate(
+        np.where(newline, np.arange(len(codes), dtype=np.int32), -1)
+    )
+    starts_here = last_newline >= 0
+
+    def since_line_start(totals: np.ndarray) -> np.ndarray:
+        return totals - np.where(starts_here, totals[np.maximum(last_newline, 0)], 0)
+
+    outside = (since_line_start(np.cumsum(codes == ord('"'), dtype=np.int32)) & 1) == 0
+    depth = since_line_start(np.cumsum(np.where(outside, _STEP[codes], 0), dtype=np.int32))
+    deep = np.flatnonzero(depth > max_depth)
+    if len(deep) == 0:
+        return []
+    line_of = np.cumsum(newline, dtype=np.int32)
+    return (np.unique(line_of[deep]) + 1).tolist()
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
+
+
+# One decoder for every line (json.loads with an argument would build one per call).
+_DECODER = json.JSONDecoder(parse_constant=_not_json)
+
+
+def json_loads(data: bytes | str) -> Any:
+    """json.loads for input from outside (bytes in UTF-8): nesting deeper than MAX_JSON_DEPTH
+    raises JSONTooDeep (never a RecursionError), NaN and Infinity are refused (they are not
+    JSON, and PostgreSQL's jsonb refuses them); every problem is a ValueError."""
+    raw = data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass")
+    if json_too_deep(raw):
+        raise JSONTooDeep
+    text = data.decode("utf-8-sig") if isinstance(data, bytes) else data
+    try:
+        return _DECODER.decode(text)
+    except RecursionError as exc:  # not reached: the depth is checked above
+        raise JSONTooDeep from exc
+
+
+def json_error(exc: ValueError) -> str:
+    """What was wrong with a JSON text, in a few words."""
+    if isinstance(exc, json.JSONDecodeError):
+        return f"invalid JSON: {exc.msg}"
+    if "digits" in str(exc):  # int() of more than sys.get_int_max_str_digits() digits
+        return "invalid JSON: a number with too many digits"
+    return f"invalid JSON: {exc}"
+
 
 def read_rows(content: bytes | str, *, filetype: str) -> list[tuple[int, Any]]:
     """Split a JSONL, JSON or CSV file into (line number, parsed row); unreadable lines
@@ -103,12 +207,12 @@ def read_rows_lenient(
     one report can name every bad line of a file, unreadable or invalid."""
     text = _decode(content)
     if filetype in ("jsonl", "ndjson"):
-        return _read_jsonl(text)
+        return _read_jsonl(content, text)
     if filetype == "json":
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            return [], [{"line": exc.lineno, "error": f"invalid JSON: {exc.msg}"}]
+            data = json_loads(text)
+        except ValueError as exc:
+            return [], [{"line": getattr(exc, "lineno", 1), "error": json_error(exc)}]
         if not isinstance(data, list):
             return [], [{"line": 1, "error": "expected a JSON list of items"}]
         return list(enumerate(data, start=1)), []
@@ -158,16 +262,27 @@ def _decode(content: bytes | str) -> str:
         ) from exc
 
 
-def _read_jsonl(text: str) -> tuple[list[tuple[int, Any]], list[dict[str, Any]]]:
+def _read_jsonl(
+    content: bytes | str, text: str
+) -> tuple[list[tuple[int, Any]], list[dict[str, Any]]]:
+    """Lines split at \\n only (a JSON string may hold U+2028, which str.splitlines() would
+    split at); each line's nesting checked at once over the whole body, before any parse."""
+    raw = content if isinstance(content, bytes) else text.encode("utf-8", "surrogatepass")
+    too_deep = set(json_too_deep_lines(raw))
     rows: list[tuple[int, Any]] = []
     errors: list[dict[str, Any]] = []
-    for line_number, line in enumerate(text.splitlines(), start=1):
+    for line_number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
+        if line_number in too_deep:
+            errors.append({"line": line_number, "error": f"invalid JSON: {_NESTING_ERROR}"})
+            continue
         try:
-            rows.append((line_number, json.loads(line)))
-        except json.JSONDecodeError as exc:
-            errors.append({"line": line_number, "error": f"invalid JSON: {exc.msg}"})
+            rows.append((line_number, _DECODER.decode(line)))
+        except ValueError as exc:
+            errors.append({"line": line_number, "error": json_error(exc)})
+        except RecursionError:  # not reached: too_deep has the line
+            errors.append({"line": line_number, "error": f"invalid JSON: {_NESTING_ERROR}"})
     return rows, errors
 
 
@@ -206,13 +321,15 @@ def _csv_record_to_row(record: dict[str | None, Any]) -> tuple[dict[str, Any], l
             continue
         if column in _CSV_JSON_COLUMNS:
             try:
-                row[column] = json.loads(value)
-            except json.JSONDecodeError:
+                row[column] = json_loads(value)
+            except JSONTooDeep:
+                problems.append(f"column {column!r}: JSON {_NESTING_ERROR}")
+            except ValueError:
                 problems.append(f"column {column!r} must hold JSON")
         elif column in ("prompt", "chosen", "rejected") and value.lstrip().startswith("[{"):
             try:
-                row[column] = json.loads(value)
-            except json.JSONDecodeError:
+                row[column] = json_loads(value)
+            except ValueError:
                 row[column] = csv_text_read(value)
         else:
             row[column] = csv_text_read(value)

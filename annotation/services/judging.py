@@ -20,6 +20,7 @@ from annotation.errors import (
     ValidationFailed,
 )
 from annotation.models import Annotator, Assignment, Criterion, Judgment, Project, Task
+from annotation.numbers import ascii_int
 from annotation.rows import db_time, field_from_db
 from annotation.selectors.tasks import criteria_of
 from annotation.services.assignment import project_check_open_for
@@ -121,8 +122,8 @@ def answer_from_sides(
             errors.append({"field": f"scores.{key}", "error": "unknown criterion"})
         for criterion in criteria:
             value = given.get(criterion.key)
-            if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-                value = int(value)
+            if isinstance(value, str):  # a form's field: ASCII digits only ('²' is no score)
+                value = ascii_int(value)
             if (
                 not isinstance(value, int)
                 or isinstance(value, bool)

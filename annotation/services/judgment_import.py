@@ -8,7 +8,8 @@ importing the same row again updates it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -152,10 +153,23 @@ def _prepare(project: Project, criteria, tasks, row: Any) -> tuple[str, str, Tas
             criteria_answers=None,
             scores=row.get("scores"),
         )
-    seconds = row.get("seconds")
-    if seconds is not None and (not isinstance(seconds, int | float) or seconds < 0):
+    return str(external_id), kind, task, (answer, _seconds(row.get("seconds"), fail))
+
+
+def _seconds(value: Any, fail: Callable[[str, str], ValidationFailed]) -> float | None:
+    """Time on task as a float column holds it: a finite number, not negative (an integer of
+    400 digits overflows a float; JSON Lines can say NaN)."""
+    if value is None:
+        return None
+    number = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            number = float(value)
+        except OverflowError:
+            number = None
+    if number is None or not math.isfinite(number) or number < 0:
         raise fail("seconds", "must be a non-negative number")
-    return str(external_id), kind, task, (answer, seconds)
+    return number
 
 
 def _write(project: Project, prepared: list[tuple[str, str, Task, Any]]) -> JudgmentImportResult:

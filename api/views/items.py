@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import generics, status
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from annotation.models import Item
 from annotation.services.importing import items_import, rows_from_body
-from api.parsers import JSONLinesParser, NDJSONParser
+from api.parsers import JSONLinesParser, JSONParser, NDJSONParser
 from api.permissions import IsResearcher, managed_project
 from api.serializers import ImportResultSerializer, ItemSerializer
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -12,7 +11,7 @@ from rest_framework.views import APIView
 from annotation.selectors.sync import judgments_since
 from annotation.services.importing import rows_from_body
 from annotation.services.judgment_import import judgments_import
-from api.parsers import JSONLinesParser, NDJSONParser
+from api.parsers import JSONLinesParser, JSONParser, NDJSONParser
 from api.permissions import IsResearcher, managed_project
 from api.serializers import JudgmentImportResultSerializer, JudgmentSyncPageSerializer
 

@@ -9,7 +9,6 @@ from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -18,6 +17,7 @@ from annotation.errors import NotFound, ValidationFailed
 from annotation.models import Project, Snapshot
 from annotation.selectors.exports import export_query_from_params
 from annotation.services.exporting import snapshot_create
+from api.parsers import JSONParser
 from api.permissions import IsResearcher, managed_project
 from api.renderers import CONTENT_TYPES
 from api.serializers import ExportQuerySerializer, SnapshotCreatedSerializer, SnapshotSerializer

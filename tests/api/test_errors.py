@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
+from django.test import override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -67,6 +68,13 @@ def _answered_differently(s: Setting):
 def _paused(s: Setting):
     s.researcher.patch("/api/v1/projects/pairs/", {"status": "paused"}, format="json")
     return s.annotator.get("/api/v1/projects/pairs/tasks/next/")
+
+
+def _over_max_import_bytes(s: Setting):
+    with override_settings(MAX_IMPORT_BYTES=100):
+        return s.researcher.post(
+            "/api/v1/projects/pairs/items/", "x" * 200, content_type="application/json"
+        )
 
 
 CASES: dict[str, tuple[int, Callable[[Setting], object]]] = {
@@ -133,6 +141,32 @@ CASES: dict[str, tuple[int, Callable[[Setting], object]]] = {
         400,
         lambda s: s.researcher.get("/api/v1/projects/pairs/judgments/", {"since": "x"}),
     ),
+    "json-nested-deeper-than-64": (
+        400,
+        lambda s: s.annotator.post(
+            f"/api/v1/assignments/{s.assignment}/judgment/",
+            "[" * 100_000 + "]" * 100_000,
+            content_type="application/json",
+        ),
+    ),
+    "strength-in-other-digits": (
+        400,
+        lambda s: judge(s.annotator, s.assignment, {"choice": "left", "strength": "²"}),
+    ),
+    "export-integer-beyond-the-database": (
+        400,
+        lambda s: s.researcher.get(
+            "/api/v1/projects/pairs/export/", {"min_judgments": "2147483648"}
+        ),
+    ),
+    "snapshot-format-a-list": (
+        400,
+        lambda s: s.researcher.post(
+            "/api/v1/projects/pairs/snapshots/", {"format": ["dpo"]}, format="json"
+        ),
+    ),
+    "unknown-api-path": (404, lambda s: s.researcher.get("/api/v1/nope/")),
+    "body-over-max-import-bytes": (413, _over_max_import_bytes),
     "different-answer": (409, _answered_differently),
     "expired-lease": (410, _expired),
     "method-not-allowed": (405, lambda s: s.researcher.put("/api/v1/projects/pairs/", {})),

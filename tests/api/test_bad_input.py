@@ -520,3 +520,34 @@ def test_body_that_is_not_utf8_is_a_400(annotator_client, assignment):
     )
 
     refusal(response, 400)
+
+
+def _chunked(client: APIClient, path: str, body: bytes, content_type: str):
+    """A POST whose body has no Content-Length (Transfer-Encoding: chunked)."""
+    return client.generic(
+        "POST",
+        path,
+        content_type=content_type,
+        CONTENT_LENGTH="",
+        HTTP_TRANSFER_ENCODING="chunked",
+        **{"wsgi.input": io.BytesIO(body)},
+    )
+
+
+def test_chunked_body_within_max_import_bytes_is_imported(researcher_client, pairs):
+    body = "\n".join(json.dumps(row) for row in _items(3, 100)).encode()
+
+    response = _chunked(researcher_client, ITEMS, body, "application/x-ndjson")
+
+    assert response.status_code == 201, response.content
+    assert response.json()["items_created"] == 3
+
+
+def test_chunked_body_over_max_import_bytes_is_a_json_413(researcher_client, pairs, settings):
+    settings.MAX_IMPORT_BYTES = 1_000
+    body = json.dumps(_items(3, 1_000)).encode()
+
+    response = _chunked(researcher_client, ITEMS, body, "application/json")
+
+    assert refusal(response, 413)["errors"] == []
+    assert not Item.objects.filter(external_id="big0").exists()

@@ -20,5 +20,7 @@ urlpatterns = [
 ]
 
 # Under /api/ a 404 or a 500 is JSON like every other API error; elsewhere Django's pages.
+handler400 = "api.handlers.bad_request"
+handler403 = "api.handlers.permission_denied"
 handler404 = "api.handlers.not_found"
 handler500 = "api.handlers.server_error"

@@ -10,6 +10,7 @@ from django.db import transaction
 
 from annotation.errors import ValidationFailed
 from annotation.models import Criterion, Project, RubricVersion
+from annotation.numbers import ascii_int
 from annotation.presets import PRESETS
 
 PROJECT_FIELDS = (
@@ -115,9 +116,8 @@ def _valid_level_labels(criterion: Criterion) -> bool:
     for score, label in labels.items():
         if not isinstance(label, str):
             return False
-        try:
-            value = int(score)
-        except (TypeError, ValueError):
+        value = ascii_int(score) if isinstance(score, str) else None
+        if value is None:
             return False
         if (
             isinstance(criterion.min, int)

@@ -551,3 +551,17 @@ def test_chunked_body_over_max_import_bytes_is_a_json_413(researcher_client, pai
 
     assert refusal(response, 413)["errors"] == []
     assert not Item.objects.filter(external_id="big0").exists()
+
+
+def test_a_forged_host_under_api_is_a_json_400(client):
+    response = client.get("/api/v1/projects/", HTTP_HOST="evil.example")
+
+    assert response.status_code == 400
+    assert response.json() == {"detail": "Bad request.", "errors": []}
+
+
+def test_a_forged_host_outside_the_api_is_still_a_page(client):
+    response = client.get("/accounts/login/", HTTP_HOST="evil.example")
+
+    assert response.status_code == 400
+    assert not response["Content-Type"].startswith("application/json")

@@ -254,3 +254,47 @@ def test_preset_is_refused_on_patch(researcher_client):
     researcher_client.post("/api/v1/projects/", {"slug": "p", "name": "P"}, format="json")
     response = researcher_client.patch("/api/v1/projects/p/", {"preset": "likert-7"}, format="json")
     assert response.status_code == 400
+
+
+def test_a_level_label_keyed_by_a_non_ascii_digit_is_a_400(researcher_client):
+    criterion = {"key": "quality", "min": 1, "max": 5, "level_labels": {"٣": "fine"}}
+
+    response = researcher_client.post(
+        "/api/v1/projects/",
+        {"slug": "digits", "name": "Digits", "kind": "rubric", "criteria": [criterion]},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "criteria[0].level_labels"
+
+
+def test_the_crowd_settings_are_read_and_written_over_the_api(researcher_client, pairwise):
+    response = researcher_client.patch(
+        f"/api/v1/projects/{pairwise.slug}/",
+        {
+            "completion_min_answers": 5,
+            "screenout_code": "OUT-1",
+            "screenout_url": "https://app.prolific.com/submissions/complete?cc=OUT-1",
+            "prolific_study_id": "65a1b2c3d4e5f60718293a4b",
+            "crowd_new_per_hour": 50,
+            "media_hosts": ["cdn.example.org", "*.example.org"],
+        },
+        format="json",
+    )
+
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert body["completion_min_answers"] == 5 and body["crowd_new_per_hour"] == 50
+    assert body["media_hosts"] == ["cdn.example.org", "*.example.org"]
+
+
+def test_media_hosts_must_be_host_names(researcher_client, pairwise):
+    response = researcher_client.patch(
+        f"/api/v1/projects/{pairwise.slug}/",
+        {"media_hosts": ["https://cdn.example.org/path"]},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "media_hosts"

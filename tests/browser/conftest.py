@@ -55,6 +55,7 @@ def page(browser):
     page = context.new_page()
     page.set_default_timeout(15_000)
     violations: list[str] = []
+
     def on_console(message) -> None:
         if "Content Security Policy" in message.text:
             violations.append(f"{page.url} {message.location}: {message.text[:80]}")

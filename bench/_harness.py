@@ -12,6 +12,7 @@ import contextlib
 import datetime as dt
 import http.client
 import os
+import secrets
 import signal
 import socket
 import statistics
@@ -46,6 +47,11 @@ def database_recreate(name: str) -> None:
     with psycopg.connect(database_url("postgres"), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
+
+
+# Benchmarks run as production does (DEBUG off), which needs a SECRET_KEY of its own: one
+# random key for this run, inherited by the servers it starts.
+os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
 
 
 def django_setup(db_name: str, *, recreate: bool = True) -> None:

@@ -45,6 +45,17 @@ def validate_host_list(value: object) -> None:
         )
 
 
+#: Languages the annotator pages are translated into (CONTRACT 10.4).
+UI_LANGUAGES = (
+    ("en", "English"),
+    ("fr", "Français"),
+    ("es", "Español"),
+    ("de", "Deutsch"),
+    ("zh-hans", "简体中文"),
+    ("ar", "العربية"),
+)
+
+
 def _new_pseudonym() -> str:
     return "ann-" + secrets.token_hex(6)
 
@@ -155,6 +166,32 @@ class Project(models.Model):
         validators=[validate_host_list],
         help_text="Hosts whose images, sounds and videos responses may show (besides the "
         "MEDIA_HOSTS setting); media elsewhere is shown as a link, never fetched.",
+    )
+    arming_ms = models.PositiveIntegerField(
+        default=400,
+        validators=[MaxValueValidator(10_000)],
+        help_text="A task card takes a vote only after it has been on screen this long (ms), "
+        "so a double key press never votes on a card nobody saw.",
+    )
+    consent_text = models.TextField(
+        blank=True,
+        help_text="Markdown shown before the first task and agreed to; empty: the default text. "
+        "A change after someone consented starts a new consent version.",
+    )
+    consent_version = models.PositiveIntegerField(
+        default=1, help_text="Bumped when the consent text changes after someone consented."
+    )
+    ui_language = models.CharField(
+        max_length=10,
+        blank=True,
+        choices=UI_LANGUAGES,
+        help_text="The annotator pages' language; empty: each annotator's browser language.",
+    )
+    content_language = models.CharField(
+        max_length=35,
+        blank=True,
+        help_text="The language of prompts and responses (a BCP 47 tag such as en, ar, zh-Hans); "
+        "empty: unknown (their direction is then found from the text).",
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     rubric_version = models.PositiveIntegerField(
@@ -380,6 +417,15 @@ class Annotator(models.Model):
     )
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.HUMAN)
     pseudonym = models.CharField(max_length=32, unique=True, default=_new_pseudonym, editable=False)
+    language = models.CharField(
+        max_length=10,
+        blank=True,
+        choices=UI_LANGUAGES,
+        help_text="The language the annotator chose for the pages (empty: not chosen).",
+    )
+    shortcuts_enabled = models.BooleanField(
+        default=True, help_text="Single-key shortcuts on the task page (the annotator's choice)."
+    )
     study_id = models.CharField(max_length=200, blank=True)
     session_id = models.CharField(max_length=200, blank=True)
     is_blocked = models.BooleanField(
@@ -576,6 +622,27 @@ class Judgment(models.Model):
 
     def __str__(self) -> str:
         return f"judgment {self.pk}"
+
+
+class Consent(models.Model):
+    """An annotator's agreement to a project's consent text, at one version: kept for
+    ethics boards, asked again only when the text changes."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="consents")
+    annotator = models.ForeignKey(Annotator, on_delete=models.CASCADE, related_name="consents")
+    version = models.PositiveIntegerField()
+    consented_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["project", "annotator", "-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "annotator", "version"], name="consent_once_per_version"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.annotator} agreed to v{self.version} of {self.project}"
 
 
 class AnnotatorStats(models.Model):

@@ -35,6 +35,7 @@ from annotation.presets import PRESET_CHOICES
 from annotation.selectors.crowd import crowd_sessions_with_counts
 from annotation.selectors.progress import progress_context
 from annotation.selectors.projects import projects_managed_by
+from annotation.services.consent import consent_version_bump
 from annotation.services.importing import filetype_from_name, items_import
 from annotation.services.projects import (
     PROJECT_FIELDS,
@@ -154,6 +155,16 @@ class ProjectAdminForm(forms.ModelForm):
     def clean_media_hosts(self) -> list:
         return self.cleaned_data.get("media_hosts") or []  # an emptied box: no extra hosts
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "arming_ms" in self.fields:
+            self.fields["arming_ms"].required = False
+
+    def clean_arming_ms(self) -> int:
+        value = self.cleaned_data.get("arming_ms")
+        # An emptied box (or a form from before the setting existed): the default.
+        return Project._meta.get_field("arming_ms").default if value is None else value
+
 
 class ItemImportForm(forms.Form):
     file = forms.FileField(help_text="JSONL, JSON or CSV in the import format (README).")
@@ -182,6 +193,7 @@ class ProjectAdmin(ManagedProjectMixin, admin.ModelAdmin):
         "leaderboard",
         "agreement_history",
         "rubric_version",
+        "consent_version",
         "created_at",
         "updated_at",
     ]
@@ -230,6 +242,18 @@ class ProjectAdmin(ManagedProjectMixin, admin.ModelAdmin):
                     "qualification_tasks",
                     "qualification_min_accuracy",
                     "media_hosts",
+                ]
+            },
+        ),
+        (
+            "Annotator page",
+            {
+                "fields": [
+                    "arming_ms",
+                    "consent_text",
+                    "consent_version",
+                    "ui_language",
+                    "content_language",
                 ]
             },
         ),
@@ -361,6 +385,13 @@ class ProjectAdmin(ManagedProjectMixin, admin.ModelAdmin):
                 setattr(obj, name, value)
         self._rubric_before = rubric_snapshot(project=obj) if change else []
         super().save_model(request, obj, form, change)
+        previous_consent_text = form.initial.get("consent_text", "")
+        if change and consent_version_bump(project=obj, previous_text=previous_consent_text):
+            messages.info(
+                request,
+                f"The consent text changed after annotators agreed to it: this is consent "
+                f"version {obj.consent_version}; everyone is asked to agree again.",
+            )
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)

@@ -36,6 +36,12 @@ from annotation.services.assignment import (
     assignment_skip,
     project_check_open_for,
 )
+from annotation.services.consent import (
+    ConsentOutdated,
+    consent_current,
+    consent_latest,
+    consent_record,
+)
 from annotation.services.crowd import (
     CrowdEntry,
     completion_min_answers,
@@ -49,7 +55,6 @@ from annotation.services.crowd import (
 from annotation.services.judging import judgment_submit
 from config.client_ip import client_address
 
-CONSENT_SESSION_KEY = "consented_projects"
 #: The crowd identity signed in by a start page's POST (annotators have no user account).
 CROWD_ANNOTATOR_KEY = "crowd_annotator"
 #: The crowd session (visit) of each project the crowd identity entered, by slug.
@@ -107,7 +112,8 @@ def project_list(request: HttpRequest) -> HttpResponse:
 
 
 def _has_consented(request: HttpRequest, project: Project) -> bool:
-    return project.slug in request.session.get(CONSENT_SESSION_KEY, [])
+    """Whether the signed-in annotator agreed to the project's current consent text."""
+    return consent_current(project=project, annotator=request.annotator)  # type: ignore[attr-defined]
 
 
 def project_start(request: HttpRequest, slug: str) -> HttpResponse:
@@ -126,13 +132,16 @@ def project_start(request: HttpRequest, slug: str) -> HttpResponse:
         project_check_open_for(project=project, annotator=annotator)
     except DomainError as exc:
         return _closed(request, project, exc.detail, status=exc.status)
-    if not _has_consented(request, project):
+    latest = consent_latest(project=project, annotator=annotator)
+    if latest is None or latest.version != project.consent_version:
         hosts = media_hosts_for(project.media_hosts)
-        instructions = mark_safe(render_markdown(project.instructions, media_hosts=hosts))
-        response = render(
-            request, "annotation/consent.html", {"project": project, "instructions": instructions}
-        )
-        return _allow_media(response, hosts)
+        context = {
+            "project": project,
+            "instructions": mark_safe(render_markdown(project.instructions, media_hosts=hosts)),
+            "consent_text": mark_safe(render_markdown(project.consent_text, media_hosts=hosts)),
+            "consent_changed": latest is not None,
+        }
+        return _allow_media(render(request, "annotation/consent.html", context), hosts)
     return redirect("annotation:task", slug=slug)
 
 
@@ -206,10 +215,22 @@ def _crowd_enter(request: HttpRequest, project: Project) -> HttpResponse:
 @require_POST
 @annotator_required
 def project_consent(request: HttpRequest, slug: str) -> HttpResponse:
+    """The consent page's POST: the annotator agrees to the version of the text it showed,
+    then works. A text changed in the meantime is shown again."""
     project = get_object_or_404(Project, slug=slug)
-    consented = set(request.session.get(CONSENT_SESSION_KEY, []))
-    consented.add(project.slug)
-    request.session[CONSENT_SESSION_KEY] = sorted(consented)
+    annotator = request.annotator  # type: ignore[attr-defined]
+    try:
+        project_check_open_for(project=project, annotator=annotator)
+        consent_record(
+            project=project,
+            annotator=annotator,
+            version=_form_integer(request.POST.get("version")),
+        )
+    except ConsentOutdated as exc:
+        messages.info(request, exc.detail)
+        return redirect("annotation:project-start", slug=slug)
+    except DomainError as exc:
+        return _closed(request, project, exc.detail, status=exc.status)
     return redirect("annotation:task", slug=slug)
 
 

@@ -12,6 +12,7 @@ from annotation.errors import ValidationFailed
 from annotation.models import Criterion, Project, RubricVersion
 from annotation.numbers import ascii_int
 from annotation.presets import PRESETS
+from annotation.services.consent import consent_version_bump
 
 PROJECT_FIELDS = (
     "slug",
@@ -183,7 +184,8 @@ def project_update(
 ) -> Project:
     """Change a project's settings; `criteria`, when given, replaces the list. Once judgments
     exist, a change of criteria makes a new rubric version (the old one is archived and
-    judgments keep the version they were made under)."""
+    judgments keep the version they were made under); once someone has consented, a change
+    of the consent text makes a new consent version (everyone is asked again)."""
     if "preset" in fields:
         raise ValidationFailed(
             errors=[{"field": "preset", "error": "only applies when creating a project"}]
@@ -195,6 +197,7 @@ def project_update(
         raise ValidationFailed(
             errors=[{"field": "kind", "error": "cannot change once items are imported"}]
         )
+    previous_consent_text = project.consent_text
     for name, value in fields.items():
         setattr(project, name, value)
     try:
@@ -202,6 +205,7 @@ def project_update(
     except ValidationError as exc:
         raise _validation_failed(exc) from exc
     project.save()
+    consent_version_bump(project=project, previous_text=previous_consent_text)
     if criteria is not None:
         if project.kind == Project.Kind.RUBRIC and not criteria:
             raise ValidationFailed(

@@ -43,13 +43,20 @@ class ProjectSerializer(serializers.ModelSerializer):
         fields = [
             *PROJECT_FIELDS,
             "rubric_version",
+            "consent_version",
             "criteria",
             "preset",
             "owner",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["owner", "rubric_version", "created_at", "updated_at"]
+        read_only_fields = [
+            "owner",
+            "rubric_version",
+            "consent_version",
+            "created_at",
+            "updated_at",
+        ]
         # Uniqueness and ranges are checked by the service (one place for the rules).
         extra_kwargs = {"slug": {"validators": []}}
 

@@ -8,7 +8,9 @@ JSONL file loads with one type per column and a Parquet file has one schema.
 Aggregated formats (`dpo`, `rubric`) are computed from the judgments that pass the
 filters: `dpo` from counts grouped by task and choice in SQL, `rubric` in one pass over
 the judgments ordered by task. Row details (prompt, texts) are read per chunk of rows,
-so the number of queries does not grow with the number of rows.
+so the number of queries does not grow with the number of rows. `annotators` is one
+statement: each annotator of the project with their consent, quality figures and the
+times of their passing judgments.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import itertools
 import json
 import math
 import re
+import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -35,9 +38,13 @@ from django.db.models import (
     CharField,
     Count,
     F,
+    FilteredRelation,
     Func,
+    JSONField,
+    OuterRef,
     Q,
     QuerySet,
+    Subquery,
     TextField,
     When,
 )
@@ -46,14 +53,25 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from annotation.errors import ValidationFailed
-from annotation.models import Annotator, Criterion, Item, Judgment, Project, Response, Task
+from annotation.models import (
+    Annotator,
+    Assignment,
+    Consent,
+    Criterion,
+    CrowdSession,
+    Item,
+    Judgment,
+    Project,
+    Response,
+    Task,
+)
 from annotation.numbers import BIGINT_MAX, INT_MAX, ascii_float, ascii_int
 from annotation.services.quality import flagged_annotator_ids
 
 EXPORT_CHUNK = 2000
 DETAIL_CHUNK = 500
 
-EXPORT_FORMATS = ("judgments", "dpo", "rubric", "items")
+EXPORT_FORMATS = ("judgments", "dpo", "rubric", "items", "annotators")
 EXPORT_FILETYPES = ("jsonl", "csv", "parquet")
 DECIDED = ("a", "b")
 
@@ -66,6 +84,7 @@ _FILTERS_OF = {
     "dpo": _JUDGMENT_FILTERS | {"min_agreement"},
     "rubric": _JUDGMENT_FILTERS | {"min_agreement"},
     "items": {"exclude_flagged", "include_gold", "since"},
+    "annotators": {"exclude_flagged", "include_gold", "annotator_kind"},
 }
 QUERY_KEYS = ("format", "filetype", *sorted(_FILTERS_OF["dpo"]))
 
@@ -391,6 +410,8 @@ def _columns(
             *((f"agreement_{c.key}", pa.float64()) for c in criteria),
             ("agreement", pa.float64()),
         )
+    if export_format == "annotators":
+        return ANNOTATOR_COLUMNS
     response = pa.struct([("id", text), ("model", text), ("text", text)])
     columns = [("id", text), ("prompt", prompt), ("responses", pa.list_(response))]
     if project.is_pairwise:
@@ -413,6 +434,8 @@ def export_rows(*, plan: ExportPlan) -> Iterator[dict[str, Any]]:
             criteria=plan.criteria,
             conversational=plan.conversational,
         )
+    if plan.query.format == "annotators":
+        return annotator_export_rows(project=project, filters=filters)
     return item_export_rows(project=project, filters=filters, conversational=plan.conversational)
 
 
@@ -909,6 +932,144 @@ def item_export_rows(
             if reference is not None:
                 row["reference"] = reference
             yield row
+
+
+# ---------------------------------------------------------------- annotators
+
+#: One row per annotator of the project (CONTRACT 10.3): the pseudonymous id of the
+#: `judgments` export (never a crowd platform's worker id), their consent, and quality.
+ANNOTATOR_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
+    ("annotator", pa.string()),
+    ("annotator_kind", pa.string()),
+    ("platform", pa.string()),
+    ("consented_at", pa.string()),
+    ("consent_version", pa.int64()),
+    ("n_judgments", pa.int64()),
+    ("gold_judgments", pa.int64()),
+    ("gold_accuracy", pa.float64()),
+    ("left_rate", pa.float64()),
+    ("fast_share", pa.float64()),
+    ("mean_seconds", pa.float64()),
+    ("median_seconds", pa.float64()),
+    ("qualified", pa.bool_()),
+    ("flags", pa.list_(pa.string())),
+    ("blocked", pa.bool_()),
+)
+
+
+class NumberArrayAgg(Aggregate):
+    """A number column's values as one JSON array, nulls kept (JSONB_AGG on PostgreSQL,
+    JSON_GROUP_ARRAY on SQLite), in no particular order."""
+
+    function = "JSONB_AGG"
+    output_field = JSONField()
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return super().as_sql(compiler, connection, function="JSON_GROUP_ARRAY", **extra)
+
+
+def annotators_of(*, project: Project) -> QuerySet[Annotator]:
+    """Everyone who took part in the project: agreed to its consent, entered it from a crowd
+    platform, was given a task or has a judgment in it (imported ones too)."""
+    taking_part = (
+        Q(pk__in=Judgment.objects.filter(project=project).values("annotator_id"))
+        | Q(pk__in=Consent.objects.filter(project=project).values("annotator_id"))
+        | Q(pk__in=Assignment.objects.filter(project=project).values("annotator_id"))
+        | Q(pk__in=CrowdSession.objects.filter(project=project).values("annotator_id"))
+    )
+    return Annotator.objects.filter(taking_part)
+
+
+_ANNOTATOR_VALUES = (
+    "pseudonym",
+    "external_id",
+    "source",
+    "kind",
+    "is_blocked",
+    "consent_version",
+    "consented_at",
+    "seconds",
+    "quality__judgments",
+    "quality__decided",
+    "quality__left_choices",
+    "quality__fast_judgments",
+    "quality__gold_judgments",
+    "quality__gold_correct",
+    "quality__qualified",
+    "quality__flags",
+    "quality__is_blocked",
+)
+
+
+def _share(part: int | None, whole: int | None) -> float | None:
+    return round(part / whole, 6) if part is not None and whole else None
+
+
+def annotator_export_rows(*, project: Project, filters: ExportFilters) -> Iterator[dict[str, Any]]:
+    """One row per annotator of the project (format `annotators`), oldest first, in one
+    statement. `n_judgments` and the seconds count the judgments passing the filters (gold
+    with `include_gold`, up to a snapshot's last judgment); consent and the quality figures
+    (the project's running AnnotatorStats) are as they are now. `exclude_flagged` leaves
+    out flagged and blocked annotators, as the other formats leave out their judgments."""
+    annotators = annotators_of(project=project)
+    if filters.exclude_flagged:
+        annotators = annotators.exclude(pk__in=flagged_annotator_ids(project=project))
+    if filters.annotator_kind:
+        annotators = annotators.filter(kind=filters.annotator_kind)
+    consents = Consent.objects.filter(project=project, annotator=OuterRef("pk")).order_by(
+        "-version"
+    )
+    judged = replace(filters, exclude_flagged=False, annotator_kind=None)
+    seconds = (
+        passing_judgments(project=project, filters=judged)
+        .filter(annotator=OuterRef("pk"))
+        .order_by()
+        .values("annotator")
+        .annotate(seconds=NumberArrayAgg("seconds"))
+        .values("seconds")
+    )
+    rows = (
+        annotators.annotate(
+            quality=FilteredRelation("stats", condition=Q(stats__project=project)),
+            consent_version=Subquery(consents.values("version")[:1]),
+            consented_at=Subquery(consents.values("consented_at")[:1]),
+            seconds=Subquery(seconds[:1], output_field=JSONField()),
+        )
+        .order_by("pk")
+        .values_list(*_ANNOTATOR_VALUES)
+    )
+    for row in rows.iterator(chunk_size=EXPORT_CHUNK):
+        values = dict(zip(_ANNOTATOR_VALUES, row, strict=True))
+        seconds_each = values["seconds"] or []
+        timed = [s for s in seconds_each if s is not None]
+        consented_at = values["consented_at"]
+        yield {
+            "annotator": (
+                values["external_id"]
+                if values["source"] == Annotator.Source.IMPORT
+                else values["pseudonym"]
+            ),
+            "annotator_kind": values["kind"],
+            "platform": values["source"],
+            # Always with microseconds: a JSON reader would take a time to the second alone
+            # for a timestamp, and the column would change type from one row to the next.
+            "consented_at": consented_at.isoformat(timespec="microseconds")
+            if consented_at
+            else None,
+            "consent_version": values["consent_version"],
+            "n_judgments": len(seconds_each),
+            "gold_judgments": values["quality__gold_judgments"] or 0,
+            "gold_accuracy": _share(
+                values["quality__gold_correct"], values["quality__gold_judgments"]
+            ),
+            "left_rate": _share(values["quality__left_choices"], values["quality__decided"]),
+            "fast_share": _share(values["quality__fast_judgments"], values["quality__judgments"]),
+            "mean_seconds": round(statistics.fmean(timed), 3) if timed else None,
+            "median_seconds": round(statistics.median(timed), 3) if timed else None,
+            "qualified": values["quality__qualified"],
+            "flags": values["quality__flags"] or [],
+            "blocked": bool(values["is_blocked"] or values["quality__is_blocked"]),
+        }
 
 
 def with_up_to(query: ExportQuery, up_to_id: int | None) -> ExportQuery:

@@ -436,6 +436,18 @@ _FIELDS_TEXT = {
         "(`id`, `model`, `text`), `pairs`, `metadata`, `gold` and `reference` when present. "
         "It re-imports into a new project unchanged."
     ),
+    "annotators": (
+        "One row per annotator of the project (who agreed to its consent, entered it, was "
+        "given a task or judged): `annotator` (the pseudonymous id of the `judgments` export; "
+        "crowd platforms' worker ids are never exported), `annotator_kind`, `platform` (local, "
+        "prolific, mturk, import), `consented_at` and `consent_version` (their latest "
+        "agreement to the project's consent text), `n_judgments` (passing the filters), "
+        "`gold_judgments` and `gold_accuracy`, `left_rate` (share of decided votes for the "
+        "left side), `fast_share` (share of judgments under the project's minimum time), "
+        "`mean_seconds` and `median_seconds` (over their passing judgments), `qualified` (the "
+        "qualification quiz; empty: not taken), `flags` and `blocked`. Consent and quality "
+        "figures are as they were when the file was written."
+    ),
 }
 
 

@@ -283,6 +283,21 @@ CONTRACT_FIELDS = {
         "agreement_correctness",
     },
     "items": {"id", "prompt", "responses", "pairs", "metadata"},
+    "annotators": {
+        "annotator",
+        "annotator_kind",
+        "platform",
+        "consented_at",
+        "consent_version",
+        "n_judgments",
+        "gold_accuracy",
+        "left_rate",
+        "fast_share",
+        "mean_seconds",
+        "median_seconds",
+        "flags",
+        "blocked",
+    },
 }
 CONTENT_TYPES = {
     "jsonl": "application/x-ndjson",
@@ -292,7 +307,7 @@ CONTENT_TYPES = {
 
 
 @pytest.mark.parametrize("filetype", ["jsonl", "csv", "parquet"])
-@pytest.mark.parametrize("export_format", ["judgments", "dpo", "rubric", "items"])
+@pytest.mark.parametrize("export_format", ["judgments", "dpo", "rubric", "items", "annotators"])
 def test_every_format_and_filetype_streams_rows_with_the_contract_fields(
     researcher_client, pairs, rubric, export_format, filetype
 ):
@@ -685,6 +700,8 @@ def test_export_queries_do_not_grow_with_the_rows(researcher_client, researcher,
         ({"format": "judgments", "min_agreement": "0.5"}, "min_agreement"),
         ({"format": "items", "since": "12"}, "since"),
         ({"format": "items", "annotator_kind": "human"}, "annotator_kind"),
+        ({"format": "annotators", "since": "12"}, "since"),
+        ({"format": "annotators", "min_judgments": "2"}, "min_judgments"),
     ],
 )
 def test_a_query_that_does_not_fit_is_a_400_naming_the_field(

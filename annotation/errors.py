@@ -87,3 +87,11 @@ class CrowdEntryThrottled(DomainError):
         "Too many new participants have started this study from your network in the last "
         "hour. Please try again later."
     )
+
+
+class VoteTooSoon(DomainError):
+    """A vote through the task page that came sooner than the project's `arming_ms` after
+    its card was shown: a key pressed twice, not a choice about this card."""
+
+    status = 409
+    default_detail = "This vote came before the task had been on screen; nothing was stored."

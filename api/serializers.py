@@ -252,3 +252,9 @@ class CrowdSessionSerializer(serializers.ModelSerializer):
             "answered",
             "skipped",
         ]
+
+
+class LeaseRenewedSerializer(serializers.Serializer):
+    """The renew answer: when the lease now runs out."""
+
+    expires_at = serializers.DateTimeField()

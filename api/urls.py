@@ -64,6 +64,11 @@ urlpatterns = [
         name="judgment-submit",
     ),
     path(
+        "assignments/<int:assignment_id>/renew/",
+        annotating.AssignmentRenewView.as_view(),
+        name="assignment-renew",
+    ),
+    path(
         "assignments/<int:assignment_id>/skip/",
         annotating.AssignmentSkipView.as_view(),
         name="assignment-skip",

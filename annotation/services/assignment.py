@@ -11,7 +11,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from annotation.errors import AnnotatorBlocked, PermissionDenied, ProjectNotOpen
+from annotation.errors import AnnotatorBlocked, LeaseExpired, PermissionDenied, ProjectNotOpen
 from annotation.models import (
     Annotator,
     AnnotatorStats,
@@ -340,3 +340,30 @@ def assignment_skip(*, assignment: Assignment, annotator: Annotator, reason: str
         )
     if updated:
         assignment.status = Assignment.Status.SKIPPED
+
+
+def assignment_renew(
+    *, assignment: Assignment, annotator: Annotator, now: datetime | None = None
+) -> datetime:
+    """Extend a live lease by the project's `lease_seconds` from now, and answer the new
+    expiry. The task page renews while it is on screen (reading is work), so a lease lapses
+    only once the page has been closed or hidden that long. A lapsed or finished lease is
+    not revived: its task may already be someone else's."""
+    if assignment.annotator_id != annotator.pk:
+        raise PermissionDenied("This assignment is not yours.")
+    project = assignment.project
+    if annotator.is_blocked:
+        raise AnnotatorBlocked()
+    if project.status != Project.Status.ACTIVE:
+        raise ProjectNotOpen(f"Project {project.slug!r} is {project.status}, not active.")
+    now = now or timezone.now()
+    expires_at = now + timedelta(seconds=project.lease_seconds)
+    renewed = Assignment.objects.filter(
+        pk=assignment.pk, status=Assignment.Status.LEASED, expires_at__gt=now
+    ).update(expires_at=expires_at)
+    if not renewed:
+        if Assignment.objects.filter(pk=assignment.pk, status__in=Assignment.FINISHED).exists():
+            raise LeaseExpired("This task is already answered or skipped.")
+        raise LeaseExpired()
+    assignment.expires_at = expires_at
+    return expires_at

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.core import signing
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -18,6 +19,7 @@ from annotation.errors import (
     LeaseExpired,
     PermissionDenied,
     ValidationFailed,
+    VoteTooSoon,
 )
 from annotation.models import Annotator, Assignment, Criterion, Judgment, Project, Task
 from annotation.numbers import ascii_int
@@ -28,6 +30,8 @@ from annotation.services.quality import annotator_stats_record, gold_answer_matc
 from annotation.services.reports import report_refresh_soon
 
 SIDE_CHOICES = ("left", "right", "tie", "both_bad")
+
+_CARD_SALT = "annotation.task-card.served"
 
 
 @dataclass(frozen=True)
@@ -75,20 +79,19 @@ def answer_from_sides(
         else:
             canonical_choice = side_to_canonical(choice)
         if project.strength_scale:
-            if choice in ("left", "right"):
-                if (
-                    not isinstance(strength, int)
-                    or isinstance(strength, bool)
-                    or not (1 <= strength <= project.strength_scale)
-                ):
-                    errors.append(
-                        {
-                            "field": "strength",
-                            "error": f"must be an integer from 1 to {project.strength_scale}",
-                        }
-                    )
-            elif strength is not None:
-                errors.append({"field": "strength", "error": "only a preference has a strength"})
+            # A tie or both-bad has no strength: one picked before the annotator changed
+            # their mind is dropped (the answer keeps it for a preference only), not refused.
+            if choice in ("left", "right") and (
+                not isinstance(strength, int)
+                or isinstance(strength, bool)
+                or not (1 <= strength <= project.strength_scale)
+            ):
+                errors.append(
+                    {
+                        "field": "strength",
+                        "error": f"must be an integer from 1 to {project.strength_scale}",
+                    }
+                )
         elif strength is not None:
             errors.append({"field": "strength", "error": "this project collects no strength"})
         answers = criteria_answers or {}
@@ -291,3 +294,37 @@ def _same_answer(judgment: Judgment, answer: CanonicalAnswer) -> bool:
         and judgment.criteria == answer.criteria
         and judgment.scores == answer.scores
     )
+
+
+def card_token(*, assignment_id: int, now: datetime | None = None) -> str:
+    """What a task card's form sends back with its vote: which assignment it showed and
+    when it was served, signed, so a page cannot claim to have shown a card earlier."""
+    served = now or timezone.now()
+    return signing.dumps([assignment_id, round(served.timestamp() * 1000)], salt=_CARD_SALT)
+
+
+def card_check_armed(
+    *, project: Project, assignment_id: int, token: str | None, now: datetime | None = None
+) -> None:
+    """Refuse a vote from the task page that came sooner than the project's `arming_ms`
+    after its card was served: a second key press landing on the next card is not a
+    choice about it. The JSON API is not armed (custom front ends arm themselves)."""
+    if not project.arming_ms:
+        return
+    try:
+        served_id, served_ms = signing.loads(token or "", salt=_CARD_SALT)
+        served_ms = int(served_ms)
+    except (signing.BadSignature, TypeError, ValueError):
+        raise VoteTooSoon(
+            "This vote did not say which task it answers; nothing was stored. "
+            "Please reload the page."
+        ) from None
+    if served_id != assignment_id:
+        raise VoteTooSoon("This vote was meant for another task; nothing was stored.")
+    elapsed = round((now or timezone.now()).timestamp() * 1000) - served_ms
+    if elapsed < project.arming_ms:
+        raise VoteTooSoon(
+            f"This vote came {max(elapsed, 0)} ms after the task appeared, before the "
+            f"{project.arming_ms} ms a task must be on screen, so it was not stored. "
+            "Read the task, then vote again."
+        )

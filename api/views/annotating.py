@@ -1,4 +1,5 @@
-"""The annotator API for custom front ends: lease the next task, post a judgment, skip."""
+"""The annotator API for custom front ends: lease the next task, renew the lease, post a
+judgment, skip."""
 
 from __future__ import annotations
 
@@ -18,9 +19,14 @@ from annotation.selectors.tasks import (
     project_by_slug,
 )
 from annotation.services.annotators import annotator_for_user
-from annotation.services.assignment import assignment_lease, assignment_skip
+from annotation.services.assignment import assignment_lease, assignment_renew, assignment_skip
 from annotation.services.judging import judgment_submit
-from api.serializers import JudgmentInSerializer, JudgmentOutSerializer, TaskOutSerializer
+from api.serializers import (
+    JudgmentInSerializer,
+    JudgmentOutSerializer,
+    LeaseRenewedSerializer,
+    TaskOutSerializer,
+)
 
 
 def _project(slug: str) -> Project:
@@ -90,3 +96,24 @@ class AssignmentSkipView(APIView):
             reason=str(reason),
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AssignmentRenewView(APIView):
+    """Keep a lease while the annotator is still at it: 200 with the new `expires_at`, 410
+    once it has lapsed (the task may be someone else's by then)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: LeaseRenewedSerializer,
+            410: OpenApiResponse(description="The lease lapsed or the task is finished."),
+        },
+    )
+    def post(self, request: Request, assignment_id: int) -> Response:
+        expires_at = assignment_renew(
+            assignment=_assignment(assignment_id),
+            annotator=annotator_for_user(user=request.user),
+        )
+        return Response(LeaseRenewedSerializer({"expires_at": expires_at}).data)

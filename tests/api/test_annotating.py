@@ -29,6 +29,9 @@ NEXT_TASK_QUERIES = 7
 # the judgment, upsert the annotator's figures, COMMIT; the same for a first judgment.
 JUDGMENT_QUERIES = 8
 
+# assignment with project and task, renew the lease
+RENEW_QUERIES = 2
+
 
 def next_task(client, slug: str = "pairs"):
     return client.get(f"/api/v1/projects/{slug}/tasks/next/")
@@ -437,6 +440,106 @@ def test_judgment_post_takes_a_fixed_number_of_queries(
 
     with django_assert_num_queries(JUDGMENT_QUERIES):
         assert judge(annotator_client, task["assignment"], {"choice": "left"}).status_code == 201
+
+
+def test_the_api_is_not_armed_a_judgment_posted_at_once_is_stored(annotator_client, pairwise):
+    pairwise.arming_ms = 10_000
+    pairwise.save()
+    task = leased(annotator_client)
+
+    assert judge(annotator_client, task["assignment"], {"choice": "left"}).status_code == 201
+
+
+@pytest.mark.parametrize("choice", ["tie", "both_bad"])
+def test_a_tie_or_both_bad_with_a_strength_is_stored_without_it(annotator_client, pairwise, choice):
+    pairwise.strength_scale = 3
+    pairwise.allow_both_bad = True
+    pairwise.save()
+    task = leased(annotator_client)
+
+    response = judge(annotator_client, task["assignment"], {"choice": choice, "strength": 2})
+
+    assert response.status_code == 201
+    assert (Judgment.objects.get().choice, Judgment.objects.get().strength) == (choice, None)
+
+
+# ---------------------------------------------------------------- renewing the lease
+
+
+def renew(client, assignment_id: int):
+    return client.post(f"/api/v1/assignments/{assignment_id}/renew/")
+
+
+def test_renew_extends_a_live_lease_by_lease_seconds(annotator_client, pairwise):
+    pairwise.lease_seconds = 60
+    pairwise.save()
+    task = leased(annotator_client)
+    Assignment.objects.filter(pk=task["assignment"]).update(
+        expires_at=timezone.now() + timedelta(seconds=5)
+    )
+
+    response = renew(annotator_client, task["assignment"])
+
+    assert response.status_code == 200
+    assert set(response.json()) == {"expires_at"}
+    expires_at = Assignment.objects.get(pk=task["assignment"]).expires_at
+    assert timedelta(seconds=55) < expires_at - timezone.now() <= timedelta(seconds=60)
+    assert response.json()["expires_at"].startswith(expires_at.isoformat()[:19])
+
+
+def test_a_renewed_lease_still_takes_the_judgment(annotator_client, pairwise):
+    task = leased(annotator_client)
+
+    renew(annotator_client, task["assignment"])
+
+    assert judge(annotator_client, task["assignment"], {"choice": "left"}).status_code == 201
+
+
+def test_renew_after_the_lease_lapsed_is_a_410(annotator_client, pairwise):
+    task = leased(annotator_client)
+    Assignment.objects.filter(pk=task["assignment"]).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+
+    response = renew(annotator_client, task["assignment"])
+
+    assert response.status_code == 410
+    assert set(response.json()) == {"detail", "errors"}
+    assert Assignment.objects.get(pk=task["assignment"]).expires_at < timezone.now()
+
+
+def test_renew_of_a_judged_assignment_is_a_410(annotator_client, pairwise):
+    task = leased(annotator_client)
+    judge(annotator_client, task["assignment"], {"choice": "left"})
+
+    assert renew(annotator_client, task["assignment"]).status_code == 410
+
+
+def test_renew_of_someone_elses_assignment_is_a_403(annotator_client, pairwise, api_client_for):
+    task = leased(api_client_for(AnnotatorUserFactory()))
+    before = Assignment.objects.get(pk=task["assignment"]).expires_at
+
+    response = renew(annotator_client, task["assignment"])
+
+    assert response.status_code == 403
+    assert Assignment.objects.get(pk=task["assignment"]).expires_at == before
+
+
+def test_renew_of_an_unknown_assignment_is_a_404(annotator_client, pairwise):
+    assert renew(annotator_client, 999_999).status_code == 404
+
+
+def test_renew_needs_credentials(pairwise):
+    assert renew(APIClient(), 1).status_code == 401
+
+
+def test_renew_takes_a_fixed_number_of_queries(
+    annotator_client, pairwise, django_assert_num_queries
+):
+    task = leased(annotator_client)
+
+    with django_assert_num_queries(RENEW_QUERIES):
+        assert renew(annotator_client, task["assignment"]).status_code == 200
 
 
 # ---------------------------------------------------------------- skipping

@@ -5,9 +5,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from annotation.errors import AnnotatorBlocked, ProjectNotOpen
+from annotation.errors import AnnotatorBlocked, LeaseExpired, PermissionDenied, ProjectNotOpen
 from annotation.models import Assignment, Project
-from annotation.services.assignment import assignment_lease, assignment_skip
+from annotation.services.assignment import assignment_lease, assignment_renew, assignment_skip
 from annotation.services.judging import judgment_submit
 from tests.factories import ProjectFactory, import_items, make_annotator
 
@@ -192,3 +192,71 @@ def test_a_renewed_lease_keeps_its_id_and_sides():
     stored = Assignment.objects.get(pk=first.pk)
     assert stored.left_response_id == first.left_response_id
     assert stored.expires_at > timezone.now()
+
+
+def _leased_for(lease_seconds: int = 60):
+    project = ProjectFactory(lease_seconds=lease_seconds)
+    import_items(project, 1)
+    annotator = make_annotator()
+    return annotator, assignment_lease(project=project, annotator=annotator)
+
+
+def test_renewing_a_live_lease_extends_it_by_lease_seconds_from_now():
+    annotator, assignment = _leased_for(60)
+    now = timezone.now() + timedelta(seconds=50)
+
+    expires_at = assignment_renew(assignment=assignment, annotator=annotator, now=now)
+
+    assert expires_at == now + timedelta(seconds=60)
+    assert Assignment.objects.get(pk=assignment.pk).expires_at == expires_at
+
+
+def test_a_lapsed_lease_is_not_renewed():
+    annotator, assignment = _leased_for(60)
+
+    with pytest.raises(LeaseExpired):
+        assignment_renew(
+            assignment=assignment,
+            annotator=annotator,
+            now=timezone.now() + timedelta(seconds=61),
+        )
+    assert Assignment.objects.get(pk=assignment.pk).expires_at == assignment.expires_at
+
+
+def test_a_finished_lease_is_not_renewed():
+    annotator, assignment = _leased_for()
+    assignment_skip(assignment=assignment, annotator=annotator)
+
+    with pytest.raises(LeaseExpired, match="already answered or skipped"):
+        assignment_renew(assignment=assignment, annotator=annotator)
+
+
+def test_someone_elses_lease_is_not_renewed():
+    _, assignment = _leased_for()
+
+    with pytest.raises(PermissionDenied):
+        assignment_renew(assignment=assignment, annotator=make_annotator())
+
+
+def test_a_lease_on_a_paused_project_is_not_renewed():
+    annotator, assignment = _leased_for()
+    Project.objects.filter(pk=assignment.project_id).update(status=Project.Status.PAUSED)
+    assignment.project.status = Project.Status.PAUSED
+
+    with pytest.raises(ProjectNotOpen):
+        assignment_renew(assignment=assignment, annotator=annotator)
+
+
+def test_a_renewed_lease_keeps_the_task_from_others_while_the_first_one_reads():
+    annotator, assignment = _leased_for(10)
+    project = assignment.project
+    project.annotations_per_task = 1
+    project.save()
+    later = timezone.now() + timedelta(seconds=8)
+    assignment_renew(assignment=assignment, annotator=annotator, now=later)
+
+    other = assignment_lease(
+        project=project, annotator=make_annotator(), now=later + timedelta(seconds=5)
+    )
+
+    assert other is None

@@ -8,10 +8,16 @@ from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from annotation.errors import AlreadyAnswered, LeaseExpired, PermissionDenied, ValidationFailed
+from annotation.errors import (
+    AlreadyAnswered,
+    LeaseExpired,
+    PermissionDenied,
+    ValidationFailed,
+    VoteTooSoon,
+)
 from annotation.models import Assignment, Judgment, Project, Task
 from annotation.services.assignment import assignment_lease
-from annotation.services.judging import judgment_submit
+from annotation.services.judging import card_check_armed, card_token, judgment_submit
 from tests.factories import (
     CriterionFactory,
     ProjectFactory,
@@ -249,3 +255,76 @@ def test_a_vote_is_answered_even_when_the_report_refresh_cannot_be_scheduled(
         judgment = judgment_submit(assignment=assignment, annotator=annotator, choice="left")
     assert Judgment.objects.filter(pk=judgment.pk).exists()
     assert "Connection refused" in caplog.text
+
+
+@pytest.mark.parametrize("choice", ["tie", "both_bad"])
+@pytest.mark.parametrize("strength", [2, 9, "much"])
+def test_a_tie_or_both_bad_clears_the_strength_instead_of_refusing(choice, strength):
+    project = ProjectFactory(strength_scale=3, allow_both_bad=True)
+    import_items(project, 1)
+    annotator, assignment = _leased(project)
+
+    judgment = judgment_submit(
+        assignment=assignment, annotator=annotator, choice=choice, strength=strength
+    )
+
+    assert (judgment.choice, judgment.strength) == (choice, None)
+
+
+def test_a_retried_tie_with_a_strength_is_the_same_vote():
+    project = ProjectFactory(strength_scale=3)
+    import_items(project, 1)
+    annotator, assignment = _leased(project)
+    first = judgment_submit(assignment=assignment, annotator=annotator, choice="tie", strength=2)
+
+    again = judgment_submit(assignment=assignment, annotator=annotator, choice="tie", strength=2)
+
+    assert again.pk == first.pk
+
+
+# ---------------------------------------------------------------- arming (the task page)
+
+
+def test_a_page_vote_sooner_than_arming_ms_after_the_card_was_served_is_refused():
+    project = ProjectFactory(arming_ms=400)
+    served = timezone.now()
+    token = card_token(assignment_id=7, now=served)
+
+    with pytest.raises(VoteTooSoon, match="came 150 ms after the task appeared") as caught:
+        card_check_armed(
+            project=project,
+            assignment_id=7,
+            token=token,
+            now=served + timedelta(milliseconds=150),
+        )
+    assert caught.value.status == 409
+    assert "400 ms" in caught.value.detail
+
+
+def test_a_page_vote_after_arming_ms_is_armed():
+    project = ProjectFactory(arming_ms=400)
+    served = timezone.now()
+
+    card_check_armed(
+        project=project,
+        assignment_id=7,
+        token=card_token(assignment_id=7, now=served),
+        now=served + timedelta(milliseconds=400),
+    )
+
+
+@pytest.mark.parametrize("token", [None, "", "garbage", "WzcsMV0:forged:signature"])
+def test_a_page_vote_without_a_valid_card_token_is_refused(token):
+    with pytest.raises(VoteTooSoon, match="did not say which task"):
+        card_check_armed(project=ProjectFactory(arming_ms=400), assignment_id=7, token=token)
+
+
+def test_the_token_of_another_card_does_not_arm_this_one():
+    old = card_token(assignment_id=6, now=timezone.now() - timedelta(minutes=5))
+
+    with pytest.raises(VoteTooSoon, match="another task"):
+        card_check_armed(project=ProjectFactory(arming_ms=400), assignment_id=7, token=old)
+
+
+def test_a_project_with_arming_ms_zero_takes_page_votes_at_once():
+    card_check_armed(project=ProjectFactory(arming_ms=0), assignment_id=7, token=None)

@@ -6,6 +6,7 @@ app_name = "annotation"
 
 urlpatterns = [
     path("", views.project_list, name="project-list"),
+    path("settings/shortcuts/", views.shortcuts_setting, name="shortcuts"),
     path("<slug:slug>/", views.project_start, name="project-start"),
     path("<slug:slug>/consent/", views.project_consent, name="project-consent"),
     path("<slug:slug>/task/", views.task_page, name="task"),
@@ -23,3 +24,8 @@ urlpatterns = [
         name="skip",
     ),
 ]
+    path(
+        "<slug:slug>/assignments/<int:assignment_id>/renew/",
+        views.assignment_renew_post,
+        name="renew",
+    ),

@@ -14,14 +14,23 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth import login, logout
 from django.contrib.auth.forms import UserCreationForm
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
-from annotation.errors import AnnotatorBlocked, DomainError, ValidationFailed
+from annotation.errors import (
+    AnnotatorBlocked,
+    DomainError,
+    ProjectNotOpen,
+    ValidationFailed,
+    VoteTooSoon,
+)
 from annotation.models import Annotator, Assignment, CrowdSession, Judgment, Project
 from annotation.rendering import media_hosts_for, render_markdown
 from annotation.selectors.progress import (
@@ -30,9 +39,10 @@ from annotation.selectors.progress import (
 )
 from annotation.selectors.projects import projects_managed_by, projects_open_to
 from annotation.selectors.tasks import assignment_preview, assignment_sides, task_for_preview
-from annotation.services.annotators import annotator_for_user
+from annotation.services.annotators import annotator_for_user, annotator_shortcuts_set
 from annotation.services.assignment import (
     assignment_lease,
+    assignment_renew,
     assignment_skip,
     project_check_open_for,
 )
@@ -52,7 +62,7 @@ from annotation.services.crowd import (
     crowd_session_start,
     quiz_failed,
 )
-from annotation.services.judging import judgment_submit
+from annotation.services.judging import card_check_armed, card_token, judgment_submit
 from config.client_ip import client_address
 
 #: The crowd identity signed in by a start page's POST (annotators have no user account).
@@ -79,18 +89,34 @@ def annotator_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpR
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         annotator = current_annotator(request)
         if annotator is None:
-            return redirect_to_login(request.get_full_path())
+            return _sign_in_again(request, kwargs.get("slug"))
         request.annotator = annotator  # type: ignore[attr-defined]
         return view(request, *args, **kwargs)
 
     return wrapped
 
 
+def _sign_in_again(request: HttpRequest, slug: str | None) -> HttpResponse:
+    """Someone whose session ended signs in and comes back where they can go on: the page
+    they asked for, or after a POST or an htmx swap (no page to come back to, and a GET of
+    a vote's address is a 405) the project's start. htmx is told to load the whole sign-in
+    page, never to put it inside the task card."""
+    if request.method == "GET" and not request.htmx:
+        return redirect_to_login(request.get_full_path())
+    if slug:
+        back = reverse("annotation:project-start", kwargs={"slug": slug})
+    else:
+        back = reverse("annotation:project-list")
+    if request.htmx:
+        return HttpResponseClientRedirect(redirect_to_login(back).url)
+    return redirect_to_login(back)
+
+
 def _closed(request: HttpRequest, project: Project, reason: str, *, status: int) -> HttpResponse:
-    """The page an annotator sees when a project will not give them work, and why."""
-    return render(
-        request, "annotation/closed.html", {"project": project, "reason": reason}, status=status
-    )
+    """The page an annotator sees when a project will not give them work, and why; in place
+    of the task card when an htmx swap asked for the next task."""
+    template = "annotation/partials/closed_card.html" if request.htmx else "annotation/closed.html"
+    return render(request, template, {"project": project, "reason": reason}, status=status)
 
 
 def signup(request: HttpRequest) -> HttpResponse:
@@ -251,6 +277,9 @@ def _render_next(
     *,
     errors: list[dict[str, str]] | None = None,
     assignment: Assignment | None = None,
+    refusal: dict[str, Any] | None = None,
+    posted: Any = None,
+    status: int = 200,
 ) -> HttpResponse:
     try:
         if assignment is None:
@@ -263,9 +292,12 @@ def _render_next(
         return _closed(request, project, exc.detail, status=403)
     if assignment is None:
         return _finish(request, project, annotator)
-    context = _task_context(project, annotator, assignment, errors=errors)
+    context = _task_context(
+        project, annotator, assignment, errors=errors, refusal=refusal, posted=posted
+    )
     template = "annotation/task.html#task-card" if request.htmx else "annotation/task.html"
-    return _allow_media(render(request, template, context), context["media_hosts"])
+    response = render(request, template, context, status=status)
+    return _allow_media(response, context["media_hosts"])
 
 
 def _crowd_visit(request: HttpRequest, project: Project, annotator: Annotator) -> CrowdSession:
@@ -294,8 +326,12 @@ def _task_context(
     annotator: Annotator,
     assignment: Assignment,
     *,
-    errors: list[dict[str, str]] | None,
+    errors: list[dict[str, str]] | None = None,
+    refusal: dict[str, Any] | None = None,
+    posted: Any = None,
 ) -> dict[str, Any]:
+    """What the task card shows. `posted` is a refused form's answer, shown again as it was
+    (the card of a plain form post is rendered anew; an htmx page keeps its own)."""
     left, right = assignment_sides(assignment)
     prompt = assignment.task.item.prompt
     hosts = media_hosts_for(project.media_hosts)
@@ -307,21 +343,97 @@ def _task_context(
         conversation = [{"role": "user", "html": html(prompt)}]
     else:
         conversation = [{"role": m["role"], "html": html(m["content"])} for m in prompt]
+    posted = posted or {}
     criteria = list(project.criteria.all())
+    for criterion in criteria:
+        criterion.posted = posted.get(f"criterion-{criterion.key}", "")  # type: ignore[attr-defined]
+    if errors and refusal is None:
+        refusal = _refusal(project, ValidationFailed(errors=errors), criteria=criteria)
     progress = annotator_progress(project=project, annotator=annotator)
+    live = assignment.pk is not None and assignment.expires_at is not None
     return {
         "project": project,
         "assignment": assignment,
-        "conversation": conversation,
+        # Older turns fold away on a phone ("show earlier turns"); the last one stays open.
+        "earlier_turns": conversation[:-1],
+        "latest_turns": conversation[-1:],
         "left_html": html(left.text),
+        "left_empty": not left.text.strip(),
         "right_html": html(right.text) if right is not None else None,
+        "right_empty": right is not None and not right.text.strip(),
         "media_hosts": hosts,
         "criteria": criteria,
         "strength_levels": list(range(1, project.strength_scale + 1)),
-        "errors": errors or [],
+        "refusal": refusal,
+        "posted": posted,
+        "served_token": card_token(assignment_id=assignment.pk) if live else "",
+        "expires_in": (
+            max(0, int((assignment.expires_at - timezone.now()).total_seconds())) if live else 0
+        ),
+        "shortcuts_enabled": annotator.shortcuts_enabled,
         **progress,
         "can_finish": annotator.is_crowd and progress["done"] >= completion_min_answers(project),
     }
+
+
+def _refusal(
+    project: Project, exc: DomainError, *, criteria: list[Any] | None = None
+) -> dict[str, Any]:
+    """What the alert next to the buttons says of a refused vote or skip: the reason, what
+    to fix in the answer, and the next task when trying again cannot help."""
+    problems: list[str] = []
+    if isinstance(exc, ValidationFailed):
+        labels = {c.key: c.label for c in (criteria or project.criteria.all())}
+        for error in exc.errors:
+            field = str(error.get("field", ""))
+            key = field.partition(".")[2]
+            if field == "strength":
+                problems.append("How much better? Choose one of the levels.")
+            elif field == "rationale":
+                problems.append("Why? This project asks for a reason.")
+            elif field == "choice":
+                problems.append("Choose one of the answers.")
+            elif field.startswith(("criteria.", "scores.")) and key in labels:
+                problems.append(f"{labels[key]}: choose one.")
+            else:
+                problems.append(f"{field}: {error.get('error', '')}")
+    return {
+        "status": exc.status,
+        "message": "Please complete your answer." if problems else exc.detail,
+        "problems": problems,
+        "offer_next": not isinstance(exc, ValidationFailed | VoteTooSoon),
+    }
+
+
+def _refused(
+    request: HttpRequest,
+    project: Project,
+    annotator: Annotator,
+    assignment: Assignment,
+    exc: DomainError,
+) -> HttpResponse:
+    """A vote or skip the domain refused. When the annotator can no longer go on here
+    (blocked, a failed quiz, the project closed) the card gives way to the reason.
+    Otherwise the card stays as it is, with what was typed: htmx gets the reason alone, for
+    the alert next to the buttons; a plain form post gets the page again."""
+    if isinstance(exc, AnnotatorBlocked | ProjectNotOpen):
+        return _render_next(request, project, annotator)
+    refusal = _refusal(project, exc)
+    if request.htmx:
+        context = {"project": project, "refusal": refusal}
+        return render(request, "annotation/partials/refusal.html", context, status=exc.status)
+    if isinstance(exc, ValidationFailed | VoteTooSoon):
+        return _render_next(
+            request,
+            project,
+            annotator,
+            assignment=assignment,
+            refusal=refusal,
+            posted=request.POST,
+            status=exc.status,
+        )
+    messages.warning(request, exc.detail)
+    return _render_next(request, project, annotator)
 
 
 @staff_member_required
@@ -334,7 +446,7 @@ def task_preview(request: HttpRequest, slug: str) -> HttpResponse:
     assignment = assignment_preview(task=task)
     left, right = assignment_sides(assignment)
     annotator = annotator_for_user(user=request.user)
-    context = _task_context(project, annotator, assignment, errors=None)
+    context = _task_context(project, annotator, assignment)
     context["preview"] = {"left_model": left.model, "right_model": right.model if right else ""}
     return _allow_media(render(request, "annotation/task.html", context), context["media_hosts"])
 
@@ -362,6 +474,9 @@ def judgment_post(request: HttpRequest, slug: str, assignment_id: int) -> HttpRe
         c.key: request.POST.get(f"criterion-{c.key}") for c in project.criteria.all()
     }
     try:
+        card_check_armed(
+            project=project, assignment_id=assignment.pk, token=request.POST.get("served")
+        )
         judgment = judgment_submit(
             assignment=assignment,
             annotator=annotator,
@@ -372,16 +487,13 @@ def judgment_post(request: HttpRequest, slug: str, assignment_id: int) -> HttpRe
             scores=None if project.is_pairwise else criteria_answers,
             source=Judgment.Source.PAGE,
         )
-    except ValidationFailed as exc:
-        return _render_next(request, project, annotator, errors=exc.errors, assignment=assignment)
     except DomainError as exc:
-        messages.warning(request, exc.detail)
-    else:
-        if judgment.seconds is not None and judgment.seconds < project.min_seconds_per_task:
-            messages.info(
-                request,
-                "That was quick! Please take the time to read both responses before you vote.",
-            )
+        return _refused(request, project, annotator, assignment, exc)
+    if judgment.seconds is not None and judgment.seconds < project.min_seconds_per_task:
+        what = "both responses" if project.is_pairwise else "the response"
+        messages.info(
+            request, f"That was quick! Please take the time to read {what} before you answer."
+        )
     return _render_next(request, project, annotator)
 
 
@@ -397,8 +509,44 @@ def assignment_skip_post(request: HttpRequest, slug: str, assignment_id: int) ->
             assignment=assignment, annotator=annotator, reason=request.POST.get("reason", "")
         )
     except DomainError as exc:
-        messages.warning(request, exc.detail)
+        return _refused(request, project, annotator, assignment, exc)
     return _render_next(request, project, annotator)
+
+
+@require_POST
+@annotator_required
+def assignment_renew_post(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
+    """The task page keeps its lease while it is on screen: JSON as the API's renew, for
+    signed-in users and crowd identities alike (the API wants an account)."""
+    assignment = get_object_or_404(
+        Assignment.objects.select_related("project"), pk=assignment_id, project__slug=slug
+    )
+    try:
+        expires_at = assignment_renew(
+            assignment=assignment,
+            annotator=request.annotator,  # type: ignore[attr-defined]
+        )
+    except DomainError as exc:
+        return JsonResponse({"detail": exc.detail, "errors": exc.errors}, status=exc.status)
+    return JsonResponse({"expires_at": expires_at})
+
+
+@require_POST
+@annotator_required
+def shortcuts_setting(request: HttpRequest) -> HttpResponse:
+    """The task page's switch for the single-key shortcuts, kept per annotator."""
+    annotator_shortcuts_set(
+        annotator=request.annotator,  # type: ignore[attr-defined]
+        enabled=request.POST.get("shortcuts") == "on",
+    )
+    if request.htmx:
+        return HttpResponse(status=204)
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        back = reverse("annotation:project-list")
+    return redirect(back)
 
 
 @require_POST

@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.templatetags.static import static
 from django.urls import include, path
+from django.utils.functional import lazy
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
 
@@ -9,6 +11,8 @@ from api.docs import ApiDocsView
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="annotation:project-list"), name="home"),
+    # Browsers ask for /favicon.ico whatever a page links; the icon is a static file.
+    path("favicon.ico", RedirectView.as_view(url=lazy(static, str)("favicon.ico"))),
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -20,3 +20,11 @@ def annotator_for_user(*, user: AbstractBaseUser) -> Annotator:
             return Annotator.objects.create(user=user, source=Annotator.Source.LOCAL)
     except IntegrityError:
         return Annotator.objects.get(user=user)
+
+
+def annotator_shortcuts_set(*, annotator: Annotator, enabled: bool) -> None:
+    """Turn the task page's single-key shortcuts on or off for this annotator (WCAG 2.1.4:
+    someone using speech input or a switch must be able to turn them off); kept across
+    visits and devices."""
+    Annotator.objects.filter(pk=annotator.pk).update(shortcuts_enabled=enabled)
+    annotator.shortcuts_enabled = enabled

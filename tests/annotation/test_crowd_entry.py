@@ -30,6 +30,7 @@ def project(researcher) -> Project:
         name="Which is better?",
         annotations_per_task=1,
         completion_code="THANKS-42",
+        arming_ms=0,  # votes are posted at once here; arming is tested with the task page
     )
     import_items(project, 3)
     return project

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from annotation.models import Assignment, Judgment, Project
@@ -40,6 +43,7 @@ def project(researcher) -> Project:
         instructions="Pick the **better** answer.",
         annotations_per_task=1,
         completion_code="THANKS-42",
+        arming_ms=0,  # these tests vote at once; the arming tests below turn it on
     )
     import_items(project, 2)
     return project
@@ -272,7 +276,7 @@ def test_skip_moves_on_and_never_shows_the_skipped_task_again(consented):
 
 
 def test_rubric_page_shows_criteria_with_level_labels(browser, researcher):
-    rubric = rubric_project(owner=researcher, slug="rated")
+    rubric = rubric_project(owner=researcher, slug="rated", arming_ms=0)
     import_items(rubric, 1, responses=1)
     browser.post("/annotate/rated/consent/")
 
@@ -287,7 +291,7 @@ def test_rubric_page_shows_criteria_with_level_labels(browser, researcher):
 
 
 def test_rubric_vote_stores_the_scores(browser, researcher):
-    rubric = rubric_project(owner=researcher, slug="rated")
+    rubric = rubric_project(owner=researcher, slug="rated", arming_ms=0)
     import_items(rubric, 1, responses=1)
     browser.post("/annotate/rated/consent/")
     assignment = assignment_on(browser.get("/annotate/rated/task/"))
@@ -300,28 +304,65 @@ def test_rubric_vote_stores_the_scores(browser, researcher):
     assert Judgment.objects.get().scores == {"helpfulness": 3, "correctness": 1}
 
 
-def test_invalid_vote_shows_the_errors_on_the_same_task(consented, project):
+def test_invalid_htmx_vote_answers_what_to_fix_alone_so_the_page_keeps_its_card(consented, project):
     project.rationale = Project.Rationale.REQUIRED
     project.save()
     page = consented.get("/annotate/pairs/task/")
 
     response = vote(consented, page, HTTP_HX_REQUEST="true")
 
-    assert "rationale" in html(response)
-    assert assignment_on(response).pk == assignment_on(page).pk
+    assert response.status_code == 400
+    assert 'class="refusal"' in html(response)
+    assert "Why? This project asks for a reason." in html(response)
+    assert 'id="task-card"' not in html(response)
     assert not Judgment.objects.exists()
 
 
-@pytest.mark.parametrize("htmx", [False, True])
-def test_vote_after_the_lease_expired_shows_a_message_and_the_next_task(consented, htmx):
+def test_invalid_plain_vote_shows_the_same_task_with_the_rationale_and_choices_kept(
+    consented, project
+):
+    project.strength_scale = 3
+    project.rationale = Project.Rationale.OPTIONAL
+    project.save()
+    page = consented.get("/annotate/pairs/task/")
+    assignment = assignment_on(page)
+
+    response = consented.post(
+        f"/annotate/pairs/assignments/{assignment.pk}/judgment/",
+        {"choice": "left", "rationale": "A is kinder & shorter", "strength": "9"},
+    )
+
+    assert response.status_code == 400
+    assert assignment_on(response).pk == assignment.pk
+    assert "A is kinder &amp; shorter</textarea>" in html(response)
+    assert "How much better? Choose one of the levels." in html(response)
+    assert not Judgment.objects.exists()
+
+
+def test_htmx_vote_after_the_lease_expired_keeps_the_card_and_says_why(consented):
     page = consented.get("/annotate/pairs/task/")
     expired = assignment_on(page)
     Assignment.objects.filter(pk=expired.pk).update(
         expires_at=timezone.now() - timedelta(seconds=1)
     )
-    headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
 
-    response = vote(consented, page, **headers)
+    response = vote(consented, page, HTTP_HX_REQUEST="true")
+
+    assert response.status_code == 410
+    assert "lease on this assignment has expired" in html(response)
+    assert 'id="task-card"' not in html(response)
+    assert 'href="/annotate/pairs/task/"' in html(response)  # go on to the next task
+    assert not Judgment.objects.exists()
+
+
+def test_plain_vote_after_the_lease_expired_shows_a_message_and_the_next_task(consented):
+    page = consented.get("/annotate/pairs/task/")
+    expired = assignment_on(page)
+    Assignment.objects.filter(pk=expired.pk).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+
+    response = vote(consented, page)
 
     assert response.status_code == 200
     assert "lease on this assignment has expired" in html(response)
@@ -370,3 +411,415 @@ def test_vote_with_a_strength_stores_it(consented, project):
     )
 
     assert Judgment.objects.get().strength == 2
+
+
+# ---------------------------------------------------------------- one vote per seen card
+
+
+@pytest.fixture
+def armed(project) -> Project:
+    project.arming_ms = 400
+    project.save()
+    return project
+
+
+def served_token(response) -> str:
+    match = re.search(r'name="served" value="([^"]+)"', html(response))
+    assert match, "no served token on the card"
+    return match.group(1)
+
+
+def post_vote(client: Client, page, choice: str = "left", **headers):
+    """A vote as the page sends it: with the card's served token."""
+    assignment = assignment_on(page)
+    return client.post(
+        f"/annotate/pairs/assignments/{assignment.pk}/judgment/",
+        {"choice": choice, "served": served_token(page)},
+        **headers,
+    )
+
+
+def test_a_vote_sooner_than_arming_ms_after_the_card_was_served_is_a_409(consented, armed):
+    page = consented.get("/annotate/pairs/task/")
+
+    response = post_vote(consented, page, HTTP_HX_REQUEST="true")
+
+    assert response.status_code == 409
+    assert "400 ms a task must be on screen" in html(response)
+    assert 'id="task-card"' not in html(response)  # the page keeps its card
+    assert not Judgment.objects.exists()
+    assert assignment_on(page).status == Assignment.Status.LEASED
+
+
+def test_a_vote_after_arming_ms_is_stored(consented, armed):
+    armed.arming_ms = 30
+    armed.save()
+    page = consented.get("/annotate/pairs/task/")
+    time.sleep(0.05)
+
+    response = post_vote(consented, page, HTTP_HX_REQUEST="true")
+
+    assert response.status_code == 200
+    assert Judgment.objects.filter(assignment=assignment_on(page)).count() == 1
+
+
+def test_a_page_vote_without_the_served_token_is_a_409(consented, armed):
+    page = consented.get("/annotate/pairs/task/")
+
+    response = vote(consented, page, HTTP_HX_REQUEST="true")
+
+    assert response.status_code == 409
+    assert not Judgment.objects.exists()
+
+
+def test_a_plain_post_too_soon_shows_the_same_card_again(consented, armed):
+    page = consented.get("/annotate/pairs/task/")
+
+    response = post_vote(consented, page)
+
+    assert response.status_code == 409
+    assert assignment_on(response).pk == assignment_on(page).pk
+    assert "400 ms a task must be on screen" in html(response)
+
+
+def test_a_retried_page_vote_is_stored_once_and_answers_the_next_card(consented):
+    page = consented.get("/annotate/pairs/task/")
+
+    first = post_vote(consented, page, HTTP_HX_REQUEST="true")
+    retry = post_vote(consented, page, HTTP_HX_REQUEST="true")
+
+    assert (first.status_code, retry.status_code) == (200, 200)
+    assert Judgment.objects.filter(assignment=assignment_on(page)).count() == 1
+    assert assignment_on(retry).pk == assignment_on(first).pk != assignment_on(page).pk
+
+
+def test_the_card_says_how_long_it_must_be_on_screen_and_how_long_its_lease_runs(consented):
+    page = html(consented.get("/annotate/pairs/task/"))
+
+    assert 'data-arming-ms="0"' in page
+    assert 'data-lease-seconds="900"' in page
+    assert re.search(r'data-expires-in="(899|900)"', page)
+    assert re.search(r'data-renew-url="/annotate/pairs/assignments/\d+/renew/"', page)
+
+
+def test_a_page_vote_takes_a_number_of_queries_that_does_not_grow_with_tasks(browser, researcher):
+    counts = []
+    for items in (2, 12):
+        slug = f"many-{items}"
+        project = ProjectFactory(owner=researcher, slug=slug, arming_ms=5)
+        import_items(project, items)
+        browser.post(f"/annotate/{slug}/consent/")
+        page = browser.get(f"/annotate/{slug}/task/")
+        assignment = assignment_on(page)
+        time.sleep(0.01)  # armed: the check reads the signed token, not the database
+        with CaptureQueriesContext(connection) as queries:
+            response = browser.post(
+                f"/annotate/{slug}/assignments/{assignment.pk}/judgment/",
+                {"choice": "left", "served": served_token(page)},
+                HTTP_HX_REQUEST="true",
+            )
+        assert response.status_code == 200
+        counts.append(len(queries))
+
+    assert counts[0] == counts[1]
+
+
+# ---------------------------------------------------------------- forgiving forms
+
+
+@pytest.mark.parametrize("choice", ["tie", "both_bad"])
+def test_a_tie_or_both_bad_with_a_strength_picked_is_stored_without_it(consented, project, choice):
+    project.strength_scale = 3
+    project.allow_both_bad = True
+    project.save()
+    page = consented.get("/annotate/pairs/task/")
+    assignment = assignment_on(page)
+
+    response = consented.post(
+        f"/annotate/pairs/assignments/{assignment.pk}/judgment/",
+        {"choice": choice, "strength": "3"},
+        HTTP_HX_REQUEST="true",
+    )
+
+    assert response.status_code == 200
+    assert (Judgment.objects.get().choice, Judgment.objects.get().strength) == (choice, None)
+
+
+def test_a_preference_without_a_strength_says_to_choose_one(consented, project):
+    project.strength_scale = 3
+    project.save()
+    page = consented.get("/annotate/pairs/task/")
+
+    response = vote(consented, page, HTTP_HX_REQUEST="true")
+
+    assert response.status_code == 400
+    assert "How much better? Choose one of the levels." in html(response)
+
+
+# ---------------------------------------------------------------- visible failures
+
+
+def test_a_blocked_annotator_s_vote_replaces_the_card_with_the_reason(
+    consented, annotator_user, project
+):
+    page = consented.get("/annotate/pairs/task/")
+    annotator = annotator_for_user(user=annotator_user)
+    annotator.is_blocked = True
+    annotator.save()
+
+    response = vote(consented, page, HTTP_HX_REQUEST="true")
+
+    assert response.status_code == 403
+    assert 'id="task-card"' in html(response)
+    assert "<html" not in html(response)
+    assert "You can no longer work on this project" in html(response)
+    assert "task-form" not in html(response)
+    assert not Judgment.objects.exists()
+
+
+def test_a_failed_quiz_replaces_the_card_with_its_message(consented, project):
+    project.qualification_tasks = 1
+    project.qualification_min_accuracy = 1.0
+    project.save()
+    gold = item_rows(1, prefix="gold")[0]
+    gold["gold"] = {"preferred": "r1"}
+    items_import(project=project, rows=[(1, gold)])
+    page = consented.get("/annotate/pairs/task/")
+    assignment = assignment_on(page)
+    assert assignment.task.is_gold
+    wrong = "right" if assignment.left_response.external_id == "r1" else "left"
+
+    response = vote(consented, page, wrong, HTTP_HX_REQUEST="true")
+
+    assert response.status_code == 403
+    assert 'id="task-card"' in html(response)
+    assert "qualification quiz" in html(response)
+
+
+def test_someone_elses_assignment_is_refused_in_the_alert_and_the_card_stays(consented, project):
+    other = annotator_for_user(user=AnnotatorUserFactory())
+    theirs = assignment_lease(project=project, annotator=other)
+
+    response = consented.post(
+        f"/annotate/pairs/assignments/{theirs.pk}/judgment/",
+        {"choice": "left"},
+        HTTP_HX_REQUEST="true",
+    )
+
+    assert response.status_code == 403
+    assert "not yours" in html(response)
+    assert 'id="task-card"' not in html(response)
+
+
+def test_an_expired_session_s_htmx_vote_is_sent_to_sign_in_and_back_to_the_project(client, project):
+    response = client.post(
+        "/annotate/pairs/assignments/1/judgment/", {"choice": "left"}, HTTP_HX_REQUEST="true"
+    )
+
+    assert response.status_code == 200
+    assert response["HX-Redirect"] == "/accounts/login/?next=/annotate/pairs/"
+    assert response.content == b""
+
+
+def test_an_expired_session_s_plain_vote_signs_in_to_the_project_not_to_a_405(client, project):
+    response = client.post("/annotate/pairs/assignments/1/judgment/", {"choice": "left"})
+
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/login/?next=/annotate/pairs/"
+
+
+def test_an_expired_session_s_page_load_comes_back_to_the_same_page(client, project):
+    response = client.get("/annotate/pairs/task/")
+
+    assert response["Location"] == "/accounts/login/?next=/annotate/pairs/task/"
+
+
+# ---------------------------------------------------------------- renewing from the page
+
+
+def renew_on_page(client: Client, assignment_id: int, slug: str = "pairs"):
+    return client.post(f"/annotate/{slug}/assignments/{assignment_id}/renew/")
+
+
+def test_the_page_renews_its_lease(consented, project):
+    project.lease_seconds = 30
+    project.save()
+    assignment = assignment_on(consented.get("/annotate/pairs/task/"))
+    Assignment.objects.filter(pk=assignment.pk).update(
+        expires_at=timezone.now() + timedelta(seconds=3)
+    )
+
+    response = renew_on_page(consented, assignment.pk)
+
+    assert response.status_code == 200
+    assert set(response.json()) == {"expires_at"}
+    assert Assignment.objects.get(pk=assignment.pk).expires_at > timezone.now() + timedelta(
+        seconds=25
+    )
+
+
+def test_the_page_cannot_renew_a_lapsed_lease(consented):
+    assignment = assignment_on(consented.get("/annotate/pairs/task/"))
+    Assignment.objects.filter(pk=assignment.pk).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+
+    response = renew_on_page(consented, assignment.pk)
+
+    assert response.status_code == 410
+    assert "expired" in response.json()["detail"]
+
+
+def test_the_page_cannot_renew_someone_elses_lease(consented, project):
+    theirs = assignment_lease(
+        project=project, annotator=annotator_for_user(user=AnnotatorUserFactory())
+    )
+
+    assert renew_on_page(consented, theirs.pk).status_code == 403
+
+
+def test_the_page_cannot_renew_a_lease_of_another_project(consented, project, researcher):
+    other = ProjectFactory(owner=researcher, slug="other")
+    import_items(other, 1)
+    assignment = assignment_on(consented.get("/annotate/pairs/task/"))
+
+    assert renew_on_page(consented, assignment.pk, slug="other").status_code == 404
+
+
+def test_a_crowd_identity_renews_its_lease_from_the_page(client, project):
+    params = {"PROLIFIC_PID": "5f0c0a0b0c0d0e0f10111213", "STUDY_ID": "s", "SESSION_ID": "x"}
+    client.get("/annotate/pairs/", params)
+    client.post("/annotate/pairs/", params)
+    client.post("/annotate/pairs/consent/", {"version": project.consent_version})
+    assignment = assignment_on(client.get("/annotate/pairs/task/"))
+    assert assignment.annotator.is_crowd
+
+    assert renew_on_page(client, assignment.pk).status_code == 200
+
+
+def test_an_expired_session_s_renewal_is_told_to_sign_in(client, project):
+    response = renew_on_page(client, 1, slug="pairs")
+
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/login/?next=/annotate/pairs/"
+
+
+# ---------------------------------------------------------------- the page's settings
+
+
+def test_single_key_shortcuts_are_on_until_turned_off(consented):
+    page = html(consented.get("/annotate/pairs/task/"))
+
+    assert re.search(r'id="shortcuts-toggle" name="shortcuts" checked', page)
+
+
+def test_turning_the_shortcuts_off_is_remembered_for_the_annotator(
+    consented, annotator_user, project
+):
+    response = consented.post(
+        "/annotate/settings/shortcuts/", {"next": "/annotate/pairs/task/"}, HTTP_HX_REQUEST="true"
+    )
+
+    assert response.status_code == 204
+    assert annotator_for_user(user=annotator_user).shortcuts_enabled is False
+    page = html(consented.get("/annotate/pairs/task/"))
+    assert 'id="shortcuts-toggle" name="shortcuts">' in page
+
+
+def test_turning_the_shortcuts_back_on_without_javascript_returns_to_the_page(
+    consented, annotator_user
+):
+    response = consented.post(
+        "/annotate/settings/shortcuts/", {"shortcuts": "on", "next": "/annotate/pairs/task/"}
+    )
+
+    assert response["Location"] == "/annotate/pairs/task/"
+    assert annotator_for_user(user=annotator_user).shortcuts_enabled is True
+
+
+def test_the_shortcuts_setting_never_redirects_off_site(consented):
+    response = consented.post("/annotate/settings/shortcuts/", {"next": "https://evil.example/"})
+
+    assert response["Location"] == "/annotate/"
+
+
+# ---------------------------------------------------------------- layout and small things
+
+
+def test_older_conversation_turns_fold_under_show_earlier_turns(consented, project):
+    row = item_rows(1, prefix="chat")[0]
+    row["prompt"] = [
+        {"role": "user", "content": "First question"},
+        {"role": "assistant", "content": "First answer"},
+        {"role": "user", "content": "The last question"},
+    ]
+    project.tasks.all().delete()
+    items_import(project=project, rows=[(1, row)])
+
+    page = html(consented.get("/annotate/pairs/task/"))
+
+    folded, _, shown = page.partition("</details>")
+    assert "Show earlier turns (2)" in folded
+    assert "First question" in folded and "First answer" in folded
+    assert "The last question" in shown
+
+
+def test_prompt_and_responses_are_keyboard_focusable_named_boxes(consented):
+    page = html(consented.get("/annotate/pairs/task/"))
+
+    assert 'class="conversation scroll" tabindex="0" role="region" aria-label="Prompt"' in page
+    for label in ("label-a", "label-b"):
+        assert f'tabindex="0" role="region" aria-labelledby="{label}"' in page
+
+
+def test_an_empty_response_shows_a_placeholder(consented, project):
+    row = item_rows(1, prefix="blank")[0]
+    row["responses"][1]["text"] = "   "
+    project.tasks.all().delete()
+    items_import(project=project, rows=[(1, row)])
+
+    page = html(consented.get("/annotate/pairs/task/"))
+
+    assert page.count("(empty response)") == 1
+
+
+def test_the_too_fast_warning_of_a_rubric_task_speaks_of_one_response(browser, researcher):
+    rubric = rubric_project(owner=researcher, slug="rated", arming_ms=0, min_seconds_per_task=60)
+    import_items(rubric, 2, responses=1)
+    browser.post("/annotate/rated/consent/")
+    assignment = assignment_on(browser.get("/annotate/rated/task/"))
+
+    response = browser.post(
+        f"/annotate/rated/assignments/{assignment.pk}/judgment/",
+        {"criterion-helpfulness": "3", "criterion-correctness": "1"},
+        HTTP_HX_REQUEST="true",
+    )
+
+    assert "read the response before you answer" in html(response)
+    assert "both responses" not in html(response)
+
+
+def test_the_completion_code_has_a_copy_button(consented):
+    vote(consented, consented.get("/annotate/pairs/task/"))
+
+    page = html(vote(consented, consented.get("/annotate/pairs/task/")))
+
+    assert '<code id="end-code" class="completion-code">THANKS-42</code>' in page
+    assert 'data-copy="end-code"' in page
+
+
+def test_a_signed_in_annotator_can_sign_out(consented):
+    assert "Sign out" in html(consented.get("/annotate/pairs/task/"))
+
+
+def test_a_crowd_worker_sees_no_sign_out(client, project):
+    params = {"PROLIFIC_PID": "5f0c0a0b0c0d0e0f10111213", "STUDY_ID": "s", "SESSION_ID": "x"}
+    client.get("/annotate/pairs/", params)
+    client.post("/annotate/pairs/", params)
+    client.post("/annotate/pairs/consent/", {"version": project.consent_version})
+
+    page = html(client.get("/annotate/pairs/task/"))
+
+    assert 'id="task-card"' in page
+    assert "Sign out" not in page
+    assert "Study participant" in page

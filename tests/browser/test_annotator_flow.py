@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 
 from annotation.models import Judgment, Project
 from annotation.services.importing import items_import
+from tests.browser.cards import answer_by_key, wait_armed
 from tests.factories import ProjectFactory, ResearcherFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -53,14 +54,6 @@ def _sign_up(page, base: str, username: str) -> None:
     page.wait_for_url(f"{base}/annotate/")
 
 
-def _wait_for_next_card(page, previous: str) -> None:
-    page.wait_for_function(
-        "prev => { const c = document.querySelector('#task-card');"
-        " return c && c.dataset.assignment !== prev; }",
-        arg=previous,
-    )
-
-
 def test_new_annotator_votes_by_keyboard_and_the_vote_is_exported(live_server, page, screenshot):
     project = _project()
     base = live_server.url
@@ -78,20 +71,18 @@ def test_new_annotator_votes_by_keyboard_and_the_vote_is_exported(live_server, p
     assert "<script>window.__pwned" in page.inner_text("#task-card")  # shown as text
 
     # A preference with a strength, by keyboard: the next task swaps in without a reload.
-    first = page.get_attribute("#task-card", "data-assignment")
     page.check("input[name=strength][value='3']")
-    page.keyboard.press("1")
-    _wait_for_next_card(page, first)
+    answer_by_key(page, "1")
     assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
+    page.wait_for_function("document.activeElement.id === 'card-heading'")  # focus moved
 
     # A tie needs no strength.
-    second = page.get_attribute("#task-card", "data-assignment")
-    page.keyboard.press("t")
-    _wait_for_next_card(page, second)
+    answer_by_key(page, "t")
 
     # Skip the last one; then the end page shows the completion code.
     page.set_viewport_size({"width": 390, "height": 844})
     screenshot(page, "task-390")
+    wait_armed(page)
     page.keyboard.press("s")
     page.wait_for_selector(".completion-code")
     assert page.inner_text(".completion-code") == "CODE-42"
@@ -129,6 +120,7 @@ def test_rubric_task_is_answered_with_level_labels(live_server, page, screenshot
     screenshot(page, "rubric-1440")
     page.check("input[name=criterion-helpfulness][value='4']")
     page.check("input[name=criterion-correctness][value='3']")
+    wait_armed(page)
     page.click("button.primary")
     page.wait_for_selector(".done")
     assert Judgment.objects.get(project=project).scores == {"helpfulness": 4, "correctness": 3}

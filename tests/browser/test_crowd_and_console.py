@@ -9,6 +9,7 @@ import pytest
 from annotation.models import Annotator, Judgment, Project
 from annotation.services.importing import items_import
 from annotation.services.judgment_import import judgments_import
+from tests.browser.cards import wait_armed
 from tests.factories import ProjectFactory, ResearcherFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -59,10 +60,11 @@ def test_prolific_worker_votes_by_keyboard_skips_one_and_gets_the_code(
     page.click("text=I agree, start")
     page.wait_for_selector("#task-card")
     for key in ("1", "2", "t"):
-        card = page.get_attribute("#task-card", "data-assignment")
+        card = wait_armed(page)  # a card takes a choice after arming_ms on screen
         page.keyboard.press(key)
         _next_card(page, card)
     page.fill("input[name=reason]", "I do not understand the question")
+    wait_armed(page)
     page.click("button:has-text('Skip')")
     page.wait_for_selector(".completion-code")
     assert page.inner_text(".completion-code") == "C0DE-77"
@@ -89,7 +91,7 @@ def test_a_returning_worker_is_sent_back_to_the_platform(live_server, page):
     )
     page.click("text=Start the study")
     page.click("text=I agree, start")
-    page.wait_for_selector("#task-card")
+    wait_armed(page)
     page.keyboard.press("1")
     page.wait_for_url(back)
 

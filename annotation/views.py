@@ -581,3 +581,28 @@ def _form_integer(raw: str | None) -> int | str | None:
     if not raw:
         return None
     return int(raw) if raw.isascii() and raw.isdigit() else raw
+
+
+@annotator_required
+def project_instructions(request: HttpRequest, slug: str) -> HttpResponse:
+    """The project's instructions on a page of their own: what the Instructions button of
+    a task card shows in a dialog (and opens in a new tab when scripts are off)."""
+    project = get_object_or_404(Project, slug=slug)
+    if not _manages(request, project):
+        try:
+            project_check_open_for(project=project, annotator=request.annotator)  # type: ignore[attr-defined]
+        except DomainError as exc:
+            return _closed(request, project, exc.detail, status=exc.status)
+    hosts = media_hosts_for(project.media_hosts)
+    context = {
+        "project": project,
+        "instructions": mark_safe(render_markdown(project.instructions, media_hosts=hosts)),
+    }
+    return _allow_media(render(request, "annotation/instructions.html", context), hosts)
+
+
+def _manages(request: HttpRequest, project: Project) -> bool:
+    """A researcher who manages the project (previewing it, whatever its status)."""
+    return bool(request.user.is_staff) and (
+        projects_managed_by(user=request.user).filter(pk=project.pk).exists()
+    )

@@ -486,6 +486,12 @@ class CrowdSession(models.Model):
     client_key = models.CharField(
         max_length=64, blank=True, help_text="A keyed hash of the client address (rate limit)."
     )
+    submit_to = models.CharField(
+        max_length=40,
+        blank=True,
+        help_text="MTurk's turkSubmitTo: the live or sandbox site the HIT is submitted to "
+        "from the end page (empty: not an MTurk visit, or not shown in MTurk's frame).",
+    )
     new_identity = models.BooleanField(
         default=False, help_text="This visit created the crowd identity."
     )

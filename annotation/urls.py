@@ -1,27 +1,30 @@
 from django.urls import path
 
 from annotation import views
+from annotation.framing import frameable_by_mturk as framed
 
 app_name = "annotation"
 
+# The pages of an annotator's visit may be shown in MTurk's frame (ExternalQuestion HITs);
+# every other page refuses to be framed (annotation.framing).
 urlpatterns = [
-    path("", views.project_list, name="project-list"),
+    path("", framed(views.project_list), name="project-list"),
     path("settings/shortcuts/", views.shortcuts_setting, name="shortcuts"),
-    path("<slug:slug>/", views.project_start, name="project-start"),
-    path("<slug:slug>/consent/", views.project_consent, name="project-consent"),
-    path("<slug:slug>/instructions/", views.project_instructions, name="instructions"),
-    path("<slug:slug>/task/", views.task_page, name="task"),
-    path("<slug:slug>/finish/", views.project_finish, name="finish"),
+    path("<slug:slug>/", framed(views.project_start), name="project-start"),
+    path("<slug:slug>/consent/", framed(views.project_consent), name="project-consent"),
+    path("<slug:slug>/instructions/", framed(views.project_instructions), name="instructions"),
+    path("<slug:slug>/task/", framed(views.task_page), name="task"),
+    path("<slug:slug>/finish/", framed(views.project_finish), name="finish"),
     path("<slug:slug>/preview/", views.task_preview, name="preview"),
     path("<slug:slug>/progress/", views.project_progress_partial, name="progress"),
     path(
         "<slug:slug>/assignments/<int:assignment_id>/judgment/",
-        views.judgment_post,
+        framed(views.judgment_post),
         name="judgment",
     ),
     path(
         "<slug:slug>/assignments/<int:assignment_id>/skip/",
-        views.assignment_skip_post,
+        framed(views.assignment_skip_post),
         name="skip",
     ),
     path(

@@ -33,6 +33,7 @@ from annotation.errors import (
 )
 from annotation.models import Annotator, Assignment, CrowdSession, Judgment, Project
 from annotation.rendering import media_hosts_for, render_markdown
+from annotation.selectors.crowd import task_sample
 from annotation.selectors.progress import (
     annotator_progress,
     progress_context,
@@ -196,7 +197,10 @@ def _start_page(
     status: int = 200,
 ) -> HttpResponse:
     """What a crowd link shows: the study, and a button that starts (or resumes) the work.
-    A malformed link is explained here and has no button."""
+    A malformed link is explained here and has no button; an MTurk HIT preview shows a
+    sample task instead."""
+    if entry.preview and not error and project.status == Project.Status.ACTIVE:
+        return _mturk_preview(request, project)
     problems = [error] if error else crowd_entry_problems(project=project, entry=entry)
     context = {
         "project": project,
@@ -205,7 +209,7 @@ def _start_page(
         "can_start": not problems and project.status == Project.Status.ACTIVE,
         "signed_in_as": request.user.get_username() if request.user.is_authenticated else "",
     }
-    if project.status != Project.Status.ACTIVE and not problems:
+    if project.status != Project.Status.ACTIVE and (not problems or entry.preview):
         context["problems"] = ["This study is not accepting participants at the moment."]
     return render(request, "annotation/crowd_start.html", context, status=status)
 
@@ -606,3 +610,27 @@ def _manages(request: HttpRequest, project: Project) -> bool:
     return bool(request.user.is_staff) and (
         projects_managed_by(user=request.user).filter(pk=project.pk).exists()
     )
+
+
+def _mturk_preview(request: HttpRequest, project: Project) -> HttpResponse:
+    """What an MTurk HIT preview shows before the worker accepts the HIT: the instructions
+    and one of the project's tasks, read only and without model names. Nobody signs in and
+    nothing is stored."""
+    hosts = media_hosts_for(project.media_hosts)
+
+    def html(text: str) -> str:
+        return mark_safe(render_markdown(text, media_hosts=hosts))
+
+    task = task_sample(project=project)
+    sample = None
+    if task is not None:
+        prompt = task.item.prompt
+        turns = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else prompt
+        sample = {
+            "conversation": [{"role": t["role"], "html": html(t["content"])} for t in turns],
+            "left_html": html(task.response_a.text),
+            "right_html": html(task.response_b.text) if task.response_b_id else None,
+            "criteria": list(project.criteria.all()),
+        }
+    context = {"project": project, "instructions": html(project.instructions), "sample": sample}
+    return _allow_media(render(request, "annotation/mturk_preview.html", context), hosts)

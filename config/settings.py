@@ -174,6 +174,26 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
+# MTurk's ExternalQuestion HITs show the annotator pages in a frame on MTurk's worker site,
+# which annotation.framing allows for those pages alone. Inside that cross-site frame a
+# browser sends only SameSite=None cookies, so without them a worker cannot start (no CSRF
+# cookie) nor stay signed in. MTURK_FRAMING=true sends the session and CSRF cookies with
+# SameSite=None; it needs HTTPS=true, since browsers drop such cookies unless they are Secure.
+# The cost: the browser then sends those cookies with requests from any site, for the whole
+# site (console included), so cross-site forgery is stopped by Django's CSRF token and Origin
+# check alone, no longer by SameSite too. Browsers that block third-party cookies (Safari, or
+# any browser set to) still cannot work inside the frame. Off: MTurk HITs that link to the
+# study (workers paste the completion code) work as before.
+MTURK_FRAMING: bool = env.bool("MTURK_FRAMING", default=False)
+if MTURK_FRAMING:
+    if not HTTPS:
+        raise ImproperlyConfigured(
+            "MTURK_FRAMING needs HTTPS=true: browsers refuse the SameSite=None cookies it "
+            "sets unless they are Secure."
+        )
+    SESSION_COOKIE_SAMESITE = "None"
+    CSRF_COOKIE_SAMESITE = "None"
+
 # Content-Security-Policy (django-csp): the site's own scripts, styles and media only.
 # Media in responses may also come from MEDIA_HOSTS (and each project's `media_hosts`,
 # added to the policy of the pages that show them); elsewhere they are shown as links.

@@ -1,4 +1,5 @@
-"""Crowd sessions as researchers see them: each visit with the work done in it."""
+"""Crowd sessions as researchers see them: each visit with the work done in it; the task
+an MTurk HIT preview shows."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import UTC, datetime
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
-from annotation.models import Assignment, CrowdSession
+from annotation.models import Assignment, CrowdSession, Project, Task
 
 _NEVER = datetime(9999, 1, 1, tzinfo=UTC)
 
@@ -47,4 +48,15 @@ def crowd_sessions_with_counts(sessions: QuerySet[CrowdSession]) -> QuerySet[Cro
     return sessions.annotate(ends_at=Subquery(next_start)).annotate(
         answered=Coalesce(_finished_in_session(Assignment.Status.SUBMITTED), 0),
         skipped=Coalesce(_finished_in_session(Assignment.Status.SKIPPED), 0),
+    )
+
+
+def task_sample(*, project: Project) -> Task | None:
+    """The task an MTurk HIT preview shows as a sample: the project's first regular task
+    (never a gold one), with its item and responses. It is leased to nobody."""
+    return (
+        Task.objects.filter(project=project, is_gold=False)
+        .select_related("item", "response_a", "response_b")
+        .order_by("pk")
+        .first()
     )

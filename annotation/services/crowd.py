@@ -29,6 +29,9 @@ MTURK_WORKER_ID = re.compile(r"^A[A-Z0-9]{12,20}$")
 #: Study, session, HIT and assignment ids: the platforms' own are short and plain.
 PLATFORM_REF = re.compile(r"^[A-Za-z0-9_\-.:]{1,100}$")
 MTURK_PREVIEW = "ASSIGNMENT_ID_NOT_AVAILABLE"
+#: Where MTurk says a HIT is submitted (`turkSubmitTo`): the live and the sandbox site. Any
+#: other value is ignored, so an entry link can never make the end page post elsewhere.
+MTURK_SUBMIT_ORIGINS = ("https://www.mturk.com", "https://workersandbox.mturk.com")
 NEW_IDENTITY_WINDOW = timedelta(hours=1)
 
 
@@ -41,15 +44,24 @@ class CrowdEntry:
     study_id: str
     session_id: str
     preview: bool = False
+    #: MTurk's turkSubmitTo when it is one of MTURK_SUBMIT_ORIGINS, else empty.
+    submit_to: str = ""
 
     @property
     def platform_label(self) -> str:
         return Annotator.Source(self.platform).label
 
 
+def mturk_submit_origin(value: str) -> str:
+    """MTurk's `turkSubmitTo` as one of MTURK_SUBMIT_ORIGINS, or empty for anything else."""
+    origin = value.strip().rstrip("/").lower()
+    return origin if origin in MTURK_SUBMIT_ORIGINS else ""
+
+
 def crowd_entry_from_params(params: Mapping[str, str]) -> CrowdEntry | None:
     """Read Prolific (PROLIFIC_PID, STUDY_ID, SESSION_ID) or MTurk (workerId, hitId,
-    assignmentId) parameters; None when the link has none. Nothing is checked here."""
+    assignmentId, turkSubmitTo) parameters; None when the link has none. Nothing is checked
+    here, except that turkSubmitTo is kept only when it is MTurk's live or sandbox site."""
     if "PROLIFIC_PID" in params:
         return CrowdEntry(
             platform=Annotator.Source.PROLIFIC,
@@ -65,6 +77,7 @@ def crowd_entry_from_params(params: Mapping[str, str]) -> CrowdEntry | None:
             study_id=params.get("hitId", "").strip(),
             session_id="" if assignment_id == MTURK_PREVIEW else assignment_id,
             preview=assignment_id == MTURK_PREVIEW,
+            submit_to=mturk_submit_origin(params.get("turkSubmitTo", "")),
         )
     return None
 
@@ -153,8 +166,12 @@ def crowd_session_start(
                 "client_key": key,
                 "new_identity": created,
                 "started_at": now,
+                "submit_to": entry.submit_to,
             },
         )
+        if entry.submit_to and session.submit_to != entry.submit_to:
+            session.submit_to = entry.submit_to
+            session.save(update_fields=["submit_to"])
         # Checked with the visit recorded: a crowd identity may work where it entered.
         project_check_open_for(project=project, annotator=annotator)
     return session
@@ -182,12 +199,16 @@ def _identity_create(
 
 @dataclass(frozen=True)
 class CrowdEnd:
-    """How a worker's time in a study ends: completed (code or redirect) or screened out."""
+    """How a worker's time in a study ends: completed (code or redirect) or screened out.
+    A completed MTurk visit shown in MTurk's frame is submitted to `submit_url` (MTurk's
+    externalSubmit) with `assignment_id`, in place of a redirect."""
 
     completed: bool
     answered: int
     code: str
     url: str
+    submit_url: str = ""
+    assignment_id: str = ""
 
 
 def answered_count(*, project: Project, annotator: Annotator) -> int:
@@ -224,7 +245,9 @@ def crowd_end(
 
     The code is earned with `completion_min_answers` answered tasks, or, when nothing is
     left for the worker, with at least one. Skips never count, and a worker stopped by the
-    qualification quiz is screened out, whatever they answered."""
+    qualification quiz is screened out, whatever they answered. A completed MTurk visit
+    that MTurk told where to submit (turkSubmitTo) ends with MTurk's externalSubmit, not
+    with `completion_url`."""
     answered = answered_count(project=project, annotator=annotator)
     completed = not quiz_failed(project=project, annotator=annotator) and (
         answered >= completion_min_answers(project) or (nothing_left and answered >= 1)
@@ -235,6 +258,24 @@ def crowd_end(
         CrowdSession.objects.filter(pk=session.pk).update(
             outcome=outcome, completed_at=now or timezone.now()
         )
+    if completed and session is not None and _submitted_to_mturk(session):
+        return CrowdEnd(
+            True,
+            answered,
+            project.completion_code,
+            "",
+            submit_url=f"{session.submit_to}/mturk/externalSubmit",
+            assignment_id=session.session_id,
+        )
     if completed:
         return CrowdEnd(True, answered, project.completion_code, project.completion_url)
     return CrowdEnd(False, answered, project.screenout_code, project.screenout_url)
+
+
+def _submitted_to_mturk(session: CrowdSession) -> bool:
+    """An MTurk visit that came with where to submit its HIT (ExternalQuestion)."""
+    return (
+        session.platform == Annotator.Source.MTURK
+        and session.submit_to in MTURK_SUBMIT_ORIGINS
+        and bool(session.session_id)
+    )

@@ -1,11 +1,13 @@
 // Keeps the lease on the task while its card is on screen, with or without input (reading
-// is work): it is renewed every third of the lease, when the page comes back into view, and
-// as it leaves view, so it lapses only once the page has been closed or hidden that long.
+// is work): it is renewed every third of the lease (at most a minute apart), when the page
+// comes back into view and as it goes out of view, so it lapses only once the page has been
+// hidden that long (closed: within a minute of that, as a closing page sends nothing).
 // The time left is shown only under two minutes.
 (function () {
   "use strict";
 
   var lease = null; // {card, url, ms, deadline, pending, over, retryAt}
+  var leaving = false; // the page is being closed or left: pagehide comes before "hidden"
 
   function csrfToken() {
     try {
@@ -37,7 +39,7 @@
   }
 
   function period() {
-    return Math.min(Math.max(lease.ms / 3, 2000), 300000);
+    return Math.min(Math.max(lease.ms / 3, 2000), 60000);
   }
 
   function ended(message, link) {
@@ -45,15 +47,15 @@
     window.taskCard.alert(message, { link: link });
   }
 
-  function renew(leaving) {
-    if (!lease || lease.pending || lease.over) return;
+  function renew(hiding) {
+    if (!lease || lease.pending || lease.over || leaving) return;
     var current = lease;
     var sentAt = Date.now();
     current.pending = true;
     fetch(current.url, {
       method: "POST",
       credentials: "same-origin",
-      keepalive: leaving,
+      keepalive: hiding,
       headers: { "X-CSRFToken": csrfToken(), "HX-Request": "true", Accept: "application/json" },
     }).then(
       function (response) {
@@ -103,6 +105,12 @@
   }
 
   window.setInterval(tick, 1000);
+  window.addEventListener("pagehide", function () {
+    leaving = true;
+  });
+  window.addEventListener("pageshow", function () {
+    leaving = false;
+  });
   document.addEventListener("visibilitychange", function () {
     renew(document.visibilityState !== "visible");
   });

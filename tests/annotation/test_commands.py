@@ -59,6 +59,13 @@ def test_demo_is_idempotent():
     assert {p.kind for p in Project.objects.all()} == {"pairwise", "rubric"}
 
 
+def test_demo_prints_the_address_it_is_served_at():
+    out = StringIO()
+    call_command("demo", "--url", "http://0.0.0.0:8001/", stdout=out)
+    assert "Sign in at http://0.0.0.0:8001/ as demo / demo" in out.getvalue()
+    assert "8000" not in out.getvalue()
+
+
 LONG_PASSWORDS = [
     {
         "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",

@@ -23,3 +23,33 @@ def answer_by_key(page, key: str) -> None:
     previous = wait_armed(page)
     page.keyboard.press(key)
     wait_for_next_card(page, previous)
+
+
+def shoot(page, screenshot, name: str) -> None:
+    """Screenshots of the page as it is now at 390 and 1440 px wide, light and dark:
+    artifacts/screenshots/{name}-{width}-{scheme}.png. Leaves the page light, at the
+    width it had."""
+    size = page.viewport_size
+    for scheme in ("light", "dark"):
+        page.emulate_media(color_scheme=scheme)
+        for width in (390, 1440):
+            page.set_viewport_size({"width": width, "height": 844 if width == 390 else 900})
+            screenshot(page, f"{name}-{width}-{scheme}")
+    page.emulate_media(color_scheme="light")
+    page.set_viewport_size(size)
+
+
+def sign_in(page, base: str, username: str) -> None:
+    """Sign in a user made by the factories (password "pw")."""
+    page.goto(f"{base}/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", "pw")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/annotate/")
+
+
+def start(page, base: str, slug: str) -> None:
+    """From the project's start page (consent) to its first task card."""
+    page.goto(f"{base}/annotate/{slug}/")
+    page.click("text=I agree, start")
+    page.wait_for_selector("#task-card")

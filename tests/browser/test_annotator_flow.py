@@ -74,7 +74,7 @@ def test_new_annotator_votes_by_keyboard_and_the_vote_is_exported(live_server, p
     page.check("input[name=strength][value='3']")
     answer_by_key(page, "1")
     assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
-    page.wait_for_function("document.activeElement.id === 'card-heading'")  # focus moved
+    page.wait_for_function("() => document.activeElement.id === 'card-heading'")  # focus moved
 
     # A tie needs no strength.
     answer_by_key(page, "t")

@@ -42,9 +42,9 @@
     return Math.min(Math.max(lease.ms / 3, 2000), 60000);
   }
 
-  function ended(message, link) {
-    lease.over = true;
-    window.taskCard.alert(message, { link: link });
+  function ended(current, message, link) {
+    current.over = true;
+    if (current === lease) window.taskCard.alert(message, { link: link });
   }
 
   function renew(hiding) {
@@ -63,17 +63,30 @@
         if (current !== lease) return;
         var signIn = response.headers.get("HX-Redirect");
         if (signIn) {
-          ended(window.taskCard.text("signed-out"), {
+          ended(current, window.taskCard.text("signed-out"), {
             href: signIn,
             label: window.taskCard.text("sign-in"),
           });
         } else if (response.ok) {
           current.deadline = sentAt + current.ms;
         } else if (response.status >= 400 && response.status < 500) {
-          ended(window.taskCard.text("lapsed"), {
+          var next = {
             href: current.card.getAttribute("data-task-url"),
             label: window.taskCard.text("next"),
-          });
+          };
+          if (response.status === 410) {
+            ended(current, window.taskCard.text("lapsed"), next);
+          } else {
+            // Blocked, the project paused, not one's own: the server says which.
+            response.json().then(
+              function (body) {
+                ended(current, body.detail || window.taskCard.text("lapsed"), next);
+              },
+              function () {
+                ended(current, window.taskCard.text("lapsed"), next);
+              }
+            );
+          }
         } else {
           current.retryAt = Date.now() + 5000;
         }

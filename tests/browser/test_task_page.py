@@ -497,3 +497,20 @@ def test_control_borders_and_the_focus_ring_stand_out_at_3_to_1(live_server, pag
     ring = focused.evaluate(style, "outlineColor")
     assert focused.evaluate(style, "outlineStyle") == "solid"
     assert _contrast(ring, background) >= 3 and _contrast(ring, card) >= 3
+
+
+def test_a_crowd_worker_s_page_renews_its_lease_too(live_server, page):
+    project = _project(items=1, lease_seconds=10, arming_ms=0)
+    page.goto(
+        f"{live_server.url}/annotate/{project.slug}/"
+        "?PROLIFIC_PID=5f1e2d3c4b5a69788796a5b4&STUDY_ID=st1&SESSION_ID=se1"
+    )
+    page.click("text=Start the study")
+    page.click("text=I agree, start")
+    assignment = Assignment.objects.get(pk=wait_armed(page))
+    assert assignment.annotator.is_crowd
+
+    with page.expect_response("**/renew/") as renewal:
+        pass
+    assert renewal.value.status == 200
+    assert Assignment.objects.get(pk=assignment.pk).expires_at > assignment.expires_at

@@ -470,3 +470,15 @@ def test_a_worker_who_fails_the_quiz_is_screened_out(client, project):
 
     assert "SCREENED-7" in html(page)
     assert "THANKS-42" not in html(page)
+
+
+def test_the_start_page_offers_no_sign_in_form_to_a_crowd_worker(client, project):
+    page = html(client.get("/annotate/pairs/", PROLIFIC))
+
+    assert 'href="/accounts/login/"' not in page
+
+
+def test_the_sign_in_page_tells_study_participants_to_reopen_their_link(client):
+    page = html(client.get("/accounts/login/"))
+
+    assert "study's link again from the platform" in page

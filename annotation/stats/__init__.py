@@ -15,6 +15,7 @@ from annotation.stats.agreement import (
     krippendorff_alpha,
     majority_agreement,
     percent_agreement,
+    reference_agreement,
 )
 from annotation.stats.consistency import (
     choice_criteria_conflicts,
@@ -52,6 +53,7 @@ __all__ = [
     "majority_agreement",
     "majority_vote",
     "percent_agreement",
+    "reference_agreement",
     "transitivity_global",
     "transitivity_per_item",
     "win_rate_matrix",

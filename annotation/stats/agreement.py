@@ -43,6 +43,7 @@ __all__ = [
     "krippendorff_alpha",
     "majority_agreement",
     "percent_agreement",
+    "reference_agreement",
 ]
 
 Level = Literal["nominal", "ordinal", "interval"]
@@ -1230,17 +1231,23 @@ def majority_agreement(
     judge_ratings: Ratings | npt.ArrayLike,
     *,
     min_reference_ratings: int = 2,
+    n_boot: int = 1000,
+    seed: int = 0,
 ) -> dict[str, Any]:
     """Agreement of a judge (e.g. an LLM judge) with the reference (human) majority per item.
 
     The reference label of an item is the unique plurality of its reference ratings, for items
     with at least ``min_reference_ratings`` of them; items whose top categories tie are skipped.
     Items are matched by id and values compared for equality.  Several judges (annotator ids
-    in ``judge_ratings``) are pooled in "agreement" and broken down in "by_judge".
+    in ``judge_ratings``) are pooled in "agreement" and broken down in "by_judge", where each
+    judge also gets Cohen's kappa between its labels and the majority labels of the items it
+    was compared on, with a bootstrap 95% interval over those items (``n_boot`` rounds, a
+    stream of ``seed`` per judge id, so a judge's interval does not depend on the others).
 
     Returns ``{"agreement": share or None, "n": judge ratings compared,
     "n_no_majority": judge ratings on tied items, "n_unmatched": judge ratings on items with
-    too few reference ratings, "by_judge": [{"annotator", "agreement", "n"}, ...]}``.
+    too few reference ratings, "by_judge": [{"annotator", "agreement", "n",
+    "cohen_kappa": {"value", "ci"}}, ...]}``.
     """
     ref = as_ratings(reference_ratings)
     judge = as_ratings(judge_ratings)
@@ -1271,6 +1278,12 @@ def majority_agreement(
     judge_index = judge_index.reshape(-1)
     n_j = np.bincount(judge_index, weights=compared, minlength=len(judge_ids)).astype(np.int64)
     hits_j = np.bincount(judge_index, weights=agrees, minlength=len(judge_ids))
+    # Each compared rating is one (majority, judge) cell of the judge's k x k table.
+    cells = np.bincount(
+        (judge_index * k + label.clip(0)) * k + judge_code,
+        weights=compared,
+        minlength=len(judge_ids) * k * k,
+    ).reshape(len(judge_ids), k * k)
     n = int(compared.sum())
     return {
         "agreement": float(agrees.sum() / n) if n else None,
@@ -1282,7 +1295,88 @@ def majority_agreement(
                 "annotator": int(judge_ids[j]),
                 "agreement": float(hits_j[j] / n_j[j]) if n_j[j] else None,
                 "n": int(n_j[j]),
+                "cohen_kappa": _table_kappa(
+                    cells[j], k, n_boot, np.random.default_rng([seed, 3, int(judge_ids[j])])
+                ),
             }
             for j in range(len(judge_ids))
         ],
     }
+
+
+def _kappa_of_tables(tables: FloatArray, k: int) -> FloatArray:
+    """Cohen's kappa of (B, k * k) two-rater tables (row-major cells) -> (B, 1); nan where
+    chance agreement is 1 or a table is empty."""
+    t = tables.reshape(-1, k, k)
+    n = t.sum(axis=(1, 2))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        po = np.trace(t, axis1=1, axis2=2) / n
+        pe = np.einsum("ba,ba->b", t.sum(axis=2), t.sum(axis=1)) / (n * n)
+        kappa = (po - pe) / (1 - pe)
+    kappa[~np.isfinite(kappa) | (pe > 1 - 1e-12)] = np.nan
+    return kappa[:, None]
+
+
+def _table_kappa(
+    cells: FloatArray, k: int, n_boot: int, rng: np.random.Generator
+) -> dict[str, Any]:
+    """Cohen's kappa of one two-rater table and its item bootstrap: every item is one cell,
+    so resampling items is a multinomial draw over the nonempty cells."""
+    point = _kappa_of_tables(cells[None, :], k)[0, 0]
+    nonempty = np.flatnonzero(cells > 0)
+    if n_boot <= 0 or len(nonempty) == 0:
+        return _entry(point, np.empty(0))
+    features = np.zeros((len(nonempty), k * k))
+    features[np.arange(len(nonempty)), nonempty] = 1.0
+    boot = _bootstrap(
+        features,
+        cells[nonempty].astype(np.int64),
+        n_boot,
+        rng,
+        lambda sums: _kappa_of_tables(sums, k),
+    )
+    return _entry(point, boot[:, 0])
+
+
+def reference_agreement(
+    label: npt.ArrayLike,
+    reference: npt.ArrayLike,
+    item: npt.ArrayLike,
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """How often a label (e.g. the annotators' majority) equals an outside reference label
+    (e.g. the original dataset's), with a bootstrap 95% interval over items.
+
+    One entry per unit (a task): ``label`` and ``reference`` are category codes, negative
+    where there is none (no decided majority, no reference); only units with both count.
+    ``item`` groups units: the bootstrap resamples items with all their units (the pairs of
+    one prompt are not independent). Returns ``{"value": share or None, "ci": [lo, hi],
+    "n": units compared}``.
+    """
+    label = np.asarray(label, dtype=np.int64).reshape(-1)
+    reference = np.asarray(reference, dtype=np.int64).reshape(-1)
+    item = np.asarray(item, dtype=np.int64).reshape(-1)
+    if not (len(label) == len(reference) == len(item)):
+        raise ValueError("label, reference and item must have the same length")
+    counted = (label >= 0) & (reference >= 0)
+    n = int(counted.sum())
+    if n == 0:
+        return {"value": None, "ci": [None, None], "n": 0}
+    _, cluster = _compact(item[counted])
+    hits = np.bincount(cluster, weights=label[counted] == reference[counted])
+    units = np.bincount(cluster).astype(np.float64)
+    # Items with the same (hits, units) are interchangeable in a resample: draw patterns.
+    first, _, multiplicity = _unique_rows(np.column_stack([hits, units]).astype(np.int64))
+    features = np.column_stack([hits[first], units[first]])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        boot = _bootstrap(
+            features,
+            multiplicity,
+            max(int(n_boot), 0),
+            np.random.default_rng([seed, 4]),
+            lambda sums: sums[:, :1] / sums[:, 1:],
+        )
+    entry = _entry(float(hits.sum() / n), boot[:, 0] if boot.size else np.empty(0))
+    return {**entry, "n": n}

@@ -149,8 +149,12 @@ def choice_criteria_conflicts(choice: npt.ArrayLike, criteria: npt.ArrayLike) ->
     (2 = tie, -1 = missing). A decided judgment is checked when at least one criterion picks
     a side, and conflicts when more criteria pick the other response than the chosen one.
     """
-    choice = np.asarray(choice, dtype=np.int64)
-    answers = np.asarray(criteria, dtype=np.int64).reshape(len(choice), -1)
+    choice = np.asarray(choice, dtype=np.int64).reshape(-1)
+    answers = np.asarray(criteria, dtype=np.int64)
+    if answers.ndim != 2:  # one criterion as a flat column (reshape(0, -1) is ambiguous)
+        answers = answers.reshape(len(choice), -1 if len(choice) else 0)
+    if len(answers) != len(choice):
+        raise ValueError("criteria must have one row per judgment")
     for_a = (answers == 0).sum(axis=1)
     for_b = (answers == 1).sum(axis=1)
     checked = ((choice == 0) | (choice == 1)) & ((for_a + for_b) > 0)

@@ -24,6 +24,7 @@ from annotation.stats.agreement import (
     krippendorff_alpha,
     majority_agreement,
     percent_agreement,
+    reference_agreement,
 )
 
 nan = np.nan
@@ -702,7 +703,9 @@ def test_majority_agreement_compares_judge_with_human_majority():
     assert result["n"] == 3
     assert result["n_no_majority"] == 1
     assert result["n_unmatched"] == 2
-    assert result["by_judge"] == [
+    assert [
+        {key: row[key] for key in ("annotator", "agreement", "n")} for row in result["by_judge"]
+    ] == [
         {"annotator": 98, "agreement": 1.0, "n": 1},
         {"annotator": 99, "agreement": 0.5, "n": 2},
     ]
@@ -721,3 +724,126 @@ def test_cohen_interval_over_a_crowd_is_bootstrapped_on_a_sample_of_pairs_around
     cohen = report["cohen_kappa_mean"]
     assert cohen["n_pairs"] > 1000
     assert cohen["ci"][0] <= cohen["value"] <= cohen["ci"][1]
+
+
+def _judged_crowd(seed: int, n_items: int = 400, k: int = 3, judge_accuracy: float = 0.7):
+    """Three humans per item (80% follow the item's truth) and one judge (judge_accuracy),
+    with the majority labels as a two-rater table against the judge's labels."""
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, k, n_items)
+    item = np.repeat(np.arange(n_items), 3)
+    value = np.where(rng.random(len(item)) < 0.8, truth[item], rng.integers(0, k, len(item)))
+    judged = np.where(rng.random(n_items) < judge_accuracy, truth, rng.integers(0, k, n_items))
+    counts = np.zeros((n_items, k), dtype=np.int64)
+    np.add.at(counts, (item, value), 1)
+    top = counts.max(axis=1)
+    majority = np.where((counts == top[:, None]).sum(axis=1) == 1, counts.argmax(axis=1), -1)
+    humans = Ratings(item, np.tile([1, 2, 3], n_items), value)
+    judge = Ratings(np.arange(n_items), np.full(n_items, 77), judged)
+    return humans, judge, majority, judged
+
+
+def _table(first: np.ndarray, second: np.ndarray, k: int) -> np.ndarray:
+    table = np.zeros((k, k))
+    np.add.at(table, (first, second), 1)
+    return table
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_judge_kappa_with_the_human_majority_matches_statsmodels(seed):
+    humans, judge, majority, judged = _judged_crowd(seed)
+    row = majority_agreement(humans, judge, n_boot=0)["by_judge"][0]
+    decided = majority >= 0
+    table = _table(majority[decided], judged[decided], 3)
+    assert row["n"] == decided.sum()
+    assert row["agreement"] == pytest.approx(np.trace(table) / table.sum())
+    assert row["cohen_kappa"]["value"] == pytest.approx(cohens_kappa(table).kappa, abs=1e-12)
+    assert row["cohen_kappa"]["ci"] == [None, None]
+
+
+def test_judge_kappa_interval_agrees_with_naive_item_resampling_and_the_asymptotic_one():
+    humans, judge, majority, judged = _judged_crowd(11, n_items=600)
+    row = majority_agreement(humans, judge, n_boot=2000)["by_judge"][0]
+    decided = np.flatnonzero(majority >= 0)
+    rng = np.random.default_rng(5)
+    naive = []
+    for _ in range(2000):
+        drawn = rng.choice(decided, len(decided))
+        naive.append(cohens_kappa(_table(majority[drawn], judged[drawn], 3)).kappa)
+    lo, hi = np.percentile(naive, [2.5, 97.5])
+    assert row["cohen_kappa"]["ci"][0] == pytest.approx(lo, abs=0.01)
+    assert row["cohen_kappa"]["ci"][1] == pytest.approx(hi, abs=0.01)
+    # statsmodels' interval: kappa +- 1.96 of its asymptotic standard error.
+    asymptotic = cohens_kappa(_table(majority[decided], judged[decided], 3))
+    assert row["cohen_kappa"]["ci"][0] == pytest.approx(asymptotic.kappa_low, abs=0.015)
+    assert row["cohen_kappa"]["ci"][1] == pytest.approx(asymptotic.kappa_upp, abs=0.015)
+
+
+def test_each_judge_gets_its_own_kappa_whatever_the_other_judges():
+    humans, judge, _, _ = _judged_crowd(3)
+    other = Ratings(judge.item, np.full(len(judge), 78), (judge.value + 1) % 3)
+    both = Ratings(
+        np.concatenate([judge.item, other.item]),
+        np.concatenate([judge.annotator, other.annotator]),
+        np.concatenate([judge.value, other.value]),
+    )
+    alone = majority_agreement(humans, judge, n_boot=200)["by_judge"][0]
+    together = majority_agreement(humans, both, n_boot=200)["by_judge"]
+    assert [row["annotator"] for row in together] == [77, 78]
+    assert together[0] == alone
+    assert together[1]["cohen_kappa"]["value"] < 0 < alone["cohen_kappa"]["value"]
+
+
+def test_judge_kappa_is_undefined_when_both_always_give_one_label():
+    humans = Ratings(np.array([1, 1, 2, 2]), np.array([1, 2, 1, 2]), np.array([0, 0, 0, 0]))
+    judge = Ratings(np.array([1, 2]), np.array([9, 9]), np.array([0, 0]))
+    row = majority_agreement(humans, judge, n_boot=100)["by_judge"][0]
+    assert row["agreement"] == 1.0
+    assert row["cohen_kappa"] == {"value": None, "ci": [None, None]}
+
+
+def test_a_judge_without_compared_items_has_no_kappa():
+    humans = Ratings(np.array([1, 1]), np.array([1, 2]), np.array([0, 1]))  # a tie
+    judge = Ratings(np.array([1, 5]), np.array([9, 9]), np.array([0, 0]))
+    row = majority_agreement(humans, judge, n_boot=100)["by_judge"][0]
+    assert row["n"] == 0 and row["agreement"] is None
+    assert row["cohen_kappa"] == {"value": None, "ci": [None, None]}
+
+
+def test_reference_agreement_counts_units_with_a_label_and_a_reference():
+    label = np.array([0, 1, 1, -1, 0, 1])
+    reference = np.array([0, 0, 1, 1, -1, 1])
+    item = np.array([1, 1, 2, 3, 4, 5])
+    result = reference_agreement(label, reference, item, n_boot=0)
+    assert result == {"value": 0.75, "ci": [None, None], "n": 4}
+
+
+def test_reference_agreement_without_any_unit_to_compare_is_undefined():
+    result = reference_agreement([-1, 0], [1, -1], [1, 2], n_boot=100)
+    assert result == {"value": None, "ci": [None, None], "n": 0}
+
+
+def test_reference_agreement_interval_agrees_with_naive_resampling_of_items():
+    rng = np.random.default_rng(2)
+    n_items = 500
+    pairs = rng.integers(1, 4, n_items)  # one to three units (pairs) per item
+    item = np.repeat(np.arange(n_items), pairs)
+    # Units of one item tend to agree together: the interval must see the clusters.
+    item_agrees = rng.random(n_items) < 0.7
+    agrees = np.where(rng.random(len(item)) < 0.9, item_agrees[item], ~item_agrees[item])
+    reference = rng.integers(0, 2, len(item))
+    label = np.where(agrees, reference, 1 - reference)
+    result = reference_agreement(label, reference, item, n_boot=2000)
+    assert result["value"] == pytest.approx(agrees.mean())
+    assert result["n"] == len(item)
+    hits = np.bincount(item, weights=agrees)
+    units = np.bincount(item)
+    naive = []
+    for _ in range(2000):
+        drawn = rng.integers(0, n_items, n_items)
+        naive.append(hits[drawn].sum() / units[drawn].sum())
+    lo, hi = np.percentile(naive, [2.5, 97.5])
+    assert result["ci"][0] == pytest.approx(lo, abs=0.006)
+    assert result["ci"][1] == pytest.approx(hi, abs=0.006)
+    # Resampling units as if independent would give a narrower interval.
+    assert hi - lo > 1.2 * 2 * 1.96 * np.sqrt(agrees.mean() * (1 - agrees.mean()) / len(item))

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from annotation.stats.consistency import (
+    choice_criteria_conflicts,
     cyclic_triads,
     transitivity_global,
     transitivity_per_item,
@@ -125,10 +126,18 @@ def test_per_item_matches_looping_when_most_items_compare_one_pair(seed):
 
 
 def test_a_choice_against_most_of_its_own_criteria_is_a_conflict():
-    from annotation.stats import choice_criteria_conflicts
-
     choice = [0, 0, 1, 2, 0]
     criteria = [[0, 0], [1, 1], [1, 2], [0, 1], [-1, -1]]
     # 1: agrees; 2: chose a, both criteria b -> conflict; 3: agrees; 4: a tie is not
     # checked; 5: no criterion picks a side.
     assert choice_criteria_conflicts(choice, criteria) == {"conflicts": 1, "checked": 3}
+
+
+def test_conflicts_over_no_judgments_are_none_checked():
+    """A pairwise project with criteria and no human judgment reached this with empty
+    columns (numpy cannot reshape an empty array to (0, -1))."""
+    assert choice_criteria_conflicts(np.empty(0, np.int64), np.empty((0, 2), np.int64)) == {
+        "conflicts": 0,
+        "checked": 0,
+    }
+    assert choice_criteria_conflicts([], []) == {"conflicts": 0, "checked": 0}

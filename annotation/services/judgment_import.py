@@ -1,16 +1,18 @@
 """Importing judgments made elsewhere: historical labels, or an LLM judge.
 
 Rows are validated with the same rules as a vote (services.judging.answer_from_sides);
-any bad row rejects the whole import with its line number. An imported judgment is one per
-annotator and task, is not bound by the project's k and does not count toward progress;
-importing the same row again updates it.
+any bad row rejects the whole import with its line number, and so does a key a row should
+not have. An imported judgment is one per annotator and task, is not bound by the project's
+k and does not count toward progress; importing the same row again updates it. Its
+rationale is kept whatever the project asks of its annotators (a judge's reasons are data).
+Once stored, the project's report is refreshed as after votes.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.db import transaction
@@ -19,9 +21,17 @@ from annotation.errors import ImportRejected, ValidationFailed
 from annotation.models import Annotator, Judgment, Project, Task
 from annotation.services.importing import MAX_REPORTED_ERRORS
 from annotation.services.judging import answer_from_sides
+from annotation.services.reports import report_refresh_soon
 
 CANONICAL_TO_SIDE = {"a": "left", "b": "right", "tie": "tie", "both_bad": "both_bad"}
 FLIPPED = {"a": "b", "b": "a"}
+_COMMON_KEYS = {"annotator", "annotator_kind", "item", "rationale", "seconds"}
+#: The keys a row may have, by project kind (CONTRACT sections 5 and 11).
+ROW_KEYS = {
+    "pairwise": _COMMON_KEYS | {"a", "b", "choice", "strength", "criteria"},
+    "rubric": _COMMON_KEYS | {"response", "scores"},
+}
+MAX_RATIONALE = 5000
 
 
 @dataclass
@@ -91,7 +101,11 @@ def judgments_import(
     if not prepared:
         raise ImportRejected("Nothing to import.", errors=[{"line": 0, "error": "no rows"}])
     with transaction.atomic():
-        return _write(project, prepared)
+        result = _write(project, prepared)
+        # Scheduling the refresh must not fail a stored import (Redis down, say): beat
+        # finds the report stale later.
+        transaction.on_commit(lambda: report_refresh_soon(project_id=project.pk), robust=True)
+    return result
 
 
 def _prepare(project: Project, criteria, tasks, row: Any) -> tuple[str, str, Task, Any]:
@@ -100,6 +114,12 @@ def _prepare(project: Project, criteria, tasks, row: Any) -> tuple[str, str, Tas
 
     if not isinstance(row, dict):
         raise fail("", "each row must be a JSON object")
+    unknown = sorted(set(row) - ROW_KEYS["pairwise" if project.is_pairwise else "rubric"])
+    if unknown:
+        raise ValidationFailed(errors=[{"field": key, "error": "unknown key"} for key in unknown])
+    rationale = row.get("rationale")
+    if rationale is not None and not isinstance(rationale, str):
+        raise fail("rationale", "must be a string")
     external_id = row.get("annotator")
     if not isinstance(external_id, str | int) or str(external_id).strip() == "":
         raise fail("annotator", "required: the judge's id")
@@ -153,6 +173,9 @@ def _prepare(project: Project, criteria, tasks, row: Any) -> tuple[str, str, Tas
             criteria_answers=None,
             scores=row.get("scores"),
         )
+    # The project's rationale setting is about its own annotators' pages: an imported
+    # rationale is kept even where they are asked for none.
+    answer = replace(answer, rationale=(rationale or "").strip()[:MAX_RATIONALE])
     return str(external_id), kind, task, (answer, _seconds(row.get("seconds"), fail))
 
 

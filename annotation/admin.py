@@ -45,7 +45,7 @@ from annotation.services.projects import (
     rubric_version_bump,
 )
 from annotation.services.quality import annotator_block
-from annotation.services.reports import report_is_stale, report_latest
+from annotation.services.reports import report_latest, report_state
 from annotation.services.researchers import annotators_seen_by, member_candidates
 
 METRICS = (
@@ -269,9 +269,23 @@ class ProjectAdmin(ManagedProjectMixin, admin.ModelAdmin):
 
     @admin.display(description="Agreement (95% intervals)")
     def agreement(self, project: Project) -> str:
-        report = report_latest(project=project) if project.pk else None
+        state = report_state(project=project) if project.pk else None
+        failure = state.failure if state else None
+        failed = (
+            format_html(
+                '<p class="errornote">The last computation ({}) failed: {}. {}</p>',
+                f"{failure.computed_at:%Y-%m-%d %H:%M:%S}",
+                failure.error,
+                "The figures below are the last good ones." if state.report else "",
+            )
+            if failure
+            else ""
+        )
+        report = state.report if state else None
         if report is None:
-            return "No report yet: it is computed by a worker as judgments arrive."
+            return format_html(
+                "{}{}", failed, "No report yet: it is computed by a worker as judgments arrive."
+            )
         rows = []
         for name, entry in report.report.get("criteria", {}).items():
             cells = []
@@ -288,14 +302,25 @@ class ProjectAdmin(ManagedProjectMixin, admin.ModelAdmin):
                     )
                 )
             rows.append((name, *cells, entry.get("n_items"), entry.get("n_annotators")))
-        stale = report_is_stale(project=project, report=report)
         header = format_html(
-            "<p>Computed {} in {} s over {} judgments{}.</p>",
+            "{}<p>Computed {} in {} s over {} judgments{} (people's judgments).</p>",
+            failed,
             f"{report.computed_at:%Y-%m-%d %H:%M:%S}",
             f"{report.duration_seconds:.2f}",
             report.n_judgments,
-            " (stale: newer votes exist)" if stale else "",
+            " (stale: newer votes exist)" if state.stale else "",
         )
+        reference = report.report.get("reference_agreement")
+        if reference and reference.get("value") is not None:
+            low, high = reference["ci"]
+            header += format_html(
+                "<p>Agreement with the items' original labels (reference): {} [{}, {}] over {} "
+                "decided tasks.</p>",
+                f"{reference['value']:.3f}",
+                "—" if low is None else f"{low:.2f}",
+                "—" if high is None else f"{high:.2f}",
+                reference["n"],
+            )
         table = format_html(
             "<table><thead><tr><th>criterion</th>{}<th>items</th><th>annotators</th></tr>"
             "</thead><tbody>{}</tbody></table>",

@@ -718,8 +718,20 @@ class AgreementReport(models.Model):
         default=0, help_text="The newest judgment the report saw; newer ones make it stale."
     )
     n_judgments = models.PositiveIntegerField(default=0)
-    report = models.JSONField(default=dict)
-    leaderboard = models.JSONField(null=True, blank=True)
+    report = models.JSONField(default=dict, help_text="The figures of human judgments.")
+    leaderboard = models.JSONField(
+        null=True, blank=True, help_text="Human votes, flagged and blocked annotators left out."
+    )
+    variants = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The report and leaderboards of the other annotator kinds (and of the "
+        "leaderboard with flagged annotators), each the figures or the name of an identical one.",
+    )
+    failed = models.BooleanField(
+        default=False, help_text="The computation failed: no figures, the error says why."
+    )
+    error = models.TextField(blank=True)
     duration_seconds = models.FloatField(default=0.0)
 
     class Meta:

@@ -17,9 +17,10 @@ from annotation.services import exporting, reports
     bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True, max_retries=60
 )
 def report_refresh(self: Task, project_id: int, force: bool = False) -> None:
-    """Recompute a project's report (skipped when nothing changed, unless forced). While
-    another worker computes it, try again shortly: once that one is done this finds the
-    report fresh, unless votes came in since; a dead worker's turn ends within seconds."""
+    """Recompute a project's report (skipped when nothing changed, unless forced); a
+    computation that fails is stored with its error, not retried. While another worker
+    computes it, try again shortly: once that one is done this finds the report fresh,
+    unless votes came in since; a dead worker's turn ends within seconds."""
     try:
         reports.report_refresh(project_id=project_id, force=force)
     except reports.ReportBusy as busy:

@@ -170,17 +170,35 @@ class AgreementReportSerializer(serializers.Serializer):
 
     computed_at = serializers.DateTimeField(allow_null=True)
     stale = serializers.BooleanField()
+    error = serializers.CharField(
+        allow_null=True, help_text="Why the newest computation failed (the figures are older)."
+    )
+    failed_at = serializers.DateTimeField(allow_null=True)
+    annotator_kind = serializers.ChoiceField(choices=["human", "model", "all"])
     criteria = serializers.DictField()
     annotators = serializers.ListField(child=serializers.DictField())
-    model_judges = serializers.ListField(child=serializers.DictField())
+    model_judges = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="Each model judge against the human majority: agreement_with_human_majority "
+        "(= percent_agreement), cohen_kappa {value, ci}, n.",
+    )
     transitivity = serializers.DictField(required=False)
+    reference_agreement = serializers.DictField(
+        required=False,
+        help_text="{value, ci, n}: how often the decided majority equals the items' reference.",
+    )
 
 
 class LeaderboardSerializer(serializers.Serializer):
     computed_at = serializers.DateTimeField(allow_null=True)
     stale = serializers.BooleanField()
+    error = serializers.CharField(allow_null=True)
+    failed_at = serializers.DateTimeField(allow_null=True)
+    annotator_kind = serializers.ChoiceField(choices=["human", "model", "all"])
+    exclude_flagged = serializers.BooleanField()
     results = serializers.ListField(child=serializers.DictField())
     win_rate = serializers.DictField()
+    n_votes = serializers.IntegerField()
 
 
 class ExportQuerySerializer(serializers.Serializer):
@@ -193,7 +211,11 @@ class ExportQuerySerializer(serializers.Serializer):
     exclude_flagged = serializers.BooleanField(default=True)
     include_gold = serializers.BooleanField(default=False)
     since = serializers.CharField(required=False, help_text="A judgment id or an ISO datetime.")
-    annotator_kind = serializers.ChoiceField(choices=["human", "model"], required=False)
+    annotator_kind = serializers.ChoiceField(
+        choices=["human", "model", "all"],
+        required=False,
+        help_text="dpo, rubric: human by default; judgments: every row unless given.",
+    )
 
 
 class SnapshotCreatedSerializer(serializers.Serializer):

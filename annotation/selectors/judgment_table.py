@@ -19,13 +19,14 @@ import psycopg
 import psycopg.sql
 from django.db import connection, transaction
 from django.db.models import Case, F, IntegerField, QuerySet, Value, When
-from django.db.models.fields.json import KT
+from django.db.models.fields.json import KT, KeyTextTransform
 from django.db.models.functions import Cast, Coalesce
 from django.db.models.lookups import Exact
 
-from annotation.models import Criterion, Judgment, Project
+from annotation.models import Criterion, Judgment, Project, Task
 
 CHOICES = ("a", "b", "tie", "both_bad")
+REFERENCE_CHOICES = ("a", "b", "tie")
 CRITERION_CHOICES = ("a", "b", "tie")
 MISSING = -1
 
@@ -472,3 +473,30 @@ def _unpack(blob: bytes | None) -> npt.NDArray:
         blob, dtype=np.dtype([("size", ">i4"), ("value", wire)]), count=length, offset=20
     )
     return elements["value"].astype(native if native.kind == "f" else np.int64)
+
+
+def task_references(*, project: Project) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The original dataset's label of each pairwise task whose item carries one
+    (`{"preferred": "<response id>" | "tie"}`, as imports of HH-RLHF or TRL rows keep it):
+    task ids and codes into REFERENCE_CHOICES, -1 when it names neither of the task's two
+    responses (another pair of a prompt with more responses). Empty without references."""
+    preferred = KeyTextTransform("preferred", "item__reference")
+    codes = Case(
+        When(Exact(preferred, F("response_a__external_id")), then=Value(0)),
+        When(Exact(preferred, F("response_b__external_id")), then=Value(1)),
+        When(Exact(preferred, Value("tie")), then=Value(2)),
+        default=Value(MISSING),
+        output_field=IntegerField(),
+    )
+    rows = list(
+        Task.objects.filter(
+            project=project, item__reference__has_key="preferred", response_b__isnull=False
+        )
+        .annotate(code=codes)
+        .order_by("pk")
+        .values_list("pk", "code")
+    )
+    if not rows:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    task, code = np.array(rows, dtype=np.int64).T
+    return task, code

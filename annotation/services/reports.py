@@ -3,18 +3,24 @@ transitivity, the leaderboard and the aggregated label of every task.
 
 Everything is read once into numpy columns (see selectors.judgment_table) and handed to
 annotation.stats; the result is stored as a new AgreementReport row, so the last good
-report stays in place if a computation dies half-way. The agreement reports (and the
-leaderboard, when that thread is free first) are computed in a second thread while this one
+report stays in place if a computation dies half-way, and a computation that fails is
+stored as a failed row with its error. Figures are computed for each annotator kind
+(people, imported model judges, both) and the leaderboard also with flagged annotators, in
+the same run: a kind whose judgments are those of another (no judge in the project: `all` is
+`human`) is stored as the name of that one, so a project without judges pays nothing more.
+The agreement reports and leaderboards are computed in a second thread while this one
 labels the tasks and writes them: numpy releases the GIL, so a report over a million
 judgments uses two cores.
 """
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -37,22 +43,40 @@ from annotation.models import (
     Project,
     TaskLabel,
 )
-from annotation.selectors.judgment_table import CHOICES, JudgmentTable, judgment_table
+from annotation.selectors.judgment_table import (
+    CHOICES,
+    JudgmentTable,
+    judgment_table,
+    task_references,
+)
+from annotation.services.quality import flagged_annotator_ids
 from annotation.stats import (
     Ratings,
+    aggregate_votes,
     agreement_reports,
     annotator_agreement,
     choice_criteria_conflicts,
     dawid_skene,
-    leaderboard,
+    leaderboard_from_counts,
     majority_agreement,
     majority_vote,
+    reference_agreement,
     transitivity_global,
     transitivity_per_item,
 )
 
+logger = logging.getLogger(__name__)
+
 N_BOOT = 1000
 TIE, BOTH_BAD = CHOICES.index("tie"), CHOICES.index("both_bad")
+
+#: Whose judgments figures count: people (the default), imported model judges, or both.
+ANNOTATOR_KINDS = ("human", "model", "all")
+DEFAULT_KIND = "human"
+#: A stored leaderboard variant that keeps flagged and blocked annotators: "human+flagged".
+WITH_FLAGGED = "+flagged"
+#: The longest error text a failed report keeps.
+MAX_ERROR_LENGTH = 2000
 
 
 def _overall_ratings(table: JudgmentTable, project: Project) -> tuple[Ratings, str]:
@@ -74,11 +98,14 @@ def _overall_ratings(table: JudgmentTable, project: Project) -> tuple[Ratings, s
             "ordinal",
         )
     keep = table.choice >= 0
+    # 'Both bad' counts as a category once any judgment gave it (the setting may have been
+    # switched off since).
+    both_bad = project.allow_both_bad or bool(np.any(table.choice == BOTH_BAD))
     return Ratings(
         table.task[keep],
         table.annotator[keep],
         table.choice[keep],
-        n_categories=len(CHOICES) if project.allow_both_bad else 3,
+        n_categories=len(CHOICES) if both_bad else 3,
     ), "nominal"
 
 
@@ -168,12 +195,18 @@ def _group_medians(
     return medians
 
 
-def _model_judges(humans: Ratings, models_only: JudgmentTable) -> list[dict[str, Any]]:
-    if len(models_only) == 0 or len(humans) == 0:
-        return []
+def _model_judges(
+    humans: Ratings | None, models_only: JudgmentTable, n_boot: int
+) -> list[dict[str, Any]]:
+    """Each model judge against the human majority of the tasks both judged: percent
+    agreement and Cohen's kappa with its bootstrap interval over those tasks."""
     keep = models_only.choice >= 0
+    if not keep.any():
+        return []
     judge = Ratings(models_only.task[keep], models_only.annotator[keep], models_only.choice[keep])
-    result = majority_agreement(humans, judge)
+    if humans is None:
+        humans = Ratings(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64))
+    result = majority_agreement(humans, judge, n_boot=n_boot)
     names = {
         a.pk: a.public_id
         for a in Annotator.objects.filter(pk__in=[r["annotator"] for r in result["by_judge"]])
@@ -182,6 +215,8 @@ def _model_judges(humans: Ratings, models_only: JudgmentTable) -> list[dict[str,
         {
             "annotator": names.get(r["annotator"], str(r["annotator"])),
             "agreement_with_human_majority": r["agreement"],
+            "percent_agreement": r["agreement"],
+            "cohen_kappa": r["cohen_kappa"],
             "n": r["n"],
         }
         for r in result["by_judge"]
@@ -200,12 +235,48 @@ def _outcomes(
     return usable, table.model_a[usable], table.model_b[usable], outcome[usable]
 
 
-def _leaderboard(table: JudgmentTable, n_boot: int) -> dict[str, Any] | None:
-    _, model_a, model_b, outcome = _outcomes(table)
-    if len(outcome) == 0:
-        return None
-    result = leaderboard(model_a, model_b, outcome, n_models=len(table.models), n_boot=n_boot)
-    names = table.models
+def _distinct(masks: Mapping[str, npt.NDArray[np.bool_]]) -> dict[str, Any]:
+    """The masks by name, each one equal to an earlier one replaced by that one's name."""
+    distinct: dict[str, Any] = {}
+    for name, mask in masks.items():
+        same = next(
+            (
+                known
+                for known, earlier in distinct.items()
+                if not isinstance(earlier, str) and np.array_equal(earlier, mask)
+            ),
+            None,
+        )
+        distinct[name] = mask if same is None else same
+    return distinct
+
+
+def _kind_masks(table: JudgmentTable) -> dict[str, npt.NDArray[np.bool_]]:
+    return {"human": ~table.is_model, "model": table.is_model, "all": np.ones(len(table), bool)}
+
+
+def _vote_counts(regular: JudgmentTable, flagged: npt.NDArray[np.bool_]) -> dict[str, Any]:
+    """The win and tie tables of each leaderboard variant (annotator kind, with or without
+    flagged annotators), None without votes, or the name of a variant with the same votes."""
+    usable, model_a, model_b, outcome = _outcomes(regular)
+    kinds = _kind_masks(regular.subset(usable))
+    counted = ~flagged[usable]
+    masks = {kind: mask & counted for kind, mask in kinds.items()}
+    masks |= {kind + WITH_FLAGGED: mask for kind, mask in kinds.items()}
+    return {
+        name: (
+            mask
+            if isinstance(mask, str)
+            else aggregate_votes(model_a[mask], model_b[mask], outcome[mask], len(regular.models))
+            if mask.any()
+            else None
+        )
+        for name, mask in _distinct(masks).items()
+    }
+
+
+def _board(result: dict[str, Any], names: list[str]) -> dict[str, Any]:
+    """A leaderboard as the API gives it: model names, best first, and the win rates."""
     rows = [
         {
             "model": names[r["model_index"]],
@@ -417,81 +488,234 @@ def _store_task_labels(labels: TaskLabels | None, project_id: int) -> None:
         cursor.execute(LABEL_UPSERT, {"names": list(CHOICES)})
 
 
-def report_compute(*, project: Project, n_boot: int = N_BOOT) -> AgreementReport:
-    """Compute and store a new report from every judgment up to now."""
-    started = time.perf_counter()
-    last_id = (
+def _kind_ratings(
+    regular: JudgmentTable, project: Project, criteria: list[Criterion]
+) -> tuple[dict[str, tuple[Ratings, str]], Ratings | None, Ratings | None]:
+    """The ratings of each criterion (and of the pairwise choice), the overall ratings that
+    per-annotator agreement is read on, and, with strength, the bare choice."""
+    ratings: dict[str, tuple[Ratings, str]] = {}
+    overall: Ratings | None = None
+    choice: Ratings | None = None
+    if project.is_pairwise:
+        ratings["overall"] = _overall_ratings(regular, project)
+        overall = ratings["overall"][0]
+        if project.strength_scale:
+            # The signed strength is ordinal; the bare choice (which side, or a tie) is
+            # reported beside it, since chance-corrected kappas are read on it.
+            decided = regular.choice >= 0
+            choice = Ratings(
+                regular.task[decided], regular.annotator[decided], regular.choice[decided]
+            )
+            ratings["choice"] = (choice, "nominal")
+    for criterion in criteria:
+        ratings[criterion.key] = _criterion_ratings(regular, criterion, project)
+        if overall is None and not project.is_pairwise:
+            overall = ratings[criterion.key][0]
+    return ratings, overall, choice
+
+
+def _reference_agreement(
+    regular: JudgmentTable,
+    references: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]],
+    n_boot: int,
+) -> dict[str, Any]:
+    """How often the decided majority (a or b) of the judged tasks equals the original
+    dataset's label of their item, with a bootstrap interval over items."""
+    reference_task, reference_code = references
+    keep = regular.choice >= 0
+    task_ids, first, task_index = np.unique(
+        regular.task[keep], return_index=True, return_inverse=True
+    )
+    _, annotator_index = np.unique(regular.annotator[keep], return_inverse=True)
+    majority, _ = majority_vote(
+        task_index.reshape(-1),
+        annotator_index.reshape(-1),
+        regular.choice[keep],
+        len(CHOICES),
+        n_tasks=len(task_ids),
+    )
+    position = np.minimum(np.searchsorted(reference_task, task_ids), len(reference_task) - 1)
+    found = reference_task[position] == task_ids
+    return reference_agreement(
+        np.where(majority <= 1, majority, -1),
+        np.where(found, reference_code[position], -1),
+        regular.item[keep][first],
+        n_boot=n_boot,
+    )
+
+
+def _kind_figures(
+    rows: JudgmentTable,
+    regular: JudgmentTable,
+    overall: Ratings | None,
+    project: Project,
+    references: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None,
+    n_boot: int,
+) -> dict[str, Any]:
+    """Everything of one kind's report but the agreement reports (computed beside it):
+    `rows` are the kind's judgments, `regular` those of them not on gold tasks."""
+    figures: dict[str, Any] = {
+        "n_judgments": len(rows),
+        "annotators": _per_annotator(rows, overall, project) if len(rows) else [],
+    }
+    if project.is_pairwise:
+        figures["transitivity"] = _transitivity(regular)
+        if regular.criteria:
+            figures["consistency"] = choice_criteria_conflicts(
+                regular.choice, np.column_stack(list(regular.criteria.values()))
+            )
+        if references is not None and len(references[0]):
+            figures["reference_agreement"] = _reference_agreement(regular, references, n_boot)
+    return figures
+
+
+@dataclass
+class _Job:
+    future: Future
+    run: Callable[[], Any]
+    value: Any = None
+
+
+@dataclass
+class _SecondThread:
+    """Numpy work for a second thread (its loops release the GIL). Whatever the thread has
+    not started by the time this one is free is done here, the last queued first."""
+
+    pool: ThreadPoolExecutor
+    jobs: list[_Job] = field(default_factory=list)
+
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> _Job:
+        def run() -> Any:
+            return fn(*args, **kwargs)
+
+        job = _Job(self.pool.submit(run), run)
+        self.jobs.append(job)
+        return job
+
+    def finish(self) -> None:
+        for job in reversed(self.jobs):
+            job.value = job.run() if job.future.cancel() else job.future.result()
+
+    def drop(self) -> None:
+        for job in self.jobs:
+            job.future.cancel()
+
+
+def _last_judgment_id(project: Project) -> int:
+    return (
         Judgment.objects.filter(project=project)
         .order_by("-pk")
         .values_list("pk", flat=True)
         .first()
     ) or 0
-    table = judgment_table(project=project, up_to_id=last_id)
-    regular = table.subset(~table.is_gold)
-    humans = regular.subset(~regular.is_model)
-    models_only = regular.subset(regular.is_model)
 
-    ratings: dict[str, tuple[Ratings, str]] = {}
-    overall: Ratings | None = None
-    choice: Ratings | None = None
-    if project.is_pairwise:
-        ratings["overall"] = _overall_ratings(humans, project)
-        overall = ratings["overall"][0]
-        if project.strength_scale:
-            # The signed strength is ordinal; the bare choice (which side, or a tie) is
-            # reported beside it, since chance-corrected kappas are read on it.
-            decided = humans.choice >= 0
-            choice = Ratings(
-                humans.task[decided], humans.annotator[decided], humans.choice[decided]
-            )
-            ratings["choice"] = (choice, "nominal")
-    for criterion in project.criteria.all():
-        ratings[criterion.key] = _criterion_ratings(humans, criterion, project)
-        if overall is None and not project.is_pairwise:
-            overall = ratings[criterion.key][0]
-    # The agreement reports and the leaderboard are numpy through and through (its loops
-    # release the GIL): a second thread computes them beside the rest, which needs this
-    # thread's database connection. The labels are stored first, in the report's
-    # transaction, so the database works on them while both threads compute.
+
+def report_compute(
+    *, project: Project, n_boot: int = N_BOOT, up_to_id: int | None = None
+) -> AgreementReport:
+    """Compute and store a new report from every judgment up to now (or up to a judgment
+    id): the figures of each annotator kind, the leaderboards and the task labels."""
+    started = time.perf_counter()
+    last_id = _last_judgment_id(project) if up_to_id is None else up_to_id
+    table = judgment_table(project=project, up_to_id=last_id)
+    criteria = list(project.criteria.all())
+    flagged_ids = [row["pk"] for row in flagged_annotator_ids(project=project)]
+    flagged = np.isin(table.annotator, np.array(flagged_ids, dtype=np.int64))
+    references = task_references(project=project) if project.is_pairwise else None
+    kinds = _distinct(_kind_masks(table))
+    regular_rows = ~table.is_gold
+    # The agreement reports and the leaderboards are numpy through and through: a second
+    # thread computes them beside the rest, which needs this thread's database connection.
+    # The labels are stored first, in the report's transaction, so the database works on
+    # them while both threads compute.
     with ThreadPoolExecutor(max_workers=1) as pool:
-        agreement = pool.submit(agreement_reports, ratings, n_boot=n_boot)
-        leaderboard = pool.submit(_leaderboard, regular, n_boot) if project.is_pairwise else None
-        report: dict[str, Any] = {
-            "criteria": {},
-            "annotators": [],
-            "model_judges": [],
-            "n_judgments": len(table),
-        }
-        with transaction.atomic():
+        second = _SecondThread(pool)
+        try:
+            parts: dict[str, tuple] = {}
+            for kind, mask in kinds.items():
+                if isinstance(mask, str):
+                    continue
+                rows = table.subset(mask)
+                regular = rows.subset(~rows.is_gold)
+                ratings, overall, choice = _kind_ratings(regular, project, criteria)
+                agreement = second.submit(agreement_reports, ratings, n_boot=n_boot)
+                parts[kind] = (rows, regular, overall, choice, agreement)
+            boards: dict[str, Any] = {}
             if project.is_pairwise:
-                _store_task_labels(_task_labels(humans), project.pk)
-                report["transitivity"] = _transitivity(humans)
-                if humans.criteria:
-                    report["consistency"] = choice_criteria_conflicts(
-                        humans.choice, np.column_stack(list(humans.criteria.values()))
+                counts = _vote_counts(table.subset(regular_rows), flagged[regular_rows])
+                for name, tables in counts.items():
+                    boards[name] = (
+                        second.submit(leaderboard_from_counts, *tables, n_boot=n_boot)
+                        if isinstance(tables, tuple)
+                        else tables
                     )
-                report["model_judges"] = _model_judges(
-                    choice if project.strength_scale else overall, models_only
+            with transaction.atomic():
+                _, humans, human_overall, human_choice, _ = parts["human"]
+                if project.is_pairwise:
+                    _store_task_labels(_task_labels(humans), project.pk)
+                figures = {
+                    kind: _kind_figures(rows, regular, overall, project, references, n_boot)
+                    for kind, (rows, regular, overall, _, _) in parts.items()
+                }
+                judges: list[dict[str, Any]] = []
+                if project.is_pairwise:
+                    judges = _model_judges(
+                        human_choice if project.strength_scale else human_overall,
+                        table.subset(table.is_model & regular_rows),
+                        n_boot,
+                    )
+                second.finish()
+                reports: dict[str, Any] = {
+                    kind: kinds[kind]
+                    if isinstance(kinds[kind], str)
+                    else {
+                        "annotator_kind": kind,
+                        "criteria": parts[kind][4].value,
+                        "model_judges": judges,
+                        **figures[kind],
+                    }
+                    for kind in ANNOTATOR_KINDS
+                }
+                leaderboards = {
+                    name: _board(board.value, table.models) if isinstance(board, _Job) else board
+                    for name, board in boards.items()
+                }
+                stored = AgreementReport.objects.create(
+                    project=project,
+                    computed_at=timezone.now(),
+                    last_judgment_id=last_id,
+                    n_judgments=len(table),
+                    report=reports.pop(DEFAULT_KIND),
+                    leaderboard=leaderboards.pop(DEFAULT_KIND, None),
+                    variants={"report": reports, "leaderboard": leaderboards},
+                    duration_seconds=round(time.perf_counter() - started, 3),
                 )
-            report["annotators"] = _per_annotator(table.subset(~table.is_model), overall, project)
-            board = None
-            if leaderboard is not None:
-                # Whichever thread is free first computes the leaderboard: here, when the
-                # other has not started on it yet.
-                board = (
-                    _leaderboard(regular, n_boot) if leaderboard.cancel() else leaderboard.result()
-                )
-            report["criteria"] = agreement.result()
-            stored = AgreementReport.objects.create(
-                project=project,
-                computed_at=timezone.now(),
-                last_judgment_id=last_id,
-                n_judgments=len(table),
-                report=report,
-                leaderboard=board,
-                duration_seconds=round(time.perf_counter() - started, 3),
-            )
+        except BaseException:
+            second.drop()  # nobody waits for the queued work any more
+            raise
     return stored
+
+
+def report_compute_or_record(*, project: Project, n_boot: int = N_BOOT) -> AgreementReport:
+    """report_compute; when it fails, the failure is stored (with its error, covering the
+    same judgments, so it is not retried before new judgments arrive or a forced refresh)
+    and returned: the last good figures stay where they were."""
+    last_id = _last_judgment_id(project)
+    try:
+        if not connection.in_atomic_block:
+            return report_compute(project=project, n_boot=n_boot, up_to_id=last_id)
+        with transaction.atomic():  # a savepoint, so the failure can still be written
+            return report_compute(project=project, n_boot=n_boot, up_to_id=last_id)
+    except Exception as exc:
+        logger.exception("The report of project %s failed", project.pk)
+        return AgreementReport.objects.create(
+            project=project,
+            computed_at=timezone.now(),
+            last_judgment_id=last_id,
+            n_judgments=0,
+            failed=True,
+            error=f"{type(exc).__name__}: {exc}"[:MAX_ERROR_LENGTH],
+        )
 
 
 # A session advisory lock, not a cache key with a timeout: PostgreSQL releases it when the
@@ -527,20 +751,31 @@ def _computing_alone(project_id: int) -> Iterator[None]:
 
 
 def report_refresh(*, project_id: int, force: bool = False) -> AgreementReport | None:
-    """The worker's refresh: compute a new report unless nothing changed since the last one
-    (or forced). Returns the new report, or None when there was nothing to do; raises
-    ReportBusy while another worker computes this project's report."""
+    """The worker's refresh: compute a new report unless nothing changed since the last
+    computation, good or failed (or forced). Returns the new report (a failed one when the
+    computation failed), or None when there was nothing to do; raises ReportBusy while
+    another worker computes this project's report."""
     cache.delete(_pending_key(project_id))  # votes from now on schedule the next one
     project = Project.objects.filter(pk=project_id).first()
     if project is None:
         return None
-    if not force and not report_is_stale(project=project, report=report_latest(project=project)):
+    if not force and not report_is_stale(project=project, report=_last_attempt(project)):
         return None
     with _computing_alone(project_id):
-        return report_compute(project=project)
+        return report_compute_or_record(project=project)
 
 
 def report_latest(*, project: Project) -> AgreementReport | None:
+    """The newest good report: the figures to show."""
+    return (
+        AgreementReport.objects.filter(project=project, failed=False)
+        .order_by("-computed_at", "-pk")
+        .first()
+    )
+
+
+def _last_attempt(project: Project) -> AgreementReport | None:
+    """The newest computation, good or failed."""
     return AgreementReport.objects.filter(project=project).order_by("-computed_at", "-pk").first()
 
 
@@ -552,8 +787,8 @@ def report_is_stale(*, project: Project, report: AgreementReport | None) -> bool
 
 
 def projects_with_stale_reports() -> list[int]:
-    """Active projects with a judgment newer than their latest report (or judged and never
-    reported), in one query: what beat queues for recomputation."""
+    """Active projects with a judgment newer than their latest computation, good or failed
+    (or judged and never reported), in one query: what beat queues for recomputation."""
     covered = (
         AgreementReport.objects.filter(project=OuterRef("pk"))
         .order_by("-computed_at", "-pk")
@@ -569,27 +804,120 @@ def projects_with_stale_reports() -> list[int]:
     )
 
 
-def report_current(*, project: Project) -> tuple[AgreementReport | None, bool]:
-    """The newest report and whether it is stale. Without a worker (the embedded default,
-    tasks run eagerly) a stale report is recomputed here, on demand."""
-    report = report_latest(project=project)
-    stale = report_is_stale(project=project, report=report)
-    if stale and settings.CELERY_TASK_ALWAYS_EAGER and project.judgments.exists():
-        report, stale = report_compute(project=project), False
-    return report, stale
+class ReportState(NamedTuple):
+    """The newest good report, whether judgments came after it, and the newest computation
+    when it failed after that report (its error is what to say)."""
+
+    report: AgreementReport | None
+    stale: bool
+    failure: AgreementReport | None
 
 
-def leaderboard_current(*, project: Project) -> tuple[AgreementReport | None, bool, dict]:
-    """The newest report, whether it is stale, and its leaderboard. Only pairwise projects
-    rank models."""
+def report_state(*, project: Project) -> ReportState:
+    """Where the project's report stands, without computing anything."""
+    attempt = _last_attempt(project)
+    if attempt is None or not attempt.failed:
+        return ReportState(attempt, report_is_stale(project=project, report=attempt), None)
+    good = report_latest(project=project)
+    return ReportState(good, report_is_stale(project=project, report=good), attempt)
+
+
+def report_current(*, project: Project) -> ReportState:
+    """report_state. Without a worker (the embedded default, tasks run eagerly) a report
+    older than the newest judgment is recomputed here, on demand."""
+    if (
+        settings.CELERY_TASK_ALWAYS_EAGER
+        and report_is_stale(project=project, report=_last_attempt(project))
+        and project.judgments.exists()
+    ):
+        report_compute_or_record(project=project)
+    return report_state(project=project)
+
+
+def _variant(report: AgreementReport, part: str, name: str) -> Any:
+    """A stored variant ("report" or "leaderboard" of a kind), following names of identical
+    ones; None when the report holds no such variant (computed before there were any)."""
+    default = report.report if part == "report" else report.leaderboard
+    stored = (report.variants or {}).get(part) or {}
+    value: Any = name
+    for _ in range(len(stored) + 1):
+        if not isinstance(value, str):
+            return value
+        if value == DEFAULT_KIND:
+            return default
+        if value not in stored:
+            return None
+        value = stored[value]
+    return None
+
+
+def report_params(params: Mapping[str, Any], *, leaderboard: bool = False) -> tuple[str, bool]:
+    """The annotator kind (and for a leaderboard whether flagged annotators are left out) a
+    GET asks for; a bad value or an unknown parameter is a 400 naming it."""
+    known = {"annotator_kind", "format"} | ({"exclude_flagged"} if leaderboard else set())
+    errors = [{"field": name, "error": "unknown parameter"} for name in sorted(set(params) - known)]
+    kind = params.get("annotator_kind") or DEFAULT_KIND
+    if kind not in ANNOTATOR_KINDS:
+        errors.append(
+            {"field": "annotator_kind", "error": f"must be one of {', '.join(ANNOTATOR_KINDS)}"}
+        )
+    exclude = str(params.get("exclude_flagged", "true")).strip().lower()
+    if exclude not in ("true", "false", "1", "0", "yes", "no", "on", "off", ""):
+        errors.append({"field": "exclude_flagged", "error": "must be true or false"})
+    if errors:
+        raise ValidationFailed("The query is not valid.", errors=errors)
+    return kind, exclude not in ("false", "0", "no", "off")
+
+
+def _state_fields(state: ReportState) -> dict[str, Any]:
+    report, failure = state.report, state.failure
+    return {
+        "computed_at": report.computed_at.isoformat() if report else None,
+        "stale": state.stale,
+        "error": failure.error if failure else None,
+        "failed_at": failure.computed_at.isoformat() if failure else None,
+    }
+
+
+def agreement_current(*, project: Project, annotator_kind: str = DEFAULT_KIND) -> dict[str, Any]:
+    """The agreement report of one annotator kind as the API gives it: the newest good
+    figures, whether they are stale, and the error of a newer computation that failed."""
+    state = report_current(project=project)
+    figures = _variant(state.report, "report", annotator_kind) if state.report else None
+    body = {**_state_fields(state), "annotator_kind": annotator_kind}
+    if figures is None:
+        # No report yet, or one from before kinds were kept apart: what is there is stale.
+        body.update({"criteria": {}, "annotators": [], "model_judges": []})
+        body["stale"] = body["stale"] or state.report is not None
+        return body
+    return {**body, **figures, "annotator_kind": annotator_kind}
+
+
+def leaderboard_current(
+    *, project: Project, annotator_kind: str = DEFAULT_KIND, exclude_flagged: bool = True
+) -> dict[str, Any]:
+    """The leaderboard of one annotator kind, flagged and blocked annotators left out or
+    not, as the API gives it. Only pairwise projects rank models."""
     if not project.is_pairwise:
         raise ValidationFailed(
             "A leaderboard ranks models from pairwise judgments; "
             f"project {project.slug!r} is a rubric project."
         )
-    report, stale = report_current(project=project)
-    board = (report.leaderboard if report else None) or {"results": [], "win_rate": {}}
-    return report, stale, board
+    state = report_current(project=project)
+    name = annotator_kind if exclude_flagged else annotator_kind + WITH_FLAGGED
+    board = None
+    stale = state.stale
+    if state.report is not None:
+        board = _variant(state.report, "leaderboard", name)
+        known = name == DEFAULT_KIND or name in (state.report.variants or {}).get("leaderboard", {})
+        stale = stale or not known
+    return {
+        **_state_fields(state),
+        "stale": stale,
+        "annotator_kind": annotator_kind,
+        "exclude_flagged": exclude_flagged,
+        **(board or {"results": [], "win_rate": {}, "n_votes": 0}),
+    }
 
 
 def _pending_key(project_id: int) -> str:

@@ -2,38 +2,39 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db import transaction
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.services.reports import leaderboard_current, report_current
+from annotation.services.reports import (
+    ANNOTATOR_KINDS,
+    agreement_current,
+    leaderboard_current,
+    report_params,
+)
 from annotation.tasks import report_refresh
 from api.permissions import IsResearcher, managed_project
 from api.serializers import AgreementReportSerializer, LeaderboardSerializer
 
-
-def _timestamp(report: Any) -> str | None:
-    return report.computed_at.isoformat() if report else None
+ANNOTATOR_KIND = OpenApiParameter(
+    "annotator_kind",
+    str,
+    enum=list(ANNOTATOR_KINDS),
+    description="Whose judgments count: people (default), imported model judges, or all.",
+)
 
 
 class AgreementView(APIView):
     permission_classes = [IsResearcher]
 
-    @extend_schema(responses=AgreementReportSerializer)
+    @extend_schema(parameters=[ANNOTATOR_KIND], responses=AgreementReportSerializer)
     def get(self, request: Request, slug: str) -> Response:
         project = managed_project(request.user, slug)
-        report, stale = report_current(project=project)
-        body = {"computed_at": _timestamp(report), "stale": stale}
-        if report is None:
-            body.update({"criteria": {}, "annotators": [], "model_judges": []})
-        else:
-            body.update(report.report)
-        return Response(body)
+        kind, _ = report_params(request.query_params)
+        return Response(agreement_current(project=project, annotator_kind=kind))
 
 
 class AgreementRefreshView(APIView):
@@ -49,8 +50,22 @@ class AgreementRefreshView(APIView):
 class LeaderboardView(APIView):
     permission_classes = [IsResearcher]
 
-    @extend_schema(responses=LeaderboardSerializer)
+    @extend_schema(
+        parameters=[
+            ANNOTATOR_KIND,
+            OpenApiParameter(
+                "exclude_flagged",
+                bool,
+                description="Leave out flagged and blocked annotators (default true).",
+            ),
+        ],
+        responses=LeaderboardSerializer,
+    )
     def get(self, request: Request, slug: str) -> Response:
         project = managed_project(request.user, slug)
-        report, stale, board = leaderboard_current(project=project)
-        return Response({"computed_at": _timestamp(report), "stale": stale, **board})
+        kind, exclude_flagged = report_params(request.query_params, leaderboard=True)
+        return Response(
+            leaderboard_current(
+                project=project, annotator_kind=kind, exclude_flagged=exclude_flagged
+            )
+        )

@@ -7,8 +7,9 @@ import time
 import pytest
 from rest_framework.test import APIClient
 
-from annotation.models import Judgment, Project
+from annotation.models import Annotator, AnnotatorStats, Judgment, Project
 from annotation.services.importing import items_import
+from annotation.services.judgment_import import judgments_import
 from tests.annotation.services.test_reports import (
     KRIPPENDORFF_2011,
     fleiss_rows,
@@ -156,6 +157,9 @@ def test_agreement_without_judgments_is_empty_and_stale(researcher_client, resea
     assert body == {
         "computed_at": None,
         "stale": True,
+        "error": None,
+        "failed_at": None,
+        "annotator_kind": "human",
         "criteria": {},
         "annotators": [],
         "model_judges": [],
@@ -200,3 +204,146 @@ def test_refresh_is_computed_by_a_real_celery_worker(researcher, n_units, rows, 
             time.sleep(0.2)
     assert body["stale"] is False
     assert body["criteria"]["code"][metric]["value"] == pytest.approx(expected, abs=5e-4)
+
+
+# ---------------------------------------------------------------- kinds, flags, failures
+
+
+def _arena(researcher) -> Project:
+    """10 items of strong vs weak, three people who prefer strong (one dissent in four) and
+    a model judge who always prefers weak."""
+    project = ProjectFactory(owner=researcher, slug="arena")
+    rows = [
+        {
+            "id": f"q{i}",
+            "prompt": "p",
+            "responses": [
+                {"id": "r1", "model": "strong", "text": "1"},
+                {"id": "r2", "model": "weak", "text": "2"},
+            ],
+        }
+        for i in range(10)
+    ]
+    items_import(project=project, rows=list(enumerate(rows, 1)))
+    vote = {"item": "", "a": "r1", "b": "r2"}
+    people = [
+        {**vote, "annotator": f"h{k}", "item": f"q{i}", "choice": "a" if (i + k) % 4 else "b"}
+        for i in range(10)
+        for k in range(3)
+    ]
+    judge = [
+        {**vote, "annotator": "llm", "annotator_kind": "model", "item": f"q{i}", "choice": "b"}
+        for i in range(10)
+    ]
+    judgments_import(project=project, rows=list(enumerate(people + judge, 1)))
+    return project
+
+
+def test_leaderboard_counts_people_by_default_and_each_kind_on_request(
+    researcher_client, researcher
+):
+    _arena(researcher)
+    url = "/api/v1/projects/arena/leaderboard/"
+
+    people = researcher_client.get(url).json()
+    judges = researcher_client.get(url, {"annotator_kind": "model"}).json()
+    everyone = researcher_client.get(url, {"annotator_kind": "all"}).json()
+
+    assert (people["annotator_kind"], people["exclude_flagged"]) == ("human", True)
+    assert (people["n_votes"], judges["n_votes"], everyone["n_votes"]) == (30, 10, 40)
+    assert [r["model"] for r in people["results"]] == ["strong", "weak"]
+    assert [r["model"] for r in judges["results"]] == ["weak", "strong"]
+    assert sum(r["wins"] for r in everyone["results"]) == 40
+    assert people["error"] is None and people["stale"] is False
+
+
+def test_leaderboard_keeps_flagged_annotators_when_asked(researcher_client, researcher):
+    project = _arena(researcher)
+    AnnotatorStats.objects.create(
+        project=project, annotator=Annotator.objects.get(external_id="h0"), flags=["too_fast"]
+    )
+    url = "/api/v1/projects/arena/leaderboard/"
+
+    assert researcher_client.get(url).json()["n_votes"] == 20
+    everyone = researcher_client.get(url, {"exclude_flagged": "false"}).json()
+    assert (everyone["n_votes"], everyone["exclude_flagged"]) == (30, False)
+
+
+def test_agreement_of_each_kind_and_the_judges_kappa(researcher_client, researcher):
+    _arena(researcher)
+    url = "/api/v1/projects/arena/agreement/"
+
+    people = researcher_client.get(url).json()
+    everyone = researcher_client.get(url, {"annotator_kind": "all"}).json()
+    judges = researcher_client.get(url, {"annotator_kind": "model"}).json()
+
+    assert people["criteria"]["overall"]["n_annotators"] == 3
+    assert everyone["criteria"]["overall"]["n_annotators"] == 4
+    assert [row["annotator"] for row in judges["annotators"]] == ["llm"]
+    (judge,) = people["model_judges"]
+    assert set(judge) >= {
+        "annotator",
+        "agreement_with_human_majority",
+        "percent_agreement",
+        "cohen_kappa",
+        "n",
+    }
+    assert set(judge["cohen_kappa"]) == {"value", "ci"}
+    assert judge["percent_agreement"] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "field"),
+    [
+        ("agreement", {"annotator_kind": "robots"}, "annotator_kind"),
+        ("leaderboard", {"annotator_kind": "humans"}, "annotator_kind"),
+        ("leaderboard", {"exclude_flagged": "maybe"}, "exclude_flagged"),
+        ("agreement", {"exclude_flagged": "false"}, "exclude_flagged"),
+        ("leaderboard", {"anotator_kind": "model"}, "anotator_kind"),
+    ],
+)
+def test_a_bad_or_unknown_parameter_is_a_400_naming_it(
+    researcher_client, researcher, path, params, field
+):
+    _arena(researcher)
+    response = researcher_client.get(f"/api/v1/projects/arena/{path}/", params)
+    assert response.status_code == 400
+    assert [e["field"] for e in response.json()["errors"]] == [field]
+
+
+def test_a_failed_report_answers_its_error_and_the_last_good_figures(
+    researcher_client, researcher, monkeypatch
+):
+    from annotation.services import reports
+
+    _arena(researcher)
+    url = "/api/v1/projects/arena/agreement/"
+    good = researcher_client.get(url).json()
+    researcher_client.post(
+        "/api/v1/projects/arena/judgments/",
+        [{"annotator": "h9", "item": "q0", "a": "r1", "b": "r2", "choice": "a"}],
+        format="json",
+    )
+    monkeypatch.setattr(reports, "_per_annotator", lambda *a, **k: 1 / 0)
+
+    body = researcher_client.get(url).json()
+
+    assert body["error"] == "ZeroDivisionError: division by zero" and body["failed_at"]
+    assert body["computed_at"] == good["computed_at"] and body["stale"] is True
+    assert body["criteria"] == good["criteria"]
+    board = researcher_client.get("/api/v1/projects/arena/leaderboard/").json()
+    assert board["error"] == body["error"] and board["n_votes"] == 30
+
+
+def test_judgment_import_names_unknown_keys_and_keeps_the_rationale(researcher_client, researcher):
+    _rubric(researcher, 1)
+    row = {"annotator": "llm", "item": "u1", "response": "r1", "scores": {"code": 2}}
+    url = "/api/v1/projects/coded/judgments/"
+
+    refused = researcher_client.post(url, [{**row, "confidence": 0.8}], format="json")
+    stored = researcher_client.post(url, [{**row, "rationale": "because", "seconds": 3}], "json")
+
+    assert refused.status_code == 400
+    assert refused.json()["errors"] == [{"line": 1, "error": "confidence: unknown key"}]
+    assert stored.status_code == 201
+    assert Judgment.objects.values_list("rationale", "seconds").get() == ("because", 3.0)

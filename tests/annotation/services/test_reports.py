@@ -6,11 +6,20 @@ import random
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 import psycopg
 import pytest
 from django.db import connection, transaction
 
-from annotation.models import AgreementReport, Annotator, Judgment, Project, Task, TaskLabel
+from annotation.models import (
+    AgreementReport,
+    Annotator,
+    AnnotatorStats,
+    Judgment,
+    Project,
+    Task,
+    TaskLabel,
+)
 from annotation.selectors.judgment_table import CHOICES, judgment_table
 from annotation.services.importing import items_import
 from annotation.services.judgment_import import judgments_import
@@ -201,8 +210,8 @@ def test_reports_become_stale_when_votes_arrive_and_history_is_kept():
     assert not report_is_stale(project=project, report=first)
     _simulate_pairwise(project, annotators={"h3": 0.9})
     assert report_is_stale(project=project, report=first)
-    current, stale = report_current(project=project)  # eager: recomputed on demand
-    assert not stale and current.pk != first.pk
+    current, stale, failure = report_current(project=project)  # eager: recomputed on demand
+    assert not stale and current.pk != first.pk and failure is None
     assert AgreementReport.objects.filter(project=project).count() == 2
 
 
@@ -407,3 +416,282 @@ def test_two_reports_of_one_project_at_once_both_store_their_labels():
         reports = [pool.submit(report) for _ in range(2)]
         assert all(r.result() for r in reports)
     assert TaskLabel.objects.filter(task__project=project).count() == project.tasks.count()
+
+
+# ---------------------------------------------------------------- humans and judges apart
+
+
+def _judge_every_task(project: Project, name: str, choose) -> None:
+    """An imported model judge's verdict on every task: choose(position, task) -> choice."""
+    tasks = project.tasks.select_related("item", "response_a", "response_b").order_by("pk")
+    rows = [
+        {
+            "annotator": name,
+            "annotator_kind": "model",
+            "item": task.item.external_id,
+            "a": task.response_a.external_id,
+            "b": task.response_b.external_id,
+            "choice": choose(position, task),
+        }
+        for position, task in enumerate(tasks)
+    ]
+    judgments_import(project=project, rows=list(enumerate(rows, 1)))
+
+
+def _worst_first(position: int, task: Task) -> str:
+    """A judge that prefers the weaker model (the higher number) every time."""
+    return "a" if task.response_a.model > task.response_b.model else "b"
+
+
+def test_the_leaderboard_counts_people_only_and_each_kind_on_request():
+    """Issue 14, point 1: with a judge imported, the leaderboard counted its votes with the
+    people's (2,001 where people cast 1,500) and the ratings shrank."""
+    project = ProjectFactory()
+    import_items(project, 20, responses=3)
+    _simulate_pairwise(project, annotators={"h1": 0.9, "h2": 0.85, "h3": 0.8})
+    before = report_compute(project=project, n_boot=50).leaderboard
+    _judge_every_task(project, "llm", _worst_first)
+
+    stored = report_compute(project=project, n_boot=50)
+
+    assert stored.leaderboard == before
+    assert stored.leaderboard["n_votes"] == 3 * 60
+    boards = stored.variants["leaderboard"]
+    assert boards["model"]["n_votes"] == 60
+    assert [row["model"] for row in boards["model"]["results"]] == ["model-2", "model-1", "model-0"]
+    assert boards["all"]["n_votes"] == 4 * 60
+    spread = {
+        name: board["results"][0]["rating"] - board["results"][-1]["rating"]
+        for name, board in (("human", stored.leaderboard), ("all", boards["all"]))
+    }
+    assert spread["all"] < spread["human"]
+    # Nobody is flagged: the variants with flagged annotators are the same leaderboards.
+    assert boards["human+flagged"] == "human"
+    assert boards["model+flagged"] == "model" and boards["all+flagged"] == "all"
+
+
+def test_the_leaderboard_leaves_out_flagged_and_blocked_annotators_and_gold():
+    project = ProjectFactory()
+    import_items(project, 10)
+    _simulate_pairwise(
+        project, annotators={"h1": 0.9, "h2": 0.9, "h3": 0.9, "spam": 0.0, "bot": 0.0}
+    )
+    spam, bot = (Annotator.objects.get(external_id=name) for name in ("spam", "bot"))
+    AnnotatorStats.objects.create(project=project, annotator=spam, flags=["low_agreement"])
+    bot.is_blocked = True
+    bot.save()
+    gold = project.tasks.order_by("pk").first()
+    Judgment.objects.filter(task=gold).update(is_gold=True)
+
+    stored = report_compute(project=project, n_boot=20)
+
+    assert stored.leaderboard["n_votes"] == 3 * 9
+    assert stored.variants["leaderboard"]["human+flagged"]["n_votes"] == 5 * 9
+    # The agreement report still shows everyone, flags and all.
+    rows = {row["annotator"]: row for row in stored.report["annotators"]}
+    assert rows[spam.public_id]["flags"] == ["low_agreement"] and len(rows) == 5
+
+
+def test_each_model_judge_gets_cohens_kappa_and_percent_agreement_with_the_majority():
+    from statsmodels.stats.inter_rater import cohens_kappa
+
+    project = ProjectFactory(allow_tie=True)
+    import_items(project, 30, responses=3)
+    _simulate_pairwise(project, annotators={"h1": 0.9, "h2": 0.7, "h3": 0.6}, seed=4)
+    _judge_every_task(project, "llm", lambda i, task: ("a", "b", "tie", "a", "a")[i % 5])
+
+    (judge,) = report_compute(project=project, n_boot=500).report["model_judges"]
+
+    majority, verdict = {}, {}
+    for judgment in Judgment.objects.filter(project=project).select_related("annotator"):
+        if judgment.annotator.kind == "model":
+            verdict[judgment.task_id] = judgment.choice
+        else:
+            majority.setdefault(judgment.task_id, []).append(judgment.choice)
+    table = np.zeros((3, 3))
+    codes = {"a": 0, "b": 1, "tie": 2}
+    for task, choices in majority.items():
+        counts = sorted(((choices.count(c), c) for c in set(choices)), reverse=True)
+        if len(counts) == 1 or counts[0][0] > counts[1][0]:
+            table[codes[counts[0][1]], codes[verdict[task]]] += 1
+    assert judge["annotator"] == "llm" and judge["n"] == table.sum()
+    assert judge["percent_agreement"] == pytest.approx(np.trace(table) / table.sum())
+    assert judge["agreement_with_human_majority"] == judge["percent_agreement"]
+    kappa = judge["cohen_kappa"]
+    assert kappa["value"] == pytest.approx(cohens_kappa(table).kappa, abs=1e-12)
+    assert kappa["ci"][0] < kappa["value"] < kappa["ci"][1]
+
+
+def test_agreement_is_reported_for_people_judges_and_everyone():
+    project = ProjectFactory()
+    import_items(project, 12, responses=3)
+    _simulate_pairwise(project, annotators={"h1": 0.9, "h2": 0.8, "h3": 0.7})
+    _judge_every_task(project, "llm-1", _worst_first)
+    _judge_every_task(project, "llm-2", lambda i, task: _worst_first(i, task) if i % 4 else "a")
+
+    stored = report_compute(project=project, n_boot=20)
+
+    humans, judges, everyone = (
+        stored.report,
+        stored.variants["report"]["model"],
+        stored.variants["report"]["all"],
+    )
+    assert (humans["annotator_kind"], judges["annotator_kind"]) == ("human", "model")
+    assert humans["criteria"]["overall"]["n_annotators"] == 3
+    assert judges["criteria"]["overall"]["n_annotators"] == 2
+    assert judges["criteria"]["overall"]["percent_agreement"]["value"] == pytest.approx(0.75)
+    assert everyone["criteria"]["overall"]["n_annotators"] == 5
+    assert {row["kind"] for row in judges["annotators"]} == {"model"}
+    assert len(everyone["annotators"]) == 5 and everyone["n_judgments"] == 5 * 36
+    # The judges are compared with the people's majority whichever kind is read.
+    assert humans["model_judges"] == judges["model_judges"] == everyone["model_judges"]
+
+
+def test_without_judges_the_other_kinds_are_stored_by_name():
+    project = ProjectFactory()
+    import_items(project, 5)
+    _simulate_pairwise(project, annotators={"h1": 0.9, "h2": 0.8})
+
+    stored = report_compute(project=project, n_boot=10)
+
+    assert stored.variants["report"]["all"] == "human"
+    assert stored.variants["report"]["model"]["criteria"]["overall"]["n_judgments"] == 0
+    assert stored.variants["leaderboard"] == {
+        "model": None,
+        "all": "human",
+        "human+flagged": "human",
+        "model+flagged": "model",
+        "all+flagged": "human",
+    }
+
+
+def test_a_pairwise_project_with_criteria_and_no_human_judgment_is_reported():
+    """Issue 14, point 9: 'cannot reshape array of size 0', and agreement/ stayed empty."""
+    project = ProjectFactory()
+    CriterionFactory(project=project, key="honesty")
+    import_items(project, 3)
+    tasks = project.tasks.select_related("item", "response_a", "response_b")
+    rows = [
+        {
+            "annotator": "llm",
+            "annotator_kind": "model",
+            "item": task.item.external_id,
+            "a": "r1",
+            "b": "r2",
+            "choice": "a",
+            "criteria": {"honesty": "a"},
+        }
+        for task in tasks
+    ]
+    judgments_import(project=project, rows=list(enumerate(rows, 1)))
+
+    stored = report_compute(project=project, n_boot=10)
+
+    assert not stored.failed
+    assert stored.report["consistency"] == {"conflicts": 0, "checked": 0}
+    assert stored.variants["report"]["all"] == "model"
+    assert stored.variants["report"]["model"]["consistency"] == {"conflicts": 0, "checked": 3}
+    assert stored.report["model_judges"][0]["n"] == 0
+
+
+# ---------------------------------------------------------------- the audit figure
+
+
+def _hh_rows(count: int) -> list[dict]:
+    """Preference rows in the TRL form: the original dataset prefers `chosen`."""
+    return [
+        {"prompt": f"Question {i}?", "chosen": f"Good answer {i}", "rejected": f"Bad answer {i}"}
+        for i in range(count)
+    ]
+
+
+def test_reference_agreement_is_the_share_of_decided_majorities_equal_to_the_reference():
+    project = ProjectFactory(allow_tie=True)
+    items_import(project=project, rows=list(enumerate(_hh_rows(10), 1)))
+    # People agree with the dataset on 7 items, prefer `rejected` on 2, and tie on one.
+    wanted = ["chosen"] * 7 + ["rejected"] * 2 + ["tie"]
+    rows = []
+    for position, task in enumerate(
+        project.tasks.select_related("item", "response_a", "response_b").order_by("pk")
+    ):
+        side = {"chosen": "a", "rejected": "b", "tie": "tie"}[wanted[position]]
+        if task.response_a.external_id != "chosen" and side != "tie":
+            side = {"a": "b", "b": "a"}[side]
+        rows += [
+            {
+                "annotator": name,
+                "item": task.item.external_id,
+                "a": task.response_a.external_id,
+                "b": task.response_b.external_id,
+                "choice": choice,
+            }
+            for name, choice in (("h1", side), ("h2", side), ("h3", "tie"))
+        ]
+    judgments_import(project=project, rows=list(enumerate(rows, 1)))
+
+    reference = report_compute(project=project, n_boot=500).report["reference_agreement"]
+
+    assert reference["n"] == 9  # the tied majority is not decided
+    assert reference["value"] == pytest.approx(7 / 9)
+    assert reference["ci"][0] < 7 / 9 < reference["ci"][1] <= 1.0
+
+
+def test_reference_agreement_counts_only_tasks_whose_pair_the_reference_names():
+    project = ProjectFactory()
+    rows = [
+        {
+            "id": f"q{i}",
+            "prompt": "p",
+            "responses": [{"id": f"r{j}", "model": f"m{j}", "text": str(j)} for j in (1, 2, 3)],
+            "reference": {"preferred": "r1"},
+        }
+        for i in range(2)
+    ]
+    items_import(project=project, rows=list(enumerate(rows, 1)))
+    _simulate_pairwise(project, annotators={"h1": 1.0, "h2": 1.0, "h3": 1.0})
+
+    reference = report_compute(project=project, n_boot=50).report["reference_agreement"]
+
+    # r1 (model m1) is the best model, so the people agree on (r1, r2) and (r1, r3); the
+    # reference says nothing about (r2, r3).
+    assert (reference["value"], reference["n"]) == (1.0, 4)
+
+
+def test_projects_without_references_have_no_reference_agreement():
+    project = ProjectFactory()
+    import_items(project, 3)
+    _simulate_pairwise(project, annotators={"h1": 0.9, "h2": 0.9})
+    assert "reference_agreement" not in report_compute(project=project, n_boot=10).report
+
+
+# ---------------------------------------------------------------- failures
+
+
+def test_a_failed_computation_is_stored_with_its_error_and_the_last_good_figures_stay(
+    monkeypatch,
+):
+    from annotation.services import reports
+
+    project = ProjectFactory()
+    import_items(project, 4)
+    _simulate_pairwise(project, annotators={"h1": 0.9, "h2": 0.8})
+    good = report_compute(project=project, n_boot=10)
+    _simulate_pairwise(project, annotators={"h3": 0.7})
+
+    def broken(*args, **kwargs):
+        raise ValueError("cannot reshape array of size 0 into shape (0,newaxis)")
+
+    monkeypatch.setattr(reports, "_transitivity", broken)
+    state = report_current(project=project)  # eager: computed here, and failed
+
+    assert state.report.pk == good.pk and state.stale
+    assert state.failure.failed and state.failure.report == {}
+    assert state.failure.error == (
+        "ValueError: cannot reshape array of size 0 into shape (0,newaxis)"
+    )
+    # The failure covers these judgments: reading again does not compute again.
+    assert report_current(project=project).failure.pk == state.failure.pk
+    monkeypatch.undo()
+    _simulate_pairwise(project, annotators={"h4": 0.7})
+    state = report_current(project=project)
+    assert state.failure is None and not state.stale and state.report.n_judgments == 16

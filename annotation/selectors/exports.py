@@ -87,6 +87,10 @@ _FILTERS_OF = {
     "annotators": {"exclude_flagged", "include_gold", "annotator_kind"},
 }
 QUERY_KEYS = ("format", "filetype", *sorted(_FILTERS_OF["dpo"]))
+#: `annotator_kind`: a kind, or `all`. Aggregated formats count people unless asked (model
+#: judges are not people's preferences); the others keep every row unless asked.
+ANNOTATOR_KINDS = (*Annotator.Kind.values, "all")
+_HUMAN_BY_DEFAULT = {"dpo", "rubric"}
 
 MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string())])
 MESSAGES = pa.list_(MESSAGE)
@@ -254,10 +258,11 @@ def export_query_from_params(params: Mapping[str, Any], *, strict: bool = False)
         "format", params.get("format"), "judgments", EXPORT_FORMATS, errors
     )
     filetype = _read_choice("filetype", params.get("filetype"), "jsonl", EXPORT_FILETYPES, errors)
-    kind = params.get("annotator_kind") or None
-    if kind is not None and (not isinstance(kind, str) or kind not in Annotator.Kind.values):
-        errors.append(_error("annotator_kind", "must be human or model"))
-        kind = None
+    kind = _read_choice(
+        "annotator_kind", params.get("annotator_kind"), None, ANNOTATOR_KINDS, errors
+    )
+    if kind is None and export_format in _HUMAN_BY_DEFAULT:
+        kind = Annotator.Kind.HUMAN.value
     filters = ExportFilters(
         exclude_flagged=_read_bool("exclude_flagged", params.get("exclude_flagged"), True, errors),
         include_gold=_read_bool("include_gold", params.get("include_gold"), False, errors),
@@ -452,7 +457,7 @@ def passing_judgments(*, project: Project, filters: ExportFilters) -> QuerySet[J
         queryset = queryset.exclude(annotator_id__in=flagged_annotator_ids(project=project))
     if not filters.include_gold:
         queryset = queryset.filter(is_gold=False)
-    if filters.annotator_kind:
+    if filters.annotator_kind in Annotator.Kind.values:
         queryset = queryset.filter(annotator__kind=filters.annotator_kind)
     return queryset
 
@@ -1014,7 +1019,7 @@ def annotator_export_rows(*, project: Project, filters: ExportFilters) -> Iterat
     annotators = annotators_of(project=project)
     if filters.exclude_flagged:
         annotators = annotators.exclude(pk__in=flagged_annotator_ids(project=project))
-    if filters.annotator_kind:
+    if filters.annotator_kind in Annotator.Kind.values:
         annotators = annotators.filter(kind=filters.annotator_kind)
     consents = Consent.objects.filter(project=project, annotator=OuterRef("pk")).order_by(
         "-version"

@@ -430,6 +430,66 @@ def test_dpo_annotator_kind_picks_human_or_model_judges(researcher_client, pairs
     assert [(r["chosen_model"], r["n_judgments"]) for r in models] == [("model-1", 3)]
 
 
+def test_dpo_counts_people_only_unless_asked_for_the_judges_too(researcher_client, pairs):
+    """Issue 14, point 1: with one judge imported every row had n_judgments 4 and pairs
+    changed side. Here q0's people split 2-1 and the judge sides with the majority; on q1
+    they tie 1-1 and the judge breaks the tie."""
+    import_votes(pairs, votes("q0", "a", "a", "b") + votes("q1", "a", "b", judge="p"))
+    import_votes(pairs, votes("q0", "a", judge="llm", kind="model"))
+    import_votes(pairs, votes("q1", "b", judge="llm", kind="model"))
+
+    default = dpo(researcher_client)
+    everyone = dpo(researcher_client, annotator_kind="all")
+
+    assert [(r["item_id"], r["chosen_model"], r["n_judgments"]) for r in default] == [
+        ("q0", "model-0", 3)
+    ]
+    assert all(r["n_judgments"] == 3 for r in default)
+    assert sorted((r["item_id"], r["chosen_model"], r["n_judgments"]) for r in everyone) == [
+        ("q0", "model-0", 4),
+        ("q1", "model-1", 3),
+    ]
+    assert dpo(researcher_client, annotator_kind="human") == default
+
+
+def test_rubric_counts_people_only_unless_asked_for_the_judges_too(researcher_client, rubric):
+    import_votes(rubric, scores("q0", (4, 2), (2, 2)))
+    judge = {"annotator": "llm", "annotator_kind": "model", "item": "q0", "response": "r1"}
+    import_votes(rubric, [{**judge, "scores": {"helpfulness": 0, "correctness": 0}}])
+
+    (default,) = rows_of(researcher_client.get(RUBRIC_EXPORT, {"format": "rubric"}), "jsonl")
+    (everyone,) = rows_of(
+        researcher_client.get(RUBRIC_EXPORT, {"format": "rubric", "annotator_kind": "all"}),
+        "jsonl",
+    )
+
+    assert (default["n_judgments"], default["helpfulness"]) == (2, pytest.approx(3.0))
+    assert (everyone["n_judgments"], everyone["helpfulness"]) == (3, pytest.approx(2.0))
+
+
+def test_judgments_export_keeps_every_kind_unless_asked(researcher_client, pairs):
+    import_votes(pairs, votes("q0", "a", "b") + votes("q0", "b", judge="llm", kind="model"))
+
+    def kinds(**params) -> list[str]:
+        response = researcher_client.get(EXPORT, {"format": "judgments", **params})
+        return sorted(row["annotator_kind"] for row in rows_of(response, "jsonl"))
+
+    assert kinds() == ["human", "human", "model"]
+    assert kinds(annotator_kind="all") == ["human", "human", "model"]
+    assert kinds(annotator_kind="model") == ["model"]
+    assert kinds(annotator_kind="human") == ["human", "human"]
+
+
+def test_a_snapshot_of_dpo_states_that_it_counts_people(researcher_client, pairs):
+    response = researcher_client.post(
+        "/api/v1/projects/pairs/snapshots/", {"format": "dpo"}, format="json"
+    )
+
+    assert response.status_code == 202, response.json()
+    body = researcher_client.get(f"/api/v1/projects/pairs/snapshots/{response.json()['id']}/")
+    assert body.json()["query"]["annotator_kind"] == "human"
+
+
 def test_dpo_since_gives_pairs_judged_after_the_cursor_with_all_their_votes(
     researcher_client, pairs
 ):

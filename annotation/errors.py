@@ -1,24 +1,38 @@
 """Domain errors. Services raise them; the API's one exception handler and the pages map
-them to answers, so no view catches them one by one."""
+them to answers, so no view catches them one by one.
+
+The messages annotators may read are translated: an error takes its text in the language
+active where it is raised (an annotator page's; English in the API and the console).
+"""
 
 from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
+
+#: The block reason stored for a failed qualification quiz: kept in English whatever the
+#: page's language, since `AnnotatorBlocked.for_reason` knows the quiz's block by it.
+QUIZ_FAILED_REASON = gettext_noop(
+    "Thank you for taking the qualification quiz. Your answers did not reach the "
+    "accuracy this study needs, so there are no more tasks for you here."
+)
 
 
 class DomainError(Exception):
     """Base class: a request the domain refuses. `status` is the HTTP answer it maps to."""
 
     status: int = 400
-    default_detail = "The request was refused."
+    default_detail: str = _("The request was refused.")
 
     def __init__(self, detail: str | None = None, *, errors: list | None = None) -> None:
-        self.detail = detail or self.default_detail
+        self.detail = str(detail or self.default_detail)
         self.errors = errors or []
         super().__init__(self.detail)
 
 
 class ValidationFailed(DomainError):
     status = 400
-    default_detail = "The input is not valid."
+    default_detail = _("The input is not valid.")
 
 
 class ImportRejected(ValidationFailed):
@@ -34,7 +48,7 @@ class NotFound(DomainError):
 
 class PermissionDenied(DomainError):
     status = 403
-    default_detail = "You may not do this."
+    default_detail = _("You may not do this.")
 
 
 class AnnotatorBlocked(PermissionDenied):
@@ -42,48 +56,45 @@ class AnnotatorBlocked(PermissionDenied):
     researchers' note (it may name who blocked): the annotator is told only this message, or
     one written for them, such as the qualification quiz's."""
 
-    default_detail = "You can no longer work on this project. Thank you for your work so far."
+    default_detail = _("You can no longer work on this project. Thank you for your work so far.")
 
     @classmethod
     def for_reason(cls, reason: str | None) -> AnnotatorBlocked:
         """The error to show for a stored block reason, without revealing the reason."""
-        if reason == QualificationFailed.default_detail:
+        if reason == QUIZ_FAILED_REASON:
             return QualificationFailed()
         return cls()
 
 
 class QualificationFailed(AnnotatorBlocked):
-    default_detail = (
-        "Thank you for taking the qualification quiz. Your answers did not reach the "
-        "accuracy this study needs, so there are no more tasks for you here."
-    )
+    default_detail = _(QUIZ_FAILED_REASON)
 
 
 class ProjectNotOpen(PermissionDenied):
-    default_detail = "This project is not open for annotation."
+    default_detail = _("This project is not open for annotation.")
 
 
 class LeaseExpired(DomainError):
     status = 410
-    default_detail = "The lease on this assignment has expired; the task went back to the pool."
+    default_detail = _("The lease on this assignment has expired; the task went back to the pool.")
 
 
 class AlreadyAnswered(DomainError):
     """A different answer posted for an assignment that already has a judgment."""
 
     status = 409
-    default_detail = "This assignment already has a different judgment."
+    default_detail = _("This assignment already has a different judgment.")
 
 
 class CrowdEntryRefused(ValidationFailed):
     """A crowd entry link that cannot start work: a malformed id, another study's link."""
 
-    default_detail = "This study link is not valid."
+    default_detail = _("This study link is not valid.")
 
 
 class CrowdEntryThrottled(DomainError):
     status = 429
-    default_detail = (
+    default_detail = _(
         "Too many new participants have started this study from your network in the last "
         "hour. Please try again later."
     )
@@ -94,4 +105,4 @@ class VoteTooSoon(DomainError):
     its card was shown: a key pressed twice, not a choice about this card."""
 
     status = 409
-    default_detail = "This vote came before the task had been on screen; nothing was stored."
+    default_detail = _("This vote came before the task had been on screen; nothing was stored.")

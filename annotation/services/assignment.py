@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext, pgettext
 
 from annotation.errors import AnnotatorBlocked, LeaseExpired, PermissionDenied, ProjectNotOpen
 from annotation.models import (
@@ -28,6 +29,19 @@ from annotation.selectors.projects import projects_managed_by
 MAX_LEASE_ATTEMPTS = 5
 
 
+def project_not_active(project: Project) -> str:
+    """Why a project that is not active gives no work (in the active language)."""
+    status = {
+        Project.Status.DRAFT: pgettext("project status", "draft"),
+        Project.Status.PAUSED: pgettext("project status", "paused"),
+        Project.Status.CLOSED: pgettext("project status", "closed"),
+    }.get(project.status, project.status)
+    return gettext("Project %(slug)s is %(status)s, not active.") % {
+        "slug": repr(project.slug),
+        "status": status,
+    }
+
+
 def project_check_open_for(
     *, project: Project, annotator: Annotator, check_project_block: bool = True
 ) -> None:
@@ -44,22 +58,24 @@ def project_check_open_for(
         if reason is not None:
             raise AnnotatorBlocked.for_reason(reason)
     if project.status != Project.Status.ACTIVE:
-        raise ProjectNotOpen(f"Project {project.slug!r} is {project.status}, not active.")
+        raise ProjectNotOpen(project_not_active(project))
     if annotator.user_id and annotator.user.is_staff:
         # Researchers work in their own projects only (previewing any they manage).
         if not projects_managed_by(user=annotator.user).filter(pk=project.pk).exists():
-            raise ProjectNotOpen("Researchers annotate only in their own projects.")
+            raise ProjectNotOpen(gettext("Researchers annotate only in their own projects."))
         return
     if (
         project.access == Project.Access.MEMBERS
         and not project.members.filter(pk=annotator.pk).exists()
     ):
-        raise ProjectNotOpen("This project is open to its members only.")
+        raise ProjectNotOpen(gettext("This project is open to its members only."))
     if (
         annotator.is_crowd
         and not CrowdSession.objects.filter(project=project, annotator=annotator).exists()
     ):
-        raise ProjectNotOpen("Please open this study from its link on your crowd platform.")
+        raise ProjectNotOpen(
+            gettext("Please open this study from its link on your crowd platform.")
+        )
 
 
 @dataclass(frozen=True)
@@ -331,7 +347,7 @@ def _lease(
 def assignment_skip(*, assignment: Assignment, annotator: Annotator, reason: str = "") -> None:
     """The annotator passes on this task; it goes back to the pool and never returns to them."""
     if assignment.annotator_id != annotator.pk:
-        raise PermissionDenied("This assignment is not yours.")
+        raise PermissionDenied(gettext("This assignment is not yours."))
     with transaction.atomic():
         updated = Assignment.objects.filter(
             pk=assignment.pk, status=Assignment.Status.LEASED
@@ -350,12 +366,12 @@ def assignment_renew(
     only once the page has been closed or hidden that long. A lapsed or finished lease is
     not revived: its task may already be someone else's."""
     if assignment.annotator_id != annotator.pk:
-        raise PermissionDenied("This assignment is not yours.")
+        raise PermissionDenied(gettext("This assignment is not yours."))
     project = assignment.project
     if annotator.is_blocked:
         raise AnnotatorBlocked()
     if project.status != Project.Status.ACTIVE:
-        raise ProjectNotOpen(f"Project {project.slug!r} is {project.status}, not active.")
+        raise ProjectNotOpen(project_not_active(project))
     now = now or timezone.now()
     expires_at = now + timedelta(seconds=project.lease_seconds)
     renewed = Assignment.objects.filter(
@@ -363,7 +379,7 @@ def assignment_renew(
     ).update(expires_at=expires_at)
     if not renewed:
         if Assignment.objects.filter(pk=assignment.pk, status__in=Assignment.FINISHED).exists():
-            raise LeaseExpired("This task is already answered or skipped.")
+            raise LeaseExpired(gettext("This task is already answered or skipped."))
         raise LeaseExpired()
     assignment.expires_at = expires_at
     return expires_at

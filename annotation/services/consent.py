@@ -12,6 +12,7 @@ from datetime import datetime
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from annotation.errors import DomainError
 from annotation.models import Annotator, Consent, Project
@@ -21,7 +22,7 @@ class ConsentOutdated(DomainError):
     """An agreement posted for a consent text that has changed since it was shown."""
 
     status = 409
-    default_detail = "The consent text changed since the page was shown: please read it again."
+    default_detail = _("The consent text changed since the page was shown: please read it again.")
 
 
 def consent_current(*, project: Project, annotator: Annotator) -> bool:

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from annotation.errors import CrowdEntryRefused, CrowdEntryThrottled, ProjectNotOpen
 from annotation.models import Annotator, AnnotatorStats, Assignment, CrowdSession, Project
@@ -82,29 +83,51 @@ def crowd_entry_from_params(params: Mapping[str, str]) -> CrowdEntry | None:
     return None
 
 
+def crowd_entry_params(entry: CrowdEntry) -> dict[str, str]:
+    """The parameters of an entry link as this site keeps them (turkSubmitTo only when it is
+    MTurk's own site): the start page's address, for the pages that come back to it."""
+    if entry.platform == Annotator.Source.PROLIFIC:
+        return {
+            "PROLIFIC_PID": entry.worker_id,
+            "STUDY_ID": entry.study_id,
+            "SESSION_ID": entry.session_id,
+        }
+    params = {
+        "workerId": entry.worker_id,
+        "hitId": entry.study_id,
+        "assignmentId": MTURK_PREVIEW if entry.preview else entry.session_id,
+    }
+    if entry.submit_to:
+        params["turkSubmitTo"] = entry.submit_to
+    return params
+
+
 def crowd_entry_problems(*, project: Project, entry: CrowdEntry) -> list[str]:
     """Why this entry link cannot start work, in words for the worker (empty when it can)."""
     if entry.preview:
-        return ["This is a preview of the task. Accept the HIT on MTurk to start working."]
+        return [_("This is a preview of the task. Accept the HIT on MTurk to start working.")]
     problems = []
     if entry.platform == Annotator.Source.PROLIFIC:
         if not PROLIFIC_ID.match(entry.worker_id):
             problems.append(
-                "The Prolific ID in the link is not valid (it should be 24 letters and digits, "
-                "0-9 and a-f). Please open the study again from Prolific."
+                _(
+                    "The Prolific ID in the link is not valid (it should be 24 letters and "
+                    "digits, 0-9 and a-f). Please open the study again from Prolific."
+                )
             )
         if (
             project.prolific_study_id
             and entry.study_id.lower() != project.prolific_study_id.lower()
         ):
-            problems.append("This link belongs to another Prolific study.")
+            problems.append(_("This link belongs to another Prolific study."))
     elif not MTURK_WORKER_ID.match(entry.worker_id):
         problems.append(
-            "The MTurk worker ID in the link is not valid. Please open the HIT again from MTurk."
+            _("The MTurk worker ID in the link is not valid. Please open the HIT again from MTurk.")
         )
-    for name, value in (("study", entry.study_id), ("session", entry.session_id)):
-        if value and not PLATFORM_REF.match(value):
-            problems.append(f"The {name} id in the link is not valid.")
+    if entry.study_id and not PLATFORM_REF.match(entry.study_id):
+        problems.append(_("The study id in the link is not valid."))
+    if entry.session_id and not PLATFORM_REF.match(entry.session_id):
+        problems.append(_("The session id in the link is not valid."))
     return problems
 
 
@@ -181,7 +204,7 @@ def _identity_create(
     *, project: Project, platform: str, worker_id: str, client: str, now: datetime
 ) -> Annotator:
     if project.access == Project.Access.MEMBERS:
-        raise ProjectNotOpen("This study is open to invited workers only.")
+        raise ProjectNotOpen(_("This study is open to invited workers only."))
     recent = CrowdSession.objects.filter(
         project=project,
         client_key=client,

@@ -13,6 +13,7 @@ from typing import Any
 from django.core import signing
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from annotation.errors import (
     AlreadyAnswered,
@@ -176,7 +177,7 @@ def judgment_submit(
     is only checked.
     """
     if assignment.annotator_id != annotator.pk:
-        raise PermissionDenied("This assignment is not yours.")
+        raise PermissionDenied(_("This assignment is not yours."))
     if seconds is not None and (not isinstance(seconds, int | float) or seconds < 0):
         raise ValidationFailed(errors=[{"field": "seconds", "error": "must not be negative"}])
     project = assignment.project
@@ -202,7 +203,7 @@ def judgment_submit(
         leased_at, left_response_id = claimed
         # Counting the vote is a conditional update: atomic, and it never passes k.
         if not _count_vote(task, project):
-            raise AlreadyAnswered("This task already has all the judgments it wants.")
+            raise AlreadyAnswered(_("This task already has all the judgments it wants."))
         judgment = Judgment(
             project=project,
             task=task,
@@ -282,7 +283,7 @@ def _repeated_answer(assignment: Assignment, answer: CanonicalAnswer) -> Judgmen
             return existing
         raise AlreadyAnswered()
     if locked.status == Assignment.Status.SKIPPED:
-        raise AlreadyAnswered("This task was skipped; it takes no judgment now.")
+        raise AlreadyAnswered(_("This task was skipped; it takes no judgment now."))
     raise LeaseExpired()
 
 
@@ -316,15 +317,20 @@ def card_check_armed(
         served_ms = int(served_ms)
     except (signing.BadSignature, TypeError, ValueError):
         raise VoteTooSoon(
-            "This vote did not say which task it answers; nothing was stored. "
-            "Please reload the page."
+            _(
+                "This vote did not say which task it answers; nothing was stored. "
+                "Please reload the page."
+            )
         ) from None
     if served_id != assignment_id:
-        raise VoteTooSoon("This vote was meant for another task; nothing was stored.")
+        raise VoteTooSoon(_("This vote was meant for another task; nothing was stored."))
     elapsed = round((now or timezone.now()).timestamp() * 1000) - served_ms
     if elapsed < project.arming_ms:
         raise VoteTooSoon(
-            f"This vote came {max(elapsed, 0)} ms after the task appeared, before the "
-            f"{project.arming_ms} ms a task must be on screen, so it was not stored. "
-            "Read the task, then vote again."
+            _(
+                "This vote came %(elapsed)s ms after the task appeared, before the "
+                "%(arming)s ms a task must be on screen, so it was not stored. "
+                "Read the task, then vote again."
+            )
+            % {"elapsed": max(elapsed, 0), "arming": project.arming_ms}
         )

@@ -14,7 +14,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from annotation.errors import AnnotatorBlocked, QualificationFailed
+from annotation.errors import QUIZ_FAILED_REASON, AnnotatorBlocked
 from annotation.models import Annotator, AnnotatorStats, Judgment, Project, Task
 from annotation.rows import db_time, model_from_row, model_select
 
@@ -64,8 +64,8 @@ _COUNTERS = (
     "gold_correct",
     "seconds_total",
 )
-#: Stored as the block reason, and the one reason the annotator is shown (errors.py).
-QUIZ_FAILED = QualificationFailed.default_detail
+#: Stored as the block reason (in English), and known by it in errors.py.
+QUIZ_FAILED = QUIZ_FAILED_REASON
 
 
 def annotator_stats_record(*, project: Project, task: Task, judgment: Judgment) -> AnnotatorStats:

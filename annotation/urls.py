@@ -10,6 +10,7 @@ app_name = "annotation"
 urlpatterns = [
     path("", framed(views.project_list), name="project-list"),
     path("settings/shortcuts/", views.shortcuts_setting, name="shortcuts"),
+    path("settings/language/", views.language_setting, name="language"),
     path("<slug:slug>/", framed(views.project_start), name="project-start"),
     path("<slug:slug>/consent/", framed(views.project_consent), name="project-consent"),
     path("<slug:slug>/instructions/", framed(views.project_instructions), name="instructions"),

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth import login, logout
@@ -18,8 +19,10 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonRes
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
@@ -30,6 +33,12 @@ from annotation.errors import (
     ProjectNotOpen,
     ValidationFailed,
     VoteTooSoon,
+)
+from annotation.i18n import (
+    CROWD_ANNOTATOR_KEY,
+    annotator_language_set,
+    content_attributes,
+    supported_language,
 )
 from annotation.models import Annotator, Assignment, CrowdSession, Judgment, Project
 from annotation.rendering import media_hosts_for, render_markdown
@@ -58,6 +67,7 @@ from annotation.services.crowd import (
     completion_min_answers,
     crowd_end,
     crowd_entry_from_params,
+    crowd_entry_params,
     crowd_entry_problems,
     crowd_identity_key,
     crowd_session_start,
@@ -66,8 +76,6 @@ from annotation.services.crowd import (
 from annotation.services.judging import card_check_armed, card_token, judgment_submit
 from config.client_ip import client_address
 
-#: The crowd identity signed in by a start page's POST (annotators have no user account).
-CROWD_ANNOTATOR_KEY = "crowd_annotator"
 #: The crowd session (visit) of each project the crowd identity entered, by slug.
 CROWD_VISITS_KEY = "crowd_visits"
 
@@ -208,9 +216,11 @@ def _start_page(
         "problems": problems,
         "can_start": not problems and project.status == Project.Status.ACTIVE,
         "signed_in_as": request.user.get_username() if request.user.is_authenticated else "",
+        # Where the language switcher comes back to: this start page, its link as kept.
+        "language_next": f"{request.path}?{urlencode(crowd_entry_params(entry))}",
     }
     if project.status != Project.Status.ACTIVE and (not problems or entry.preview):
-        context["problems"] = ["This study is not accepting participants at the moment."]
+        context["problems"] = [_("This study is not accepting participants at the moment.")]
     return render(request, "annotation/crowd_start.html", context, status=status)
 
 
@@ -220,7 +230,7 @@ def _crowd_enter(request: HttpRequest, project: Project) -> HttpResponse:
     entry = crowd_entry_from_params(request.POST)
     if entry is None:
         return _closed(
-            request, project, "This page needs a link from a crowd platform.", status=400
+            request, project, _("This page needs a link from a crowd platform."), status=400
         )
     try:
         visit = crowd_session_start(
@@ -366,6 +376,7 @@ def _task_context(
         "right_html": html(right.text) if right is not None else None,
         "right_empty": right is not None and not right.text.strip(),
         "media_hosts": hosts,
+        "content_attrs": content_attributes(project.content_language),
         "criteria": criteria,
         "strength_levels": list(range(1, project.strength_scale + 1)),
         "refusal": refusal,
@@ -392,18 +403,18 @@ def _refusal(
             field = str(error.get("field", ""))
             key = field.partition(".")[2]
             if field == "strength":
-                problems.append("How much better? Choose one of the levels.")
+                problems.append(_("How much better? Choose one of the levels."))
             elif field == "rationale":
-                problems.append("Why? This project asks for a reason.")
+                problems.append(_("Why? This project asks for a reason."))
             elif field == "choice":
-                problems.append("Choose one of the answers.")
+                problems.append(_("Choose one of the answers."))
             elif field.startswith(("criteria.", "scores.")) and key in labels:
-                problems.append(f"{labels[key]}: choose one.")
+                problems.append(_("%(criterion)s: choose one.") % {"criterion": labels[key]})
             else:
                 problems.append(f"{field}: {error.get('error', '')}")
     return {
         "status": exc.status,
-        "message": "Please complete your answer." if problems else exc.detail,
+        "message": _("Please complete your answer.") if problems else exc.detail,
         "problems": problems,
         "offer_next": not isinstance(exc, ValidationFailed | VoteTooSoon),
     }
@@ -446,7 +457,7 @@ def task_preview(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_object_or_404(projects_managed_by(user=request.user), slug=slug)
     task = task_for_preview(project=project, task_id=request.GET.get("task"))
     if task is None:
-        return _closed(request, project, "This project has no tasks yet.", status=200)
+        return _closed(request, project, _("This project has no tasks yet."), status=200)
     assignment = assignment_preview(task=task)
     left, right = assignment_sides(assignment)
     annotator = annotator_for_user(user=request.user)
@@ -494,10 +505,15 @@ def judgment_post(request: HttpRequest, slug: str, assignment_id: int) -> HttpRe
     except DomainError as exc:
         return _refused(request, project, annotator, assignment, exc)
     if judgment.seconds is not None and judgment.seconds < project.min_seconds_per_task:
-        what = "both responses" if project.is_pairwise else "the response"
-        messages.info(
-            request, f"That was quick! Please take the time to read {what} before you answer."
-        )
+        if project.is_pairwise:
+            quick = _(
+                "That was quick! Please take the time to read both responses before you answer."
+            )
+        else:
+            quick = _(
+                "That was quick! Please take the time to read the response before you answer."
+            )
+        messages.info(request, quick)
     return _render_next(request, project, annotator)
 
 
@@ -554,6 +570,36 @@ def shortcuts_setting(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
+def language_setting(request: HttpRequest) -> HttpResponse:
+    """The annotator pages' language switcher: the choice is kept on the annotator (signed
+    in, or a crowd identity) and in Django's language cookie, so a visitor who is not signed
+    in yet (a crowd start page, the sign-in page) keeps it too. Back to the page it was on."""
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        back = reverse("annotation:project-list")
+    response = redirect(back)
+    language = supported_language(request.POST.get("language"))
+    if language is None:
+        return response
+    annotator = current_annotator(request)
+    if annotator is not None:
+        annotator_language_set(annotator=annotator, language=language)
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        language,
+        max_age=settings.LANGUAGE_COOKIE_AGE,
+        path=settings.LANGUAGE_COOKIE_PATH,
+        domain=settings.LANGUAGE_COOKIE_DOMAIN,
+        secure=settings.LANGUAGE_COOKIE_SECURE,
+        httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+        samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+    )
+    return response
+
+
+@require_POST
 @annotator_required
 @vary_on_headers("HX-Request")
 def project_finish(request: HttpRequest, slug: str) -> HttpResponse:
@@ -564,9 +610,15 @@ def project_finish(request: HttpRequest, slug: str) -> HttpResponse:
         return redirect("annotation:task", slug=slug)
     end = crowd_end(project=project, annotator=annotator, nothing_left=False, session=None)
     if not end.completed:
+        least = completion_min_answers(project)
         messages.warning(
             request,
-            f"Please answer at least {completion_min_answers(project)} tasks before you finish.",
+            ngettext(
+                "Please answer at least %(count)d task before you finish.",
+                "Please answer at least %(count)d tasks before you finish.",
+                least,
+            )
+            % {"count": least},
         )
         return _render_next(request, project, annotator)
     return _finish(request, project, annotator, nothing_left=False)
@@ -631,6 +683,7 @@ def _mturk_preview(request: HttpRequest, project: Project) -> HttpResponse:
             "left_html": html(task.response_a.text),
             "right_html": html(task.response_b.text) if task.response_b_id else None,
             "criteria": list(project.criteria.all()),
+            "content_attrs": content_attributes(project.content_language),
         }
     context = {"project": project, "instructions": html(project.instructions), "sample": sample}
     return _allow_media(render(request, "annotation/mturk_preview.html", context), hosts)

@@ -64,6 +64,9 @@ MIDDLEWARE = [
     # A JSON 413 for an API body over MAX_IMPORT_BYTES, before anything reads it.
     "api.middleware.BodySizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # The annotator pages' language (project, annotator's choice, Accept-Language); outside
+    # the session and messages middleware, so a message is put into words in that language.
+    "annotation.i18n.AnnotatorLanguageMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -137,7 +140,19 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked.html"
 AXES_CLIENT_IP_CALLABLE = "config.client_ip.client_address"
 AXES_VERBOSE = False
 
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en"
+#: The annotator pages' languages (annotation.models.UI_LANGUAGES), named in their own
+#: language for the switcher. The console and the API stay in English.
+LANGUAGES = [
+    ("en", "English"),
+    ("fr", "Français"),
+    ("es", "Español"),
+    ("de", "Deutsch"),
+    ("zh-hans", "简体中文"),
+    ("ar", "العربية"),
+]
+#: The project's own catalogues; the compiled .mo files are committed (no build step).
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -177,8 +192,8 @@ X_FRAME_OPTIONS = "DENY"
 # MTurk's ExternalQuestion HITs show the annotator pages in a frame on MTurk's worker site,
 # which annotation.framing allows for those pages alone. Inside that cross-site frame a
 # browser sends only SameSite=None cookies, so without them a worker cannot start (no CSRF
-# cookie) nor stay signed in. MTURK_FRAMING=true sends the session and CSRF cookies with
-# SameSite=None; it needs HTTPS=true, since browsers drop such cookies unless they are Secure.
+# cookie) nor stay signed in. MTURK_FRAMING=true sends the session, CSRF and language cookies
+# with SameSite=None; it needs HTTPS=true, since browsers drop such cookies unless they are Secure.
 # The cost: the browser then sends those cookies with requests from any site, for the whole
 # site (console included), so cross-site forgery is stopped by Django's CSRF token and Origin
 # check alone, no longer by SameSite too. Browsers that block third-party cookies (Safari, or
@@ -193,6 +208,8 @@ if MTURK_FRAMING:
         )
     SESSION_COOKIE_SAMESITE = "None"
     CSRF_COOKIE_SAMESITE = "None"
+    LANGUAGE_COOKIE_SAMESITE = "None"
+    LANGUAGE_COOKIE_SECURE = True
 
 # Content-Security-Policy (django-csp): the site's own scripts, styles and media only.
 # Media in responses may also come from MEDIA_HOSTS (and each project's `media_hosts`,

@@ -82,7 +82,7 @@
       var button = document.createElement("button");
       button.type = "button";
       button.className = "retry";
-      button.textContent = text("retry") || "Try again";
+      button.textContent = text("retry");
       button.addEventListener("click", retry);
       region.appendChild(button);
     }

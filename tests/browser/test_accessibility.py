@@ -27,7 +27,7 @@ def _sign_in(page, base: str) -> None:
     page.goto(f"{base}/accounts/login/")
     page.fill("#id_username", "reader")
     page.fill("#id_password", "pw")
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")
     page.wait_for_url(f"{base}/annotate/")
 
 

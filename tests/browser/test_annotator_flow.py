@@ -50,7 +50,7 @@ def _sign_up(page, base: str, username: str) -> None:
     page.fill("#id_username", username)
     page.fill("#id_password1", "correct-horse-battery")
     page.fill("#id_password2", "correct-horse-battery")
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")
     page.wait_for_url(f"{base}/annotate/")
 
 

@@ -315,7 +315,7 @@ def test_an_expired_session_signs_in_again_and_comes_back_to_the_project(live_se
     assert page.locator("#task-card").count() == 0  # the whole page, not inside the card
     page.fill("#id_username", "reader")
     page.fill("#id_password", "pw")
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")
     page.wait_for_url(f"{live_server.url}/annotate/page/**")
     page.wait_for_selector("#task-card")  # consent is kept: straight back to work
     assert not Judgment.objects.exists()

@@ -284,6 +284,20 @@ def test_a_vote_swapped_in_by_htmx_brings_the_next_card_in_the_same_language(bro
     assert "Réponse A" in html(card)
 
 
+def test_the_scripts_messages_and_the_shortcut_setting_are_in_the_pages_language(browser, project):
+    project.ui_language = "fr"
+    project.save(update_fields=["ui_language"])
+    browser.post("/annotate/pairs/consent/", {"version": project.consent_version})
+
+    page = html(browser.get("/annotate/pairs/task/"))
+
+    assert 'data-retry="Réessayer"' in page
+    assert 'data-server="Le serveur a rencontré un problème (erreur {status})' in page
+    assert 'data-sending="Enregistrement…"' in page
+    assert "Raccourcis à une touche (<kbd>1</kbd>, <kbd>2</kbd>, <kbd>S</kbd>…)" in page
+    assert "<kbd>1</kbd>/<kbd>A</kbd> A est meilleure" in page
+
+
 def test_a_refusal_is_said_in_the_pages_language(browser, project):
     project.ui_language = "es"
     project.save(update_fields=["ui_language"])

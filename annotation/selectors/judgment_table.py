@@ -475,11 +475,31 @@ def _unpack(blob: bytes | None) -> npt.NDArray:
     return elements["value"].astype(native if native.kind == "f" else np.int64)
 
 
+REFERENCES_SQL = """
+SELECT array_send(array_agg(t.id)), array_send(array_agg(
+    CASE i.reference ->> 'preferred' WHEN ra.external_id THEN 0 WHEN rb.external_id THEN 1
+    WHEN 'tie' THEN 2 ELSE -1 END))
+FROM annotation_item i
+JOIN annotation_task t ON t.item_id = i.id
+JOIN annotation_response ra ON ra.id = t.response_a_id
+JOIN annotation_response rb ON rb.id = t.response_b_id
+WHERE i.project_id = %s AND t.project_id = %s AND i.reference ? 'preferred'
+"""
+
+
 def task_references(*, project: Project) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """The original dataset's label of each pairwise task whose item carries one
     (`{"preferred": "<response id>" | "tie"}`, as imports of HH-RLHF or TRL rows keep it):
-    task ids and codes into REFERENCE_CHOICES, -1 when it names neither of the task's two
-    responses (another pair of a prompt with more responses). Empty without references."""
+    task ids in order and codes into REFERENCE_CHOICES, -1 when it names neither of the
+    task's two responses (another pair of a prompt with more responses). On PostgreSQL two
+    binary arrays (no row per task crosses the wire), elsewhere through the ORM."""
+    if connection.vendor == "postgresql":
+        connection.ensure_connection()
+        with psycopg.Cursor(connection.connection) as cursor:
+            cursor.execute(REFERENCES_SQL, [project.pk, project.pk], binary=True)
+            task, code = (_unpack(blob) for blob in cursor.fetchone())
+        order = np.argsort(task, kind="stable")
+        return task[order], code[order]
     preferred = KeyTextTransform("preferred", "item__reference")
     codes = Case(
         When(Exact(preferred, F("response_a__external_id")), then=Value(0)),

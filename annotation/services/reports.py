@@ -4,10 +4,12 @@ transitivity, the leaderboard and the aggregated label of every task.
 Everything is read once into numpy columns (see selectors.judgment_table) and handed to
 annotation.stats; the result is stored as a new AgreementReport row, so the last good
 report stays in place if a computation dies half-way, and a computation that fails is
-stored as a failed row with its error. Figures are computed for each annotator kind
-(people, imported model judges, both) and the leaderboard also with flagged annotators, in
-the same run: a kind whose judgments are those of another (no judge in the project: `all` is
-`human`) is stored as the name of that one, so a project without judges pays nothing more.
+stored as a failed row with its error. Figures and leaderboards are computed for each
+annotator kind (people, imported model judges, both) in the same run: a kind whose judgments
+are those of another (no judge in the project: `all` is `human`) is stored as the name of
+that one, so a project without judges pays nothing more. The leaderboards that keep flagged
+annotators (an audit, rarely read) are stored as their win and tie tables and fitted when
+first asked for.
 The agreement reports and leaderboards are computed in a second thread while this one
 labels the tasks and writes them: numpy releases the GIL, so a report over a million
 judgments uses two cores.
@@ -273,6 +275,39 @@ def _vote_counts(regular: JudgmentTable, flagged: npt.NDArray[np.bool_]) -> dict
         )
         for name, mask in _distinct(masks).items()
     }
+
+
+def _counts_for_later(
+    tables: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]], names: list[str], n_boot: int
+) -> dict[str, Any]:
+    """A leaderboard variant kept as its win and tie tables, fitted when first asked for
+    (those that keep flagged annotators: an audit, rarely read, and a bootstrap fit each)."""
+    wins, ties = tables
+    return {
+        "counts": {"wins": wins.tolist(), "ties": ties.tolist(), "models": names},
+        "n_boot": n_boot,
+    }
+
+
+#: How long a leaderboard fitted on demand from stored counts is kept in the cache.
+LATER_BOARD_SECONDS = 24 * 3600
+
+
+def _fitted_later(report: AgreementReport, name: str, stored: dict[str, Any]) -> dict[str, Any]:
+    """The leaderboard of a variant stored as counts, fitted once per report and variant
+    (the cache keeps it; the fit is deterministic, so two requests at once agree)."""
+
+    def fit() -> dict[str, Any]:
+        counts = stored["counts"]
+        result = leaderboard_from_counts(
+            np.array(counts["wins"], dtype=np.int64),
+            np.array(counts["ties"], dtype=np.int64),
+            n_boot=stored["n_boot"],
+        )
+        return _board(result, counts["models"])
+
+    key = f"leaderboard:{report.project_id}:{report.pk}:{report.computed_at.isoformat()}:{name}"
+    return cache.get_or_set(key, fit, LATER_BOARD_SECONDS)
 
 
 def _board(result: dict[str, Any], names: list[str]) -> dict[str, Any]:
@@ -644,11 +679,14 @@ def report_compute(
             if project.is_pairwise:
                 counts = _vote_counts(table.subset(regular_rows), flagged[regular_rows])
                 for name, tables in counts.items():
-                    boards[name] = (
-                        second.submit(leaderboard_from_counts, *tables, n_boot=n_boot)
-                        if isinstance(tables, tuple)
-                        else tables
-                    )
+                    if not isinstance(tables, tuple):
+                        boards[name] = tables
+                    elif name.endswith(WITH_FLAGGED):
+                        boards[name] = _counts_for_later(tables, table.models, n_boot)
+                    else:
+                        boards[name] = second.submit(
+                            leaderboard_from_counts, *tables, n_boot=n_boot
+                        )
             with transaction.atomic():
                 _, humans, human_overall, human_choice, _ = parts["human"]
                 if project.is_pairwise:
@@ -909,6 +947,8 @@ def leaderboard_current(
     stale = state.stale
     if state.report is not None:
         board = _variant(state.report, "leaderboard", name)
+        if board is not None and "counts" in board:
+            board = _fitted_later(state.report, name, board)
         known = name == DEFAULT_KIND or name in (state.report.variants or {}).get("leaderboard", {})
         stale = stale or not known
     return {

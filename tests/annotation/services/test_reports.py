@@ -26,6 +26,7 @@ from annotation.services.judgment_import import judgments_import
 from annotation.services.reports import (
     _store_task_labels,
     _task_labels,
+    leaderboard_current,
     report_compute,
     report_current,
     report_is_stale,
@@ -486,10 +487,51 @@ def test_the_leaderboard_leaves_out_flagged_and_blocked_annotators_and_gold():
     stored = report_compute(project=project, n_boot=20)
 
     assert stored.leaderboard["n_votes"] == 3 * 9
-    assert stored.variants["leaderboard"]["human+flagged"]["n_votes"] == 5 * 9
+    everyone = leaderboard_current(project=project, exclude_flagged=False)
+    assert everyone["n_votes"] == 5 * 9 and everyone["computed_at"]
     # The agreement report still shows everyone, flags and all.
     rows = {row["annotator"]: row for row in stored.report["annotators"]}
     assert rows[spam.public_id]["flags"] == ["low_agreement"] and len(rows) == 5
+
+
+def test_leaderboards_with_flagged_annotators_are_fitted_once_when_first_asked_for(monkeypatch):
+    from annotation.services import reports
+    from annotation.stats import leaderboard
+
+    project = ProjectFactory()
+    import_items(project, 8, responses=3)
+    _simulate_pairwise(project, annotators={"h1": 0.9, "h2": 0.8, "spam": 0.3})
+    spam = Annotator.objects.get(external_id="spam")
+    AnnotatorStats.objects.create(project=project, annotator=spam, flags=["too_fast"])
+    stored = report_compute(project=project, n_boot=30)
+    assert set(stored.variants["leaderboard"]["human+flagged"]) == {"counts", "n_boot"}
+    fits = []
+    fit = reports.leaderboard_from_counts
+    monkeypatch.setattr(
+        reports, "leaderboard_from_counts", lambda *a, **k: fits.append(1) or fit(*a, **k)
+    )
+
+    first = leaderboard_current(project=project, exclude_flagged=False)
+    again = leaderboard_current(project=project, exclude_flagged=False)
+
+    assert first == again and len(fits) == 1
+    votes = Judgment.objects.filter(project=project).select_related(
+        "task__response_a", "task__response_b"
+    )
+    names = sorted(
+        {j.task.response_a.model for j in votes} | {j.task.response_b.model for j in votes}
+    )
+    code = {name: i for i, name in enumerate(names)}
+    expected = leaderboard(
+        [code[j.task.response_a.model] for j in votes],
+        [code[j.task.response_b.model] for j in votes],
+        [{"a": 1.0, "b": 0.0}[j.choice] for j in votes],
+        n_models=len(names),
+        n_boot=30,
+    )
+    assert [(r["model"], r["rating"], r["ci"]) for r in first["results"]] == [
+        (names[r["model_index"]], r["rating"], r["ci"]) for r in expected["leaderboard"]
+    ]
 
 
 def test_each_model_judge_gets_cohens_kappa_and_percent_agreement_with_the_majority():

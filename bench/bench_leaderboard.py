@@ -136,6 +136,45 @@ def main() -> None:
         print(f"  count-based vs {name} per vote: {gap:.2e}")
     speedup = (t_design + n_boot * t_lbfgs) / (t_agg + t_board)
     print(f"\nspeed-up of the bootstrap leaderboard vs per-vote L-BFGS refits: ~{speedup:,.0f}x")
+    variants(a, b, outcome, n_models, n_boot, t_board)
+
+
+def variants(a, b, outcome, n_models: int, n_boot: int, t_board: float) -> None:
+    """What a report with an imported judge and flagged annotators adds (issue 14): the
+    same votes plus a judge's on a fifth of them, 1% of people's votes from flagged
+    annotators; the win and tie tables of all six variants (kind x flagged) counted, and the
+    three the report fits in its run (people, judges, all) fitted."""
+    rng = np.random.default_rng(1)
+    n_judge = len(a) // 5
+    pick = rng.choice(len(a), n_judge, replace=False)
+    judge_outcome = np.where(rng.random(n_judge) < 0.8, outcome[pick], 1.0 - outcome[pick])
+    model_a = np.concatenate([a, a[pick]])
+    model_b = np.concatenate([b, b[pick]])
+    result = np.concatenate([outcome, judge_outcome])
+    is_model = np.concatenate([np.zeros(len(a), bool), np.ones(n_judge, bool)])
+    flagged = np.concatenate([rng.random(len(a)) < 0.01, np.zeros(n_judge, bool)])
+    print(f"\nvariants: + {n_judge:,} judge votes, 1% of people's votes flagged")
+    start = time.perf_counter()
+    kinds = {"human": ~is_model, "model": is_model, "all": np.ones(len(result), bool)}
+    tables = {}
+    for kind, mask in kinds.items():
+        for name, keep in ((kind, mask & ~flagged), (f"{kind}+flagged", mask)):
+            tables[name] = aggregate_votes(model_a[keep], model_b[keep], result[keep], n_models)
+    t_counts = time.perf_counter() - start
+    print(f"  {'count the six variants (kind x flagged)':<56} {t_counts:8.3f} s")
+    t_fits = 0.0
+    for name in ("human", "model", "all"):
+        _, elapsed = timed(
+            f"  leaderboard of {name} ({n_boot} bootstrap fits)",
+            leaderboard_from_counts,
+            *tables[name],
+            n_boot=n_boot,
+        )
+        t_fits += elapsed
+    print(
+        f"  {'TOTAL added by the variants':<56} {t_counts + t_fits - t_board:8.3f} s "
+        f"(beyond the people's leaderboard alone, {t_board:.3f} s)"
+    )
 
 
 if __name__ == "__main__":

@@ -3,6 +3,12 @@
 against the `krippendorff` package alone on one criterion.
 
 Run:  .venv/bin/python bench/bench_report.py [--tasks 200000] [--n-boot 1000] [--quick]
+          [--judges K] [--flagged N] [--references]
+
+With --judges, K imported model judges also judge every task (their votes go into the
+`model` and `all` figures and leaderboards, computed in the same run); with --flagged, N
+annotators are flagged (the leaderboard leaves them out; the one that keeps them is a variant
+of its own); with --references, every item carries the original dataset's label.
 
 Prints the wall time of report_compute (fetch included, n_boot bootstrap rounds, the task
 labels computed and upserted inside it, as in production) beside
@@ -46,7 +52,14 @@ N_MODELS = 50
 TARGET = 3.0
 
 
-def project_build(n_tasks: int, n_annotators: int, pairing: str = "crowd"):
+def project_build(
+    n_tasks: int,
+    n_annotators: int,
+    pairing: str = "crowd",
+    judges: int = 0,
+    flagged: int = 0,
+    references: bool = False,
+):
     """200k tasks x 5 annotators = 1M judgments, built with INSERT ... SELECT.
 
     Each task pairs two of 50 models; its "true" winner is drawn from a Bradley-Terry model
@@ -55,6 +68,8 @@ def project_build(n_tasks: int, n_annotators: int, pairing: str = "crowd"):
     in 100 is gold (its judgments carry gold_correct). Every task has 5 different annotators
     drawn pseudo-randomly, so pairs of annotators overlap unevenly, as in a crowd; with
     pairing="team" annotators work in fixed teams of 5 (few pairs, each sharing many items).
+    `judges` model judges judge every task (following the true winner 75% of the time),
+    `flagged` of the annotators carry a flag, and with `references` each item prefers r1.
     """
     from django.contrib.auth import get_user_model
 
@@ -101,6 +116,7 @@ def project_build(n_tasks: int, n_annotators: int, pairing: str = "crowd"):
                 "project_id": str(pid),
                 "external_id": "'item-' || g",
                 "prompt": "to_jsonb('Question ' || g || '?')",
+                "reference": """'{"preferred": "r1"}'::jsonb""" if references else "NULL",
             },
             source="FROM generate_series(1, %s) AS g",
             params=[n_tasks],
@@ -184,6 +200,36 @@ def project_build(n_tasks: int, n_annotators: int, pairing: str = "crowd"):
             "ORDER BY tr.task_id, g.j) AS x",
             params=[ANNOTATORS_PER_TASK - 1, step - 1, n_annotators],
         )
+        if judges:
+            insert_select(
+                Annotator,
+                values={
+                    "source": "'import'",
+                    "external_id": "'judge-' || g",
+                    "kind": "'model'",
+                    "pseudonym": "'judge-' || g",
+                },
+                source="FROM generate_series(1, %s) AS g",
+                params=[judges],
+            )
+            insert_select(
+                Judgment,
+                values={
+                    "project_id": str(pid),
+                    "task_id": "t.task_id",
+                    "annotator_id": "a.id",
+                    "choice": f"CASE WHEN random() < 0.75 THEN t.truth ELSE "
+                    f"{other.replace('x.', 't.')} END",
+                    "criteria": "jsonb_build_object("
+                    + ", ".join(f"'{key}', t.truth" for key in CRITERIA)
+                    + ")",
+                    "is_gold": "t.is_gold",
+                    "gold_correct": "CASE WHEN t.is_gold THEN t.truth = 'a' END",
+                    "source": "'import'",
+                },
+                source="FROM bench_truth t CROSS JOIN annotation_annotator a "
+                "WHERE a.kind = 'model' AND a.external_id LIKE 'judge-%%'",
+            )
         insert_select(
             AnnotatorStats,
             values={
@@ -201,6 +247,13 @@ def project_build(n_tasks: int, n_annotators: int, pairing: str = "crowd"):
             "AS gold FROM annotation_judgment WHERE project_id = %s GROUP BY annotator_id) AS x",
             params=[pid],
         )
+        if flagged:
+            execute(
+                "UPDATE annotation_annotatorstats SET flags = '[\"low_agreement\"]'::jsonb "
+                "WHERE id IN (SELECT id FROM annotation_annotatorstats WHERE project_id = %s "
+                "ORDER BY id LIMIT %s)",
+                [pid, flagged],
+            )
         execute("DROP TABLE bench_truth; DROP TABLE bench_rater")
     vacuum_analyze(
         "auth_user",
@@ -249,11 +302,15 @@ def reliability_matrix(project, key: str) -> tuple[np.ndarray, float]:
 
 TIMED = (
     "judgment_table",
+    "task_references",
     "agreement_reports",
+    "_kind_figures",
     "_per_annotator",
     "_model_judges",
     "_transitivity",
-    "_leaderboard",
+    "_reference_agreement",
+    "_vote_counts",
+    "leaderboard_from_counts",
     "_task_labels",
     "majority_vote",
     "dawid_skene",
@@ -335,7 +392,9 @@ PHASES = (
     ("_per_annotator", "reports.py", "_per_annotator"),
     ("_model_judges", "reports.py", "_model_judges"),
     ("_transitivity", "reports.py", "_transitivity"),
-    ("_leaderboard", "reports.py", "_leaderboard"),
+    ("_vote_counts (every leaderboard variant)", "reports.py", "_vote_counts"),
+    ("leaderboard_from_counts", "ranking.py", "leaderboard_from_counts"),
+    ("_reference_agreement", "reports.py", "_reference_agreement"),
     ("_task_labels (majority + Dawid-Skene)", "reports.py", "_task_labels"),
     ("  of which dawid_skene", "aggregation.py", "dawid_skene"),
     ("_store_task_labels (binary COPY + upsert)", "reports.py", "_store_task_labels"),
@@ -353,6 +412,9 @@ def main() -> None:
         help="5 annotators per task drawn at random (crowd) or fixed teams of 5 (team)",
     )
     parser.add_argument("--n-boot", type=int, default=1000)
+    parser.add_argument("--judges", type=int, default=0, help="model judges on every task")
+    parser.add_argument("--flagged", type=int, default=0, help="flagged annotators")
+    parser.add_argument("--references", action="store_true", help="items carry the original label")
     parser.add_argument("--runs", type=int, default=2, help="report_compute runs")
     parser.add_argument("--quick", action="store_true", help="40k tasks (200k judgments)")
     parser.add_argument("--profile-top", type=int, default=20)
@@ -376,7 +438,9 @@ def main() -> None:
 
     print(f"bench_report  {today()}  {server_versions()}")
     started = time.perf_counter()
-    project = project_build(n_tasks, args.annotators, args.pairing)
+    project = project_build(
+        n_tasks, args.annotators, args.pairing, args.judges, args.flagged, args.references
+    )
     from annotation.models import Judgment
 
     n_judgments = Judgment.objects.filter(project=project).count()
@@ -384,7 +448,9 @@ def main() -> None:
         f"{n_judgments:,} judgments ({n_tasks:,} tasks x {ANNOTATORS_PER_TASK}, "
         f"{args.annotators} annotators in {args.pairing} pairing, {N_MODELS} models, "
         f"criteria {', '.join(CRITERIA)}; "
-        f"1% gold), built in {time.perf_counter() - started:.0f} s; n_boot={args.n_boot}\n"
+        f"1% gold; {args.judges} model judges on every task, {args.flagged} flagged "
+        f"annotators, {'references' if args.references else 'no references'}), "
+        f"built in {time.perf_counter() - started:.0f} s; n_boot={args.n_boot}\n"
     )
 
     copy_floor(project.pk)  # warm the cache as a report on a live project would find it
@@ -456,6 +522,26 @@ def main() -> None:
             f"  {name:<9} alpha {alpha.get('value') or float('nan'):.3f} "
             f"ci {alpha.get('ci')}; Cohen's kappa over {cohen.get('n_pairs')} annotator pairs"
         )
+    variants = stored.variants.get("leaderboard", {})
+    boards = {"human": stored.leaderboard, **variants}
+
+    def votes(board) -> str:
+        if isinstance(board, str):
+            return f"= {board}"
+        if board and "counts" in board:
+            return "counts only (fitted when asked)"
+        return f"{(board or {}).get('n_votes', 0):,} votes"
+
+    print(
+        "  leaderboards: " + ", ".join(f"{name} {votes(board)}" for name, board in boards.items())
+    )
+    for judge in stored.report.get("model_judges", []):
+        print(
+            f"  judge {judge['annotator']}: kappa {judge['cohen_kappa']}, "
+            f"agreement {judge['percent_agreement']}, n {judge['n']}"
+        )
+    if "reference_agreement" in stored.report:
+        print(f"  reference agreement: {stored.report['reference_agreement']}")
     total = report_times[0]
     print(f"\nphases of report_compute run 1 ({total:.2f} s), as a timeline: the agreement")
     print("reports run in a second thread, the leaderboard in whichever thread is free first;")

@@ -257,22 +257,30 @@ def _kind_masks(table: JudgmentTable) -> dict[str, npt.NDArray[np.bool_]]:
     return {"human": ~table.is_model, "model": table.is_model, "all": np.ones(len(table), bool)}
 
 
-def _vote_counts(regular: JudgmentTable, flagged: npt.NDArray[np.bool_]) -> dict[str, Any]:
+def _vote_counts(
+    table: JudgmentTable, regular: npt.NDArray[np.bool_], flagged: npt.NDArray[np.bool_]
+) -> dict[str, Any]:
     """The win and tie tables of each leaderboard variant (annotator kind, with or without
-    flagged annotators), None without votes, or the name of a variant with the same votes."""
-    usable, model_a, model_b, outcome = _outcomes(regular)
-    kinds = _kind_masks(regular.subset(usable))
-    counted = ~flagged[usable]
+    flagged annotators) over the `regular` rows (not gold), None without votes, or the name
+    of a variant with the same votes. Only the few columns a vote needs are copied."""
+    usable = regular & (table.choice >= 0) & (table.model_a >= 0) & (table.model_b >= 0)
+    usable &= table.model_a != table.model_b
+    model_a, model_b, choice = table.model_a[usable], table.model_b[usable], table.choice[usable]
+    outcome = np.where(choice == 0, 1.0, np.where(choice == 1, 0.0, 0.5))
+    is_model, counted = table.is_model[usable], ~flagged[usable]
+    kinds = {"human": ~is_model, "model": is_model, "all": np.ones(len(choice), dtype=bool)}
     masks = {kind: mask & counted for kind, mask in kinds.items()}
     masks |= {kind + WITH_FLAGGED: mask for kind, mask in kinds.items()}
+
+    def counts(mask: npt.NDArray[np.bool_]) -> Any:
+        if not mask.any():
+            return None
+        if mask.all():  # the usual case: every vote counts, no copy
+            return aggregate_votes(model_a, model_b, outcome, len(table.models))
+        return aggregate_votes(model_a[mask], model_b[mask], outcome[mask], len(table.models))
+
     return {
-        name: (
-            mask
-            if isinstance(mask, str)
-            else aggregate_votes(model_a[mask], model_b[mask], outcome[mask], len(regular.models))
-            if mask.any()
-            else None
-        )
+        name: mask if isinstance(mask, str) else counts(mask)
         for name, mask in _distinct(masks).items()
     }
 
@@ -654,15 +662,12 @@ def report_compute(
     last_id = _last_judgment_id(project) if up_to_id is None else up_to_id
     table = judgment_table(project=project, up_to_id=last_id)
     criteria = list(project.criteria.all())
-    flagged_ids = [row["pk"] for row in flagged_annotator_ids(project=project)]
-    flagged = np.isin(table.annotator, np.array(flagged_ids, dtype=np.int64))
-    references = task_references(project=project) if project.is_pairwise else None
     kinds = _distinct(_kind_masks(table))
     regular_rows = ~table.is_gold
     # The agreement reports and the leaderboards are numpy through and through: a second
     # thread computes them beside the rest, which needs this thread's database connection.
-    # The labels are stored first, in the report's transaction, so the database works on
-    # them while both threads compute.
+    # Each is handed over as soon as its input is ready; the labels are stored first, in the
+    # report's transaction, so the database works on them while both threads compute.
     with ThreadPoolExecutor(max_workers=1) as pool:
         second = _SecondThread(pool)
         try:
@@ -675,9 +680,11 @@ def report_compute(
                 ratings, overall, choice = _kind_ratings(regular, project, criteria)
                 agreement = second.submit(agreement_reports, ratings, n_boot=n_boot)
                 parts[kind] = (rows, regular, overall, choice, agreement)
+            flagged_ids = [row["pk"] for row in flagged_annotator_ids(project=project)]
+            flagged = np.isin(table.annotator, np.array(flagged_ids, dtype=np.int64))
             boards: dict[str, Any] = {}
             if project.is_pairwise:
-                counts = _vote_counts(table.subset(regular_rows), flagged[regular_rows])
+                counts = _vote_counts(table, regular_rows, flagged)
                 for name, tables in counts.items():
                     if not isinstance(tables, tuple):
                         boards[name] = tables
@@ -687,6 +694,7 @@ def report_compute(
                         boards[name] = second.submit(
                             leaderboard_from_counts, *tables, n_boot=n_boot
                         )
+            references = task_references(project=project) if project.is_pairwise else None
             with transaction.atomic():
                 _, humans, human_overall, human_choice, _ = parts["human"]
                 if project.is_pairwise:

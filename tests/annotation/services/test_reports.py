@@ -737,3 +737,21 @@ def test_a_failed_computation_is_stored_with_its_error_and_the_last_good_figures
     _simulate_pairwise(project, annotators={"h4": 0.7})
     state = report_current(project=project)
     assert state.failure is None and not state.stale and state.report.n_judgments == 16
+
+
+def test_a_report_from_before_kinds_were_kept_apart_is_stale_for_the_other_kinds():
+    from annotation.services.reports import agreement_current
+
+    project = ProjectFactory()
+    import_items(project, 4)
+    _simulate_pairwise(project, annotators={"h1": 0.9, "h2": 0.8})
+    stored = report_compute(project=project, n_boot=10)
+    AgreementReport.objects.filter(pk=stored.pk).update(variants={})  # as migration 0013 left it
+
+    people = agreement_current(project=project)
+    judges = agreement_current(project=project, annotator_kind="model")
+    board = leaderboard_current(project=project, annotator_kind="all")
+
+    assert people["stale"] is False and people["criteria"] == stored.report["criteria"]
+    assert judges["stale"] is True and judges["criteria"] == {} and judges["computed_at"]
+    assert board["stale"] is True and board["results"] == []

@@ -7,7 +7,15 @@ from typing import Any
 from django.urls import reverse
 from rest_framework import serializers
 
-from annotation.models import Criterion, CrowdSession, Item, Project, Response, Snapshot
+from annotation.models import (
+    Criterion,
+    CrowdSession,
+    Item,
+    Project,
+    Response,
+    RubricVersion,
+    Snapshot,
+)
 from annotation.numbers import ascii_float, ascii_int
 from annotation.presets import PRESET_CHOICES
 from annotation.selectors.exports import EXPORT_FILETYPES, EXPORT_FORMATS
@@ -28,8 +36,25 @@ class CriterionSerializer(serializers.ModelSerializer):
         return value
 
 
+class RubricVersionSerializer(serializers.ModelSerializer):
+    """An earlier rubric version: the criteria judgments of that version were made under."""
+
+    archived_at = serializers.DateTimeField(source="created_at", read_only=True)
+
+    class Meta:
+        model = RubricVersion
+        fields = ["version", "criteria", "archived_at"]
+        read_only_fields = fields
+
+
 class ProjectSerializer(serializers.ModelSerializer):
     criteria = CriterionSerializer(many=True, required=False)
+    rubric_versions = RubricVersionSerializer(
+        many=True,
+        read_only=True,
+        help_text="The earlier rubric versions, oldest first; the current one is "
+        "`rubric_version` with `criteria`.",
+    )
     owner = serializers.CharField(source="owner.username", read_only=True, default=None)
     preset = serializers.ChoiceField(
         choices=PRESET_CHOICES,
@@ -43,6 +68,7 @@ class ProjectSerializer(serializers.ModelSerializer):
         fields = [
             *PROJECT_FIELDS,
             "rubric_version",
+            "rubric_versions",
             "consent_version",
             "criteria",
             "preset",
@@ -53,6 +79,7 @@ class ProjectSerializer(serializers.ModelSerializer):
         read_only_fields = [
             "owner",
             "rubric_version",
+            "rubric_versions",
             "consent_version",
             "created_at",
             "updated_at",

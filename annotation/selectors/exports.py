@@ -63,9 +63,11 @@ from annotation.models import (
     Judgment,
     Project,
     Response,
+    RubricVersion,
     Task,
 )
 from annotation.numbers import BIGINT_MAX, INT_MAX, ascii_float, ascii_int
+from annotation.services.projects import CRITERION_FIELDS
 from annotation.services.quality import flagged_annotator_ids
 
 EXPORT_CHUNK = 2000
@@ -82,11 +84,11 @@ _JUDGMENT_FILTERS = {"exclude_flagged", "include_gold", "since", "annotator_kind
 _FILTERS_OF = {
     "judgments": _JUDGMENT_FILTERS,
     "dpo": _JUDGMENT_FILTERS | {"min_agreement"},
-    "rubric": _JUDGMENT_FILTERS | {"min_agreement"},
+    "rubric": _JUDGMENT_FILTERS | {"min_agreement", "rubric_version"},
     "items": {"exclude_flagged", "include_gold", "since"},
     "annotators": {"exclude_flagged", "include_gold", "annotator_kind"},
 }
-QUERY_KEYS = ("format", "filetype", *sorted(_FILTERS_OF["dpo"]))
+QUERY_KEYS = ("format", "filetype", *sorted(set().union(*_FILTERS_OF.values())))
 #: `annotator_kind`: a kind, or `all`. Aggregated formats count people unless asked (model
 #: judges are not people's preferences); the others keep every row unless asked.
 ANNOTATOR_KINDS = (*Annotator.Kind.values, "all")
@@ -106,6 +108,7 @@ class ExportFilters:
     annotator_kind: str | None = None
     min_judgments: int | None = None
     min_agreement: float | None = None
+    rubric_version: int | None = None
     up_to_id: int | None = None
 
 
@@ -127,13 +130,16 @@ class ExportQuery:
 
 @dataclass(frozen=True)
 class ExportPlan:
-    """A checked query for one project: what to read and the columns it yields."""
+    """A checked query for one project: what to read and the columns it yields. A `rubric`
+    plan also knows the criteria of each rubric version it reads (`criteria` is then the
+    columns' criteria: every key of those versions, the newest definition of each)."""
 
     project: Project
     query: ExportQuery
     criteria: tuple[Criterion, ...]
     conversational: bool
     columns: tuple[tuple[str, pa.DataType], ...]
+    rubric_versions: tuple[tuple[int, tuple[Criterion, ...]], ...] = ()
 
     @property
     def column_names(self) -> list[str]:
@@ -234,6 +240,20 @@ def _read_min_agreement(value: Any, errors: list) -> float | None:
     return number
 
 
+_RUBRIC_VERSION_ERROR = f"must be a rubric version number from 1 to {INT_MAX}"
+
+
+def _read_rubric_version(value: Any, errors: list) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        value = ascii_int(value.strip())
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= INT_MAX:
+        return value
+    errors.append(_error("rubric_version", _RUBRIC_VERSION_ERROR))
+    return None
+
+
 def _read_choice(
     name: str, value: Any, default: str | None, choices: Sequence[str], errors: list
 ) -> str | None:
@@ -270,6 +290,7 @@ def export_query_from_params(params: Mapping[str, Any], *, strict: bool = False)
         annotator_kind=kind,
         min_judgments=_read_min_judgments(params.get("min_judgments"), errors),
         min_agreement=_read_min_agreement(params.get("min_agreement"), errors),
+        rubric_version=_read_rubric_version(params.get("rubric_version"), errors),
     )
     if export_format in _FILTERS_OF:
         understood = _FILTERS_OF[export_format]
@@ -278,6 +299,7 @@ def export_query_from_params(params: Mapping[str, Any], *, strict: bool = False)
             "annotator_kind": filters.annotator_kind is not None,
             "min_judgments": filters.min_judgments is not None,
             "min_agreement": filters.min_agreement is not None,
+            "rubric_version": filters.rubric_version is not None,
         }
         for name, is_given in given.items():
             if is_given and name not in understood:
@@ -325,13 +347,71 @@ def export_plan(*, project: Project, query: ExportQuery) -> ExportPlan:
             errors=[_error("format", "rubric needs a rubric project")],
         )
     criteria = tuple(project.criteria.all())
+    versions: tuple[tuple[int, tuple[Criterion, ...]], ...] = ()
+    if query.format == "rubric":
+        versions = _rubric_versions_read(project, criteria, query.filters.rubric_version)
+        criteria = _rubric_column_criteria(versions)
     conversational = False
     if query.format in ("dpo", "rubric") or (
         query.format == "items" and query.filetype == "parquet"
     ):
         conversational = project_has_conversations(project=project)
-    columns = _columns(project, query.format, criteria, conversational)
-    return ExportPlan(project, query, criteria, conversational, columns)
+    if query.format == "rubric":
+        columns = _rubric_columns(criteria, versions, conversational)
+    else:
+        columns = _columns(project, query.format, criteria, conversational)
+    return ExportPlan(project, query, criteria, conversational, columns, versions)
+
+
+def rubric_versions_of(
+    *, project: Project, current: Sequence[Criterion] | None = None
+) -> dict[int, tuple[Criterion, ...]]:
+    """Every rubric version of the project with its criteria, oldest first: the archived
+    ones (RubricVersion) and the current one (the project's criteria, or `current` when the
+    caller has read them). Archived criteria are unsaved Criterion objects, so their level,
+    range and labels read as the current ones do."""
+    versions: dict[int, tuple[Criterion, ...]] = {}
+    for archived in RubricVersion.objects.filter(project=project).order_by("version"):
+        versions[archived.version] = tuple(
+            Criterion(
+                project=project,
+                position=position,
+                **{k: v for k, v in fields.items() if k in CRITERION_FIELDS},
+            )
+            for position, fields in enumerate(archived.criteria or [])
+            if isinstance(fields, dict) and fields.get("key")
+        )
+    versions[project.rubric_version] = tuple(project.criteria.all() if current is None else current)
+    return versions
+
+
+def _rubric_versions_read(
+    project: Project, current: tuple[Criterion, ...], wanted: int | None
+) -> tuple[tuple[int, tuple[Criterion, ...]], ...]:
+    """The versions a rubric export reads, newest first: the one asked for (an unknown one
+    is a 400 naming `rubric_version`), else every version."""
+    versions = rubric_versions_of(project=project, current=current)
+    if wanted is None:
+        return tuple(sorted(versions.items(), reverse=True))
+    if wanted not in versions:
+        known = ", ".join(str(v) for v in sorted(versions))
+        raise ValidationFailed(
+            f"Project {project.slug!r} has no rubric version {wanted}.",
+            errors=[_error("rubric_version", f"unknown version; this project has {known}")],
+        )
+    return ((wanted, versions[wanted]),)
+
+
+def _rubric_column_criteria(
+    versions: Sequence[tuple[int, tuple[Criterion, ...]]],
+) -> tuple[Criterion, ...]:
+    """Every criterion key of the versions, once: the newest version's criteria in their
+    order, then keys only older versions had."""
+    seen: dict[str, Criterion] = {}
+    for _, criteria in versions:
+        for criterion in criteria:
+            seen.setdefault(criterion.key, criterion)
+    return tuple(seen.values())
 
 
 def rubric_score_column(criterion_key: str) -> str:
@@ -346,9 +426,47 @@ _RUBRIC_FIXED = {
     "model",
     "item_id",
     "response_id",
+    "rubric_version",
     "n_judgments",
     "agreement",
 }
+
+
+def _rubric_columns(
+    criteria: tuple[Criterion, ...],
+    versions: Sequence[tuple[int, tuple[Criterion, ...]]],
+    conversational: bool,
+) -> tuple[tuple[str, pa.DataType], ...]:
+    """A rubric row: the response, its rubric version, then per criterion its value (an
+    integer score for nominal and ordinal criteria, a float mean for interval ones; a key
+    that is interval in any version read is a float) and, for a nominal one, the value's
+    share; then the agreements."""
+    levels: dict[str, set[str]] = defaultdict(set)
+    for _, version_criteria in versions:
+        for criterion in version_criteria:
+            levels[criterion.key].add(criterion.level)
+    text = pa.string()
+    values: list[tuple[str, pa.DataType]] = []
+    for criterion in criteria:
+        kinds = levels[criterion.key] or {criterion.level}
+        interval = Criterion.Level.INTERVAL in kinds
+        values.append(
+            (rubric_score_column(criterion.key), pa.float64() if interval else pa.int64())
+        )
+        if Criterion.Level.NOMINAL in kinds:
+            values.append((f"share_{criterion.key}", pa.float64()))
+    return (
+        ("prompt", MESSAGES if conversational else text),
+        ("response", text),
+        ("model", text),
+        ("item_id", text),
+        ("response_id", text),
+        ("rubric_version", pa.int64()),
+        *values,
+        ("n_judgments", pa.int64()),
+        *((f"agreement_{c.key}", pa.float64()) for c in criteria),
+        ("agreement", pa.float64()),
+    )
 
 
 def _columns(
@@ -403,18 +521,6 @@ def _columns(
             ("agreement", pa.float64()),
             ("margin", pa.float64()),
         )
-    if export_format == "rubric":
-        return (
-            ("prompt", prompt),
-            ("response", text),
-            ("model", text),
-            ("item_id", text),
-            ("response_id", text),
-            *((rubric_score_column(c.key), pa.float64()) for c in criteria),
-            ("n_judgments", pa.int64()),
-            *((f"agreement_{c.key}", pa.float64()) for c in criteria),
-            ("agreement", pa.float64()),
-        )
     if export_format == "annotators":
         return ANNOTATOR_COLUMNS
     response = pa.struct([("id", text), ("model", text), ("text", text)])
@@ -433,12 +539,7 @@ def export_rows(*, plan: ExportPlan) -> Iterator[dict[str, Any]]:
     if plan.query.format == "dpo":
         return dpo_rows(project=project, filters=filters, conversational=plan.conversational)
     if plan.query.format == "rubric":
-        return rubric_rows(
-            project=project,
-            filters=filters,
-            criteria=plan.criteria,
-            conversational=plan.conversational,
-        )
+        return rubric_rows(plan=plan)
     if plan.query.format == "annotators":
         return annotator_export_rows(project=project, filters=filters)
     return item_export_rows(project=project, filters=filters, conversational=plan.conversational)
@@ -459,6 +560,8 @@ def passing_judgments(*, project: Project, filters: ExportFilters) -> QuerySet[J
         queryset = queryset.filter(is_gold=False)
     if filters.annotator_kind in Annotator.Kind.values:
         queryset = queryset.filter(annotator__kind=filters.annotator_kind)
+    if filters.rubric_version is not None:
+        queryset = queryset.filter(rubric_version=filters.rubric_version)
     return queryset
 
 
@@ -793,24 +896,47 @@ def criterion_agreement(values: list[float], criterion: Criterion) -> float:
     return max(0.0, 1.0 - total / pairs / (criterion.max - criterion.min))
 
 
+def criterion_value(
+    values: Sequence[float], criterion: Criterion
+) -> tuple[int | float | None, float | None]:
+    """What one response's scores on one criterion come to, by the criterion's level of
+    measurement, and for a nominal one the share of the scores that gave it:
+
+    - nominal: the most frequent value; when two or more values are equally frequent there
+      is none, and value and share are both None (a category is never averaged or drawn);
+    - ordinal: the median; of an even number of scores the lower of the two middle ones
+      (a score of the scale, never a point between two labels);
+    - interval: the mean."""
+    if criterion.level == Criterion.Level.NOMINAL:
+        (top_value, top), *rest = Counter(values).most_common()
+        if rest and rest[0][1] == top:
+            return None, None
+        return int(top_value), round(top / len(values), 6)
+    if criterion.level == Criterion.Level.ORDINAL:
+        return int(statistics.median_low(values)), None
+    return round(statistics.fmean(values), 6), None
+
+
 def rubric_summary(scores: list[dict[str, Any]], criteria: tuple[Criterion, ...]) -> dict[str, Any]:
-    """Mean score and agreement per criterion of one response's judgments, and the mean
-    of the agreements (what `min_agreement` filters on)."""
+    """Value (criterion_value), nominal share and agreement per criterion of one response's
+    judgments, and the mean of the agreements (what `min_agreement` filters on)."""
     summary: dict[str, Any] = {}
     agreements: list[float] = []
     for criterion in criteria:
         values = [
-            float(s[criterion.key])
+            s[criterion.key]
             for s in scores
             if isinstance(s.get(criterion.key), int | float)
             and not isinstance(s.get(criterion.key), bool)
         ]
-        mean = agreement = None
+        value = share = agreement = None
         if values:
-            mean = round(sum(values) / len(values), 6)
+            value, share = criterion_value(values, criterion)
             agreement = round(criterion_agreement(values, criterion), 6)
             agreements.append(agreement)
-        summary[rubric_score_column(criterion.key)] = mean
+        summary[rubric_score_column(criterion.key)] = value
+        if criterion.level == Criterion.Level.NOMINAL:
+            summary[f"share_{criterion.key}"] = share
         summary[f"agreement_{criterion.key}"] = agreement
     summary["agreement"] = round(sum(agreements) / len(agreements), 6) if agreements else None
     return summary
@@ -836,55 +962,76 @@ class JSONArrayAgg(Aggregate):
 # Every rated response with a passing judgment, all its scores and what a row shows of it,
 # in task order: one statement, so the rows stream out whatever their number.
 RESPONSE_ROWS = """
-SELECT scored.task_id, item.external_id, item.prompt,
+SELECT scored.task_id, scored.rubric_version, item.external_id, item.prompt,
        response.external_id, response.model, response.text, scored.scores
 FROM ({subquery}) scored
 JOIN {task} task ON task.id = scored.task_id
 JOIN {item} item ON item.id = task.item_id
 JOIN {response} response ON response.id = task.response_a_id
-ORDER BY scored.task_id
+ORDER BY scored.task_id, scored.rubric_version
 """
 RESPONSE_COLUMNS = tuple(
-    WireColumn(name, None, pa.int64() if name == "task" else pa.string())
-    for name in ("task", "item_id", "prompt", "response_id", "model", "text", "scores")
+    WireColumn(name, None, pa.int64() if name in ("task", "rubric_version") else pa.string())
+    for name in (
+        "task",
+        "rubric_version",
+        "item_id",
+        "prompt",
+        "response_id",
+        "model",
+        "text",
+        "scores",
+    )
 )
 
 
-def rubric_rows(
-    *,
-    project: Project,
-    filters: ExportFilters,
-    criteria: tuple[Criterion, ...],
-    conversational: bool,
-) -> Iterator[dict[str, Any]]:
-    """One row per rated response (format `rubric`), in task order."""
+def rubric_rows(*, plan: ExportPlan) -> Iterator[dict[str, Any]]:
+    """One row per rated response and rubric version (format `rubric`), in task order:
+    judgments made under different criteria are never pooled. Each row is summarised with
+    its own version's criteria; a column of a criterion its version did not have is null."""
+    project, filters = plan.project, plan.query.filters
+    criteria_of = dict(plan.rubric_versions)
+    current = criteria_of.get(project.rubric_version, plan.criteria)
+    types = dict(plan.columns)
+    value_columns = [
+        (name, pa.types.is_floating(types[name]))
+        for c in plan.criteria
+        for name in (rubric_score_column(c.key), f"share_{c.key}")
+        if name in types
+    ]
     passing = _scoped(passing_judgments(project=project, filters=filters), filters)
-    scored = passing.order_by().values("task_id").annotate(scores=JSONArrayAgg("scores"))
+    scored = (
+        passing.order_by()
+        .values("task_id", "rubric_version")
+        .annotate(scores=JSONArrayAgg("scores"))
+    )
     sql, params = _around(RESPONSE_ROWS, scored)
-    for _, item_id, prompt, response_id, model, text, scores in sql_rows(
+    for _, version, item_id, prompt, response_id, model, text, scores in sql_rows(
         sql, params, RESPONSE_COLUMNS
     ):
         given = [s for s in json.loads(scores) if isinstance(s, dict)]
         n = len(given)
         if filters.min_judgments and n < filters.min_judgments:
             continue
+        criteria = criteria_of.get(version, current)
         summary = rubric_summary(given, criteria)
         if filters.min_agreement is not None and (
             summary["agreement"] is None or summary["agreement"] < filters.min_agreement
         ):
             continue
         row: dict[str, Any] = {
-            "prompt": _prompt_value(json.loads(prompt), conversational),
+            "prompt": _prompt_value(json.loads(prompt), plan.conversational),
             "response": text,
             "model": model,
             "item_id": item_id,
             "response_id": response_id,
+            "rubric_version": version,
         }
-        row.update(
-            {rubric_score_column(c.key): summary[rubric_score_column(c.key)] for c in criteria}
-        )
+        for name, is_float in value_columns:
+            value = summary.get(name)
+            row[name] = float(value) if is_float and value is not None else value
         row["n_judgments"] = n
-        row.update({f"agreement_{c.key}": summary[f"agreement_{c.key}"] for c in criteria})
+        row.update({f"agreement_{c.key}": summary.get(f"agreement_{c.key}") for c in plan.criteria})
         row["agreement"] = summary["agreement"]
         yield row
 

@@ -426,10 +426,15 @@ _FIELDS_TEXT = {
         "'both bad' and pairs without a single leader are left out."
     ),
     "rubric": (
-        "One row per rated response: `prompt`, `response`, `model`, `item_id`, "
-        "`response_id`, the mean score per criterion, `n_judgments`, `agreement_<criterion>` "
-        "(1 - mean absolute difference between pairs of scores / (max - min); the share of "
-        "agreeing pairs for a nominal criterion) and `agreement` (their mean)."
+        "One row per rated response and rubric version (judgments made under different "
+        "criteria are never pooled): `prompt`, `response`, `model`, `item_id`, `response_id`, "
+        "`rubric_version`, then per criterion its value: for a nominal criterion the most "
+        "frequent value and `share_<criterion>` (the share of judgments that gave it; both "
+        "null when two values are equally frequent), for an ordinal one the median (the lower "
+        "middle score of an even count), for an interval one the mean; then `n_judgments`, "
+        "`agreement_<criterion>` (1 - mean absolute difference between pairs of scores / "
+        "(max - min); the share of agreeing pairs for a nominal criterion) and `agreement` "
+        "(their mean)."
     ),
     "items": (
         "One row per item in the import format: `id`, `prompt`, `responses` "

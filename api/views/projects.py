@@ -25,7 +25,7 @@ class ProjectListView(generics.ListAPIView):
         return (
             projects_managed_by(user=self.request.user)
             .select_related("owner")
-            .prefetch_related("criteria")
+            .prefetch_related("criteria", "rubric_versions")
         )
 
     @extend_schema(request=ProjectSerializer, responses={201: ProjectSerializer})

@@ -453,9 +453,10 @@ def test_dpo_counts_people_only_unless_asked_for_the_judges_too(researcher_clien
 
 
 def test_rubric_counts_people_only_unless_asked_for_the_judges_too(researcher_client, rubric):
-    import_votes(rubric, scores("q0", (4, 2), (2, 2)))
-    judge = {"annotator": "llm", "annotator_kind": "model", "item": "q0", "response": "r1"}
-    import_votes(rubric, [{**judge, "scores": {"helpfulness": 0, "correctness": 0}}])
+    import_votes(rubric, scores("q0", (4, 2), (4, 2)))
+    judge = {"annotator_kind": "model", "item": "q0", "response": "r1"}
+    judged = {"scores": {"helpfulness": 0, "correctness": 0}}
+    import_votes(rubric, [{**judge, **judged, "annotator": name} for name in ("llm", "llm2")])
 
     (default,) = rows_of(researcher_client.get(RUBRIC_EXPORT, {"format": "rubric"}), "jsonl")
     (everyone,) = rows_of(
@@ -463,8 +464,9 @@ def test_rubric_counts_people_only_unless_asked_for_the_judges_too(researcher_cl
         "jsonl",
     )
 
-    assert (default["n_judgments"], default["helpfulness"]) == (2, pytest.approx(3.0))
-    assert (everyone["n_judgments"], everyone["helpfulness"]) == (3, pytest.approx(2.0))
+    # helpfulness is ordinal: the median, the lower one of an even count
+    assert (default["n_judgments"], default["helpfulness"]) == (2, 4)
+    assert (everyone["n_judgments"], everyone["helpfulness"]) == (4, 0)
 
 
 def test_judgments_export_keeps_every_kind_unless_asked(researcher_client, pairs):

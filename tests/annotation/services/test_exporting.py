@@ -19,6 +19,7 @@ from annotation.selectors.exports import (
     ExportFilters,
     ExportQuery,
     criterion_agreement,
+    criterion_value,
     decide_pair,
     export_plan,
     export_query_from_params,
@@ -105,14 +106,34 @@ def test_nominal_agreement_is_the_share_of_agreeing_pairs():
     assert criterion_agreement([1, 1, 3], _criterion("nominal")) == pytest.approx(1 / 3)
 
 
-def test_a_criterion_nobody_scored_has_no_mean_and_no_agreement():
-    criteria = (Criterion(key="a", min=0, max=4), Criterion(key="b", min=0, max=4))
+def test_a_criterion_nobody_scored_has_no_value_and_no_agreement():
+    criteria = (
+        Criterion(key="a", min=0, max=4, level="interval"),
+        Criterion(key="b", min=0, max=4),
+    )
 
     summary = rubric_summary([{"a": 4}, {"a": 2}], criteria)
 
     assert summary["a"] == pytest.approx(3.0)
     assert summary["b"] is None and summary["agreement_b"] is None
     assert summary["agreement"] == summary["agreement_a"] == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize(
+    ("level", "values", "expected"),
+    [
+        ("nominal", [3, 1, 3], (3, 2 / 3)),
+        ("nominal", [2], (2, 1.0)),
+        ("nominal", [1, 3, 3, 1], (None, None)),
+        ("ordinal", [4, 0, 3], (3, None)),
+        ("ordinal", [4, 0, 3, 1], (1, None)),
+        ("interval", [4, 0, 3, 1], (2.0, None)),
+    ],
+)
+def test_a_criterion_comes_to_a_value_fit_for_its_level(level, values, expected):
+    value, share = criterion_value(values, _criterion(level))
+
+    assert (value, share) == (expected[0], pytest.approx(expected[1]))
 
 
 # ---------------------------------------------------------------- encoders

@@ -5,12 +5,14 @@ An export is a query (format, filetype, filters), checked once against its proje
 an ExportPlan: the columns and their types are fixed before the first row is read, so a
 JSONL file loads with one type per column and a Parquet file has one schema.
 
-Aggregated formats (`dpo`, `rubric`) are computed from the judgments that pass the
-filters: `dpo` from counts grouped by task and choice in SQL, `rubric` in one pass over
-the judgments ordered by task. Row details (prompt, texts) are read per chunk of rows,
-so the number of queries does not grow with the number of rows. `annotators` is one
-statement: each annotator of the project with their consent, quality figures and the
-times of their passing judgments.
+Aggregated formats (`dpo`, `rubric`, `labels`) are computed from the judgments that pass
+the filters: `dpo` from counts grouped by task and choice in SQL, `rubric` in one pass over
+the judgments ordered by task; Dawid-Skene labels (`labels`, `dpo` with
+`label=dawid_skene`) from every passing vote of the project, read as arrays and fitted at
+export time, so they honour the filters and a snapshot's cut. Row details (prompt, texts)
+are read per chunk of rows, so the number of queries does not grow with the number of
+rows. `annotators` is one statement: each annotator of the project with their consent,
+quality figures and the times of their passing judgments.
 """
 
 from __future__ import annotations
@@ -40,12 +42,14 @@ from django.db.models import (
     F,
     FilteredRelation,
     Func,
+    IntegerField,
     JSONField,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
     TextField,
+    Value,
     When,
 )
 from django.db.models.fields.json import KeyTextTransform
@@ -67,13 +71,15 @@ from annotation.models import (
     Task,
 )
 from annotation.numbers import BIGINT_MAX, INT_MAX, ascii_float, ascii_int
+from annotation.selectors.judgment_table import CHOICES
 from annotation.services.projects import CRITERION_FIELDS
 from annotation.services.quality import flagged_annotator_ids
+from annotation.stats import TaskLabels, task_labels
 
 EXPORT_CHUNK = 2000
 DETAIL_CHUNK = 500
 
-EXPORT_FORMATS = ("judgments", "dpo", "rubric", "items", "annotators")
+EXPORT_FORMATS = ("judgments", "dpo", "rubric", "items", "annotators", "labels")
 EXPORT_FILETYPES = ("jsonl", "csv", "parquet")
 DECIDED = ("a", "b")
 
@@ -83,8 +89,9 @@ DECIDED = ("a", "b")
 _JUDGMENT_FILTERS = {"exclude_flagged", "include_gold", "since", "annotator_kind", "min_judgments"}
 _FILTERS_OF = {
     "judgments": _JUDGMENT_FILTERS,
-    "dpo": _JUDGMENT_FILTERS | {"min_agreement"},
+    "dpo": _JUDGMENT_FILTERS | {"min_agreement", "label"},
     "rubric": _JUDGMENT_FILTERS | {"min_agreement", "rubric_version"},
+    "labels": _JUDGMENT_FILTERS,
     "items": {"exclude_flagged", "include_gold", "since"},
     "annotators": {"exclude_flagged", "include_gold", "annotator_kind"},
 }
@@ -92,7 +99,10 @@ QUERY_KEYS = ("format", "filetype", *sorted(set().union(*_FILTERS_OF.values())))
 #: `annotator_kind`: a kind, or `all`. Aggregated formats count people unless asked (model
 #: judges are not people's preferences); the others keep every row unless asked.
 ANNOTATOR_KINDS = (*Annotator.Kind.values, "all")
-_HUMAN_BY_DEFAULT = {"dpo", "rubric"}
+_HUMAN_BY_DEFAULT = {"dpo", "rubric", "labels"}
+#: `label`: what decides a `dpo` pair. `adjudicated` is CONTRACT section 12, not built yet.
+PAIR_LABELS = ("majority", "dawid_skene", "adjudicated")
+AVAILABLE_PAIR_LABELS = ("majority", "dawid_skene")
 
 MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string())])
 MESSAGES = pa.list_(MESSAGE)
@@ -109,6 +119,7 @@ class ExportFilters:
     min_judgments: int | None = None
     min_agreement: float | None = None
     rubric_version: int | None = None
+    label: str | None = None  # dpo: "majority" or "dawid_skene"
     up_to_id: int | None = None
 
 
@@ -122,6 +133,8 @@ class ExportQuery:
         """The query as JSON (what a snapshot stores and shows), defaults included."""
         filters = asdict(self.filters)
         filters.pop("up_to_id")
+        if filters["label"] is None:  # formats other than dpo have no label
+            filters.pop("label")
         since = filters["since"]
         if isinstance(since, datetime):
             filters["since"] = since.isoformat()
@@ -283,6 +296,12 @@ def export_query_from_params(params: Mapping[str, Any], *, strict: bool = False)
     )
     if kind is None and export_format in _HUMAN_BY_DEFAULT:
         kind = Annotator.Kind.HUMAN.value
+    label = _read_choice("label", params.get("label"), None, PAIR_LABELS, errors)
+    label_given = label is not None
+    if label == "adjudicated":
+        errors.append(_error("label", "adjudicated labels are not available yet"))
+    if label is None and export_format == "dpo":
+        label = "majority"
     filters = ExportFilters(
         exclude_flagged=_read_bool("exclude_flagged", params.get("exclude_flagged"), True, errors),
         include_gold=_read_bool("include_gold", params.get("include_gold"), False, errors),
@@ -291,6 +310,7 @@ def export_query_from_params(params: Mapping[str, Any], *, strict: bool = False)
         min_judgments=_read_min_judgments(params.get("min_judgments"), errors),
         min_agreement=_read_min_agreement(params.get("min_agreement"), errors),
         rubric_version=_read_rubric_version(params.get("rubric_version"), errors),
+        label=label,
     )
     if export_format in _FILTERS_OF:
         understood = _FILTERS_OF[export_format]
@@ -300,6 +320,7 @@ def export_query_from_params(params: Mapping[str, Any], *, strict: bool = False)
             "min_judgments": filters.min_judgments is not None,
             "min_agreement": filters.min_agreement is not None,
             "rubric_version": filters.rubric_version is not None,
+            "label": label_given,
         }
         for name, is_given in given.items():
             if is_given and name not in understood:
@@ -340,6 +361,11 @@ def export_plan(*, project: Project, query: ExportQuery) -> ExportPlan:
         raise ValidationFailed(
             f"Project {project.slug!r} is a rubric project: DPO pairs come from pairwise ones.",
             errors=[_error("format", "dpo needs a pairwise project")],
+        )
+    if query.format == "labels" and not project.is_pairwise:
+        raise ValidationFailed(
+            f"Project {project.slug!r} is a rubric project: labels are of pairwise tasks.",
+            errors=[_error("format", "labels needs a pairwise project")],
         )
     if query.format == "rubric" and project.is_pairwise:
         raise ValidationFailed(
@@ -509,6 +535,7 @@ def _columns(
     if export_format == "dpo":
         completion = MESSAGES if conversational else text
         return (
+            ("pair_id", pa.int64()),
             ("prompt", prompt),
             ("chosen", completion),
             ("rejected", completion),
@@ -520,7 +547,10 @@ def _columns(
             ("n_judgments", pa.int64()),
             ("agreement", pa.float64()),
             ("margin", pa.float64()),
+            ("retracted", pa.bool_()),
         )
+    if export_format == "labels":
+        return LABEL_COLUMNS
     if export_format == "annotators":
         return ANNOTATOR_COLUMNS
     response = pa.struct([("id", text), ("model", text), ("text", text)])
@@ -542,6 +572,8 @@ def export_rows(*, plan: ExportPlan) -> Iterator[dict[str, Any]]:
         return rubric_rows(plan=plan)
     if plan.query.format == "annotators":
         return annotator_export_rows(project=project, filters=filters)
+    if plan.query.format == "labels":
+        return label_rows(project=project, filters=filters)
     return item_export_rows(project=project, filters=filters, conversational=plan.conversational)
 
 
@@ -739,14 +771,34 @@ class PairDecision:
     margin: float | None
 
 
+def _pair_decision(
+    task_id: int,
+    counts: Mapping[str, tuple[int, float | None]],
+    winner: str,
+    agreement: float,
+    *,
+    by_strength: bool,
+) -> PairDecision:
+    """A pair won by `winner`, with `agreement` behind it; `margin` the mean strength of
+    the votes for the winner when strength is collected, else (winner votes - loser votes)
+    / votes (below 0 when a label other than the majority picked the winner)."""
+    total = sum(n for n, _ in counts.values())
+    loser = "b" if winner == "a" else "a"
+    if by_strength:
+        strength = counts.get(winner, (0, None))[1]
+        margin = round(float(strength), 6) if strength is not None else None
+    else:
+        votes_for = counts.get(winner, (0, None))[0]
+        margin = round((votes_for - counts.get(loser, (0, None))[0]) / total, 6)
+    return PairDecision(task_id, winner, total, round(agreement, 6), margin)
+
+
 def decide_pair(
     task_id: int, counts: Mapping[str, tuple[int, float | None]], *, by_strength: bool
 ) -> PairDecision | None:
     """The label of one pair from its vote counts {choice: (votes, mean strength)}: the
     plurality among a / b / tie / both_bad, when no other label has as many votes. Only
-    a win for a or b is a pair. `agreement` is the winner's share of the votes; `margin`
-    the mean strength behind the winner when strength is collected, else
-    (winner votes - loser votes) / votes."""
+    a win for a or b is a pair. `agreement` is the winner's share of the votes."""
     total = sum(n for n, _ in counts.values())
     if total == 0:
         return None
@@ -754,14 +806,7 @@ def decide_pair(
     leaders = [choice for choice, (n, _) in counts.items() if n == top]
     if len(leaders) != 1 or leaders[0] not in DECIDED:
         return None
-    winner = leaders[0]
-    loser = "b" if winner == "a" else "a"
-    if by_strength:
-        strength = counts[winner][1]
-        margin = round(float(strength), 6) if strength is not None else None
-    else:
-        margin = round((top - counts.get(loser, (0, None))[0]) / total, 6)
-    return PairDecision(task_id, winner, total, round(top / total, 6), margin)
+    return _pair_decision(task_id, counts, leaders[0], top / total, by_strength=by_strength)
 
 
 def _around(template: str, subquery: QuerySet) -> tuple[str, tuple[Any, ...]]:
@@ -825,16 +870,48 @@ PAIR_COLUMNS = tuple(
 )
 
 
+def retraction(pair_id: int, item_id: str, n_judgments: int) -> dict[str, Any]:
+    """The row of an incremental `dpo` pull for a touched pair that is not (or no longer) a
+    pair under the query: its key and `retracted`, texts null (the schema of every row)."""
+    return {
+        "pair_id": pair_id,
+        "prompt": None,
+        "chosen": None,
+        "rejected": None,
+        "chosen_model": None,
+        "rejected_model": None,
+        "item_id": item_id,
+        "chosen_id": None,
+        "rejected_id": None,
+        "n_judgments": n_judgments,
+        "agreement": None,
+        "margin": None,
+        "retracted": True,
+    }
+
+
 def dpo_rows(
     *, project: Project, filters: ExportFilters, conversational: bool
 ) -> Iterator[dict[str, Any]]:
-    """One row per decided pair (format `dpo`), in task order. With conversational
-    prompts, chosen and rejected are one assistant message each (TRL's conversational
-    preference format)."""
-    sql, params = _around(PAIR_ROWS, _pair_votes(project=project, filters=filters))
+    """One row per decided pair (format `dpo`), in task order, keyed by `pair_id` (the
+    task's id). The pair is decided by the majority of its votes, or with
+    `label=dawid_skene` by its Dawid-Skene label (a or b), `agreement` then being the
+    label's posterior. With `since`, the touched pairs that are not pairs under the query
+    come as retractions. With conversational prompts, chosen and rejected are one
+    assistant message each (TRL's conversational preference format)."""
     by_strength = bool(project.strength_scale)
+    labels = scope = None
+    votes_filters = filters
+    if filters.label == "dawid_skene":
+        labels, scope = pair_labels(project=project, filters=filters)
+        # Dawid-Skene labels move with every vote of the project: which pairs to give is
+        # known from the labels (`scope`), not from the tasks judged after the cursor.
+        votes_filters = replace(filters, since=None)
+    sql, params = _around(PAIR_ROWS, _pair_votes(project=project, filters=votes_filters))
     for row in sql_rows(sql, params, PAIR_COLUMNS):
         task_id, item_id, prompt, a_id, a_model, a_text, b_id, b_model, b_text = row[:9]
+        if scope is not None and task_id not in scope:
+            continue
         n_a, strength_a, n_b, strength_b, n_tie, n_both_bad = row[9:]
         counts = {
             choice: (n, strength)
@@ -846,18 +923,20 @@ def dpo_rows(
             )
             if n
         }
-        decision = decide_pair(task_id, counts, by_strength=by_strength)
-        if decision is None:
-            continue
-        if filters.min_judgments and decision.n_judgments < filters.min_judgments:
-            continue
-        if filters.min_agreement is not None and decision.agreement < filters.min_agreement:
+        if labels is None:
+            decision = decide_pair(task_id, counts, by_strength=by_strength)
+        else:
+            decision = _decided_by(labels, task_id, counts, by_strength=by_strength)
+        if decision is None or not _passes(decision, filters):
+            if filters.since is not None:
+                yield retraction(task_id, item_id, sum(n for n, _ in counts.values()))
             continue
         chosen = (a_id, a_model, a_text)
         rejected = (b_id, b_model, b_text)
         if decision.winner == "b":
             chosen, rejected = rejected, chosen
         yield {
+            "pair_id": task_id,
             "prompt": _prompt_value(json.loads(prompt), conversational),
             "chosen": _completion(chosen[2], conversational),
             "rejected": _completion(rejected[2], conversational),
@@ -869,11 +948,171 @@ def dpo_rows(
             "n_judgments": decision.n_judgments,
             "agreement": decision.agreement,
             "margin": decision.margin,
+            "retracted": False,
         }
+
+
+def _passes(decision: PairDecision, filters: ExportFilters) -> bool:
+    if filters.min_judgments and decision.n_judgments < filters.min_judgments:
+        return False
+    return filters.min_agreement is None or decision.agreement >= filters.min_agreement
+
+
+def _decided_by(
+    labels: TaskLabels | None,
+    task_id: int,
+    counts: Mapping[str, tuple[int, float | None]],
+    *,
+    by_strength: bool,
+) -> PairDecision | None:
+    """The pair as its Dawid-Skene label decides it (None unless the label is a or b)."""
+    index = _label_index(labels, task_id)
+    if index is None:
+        return None
+    code = int(labels.weighted[index])
+    if code not in (0, 1):
+        return None
+    return _pair_decision(
+        task_id,
+        counts,
+        CHOICES[code],
+        float(labels.weighted_confidence[index]),
+        by_strength=by_strength,
+    )
 
 
 def _completion(text: str, conversational: bool) -> Any:
     return [{"role": "assistant", "content": text}] if conversational else text
+
+
+# ---------------------------------------------------------------- labels
+
+#: One row per pairwise task with a passing vote (CONTRACT 11): its majority and
+#: Dawid-Skene label, computed at export time from the judgments that pass the filters.
+LABEL_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
+    ("pair_id", pa.int64()),
+    ("item_id", pa.string()),
+    ("a", pa.string()),
+    ("b", pa.string()),
+    ("majority", pa.string()),
+    ("majority_share", pa.float64()),
+    ("ds_label", pa.string()),
+    ("ds_posterior", pa.float64()),
+    ("n_judgments", pa.int64()),
+)
+
+_CHOICE_CODE = Case(
+    *(When(choice=choice, then=Value(code)) for code, choice in enumerate(CHOICES)),
+    output_field=IntegerField(),
+)
+
+
+def _vote_arrays(*, project: Project, filters: ExportFilters) -> dict[str, np.ndarray]:
+    """Every passing vote of the project (whatever `since`) as arrays: task id, annotator
+    id, choice code (into CHOICES) and, with `since`, 1 for a vote after the cursor."""
+    columns = [
+        WireColumn("task", "task_id", pa.int64()),
+        WireColumn("annotator", "annotator_id", pa.int64()),
+        WireColumn("code", _CHOICE_CODE, pa.int64()),
+    ]
+    if filters.since is not None:
+        after = Case(When(_since_q(filters.since), then=Value(1)), default=Value(0))
+        columns.append(WireColumn("after", after, pa.int64()))
+    votes = passing_judgments(project=project, filters=filters).filter(choice__in=CHOICES)
+    selected = votes.order_by().values_list(*(column.expression for column in columns))
+    sql, params = selected.query.sql_with_params()
+    return sql_arrays(sql, params, columns)
+
+
+def sql_arrays(
+    sql: str, params: Sequence[Any], columns: Sequence[WireColumn]
+) -> dict[str, np.ndarray]:
+    """The columns of a query's rows as numpy arrays (through COPY and Arrow on
+    PostgreSQL)."""
+    if connection.vendor == "postgresql":
+        schema = pa.schema([(column.name, column.type) for column in columns])
+        table = pa.Table.from_batches(list(copy_batches(sql, params, columns)), schema)
+        return {column.name: table.column(column.name).to_numpy() for column in columns}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        values = list(zip(*cursor.fetchall(), strict=True)) or [() for _ in columns]
+    return {
+        column.name: np.array(value, dtype=np.int64)
+        for column, value in zip(columns, values, strict=True)
+    }
+
+
+def _label_index(labels: TaskLabels | None, task_id: int) -> int | None:
+    if labels is None:
+        return None
+    index = int(np.searchsorted(labels.task, task_id))
+    return index if index < len(labels.task) and labels.task[index] == task_id else None
+
+
+def pair_labels(
+    *, project: Project, filters: ExportFilters
+) -> tuple[TaskLabels | None, set[int] | None]:
+    """The majority and Dawid-Skene label of every pairwise task with a passing vote, and,
+    with `since`, the tasks whose row may differ from the same query at the cursor: those
+    with a vote after it, and those whose Dawid-Skene label or posterior (as exported)
+    moved, since a new vote on one task changes the annotators' estimated reliability
+    everywhere. (Without `since` every task is in scope: None.)"""
+    votes = _vote_arrays(project=project, filters=filters)
+    labels = task_labels(votes["task"], votes["annotator"], votes["code"], len(CHOICES))
+    if filters.since is None or labels is None:
+        return labels, None if filters.since is None else set()
+    after = votes["after"] == 1
+    before = ~after
+    earlier = task_labels(
+        votes["task"][before], votes["annotator"][before], votes["code"][before], len(CHOICES)
+    )
+    moved = np.ones(len(labels.task), dtype=bool)
+    if earlier is not None:
+        position = np.minimum(np.searchsorted(earlier.task, labels.task), len(earlier.task) - 1)
+        known = earlier.task[position] == labels.task
+        moved = ~known | (earlier.weighted[position] != labels.weighted)
+        moved |= np.round(earlier.weighted_confidence[position], 6) != np.round(
+            labels.weighted_confidence, 6
+        )
+    scope = set(labels.task[moved].tolist()) | set(np.unique(votes["task"][after]).tolist())
+    return labels, scope
+
+
+def _choice_name(code: int) -> str | None:
+    return CHOICES[code] if code >= 0 else None
+
+
+def label_rows(*, project: Project, filters: ExportFilters) -> Iterator[dict[str, Any]]:
+    """One row per pairwise task with a passing vote (format `labels`), in task order:
+    majority (null when two answers tie for the most votes) with the share of the votes
+    behind the most frequent answer, and the Dawid-Skene label with its posterior. With
+    `since`, the tasks whose row may have changed since the cursor (see pair_labels)."""
+    labels, scope = pair_labels(project=project, filters=filters)
+    if labels is None:
+        return
+    tasks = (
+        Task.objects.filter(pk__in=labels.task.tolist() if scope is None else sorted(scope))
+        .order_by("pk")
+        .values_list(
+            "pk", "item__external_id", "response_a__external_id", "response_b__external_id"
+        )
+    )
+    for pk, item_id, a_id, b_id in tasks.iterator(chunk_size=EXPORT_CHUNK):
+        index = _label_index(labels, pk)
+        n = int(labels.n_judgments[index])
+        if filters.min_judgments and n < filters.min_judgments:
+            continue
+        yield {
+            "pair_id": pk,
+            "item_id": item_id,
+            "a": a_id,
+            "b": b_id,
+            "majority": _choice_name(int(labels.majority[index])),
+            "majority_share": round(float(labels.majority_share[index]), 6),
+            "ds_label": _choice_name(int(labels.weighted[index])),
+            "ds_posterior": round(float(labels.weighted_confidence[index]), 6),
+            "n_judgments": n,
+        }
 
 
 # ---------------------------------------------------------------- rubric

@@ -419,11 +419,20 @@ _FIELDS_TEXT = {
         "`model`, `scores`; then `rationale`, `shown_left`, `seconds`, `created_at`, `is_gold`."
     ),
     "dpo": (
-        "One row per decided pair: `prompt`, `chosen`, `rejected`, `chosen_model`, "
+        "One row per decided pair: `pair_id` (the task's id: the same pair has the same id "
+        "in every pull and snapshot), `prompt`, `chosen`, `rejected`, `chosen_model`, "
         "`rejected_model`, `item_id`, `chosen_id`, `rejected_id`, `n_judgments`, "
-        "`agreement` (share of the pair's judgments behind the winner) and `margin`. "
-        "A pair is decided when a or b has more votes than any other answer; ties, "
-        "'both bad' and pairs without a single leader are left out."
+        "`agreement`, `margin` and `retracted` (false; true only in a pull with `since`, for "
+        "a pair that is no longer a pair, its texts null)."
+    ),
+    "labels": (
+        "One row per pairwise task with a passing judgment: `pair_id` (the task's id, as in "
+        "`dpo`), `item_id`, `a` and `b` (response ids), `majority` (a, b, tie or both_bad; "
+        "null when two answers share the most votes), `majority_share` (share of the votes "
+        "behind the most frequent answer), `ds_label` and `ds_posterior` (the Dawid-Skene "
+        "label, which weighs each annotator by their estimated reliability, and its "
+        "posterior probability) and `n_judgments`. Both labels were computed when this file "
+        "was written, from the judgments passing the filters below."
     ),
     "rubric": (
         "One row per rated response and rubric version (judgments made under different "
@@ -463,6 +472,21 @@ def _margin_text(project: Project) -> str:
             "better) of the judgments behind the winner."
         )
     return "`margin` is (votes for the winner - votes for the loser) / all votes of the pair."
+
+
+def _label_text(plan: ExportPlan) -> str:
+    if plan.query.filters.label == "dawid_skene":
+        return (
+            "Pairs are decided by their Dawid-Skene label (fitted when this file was written "
+            "on every judgment passing the filters, each annotator weighed by their estimated "
+            "reliability): a pair is a row when that label is a or b, and `agreement` is its "
+            "posterior probability."
+        )
+    return (
+        "Pairs are decided by majority: a row when a or b has more votes than any other "
+        "answer (ties, 'both bad' and pairs without a single leader are left out); "
+        "`agreement` is the winner's share of the pair's judgments."
+    )
 
 
 def _criteria_lines(plan: ExportPlan) -> list[str]:
@@ -607,7 +631,7 @@ def dataset_card(*, snapshot: Snapshot, plan: ExportPlan) -> str:
         _FIELDS_TEXT[plan.query.format],
     ]
     if plan.query.format == "dpo":
-        lines += ["", _margin_text(project)]
+        lines += ["", _label_text(plan), "", _margin_text(project)]
     if plan.query.format == "rubric":
         renamed = [c.key for c in plan.criteria if rubric_score_column(c.key) != c.key]
         if renamed:

@@ -54,15 +54,16 @@ from annotation.selectors.judgment_table import (
 from annotation.services.quality import flagged_annotator_ids
 from annotation.stats import (
     Ratings,
+    TaskLabels,
     aggregate_votes,
     agreement_reports,
     annotator_agreement,
     choice_criteria_conflicts,
-    dawid_skene,
     leaderboard_from_counts,
     majority_agreement,
     majority_vote,
     reference_agreement,
+    task_labels,
     transitivity_global,
     transitivity_per_item,
 )
@@ -364,48 +365,10 @@ def _transitivity(table: JudgmentTable) -> dict[str, int]:
     }
 
 
-class TaskLabels(NamedTuple):
-    """The labels of the judged pairwise tasks, one entry per task; labels are codes into
-    CHOICES, -1 for none (a tied majority)."""
-
-    task: npt.NDArray[np.int64]
-    n_judgments: npt.NDArray[np.int64]
-    majority: npt.NDArray[np.int64]
-    majority_share: npt.NDArray[np.float64]
-    weighted: npt.NDArray[np.int64]
-    weighted_confidence: npt.NDArray[np.float64]
-
-
 def _task_labels(humans: JudgmentTable) -> TaskLabels | None:
     """Majority and Dawid-Skene label of every judged pairwise task."""
     keep = humans.choice >= 0
-    task, annotator, label = humans.task[keep], humans.annotator[keep], humans.choice[keep]
-    if len(task) == 0:
-        return None
-    task_ids, task_index = np.unique(task, return_inverse=True)
-    annotator_ids, annotator_index = np.unique(annotator, return_inverse=True)
-    majority, share = majority_vote(
-        task_index, annotator_index, label, len(CHOICES), n_tasks=len(task_ids)
-    )
-    # Labels settle long before the log-likelihood stops moving at the sixth digit.
-    model = dawid_skene(
-        task_index,
-        annotator_index,
-        label,
-        len(CHOICES),
-        n_tasks=len(task_ids),
-        n_annotators=len(annotator_ids),
-        max_iter=30,
-        tol=1e-5,
-    )
-    return TaskLabels(
-        task=task_ids,
-        n_judgments=np.bincount(task_index, minlength=len(task_ids)),
-        majority=majority,
-        majority_share=np.nan_to_num(share, nan=0.0),
-        weighted=model.labels,
-        weighted_confidence=model.posterior[np.arange(len(task_ids)), model.labels],
-    )
+    return task_labels(humans.task[keep], humans.annotator[keep], humans.choice[keep], len(CHOICES))
 
 
 # Changed labels are updated and new ones inserted by one statement (both parts see the

@@ -3,7 +3,13 @@
 Pure numpy/scipy, no Django: arrays in, numbers out.
 """
 
-from annotation.stats.aggregation import DawidSkeneResult, dawid_skene, majority_vote
+from annotation.stats.aggregation import (
+    DawidSkeneResult,
+    TaskLabels,
+    dawid_skene,
+    majority_vote,
+    task_labels,
+)
 from annotation.stats.agreement import (
     Ratings,
     agreement_report,
@@ -35,6 +41,7 @@ from annotation.stats.ranking import (
 __all__ = [
     "DawidSkeneResult",
     "Ratings",
+    "TaskLabels",
     "aggregate_votes",
     "agreement_report",
     "agreement_reports",
@@ -54,6 +61,7 @@ __all__ = [
     "majority_vote",
     "percent_agreement",
     "reference_agreement",
+    "task_labels",
     "transitivity_global",
     "transitivity_per_item",
     "win_rate_matrix",

@@ -7,6 +7,7 @@ Inputs are parallel 1-D arrays, one entry per judgment: ``task_index`` in 0..n_t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -14,7 +15,7 @@ from scipy import sparse
 
 from annotation.stats.agreement import _identical_rows
 
-__all__ = ["DawidSkeneResult", "dawid_skene", "majority_vote"]
+__all__ = ["DawidSkeneResult", "TaskLabels", "dawid_skene", "majority_vote", "task_labels"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -303,3 +304,52 @@ def _distinct_tasks(by_task: sparse.csr_matrix) -> tuple[IntArray, IntArray] | N
     if groups is None or len(groups[0]) > COLLAPSE_MAX_SHARE * n:
         return None
     return groups
+
+
+class TaskLabels(NamedTuple):
+    """The labels of the judged tasks, one entry per task id (ascending); labels are codes
+    into the label set, -1 for none (a tied majority)."""
+
+    task: IntArray
+    n_judgments: IntArray
+    majority: IntArray
+    majority_share: FloatArray
+    weighted: IntArray
+    weighted_confidence: FloatArray
+
+
+def task_labels(
+    task_id: npt.ArrayLike, annotator_id: npt.ArrayLike, label: npt.ArrayLike, n_labels: int
+) -> TaskLabels | None:
+    """Majority and Dawid-Skene label of every task with a judgment, from one entry per
+    judgment (ids, not indices); None without judgments. The report and the exports label
+    tasks with this one function, so both give the same labels for the same judgments."""
+    task_id = np.asarray(task_id, dtype=np.int64).reshape(-1)
+    if len(task_id) == 0:
+        return None
+    task_ids, task_index = np.unique(task_id, return_inverse=True)
+    annotator_ids, annotator_index = np.unique(
+        np.asarray(annotator_id, dtype=np.int64).reshape(-1), return_inverse=True
+    )
+    majority, share = majority_vote(
+        task_index, annotator_index, label, n_labels, n_tasks=len(task_ids)
+    )
+    # Labels settle long before the log-likelihood stops moving at the sixth digit.
+    model = dawid_skene(
+        task_index,
+        annotator_index,
+        label,
+        n_labels,
+        n_tasks=len(task_ids),
+        n_annotators=len(annotator_ids),
+        max_iter=30,
+        tol=1e-5,
+    )
+    return TaskLabels(
+        task=task_ids,
+        n_judgments=np.bincount(task_index, minlength=len(task_ids)),
+        majority=majority,
+        majority_share=np.nan_to_num(share, nan=0.0),
+        weighted=model.labels,
+        weighted_confidence=model.posterior[np.arange(len(task_ids)), model.labels],
+    )

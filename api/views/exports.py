@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from annotation.selectors.exports import (
+    AVAILABLE_PAIR_LABELS,
     EXPORT_FILETYPES,
     EXPORT_FORMATS,
     export_plan,
@@ -20,8 +21,9 @@ from api.renderers import CONTENT_TYPES, file_stream_response
 
 
 class ExportView(APIView):
-    """Stream a dataset: judgments, DPO pairs, rubric scores or items, as JSONL, CSV or
-    Parquet, filtered by quality. Gzipped when the client sends Accept-Encoding: gzip."""
+    """Stream a dataset: judgments, DPO pairs, rubric scores, pair labels, items or
+    annotators, as JSONL, CSV or Parquet, filtered by quality. Gzipped when the client
+    sends Accept-Encoding: gzip."""
 
     permission_classes = [IsResearcher]
 
@@ -46,7 +48,15 @@ class ExportView(APIView):
                 str,
                 description="A judgment id or an ISO datetime (items: a datetime).",
             ),
-            OpenApiParameter("annotator_kind", str, enum=["human", "model"]),
+            OpenApiParameter("annotator_kind", str, enum=["human", "model", "all"]),
+            OpenApiParameter(
+                "label",
+                str,
+                enum=list(AVAILABLE_PAIR_LABELS),
+                default="majority",
+                description="dpo: what decides a pair, the majority of its votes or its "
+                "Dawid-Skene label (agreement is then the label's posterior).",
+            ),
         ],
         responses={
             (200, content_type.split(";")[0]): OpenApiResponse(OpenApiTypes.BINARY)

@@ -44,7 +44,9 @@
 
   function ended(current, message, link) {
     current.over = true;
-    if (current === lease) window.taskCard.alert(message, { link: link });
+    if (current !== lease) return;
+    showTimeLeft(); // hides it: no time left shown beside "ran out"
+    window.taskCard.alert(message, { link: link });
   }
 
   function renew(hiding) {

@@ -298,6 +298,7 @@ def test_a_lapsed_lease_is_said_with_a_way_on(live_server, page, screenshot):
 
     assert "Your time on this task ran out" in _alert(page)
     assert page.get_attribute("#task-card", "data-assignment") == card
+    assert not page.is_visible("[data-lease-timer]")  # no time left shown beside "ran out"
     shoot(page, screenshot, "task-lease-lapsed")
     page.click("#card-alert a")
     page.wait_for_selector("#task-card[data-assignment]")

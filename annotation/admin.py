@@ -18,6 +18,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from annotation.charts import agreement_over_time_svg, leaderboard_svg
+from annotation.console.pages import console_pages, console_urlpatterns
 from annotation.errors import ImportRejected
 from annotation.models import (
     Annotator,
@@ -363,11 +364,20 @@ class ProjectAdmin(ManagedProjectMixin, admin.ModelAdmin):
             return "Save the project first."
         url = reverse("admin:annotation_project_import", args=[project.pk])
         preview = reverse("annotation:preview", args=[project.slug])
+        pages = format_html_join(
+            " ",
+            '<a class="button" href="{}">{}</a>',
+            (
+                (reverse(f"admin:{page.url_name}", args=[project.pk]), page.title)
+                for page in console_pages()
+            ),
+        )
         return format_html(
             '<a class="button" href="{}">Upload a file of items</a> '
-            '<a class="button" href="{}">Preview a task as annotators see it</a>',
+            '<a class="button" href="{}">Preview a task as annotators see it</a> {}',
             url,
             preview,
+            pages,
         )
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
@@ -439,6 +449,7 @@ class ProjectAdmin(ManagedProjectMixin, admin.ModelAdmin):
                 self.admin_site.admin_view(self.import_view),
                 name="annotation_project_import",
             ),
+            *console_urlpatterns(self),
             *super().get_urls(),
         ]
 

@@ -1,0 +1,32 @@
+"""The registry of console pages: annotation.admin.ProjectAdmin adds their routes under
+/admin/annotation/project/<id>/ and links to them from the project page."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from django.contrib.admin import ModelAdmin
+
+# Module names in annotation/console/, in the order their links appear on the project page.
+PAGE_MODULES: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ConsolePage:
+    title: str
+    url_name: str  # reversed as admin:<url_name> with the project's id
+
+
+def console_modules() -> list[Any]:
+    return [import_module(f"annotation.console.{name}") for name in PAGE_MODULES]
+
+
+def console_urlpatterns(project_admin: ModelAdmin) -> list[Any]:
+    return [route for module in console_modules() for route in module.urlpatterns(project_admin)]
+
+
+def console_pages() -> list[ConsolePage]:
+    return [module.PAGE for module in console_modules()]

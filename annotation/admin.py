@@ -258,6 +258,7 @@ class ProjectAdmin(ManagedProjectMixin, admin.ModelAdmin):
                 ]
             },
         ),
+        ("Datasets", {"fields": ["license", "license_name"]}),
         ("People", {"fields": ["owner", "researchers", "members"]}),
         ("Dates", {"fields": ["rubric_version", "created_at", "updated_at"]}),
     ]

@@ -16,6 +16,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
+from annotation.licenses import OTHER, spdx_license_id
+
 
 class CurrentTransactionId(models.Func):
     """The writing transaction's id on PostgreSQL (NULL elsewhere): a column default that
@@ -33,6 +35,22 @@ class CurrentTransactionId(models.Func):
 HOST_NAME = re.compile(
     r"^(?=.{1,253}$)(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:\d{1,5})?$"
 )
+
+
+def validate_license(value: str) -> None:
+    if value and value != OTHER and spdx_license_id(value) is None:
+        raise ValidationError(
+            f"{value!r} is not an SPDX license id (see spdx.org/licenses); use 'other' "
+            "and a license name for any other license"
+        )
+
+
+_LICENSE_NAME = re.compile(r"[a-z0-9][a-z0-9.\-]*")
+
+
+def validate_license_name(value: str) -> None:
+    if value and not _LICENSE_NAME.fullmatch(value):
+        raise ValidationError("use lowercase letters, digits, '.' and '-' (e.g. my-license-1.0)")
 
 
 def validate_host_list(value: object) -> None:
@@ -193,6 +211,20 @@ class Project(models.Model):
         help_text="The language of prompts and responses (a BCP 47 tag such as en, ar, zh-Hans); "
         "empty: unknown (their direction is then found from the text).",
     )
+    license = models.CharField(
+        max_length=64,
+        blank=True,
+        validators=[validate_license],
+        help_text="The license of the exported data, for dataset cards: an SPDX id (cc-by-4.0, "
+        "mit, odc-by-1.0, ...), or 'other' with a license name; empty: not decided yet.",
+    )
+    license_name = models.CharField(
+        max_length=100,
+        blank=True,
+        validators=[validate_license_name],
+        help_text="With license 'other': the license's short id (lowercase letters, digits, "
+        "'.' and '-', e.g. my-lab-data-license-1.0).",
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     rubric_version = models.PositiveIntegerField(
         default=1, help_text="Bumped when the criteria change after judgments exist."
@@ -237,6 +269,16 @@ class Project(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        """An SPDX license is kept in SPDX's spelling; `license_name` goes with `other`."""
+        canonical = spdx_license_id(self.license) if self.license not in ("", OTHER) else None
+        if canonical:
+            self.license = canonical
+        if self.license == OTHER and not self.license_name:
+            raise ValidationError({"license_name": "name the license when it is 'other'"})
+        if self.license_name and self.license != OTHER:
+            raise ValidationError({"license_name": "only goes with license 'other'"})
 
     @property
     def is_pairwise(self) -> bool:

@@ -14,12 +14,14 @@ import json
 import logging
 import os
 import tempfile
+import zipfile
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, BinaryIO
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import yaml
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files import File
 from django.db import connection, transaction
@@ -27,7 +29,8 @@ from django.db.models import Count, Max
 from django.utils import timezone
 
 from annotation.db import check_client_every_second
-from annotation.models import Judgment, Project, Snapshot
+from annotation.licenses import hub_license
+from annotation.models import Annotator, Criterion, Judgment, Project, Snapshot
 from annotation.selectors.exports import (
     ExportPlan,
     ExportQuery,
@@ -51,6 +54,7 @@ PARQUET_ROW_GROUP = 5_000
 COLUMNS_ROW_GROUP = 25_000  # rows decoded as columns are light: bigger groups compress better
 INSTRUCTIONS_EXCERPT = 600
 _PROTOCOL_SKIP = {"id", "owner", "created_at", "updated_at"}
+CARD_DATA_DIR = "data"  # where a folder download keeps the file, as the card's configs say
 
 
 # ---------------------------------------------------------------- encoders
@@ -398,6 +402,46 @@ def _write_snapshot(snapshot: Snapshot) -> None:
         raise
 
 
+# ---------------------------------------------------------------- the folder download
+
+FOLDER_CHUNK = 1024 * 1024
+
+
+def snapshot_folder_name(*, snapshot: Snapshot) -> str:
+    """The zip's name: the data file's, with .zip."""
+    return os.path.splitext(os.path.basename(snapshot.file.name))[0] + ".zip"
+
+
+def snapshot_folder_zip(*, snapshot: Snapshot, handle: BinaryIO) -> Iterator[bytes]:
+    """A ready snapshot as a dataset repository's folder, zipped while it is read: the
+    card as `README.md` and the file as `data/<file>`, where the card's `configs` point, so
+    `datasets.load_dataset(<unzipped folder>)` and `huggingface-cli upload` take it as it
+    is. `handle` is the snapshot's file, opened (and closed here once read). Parquet is
+    stored (already compressed), text deflated; memory stays flat."""
+    filename = os.path.basename(snapshot.file.name)
+    sink = _Drain()
+    try:
+        with zipfile.ZipFile(sink, "w") as archive:
+            stamp = timezone.localtime(snapshot.finished_at or snapshot.created_at, UTC)
+            moment = stamp.timetuple()[:6]
+            card = zipfile.ZipInfo("README.md", date_time=moment)
+            card.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(card, (snapshot.card or "").encode())
+            yield sink.drain()
+            data = zipfile.ZipInfo(f"{CARD_DATA_DIR}/{filename}", date_time=moment)
+            data.compress_type = (
+                zipfile.ZIP_STORED if filename.endswith(".parquet") else zipfile.ZIP_DEFLATED
+            )
+            data.file_size = snapshot.file.size  # decides whether the entry needs zip64
+            with archive.open(data, "w") as entry:
+                while chunk := handle.read(FOLDER_CHUNK):
+                    entry.write(chunk)
+                    yield sink.drain()
+        yield sink.drain()
+    finally:
+        handle.close()
+
+
 # ---------------------------------------------------------------- the dataset card
 
 _KIND_TEXT = {
@@ -489,9 +533,9 @@ def _label_text(plan: ExportPlan) -> str:
     )
 
 
-def _criteria_lines(plan: ExportPlan) -> list[str]:
+def _criteria_lines(criteria: Sequence[Criterion]) -> list[str]:
     lines = []
-    for criterion in plan.criteria:
+    for criterion in criteria:
         line = f"- **{criterion.label}** (`{criterion.key}`, {criterion.level}, "
         line += f"{criterion.min} to {criterion.max})"
         if criterion.description:
@@ -534,6 +578,24 @@ def _agreement_lines(project: Project) -> list[str]:
 def _loading_lines(plan: ExportPlan, filename: str) -> list[str]:
     builder = {"jsonl": "json", "csv": "csv", "parquet": "parquet"}[plan.query.filetype]
     lines = [
+        "Downloaded as a folder (`GET .../snapshots/{id}/download/?as=folder`, a zip of this "
+        f"card as `README.md` and the file as `data/{filename}`), the unzipped folder loads as "
+        "it is, and uploads to the Hugging Face Hub as a dataset repository as it is:",
+        "",
+        "```python",
+        "from datasets import load_dataset",
+        "",
+        'dataset = load_dataset("path/to/unzipped/folder", split="train")',
+        "```",
+        "",
+        "```sh",
+        "hf upload --repo-type dataset <you>/<dataset> path/to/unzipped/folder",
+        "# huggingface_hub before 1.0: huggingface-cli upload --repo-type dataset "
+        "<you>/<dataset> path/to/unzipped/folder .",
+        "```",
+        "",
+        "The file alone:",
+        "",
         "```python",
         "from datasets import load_dataset",
         "",
@@ -552,14 +614,135 @@ def _loading_lines(plan: ExportPlan, filename: str) -> list[str]:
     return lines
 
 
+# ---------------------------------------------------------------- the card's front matter
+
+#: The Hub's task categories each format serves.
+_TASK_CATEGORIES = {
+    "judgments": ["text-classification", "reinforcement-learning"],
+    "dpo": ["text-generation", "reinforcement-learning"],
+    "kto": ["text-generation", "reinforcement-learning"],
+    "rubric": ["text-classification", "reinforcement-learning"],
+    "labels": ["text-classification", "reinforcement-learning"],
+    "items": ["text-generation"],
+    "annotators": ["tabular-classification"],
+}
+_SIZE_CATEGORIES = (
+    (1_000, "n<1K"),
+    (10_000, "1K<n<10K"),
+    (100_000, "10K<n<100K"),
+    (1_000_000, "100K<n<1M"),
+    (10_000_000, "1M<n<10M"),
+    (100_000_000, "10M<n<100M"),
+    (1_000_000_000, "100M<n<1B"),
+)
+_CROWD_SOURCES = {Annotator.Source.PROLIFIC, Annotator.Source.MTURK}
+
+
+def size_category(rows: int) -> str:
+    """The Hub's `size_categories` value for a number of rows."""
+    for bound, name in _SIZE_CATEGORIES:
+        if rows < bound:
+            return name
+    return "n>1B" if rows < 10_000_000_000 else "other"
+
+
+def annotations_creators(sources: set[tuple[str, str]]) -> list[str]:
+    """The Hub's `annotations_creators` for the (annotator source, kind) pairs behind a
+    dataset: model judges are machine-generated, crowd platforms' workers crowdsourced,
+    the site's own accounts expert-generated (in-house annotators), and people's judgments
+    imported from elsewhere found; no judgment at all is no-annotation."""
+    creators = set()
+    for source, kind in sources:
+        if kind == Annotator.Kind.MODEL:
+            creators.add("machine-generated")
+        elif source in _CROWD_SOURCES:
+            creators.add("crowdsourced")
+        elif source == Annotator.Source.IMPORT:
+            creators.add("found")
+        else:
+            creators.add("expert-generated")
+    return sorted(creators) or ["no-annotation"]
+
+
+def card_language(content_language: str) -> list[str]:
+    """The Hub's `language` (ISO 639 codes) from a BCP 47 tag: its language subtag."""
+    primary = content_language.split("-")[0].strip().lower()
+    return [primary] if primary.isascii() and primary.isalpha() and 2 <= len(primary) <= 3 else []
+
+
+def card_metadata(
+    *,
+    plan: ExportPlan,
+    settings: dict[str, Any],
+    filename: str,
+    row_count: int,
+    creators: list[str],
+) -> dict[str, Any]:
+    """The card's YAML front matter, as the Hugging Face Hub reads it. `settings` are the
+    project's settings the snapshot recorded (its license as it was then)."""
+    project = plan.project
+    metadata: dict[str, Any] = hub_license(
+        settings.get("license", project.license) or "",
+        settings.get("license_name", project.license_name) or "",
+    )
+    language = card_language(settings.get("content_language", project.content_language) or "")
+    if language:
+        metadata["language"] = language
+    kind_tag = "preference" if project.is_pairwise else "rating"
+    metadata |= {
+        "pretty_name": project.name,
+        "task_categories": _TASK_CATEGORIES.get(plan.query.format, ["text-classification"]),
+        "size_categories": [size_category(row_count)],
+        "annotations_creators": creators,
+        "tags": ["human-feedback", kind_tag, plan.query.format],
+        "configs": [
+            {
+                "config_name": "default",
+                "data_files": [{"split": "train", "path": f"{CARD_DATA_DIR}/{filename}"}],
+            }
+        ],
+    }
+    return metadata
+
+
+def _front_matter(metadata: dict[str, Any]) -> list[str]:
+    text = yaml.safe_dump(metadata, sort_keys=False, allow_unicode=True, width=1000)
+    return ["---", *text.rstrip("\n").splitlines(), "---"]
+
+
+def _rubric_version_lines(plan: ExportPlan, versions: list[int]) -> list[str]:
+    """The rubric version(s) of the judgments behind the file, beside the current one."""
+    current = plan.project.rubric_version
+    if not versions:
+        return [f"- rubric version: none in the data (the project's current one is {current})"]
+    named = ", ".join(str(v) for v in versions)
+    plural = "s" if len(versions) > 1 else ""
+    return [f"- rubric version{plural} of the judgments: {named} (current: {current})"]
+
+
 def dataset_card(*, snapshot: Snapshot, plan: ExportPlan) -> str:
-    """The snapshot's dataset card (Markdown with a Hugging Face style YAML header)."""
+    """The snapshot's dataset card: Markdown with the YAML front matter the Hugging Face
+    Hub reads (license, language, task and size categories, annotations creators, configs
+    pointing at the folder download's data file)."""
     project = plan.project
     filters = plan.query.filters
-    counts = passing_judgments(project=project, filters=filters).aggregate(
-        judgments=Count("pk"), annotators=Count("annotator", distinct=True)
-    )
+    passing = passing_judgments(project=project, filters=filters)
+    counts = passing.aggregate(judgments=Count("pk"), annotators=Count("annotator", distinct=True))
+    behind = passing.order_by().values_list("annotator__source", "annotator__kind").distinct()
+    versions = sorted(set(passing.order_by().values_list("rubric_version", flat=True).distinct()))
     filename = os.path.basename(snapshot.file.name)
+    settings = (snapshot.protocol or {}).get("project") or {}
+    metadata = card_metadata(
+        plan=plan,
+        settings=settings,
+        filename=filename,
+        row_count=snapshot.row_count or 0,
+        creators=annotations_creators(set(behind)),
+    )
+    if metadata["license"] == "unknown":
+        license_line = "unknown: the project sets none (set its license before sharing)"
+    else:
+        license_line = metadata.get("license_name", metadata["license"])
     instructions = project.instructions.strip()
     if len(instructions) > INSTRUCTIONS_EXCERPT:
         instructions = instructions[:INSTRUCTIONS_EXCERPT].rsplit(" ", 1)[0] + " ..."
@@ -576,14 +759,8 @@ def dataset_card(*, snapshot: Snapshot, plan: ExportPlan) -> str:
         ]
         if extras:
             asked += "; " + "; ".join(extras)
-    tags = ["human-feedback", "preference", plan.query.format]
     lines = [
-        "---",
-        "license: unspecified",
-        f"pretty_name: {json.dumps(project.name)}",
-        "tags:",
-        *(f"- {tag}" for tag in tags),
-        "---",
+        *_front_matter(metadata),
         "",
         f"# {project.name}: `{plan.query.format}` snapshot {snapshot.pk}",
         "",
@@ -591,7 +768,8 @@ def dataset_card(*, snapshot: Snapshot, plan: ExportPlan) -> str:
         f"- sha256: `{snapshot.sha256}`",
         f"- created: {snapshot.created_at:%Y-%m-%d %H:%M} UTC from project `{project.slug}`, "
         f"judgments up to id {filters.up_to_id}",
-        "- license: unspecified (set the `license:` field above before sharing)",
+        f"- license: {license_line}",
+        *(_rubric_version_lines(plan, versions) if plan.criteria else []),
         "",
         "## What annotators were asked",
         "",
@@ -602,13 +780,19 @@ def dataset_card(*, snapshot: Snapshot, plan: ExportPlan) -> str:
         lines += ["Instructions (excerpt):", ""]
         lines += [f"> {line}" if line else ">" for line in instructions.splitlines()]
         lines.append("")
-    if plan.criteria:
-        lines += ["Criteria:", "", *_criteria_lines(plan), ""]
+    by_version = dict(plan.rubric_versions)
+    shown = [v for v in versions if v in by_version] if len(by_version) > 1 else []
+    if len(shown) > 1:
+        for version in shown:
+            criteria = _criteria_lines(by_version[version])
+            lines += [f"Criteria of rubric version {version}:", "", *criteria, ""]
+    elif plan.criteria:
+        lines += ["Criteria:", "", *_criteria_lines(plan.criteria), ""]
     lines += [
         "## Annotation",
         "",
         f"- judgments passing the filters below: {counts['judgments']}, from "
-        f"{counts['annotators']} annotators",
+        f"{counts['annotators']} annotators ({', '.join(metadata['annotations_creators'])})",
         f"- {project.annotations_per_task} judgments wanted per task; gold rate "
         f"{project.gold_rate:g}",
         "",

@@ -39,6 +39,8 @@ PROJECT_FIELDS = (
     "consent_text",
     "ui_language",
     "content_language",
+    "license",
+    "license_name",
     "status",
     "access",
     "qualification_tasks",

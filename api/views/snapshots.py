@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 
-from django.http import FileResponse
+from django.http import FileResponse, StreamingHttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -16,11 +16,17 @@ from rest_framework.views import APIView
 from annotation.errors import NotFound, ValidationFailed
 from annotation.models import Project, Snapshot
 from annotation.selectors.exports import export_query_from_params
-from annotation.services.exporting import snapshot_create
+from annotation.services.exporting import (
+    snapshot_create,
+    snapshot_folder_name,
+    snapshot_folder_zip,
+)
 from api.parsers import JSONParser
 from api.permissions import IsResearcher, managed_project
 from api.renderers import CONTENT_TYPES
 from api.serializers import ExportQuerySerializer, SnapshotCreatedSerializer, SnapshotSerializer
+
+ZIP_CONTENT_TYPE = "application/zip"
 
 
 def _snapshot(project: Project, snapshot_id: int) -> Snapshot:
@@ -71,25 +77,55 @@ class SnapshotDetailView(APIView):
         return Response(SnapshotSerializer(snapshot, context={"request": request}).data)
 
 
+DOWNLOAD_SHAPES = ("file", "folder")
+
+
 class SnapshotDownloadView(APIView):
-    """The snapshot's file, streamed from storage."""
+    """The snapshot's file, streamed from storage; with `as=folder`, a zip of a dataset
+    repository's folder: the card as README.md and the file under data/."""
 
     permission_classes = [IsResearcher]
 
     @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "as",
+                str,
+                enum=list(DOWNLOAD_SHAPES),
+                description="file (default): the data file; folder: a zip of README.md (the "
+                "dataset card) and data/<file>, ready for datasets.load_dataset and "
+                "huggingface-cli upload.",
+            )
+        ],
         responses={
             (200, content_type.split(";")[0]): OpenApiResponse(OpenApiTypes.BINARY)
-            for content_type in CONTENT_TYPES.values()
-        }
+            for content_type in [*CONTENT_TYPES.values(), ZIP_CONTENT_TYPE]
+        },
     )
-    def get(self, request: Request, slug: str, snapshot_id: int) -> FileResponse:
+    def get(
+        self, request: Request, slug: str, snapshot_id: int
+    ) -> FileResponse | StreamingHttpResponse:
         snapshot = _snapshot(managed_project(request.user, slug), snapshot_id)
+        shape = request.query_params.get("as", "file")
+        if shape not in DOWNLOAD_SHAPES:
+            raise ValidationFailed(
+                "Unknown download shape.",
+                errors=[{"field": "as", "error": f"must be one of {', '.join(DOWNLOAD_SHAPES)}"}],
+            )
         if snapshot.status != Snapshot.Status.READY or not snapshot.file:
             raise NotFound(f"Snapshot {snapshot_id} is {snapshot.status}: it has no file.")
         try:
             handle = snapshot.file.open("rb")
         except FileNotFoundError as exc:
             raise NotFound(f"The file of snapshot {snapshot_id} is gone.") from exc
+        if shape == "folder":
+            response = StreamingHttpResponse(
+                snapshot_folder_zip(snapshot=snapshot, handle=handle),
+                content_type=ZIP_CONTENT_TYPE,
+            )
+            name = snapshot_folder_name(snapshot=snapshot)
+            response["Content-Disposition"] = f'attachment; filename="{name}"'
+            return response
         return FileResponse(
             handle,
             as_attachment=True,

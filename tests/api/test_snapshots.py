@@ -131,7 +131,7 @@ def test_the_card_describes_the_dataset(
     )
     card = researcher_client.get(f"{SNAPSHOTS}{created['id']}/").json()["card"]
 
-    assert card.startswith("---\nlicense: unspecified\n")
+    assert card.startswith("---\nlicense: unknown\n")
     assert voted.name in card
     assert "Pick the more helpful answer." in card
     assert "Krippendorff" in card

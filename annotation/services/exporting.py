@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from annotation.db import check_client_every_second
 from annotation.licenses import hub_license
-from annotation.models import Annotator, Criterion, Judgment, Project, Snapshot
+from annotation.models import Annotator, Criterion, Item, Judgment, Project, Snapshot
 from annotation.selectors.exports import (
     ExportPlan,
     ExportQuery,
@@ -664,6 +664,15 @@ def annotations_creators(sources: set[tuple[str, str]]) -> list[str]:
     return sorted(creators) or ["no-annotation"]
 
 
+def _creators(plan: ExportPlan, behind: set[tuple[str, str]]) -> list[str]:
+    """An `items` file holds no judgments: its only labels are the references imported with
+    the items (found elsewhere)."""
+    if plan.query.format != "items":
+        return annotations_creators(behind)
+    labelled = Item.objects.filter(project=plan.project, reference__isnull=False).exists()
+    return ["found"] if labelled else ["no-annotation"]
+
+
 def card_language(content_language: str) -> list[str]:
     """The Hub's `language` (ISO 639 codes) from a BCP 47 tag: its language subtag."""
     primary = content_language.split("-")[0].strip().lower()
@@ -737,7 +746,7 @@ def dataset_card(*, snapshot: Snapshot, plan: ExportPlan) -> str:
         settings=settings,
         filename=filename,
         row_count=snapshot.row_count or 0,
-        creators=annotations_creators(set(behind)),
+        creators=_creators(plan, set(behind)),
     )
     if metadata["license"] == "unknown":
         license_line = "unknown: the project sets none (set its license before sharing)"

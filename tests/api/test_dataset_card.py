@@ -11,6 +11,7 @@ import pytest
 from huggingface_hub import DatasetCard
 
 from annotation.models import Project, Snapshot
+from annotation.services.importing import items_import
 from annotation.services.judgment_import import judgments_import
 from annotation.services.projects import project_update, rubric_snapshot
 from annotation.services.researchers import researcher_create
@@ -156,10 +157,24 @@ def test_annotations_creators_come_from_the_judgments_behind_the_file(
     assert "machine-generated" not in humans.data.annotations_creators
 
 
+def test_an_items_file_holds_no_annotation_unless_its_items_carry_references(
+    researcher_client, voted, django_capture_on_commit_callbacks
+):
+    plain = card_of(researcher_client, django_capture_on_commit_callbacks, {"format": "items"})
+    row = {"prompt": "Say hi", "chosen": "Hi!", "rejected": "No."}
+    items_import(project=voted, rows=[(1, row)])
+
+    labelled = card_of(researcher_client, django_capture_on_commit_callbacks, {"format": "items"})
+
+    assert plain.data.annotations_creators == ["no-annotation"]
+    assert labelled.data.annotations_creators == ["found"]
+
+
 @pytest.mark.parametrize(
     ("export_format", "categories"),
     [
         ("judgments", ["text-classification", "reinforcement-learning"]),
+        ("labels", ["text-classification", "reinforcement-learning"]),
         ("items", ["text-generation"]),
         ("annotators", ["tabular-classification"]),
     ],

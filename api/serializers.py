@@ -243,6 +243,11 @@ class ExportQuerySerializer(serializers.Serializer):
         required=False,
         help_text="dpo, rubric: human by default; judgments: every row unless given.",
     )
+    rubric_version = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        help_text="rubric: only judgments made under this rubric version.",
+    )
 
 
 class SnapshotCreatedSerializer(serializers.Serializer):

@@ -50,6 +50,12 @@ class ExportView(APIView):
             ),
             OpenApiParameter("annotator_kind", str, enum=["human", "model", "all"]),
             OpenApiParameter(
+                "rubric_version",
+                int,
+                description="rubric: only judgments made under this rubric version (a version "
+                "the project never had is a 400); without it one row per response and version.",
+            ),
+            OpenApiParameter(
                 "label",
                 str,
                 enum=list(AVAILABLE_PAIR_LABELS),

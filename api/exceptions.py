@@ -55,5 +55,5 @@ def json_exception_handler(exc: Exception, context: dict[str, Any]) -> Response 
         response.data = {"detail": str(exc.detail), "errors": getattr(exc, "errors", [])}
     else:
         detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
-        response.data = {"detail": str(detail), "errors": []}
+        response.data = {"detail": str(detail), "errors": getattr(exc, "errors", [])}
     return response

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.urls import reverse
@@ -22,7 +23,36 @@ from annotation.selectors.exports import EXPORT_FILETYPES, EXPORT_FORMATS
 from annotation.services.projects import CRITERION_FIELDS, PROJECT_FIELDS
 
 
-class CriterionSerializer(serializers.ModelSerializer):
+class StrictFieldsMixin:
+    """Names every key of a body that this serializer does not take (CONTRACT 11): an
+    unknown one, or a read-only one, which DRF would otherwise drop without a word. They are
+    reported with the body's other errors."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        refused: dict[str, str] = {}
+        if isinstance(data, Mapping):
+            for key in sorted(map(str, data)):
+                field = self.fields.get(key)  # type: ignore[attr-defined]
+                if field is None:
+                    refused[key] = "unknown field"
+                elif field.read_only:
+                    refused[key] = "read-only field"
+        try:
+            value = super().to_internal_value(data)  # type: ignore[misc]
+        except serializers.ValidationError as exc:
+            if refused and isinstance(exc.detail, dict):
+                raise serializers.ValidationError({**exc.detail, **refused}) from exc
+            raise
+        if refused:
+            raise serializers.ValidationError(refused)
+        return value
+
+
+class NoBodySerializer(StrictFieldsMixin, serializers.Serializer):
+    """An action that takes no body: nothing, `{}`, or a 400 naming what was sent."""
+
+
+class CriterionSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     class Meta:
         model = Criterion
         fields = list(CRITERION_FIELDS)
@@ -47,7 +77,7 @@ class RubricVersionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ProjectSerializer(serializers.ModelSerializer):
+class ProjectSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     criteria = CriterionSerializer(many=True, required=False)
     rubric_versions = RubricVersionSerializer(
         many=True,
@@ -107,7 +137,8 @@ class ItemSerializer(serializers.ModelSerializer):
 
 class ImportResultSerializer(serializers.Serializer):
     items_created = serializers.IntegerField()
-    items_updated = serializers.IntegerField()
+    items_updated = serializers.IntegerField(help_text="Existing items this import changed.")
+    items_unchanged = serializers.IntegerField(help_text="Existing items it left as they were.")
     responses_created = serializers.IntegerField()
     tasks_created = serializers.IntegerField()
 
@@ -139,7 +170,11 @@ class AsciiFloatField(serializers.FloatField):
         return super().to_internal_value(data)
 
 
-class JudgmentInSerializer(serializers.Serializer):
+class SkipInSerializer(StrictFieldsMixin, serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=300)
+
+
+class JudgmentInSerializer(StrictFieldsMixin, serializers.Serializer):
     """An annotator's answer, in screen terms. Types are checked here; the rules of the
     project (which choices, which scale) by the judging service."""
 
@@ -151,12 +186,6 @@ class JudgmentInSerializer(serializers.Serializer):
     criteria = serializers.DictField(child=serializers.CharField(), required=False)
     scores = serializers.DictField(child=AsciiIntegerField(), required=False)
     seconds = AsciiFloatField(required=False, allow_null=True, min_value=0)
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        unknown = set(self.initial_data) - set(self.fields)
-        if unknown:
-            raise serializers.ValidationError({k: "unknown field" for k in sorted(unknown)})
-        return attrs
 
 
 class JudgmentOutSerializer(serializers.Serializer):
@@ -188,7 +217,8 @@ class TaskOutSerializer(serializers.Serializer):
 
 class JudgmentImportResultSerializer(serializers.Serializer):
     judgments_created = serializers.IntegerField()
-    judgments_updated = serializers.IntegerField()
+    judgments_updated = serializers.IntegerField(help_text="Rows imported before, now changed.")
+    judgments_unchanged = serializers.IntegerField(help_text="Rows imported before, the same.")
     annotators_created = serializers.IntegerField()
 
 

@@ -250,12 +250,9 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 100,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "api.exceptions.json_exception_handler",
-    "DEFAULT_PARSER_CLASSES": [
-        "api.parsers.JSONParser",
-        "api.parsers.NDJSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
+    # JSON only (CONTRACT 11): a form body is a 415, never half read. The imports add JSON
+    # Lines (api.views.items, api.views.judgments).
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.JSONParser"],
     "UNAUTHENTICATED_USER": None,
     # Anonymous traffic and failed tokens are throttled by address; signed-in users are not
     # unless API_USER_RATE is set (bulk voting and pipelines must not meet a 429 by default).

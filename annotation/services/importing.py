@@ -32,6 +32,13 @@ from annotation.services.exporting import csv_text_read
 
 MAX_REPORTED_ERRORS = 200
 MESSAGE_ROLES = {"system", "user", "assistant", "tool"}
+#: The keys of each form of an item row (CONTRACT 4); any other is refused by name.
+ITEM_KEYS = frozenset({"id", "prompt", "responses", "pairs", "metadata", "reference", "gold"})
+RESPONSE_KEYS = frozenset({"id", "model", "text"})
+MESSAGE_KEYS = frozenset({"role", "content"})
+PREFERENCE_KEYS = frozenset(
+    {"id", "prompt", "chosen", "rejected", "chosen_model", "rejected_model", "metadata"}
+)
 HH_TURN = re.compile(r"\n\n(Human|Assistant):[ ]?")
 
 
@@ -56,19 +63,24 @@ class ItemSpec:
 
 @dataclass
 class ImportResult:
+    """What an import did: an item already there is updated when anything of it changed
+    (its content, a response, a pair or its known answer), else unchanged."""
+
     items_created: int = 0
     items_updated: int = 0
+    items_unchanged: int = 0
     responses_created: int = 0
     tasks_created: int = 0
 
     @property
     def items_total(self) -> int:
-        return self.items_created + self.items_updated
+        return self.items_created + self.items_updated + self.items_unchanged
 
     def as_dict(self) -> dict[str, int]:
         return {
             "items_created": self.items_created,
             "items_updated": self.items_updated,
+            "items_unchanged": self.items_unchanged,
             "responses_created": self.responses_created,
             "tasks_created": self.tasks_created,
         }
@@ -76,8 +88,8 @@ class ImportResult:
     def summary(self) -> str:
         return (
             f"{self.items_total} items imported ({self.items_created} new, "
-            f"{self.items_updated} updated), {self.responses_created} new responses, "
-            f"{self.tasks_created} new tasks"
+            f"{self.items_updated} updated, {self.items_unchanged} unchanged), "
+            f"{self.responses_created} new responses, {self.tasks_created} new tasks"
         )
 
 
@@ -378,10 +390,29 @@ def _row_to_spec(project: Project, criteria: dict[str, Criterion], line: int, ro
     if not isinstance(row, dict):
         raise RowError("each line must be a JSON object")
     if "responses" in row:
+        _refuse_unknown_keys(row, ITEM_KEYS)
         return _native_spec(project, criteria, line, row)
     if "chosen" in row and "rejected" in row:
+        _refuse_unknown_keys(row, PREFERENCE_KEYS)
         return _preference_spec(project, line, row)
-    raise RowError('missing field "responses" (or "chosen" and "rejected")')
+    missing = 'missing field "responses" (or "chosen" and "rejected")'
+    unknown = sorted(str(key) for key in row if key not in ITEM_KEYS | PREFERENCE_KEYS)
+    raise RowError("; ".join([missing, *(f"{key}: unknown key" for key in unknown)]))
+
+
+def _refuse_unknown_keys(row: dict[str, Any], known: frozenset[str], where: str = "") -> None:
+    """A key the format does not have is named, never dropped: a typo (`metadta`) or a
+    dataset's extra column would otherwise vanish. Extra data belongs in `metadata`."""
+    unknown = sorted(str(key) for key in row if key not in known)
+    if unknown:
+        raise RowError("; ".join(f"{where}{key}: unknown key" for key in unknown))
+
+
+def _object_or_none(row: dict[str, Any], key: str) -> dict[str, Any] | None:
+    value = row.get(key)
+    if value is not None and not isinstance(value, dict):
+        raise RowError(f'"{key}" must be an object')
+    return value
 
 
 def _native_spec(
@@ -397,6 +428,7 @@ def _native_spec(
     for position, raw in enumerate(raw_responses, start=1):
         if not isinstance(raw, dict):
             raise RowError(f"response {position} must be an object")
+        _refuse_unknown_keys(raw, RESPONSE_KEYS, where=f"response {position}: ")
         response_id = raw.get("id", f"r{position}")
         if not isinstance(response_id, str | int) or str(response_id) == "":
             raise RowError(f"response {position} has a bad id")
@@ -422,9 +454,8 @@ def _native_spec(
     elif row.get("pairs"):
         raise RowError('"pairs" only applies to pairwise projects')
 
-    metadata = row.get("metadata") or {}
-    if not isinstance(metadata, dict):
-        raise RowError('"metadata" must be an object')
+    metadata = _object_or_none(row, "metadata") or {}
+    reference = _object_or_none(row, "reference")
     gold = _clean_gold(project, criteria, row.get("gold"), ids)
     external_id = row.get("id")
     if external_id is None or external_id == "":
@@ -438,23 +469,29 @@ def _native_spec(
         responses=responses,
         pairs=pairs,
         metadata=metadata,
-        reference=row.get("reference") if isinstance(row.get("reference"), dict) else None,
+        reference=reference,
         gold=gold,
     )
 
 
 def _preference_spec(project: Project, line: int, row: dict[str, Any]) -> ItemSpec:
-    """The TRL form (prompt, chosen, rejected) and the HH-RLHF form (chosen, rejected
-    holding whole conversations whose shared prefix is the prompt)."""
+    """The TRL forms (prompt, chosen, rejected; or chosen and rejected as message lists
+    whose shared leading messages are the prompt) and the HH-RLHF form (chosen, rejected
+    holding whole transcripts whose shared prefix is the prompt)."""
     chosen_raw, rejected_raw = row["chosen"], row["rejected"]
     if "prompt" in row:
         prompt = _clean_prompt(row["prompt"])
         chosen = _completion_text(chosen_raw, "chosen")
         rejected = _completion_text(rejected_raw, "rejected")
-    else:
-        if not isinstance(chosen_raw, str) or not isinstance(rejected_raw, str):
-            raise RowError('without "prompt", "chosen" and "rejected" must be conversation strings')
+    elif isinstance(chosen_raw, str) and isinstance(rejected_raw, str):
         prompt, chosen, rejected = split_hh_conversation(chosen_raw, rejected_raw)
+    elif isinstance(chosen_raw, list) and isinstance(rejected_raw, list):
+        prompt, chosen, rejected = split_conversations(chosen_raw, rejected_raw)
+    else:
+        raise RowError(
+            'without "prompt", "chosen" and "rejected" must both be conversations: '
+            "two lists of messages, or two HH-RLHF transcripts"
+        )
     responses = [
         ResponseSpec("chosen", str(row.get("chosen_model") or "chosen"), chosen),
         ResponseSpec("rejected", str(row.get("rejected_model") or "rejected"), rejected),
@@ -462,7 +499,7 @@ def _preference_spec(project: Project, line: int, row: dict[str, Any]) -> ItemSp
     external_id = row.get("id")
     if external_id is None or external_id == "":
         external_id = _content_id(prompt, [("chosen", chosen), ("rejected", rejected)])
-    metadata = row.get("metadata") if isinstance(row.get("metadata"), dict) else {}
+    metadata = _object_or_none(row, "metadata") or {}
     return ItemSpec(
         line=line,
         external_id=str(external_id),
@@ -492,6 +529,42 @@ def split_hh_conversation(chosen: str, rejected: str) -> tuple[list[dict[str, st
     return messages, chosen[len(prefix) :].strip(), rejected[len(prefix) :].strip()
 
 
+def split_conversations(
+    chosen: list[Any], rejected: list[Any]
+) -> tuple[list[dict[str, str]], str, str]:
+    """Split the TRL conversational form without a prompt: the messages both lists start
+    with are the prompt (as TRL's own extract_prompt takes them), what follows in each is
+    its reply. The prompt must hold a user turn, and a reply none."""
+    chosen_messages = _clean_messages(chosen, '"chosen"')
+    rejected_messages = _clean_messages(rejected, '"rejected"')
+    if chosen_messages == rejected_messages:
+        raise RowError('"chosen" and "rejected" are the same conversation')
+    shared = 0
+    for a, b in zip(chosen_messages, rejected_messages, strict=False):
+        if a != b:
+            break
+        shared += 1
+    prompt = chosen_messages[:shared]
+    if not any(message["role"] == "user" for message in prompt):
+        raise RowError('"chosen" and "rejected" share no leading user turn')
+    return (
+        prompt,
+        _reply(chosen_messages, shared, '"chosen"'),
+        _reply(rejected_messages, shared, '"rejected"'),
+    )
+
+
+def _reply(messages: list[dict[str, str]], start: int, name: str) -> str:
+    """The text of the messages from `start` on: one response (an assistant's turns, with
+    any tool turns between them)."""
+    if start >= len(messages):
+        raise RowError(f"{name} has no reply after the shared prompt")
+    for index in range(start, len(messages)):
+        if messages[index]["role"] == "user":
+            raise RowError(f"{name} message {index + 1}: a user turn after the shared prompt")
+    return "\n\n".join(message["content"] for message in messages[start:])
+
+
 def _hh_messages(transcript: str) -> list[dict[str, str]]:
     parts = HH_TURN.split(transcript)
     messages = []
@@ -502,10 +575,11 @@ def _hh_messages(transcript: str) -> list[dict[str, str]]:
 
 
 def _completion_text(value: Any, name: str) -> str:
+    """A reply of the TRL form with a prompt: a text, or the reply's messages."""
     if isinstance(value, str):
         return value
-    if isinstance(value, list) and all(isinstance(m, dict) for m in value):
-        return "\n\n".join(str(m.get("content", "")) for m in value if m.get("role") != "user")
+    if isinstance(value, list):
+        return _reply(_clean_messages(value, f'"{name}"'), 0, f'"{name}"')
     raise RowError(f'"{name}" must be a string or a list of messages')
 
 
@@ -513,18 +587,26 @@ def _clean_prompt(prompt: Any) -> str | list[dict[str, str]]:
     if isinstance(prompt, str):
         return prompt
     if isinstance(prompt, list) and prompt:
-        messages = []
-        for index, message in enumerate(prompt, start=1):
-            if not isinstance(message, dict):
-                raise RowError(f"prompt message {index} must be an object")
-            role, content = message.get("role"), message.get("content")
-            if role not in MESSAGE_ROLES:
-                raise RowError(f"prompt message {index} has an unknown role {role!r}")
-            if not isinstance(content, str):
-                raise RowError(f'prompt message {index} needs a string "content"')
-            messages.append({"role": role, "content": content})
-        return messages
+        return _clean_messages(prompt, "prompt")
     raise RowError('"prompt" must be a string or a non-empty list of messages')
+
+
+def _clean_messages(value: Any, name: str) -> list[dict[str, str]]:
+    """Chat messages, each `{"role", "content"}` with a known role and a text."""
+    if not isinstance(value, list) or not value:
+        raise RowError(f"{name} must be a non-empty list of messages")
+    messages = []
+    for index, message in enumerate(value, start=1):
+        if not isinstance(message, dict):
+            raise RowError(f"{name} message {index} must be an object")
+        role, content = message.get("role"), message.get("content")
+        if role not in MESSAGE_ROLES:
+            raise RowError(f"{name} message {index} has an unknown role {role!r}")
+        if not isinstance(content, str):
+            raise RowError(f'{name} message {index} needs a string "content"')
+        _refuse_unknown_keys(message, MESSAGE_KEYS, where=f"{name} message {index}: ")
+        messages.append({"role": role, "content": content})
+    return messages
 
 
 def _clean_pairs(raw: Any, ids: list[str]) -> list[tuple[str, str]]:
@@ -644,20 +726,27 @@ LOOKUP_CHUNK = 2000
 def _write_specs(project: Project, specs: list[ItemSpec]) -> ImportResult:
     """Create what is new and change what differs: items, then their responses, then their
     tasks. Each step reads what exists as plain values and writes with one bulk statement
-    per kind of change (_insert_rows, _update_rows), never one per row."""
+    per kind of change (_insert_rows, _update_rows), never one per row. An existing item
+    any step changed is counted as updated and its updated_at moves (an `items` export
+    with `since` picks it up); the others are left as they were."""
     now = timezone.now()
     result = ImportResult()
-    item_pk, existing = _write_items(project, specs, now, result)
-    response_pk = _write_responses(specs, item_pk, existing, now, result)
-    _write_tasks(project, specs, item_pk, response_pk, existing, now, result)
+    item_pk, existing, changed = _write_items(project, specs, now, result)
+    response_pk, changed_responses = _write_responses(specs, item_pk, existing, now, result)
+    changed_tasks = _write_tasks(project, specs, item_pk, response_pk, existing, now, result)
+    updated = (changed | changed_responses | changed_tasks) & set(existing)
+    _update_rows(Item, ("updated_at",), [(pk, now) for pk in sorted(updated - changed)])
+    result.items_updated = len(updated)
+    result.items_unchanged = len(existing) - len(updated)
     return result
 
 
 def _write_items(
     project: Project, specs: list[ItemSpec], now: datetime, result: ImportResult
-) -> tuple[dict[str, int], list[int]]:
-    """Items created or updated (updated_at moves only when the content changed); returns
-    the pk of every spec's item and the pks of those that existed before."""
+) -> tuple[dict[str, int], list[int], set[int]]:
+    """Items created, or changed where their content differs; returns the pk of every
+    spec's item, the pks of those that existed before and of those whose content
+    changed."""
     stored: dict[str, tuple[Any, ...]] = {}  # external id -> (pk, *ITEM_CONTENT)
     if Item.objects.filter(project=project).exists():
         ids = [s.external_id for s in specs]
@@ -683,8 +772,7 @@ def _write_items(
                 changed.append((pk, *incoming, now))
     _update_rows(Item, (*ITEM_CONTENT, "updated_at"), changed)
     result.items_created = len(new_specs)
-    result.items_updated = len(specs) - len(new_specs)
-    return item_pk, [pk for pk, *_ in stored.values()]
+    return item_pk, [pk for pk, *_ in stored.values()], {pk for pk, *_ in changed}
 
 
 def _write_responses(
@@ -693,16 +781,17 @@ def _write_responses(
     existing: list[int],
     now: datetime,
     result: ImportResult,
-) -> dict[tuple[int, str], int]:
+) -> tuple[dict[tuple[int, str], int], set[int]]:
     """Responses created, or changed where their model, text or position differ (compared
     by the database, so stored texts are not read back); returns the pk of each response
-    by (item pk, external id)."""
+    by (item pk, external id), and the items that gained or changed a response."""
     response_pk: dict[tuple[int, str], int] = {}
     for responses in _among(Response.objects.all(), "item_id", existing):
         for item_id, external_id, pk in responses.values_list("item_id", "external_id", "pk"):
             response_pk[(item_id, external_id)] = pk
     new_rows: list[tuple[int, str, str, str, int]] = []
     known_rows = []
+    item_of_known: dict[int, int] = {}
     for spec in specs:
         item_id = item_pk[spec.external_id]
         for position, r in enumerate(spec.responses):
@@ -711,6 +800,7 @@ def _write_responses(
                 new_rows.append((item_id, r.external_id, r.model, r.text, position))
             else:
                 known_rows.append((pk, r.model, r.text, position))
+                item_of_known[pk] = item_id
     new_ids = _insert_rows(
         Response,
         ("item_id", "external_id", "model", "text", "position"),
@@ -720,9 +810,10 @@ def _write_responses(
     )
     for (item_id, external_id, *_), pk in zip(new_rows, new_ids, strict=True):
         response_pk[(item_id, external_id)] = pk
-    _update_rows(Response, ("model", "text", "position"), known_rows, only_changed=True)
+    changed = _update_rows(Response, ("model", "text", "position"), known_rows, only_changed=True)
     result.responses_created = len(new_rows)
-    return response_pk
+    touched = {item_of_known[pk] for pk in changed} | {row[0] for row in new_rows}
+    return response_pk, touched
 
 
 def _write_tasks(
@@ -733,9 +824,9 @@ def _write_tasks(
     existing: list[int],
     now: datetime,
     result: ImportResult,
-) -> None:
+) -> set[int]:
     """Tasks created for new pairs (a pair stored as b, a is the same task), and the known
-    answer of existing ones changed where it differs."""
+    answer of existing ones changed where it differs; returns the items concerned."""
     tasks: dict[tuple[int, int | None], tuple[int, int, Any]] = {}  # pair -> (pk, a, answer)
     for found in _among(Task.objects.all(), "item_id", existing):
         for pk, a, b, answer in found.values_list(
@@ -746,6 +837,7 @@ def _write_tasks(
                 tasks[(b, a)] = (pk, a, answer)
     new_rows = []
     regolded = []
+    touched: set[int] = set()
     for spec in specs:
         item_id = item_pk[spec.external_id]
         for a_id, b_id, gold_answer in _task_shapes(project, spec):
@@ -754,12 +846,14 @@ def _write_tasks(
             stored = tasks.get((a, b))
             if stored is None:
                 new_rows.append((project.pk, item_id, a, b, gold_answer, gold_answer is not None))
+                touched.add(item_id)
                 continue
             pk, stored_a, stored_answer = stored
             if b is not None and stored_a != a:
                 gold_answer = _flip(gold_answer)
             if stored_answer != gold_answer:
                 regolded.append((pk, gold_answer, gold_answer is not None))
+                touched.add(item_id)
     _insert_rows(
         Task,
         ("project_id", "item_id", "response_a_id", "response_b_id", "gold_answer", "is_gold"),
@@ -768,6 +862,7 @@ def _write_tasks(
     )
     _update_rows(Task, ("gold_answer", "is_gold"), regolded)
     result.tasks_created = len(new_rows)
+    return touched
 
 
 def _among(queryset: QuerySet, field: str, values: list[Any]) -> Iterator[QuerySet]:
@@ -866,53 +961,74 @@ def _update_rows(
     rows: list[tuple[Any, ...]],
     *,
     only_changed: bool = False,
-) -> None:
+) -> list[int]:
     """Set `columns` of existing rows, each given as (pk, *values); with `only_changed`, the
-    database leaves alone the rows that already hold those values. On PostgreSQL the values
-    go into a temporary table with one COPY and the table is changed by one UPDATE ... FROM;
-    elsewhere by one executemany."""
+    database leaves alone the rows that already hold those values. The values go into a
+    temporary table (one COPY on PostgreSQL, one executemany elsewhere) and the table is
+    changed by one UPDATE ... FROM. Returns the pks of the rows it changed."""
     if not rows:
-        return
+        return []
     meta = model._meta
     quote = connection.ops.quote_name
     fields = [meta.get_field(name) for name in columns]
     table = quote(meta.db_table)
     pk = quote(meta.pk.column)
-    if connection.vendor != "postgresql":
-        assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields)
-        condition = f"{pk} = %s"
-        if only_changed:
-            differs = " OR ".join(f"{quote(f.column)} IS NOT %s" for f in fields)
-            condition += f" AND ({differs})"
-        prepared = []
-        for row_pk, *values in rows:
-            saved = [f.get_db_prep_save(v, connection) for f, v in zip(fields, values, strict=True)]
-            prepared.append([*saved, row_pk, *(saved if only_changed else [])])
-        with connection.cursor() as cursor:
-            cursor.executemany(f"UPDATE {table} SET {assignments} WHERE {condition}", prepared)
-        return
     names = ", ".join(quote(f.column) for f in fields)
     staging = quote(f"import_{meta.db_table}")
+    postgresql = connection.vendor == "postgresql"
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE {staging} ON COMMIT DROP AS "
-            f"SELECT {pk}, {names} FROM {table} WITH NO DATA"
-        )
-        with cursor.cursor.copy(
-            f"COPY {staging} ({pk}, {names}) FROM STDIN WITH (FORMAT binary)"
-        ) as copy:
-            copy.set_types([_wire_type(f) for f in [meta.pk, *fields]])
-            for row_pk, *values in rows:
-                copy.write_row(
-                    (row_pk, *(_copy_value(f, v) for f, v in zip(fields, values, strict=True)))
-                )
+        if postgresql:
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE {staging} ON COMMIT DROP AS "
+                f"SELECT {pk}, {names} FROM {table} WITH NO DATA"
+            )
+            with cursor.cursor.copy(
+                f"COPY {staging} ({pk}, {names}) FROM STDIN WITH (FORMAT binary)"
+            ) as copy:
+                copy.set_types([_wire_type(f) for f in [meta.pk, *fields]])
+                for row_pk, *values in rows:
+                    copy.write_row(
+                        (row_pk, *(_copy_value(f, v) for f, v in zip(fields, values, strict=True)))
+                    )
+        else:
+            cursor.execute(f"DROP TABLE IF EXISTS temp.{staging}")
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE {staging} AS SELECT {pk}, {names} FROM {table} WHERE 0"
+            )
+            cursor.executemany(
+                f"INSERT INTO {staging} ({pk}, {names}) "
+                f"VALUES ({', '.join(['%s'] * (len(fields) + 1))})",
+                [
+                    [
+                        row_pk,
+                        *(
+                            f.get_db_prep_save(v, connection)
+                            for f, v in zip(fields, values, strict=True)
+                        ),
+                    ]
+                    for row_pk, *values in rows
+                ],
+            )
         assignments = ", ".join(f"{quote(f.column)} = s.{quote(f.column)}" for f in fields)
         condition = f"{table}.{pk} = s.{pk}"
         if only_changed:
-            condition += f" AND ({', '.join(f'{table}.{quote(f.column)}' for f in fields)})"
-            condition += f" IS DISTINCT FROM ({', '.join(f's.{quote(f.column)}' for f in fields)})"
-        cursor.execute(f"UPDATE {table} SET {assignments} FROM {staging} s WHERE {condition}")
+            condition += (
+                " AND ("
+                + " OR ".join(
+                    f"{table}.{quote(f.column)} IS DISTINCT FROM s.{quote(f.column)}"
+                    if postgresql
+                    else f"{table}.{quote(f.column)} IS NOT s.{quote(f.column)}"
+                    for f in fields
+                )
+                + ")"
+            )
+        cursor.execute(
+            f"UPDATE {table} SET {assignments} FROM {staging} s WHERE {condition} "
+            f"RETURNING {table}.{pk}"
+        )
+        changed = [row[0] for row in cursor.fetchall()]
         cursor.execute(f"DROP TABLE {staging}")
+    return changed
 
 
 def _task_shapes(

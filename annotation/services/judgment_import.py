@@ -36,14 +36,19 @@ MAX_RATIONALE = 5000
 
 @dataclass
 class JudgmentImportResult:
+    """What an import did: a row already imported is updated when its answer, rationale or
+    seconds changed, else unchanged."""
+
     created: int = 0
     updated: int = 0
+    unchanged: int = 0
     annotators_created: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return {
             "judgments_created": self.created,
             "judgments_updated": self.updated,
+            "judgments_unchanged": self.unchanged,
             "annotators_created": self.annotators_created,
         }
 
@@ -229,6 +234,7 @@ def _write(project: Project, prepared: list[tuple[str, str, Task, Any]]) -> Judg
         for j in Judgment.objects.filter(project=project, annotator__in=list(annotators.values()))
     }
     new, changed = [], []
+    fields = ("choice", "strength", "rationale", "criteria", "scores", "seconds")
     for external_id, _, task, (answer, seconds) in prepared:
         annotator = annotators[external_id]
         judgment = existing.get((annotator.pk, task.pk))
@@ -242,17 +248,15 @@ def _write(project: Project, prepared: list[tuple[str, str, Task, Any]]) -> Judg
                 rubric_version=project.rubric_version,
             )
             new.append(judgment)
-        else:
-            changed.append(judgment)
+        before = [getattr(judgment, name) for name in fields]
         judgment.choice, judgment.strength = answer.choice, answer.strength
         judgment.rationale, judgment.criteria = answer.rationale, answer.criteria
         judgment.scores, judgment.seconds = answer.scores, seconds
+        if judgment.pk is not None and before != [getattr(judgment, name) for name in fields]:
+            changed.append(judgment)
     Judgment.objects.bulk_create(new, batch_size=2000)
     if changed:
-        Judgment.objects.bulk_update(
-            changed,
-            ["choice", "strength", "rationale", "criteria", "scores", "seconds"],
-            batch_size=2000,
-        )
+        Judgment.objects.bulk_update(changed, list(fields), batch_size=2000)
     result.created, result.updated = len(new), len(changed)
+    result.unchanged = len(prepared) - len(new) - len(changed)
     return result

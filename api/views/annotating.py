@@ -8,7 +8,6 @@ from rest_framework import status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from annotation.errors import NotFound
 from annotation.models import Assignment, Judgment, Project
@@ -25,8 +24,10 @@ from api.serializers import (
     JudgmentInSerializer,
     JudgmentOutSerializer,
     LeaseRenewedSerializer,
+    SkipInSerializer,
     TaskOutSerializer,
 )
+from api.strict import StrictAPIView, no_body
 
 
 def _project(slug: str) -> Project:
@@ -43,7 +44,7 @@ def _assignment(assignment_id: int) -> Assignment:
     return assignment
 
 
-class NextTaskView(APIView):
+class NextTaskView(StrictAPIView):
     permission_classes = [IsAuthenticated]
 
     @extend_schema(
@@ -61,7 +62,7 @@ class NextTaskView(APIView):
         return Response(payload)
 
 
-class JudgmentSubmitView(APIView):
+class JudgmentSubmitView(StrictAPIView):
     permission_classes = [IsAuthenticated]
 
     @extend_schema(request=JudgmentInSerializer, responses={201: JudgmentOutSerializer})
@@ -84,21 +85,22 @@ class JudgmentSubmitView(APIView):
         return Response(JudgmentOutSerializer(judgment).data, status=status.HTTP_201_CREATED)
 
 
-class AssignmentSkipView(APIView):
+class AssignmentSkipView(StrictAPIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=None, responses={204: None})
+    @extend_schema(request=SkipInSerializer, responses={204: None})
     def post(self, request: Request, assignment_id: int) -> Response:
-        reason = request.data.get("reason", "") if isinstance(request.data, dict) else ""
+        serializer = SkipInSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
         assignment_skip(
             assignment=_assignment(assignment_id),
             annotator=annotator_for_user(user=request.user),
-            reason=str(reason),
+            reason=serializer.validated_data.get("reason", ""),
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class AssignmentRenewView(APIView):
+class AssignmentRenewView(StrictAPIView):
     """Keep a lease while the annotator is still at it: 200 with the new `expires_at`, 410
     once it has lapsed (the task may be someone else's by then)."""
 
@@ -112,6 +114,7 @@ class AssignmentRenewView(APIView):
         },
     )
     def post(self, request: Request, assignment_id: int) -> Response:
+        no_body(request)
         expires_at = assignment_renew(
             assignment=_assignment(assignment_id),
             annotator=annotator_for_user(user=request.user),

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
-from rest_framework import generics
 
 from annotation.models import CrowdSession
 from annotation.selectors.crowd import crowd_sessions_with_counts
 from api.permissions import IsResearcher, managed_project
 from api.serializers import CrowdSessionSerializer
+from api.strict import StrictListAPIView
 
 
-class CrowdSessionListView(generics.ListAPIView):
+class CrowdSessionListView(StrictListAPIView):
     """Every visit of a crowd worker, oldest first: platform ids, when it started and
     ended, how it ended, and how many regular tasks were answered and skipped."""
 

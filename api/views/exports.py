@@ -6,26 +6,28 @@ from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.request import Request
-from rest_framework.views import APIView
 
 from annotation.selectors.exports import (
     AVAILABLE_PAIR_LABELS,
     EXPORT_FILETYPES,
     EXPORT_FORMATS,
+    QUERY_KEYS,
     export_plan,
     export_query_from_params,
 )
 from annotation.services.exporting import export_stream
 from api.permissions import IsResearcher, managed_project
 from api.renderers import CONTENT_TYPES, file_stream_response
+from api.strict import StrictAPIView
 
 
-class ExportView(APIView):
+class ExportView(StrictAPIView):
     """Stream a dataset: judgments, DPO pairs, rubric scores, pair labels, items or
     annotators, as JSONL, CSV or Parquet, filtered by quality. Gzipped when the client
     sends Accept-Encoding: gzip."""
 
     permission_classes = [IsResearcher]
+    query_parameters = {"GET": QUERY_KEYS}
 
     @extend_schema(
         parameters=[

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiExample, extend_schema
-from rest_framework import generics, status
+from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -12,9 +12,10 @@ from annotation.services.importing import items_import, rows_from_body
 from api.parsers import JSONLinesParser, JSONParser, NDJSONParser
 from api.permissions import IsResearcher, managed_project
 from api.serializers import ImportResultSerializer, ItemSerializer
+from api.strict import StrictListAPIView
 
 
-class ItemListView(generics.ListAPIView):
+class ItemListView(StrictListAPIView):
     permission_classes = [IsResearcher]
     serializer_class = ItemSerializer
     parser_classes = [JSONParser, NDJSONParser, JSONLinesParser]

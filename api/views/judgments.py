@@ -6,7 +6,6 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from annotation.selectors.sync import judgments_since
 from annotation.services.importing import rows_from_body
@@ -14,17 +13,19 @@ from annotation.services.judgment_import import judgments_import
 from api.parsers import JSONLinesParser, JSONParser, NDJSONParser
 from api.permissions import IsResearcher, managed_project
 from api.serializers import JudgmentImportResultSerializer, JudgmentSyncPageSerializer
+from api.strict import StrictAPIView
 
 SYNC_PAGE = 1000
 
 
-class JudgmentListView(APIView):
+class JudgmentListView(StrictAPIView):
     """GET: every judgment of the project, oldest first, from a cursor: `since` is the
     `next_since` of the previous page, so a pipeline that polls sees each judgment once.
     POST: import judgments made elsewhere (historical labels, an LLM judge)."""
 
     permission_classes = [IsResearcher]
     parser_classes = [JSONParser, NDJSONParser, JSONLinesParser]
+    query_parameters = {"GET": ("since",)}
 
     @extend_schema(
         parameters=[OpenApiParameter("since", str)], responses=JudgmentSyncPageSerializer

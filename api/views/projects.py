@@ -5,19 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import generics, status
+from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from annotation.selectors.progress import project_progress
 from annotation.selectors.projects import projects_managed_by
 from annotation.services.projects import project_create, project_update
 from api.permissions import IsResearcher, managed_project
 from api.serializers import ProgressSerializer, ProjectSerializer
+from api.strict import StrictAPIView, StrictListAPIView
 
 
-class ProjectListView(generics.ListAPIView):
+class ProjectListView(StrictListAPIView):
     permission_classes = [IsResearcher]
     serializer_class = ProjectSerializer
 
@@ -38,7 +38,7 @@ class ProjectListView(generics.ListAPIView):
         return Response(ProjectSerializer(project).data, status=status.HTTP_201_CREATED)
 
 
-class ProjectDetailView(APIView):
+class ProjectDetailView(StrictAPIView):
     permission_classes = [IsResearcher]
 
     @extend_schema(responses=ProjectSerializer)
@@ -60,7 +60,7 @@ class ProjectDetailView(APIView):
         return Response(ProjectSerializer(project).data)
 
 
-class ProjectProgressView(APIView):
+class ProjectProgressView(StrictAPIView):
     permission_classes = [IsResearcher]
 
     @extend_schema(responses=ProgressSerializer)

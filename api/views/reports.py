@@ -7,7 +7,6 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from annotation.services.reports import (
     ANNOTATOR_KINDS,
@@ -18,6 +17,7 @@ from annotation.services.reports import (
 from annotation.tasks import report_refresh
 from api.permissions import IsResearcher, managed_project
 from api.serializers import AgreementReportSerializer, LeaderboardSerializer
+from api.strict import StrictAPIView, no_body
 
 ANNOTATOR_KIND = OpenApiParameter(
     "annotator_kind",
@@ -27,8 +27,9 @@ ANNOTATOR_KIND = OpenApiParameter(
 )
 
 
-class AgreementView(APIView):
+class AgreementView(StrictAPIView):
     permission_classes = [IsResearcher]
+    query_parameters = {"GET": ("annotator_kind",)}
 
     @extend_schema(parameters=[ANNOTATOR_KIND], responses=AgreementReportSerializer)
     def get(self, request: Request, slug: str) -> Response:
@@ -37,18 +38,20 @@ class AgreementView(APIView):
         return Response(agreement_current(project=project, annotator_kind=kind))
 
 
-class AgreementRefreshView(APIView):
+class AgreementRefreshView(StrictAPIView):
     permission_classes = [IsResearcher]
 
     @extend_schema(request=None, responses={202: None})
     def post(self, request: Request, slug: str) -> Response:
         project = managed_project(request.user, slug)
+        no_body(request)
         transaction.on_commit(lambda: report_refresh.delay(project.pk, force=True))
         return Response({"status": "queued"}, status=status.HTTP_202_ACCEPTED)
 
 
-class LeaderboardView(APIView):
+class LeaderboardView(StrictAPIView):
     permission_classes = [IsResearcher]
+    query_parameters = {"GET": ("annotator_kind", "exclude_flagged")}
 
     @extend_schema(
         parameters=[
@@ -63,7 +66,7 @@ class LeaderboardView(APIView):
     )
     def get(self, request: Request, slug: str) -> Response:
         project = managed_project(request.user, slug)
-        kind, exclude_flagged = report_params(request.query_params, leaderboard=True)
+        kind, exclude_flagged = report_params(request.query_params)
         return Response(
             leaderboard_current(
                 project=project, annotator_kind=kind, exclude_flagged=exclude_flagged

@@ -8,10 +8,9 @@ from django.http import FileResponse, StreamingHttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import generics, status
+from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from annotation.errors import NotFound, ValidationFailed
 from annotation.models import Project, Snapshot
@@ -21,10 +20,10 @@ from annotation.services.exporting import (
     snapshot_folder_name,
     snapshot_folder_zip,
 )
-from api.parsers import JSONParser
 from api.permissions import IsResearcher, managed_project
 from api.renderers import CONTENT_TYPES
 from api.serializers import ExportQuerySerializer, SnapshotCreatedSerializer, SnapshotSerializer
+from api.strict import StrictAPIView, StrictListAPIView
 
 ZIP_CONTENT_TYPE = "application/zip"
 
@@ -36,13 +35,12 @@ def _snapshot(project: Project, snapshot_id: int) -> Snapshot:
     return snapshot
 
 
-class SnapshotListView(generics.ListAPIView):
+class SnapshotListView(StrictListAPIView):
     """GET: the project's snapshots, oldest first. POST: snapshot an export's query; the
     file is built by a worker (202, then poll the snapshot)."""
 
     permission_classes = [IsResearcher]
     serializer_class = SnapshotSerializer
-    parser_classes = [JSONParser]
 
     def get_queryset(self):
         project = managed_project(self.request.user, self.kwargs["slug"])
@@ -68,7 +66,7 @@ class SnapshotListView(generics.ListAPIView):
         )
 
 
-class SnapshotDetailView(APIView):
+class SnapshotDetailView(StrictAPIView):
     permission_classes = [IsResearcher]
 
     @extend_schema(responses=SnapshotSerializer)
@@ -80,11 +78,12 @@ class SnapshotDetailView(APIView):
 DOWNLOAD_SHAPES = ("file", "folder")
 
 
-class SnapshotDownloadView(APIView):
+class SnapshotDownloadView(StrictAPIView):
     """The snapshot's file, streamed from storage; with `as=folder`, a zip of a dataset
     repository's folder: the card as README.md and the file under data/."""
 
     permission_classes = [IsResearcher]
+    query_parameters = {"GET": ("as",)}
 
     @extend_schema(
         parameters=[

@@ -502,14 +502,15 @@ def test_preview_with_a_bad_task_id_is_not_a_500(researcher, pairs, task):
     assert response.status_code in (200, 400)
 
 
-def test_form_body_over_djangos_memory_limit_is_a_json_413(researcher_client, pairs, settings):
+def test_form_body_over_djangos_memory_limit_is_a_json_415(researcher_client, pairs, settings):
+    """Form bodies are never parsed under /api/ (JSON only), whatever their size."""
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1_000
 
     response = researcher_client.post(
         "/api/v1/projects/", "name=" + "x" * 2_000, content_type="application/x-www-form-urlencoded"
     )
 
-    refusal(response, 413)
+    assert fields_of(refusal(response, 415)) == ["Content-Type"]
 
 
 def test_body_that_is_not_utf8_is_a_400(annotator_client, assignment):

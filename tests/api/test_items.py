@@ -30,6 +30,7 @@ def test_json_list_is_imported_with_counts(researcher_client, project):
     assert response.json() == {
         "items_created": 2,
         "items_updated": 0,
+        "items_unchanged": 0,
         "responses_created": 6,
         "tasks_created": 6,
     }
@@ -88,7 +89,8 @@ def test_importing_the_same_items_twice_keeps_one_copy(researcher_client, projec
     assert again.status_code == 201
     assert again.json() == {
         "items_created": 0,
-        "items_updated": 3,
+        "items_updated": 0,
+        "items_unchanged": 3,
         "responses_created": 0,
         "tasks_created": 0,
     }
@@ -135,3 +137,21 @@ def test_importing_into_another_researchers_project_is_a_404(researcher_client):
     response = researcher_client.post("/api/v1/projects/theirs/items/", item_rows(1), format="json")
 
     assert response.status_code == 404
+
+
+def test_an_items_export_reimports_unchanged(researcher_client, project):
+    rows = item_rows(3)
+    rows[0] |= {"metadata": {"source": "mt-bench"}, "reference": {"preferred": "r2"}}
+    rows[1] |= {"gold": {"preferred": "r1"}, "pairs": [["r2", "r1"]]}
+    rows[2]["prompt"] = [{"role": "user", "content": "Hi"}]
+    researcher_client.post(URL, rows, format="json")
+    exported = researcher_client.get(
+        "/api/v1/projects/fresh/export/", {"format": "items", "include_gold": "true"}
+    )
+    lines = b"".join(exported.streaming_content)
+
+    again = researcher_client.post(URL, lines, content_type="application/x-ndjson")
+
+    assert again.status_code == 201, again.content
+    assert again.json()["items_updated"] == 0
+    assert again.json()["items_unchanged"] == 3

@@ -29,5 +29,7 @@ def test_the_consent_version_is_read_only(researcher_client, pairwise):
         "/api/v1/projects/pairs/", {"consent_version": 9}, format="json"
     )
 
-    assert response.status_code == 200
-    assert response.json()["consent_version"] == 1
+    assert response.status_code == 400
+    assert response.json()["errors"] == [{"field": "consent_version", "error": "read-only field"}]
+    pairwise.refresh_from_db()
+    assert pairwise.consent_version == 1

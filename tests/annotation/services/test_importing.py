@@ -73,7 +73,8 @@ def test_reimporting_the_same_ids_updates_without_duplicating():
     items_import(project=project, content=_jsonl(rows))
     rows[0]["prompt"] = "Changed?"
     result = items_import(project=project, content=_jsonl(rows))
-    assert (result.items_created, result.items_updated, result.tasks_created) == (0, 3, 0)
+    assert (result.items_created, result.items_updated, result.tasks_created) == (0, 1, 0)
+    assert result.items_unchanged == 2
     assert Item.objects.filter(project=project).count() == 3
     assert Item.objects.get(external_id="q0").prompt == "Changed?"
 

@@ -74,7 +74,7 @@ def test_reimport_changes_only_what_differs():
     rows[2]["responses"].append({"id": "r3", "model": "model-9", "text": "A third."})
     result = items_import(project=project, rows=_numbered(rows))
 
-    assert (result.items_created, result.items_updated) == (0, 3)
+    assert (result.items_created, result.items_updated, result.items_unchanged) == (0, 2, 1)
     assert (result.responses_created, result.tasks_created) == (1, 2)
     after = {i.external_id: i for i in Item.objects.filter(project=project)}
     assert after["q0"].updated_at == before["q0"].updated_at
@@ -115,7 +115,8 @@ def test_reimport_of_an_unchanged_file_changes_nothing():
 
     assert result.as_dict() == {
         "items_created": 0,
-        "items_updated": 2,
+        "items_updated": 0,
+        "items_unchanged": 2,
         "responses_created": 0,
         "tasks_created": 0,
     }
@@ -135,7 +136,7 @@ def test_many_items_are_looked_up_and_written_in_bulk(django_assert_max_num_quer
     with django_assert_max_num_queries(40):
         result = items_import(project=project, rows=_numbered(rows))
 
-    assert (result.items_updated, result.tasks_created) == (2500, 0)
+    assert (result.items_updated, result.items_unchanged, result.tasks_created) == (1, 2499, 0)
     assert Item.objects.get(project=project, external_id="q0").prompt == "Changed?"
     assert Task.objects.filter(project=project).count() == 2500
 

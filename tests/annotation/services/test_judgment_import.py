@@ -112,3 +112,20 @@ def test_a_refused_import_schedules_nothing(
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(ImportRejected):
         judgments_import(project=pairwise, rows=[(1, vote(choice="maybe"))])
     assert scheduled == []
+
+
+def test_importing_the_same_rows_again_updates_nothing(pairwise):
+    rows = [(1, vote(rationale="why", seconds=2.5)), (2, vote(item="q1", choice="tie"))]
+    judgments_import(project=pairwise, rows=rows)
+
+    again = judgments_import(project=pairwise, rows=rows)
+    changed = judgments_import(project=pairwise, rows=[rows[0], (2, vote(item="q1", choice="b"))])
+
+    assert again.as_dict() == {
+        "judgments_created": 0,
+        "judgments_updated": 0,
+        "judgments_unchanged": 2,
+        "annotators_created": 0,
+    }
+    assert (changed.updated, changed.unchanged) == (1, 1)
+    assert Judgment.objects.get(task__item__external_id="q1").choice == "b"

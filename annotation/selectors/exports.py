@@ -29,6 +29,7 @@ from datetime import UTC, datetime, time
 from typing import Any
 
 import numpy as np
+import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -71,7 +72,7 @@ from annotation.models import (
     Task,
 )
 from annotation.numbers import BIGINT_MAX, INT_MAX, ascii_float, ascii_int
-from annotation.selectors.judgment_table import CHOICES
+from annotation.selectors.judgment_table import CHOICES, unpack_array
 from annotation.services.projects import CRITERION_FIELDS
 from annotation.services.quality import flagged_annotator_ids
 from annotation.stats import TaskLabels, task_labels
@@ -900,10 +901,11 @@ def dpo_rows(
     come as retractions. With conversational prompts, chosen and rejected are one
     assistant message each (TRL's conversational preference format)."""
     by_strength = bool(project.strength_scale)
-    labels = scope = None
+    walk = scope = None
     votes_filters = filters
     if filters.label == "dawid_skene":
         labels, scope = pair_labels(project=project, filters=filters)
+        walk = _LabelWalk(labels)
         # Dawid-Skene labels move with every vote of the project: which pairs to give is
         # known from the labels (`scope`), not from the tasks judged after the cursor.
         votes_filters = replace(filters, since=None)
@@ -923,10 +925,10 @@ def dpo_rows(
             )
             if n
         }
-        if labels is None:
+        if walk is None:
             decision = decide_pair(task_id, counts, by_strength=by_strength)
         else:
-            decision = _decided_by(labels, task_id, counts, by_strength=by_strength)
+            decision = _decided_by(walk, task_id, counts, by_strength=by_strength)
         if decision is None or not _passes(decision, filters):
             if filters.since is not None:
                 yield retraction(task_id, item_id, sum(n for n, _ in counts.values()))
@@ -959,26 +961,21 @@ def _passes(decision: PairDecision, filters: ExportFilters) -> bool:
 
 
 def _decided_by(
-    labels: TaskLabels | None,
+    walk: _LabelWalk,
     task_id: int,
     counts: Mapping[str, tuple[int, float | None]],
     *,
     by_strength: bool,
 ) -> PairDecision | None:
     """The pair as its Dawid-Skene label decides it (None unless the label is a or b)."""
-    index = _label_index(labels, task_id)
+    index = walk.index(task_id)
     if index is None:
         return None
-    code = int(labels.weighted[index])
+    code = walk.columns["weighted"][index]
     if code not in (0, 1):
         return None
-    return _pair_decision(
-        task_id,
-        counts,
-        CHOICES[code],
-        float(labels.weighted_confidence[index]),
-        by_strength=by_strength,
-    )
+    agreement = walk.columns["weighted_confidence"][index]
+    return _pair_decision(task_id, counts, CHOICES[code], agreement, by_strength=by_strength)
 
 
 def _completion(text: str, conversational: bool) -> Any:
@@ -1027,26 +1024,46 @@ def _vote_arrays(*, project: Project, filters: ExportFilters) -> dict[str, np.nd
 def sql_arrays(
     sql: str, params: Sequence[Any], columns: Sequence[WireColumn]
 ) -> dict[str, np.ndarray]:
-    """The columns of a query's rows as numpy arrays (through COPY and Arrow on
-    PostgreSQL)."""
+    """The integer columns of a query's rows as numpy arrays: on PostgreSQL each column as
+    one binary array (array_send(array_agg(...)), as the report reads its judgments: a
+    million rows cross the wire as a few values, read without parsing)."""
+    names = [column.name for column in columns]
     if connection.vendor == "postgresql":
-        schema = pa.schema([(column.name, column.type) for column in columns])
-        table = pa.Table.from_batches(list(copy_batches(sql, params, columns)), schema)
-        return {column.name: table.column(column.name).to_numpy() for column in columns}
+        aggregated = ", ".join(f"array_send(array_agg(rows.{name}::int8))" for name in names)
+        statement = f"SELECT {aggregated} FROM ({sql}) AS rows({', '.join(names)})"
+        connection.ensure_connection()
+        # Binary results need psycopg's own (server-side binding) cursor.
+        with psycopg.Cursor(connection.connection) as cursor:
+            cursor.execute(statement, params, binary=True)
+            blobs = cursor.fetchone()
+        return {name: unpack_array(blob) for name, blob in zip(names, blobs, strict=True)}
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         values = list(zip(*cursor.fetchall(), strict=True)) or [() for _ in columns]
     return {
-        column.name: np.array(value, dtype=np.int64)
-        for column, value in zip(columns, values, strict=True)
+        name: np.array(value, dtype=np.int64) for name, value in zip(names, values, strict=True)
     }
 
 
-def _label_index(labels: TaskLabels | None, task_id: int) -> int | None:
-    if labels is None:
-        return None
-    index = int(np.searchsorted(labels.task, task_id))
-    return index if index < len(labels.task) and labels.task[index] == task_id else None
+class _LabelWalk:
+    """The labels of tasks asked for in ascending order (the rows' order), found by walking
+    the sorted task ids once instead of a search per row."""
+
+    def __init__(self, labels: TaskLabels | None) -> None:
+        columns = labels._asdict() if labels is not None else {}
+        self.columns: dict[str, list[Any]] = {
+            name: np.asarray(columns[name]).tolist() if columns else []
+            for name in TaskLabels._fields
+        }
+        self.tasks = self.columns["task"]
+        self.position = 0
+
+    def index(self, task_id: int) -> int | None:
+        tasks, position = self.tasks, self.position
+        while position < len(tasks) and tasks[position] < task_id:
+            position += 1
+        self.position = position
+        return position if position < len(tasks) and tasks[position] == task_id else None
 
 
 def pair_labels(
@@ -1082,6 +1099,23 @@ def _choice_name(code: int) -> str | None:
     return CHOICES[code] if code >= 0 else None
 
 
+# Every pairwise task of the project with the ids a labels row shows, in task order: one
+# statement (the labels say which of them have passing votes).
+LABEL_TASKS = """
+SELECT task.id, item.external_id, a.external_id, b.external_id
+FROM {task} task
+JOIN {item} item ON item.id = task.item_id
+JOIN {response} a ON a.id = task.response_a_id
+JOIN {response} b ON b.id = task.response_b_id
+WHERE task.project_id = %s
+ORDER BY task.id
+"""
+LABEL_TASK_COLUMNS = tuple(
+    WireColumn(name, None, pa.int64() if name == "task" else pa.string())
+    for name in ("task", "item_id", "a_id", "b_id")
+)
+
+
 def label_rows(*, project: Project, filters: ExportFilters) -> Iterator[dict[str, Any]]:
     """One row per pairwise task with a passing vote (format `labels`), in task order:
     majority (null when two answers tie for the most votes) with the share of the votes
@@ -1090,27 +1124,32 @@ def label_rows(*, project: Project, filters: ExportFilters) -> Iterator[dict[str
     labels, scope = pair_labels(project=project, filters=filters)
     if labels is None:
         return
-    tasks = (
-        Task.objects.filter(pk__in=labels.task.tolist() if scope is None else sorted(scope))
-        .order_by("pk")
-        .values_list(
-            "pk", "item__external_id", "response_a__external_id", "response_b__external_id"
-        )
+    walk = _LabelWalk(labels)
+    columns = walk.columns
+    quote = connection.ops.quote_name
+    sql = LABEL_TASKS.format(
+        task=quote(Task._meta.db_table),
+        item=quote(Item._meta.db_table),
+        response=quote(Response._meta.db_table),
     )
-    for pk, item_id, a_id, b_id in tasks.iterator(chunk_size=EXPORT_CHUNK):
-        index = _label_index(labels, pk)
-        n = int(labels.n_judgments[index])
+    for task_id, item_id, a_id, b_id in sql_rows(sql, [project.pk], LABEL_TASK_COLUMNS):
+        if scope is not None and task_id not in scope:
+            continue
+        index = walk.index(task_id)
+        if index is None:
+            continue
+        n = columns["n_judgments"][index]
         if filters.min_judgments and n < filters.min_judgments:
             continue
         yield {
-            "pair_id": pk,
+            "pair_id": task_id,
             "item_id": item_id,
             "a": a_id,
             "b": b_id,
-            "majority": _choice_name(int(labels.majority[index])),
-            "majority_share": round(float(labels.majority_share[index]), 6),
-            "ds_label": _choice_name(int(labels.weighted[index])),
-            "ds_posterior": round(float(labels.weighted_confidence[index]), 6),
+            "majority": _choice_name(columns["majority"][index]),
+            "majority_share": round(columns["majority_share"][index], 6),
+            "ds_label": _choice_name(columns["weighted"][index]),
+            "ds_posterior": round(columns["weighted_confidence"][index], 6),
             "n_judgments": n,
         }
 

@@ -342,15 +342,15 @@ def _read_with_arrays(
             row = cursor.fetchone()
             upper_row = upper.result() if upper is not None else None
     width = len(columns)
-    judgment = [_unpack(blob) for blob in row[:width]]
+    judgment = [unpack_array(blob) for blob in row[:width]]
     if upper_row is not None:
         judgment = [
-            np.concatenate([lower, _unpack(blob)])
+            np.concatenate([lower, unpack_array(blob)])
             for lower, blob in zip(judgment, upper_row, strict=True)
         ]
-    task_id, task_item, task_response_a, task_response_b = map(_unpack, row[width : width + 4])
+    task_id, task_item, task_response_a, task_response_b = map(unpack_array, row[width : width + 4])
     model_names, model_responses = row[width + 4] or [], row[width + 5] or []
-    model_annotators = _unpack(row[width + 6])
+    model_annotators = unpack_array(row[width + 6])
 
     ids = judgment[0]
     if not np.all(ids[1:] > ids[:-1]):  # the scan order is nearly, not always, id order
@@ -363,7 +363,7 @@ def _read_with_arrays(
     # Model names in code point order (as Python sorts them); each response gets its code.
     names = sorted(model_names)
     by_name = dict(zip(model_names, model_responses, strict=True))
-    responses = [_unpack(by_name[name]) for name in names]
+    responses = [unpack_array(by_name[name]) for name in names]
     response_ids = np.concatenate([np.empty(0, np.int64), *responses])
     response_code = np.repeat(np.arange(len(names)), [len(r) for r in responses])
 
@@ -455,7 +455,7 @@ def _used_models(
 _ELEMENT_TYPES = {23: ">i4", 20: ">i8", 701: ">f8"}
 
 
-def _unpack(blob: bytes | None) -> npt.NDArray:
+def unpack_array(blob: bytes | None) -> npt.NDArray:
     """A one-dimensional array from PostgreSQL's binary array format (what array_send
     returns): a 12-byte header, the length and lower bound, then each element after its
     4-byte length. Every column is coalesced, so an element is never NULL."""
@@ -497,7 +497,7 @@ def task_references(*, project: Project) -> tuple[npt.NDArray[np.int64], npt.NDA
         connection.ensure_connection()
         with psycopg.Cursor(connection.connection) as cursor:
             cursor.execute(REFERENCES_SQL, [project.pk, project.pk], binary=True)
-            task, code = (_unpack(blob) for blob in cursor.fetchone())
+            task, code = (unpack_array(blob) for blob in cursor.fetchone())
         order = np.argsort(task, kind="stable")
         return task[order], code[order]
     preferred = KeyTextTransform("preferred", "item__reference")

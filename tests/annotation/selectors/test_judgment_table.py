@@ -199,7 +199,7 @@ def test_binary_arrays_are_read_exactly(sql, expected):
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT encode(array_send({sql}), 'hex')")
         (hex_value,) = cursor.fetchone()
-    values = selector._unpack(None if hex_value is None else bytes.fromhex(hex_value))
+    values = selector.unpack_array(None if hex_value is None else bytes.fromhex(hex_value))
     np.testing.assert_array_equal(values, np.array(expected, dtype=values.dtype))
 
 
@@ -209,7 +209,7 @@ def test_a_null_element_is_refused_rather_than_misread():
         cursor.execute("SELECT encode(array_send(ARRAY[1, NULL]::int8[]), 'hex')")
         (hex_value,) = cursor.fetchone()
     with pytest.raises(ValueError, match="NULL"):
-        selector._unpack(bytes.fromhex(hex_value))
+        selector.unpack_array(bytes.fromhex(hex_value))
 
 
 @pytest.mark.postgres

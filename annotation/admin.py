@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.db import models
@@ -14,8 +15,10 @@ from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
+from django.views.decorators.vary import vary_on_headers
 
 from annotation.charts import agreement_over_time_svg, leaderboard_svg
 from annotation.console.pages import console_pages, console_urlpatterns
@@ -26,6 +29,7 @@ from annotation.models import (
     Assignment,
     Criterion,
     CrowdSession,
+    ImportJob,
     Item,
     Judgment,
     Project,
@@ -37,7 +41,8 @@ from annotation.selectors.crowd import crowd_sessions_with_counts
 from annotation.selectors.progress import progress_context
 from annotation.selectors.projects import projects_managed_by
 from annotation.services.consent import consent_version_bump
-from annotation.services.importing import filetype_from_name, items_import
+from annotation.services.import_jobs import import_job_summary, import_start
+from annotation.services.importing import filetype_from_name
 from annotation.services.projects import (
     PROJECT_FIELDS,
     criteria_add,
@@ -158,14 +163,8 @@ class ProjectAdminForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        for name in ("arming_ms", "review_min_share"):
-            if name in self.fields:
-                self.fields[name].required = False
-
-    def clean_review_min_share(self) -> float:
-        value = self.cleaned_data.get("review_min_share")
-        # An emptied box (or a form from before the setting existed): the default.
-        return Project._meta.get_field("review_min_share").default if value is None else value
+        if "arming_ms" in self.fields:
+            self.fields["arming_ms"].required = False
 
     def clean_arming_ms(self) -> int:
         value = self.cleaned_data.get("arming_ms")
@@ -232,7 +231,6 @@ class ProjectAdmin(ManagedProjectMixin, admin.ModelAdmin):
                     "flag_fast_share",
                     "flag_side_rate",
                     "flag_min_gold_accuracy",
-                    "review_min_share",
                 ]
             },
         ),
@@ -457,6 +455,11 @@ class ProjectAdmin(ManagedProjectMixin, admin.ModelAdmin):
                 self.admin_site.admin_view(self.import_view),
                 name="annotation_project_import",
             ),
+            path(
+                "<int:project_id>/import/<int:job_id>/",
+                self.admin_site.admin_view(self.import_job_view),
+                name="annotation_project_import_job",
+            ),
             *console_urlpatterns(self),
             *super().get_urls(),
         ]
@@ -470,25 +473,66 @@ class ProjectAdmin(ManagedProjectMixin, admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             upload = form.cleaned_data["file"]
             try:
-                result = items_import(
+                result = import_start(
                     project=project,
-                    content=upload.read(),
+                    kind=ImportJob.Kind.ITEMS,
+                    body=upload.read(),
                     filetype=filetype_from_name(upload.name),
+                    file_name=upload.name,
+                    created_by=request.user,
                 )
             except ImportRejected as exc:
                 errors = exc.errors
                 messages.error(request, f"{exc.detail} ({len(errors)} bad line(s) listed below)")
             else:
+                if isinstance(result, ImportJob):
+                    return HttpResponseRedirect(
+                        reverse("admin:annotation_project_import_job", args=[project.pk, result.pk])
+                    )
                 messages.success(request, result.summary())
                 return HttpResponseRedirect(
                     reverse("admin:annotation_project_change", args=[project.pk])
                 )
+        return self._import_page(request, project, form=form, errors=errors)
+
+    @method_decorator(vary_on_headers("HX-Request"))
+    def import_job_view(self, request: HttpRequest, project_id: int, job_id: int) -> HttpResponse:
+        """An import job's progress: the whole import page, or (for htmx, every second until
+        the job ends) its progress panel alone."""
+        project = get_object_or_404(self.get_queryset(request), pk=project_id)
+        if not self.has_change_permission(request, project):
+            return HttpResponseRedirect(reverse("admin:index"))
+        job = get_object_or_404(ImportJob.objects.defer("content"), pk=job_id, project=project)
+        if request.htmx:
+            context = {"project": project, "job": job, "summary": import_job_summary(job)}
+            return TemplateResponse(
+                request, "admin/annotation/project_import.html#import-job", context
+            )
+        return self._import_page(request, project, form=ItemImportForm(), job=job)
+
+    def _import_page(
+        self,
+        request: HttpRequest,
+        project: Project,
+        *,
+        form: ItemImportForm,
+        errors: list[dict[str, Any]] | None = None,
+        job: ImportJob | None = None,
+    ) -> TemplateResponse:
         context = {
             **self.admin_site.each_context(request),
             "title": f"Import items into {project.name}",
             "project": project,
             "form": form,
-            "errors": errors,
+            "errors": errors or [],
+            "job": job,
+            "summary": import_job_summary(job) if job else "",
+            "async_rows": settings.IMPORT_ASYNC_ROWS,
+            "recent_jobs": (
+                ImportJob.objects.defer("content")
+                .filter(project=project)
+                .exclude(pk=job.pk if job else None)[:5]
+            ),
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/annotation/project_import.html", context)

@@ -225,12 +225,6 @@ class Project(models.Model):
         help_text="With license 'other': the license's short id (lowercase letters, digits, "
         "'.' and '-', e.g. my-lab-data-license-1.0).",
     )
-    review_min_share = models.FloatField(
-        default=0.6,
-        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
-        help_text="A pairwise task goes to the review queue when no answer has at least this "
-        "share of its votes (or when its majority contradicts gold).",
-    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     rubric_version = models.PositiveIntegerField(
         default=1, help_text="Bumped when the criteria change after judgments exist."
@@ -823,48 +817,6 @@ class TaskLabel(models.Model):
         return f"label of {self.task_id}"
 
 
-class Adjudication(models.Model):
-    """A researcher's decision on a pairwise task whose votes split or contradict gold: the
-    label it takes in the `labels` export and in `dpo` with `label=adjudicated`. One per
-    task: a newer decision replaces it, with its own researcher and time."""
-
-    task = models.OneToOneField(Task, on_delete=models.CASCADE, related_name="adjudication")
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="adjudications")
-    label = models.CharField(max_length=10, choices=Judgment.Choice.choices)
-    note = models.TextField(blank=True)
-    researcher = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        help_text="Who decided (empty: the account was deleted since).",
-    )
-    decided_at = models.DateTimeField()
-    last_judgment_id = models.BigIntegerField(
-        default=0,
-        help_text="The project's newest judgment when decided: an export with `since` at or "
-        "below it gives the task again.",
-    )
-
-    class Meta:
-        ordering = ["project", "task"]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(label__in=["a", "b", "tie", "both_bad"]),
-                name="adjudication_label_valid",
-            ),
-        ]
-        indexes = [
-            # Incremental exports: the project's decisions after a cursor.
-            models.Index(fields=["project", "decided_at"], name="adjudication_decided_idx"),
-            models.Index(fields=["project", "last_judgment_id"], name="adjudication_cursor_idx"),
-        ]
-
-    def __str__(self) -> str:
-        return f"adjudication of {self.task_id}"
-
-
 def _snapshot_path(snapshot: Snapshot, filename: str) -> str:
     return f"snapshots/{snapshot.project.slug}/{filename}"
 
@@ -908,3 +860,72 @@ class Snapshot(models.Model):
 
     def __str__(self) -> str:
         return f"snapshot {self.pk} of {self.project}"
+
+
+class ImportJob(models.Model):
+    """An import of items or judgments too large to run within a request: the uploaded
+    content waits here for a worker, which records its progress and, when it ends, what was
+    imported or the errors with their line numbers (then nothing was imported)."""
+
+    class Kind(models.TextChoices):
+        ITEMS = "items", "Items"
+        JUDGMENTS = "judgments", "Judgments"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="import_jobs")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    filetype = models.CharField(max_length=10, help_text="jsonl, json or csv.")
+    content = models.BinaryField(
+        blank=True,
+        help_text="The uploaded file, until the job has run (kept in the database, "
+        "which web and worker share).",
+    )
+    file_name = models.CharField(max_length=255, blank=True)
+    rows_total = models.PositiveIntegerField(default=0)
+    rows_done = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(
+        default=list, blank=True, help_text='Bad lines, each {"line": n, "error": "..."}.'
+    )
+    result = models.JSONField(default=dict, blank=True, help_text="What was imported.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "running", "done", "failed"]),
+                name="importjob_status",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=["items", "judgments"]), name="importjob_kind"
+            ),
+            models.CheckConstraint(
+                condition=Q(rows_done__lte=F("rows_total")), name="importjob_rows_done_lte_total"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"import {self.pk} of {self.kind} into {self.project}"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)
+
+    @property
+    def percent(self) -> int:
+        return int(100 * self.rows_done / self.rows_total) if self.rows_total else 0

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from annotation.models import Snapshot
-from annotation.services import exporting, reports
+from annotation.services import exporting, import_jobs, reports
 
 
 @shared_task(
@@ -60,4 +60,27 @@ def snapshots_requeue_pending() -> int:
     pending = exporting.snapshots_pending_since(before=before)
     for snapshot_id in pending:
         snapshot_build.delay(snapshot_id)
+    return len(pending)
+
+
+@shared_task(
+    bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True, max_retries=60
+)
+def import_job_run(self: Task, job_id: int) -> None:
+    """Run an import job. Safe to run twice: a job that has ended is left alone, and while
+    another worker runs it (or a dead worker's session ends), try again shortly."""
+    try:
+        import_jobs.import_job_run(job_id=job_id)
+    except import_jobs.ImportJobBusy as busy:
+        raise self.retry(exc=busy, countdown=settings.WORKER_BUSY_RETRY_SECONDS) from busy
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def import_jobs_requeue_pending() -> int:
+    """Beat: queue again the runs of import jobs pending for longer than
+    SNAPSHOT_REQUEUE_AFTER_SECONDS."""
+    before = timezone.now() - timedelta(seconds=settings.SNAPSHOT_REQUEUE_AFTER_SECONDS)
+    pending = import_jobs.import_jobs_pending_since(before=before)
+    for job_id in pending:
+        import_job_run.delay(job_id)
     return len(pending)

@@ -11,6 +11,7 @@ from rest_framework import serializers
 from annotation.models import (
     Criterion,
     CrowdSession,
+    ImportJob,
     Item,
     Project,
     Response,
@@ -220,6 +221,35 @@ class JudgmentImportResultSerializer(serializers.Serializer):
     judgments_updated = serializers.IntegerField(help_text="Rows imported before, now changed.")
     judgments_unchanged = serializers.IntegerField(help_text="Rows imported before, the same.")
     annotators_created = serializers.IntegerField()
+
+
+class ImportJobSerializer(serializers.ModelSerializer):
+    """An import job: how far it got, and on failure every bad line (nothing was kept)."""
+
+    project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ImportJob
+        fields = [
+            "id",
+            "status",
+            "rows_done",
+            "rows_total",
+            "errors",
+            "kind",
+            "project",
+            "result",
+            "url",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+
+    def get_url(self, job: ImportJob) -> str:
+        path = reverse("api:import-detail", kwargs={"job_id": job.pk})
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
 
 
 class AgreementReportSerializer(serializers.Serializer):

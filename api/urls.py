@@ -4,6 +4,7 @@ from api.views import (
     annotating,
     crowd,
     exports,
+    imports,
     items,
     judgments,
     projects,
@@ -58,6 +59,7 @@ urlpatterns = [
     path(
         "projects/<slug:slug>/leaderboard/", reports.LeaderboardView.as_view(), name="leaderboard"
     ),
+    path("imports/<int:job_id>/", imports.ImportJobDetailView.as_view(), name="import-detail"),
     path(
         "assignments/<int:assignment_id>/judgment/",
         annotating.JudgmentSubmitView.as_view(),

@@ -208,7 +208,7 @@ def main() -> None:
     started = time.perf_counter()
     with transaction.atomic():
         with connection.execute_wrapper(phase_clock):
-            importing._write_specs(project, specs)
+            importing._write_specs(project, specs, importing.ImportResult())
         t_write = time.perf_counter() - started
     t_commit = time.perf_counter() - started - t_write
     gc.enable()

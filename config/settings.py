@@ -234,6 +234,9 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # is a JSON 413 before it is read. Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB) still bounds
 # form posts: the API's parsers read the body themselves.
 MAX_IMPORT_BYTES: int = env.int("MAX_IMPORT_BYTES", default=256 * 1024 * 1024)
+# An import of items or judgments with more rows than this runs as an import job in a worker
+# (the request answers 202 with the job); smaller ones run within the request.
+IMPORT_ASYNC_ROWS: int = env.int("IMPORT_ASYNC_ROWS", default=5000)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -300,7 +303,8 @@ REPORT_DEBOUNCE_SECONDS: int = env("REPORT_DEBOUNCE_SECONDS")
 # A report refresh or snapshot build that finds another worker on the same project or snapshot
 # tries again this much later.
 WORKER_BUSY_RETRY_SECONDS: int = env.int("WORKER_BUSY_RETRY_SECONDS", default=5)
-# Beat queues again the build of a snapshot still pending this long after it was asked for.
+# Beat queues again the build of a snapshot (or the run of an import job) still pending this
+# long after it was asked for.
 SNAPSHOT_REQUEUE_AFTER_SECONDS: int = env.int("SNAPSHOT_REQUEUE_AFTER_SECONDS", default=600)
 CELERY_BEAT_SCHEDULE = {
     "refresh-stale-reports": {
@@ -309,6 +313,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     "requeue-pending-snapshots": {
         "task": "annotation.tasks.snapshots_requeue_pending",
+        "schedule": env.int("SNAPSHOT_BEAT_SECONDS", default=300),
+    },
+    "requeue-pending-import-jobs": {
+        "task": "annotation.tasks.import_jobs_requeue_pending",
         "schedule": env.int("SNAPSHOT_BEAT_SECONDS", default=300),
     },
 }

@@ -13,7 +13,7 @@ import io
 import itertools
 import json
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,6 +31,11 @@ from annotation.models import Criterion, Item, Project, Response, Task
 from annotation.services.exporting import csv_text_read
 
 MAX_REPORTED_ERRORS = 200
+#: Rows written per step of an import (all in its one transaction); its progress is told
+#: after each step.
+WRITE_CHUNK = 2500
+#: Told how many rows an import has written so far.
+ImportProgress = Callable[[int], None]
 MESSAGE_ROLES = {"system", "user", "assistant", "tool"}
 #: The keys of each form of an item row (CONTRACT 4); any other is refused by name.
 ITEM_KEYS = frozenset({"id", "prompt", "responses", "pairs", "metadata", "reference", "gold"})
@@ -682,10 +687,12 @@ def items_import(
     content: bytes | str | None = None,
     filetype: str = "jsonl",
     read_errors: list[dict[str, Any]] | None = None,
+    progress: ImportProgress | None = None,
 ) -> ImportResult:
     """Validate every row, then create or update the items, their responses and tasks in
     one transaction. Either `rows` (already parsed, with the lines that could not be read)
-    or `content` (a file's bytes)."""
+    or `content` (a file's bytes). `progress` is told how many rows are written so far,
+    every WRITE_CHUNK rows, from within the transaction."""
     read_errors = list(read_errors or [])
     if rows is None and content is None:
         raise ImportRejected("Nothing to import.", errors=[{"line": 0, "error": "empty"}])
@@ -702,7 +709,12 @@ def items_import(
             # One import into a project at a time: which ids exist must not change under
             # us. NO KEY UPDATE leaves the foreign-key checks of votes on the project free.
             list(Project.objects.select_for_update(no_key=True).filter(pk=project.pk).values("pk"))
-            return _write_specs(project, specs)
+            result = ImportResult()
+            for start in range(0, len(specs), WRITE_CHUNK):
+                _write_specs(project, specs[start : start + WRITE_CHUNK], result)
+                if progress is not None:
+                    progress(min(start + WRITE_CHUNK, len(specs)))
+            return result
 
 
 @contextmanager
@@ -723,22 +735,20 @@ ITEM_CONTENT = ("prompt", "metadata", "reference", "gold")
 LOOKUP_CHUNK = 2000
 
 
-def _write_specs(project: Project, specs: list[ItemSpec]) -> ImportResult:
+def _write_specs(project: Project, specs: list[ItemSpec], result: ImportResult) -> None:
     """Create what is new and change what differs: items, then their responses, then their
-    tasks. Each step reads what exists as plain values and writes with one bulk statement
-    per kind of change (_insert_rows, _update_rows), never one per row. An existing item
-    any step changed is counted as updated and its updated_at moves (an `items` export
-    with `since` picks it up); the others are left as they were."""
+    tasks, counted into `result`. Each step reads what exists as plain values and writes
+    with one bulk statement per kind of change (_insert_rows, _update_rows), never one per
+    row. An existing item any step changed is counted as updated and its updated_at moves
+    (an `items` export with `since` picks it up); the others are left as they were."""
     now = timezone.now()
-    result = ImportResult()
     item_pk, existing, changed = _write_items(project, specs, now, result)
     response_pk, changed_responses = _write_responses(specs, item_pk, existing, now, result)
     changed_tasks = _write_tasks(project, specs, item_pk, response_pk, existing, now, result)
     updated = (changed | changed_responses | changed_tasks) & set(existing)
     _update_rows(Item, ("updated_at",), [(pk, now) for pk in sorted(updated - changed)])
-    result.items_updated = len(updated)
-    result.items_unchanged = len(existing) - len(updated)
-    return result
+    result.items_updated += len(updated)
+    result.items_unchanged += len(existing) - len(updated)
 
 
 def _write_items(
@@ -771,7 +781,7 @@ def _write_items(
             if content != incoming:
                 changed.append((pk, *incoming, now))
     _update_rows(Item, (*ITEM_CONTENT, "updated_at"), changed)
-    result.items_created = len(new_specs)
+    result.items_created += len(new_specs)
     return item_pk, [pk for pk, *_ in stored.values()], {pk for pk, *_ in changed}
 
 
@@ -811,7 +821,7 @@ def _write_responses(
     for (item_id, external_id, *_), pk in zip(new_rows, new_ids, strict=True):
         response_pk[(item_id, external_id)] = pk
     changed = _update_rows(Response, ("model", "text", "position"), known_rows, only_changed=True)
-    result.responses_created = len(new_rows)
+    result.responses_created += len(new_rows)
     touched = {item_of_known[pk] for pk in changed} | {row[0] for row in new_rows}
     return response_pk, touched
 
@@ -861,7 +871,7 @@ def _write_tasks(
         now=now,
     )
     _update_rows(Task, ("gold_answer", "is_gold"), regolded)
-    result.tasks_created = len(new_rows)
+    result.tasks_created += len(new_rows)
     return touched
 
 

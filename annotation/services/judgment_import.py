@@ -19,7 +19,7 @@ from django.db import transaction
 
 from annotation.errors import ImportRejected, ValidationFailed
 from annotation.models import Annotator, Judgment, Project, Task
-from annotation.services.importing import MAX_REPORTED_ERRORS
+from annotation.services.importing import MAX_REPORTED_ERRORS, WRITE_CHUNK, ImportProgress
 from annotation.services.judging import answer_from_sides
 from annotation.services.reports import report_refresh_soon
 
@@ -73,9 +73,12 @@ def judgments_import(
     project: Project,
     rows: Iterable[tuple[int, Any]],
     read_errors: list[dict[str, Any]] | None = None,
+    progress: ImportProgress | None = None,
 ) -> JudgmentImportResult:
     """Validate every row, then write them all in one transaction. `read_errors` are the
-    lines of the input that could not even be read; they are reported with the others."""
+    lines of the input that could not even be read; they are reported with the others.
+    `progress` is told how many rows are written so far, every WRITE_CHUNK rows, from
+    within the transaction."""
     rows = list(rows)
     criteria = list(project.criteria.all())
     tasks = _task_index(project)
@@ -106,7 +109,7 @@ def judgments_import(
     if not prepared:
         raise ImportRejected("Nothing to import.", errors=[{"line": 0, "error": "no rows"}])
     with transaction.atomic():
-        result = _write(project, prepared)
+        result = _write(project, prepared, progress)
         # Scheduling the refresh must not fail a stored import (Redis down, say): beat
         # finds the report stale later.
         transaction.on_commit(lambda: report_refresh_soon(project_id=project.pk), robust=True)
@@ -200,7 +203,11 @@ def _seconds(value: Any, fail: Callable[[str, str], ValidationFailed]) -> float 
     return number
 
 
-def _write(project: Project, prepared: list[tuple[str, str, Task, Any]]) -> JudgmentImportResult:
+def _write(
+    project: Project,
+    prepared: list[tuple[str, str, Task, Any]],
+    progress: ImportProgress | None,
+) -> JudgmentImportResult:
     result = JudgmentImportResult()
     wanted = {(external_id, kind) for external_id, kind, _, _ in prepared}
     annotators = {
@@ -233,6 +240,22 @@ def _write(project: Project, prepared: list[tuple[str, str, Task, Any]]) -> Judg
         (j.annotator_id, j.task_id): j
         for j in Judgment.objects.filter(project=project, annotator__in=list(annotators.values()))
     }
+    for start in range(0, len(prepared), WRITE_CHUNK):
+        chunk = prepared[start : start + WRITE_CHUNK]
+        _write_judgments(project, chunk, annotators, existing, result)
+        if progress is not None:
+            progress(start + len(chunk))
+    return result
+
+
+def _write_judgments(
+    project: Project,
+    prepared: list[tuple[str, str, Task, Any]],
+    annotators: dict[str, Annotator],
+    existing: dict[tuple[int, int], Judgment],
+    result: JudgmentImportResult,
+) -> None:
+    """Create or change the judgments of some rows, counted into `result`."""
     new, changed = [], []
     fields = ("choice", "strength", "rationale", "criteria", "scores", "seconds")
     for external_id, _, task, (answer, seconds) in prepared:
@@ -257,6 +280,6 @@ def _write(project: Project, prepared: list[tuple[str, str, Task, Any]]) -> Judg
     Judgment.objects.bulk_create(new, batch_size=2000)
     if changed:
         Judgment.objects.bulk_update(changed, list(fields), batch_size=2000)
-    result.created, result.updated = len(new), len(changed)
-    result.unchanged = len(prepared) - len(new) - len(changed)
-    return result
+    result.created += len(new)
+    result.updated += len(changed)
+    result.unchanged += len(prepared) - len(new) - len(changed)

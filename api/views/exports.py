@@ -62,9 +62,8 @@ class ExportView(StrictAPIView):
                 str,
                 enum=list(AVAILABLE_PAIR_LABELS),
                 default="majority",
-                description="dpo: what decides a pair, the majority of its votes, its "
-                "Dawid-Skene label (agreement is then the label's posterior), or a researcher's "
-                "adjudication where there is one (else the majority).",
+                description="dpo: what decides a pair, the majority of its votes or its "
+                "Dawid-Skene label (agreement is then the label's posterior).",
             ),
         ],
         responses={

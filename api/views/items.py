@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiExample, extend_schema
-from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from annotation.models import Item
-from annotation.services.importing import items_import, rows_from_body
+from annotation.models import ImportJob, Item
+from annotation.services.import_jobs import import_start
 from api.parsers import JSONLinesParser, JSONParser, NDJSONParser
 from api.permissions import IsResearcher, managed_project
-from api.serializers import ImportResultSerializer, ItemSerializer
+from api.serializers import ImportJobSerializer, ImportResultSerializer, ItemSerializer
 from api.strict import StrictListAPIView
+from api.views.imports import import_answer
 
 
 class ItemListView(StrictListAPIView):
@@ -29,7 +29,7 @@ class ItemListView(StrictListAPIView):
             "application/json": {"type": "array", "items": {"type": "object"}},
             "application/x-ndjson": {"type": "string"},
         },
-        responses={201: ImportResultSerializer},
+        responses={201: ImportResultSerializer, 202: ImportJobSerializer},
         examples=[
             OpenApiExample(
                 "one item",
@@ -48,6 +48,7 @@ class ItemListView(StrictListAPIView):
     )
     def post(self, request: Request, slug: str) -> Response:
         project = managed_project(request.user, slug)
-        rows, read_errors = rows_from_body(request.data)
-        result = items_import(project=project, rows=rows, read_errors=read_errors)
-        return Response(result.as_dict(), status=status.HTTP_201_CREATED)
+        result = import_start(
+            project=project, kind=ImportJob.Kind.ITEMS, body=request.data, created_by=request.user
+        )
+        return import_answer(request, result)

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from annotation.models import ImportJob
 from annotation.selectors.sync import judgments_since
-from annotation.services.importing import rows_from_body
-from annotation.services.judgment_import import judgments_import
+from annotation.services.import_jobs import import_start
 from api.parsers import JSONLinesParser, JSONParser, NDJSONParser
 from api.permissions import IsResearcher, managed_project
-from api.serializers import JudgmentImportResultSerializer, JudgmentSyncPageSerializer
+from api.serializers import (
+    ImportJobSerializer,
+    JudgmentImportResultSerializer,
+    JudgmentSyncPageSerializer,
+)
 from api.strict import StrictAPIView
+from api.views.imports import import_answer
 
 SYNC_PAGE = 1000
 
@@ -44,10 +48,14 @@ class JudgmentListView(StrictAPIView):
             "application/json": {"type": "array", "items": {"type": "object"}},
             "application/x-ndjson": {"type": "string"},
         },
-        responses={201: JudgmentImportResultSerializer},
+        responses={201: JudgmentImportResultSerializer, 202: ImportJobSerializer},
     )
     def post(self, request: Request, slug: str) -> Response:
         project = managed_project(request.user, slug)
-        rows, read_errors = rows_from_body(request.data)
-        result = judgments_import(project=project, rows=rows, read_errors=read_errors)
-        return Response(result.as_dict(), status=status.HTTP_201_CREATED)
+        result = import_start(
+            project=project,
+            kind=ImportJob.Kind.JUDGMENTS,
+            body=request.data,
+            created_by=request.user,
+        )
+        return import_answer(request, result)

@@ -31,8 +31,6 @@ LABEL_FIELDS = [
     "ds_label",
     "ds_posterior",
     "n_judgments",
-    "adjudicated_label",
-    "adjudicated_by",
 ]
 
 
@@ -258,6 +256,7 @@ def test_dpo_states_its_label_in_a_snapshot_query_and_card(researcher_client, pa
 @pytest.mark.parametrize(
     ("query", "field"),
     [
+        ({"format": "dpo", "label": "adjudicated"}, "label"),
         ({"format": "dpo", "label": "mean"}, "label"),
         ({"format": "judgments", "label": "majority"}, "label"),
         ({"format": "labels", "label": "dawid_skene"}, "label"),

@@ -285,6 +285,7 @@ def mb(n: float) -> str:
 
 
 def main() -> None:
+    global DB_NAME
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, help="tasks (x5 judgments); default 200,000")
     parser.add_argument("--quick", action="store_true", help="20k tasks (100k judgments)")
@@ -292,7 +293,11 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=3, help="COPY floor runs (median)")
     parser.add_argument("--profile-rows", type=int, default=100_000)
     parser.add_argument("--profile-top", type=int, default=15)
+    parser.add_argument(
+        "--database", default=DB_NAME, help=f"bench database (default {DB_NAME})"
+    )
     args = parser.parse_args()
+    DB_NAME = args.database
     n_tasks = args.tasks or (20_000 if args.quick else 200_000)
     run_started = time.perf_counter()
 

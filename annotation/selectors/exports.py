@@ -105,8 +105,26 @@ _HUMAN_BY_DEFAULT = {"dpo", "rubric", "labels"}
 PAIR_LABELS = ("majority", "dawid_skene", "adjudicated")
 AVAILABLE_PAIR_LABELS = ("majority", "dawid_skene")
 
-MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string())])
-MESSAGES = pa.list_(MESSAGE)
+# Nested types: lists hold no nulls and a message has both its fields, as in every file.
+MESSAGE = pa.struct(
+    [
+        pa.field("role", pa.string(), nullable=False),
+        pa.field("content", pa.string(), nullable=False),
+    ]
+)
+MESSAGES = pa.list_(pa.field("item", MESSAGE, nullable=False))
+RESPONSES = pa.list_(
+    pa.field(
+        "item",
+        pa.struct(
+            [pa.field(name, pa.string(), nullable=False) for name in ("id", "model", "text")]
+        ),
+        nullable=False,
+    )
+)
+PAIRS = pa.list_(
+    pa.field("item", pa.list_(pa.field("item", pa.string(), nullable=False)), nullable=False)
+)
 
 
 @dataclass(frozen=True)
@@ -152,16 +170,25 @@ class ExportPlan:
     query: ExportQuery
     criteria: tuple[Criterion, ...]
     conversational: bool
-    columns: tuple[tuple[str, pa.DataType], ...]
+    columns: tuple[pa.Field, ...]
     rubric_versions: tuple[tuple[int, tuple[Criterion, ...]], ...] = ()
 
     @property
     def column_names(self) -> list[str]:
-        return [name for name, _ in self.columns]
+        return [column.name for column in self.columns]
 
     @property
     def schema(self) -> pa.Schema:
+        """The file's schema, whatever its type: Parquet's, and the types JSON Lines keep to."""
         return pa.schema(list(self.columns))
+
+    @property
+    def answer_keys(self) -> list[str] | None:
+        """The keys of the `judgments` answers struct (`criteria` or `scores`)."""
+        if self.query.format != "judgments":
+            return None
+        answers = self.schema.field("criteria" if self.project.is_pairwise else "scores").type
+        return [child.name for child in answers] if pa.types.is_struct(answers) else []
 
     @property
     def filename(self) -> str:
@@ -175,6 +202,13 @@ class WireColumn:
     name: str
     expression: Any  # what a queryset selects for it (None in hand-written SQL)
     type: pa.DataType
+
+
+def iso_time(moment: datetime) -> str:
+    """A time as exported: ISO 8601 in UTC, always with microseconds. A JSON reader
+    (`datasets`, pandas) takes a time to the second alone for a timestamp and one with a
+    fraction for text, so a column must never mix them, in JSON Lines as in Parquet."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 # ---------------------------------------------------------------- reading the query
@@ -379,9 +413,7 @@ def export_plan(*, project: Project, query: ExportQuery) -> ExportPlan:
         versions = _rubric_versions_read(project, criteria, query.filters.rubric_version)
         criteria = _rubric_column_criteria(versions)
     conversational = False
-    if query.format in ("dpo", "rubric") or (
-        query.format == "items" and query.filetype == "parquet"
-    ):
+    if query.format in ("dpo", "rubric", "items"):
         conversational = project_has_conversations(project=project)
     if query.format == "rubric":
         columns = _rubric_columns(criteria, versions, conversational)
@@ -459,11 +491,33 @@ _RUBRIC_FIXED = {
 }
 
 
+def column(name: str, column_type: pa.DataType, *, nullable: bool = False) -> pa.Field:
+    """One column of an export: required (never null, so non-nullable in Parquet) unless
+    said otherwise."""
+    return pa.field(name, column_type, nullable=nullable)
+
+
+def _answer_keys(project: Project, criteria: tuple[Criterion, ...]) -> list[str]:
+    """The keys of a judgment's answers (`criteria` or `scores`): the current criteria, then
+    those only earlier rubric versions had, so old judgments keep their answers."""
+    versions = rubric_versions_of(project=project, current=criteria)
+    return [c.key for c in _rubric_column_criteria(sorted(versions.items(), reverse=True))]
+
+
+def _answers_type(project: Project, keys: Sequence[str]) -> pa.DataType:
+    """A struct of the answer keys (text for pairwise criteria, integers for rubric scores),
+    every key present and null when unanswered; null when the project asks for none."""
+    if not keys:
+        return pa.null()
+    value_type = pa.string() if project.is_pairwise else pa.int64()
+    return pa.struct([column(key, value_type, nullable=True) for key in keys])
+
+
 def _rubric_columns(
     criteria: tuple[Criterion, ...],
     versions: Sequence[tuple[int, tuple[Criterion, ...]]],
     conversational: bool,
-) -> tuple[tuple[str, pa.DataType], ...]:
+) -> tuple[pa.Field, ...]:
     """A rubric row: the response, its rubric version, then per criterion its value (an
     integer score for nominal and ordinal criteria, a float mean for interval ones; a key
     that is interval in any version read is a float) and, for a nominal one, the value's
@@ -473,92 +527,109 @@ def _rubric_columns(
         for criterion in version_criteria:
             levels[criterion.key].add(criterion.level)
     text = pa.string()
-    values: list[tuple[str, pa.DataType]] = []
+    values: list[pa.Field] = []
     for criterion in criteria:
         kinds = levels[criterion.key] or {criterion.level}
         interval = Criterion.Level.INTERVAL in kinds
-        values.append(
-            (rubric_score_column(criterion.key), pa.float64() if interval else pa.int64())
-        )
+        value_type = pa.float64() if interval else pa.int64()
+        values.append(column(rubric_score_column(criterion.key), value_type, nullable=True))
         if Criterion.Level.NOMINAL in kinds:
-            values.append((f"share_{criterion.key}", pa.float64()))
+            values.append(column(f"share_{criterion.key}", pa.float64(), nullable=True))
     return (
-        ("prompt", MESSAGES if conversational else text),
-        ("response", text),
-        ("model", text),
-        ("item_id", text),
-        ("response_id", text),
-        ("rubric_version", pa.int64()),
+        column("prompt", MESSAGES if conversational else text),
+        column("response", text),
+        column("model", text),
+        column("item_id", text),
+        column("response_id", text),
+        column("rubric_version", pa.int64()),
         *values,
-        ("n_judgments", pa.int64()),
-        *((f"agreement_{c.key}", pa.float64()) for c in criteria),
-        ("agreement", pa.float64()),
+        column("n_judgments", pa.int64()),
+        *(column(f"agreement_{c.key}", pa.float64(), nullable=True) for c in criteria),
+        column("agreement", pa.float64(), nullable=True),
     )
 
 
 def _columns(
-    project: Project, export_format: str, criteria: tuple[Criterion, ...], conversational: bool
-) -> tuple[tuple[str, pa.DataType], ...]:
+    project: Project,
+    export_format: str,
+    criteria: tuple[Criterion, ...],
+    conversational: bool,
+    *,
+    retractable: bool = False,
+) -> tuple[pa.Field, ...]:
+    """The columns of a format other than `rubric`. `retractable` (a `dpo` pull with `since`):
+    a retraction row keeps only its keys, so the texts may be null."""
     text = pa.string()
     prompt = MESSAGES if conversational else text
     if export_format == "judgments":
         head = [
-            ("id", pa.int64()),
-            ("project", text),
-            ("item_id", text),
-            ("task", pa.int64()),
-            ("annotator", text),
-            ("annotator_kind", text),
+            column("id", pa.int64()),
+            column("project", text),
+            column("item_id", text),
+            column("task", pa.int64()),
+            column("annotator", text),
+            column("annotator_kind", text),
         ]
+        answers = _answers_type(project, _answer_keys(project, criteria))
         if project.is_pairwise:
-            answers = pa.struct([(c.key, text) for c in criteria]) if criteria else text
             body = [
-                ("a", text),
-                ("b", text),
-                ("a_model", text),
-                ("b_model", text),
-                ("choice", text),
-                ("strength", pa.int64()),
-                ("criteria", answers),
+                column("a", text),
+                column("b", text),
+                column("a_model", text),
+                column("b_model", text),
+                column("choice", text),
+                column("strength", pa.int64(), nullable=True),
+                column("criteria", answers, nullable=pa.types.is_null(answers)),
             ]
         else:
-            scores = pa.struct([(c.key, pa.int64()) for c in criteria]) if criteria else text
-            body = [("response", text), ("model", text), ("scores", scores)]
+            body = [
+                column("response", text),
+                column("model", text),
+                column("scores", answers, nullable=pa.types.is_null(answers)),
+            ]
         tail = [
-            ("rationale", text),
-            ("shown_left", text),
-            ("seconds", pa.float64()),
-            ("created_at", text),
-            ("is_gold", pa.bool_()),
-            ("rubric_version", pa.int64()),
+            column("rationale", text),
+            column("shown_left", text, nullable=True),
+            column("seconds", pa.float64(), nullable=True),
+            column("created_at", text),
+            column("is_gold", pa.bool_()),
+            column("rubric_version", pa.int64()),
         ]
         return tuple(head + body + tail)
     if export_format == "dpo":
         completion = MESSAGES if conversational else text
         return (
-            ("pair_id", pa.int64()),
-            ("prompt", prompt),
-            ("chosen", completion),
-            ("rejected", completion),
-            ("chosen_model", text),
-            ("rejected_model", text),
-            ("item_id", text),
-            ("chosen_id", text),
-            ("rejected_id", text),
-            ("n_judgments", pa.int64()),
-            ("agreement", pa.float64()),
-            ("margin", pa.float64()),
-            ("retracted", pa.bool_()),
+            column("pair_id", pa.int64()),
+            column("prompt", prompt, nullable=retractable),
+            column("chosen", completion, nullable=retractable),
+            column("rejected", completion, nullable=retractable),
+            column("chosen_model", text, nullable=retractable),
+            column("rejected_model", text, nullable=retractable),
+            column("item_id", text),
+            column("chosen_id", text, nullable=retractable),
+            column("rejected_id", text, nullable=retractable),
+            column("n_judgments", pa.int64()),
+            column("agreement", pa.float64(), nullable=retractable),
+            column("margin", pa.float64(), nullable=True),
+            column("retracted", pa.bool_()),
         )
     if export_format == "labels":
         return LABEL_COLUMNS
     if export_format == "annotators":
         return ANNOTATOR_COLUMNS
-    response = pa.struct([("id", text), ("model", text), ("text", text)])
-    columns = [("id", text), ("prompt", prompt), ("responses", pa.list_(response))]
+    columns = [
+        column("id", text),
+        column("prompt", prompt),
+        column("responses", RESPONSES),
+    ]
     if project.is_pairwise:
-        columns.append(("pairs", pa.list_(pa.list_(text))))
-    columns += [("metadata", text), ("gold", text), ("reference", text)]
+        columns.append(column("pairs", PAIRS))
+    # Free-form objects (their keys differ from item to item) are JSON text in every file.
+    columns += [
+        column("metadata", text),
+        column("gold", text, nullable=True),
+        column("reference", text, nullable=True),
+    ]
     return tuple(columns)
 
 
@@ -566,7 +637,7 @@ def export_rows(*, plan: ExportPlan) -> Iterator[dict[str, Any]]:
     """The plan's rows, one dict each, read lazily."""
     project, filters = plan.project, plan.query.filters
     if plan.query.format == "judgments":
-        return judgment_rows(project=project, filters=filters)
+        return judgment_rows(project=project, filters=filters, answer_keys=plan.answer_keys)
     if plan.query.format == "dpo":
         return dpo_rows(project=project, filters=filters, conversational=plan.conversational)
     if plan.query.format == "rubric":
@@ -652,18 +723,36 @@ JUDGMENT_COLUMNS = (
 
 
 def judgment_rows(
-    *, project: Project, filters: ExportFilters, limit: int | None = None
+    *,
+    project: Project,
+    filters: ExportFilters,
+    limit: int | None = None,
+    answer_keys: Sequence[str] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """One dict per judgment (CONTRACT section 7, format `judgments`), oldest first, read in
     chunks through a server-side cursor on Postgres."""
     queryset = judgments_for_export(project=project, filters=filters)
     if limit is not None:
         queryset = queryset[:limit]
-    return judgment_records(project=project, queryset=queryset)
+    return judgment_records(project=project, queryset=queryset, answer_keys=answer_keys)
 
 
-def judgment_records(*, project: Project, queryset: QuerySet[Judgment]) -> Iterator[dict[str, Any]]:
-    """The export's dict for each judgment of an (ordered) queryset, read in chunks."""
+def _answers(stored: Any, keys: Sequence[str] | None) -> Any:
+    """A judgment's answers as the export's struct: every key, null when unanswered (null
+    when the project has none); as stored when no keys are given (the sync API)."""
+    if keys is None:
+        return stored
+    if not keys:
+        return None
+    stored = stored if isinstance(stored, dict) else {}
+    return {key: stored.get(key) for key in keys}
+
+
+def judgment_records(
+    *, project: Project, queryset: QuerySet[Judgment], answer_keys: Sequence[str] | None = None
+) -> Iterator[dict[str, Any]]:
+    """The export's dict for each judgment of an (ordered) queryset, read in chunks. With
+    `answer_keys` the answers have exactly those keys (the export's struct)."""
     is_pairwise = project.is_pairwise
     rows = queryset.values_list(*JUDGMENT_COLUMNS)
     for row in rows.iterator(chunk_size=EXPORT_CHUNK):
@@ -707,17 +796,19 @@ def judgment_records(*, project: Project, queryset: QuerySet[Judgment]) -> Itera
                     "b_model": b_model,
                     "choice": choice,
                     "strength": strength,
-                    "criteria": criteria,
+                    "criteria": _answers(criteria, answer_keys),
                 }
             )
         else:
-            record.update({"response": a_id, "model": a_model, "scores": scores})
+            record.update(
+                {"response": a_id, "model": a_model, "scores": _answers(scores, answer_keys)}
+            )
         record.update(
             {
                 "rationale": rationale,
                 "shown_left": left_id,
                 "seconds": seconds,
-                "created_at": created_at.isoformat(),
+                "created_at": iso_time(created_at),
                 "is_gold": is_gold,
                 "rubric_version": rubric_version,
             }
@@ -986,16 +1077,16 @@ def _completion(text: str, conversational: bool) -> Any:
 
 #: One row per pairwise task with a passing vote (CONTRACT 11): its majority and
 #: Dawid-Skene label, computed at export time from the judgments that pass the filters.
-LABEL_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
-    ("pair_id", pa.int64()),
-    ("item_id", pa.string()),
-    ("a", pa.string()),
-    ("b", pa.string()),
-    ("majority", pa.string()),
-    ("majority_share", pa.float64()),
-    ("ds_label", pa.string()),
-    ("ds_posterior", pa.float64()),
-    ("n_judgments", pa.int64()),
+LABEL_COLUMNS: tuple[pa.Field, ...] = (
+    column("pair_id", pa.int64()),
+    column("item_id", pa.string()),
+    column("a", pa.string()),
+    column("b", pa.string()),
+    column("majority", pa.string(), nullable=True),
+    column("majority_share", pa.float64()),
+    column("ds_label", pa.string(), nullable=True),
+    column("ds_posterior", pa.float64()),
+    column("n_judgments", pa.int64()),
 )
 
 _CHOICE_CODE = Case(
@@ -1270,7 +1361,7 @@ def rubric_rows(*, plan: ExportPlan) -> Iterator[dict[str, Any]]:
     project, filters = plan.project, plan.query.filters
     criteria_of = dict(plan.rubric_versions)
     current = criteria_of.get(project.rubric_version, plan.criteria)
-    types = dict(plan.columns)
+    types = {column.name: column.type for column in plan.columns}
     value_columns = [
         (name, pa.types.is_floating(types[name]))
         for c in plan.criteria
@@ -1322,8 +1413,8 @@ def item_export_rows(
 ) -> Iterator[dict[str, Any]]:
     """One row per item in the import format (CONTRACT section 4), so that an export
     re-imports unchanged. Items with gold are left out unless `include_gold`; `since` (a
-    datetime) picks items created or changed after it. `conversational` (Parquet, one
-    type per column) turns every prompt into messages."""
+    datetime) picks items created or changed after it. `conversational` (one type per
+    column) turns every prompt into messages."""
     items = Item.objects.filter(project=project).order_by("pk")
     if not filters.include_gold:
         items = items.filter(gold__isnull=True)
@@ -1357,10 +1448,8 @@ def item_export_rows(
             if is_pairwise:
                 row["pairs"] = pairs[pk]
             row["metadata"] = metadata or {}
-            if gold is not None:
-                row["gold"] = gold
-            if reference is not None:
-                row["reference"] = reference
+            row["gold"] = gold
+            row["reference"] = reference
             yield row
 
 
@@ -1368,22 +1457,22 @@ def item_export_rows(
 
 #: One row per annotator of the project (CONTRACT 10.3): the pseudonymous id of the
 #: `judgments` export (never a crowd platform's worker id), their consent, and quality.
-ANNOTATOR_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
-    ("annotator", pa.string()),
-    ("annotator_kind", pa.string()),
-    ("platform", pa.string()),
-    ("consented_at", pa.string()),
-    ("consent_version", pa.int64()),
-    ("n_judgments", pa.int64()),
-    ("gold_judgments", pa.int64()),
-    ("gold_accuracy", pa.float64()),
-    ("left_rate", pa.float64()),
-    ("fast_share", pa.float64()),
-    ("mean_seconds", pa.float64()),
-    ("median_seconds", pa.float64()),
-    ("qualified", pa.bool_()),
-    ("flags", pa.list_(pa.string())),
-    ("blocked", pa.bool_()),
+ANNOTATOR_COLUMNS: tuple[pa.Field, ...] = (
+    column("annotator", pa.string()),
+    column("annotator_kind", pa.string()),
+    column("platform", pa.string()),
+    column("consented_at", pa.string(), nullable=True),
+    column("consent_version", pa.int64(), nullable=True),
+    column("n_judgments", pa.int64()),
+    column("gold_judgments", pa.int64()),
+    column("gold_accuracy", pa.float64(), nullable=True),
+    column("left_rate", pa.float64(), nullable=True),
+    column("fast_share", pa.float64(), nullable=True),
+    column("mean_seconds", pa.float64(), nullable=True),
+    column("median_seconds", pa.float64(), nullable=True),
+    column("qualified", pa.bool_(), nullable=True),
+    column("flags", pa.list_(pa.field("item", pa.string(), nullable=False))),
+    column("blocked", pa.bool_()),
 )
 
 
@@ -1481,11 +1570,7 @@ def annotator_export_rows(*, project: Project, filters: ExportFilters) -> Iterat
             ),
             "annotator_kind": values["kind"],
             "platform": values["source"],
-            # Always with microseconds: a JSON reader would take a time to the second alone
-            # for a timestamp, and the column would change type from one row to the next.
-            "consented_at": consented_at.isoformat(timespec="microseconds")
-            if consented_at
-            else None,
+            "consented_at": iso_time(consented_at) if consented_at else None,
             "consent_version": values["consent_version"],
             "n_judgments": len(seconds_each),
             "gold_judgments": values["quality__gold_judgments"] or 0,
@@ -1517,13 +1602,27 @@ def with_up_to(query: ExportQuery, up_to_id: int | None) -> ExportQuery:
 COPY_BLOCK_BYTES = 512 * 1024  # bigger blocks are no faster and hold more memory
 _CONTROL = "".join(chr(code) for code in range(1, 32))
 _SHORT_ESCAPES = {"\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
-_ESCAPED = re.compile(rb'["\\\x00-\x1f]')
+# JSON Lines escape the line and paragraph separators too: JavaScript and Python's
+# str.splitlines() end a line at them.
+_SEPARATORS = {"\u2028": "\\u2028", "\u2029": "\\u2029"}
+_ESCAPED = re.compile(rb'["\\\x00-\x1f]|\xe2\x80[\xa8\xa9]')
 
 
-class ToJSON(Func):
-    """TO_JSON(value): a timestamp as the JSON string PostgreSQL writes for it."""
+def json_text(value: Any) -> str:
+    """A value as JSON text, as every JSON Lines export writes it: UTF-8 characters kept,
+    the line and paragraph separators escaped."""
+    text = json.dumps(value, ensure_ascii=False)
+    if "\u2028" in text or "\u2029" in text:
+        text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return text
 
-    function = "TO_JSON"
+
+class UTCTime(Func):
+    """A timestamp as iso_time writes it (UTC, always with microseconds), in PostgreSQL."""
+
+    template = (
+        "TO_CHAR(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')"
+    )
     output_field = TextField()
 
 
@@ -1535,11 +1634,12 @@ def _public_annotator() -> Case:
 
 
 def judgment_wire_columns(
-    project: Project, *, answers: tuple[Criterion, ...] | None = None
+    project: Project, *, answer_keys: Sequence[str] | None = None
 ) -> tuple[WireColumn, ...]:
     """The columns a judgments export reads, in the order of judgment_records. The answers
-    (`criteria` of a pairwise project, `scores` of a rubric one) come as the stored JSON text,
-    or, given the criteria, one column per criterion (`criteria.<key>`) for a typed struct."""
+    (`criteria` of a pairwise project, `scores` of a rubric one) come one column per key
+    (`criteria.<key>`) for the export's struct, or, with no keys given, as the stored JSON
+    text."""
     text, integer = pa.string(), pa.int64()
     head = [
         WireColumn("id", "pk", integer),
@@ -1549,14 +1649,14 @@ def judgment_wire_columns(
         WireColumn("annotator_kind", "annotator__kind", text),
     ]
     field_name = "criteria" if project.is_pairwise else "scores"
-    if answers:
+    if answer_keys is None:
+        answer_columns = [WireColumn(field_name, field_name, text)]
+    else:
         value_type = text if project.is_pairwise else integer
         answer_columns = [
-            WireColumn(f"{field_name}.{c.key}", KeyTextTransform(c.key, field_name), value_type)
-            for c in answers
+            WireColumn(f"{field_name}.{key}", KeyTextTransform(key, field_name), value_type)
+            for key in answer_keys
         ]
-    else:
-        answer_columns = [WireColumn(field_name, field_name, text)]
     if project.is_pairwise:
         body = [
             WireColumn("a", "task__response_a__external_id", text),
@@ -1577,7 +1677,7 @@ def judgment_wire_columns(
         WireColumn("rationale", "rationale", text),
         WireColumn("shown_left", "shown_left__external_id", text),
         WireColumn("seconds", "seconds", pa.float64()),
-        WireColumn("created_at", ToJSON("created_at"), text),
+        WireColumn("created_at", UTCTime("created_at"), text),
         WireColumn("is_gold", "is_gold", pa.bool_()),
         WireColumn("rubric_version", "rubric_version", integer),
     ]
@@ -1645,24 +1745,28 @@ def sql_rows(sql: str, params: Sequence[Any], columns: Sequence[WireColumn]) -> 
             yield from rows
 
 
+def _plan_batches(plan: ExportPlan) -> Iterator[pa.RecordBatch]:
+    """The judgments of a plan as read through COPY: its wire columns, answers per key."""
+    wire = judgment_wire_columns(plan.project, answer_keys=plan.answer_keys)
+    queryset = judgments_for_export(project=plan.project, filters=plan.query.filters)
+    return select_batches(queryset, wire)
+
+
 def judgment_batches(*, plan: ExportPlan) -> Iterator[pa.RecordBatch]:
     """The `judgments` export as record batches in the plan's schema (PostgreSQL)."""
-    project = plan.project
-    wire = judgment_wire_columns(project, answers=plan.criteria)
-    queryset = judgments_for_export(project=project, filters=plan.query.filters)
-    slug = pa.scalar(project.slug, pa.string())
-    for batch in select_batches(queryset, wire):
+    slug = pa.scalar(plan.project.slug, pa.string())
+    for batch in _plan_batches(plan):
         arrays = []
-        for name, column_type in plan.columns:
-            if name == "project":
+        for field_ in plan.columns:
+            if field_.name == "project":
                 arrays.append(pa.repeat(slug, batch.num_rows))
-            elif name == "created_at":  # a JSON string: drop the quotes
-                arrays.append(pc.utf8_slice_codeunits(batch.column(name), 1, -1))
-            elif pa.types.is_struct(column_type):
-                children = [batch.column(f"{name}.{child.name}") for child in column_type]
-                arrays.append(pa.StructArray.from_arrays(children, fields=list(column_type)))
+            elif pa.types.is_null(field_.type):
+                arrays.append(pa.nulls(batch.num_rows))
+            elif pa.types.is_struct(field_.type):
+                children = [batch.column(f"{field_.name}.{child.name}") for child in field_.type]
+                arrays.append(pa.StructArray.from_arrays(children, fields=list(field_.type)))
             else:
-                arrays.append(batch.column(name))
+                arrays.append(batch.column(field_.name))
         yield pa.RecordBatch.from_arrays(arrays, schema=plan.schema)
 
 
@@ -1678,7 +1782,7 @@ def _needs_escaping(values: pa.Array) -> bool:
 
 
 def _json_escaped(values: pa.Array) -> pa.Array:
-    """The strings escaped as json.dumps escapes them, without the quotes."""
+    """The strings escaped as json_text escapes them, without the quotes."""
     if not _needs_escaping(values):
         return values
     values = pc.replace_substring(values, "\\", "\\\\")
@@ -1687,19 +1791,27 @@ def _json_escaped(values: pa.Array) -> pa.Array:
         if pc.any(pc.match_substring(values, character)).as_py():
             escaped = _SHORT_ESCAPES.get(character, f"\\u{ord(character):04x}")
             values = pc.replace_substring(values, character, escaped)
+    for character, escaped in _SEPARATORS.items():
+        if pc.any(pc.match_substring(values, character)).as_py():
+            values = pc.replace_substring(values, character, escaped)
     return values
 
 
 def json_strings(values: pa.Array) -> pa.Array:
-    """Each string as a JSON string literal (escaped as json.dumps does), null as null."""
+    """Each string as a JSON string literal (escaped as json_text does), null as null."""
     quoted = pc.binary_join_element_wise('"', _json_escaped(values), '"', "")
     return pc.fill_null(quoted, "null") if values.null_count else quoted
 
 
 def json_numbers(values: pa.Array) -> pa.Array:
-    """Numbers as JSON; a float that is not finite becomes a string ("NaN", "Infinity"), as
-    PostgreSQL's own JSON functions write it."""
+    """Numbers as JSON; a whole float keeps a fraction (`12.0`, as json.dumps writes it, so
+    that a reader infers a float column, not an integer one); a float that is not finite
+    becomes a string ("NaN", "Infinity"), as PostgreSQL's own JSON functions write it."""
     text = pc.cast(values, pa.string())
+    if pa.types.is_floating(values.type):
+        whole = pc.match_substring_regex(text, r"^-?[0-9]+$")
+        if pc.any(whole).as_py():
+            text = pc.if_else(whole, pc.binary_join_element_wise(text, ".0", ""), text)
     if pa.types.is_floating(values.type) and not pc.all(pc.is_finite(values)).as_py():
         names = pc.if_else(
             pc.is_nan(values), '"NaN"', pc.if_else(pc.less(values, 0), '"-Infinity"', '"Infinity"')
@@ -1708,33 +1820,53 @@ def json_numbers(values: pa.Array) -> pa.Array:
     return pc.fill_null(text, "null") if values.null_count else text
 
 
-def _json_lines(batch: pa.RecordBatch, project: Project) -> bytes:
-    """One JSON object a line for each row of a batch of judgment_wire_columns (answers as
-    JSON text): the pieces are joined column by column, not row by row. Text between the
-    values is gathered into one literal; strings without nulls take their quotes from it."""
+def _json_values(values: pa.Array) -> pa.Array:
+    """Each value of a column as JSON text."""
+    if pa.types.is_string(values.type):
+        return json_strings(values)
+    if pa.types.is_boolean(values.type):
+        written = pc.if_else(values, "true", "false")
+        return pc.fill_null(written, "null") if values.null_count else written
+    return json_numbers(values)
+
+
+def _json_lines(
+    batch: pa.RecordBatch, columns: Sequence[pa.Field], constants: Mapping[str, Any]
+) -> bytes:
+    """One JSON object a line for each row of a batch, with the plan's columns as keys, in
+    order: the pieces are joined column by column, not row by row. A struct column is an
+    object of its children (read as `name.child`), a null-typed one null, a constant one
+    (`project`) the same text on every line. Text between the values is gathered into one
+    literal; strings without nulls take their quotes from it."""
     pieces: list[Any] = []
-    literal = "{"
-    for index, name in enumerate(batch.schema.names):
-        values = batch.column(name)
-        literal += ("" if index == 0 else ", ") + json.dumps(name) + ": "
-        if name in ("criteria", "scores", "created_at"):  # JSON already
-            pieces += [literal, values]
-            literal = ""
-        elif pa.types.is_string(values.type) and not values.null_count:
-            pieces += [literal + '"', _json_escaped(values)]
+    literal = ""
+
+    def add(key: str, values: pa.Array) -> None:
+        nonlocal literal
+        if pa.types.is_string(values.type) and not values.null_count:
+            pieces.extend([literal + key + '"', _json_escaped(values)])
             literal = '"'
-        elif pa.types.is_string(values.type):
-            pieces += [literal, json_strings(values)]
-            literal = ""
-        elif pa.types.is_boolean(values.type):
-            pieces += [literal, pc.if_else(values, "true", "false")]
-            literal = ""
         else:
-            pieces += [literal, json_numbers(values)]
+            pieces.extend([literal + key, _json_values(values)])
             literal = ""
-        if name == "id":
-            literal += ", " + json.dumps("project") + ": "
-            literal += json.dumps(project.slug, ensure_ascii=False)
+
+    for index, field_ in enumerate(columns):
+        key = ("{" if index == 0 else ", ") + json_text(field_.name) + ": "
+        if field_.name in constants:
+            literal += key + json_text(constants[field_.name])
+        elif pa.types.is_null(field_.type):
+            literal += key + "null"
+        elif pa.types.is_struct(field_.type):
+            literal += key
+            for position, child in enumerate(field_.type):
+                opening = "{" if position == 0 else ", "
+                add(
+                    opening + json_text(child.name) + ": ",
+                    batch.column(f"{field_.name}.{child.name}"),
+                )
+            literal += "}"
+        else:
+            add(key, batch.column(field_.name))
     pieces.append(literal + "}\n")
     lines = pc.binary_join_element_wise(*pieces, "")
     _, offsets, data = lines.buffers()
@@ -1742,9 +1874,9 @@ def _json_lines(batch: pa.RecordBatch, project: Project) -> bytes:
     return data.slice(bounds[0], bounds[-1] - bounds[0]).to_pybytes() if len(lines) else b""
 
 
-def judgment_json_lines(*, project: Project, filters: ExportFilters) -> Iterator[bytes]:
-    """The `judgments` export as JSON Lines on PostgreSQL, one chunk per block of rows: the same
-    objects as judgment_records (floats and timestamps as PostgreSQL writes them)."""
-    queryset = judgments_for_export(project=project, filters=filters)
-    for batch in select_batches(queryset, judgment_wire_columns(project)):
-        yield _json_lines(batch, project)
+def judgment_json_lines(*, plan: ExportPlan) -> Iterator[bytes]:
+    """The `judgments` export as JSON Lines on PostgreSQL, one chunk per block of rows: the
+    same objects as judgment_records, keys and types from the plan's columns."""
+    constants = {"project": plan.project.slug}
+    for batch in _plan_batches(plan):
+        yield _json_lines(batch, plan.columns, constants)

@@ -38,6 +38,7 @@ from annotation.selectors.exports import (
     export_plan,
     export_query_from_params,
     export_rows,
+    json_text,
     judgment_batches,
     judgment_json_lines,
     passing_judgments,
@@ -60,11 +61,31 @@ CARD_DATA_DIR = "data"  # where a folder download keeps the file, as the card's 
 # ---------------------------------------------------------------- encoders
 
 
-def encode_jsonl(rows: Iterable[dict[str, Any]]) -> Iterator[bytes]:
-    """One JSON object a line, UTF-8."""
-    lines: list[str] = []
+def conform_rows(rows: Iterable[dict[str, Any]], schema: pa.Schema) -> Iterator[dict[str, Any]]:
+    """The rows as every file of the schema holds them, so that a JSON Lines file and a
+    Parquet file of one export load with the same types: every column present, in order
+    (null when absent), a whole number in a float column a float (`2.0`, which a JSON reader
+    does not take for an integer), an object or list in a text column its JSON text."""
+    names = schema.names
+    floats = [f.name for f in schema if pa.types.is_floating(f.type)]
+    texts = [f.name for f in schema if pa.types.is_string(f.type)]
     for row in rows:
-        lines.append(json.dumps(row, ensure_ascii=False, default=str))
+        for name in floats:
+            if row.get(name).__class__ is int:
+                row[name] = float(row[name])
+        for name in texts:
+            value = row.get(name)
+            if value is not None and value.__class__ is not str:
+                row[name] = json.dumps(value, ensure_ascii=False)
+        yield row if list(row) == names else {name: row.get(name) for name in names}
+
+
+def encode_jsonl(rows: Iterable[dict[str, Any]], schema: pa.Schema) -> Iterator[bytes]:
+    """One JSON object a line, UTF-8, in the schema's types (conform_rows); the line and
+    paragraph separators are escaped, so that any line splitter finds one row a line."""
+    lines: list[str] = []
+    for row in conform_rows(rows, schema):
+        lines.append(json_text(row))
         if len(lines) >= TEXT_BATCH:
             yield ("\n".join(lines) + "\n").encode()
             lines.clear()
@@ -103,16 +124,12 @@ def _is_number(column_type: pa.DataType) -> bool:
     )
 
 
-def encode_csv(
-    rows: Iterable[dict[str, Any]], columns: Sequence[tuple[str, pa.DataType]]
-) -> Iterator[bytes]:
+def encode_csv(rows: Iterable[dict[str, Any]], schema: pa.Schema) -> Iterator[bytes]:
     """A header from the plan's columns, then one line a row; nested values (message
     lists, objects) are written as JSON text, absent ones as empty cells. Text columns are
     escaped by csv_text, whatever their values look like; number columns stay numbers."""
-    names = [name for name, _ in columns]
-    text_positions = [
-        i for i, (_, column_type) in enumerate(columns) if not _is_number(column_type)
-    ]
+    names = schema.names
+    text_positions = [i for i, column in enumerate(schema) if not _is_number(column.type)]
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(names)
@@ -166,25 +183,15 @@ class _Drain(io.RawIOBase):
         return data
 
 
-def _parquet_batch(rows: list[dict[str, Any]], schema: pa.Schema, text: set[str]) -> pa.RecordBatch:
-    for row in rows:
-        for name in text:
-            value = row.get(name)
-            if value is not None and not isinstance(value, str):
-                row[name] = json.dumps(value, ensure_ascii=False)
-    return pa.RecordBatch.from_pylist(rows, schema=schema)
-
-
 def encode_parquet(
     rows: Iterable[dict[str, Any]], schema: pa.Schema, *, row_group_size: int = PARQUET_ROW_GROUP
 ) -> Iterator[bytes]:
     """Parquet with a fixed schema, one row group per `row_group_size` rows, each
-    yielded as soon as it is written. Objects in a text column are JSON text."""
-    text = {f.name for f in schema if pa.types.is_string(f.type)}
+    yielded as soon as it is written; the rows are conformed as for JSON Lines."""
 
     def batches() -> Iterator[pa.RecordBatch]:
-        for chunk in chunked(rows, row_group_size):
-            yield _parquet_batch(chunk, schema, text)
+        for chunk in chunked(conform_rows(rows, schema), row_group_size):
+            yield pa.RecordBatch.from_pylist(chunk, schema=schema)
 
     return encode_parquet_batches(batches(), schema, row_group_size=row_group_size)
 
@@ -231,16 +238,16 @@ def export_stream(
         and connection.vendor == "postgresql"
     ):
         if plan.query.filetype == "jsonl":
-            return judgment_json_lines(project=plan.project, filters=plan.query.filters)
+            return judgment_json_lines(plan=plan)
         return encode_parquet_batches(
             judgment_batches(plan=plan), plan.schema, row_group_size=COLUMNS_ROW_GROUP
         )
     rows = export_rows(plan=plan) if rows is None else rows
     if plan.query.filetype == "csv":
-        return encode_csv(rows, plan.columns)
+        return encode_csv(rows, plan.schema)
     if plan.query.filetype == "parquet":
         return encode_parquet(rows, plan.schema)
-    return encode_jsonl(rows)
+    return encode_jsonl(rows, plan.schema)
 
 
 # ---------------------------------------------------------------- snapshots

@@ -414,7 +414,16 @@ def _refuse_unknown_keys(row: dict[str, Any], known: frozenset[str], where: str 
 
 
 def _object_or_none(row: dict[str, Any], key: str) -> dict[str, Any] | None:
+    """An object field, or None. Its JSON text is read as the object: the items export
+    writes `metadata`, `gold` and `reference` as JSON text in every file type."""
     value = row.get(key)
+    if isinstance(value, str):
+        try:
+            value = json_loads(value)
+        except JSONTooDeep:
+            raise RowError(f'"{key}": JSON {_NESTING_ERROR}') from None
+        except ValueError:
+            raise RowError(f'"{key}" must be an object or its JSON text') from None
     if value is not None and not isinstance(value, dict):
         raise RowError(f'"{key}" must be an object')
     return value
@@ -461,7 +470,7 @@ def _native_spec(
 
     metadata = _object_or_none(row, "metadata") or {}
     reference = _object_or_none(row, "reference")
-    gold = _clean_gold(project, criteria, row.get("gold"), ids)
+    gold = _clean_gold(project, criteria, _object_or_none(row, "gold"), ids)
     external_id = row.get("id")
     if external_id is None or external_id == "":
         external_id = _content_id(prompt, [(r.model, r.text) for r in responses])

@@ -20,13 +20,12 @@ from annotation.selectors.exports import (
     export_plan,
     export_rows,
     judgment_json_lines,
-    judgment_rows,
     judgment_wire_columns,
     judgments_for_export,
     select_batches,
     sql_rows,
 )
-from annotation.services.exporting import encode_parquet, export_stream
+from annotation.services.exporting import encode_jsonl, encode_parquet, export_stream
 from annotation.services.importing import items_import
 from annotation.services.judgment_import import judgments_import
 from tests.factories import CriterionFactory, ProjectFactory, import_items, rubric_project
@@ -42,13 +41,16 @@ def _parsed_times(rows: list[dict]) -> list[dict]:
     return rows
 
 
+def _json_lines(project, filters: ExportFilters) -> list[bytes]:
+    plan = export_plan(project=project, query=ExportQuery("judgments", "jsonl", filters))
+    return b"".join(judgment_json_lines(plan=plan)).splitlines()
+
+
 def _same(project, filters: ExportFilters) -> None:
-    from_sql = [
-        json.loads(line)
-        for line in b"".join(judgment_json_lines(project=project, filters=filters)).splitlines()
-    ]
-    from_python = list(judgment_rows(project=project, filters=filters))
-    assert _parsed_times(from_sql) == _parsed_times(from_python)
+    plan = export_plan(project=project, query=ExportQuery("judgments", "jsonl", filters))
+    from_sql = b"".join(judgment_json_lines(plan=plan)).decode()
+    from_python = b"".join(encode_jsonl(export_rows(plan=plan), plan.schema)).decode()
+    assert from_sql == from_python
 
 
 def _same_parquet(project, filters: ExportFilters | None = None) -> pa.Table:
@@ -130,7 +132,7 @@ def test_ids_and_models_that_need_escaping_survive_the_json_lines():
     judgments_import(project=project, rows=[(1, vote)])
 
     _same(project, ExportFilters())
-    (line,) = b"".join(judgment_json_lines(project=project, filters=ExportFilters())).splitlines()
+    (line,) = _json_lines(project, ExportFilters())
     assert json.loads(line)["a_model"] == "mödel \x02"
 
 
@@ -138,13 +140,15 @@ def test_pairwise_parquet_from_copy_matches_the_python_rows():
     table = _same_parquet(_pairwise())
 
     assert table.schema.field("criteria").type == pa.struct([("honesty", pa.string())])
+    assert not table.schema.field("criteria").nullable
     assert AWKWARD in table.column("rationale").to_pylist()
 
 
-def test_parquet_without_criteria_keeps_the_answers_as_json_text():
+def test_parquet_without_criteria_has_null_answers():
     table = _same_parquet(_pairwise(criteria=False))
 
-    assert set(table.column("criteria").to_pylist()) == {"{}"}
+    assert table.schema.field("criteria").type == pa.null()
+    assert set(table.column("criteria").to_pylist()) == {None}
 
 
 def test_rubric_parquet_from_copy_matches_the_python_rows():

@@ -16,6 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from annotation.models import Annotator, Judgment, Project
+from annotation.selectors.exports import as_messages
 from annotation.services.assignment import assignment_lease
 from annotation.services.importing import items_import
 from annotation.services.judging import judgment_submit
@@ -631,31 +632,39 @@ def test_rubric_leaves_out_responses_nobody_rated(researcher_client, rubric):
 # ---------------------------------------------------------------- items
 
 
-@pytest.mark.parametrize("filetype", ["jsonl", "csv"])
+@pytest.mark.parametrize("filetype", ["jsonl", "csv", "parquet"])
+@pytest.mark.parametrize("conversation", [False, True], ids=["plain", "conversation"])
 def test_items_export_reimports_into_a_new_project_unchanged(
-    researcher_client, researcher, pairs, filetype
+    researcher_client, researcher, pairs, filetype, conversation
 ):
     extra = [
         {
             "id": "chat",
-            "prompt": [{"role": "user", "content": "Hi"}],
+            "prompt": [{"role": "user", "content": "Hi"}] if conversation else "Hi",
             "responses": [
                 {"id": "x", "model": "m1", "text": "one"},
                 {"id": "y", "model": "m2", "text": ""},
                 {"id": "z", "model": "m3", "text": "three"},
             ],
             "pairs": [["x", "z"], ["y", "x"]],
-            "metadata": {"source": "test"},
+            "metadata": {"source": "test", "tags": ["a", "b"], "n": 1.5},
+            "reference": {"preferred": "x"},
         }
     ]
     items_import(project=pairs, rows=list(enumerate(extra, start=1)))
     response = researcher_client.get(EXPORT, {"format": "items", "filetype": filetype})
     content = b"".join(response.streaming_content)
+    if filetype == "parquet":  # what a pipeline would send back: the rows as JSON Lines
+        rows = pq.read_table(io.BytesIO(content)).to_pylist()
+        content, filetype = "\n".join(json.dumps(row) for row in rows).encode(), "jsonl"
     copy = ProjectFactory(owner=researcher, slug="copy")
 
     items_import(project=copy, content=content, filetype=filetype)
 
-    assert item_snapshot(copy) == item_snapshot(pairs)
+    expected = item_snapshot(pairs)
+    if conversation:  # one type per column: every prompt of the project is a conversation
+        expected = [(row[0], as_messages(row[1]), *row[2:]) for row in expected]
+    assert item_snapshot(copy) == expected
 
 
 def item_snapshot(project: Project) -> list:
@@ -664,6 +673,7 @@ def item_snapshot(project: Project) -> list:
             item.external_id,
             item.prompt,
             item.metadata,
+            item.reference,
             [(r.external_id, r.model, r.text) for r in item.responses.all()],
             sorted((t.response_a.external_id, t.response_b.external_id) for t in item.tasks.all()),
         )
@@ -683,7 +693,8 @@ def test_items_export_leaves_gold_items_out_unless_asked(researcher_client, pair
     )
 
     assert [row["id"] for row in default] == ["q0", "q1", "q2"]
-    assert with_gold[-1]["gold"] == {"preferred": "r1"}
+    assert json.loads(with_gold[-1]["gold"]) == {"preferred": "r1"}
+    assert default[0]["gold"] is None
 
 
 # ---------------------------------------------------------------- transport

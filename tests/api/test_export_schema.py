@@ -1,0 +1,351 @@
+"""One logical schema per export, whatever the file type (CONTRACT section 11): a JSON Lines
+pull and a Parquet pull of the same query load with the same types in Hugging Face
+`datasets` (so `concatenate_datasets` takes both), required columns are non-nullable in
+Parquet, and every JSON Lines body splits into one object a line, whatever the texts hold."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, datetime
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from annotation.models import Consent, Judgment, Project
+from annotation.selectors.exports import EXPORT_FORMATS, ExportQuery, export_plan
+from annotation.services.importing import items_import
+from annotation.services.judgment_import import judgments_import
+from annotation.services.projects import project_update, rubric_snapshot
+from tests.api.test_exports import vote
+from tests.factories import CriterionFactory, ProjectFactory, rubric_project
+
+pytestmark = pytest.mark.django_db
+
+datasets = pytest.importorskip("datasets")
+
+# A time to the second: `datasets` reads "...T22:01:00+00:00" in JSON as a timestamp, and
+# the same column with a fraction as text, so every export must write the fraction.
+ON_THE_MINUTE = datetime(2026, 1, 2, 22, 1, tzinfo=UTC)
+SEPARATED = "first line\u2028second line\u2029third"
+
+PAIRWISE_ITEMS = [
+    {
+        "id": "q0",
+        "prompt": f"Question 0? {SEPARATED}",
+        "responses": [
+            {"id": "r1", "model": "m1", "text": f"Yes. {SEPARATED}"},
+            {"id": "r2", "model": "m2", "text": "No."},
+        ],
+        "metadata": {"source": "hh", "n": 1, "nested": {"tags": ["a", SEPARATED]}},
+        "reference": {"preferred": "r1"},
+    },
+    {
+        "id": "q1",
+        "prompt": "Question 1?",
+        "responses": [
+            {"id": "r1", "model": "m1", "text": "Maybe."},
+            {"id": "r2", "model": "m2", "text": ""},
+        ],
+    },
+    {
+        "id": "chat0",
+        "prompt": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": "Hello!"},
+            {"role": "user", "content": "Explain TCP."},
+        ],
+        "responses": [
+            {"id": "r1", "model": "m1", "text": "Reliable streams."},
+            {"id": "r2", "model": "m2", "text": "Packets."},
+        ],
+        "metadata": {"lang": "en"},
+    },
+    {
+        "id": "g0",
+        "prompt": "Gold?",
+        "responses": [
+            {"id": "r1", "model": "m1", "text": "Right."},
+            {"id": "r2", "model": "m2", "text": "Wrong."},
+        ],
+        "gold": {"preferred": "r1"},
+    },
+]
+
+
+def pairwise_vote(annotator: str, item: str, choice: str, **extra) -> dict:
+    return {"annotator": annotator, "item": item, "a": "r1", "b": "r2", "choice": choice, **extra}
+
+
+@pytest.fixture
+def exported(researcher) -> dict[str, Project]:
+    """Projects whose exports hold nulls, nested values, conversations, whole-number floats,
+    line separators in texts and times on the minute."""
+    pairs = ProjectFactory(owner=researcher, slug="pairs", strength_scale=3, allow_tie=True)
+    CriterionFactory(project=pairs, key="honesty")
+    CriterionFactory(project=pairs, key="safety")
+    items_import(project=pairs, rows=list(enumerate(PAIRWISE_ITEMS, start=1)))
+    both = {"criteria": {"honesty": "a", "safety": "tie"}}
+    votes = [
+        pairwise_vote("h0", "q0", "a", seconds=12, strength=2, **both),
+        pairwise_vote("h1", "q0", "a", rationale=f"Because {SEPARATED}", strength=1, **both),
+        pairwise_vote("h2", "q0", "tie", seconds=7.5, **both),
+        pairwise_vote("h0", "q1", "a", seconds=3, strength=3, **both),
+        pairwise_vote("h1", "q1", "b", seconds=4, strength=3, **both),
+        pairwise_vote("h0", "chat0", "b", strength=3, **both),
+        pairwise_vote("h1", "chat0", "b", strength=1, **both),
+        pairwise_vote("judge", "q0", "b", annotator_kind="model", strength=2, **both),
+    ]
+    judgments_import(project=pairs, rows=list(enumerate(votes, start=1)))
+    page_annotator = vote(
+        pairs,
+        choice="left",
+        strength=1,
+        criteria={"honesty": "left", "safety": "tie"},
+        seconds=9.25,
+    ).annotator
+    Consent.objects.create(
+        project=pairs, annotator=page_annotator, version=1, consented_at=ON_THE_MINUTE
+    )
+
+    plain = ProjectFactory(owner=researcher, slug="plain")
+    items_import(project=plain, rows=list(enumerate(PAIRWISE_ITEMS[:2], start=1)))
+    judgments_import(
+        project=plain,
+        rows=list(enumerate([pairwise_vote("h0", "q0", "a"), pairwise_vote("h0", "q1", "b")], 1)),
+    )
+
+    rated = rubric_project(owner=researcher, slug="rated")
+    CriterionFactory(project=rated, key="style")
+    items_import(
+        project=rated,
+        rows=list(
+            enumerate(
+                [
+                    {"id": "q0", "prompt": "Rate?", "responses": [{"model": "m1", "text": "A"}]},
+                    {
+                        "id": "q1",
+                        "prompt": SEPARATED,
+                        "responses": [{"model": "m2", "text": SEPARATED}],
+                        "metadata": {"split": "test"},
+                    },
+                ],
+                start=1,
+            )
+        ),
+    )
+    ratings = [
+        {"annotator": "h0", "item": "q0", "response": "r1", "scores": scores, "seconds": 20}
+        for scores in [{"helpfulness": 3, "correctness": 2, "style": 1}]
+    ] + [
+        {
+            "annotator": "h1",
+            "item": "q1",
+            "response": "r1",
+            "scores": {"helpfulness": 4, "correctness": 1, "style": 0},
+        }
+    ]
+    judgments_import(project=rated, rows=list(enumerate(ratings, start=1)))
+    # A new rubric version without `style`: earlier judgments keep their answers for it.
+    project_update(
+        project=rated, criteria=[c for c in rubric_snapshot(project=rated) if c["key"] != "style"]
+    )
+    judgments_import(
+        project=rated,
+        rows=[
+            (
+                1,
+                {
+                    "annotator": "h2",
+                    "item": "q0",
+                    "response": "r1",
+                    "scores": {"helpfulness": 1, "correctness": 3},
+                },
+            )
+        ],
+    )
+
+    Judgment.objects.update(created_at=ON_THE_MINUTE)
+    return {"pairs": pairs, "plain": plain, "rated": rated}
+
+
+def export_cases() -> list[tuple[str, str]]:
+    """(project, format) for every format of every kind of project."""
+    cases = []
+    for export_format in EXPORT_FORMATS:
+        slugs = {"dpo": ["pairs", "plain"], "rubric": ["rated"]}.get(
+            export_format, ["pairs", "plain", "rated"]
+        )
+        cases += [(slug, export_format) for slug in slugs]
+    return cases
+
+
+def pull(client, slug: str, export_format: str, filetype: str, **params) -> bytes:
+    """A pull with every row the data has: gold too, and the model judge's (but for items,
+    which have no judges)."""
+    if export_format != "items":
+        params.setdefault("annotator_kind", "all")
+    response = client.get(
+        f"/api/v1/projects/{slug}/export/",
+        {"format": export_format, "filetype": filetype, "include_gold": "true", **params},
+    )
+    assert response.status_code == 200, response.content
+    return b"".join(response.streaming_content)
+
+
+def load(tmp_path, name: str, content: bytes, builder: str):
+    path = tmp_path / name
+    path.write_bytes(content)
+    return datasets.load_dataset(
+        builder, data_files=str(path), split="train", cache_dir=str(tmp_path / "cache")
+    )
+
+
+def only_nulls(feature) -> bool:
+    inner = getattr(feature, "feature", feature)  # a List's items
+    return getattr(inner, "dtype", None) == "null"
+
+
+@pytest.mark.parametrize(("slug", "export_format"), export_cases())
+def test_a_jsonl_and_a_parquet_pull_concatenate_with_hugging_face_datasets(
+    researcher_client, exported, tmp_path, slug, export_format
+):
+    jsonl = pull(researcher_client, slug, export_format, "jsonl")
+    parquet = pull(researcher_client, slug, export_format, "parquet")
+
+    from_jsonl = load(tmp_path, "rows.jsonl", jsonl, "json")
+    from_parquet = load(tmp_path, "rows.parquet", parquet, "parquet")
+    both = datasets.concatenate_datasets([from_parquet, from_jsonl])
+
+    assert from_jsonl.num_rows == from_parquet.num_rows > 0
+    assert both.num_rows == 2 * from_jsonl.num_rows
+    # JSON cannot say the type of a column that holds only nulls (or empty lists): `datasets`
+    # types it null, and aligns it with the Parquet type. Every other column matches.
+    assert {
+        name: feature for name, feature in from_jsonl.features.items() if not only_nulls(feature)
+    } == {
+        name: from_parquet.features[name]
+        for name in from_jsonl.features
+        if not only_nulls(from_jsonl.features[name])
+    }
+    assert from_jsonl.to_list() == from_parquet.to_list()
+
+
+def test_times_are_iso_strings_with_microseconds_in_every_file(researcher_client, exported):
+    for slug, export_format, column in [
+        ("pairs", "judgments", "created_at"),
+        ("rated", "judgments", "created_at"),
+        ("pairs", "annotators", "consented_at"),
+    ]:
+        rows = [
+            json.loads(line)
+            for line in pull(researcher_client, slug, export_format, "jsonl").splitlines()
+        ]
+        table = pq.read_table(io.BytesIO(pull(researcher_client, slug, export_format, "parquet")))
+        times = {row[column] for row in rows} - {None}
+
+        assert times == {"2026-01-02T22:01:00.000000+00:00"}
+        assert set(table.column(column).to_pylist()) - {None} == times
+
+
+# ---------------------------------------------------------------- nullability
+
+#: The columns that may be null, per format (everything else is required).
+NULLABLE = {
+    "judgments": {"strength", "shown_left", "seconds"},
+    "dpo": {"margin"},
+    "rubric": {"helpfulness", "correctness", "agreement_helpfulness", "agreement_correctness"}
+    | {"agreement"},
+    "items": {"gold", "reference"},
+    "annotators": {
+        "consented_at",
+        "consent_version",
+        "gold_accuracy",
+        "left_rate",
+        "fast_share",
+        "mean_seconds",
+        "median_seconds",
+        "qualified",
+    },
+}
+
+
+@pytest.mark.parametrize(("slug", "export_format"), export_cases())
+def test_parquet_declares_required_columns_non_nullable(
+    researcher_client, exported, slug, export_format
+):
+    project = exported[slug]
+    plan = export_plan(project=project, query=ExportQuery(export_format, "parquet"))
+
+    content = pull(researcher_client, slug, export_format, "parquet")
+    schema = pq.read_schema(io.BytesIO(content))
+
+    assert schema.equals(plan.schema)
+    nullable = {field.name for field in schema if field.nullable}
+    if export_format == "judgments" and slug == "plain":  # no criteria: the answers are null
+        assert schema.field("criteria").type == pa.null()
+        nullable -= {"criteria"}
+    assert nullable == NULLABLE[export_format] & set(schema.names)
+
+
+@pytest.mark.parametrize(("slug", "export_format"), export_cases())
+def test_jsonl_rows_carry_every_column_and_no_null_where_parquet_forbids_it(
+    researcher_client, exported, slug, export_format
+):
+    project = exported[slug]
+    plan = export_plan(project=project, query=ExportQuery(export_format, "jsonl"))
+    required = [field.name for field in plan.schema if not field.nullable]
+
+    content = pull(researcher_client, slug, export_format, "jsonl")
+    rows = [json.loads(line) for line in content.splitlines()]
+
+    assert rows
+    for row in rows:
+        assert list(row) == plan.schema.names
+        assert [name for name in required if row[name] is None] == []
+
+
+def test_answers_have_every_key_of_every_rubric_version_in_both_files(researcher_client, exported):
+    jsonl = pull(researcher_client, "rated", "judgments", "jsonl")
+    parquet = pull(researcher_client, "rated", "judgments", "parquet")
+
+    from_jsonl = [json.loads(line)["scores"] for line in jsonl.splitlines()]
+    from_parquet = pq.read_table(io.BytesIO(parquet)).column("scores").to_pylist()
+
+    assert (
+        from_jsonl
+        == from_parquet
+        == [
+            {"helpfulness": 3, "correctness": 2, "style": 1},
+            {"helpfulness": 4, "correctness": 1, "style": 0},
+            {"helpfulness": 1, "correctness": 3, "style": None},
+        ]
+    )
+
+
+# ---------------------------------------------------------------- line separators
+
+
+@pytest.mark.parametrize(("slug", "export_format"), export_cases())
+def test_jsonl_splits_into_one_object_per_row_on_any_line_separator(
+    researcher_client, exported, slug, export_format
+):
+    content = pull(researcher_client, slug, export_format, "jsonl")
+    text = content.decode()
+    parquet = pull(researcher_client, slug, export_format, "parquet")
+
+    lines = text.splitlines()
+
+    assert "\u2028" not in text and "\u2029" not in text
+    assert len(lines) == pq.read_metadata(io.BytesIO(parquet)).num_rows
+    assert [json.loads(line) for line in lines]
+
+
+def test_texts_with_line_separators_come_back_whole(researcher_client, exported):
+    jsonl = pull(researcher_client, "pairs", "judgments", "jsonl")
+
+    rationales = [json.loads(line)["rationale"] for line in jsonl.splitlines()]
+
+    assert f"Because {SEPARATED}" in rationales

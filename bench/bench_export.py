@@ -293,9 +293,7 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=3, help="COPY floor runs (median)")
     parser.add_argument("--profile-rows", type=int, default=100_000)
     parser.add_argument("--profile-top", type=int, default=15)
-    parser.add_argument(
-        "--database", default=DB_NAME, help=f"bench database (default {DB_NAME})"
-    )
+    parser.add_argument("--database", default=DB_NAME, help=f"bench database (default {DB_NAME})")
     args = parser.parse_args()
     DB_NAME = args.database
     n_tasks = args.tasks or (20_000 if args.quick else 200_000)

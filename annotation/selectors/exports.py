@@ -418,7 +418,8 @@ def export_plan(*, project: Project, query: ExportQuery) -> ExportPlan:
     if query.format == "rubric":
         columns = _rubric_columns(criteria, versions, conversational)
     else:
-        columns = _columns(project, query.format, criteria, conversational)
+        retractable = query.filters.since is not None
+        columns = _columns(project, query.format, criteria, conversational, retractable=retractable)
     return ExportPlan(project, query, criteria, conversational, columns, versions)
 
 

@@ -91,7 +91,7 @@ def exported(researcher) -> dict[str, Project]:
     votes = [
         pairwise_vote("h0", "q0", "a", seconds=12, strength=2, **both),
         pairwise_vote("h1", "q0", "a", rationale=f"Because {SEPARATED}", strength=1, **both),
-        pairwise_vote("h2", "q0", "tie", seconds=7.5, **both),
+        pairwise_vote("h2", "q0", "a", seconds=7.5, strength=3, **both),
         pairwise_vote("h0", "q1", "a", seconds=3, strength=3, **both),
         pairwise_vote("h1", "q1", "b", seconds=4, strength=3, **both),
         pairwise_vote("h0", "chat0", "b", strength=3, **both),
@@ -99,12 +99,9 @@ def exported(researcher) -> dict[str, Project]:
         pairwise_vote("judge", "q0", "b", annotator_kind="model", strength=2, **both),
     ]
     judgments_import(project=pairs, rows=list(enumerate(votes, start=1)))
+    # A vote on the page (sides drawn at random, so a tie: the labels stay the same).
     page_annotator = vote(
-        pairs,
-        choice="left",
-        strength=1,
-        criteria={"honesty": "left", "safety": "tie"},
-        seconds=9.25,
+        pairs, choice="tie", criteria={"honesty": "left", "safety": "tie"}, seconds=9.25
     ).annotator
     Consent.objects.create(
         project=pairs, annotator=page_annotator, version=1, consented_at=ON_THE_MINUTE
@@ -175,7 +172,8 @@ def export_cases() -> list[tuple[str, str]]:
     """(project, format) for every format of every kind of project."""
     cases = []
     for export_format in EXPORT_FORMATS:
-        slugs = {"dpo": ["pairs", "plain"], "rubric": ["rated"]}.get(
+        pairwise = ["pairs", "plain"]
+        slugs = {"dpo": pairwise, "labels": pairwise, "rubric": ["rated"]}.get(
             export_format, ["pairs", "plain", "rated"]
         )
         cases += [(slug, export_format) for slug in slugs]
@@ -233,6 +231,33 @@ def test_a_jsonl_and_a_parquet_pull_concatenate_with_hugging_face_datasets(
     assert from_jsonl.to_list() == from_parquet.to_list()
 
 
+def test_an_incremental_dpo_pull_with_a_retraction_concatenates_with_a_full_pull(
+    researcher_client, exported, tmp_path
+):
+    pairs = exported["pairs"]
+    cursor = Judgment.objects.filter(project=pairs).order_by("-pk").first().pk
+    both = {"criteria": {"honesty": "b", "safety": "b"}, "strength": 1}
+    undecided = [pairwise_vote(f"late{n}", "q0", "b", **both) for n in range(3)]
+    judgments_import(project=pairs, rows=list(enumerate(undecided, start=1)))
+    people = {"annotator_kind": "human"}  # 3 a and a tie, now 3 b: no longer a pair
+    full = pull(researcher_client, "pairs", "dpo", "parquet", **people)
+    since = {"since": str(cursor), **people}
+    jsonl = pull(researcher_client, "pairs", "dpo", "jsonl", **since)
+    parquet = pull(researcher_client, "pairs", "dpo", "parquet", **since)
+
+    pulls = [
+        load(tmp_path, "full.parquet", full, "parquet"),
+        load(tmp_path, "since.jsonl", jsonl, "json"),
+        load(tmp_path, "since.parquet", parquet, "parquet"),
+    ]
+    rows = datasets.concatenate_datasets(pulls).to_list()
+
+    retracted = [row for row in rows if row["retracted"]]  # in the JSONL and the Parquet pull
+    assert [(row["item_id"], row["chosen"]) for row in retracted] == [("q0", None)] * 2
+    assert pq.read_schema(io.BytesIO(parquet)).field("chosen").nullable
+    assert not pq.read_schema(io.BytesIO(full)).field("chosen").nullable
+
+
 def test_times_are_iso_strings_with_microseconds_in_every_file(researcher_client, exported):
     for slug, export_format, column in [
         ("pairs", "judgments", "created_at"),
@@ -256,8 +281,9 @@ def test_times_are_iso_strings_with_microseconds_in_every_file(researcher_client
 NULLABLE = {
     "judgments": {"strength", "shown_left", "seconds"},
     "dpo": {"margin"},
-    "rubric": {"helpfulness", "correctness", "agreement_helpfulness", "agreement_correctness"}
-    | {"agreement"},
+    "labels": {"majority", "ds_label"},
+    "rubric": {"helpfulness", "correctness", "style", "agreement"}
+    | {"agreement_helpfulness", "agreement_correctness", "agreement_style"},
     "items": {"gold", "reference"},
     "annotators": {
         "consented_at",

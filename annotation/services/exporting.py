@@ -467,7 +467,8 @@ _FIELDS_TEXT = {
         "One row per judgment: `id`, `project`, `item_id`, `task`, `annotator` (pseudonymous), "
         "`annotator_kind` (human or model), for pairwise `a`, `b`, `a_model`, `b_model`, "
         "`choice` (a, b, tie, both_bad), `strength`, `criteria`; for rubric `response`, "
-        "`model`, `scores`; then `rationale`, `shown_left`, `seconds`, `created_at`, `is_gold`."
+        "`model`, `scores`; then `rationale`, `shown_left`, `seconds`, `created_at` (ISO 8601, "
+        "UTC, with microseconds), `is_gold`, `rubric_version`."
     ),
     "dpo": (
         "One row per decided pair: `pair_id` (the task's id: the same pair has the same id "
@@ -498,8 +499,9 @@ _FIELDS_TEXT = {
     ),
     "items": (
         "One row per item in the import format: `id`, `prompt`, `responses` "
-        "(`id`, `model`, `text`), `pairs`, `metadata`, `gold` and `reference` when present. "
-        "It re-imports into a new project unchanged."
+        "(`id`, `model`, `text`), `pairs`, `metadata`, `gold`, `reference` (these three as "
+        "JSON text in every file type; `gold` and `reference` null when absent). It re-imports "
+        "into a new project unchanged."
     ),
     "annotators": (
         "One row per annotator of the project (who agreed to its consent, entered it, was "

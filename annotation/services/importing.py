@@ -417,7 +417,7 @@ def _object_or_none(row: dict[str, Any], key: str) -> dict[str, Any] | None:
     """An object field, or None. Its JSON text is read as the object: the items export
     writes `metadata`, `gold` and `reference` as JSON text in every file type."""
     value = row.get(key)
-    if isinstance(value, str):
+    if isinstance(value, str) and value.lstrip().startswith("{"):
         try:
             value = json_loads(value)
         except JSONTooDeep:
@@ -760,6 +760,15 @@ def _write_specs(project: Project, specs: list[ItemSpec], result: ImportResult) 
     result.items_unchanged += len(existing) - len(updated)
 
 
+def _same_prompt(stored: Any, incoming: Any) -> bool:
+    """A plain prompt and the one user message holding it are the same prompt: an items
+    export writes the first as the second once any prompt of the project is a conversation
+    (one type per column), and re-importing it changes nothing."""
+    return stored == incoming or (
+        isinstance(stored, str) and incoming == [{"role": "user", "content": stored}]
+    )
+
+
 def _write_items(
     project: Project, specs: list[ItemSpec], now: datetime, result: ImportResult
 ) -> tuple[dict[str, int], list[int], set[int]]:
@@ -787,6 +796,8 @@ def _write_items(
             pk, *content = stored[spec.external_id]
             item_pk[spec.external_id] = pk
             incoming = [spec.prompt, spec.metadata, spec.reference, spec.gold]
+            if _same_prompt(content[0], spec.prompt):
+                incoming[0] = content[0]
             if content != incoming:
                 changed.append((pk, *incoming, now))
     _update_rows(Item, (*ITEM_CONTENT, "updated_at"), changed)

@@ -163,8 +163,14 @@ class ProjectAdminForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if "arming_ms" in self.fields:
-            self.fields["arming_ms"].required = False
+        for name in ("arming_ms", "review_min_share"):
+            if name in self.fields:
+                self.fields[name].required = False
+
+    def clean_review_min_share(self) -> float:
+        value = self.cleaned_data.get("review_min_share")
+        # An emptied box (or a form from before the setting existed): the default.
+        return Project._meta.get_field("review_min_share").default if value is None else value
 
     def clean_arming_ms(self) -> int:
         value = self.cleaned_data.get("arming_ms")
@@ -231,6 +237,7 @@ class ProjectAdmin(ManagedProjectMixin, admin.ModelAdmin):
                     "flag_fast_share",
                     "flag_side_rate",
                     "flag_min_gold_accuracy",
+                    "review_min_share",
                 ]
             },
         ),

@@ -225,6 +225,12 @@ class Project(models.Model):
         help_text="With license 'other': the license's short id (lowercase letters, digits, "
         "'.' and '-', e.g. my-lab-data-license-1.0).",
     )
+    review_min_share = models.FloatField(
+        default=0.6,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="A pairwise task goes to the review queue when no answer has at least this "
+        "share of its votes (or when its majority contradicts gold).",
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     rubric_version = models.PositiveIntegerField(
         default=1, help_text="Bumped when the criteria change after judgments exist."
@@ -815,6 +821,48 @@ class TaskLabel(models.Model):
 
     def __str__(self) -> str:
         return f"label of {self.task_id}"
+
+
+class Adjudication(models.Model):
+    """A researcher's decision on a pairwise task whose votes split or contradict gold: the
+    label it takes in the `labels` export and in `dpo` with `label=adjudicated`. One per
+    task: a newer decision replaces it, with its own researcher and time."""
+
+    task = models.OneToOneField(Task, on_delete=models.CASCADE, related_name="adjudication")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="adjudications")
+    label = models.CharField(max_length=10, choices=Judgment.Choice.choices)
+    note = models.TextField(blank=True)
+    researcher = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Who decided (empty: the account was deleted since).",
+    )
+    decided_at = models.DateTimeField()
+    last_judgment_id = models.BigIntegerField(
+        default=0,
+        help_text="The project's newest judgment when decided: an export with `since` at or "
+        "below it gives the task again.",
+    )
+
+    class Meta:
+        ordering = ["project", "task"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(label__in=["a", "b", "tie", "both_bad"]),
+                name="adjudication_label_valid",
+            ),
+        ]
+        indexes = [
+            # Incremental exports: the project's decisions after a cursor.
+            models.Index(fields=["project", "decided_at"], name="adjudication_decided_idx"),
+            models.Index(fields=["project", "last_judgment_id"], name="adjudication_cursor_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"adjudication of {self.task_id}"
 
 
 def _snapshot_path(snapshot: Snapshot, filename: str) -> str:

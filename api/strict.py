@@ -74,8 +74,9 @@ class StrictInputMixin:
     query_parameters: Mapping[str, Collection[str]] = {}
 
     def taken_query_parameters(self, request: Request) -> set[str]:
-        taken = set(self.query_parameters.get(request.method, ()))
-        paginator = getattr(self, "paginator", None) if request.method == "GET" else None
+        method = "GET" if request.method == "HEAD" else request.method  # HEAD is a GET
+        taken = set(self.query_parameters.get(method, ()))
+        paginator = getattr(self, "paginator", None) if method == "GET" else None
         if paginator is not None:
             taken |= set(paginator.query_parameters())
         return taken

@@ -59,6 +59,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from annotation.errors import ValidationFailed
 from annotation.models import (
+    Adjudication,
     Annotator,
     Assignment,
     Consent,
@@ -72,6 +73,11 @@ from annotation.models import (
     Task,
 )
 from annotation.numbers import BIGINT_MAX, INT_MAX, ascii_float, ascii_int
+from annotation.selectors.adjudications import (
+    adjudicated_after,
+    adjudicated_labels,
+    researcher_pseudonym,
+)
 from annotation.selectors.judgment_table import CHOICES, unpack_array
 from annotation.services.projects import CRITERION_FIELDS
 from annotation.services.quality import flagged_annotator_ids
@@ -101,9 +107,10 @@ QUERY_KEYS = ("format", "filetype", *sorted(set().union(*_FILTERS_OF.values())))
 #: judges are not people's preferences); the others keep every row unless asked.
 ANNOTATOR_KINDS = (*Annotator.Kind.values, "all")
 _HUMAN_BY_DEFAULT = {"dpo", "rubric", "labels"}
-#: `label`: what decides a `dpo` pair. `adjudicated` is CONTRACT section 12, not built yet.
+#: `label`: what decides a `dpo` pair (`adjudicated`: a researcher's decision where there
+#: is one, else the majority).
 PAIR_LABELS = ("majority", "dawid_skene", "adjudicated")
-AVAILABLE_PAIR_LABELS = ("majority", "dawid_skene")
+AVAILABLE_PAIR_LABELS = PAIR_LABELS
 
 # Nested types: lists hold no nulls and a message has both its fields, as in every file.
 MESSAGE = pa.struct(
@@ -138,7 +145,7 @@ class ExportFilters:
     min_judgments: int | None = None
     min_agreement: float | None = None
     rubric_version: int | None = None
-    label: str | None = None  # dpo: "majority" or "dawid_skene"
+    label: str | None = None  # dpo: "majority", "dawid_skene" or "adjudicated"
     up_to_id: int | None = None
 
 
@@ -333,8 +340,6 @@ def export_query_from_params(params: Mapping[str, Any], *, strict: bool = False)
         kind = Annotator.Kind.HUMAN.value
     label = _read_choice("label", params.get("label"), None, PAIR_LABELS, errors)
     label_given = label is not None
-    if label == "adjudicated":
-        errors.append(_error("label", "adjudicated labels are not available yet"))
     if label is None and export_format == "dpo":
         label = "majority"
     filters = ExportFilters(
@@ -820,14 +825,18 @@ def judgment_records(
 # ---------------------------------------------------------------- shared by dpo and rubric
 
 
-def _scoped(passing: QuerySet[Judgment], filters: ExportFilters) -> QuerySet[Judgment]:
-    """With `since`, the rows of tasks that got a passing judgment after the cursor, each
-    computed from all of its passing judgments (so a re-pulled row carries its current
-    value)."""
+def _scoped(
+    passing: QuerySet[Judgment], filters: ExportFilters, also: QuerySet | None = None
+) -> QuerySet[Judgment]:
+    """With `since`, the rows of tasks that got a passing judgment after the cursor (or are
+    among the task ids `also` selects), each computed from all of its passing judgments (so
+    a re-pulled row carries its current value)."""
     if filters.since is None:
         return passing
     touched = passing.filter(_since_q(filters.since)).order_by().values("task_id")
-    return passing.filter(task_id__in=touched)
+    if also is None:
+        return passing.filter(task_id__in=touched)
+    return passing.filter(Q(task_id__in=touched) | Q(task_id__in=also))
 
 
 def as_messages(prompt: Any) -> list[dict[str, str]]:
@@ -916,9 +925,12 @@ def _around(template: str, subquery: QuerySet) -> tuple[str, tuple[Any, ...]]:
     return statement, tuple(params)
 
 
-def _pair_votes(*, project: Project, filters: ExportFilters) -> QuerySet:
-    """Per task, the passing votes for each answer (and the mean strength behind a and b)."""
-    passing = _scoped(passing_judgments(project=project, filters=filters), filters)
+def _pair_votes(
+    *, project: Project, filters: ExportFilters, also: QuerySet | None = None
+) -> QuerySet:
+    """Per task, the passing votes for each answer (and the mean strength behind a and b);
+    with `since`, of the touched tasks and those `also` selects."""
+    passing = _scoped(passing_judgments(project=project, filters=filters), filters, also)
     votes: dict[str, Any] = {}
     for choice in DECIDED:
         votes[f"n_{choice}"] = Count("pk", filter=Q(choice=choice))
@@ -989,19 +1001,28 @@ def dpo_rows(
     """One row per decided pair (format `dpo`), in task order, keyed by `pair_id` (the
     task's id). The pair is decided by the majority of its votes, or with
     `label=dawid_skene` by its Dawid-Skene label (a or b), `agreement` then being the
-    label's posterior. With `since`, the touched pairs that are not pairs under the query
-    come as retractions. With conversational prompts, chosen and rejected are one
+    label's posterior. With `label=adjudicated` a researcher's adjudication decides the
+    pair where there is one (a or b: a row whatever `min_agreement` and `min_judgments`;
+    tie or both bad: none), the majority elsewhere; `since` then also gives the pairs
+    adjudicated after the cursor. With `since`, the touched pairs that are not pairs under
+    the query come as retractions. With conversational prompts, chosen and rejected are one
     assistant message each (TRL's conversational preference format)."""
     by_strength = bool(project.strength_scale)
     walk = scope = None
     votes_filters = filters
+    adjudicated: dict[int, tuple[str, str | None]] = {}
+    also = None
+    if filters.label == "adjudicated":
+        adjudicated = adjudicated_labels(project=project)
+        if filters.since is not None:
+            also = adjudicated_after(project=project, since=filters.since)
     if filters.label == "dawid_skene":
         labels, scope = pair_labels(project=project, filters=filters)
         walk = _LabelWalk(labels)
         # Dawid-Skene labels move with every vote of the project: which pairs to give is
         # known from the labels (`scope`), not from the tasks judged after the cursor.
         votes_filters = replace(filters, since=None)
-    sql, params = _around(PAIR_ROWS, _pair_votes(project=project, filters=votes_filters))
+    sql, params = _around(PAIR_ROWS, _pair_votes(project=project, filters=votes_filters, also=also))
     for row in sql_rows(sql, params, PAIR_COLUMNS):
         task_id, item_id, prompt, a_id, a_model, a_text, b_id, b_model, b_text = row[:9]
         if scope is not None and task_id not in scope:
@@ -1017,11 +1038,14 @@ def dpo_rows(
             )
             if n
         }
-        if walk is None:
+        decided = adjudicated.get(task_id)
+        if decided is not None:
+            decision = _adjudicated(task_id, counts, decided[0], by_strength=by_strength)
+        elif walk is None:
             decision = decide_pair(task_id, counts, by_strength=by_strength)
         else:
             decision = _decided_by(walk, task_id, counts, by_strength=by_strength)
-        if decision is None or not _passes(decision, filters):
+        if decision is None or (decided is None and not _passes(decision, filters)):
             if filters.since is not None:
                 yield retraction(task_id, item_id, sum(n for n, _ in counts.values()))
             continue
@@ -1070,6 +1094,22 @@ def _decided_by(
     return _pair_decision(task_id, counts, CHOICES[code], agreement, by_strength=by_strength)
 
 
+def _adjudicated(
+    task_id: int,
+    counts: Mapping[str, tuple[int, float | None]],
+    label: str,
+    *,
+    by_strength: bool,
+) -> PairDecision | None:
+    """The pair as a researcher decided it (None for a tie or both bad); `agreement` is the
+    share of the pair's votes that agree with the decision."""
+    if label not in DECIDED:
+        return None
+    total = sum(n for n, _ in counts.values())
+    agreement = counts.get(label, (0, None))[0] / total if total else 0.0
+    return _pair_decision(task_id, counts, label, agreement, by_strength=by_strength)
+
+
 def _completion(text: str, conversational: bool) -> Any:
     return [{"role": "assistant", "content": text}] if conversational else text
 
@@ -1088,6 +1128,8 @@ LABEL_COLUMNS: tuple[pa.Field, ...] = (
     column("ds_label", pa.string(), nullable=True),
     column("ds_posterior", pa.float64()),
     column("n_judgments", pa.int64()),
+    column("adjudicated_label", pa.string(), nullable=True),
+    column("adjudicated_by", pa.string(), nullable=True),
 )
 
 _CHOICE_CODE = Case(
@@ -1193,39 +1235,69 @@ def _choice_name(code: int) -> str | None:
 
 # Every pairwise task of the project with the ids a labels row shows, in task order: one
 # statement (the labels say which of them have passing votes).
+# Every pairwise task of the project with its adjudication, and whether that was decided
+# after a `since` cursor ({after}: a condition on `adjudication`, or FALSE).
+_LABEL_TASK_NUMBERS = ("task", "researcher", "adjudicated_after")
 LABEL_TASKS = """
-SELECT task.id, item.external_id, a.external_id, b.external_id
+SELECT task.id, item.external_id, a.external_id, b.external_id,
+       adjudication.label, adjudication.researcher_id,
+       CASE WHEN {after} THEN 1 ELSE 0 END
 FROM {task} task
 JOIN {item} item ON item.id = task.item_id
 JOIN {response} a ON a.id = task.response_a_id
 JOIN {response} b ON b.id = task.response_b_id
+LEFT JOIN {adjudication} adjudication ON adjudication.task_id = task.id
 WHERE task.project_id = %s
 ORDER BY task.id
 """
 LABEL_TASK_COLUMNS = tuple(
-    WireColumn(name, None, pa.int64() if name == "task" else pa.string())
-    for name in ("task", "item_id", "a_id", "b_id")
+    WireColumn(name, None, pa.int64() if name in _LABEL_TASK_NUMBERS else pa.string())
+    for name in (
+        "task",
+        "item_id",
+        "a_id",
+        "b_id",
+        "adjudicated",
+        "researcher",
+        "adjudicated_after",
+    )
 )
+
+
+def _adjudicated_after_sql(since: datetime | int | None) -> tuple[str, list[Any]]:
+    """LABEL_TASKS' {after}: the adjudication was made after the cursor (as
+    adjudicated_after decides it)."""
+    if since is None:
+        return "1 = 0", []
+    if isinstance(since, int):
+        return "adjudication.last_judgment_id >= %s", [since]
+    return "adjudication.decided_at > %s", [since]
 
 
 def label_rows(*, project: Project, filters: ExportFilters) -> Iterator[dict[str, Any]]:
     """One row per pairwise task with a passing vote (format `labels`), in task order:
     majority (null when two answers tie for the most votes) with the share of the votes
-    behind the most frequent answer, and the Dawid-Skene label with its posterior. With
-    `since`, the tasks whose row may have changed since the cursor (see pair_labels)."""
+    behind the most frequent answer, the Dawid-Skene label with its posterior, and a
+    researcher's adjudication (label and pseudonym) where there is one. With `since`, the
+    tasks whose row may have changed since the cursor (see pair_labels) and those
+    adjudicated after it."""
     labels, scope = pair_labels(project=project, filters=filters)
     if labels is None:
         return
     walk = _LabelWalk(labels)
     columns = walk.columns
     quote = connection.ops.quote_name
+    after, params = _adjudicated_after_sql(filters.since)
     sql = LABEL_TASKS.format(
         task=quote(Task._meta.db_table),
         item=quote(Item._meta.db_table),
         response=quote(Response._meta.db_table),
+        adjudication=quote(Adjudication._meta.db_table),
+        after=after,
     )
-    for task_id, item_id, a_id, b_id in sql_rows(sql, [project.pk], LABEL_TASK_COLUMNS):
-        if scope is not None and task_id not in scope:
+    rows = sql_rows(sql, [*params, project.pk], LABEL_TASK_COLUMNS)
+    for task_id, item_id, a_id, b_id, adjudicated, researcher, later in rows:
+        if scope is not None and task_id not in scope and not later:
             continue
         index = walk.index(task_id)
         if index is None:
@@ -1243,6 +1315,8 @@ def label_rows(*, project: Project, filters: ExportFilters) -> Iterator[dict[str
             "ds_label": _choice_name(columns["weighted"][index]),
             "ds_posterior": round(columns["weighted_confidence"][index], 6),
             "n_judgments": n,
+            "adjudicated_label": adjudicated,
+            "adjudicated_by": researcher_pseudonym(researcher),
         }
 
 

@@ -483,8 +483,10 @@ _FIELDS_TEXT = {
         "null when two answers share the most votes), `majority_share` (share of the votes "
         "behind the most frequent answer), `ds_label` and `ds_posterior` (the Dawid-Skene "
         "label, which weighs each annotator by their estimated reliability, and its "
-        "posterior probability) and `n_judgments`. Both labels were computed when this file "
-        "was written, from the judgments passing the filters below."
+        "posterior probability), `n_judgments`, and `adjudicated_label` and `adjudicated_by` "
+        "(a researcher's decision on the task and their pseudonym; null when not "
+        "adjudicated). Both computed labels were computed when this file was written, from "
+        "the judgments passing the filters below; adjudications are as they were then."
     ),
     "rubric": (
         "One row per rated response and rubric version (judgments made under different "
@@ -528,6 +530,14 @@ def _margin_text(project: Project) -> str:
 
 
 def _label_text(plan: ExportPlan) -> str:
+    if plan.query.filters.label == "adjudicated":
+        return (
+            "Pairs are decided by a researcher's adjudication where there is one (a row when "
+            "the researcher chose a or b, whatever the agreement and judgment filters; none "
+            "for a tie or both bad), and by majority elsewhere: a row when a or b has more "
+            "votes than any other answer. `agreement` is the share of the pair's judgments "
+            "that agree with the winner."
+        )
     if plan.query.filters.label == "dawid_skene":
         return (
             "Pairs are decided by their Dawid-Skene label (fitted when this file was written "

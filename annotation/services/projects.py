@@ -50,6 +50,7 @@ PROJECT_FIELDS = (
     "flag_fast_share",
     "flag_side_rate",
     "flag_min_gold_accuracy",
+    "review_min_share",
 )
 CRITERION_FIELDS = ("key", "label", "description", "min", "max", "level_labels", "level")
 

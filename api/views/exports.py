@@ -62,8 +62,9 @@ class ExportView(StrictAPIView):
                 str,
                 enum=list(AVAILABLE_PAIR_LABELS),
                 default="majority",
-                description="dpo: what decides a pair, the majority of its votes or its "
-                "Dawid-Skene label (agreement is then the label's posterior).",
+                description="dpo: what decides a pair, the majority of its votes, its "
+                "Dawid-Skene label (agreement is then the label's posterior), or a researcher's "
+                "adjudication where there is one (else the majority).",
             ),
         ],
         responses={

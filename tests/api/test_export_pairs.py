@@ -31,6 +31,8 @@ LABEL_FIELDS = [
     "ds_label",
     "ds_posterior",
     "n_judgments",
+    "adjudicated_label",
+    "adjudicated_by",
 ]
 
 
@@ -256,7 +258,6 @@ def test_dpo_states_its_label_in_a_snapshot_query_and_card(researcher_client, pa
 @pytest.mark.parametrize(
     ("query", "field"),
     [
-        ({"format": "dpo", "label": "adjudicated"}, "label"),
         ({"format": "dpo", "label": "mean"}, "label"),
         ({"format": "judgments", "label": "majority"}, "label"),
         ({"format": "labels", "label": "dawid_skene"}, "label"),

@@ -131,6 +131,14 @@ def test_reports_sync_and_progress_name_their_unknown_parameters(
     assert fields_of(response) == [query.rsplit("&", 1)[-1].split("=")[0]]
 
 
+@pytest.mark.parametrize(
+    "url", [f"{PAIRS}export/?format=dpo&min_agreement=0.5", f"{PROJECTS}?page_size=1"]
+)
+def test_a_head_takes_what_its_get_takes(researcher_client, pairwise, url):
+    assert researcher_client.head(url).status_code == 200
+    assert researcher_client.head(f"{url}&colour=red").status_code == 400
+
+
 def test_the_judgments_sync_still_takes_since(researcher_client, pairwise):
     response = researcher_client.get(f"{PAIRS}judgments/?since=0")
 

@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("annotation", "0014_project_license"),
+        ("annotation", "0015_review_adjudication"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

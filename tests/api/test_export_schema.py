@@ -281,7 +281,7 @@ def test_times_are_iso_strings_with_microseconds_in_every_file(researcher_client
 NULLABLE = {
     "judgments": {"strength", "shown_left", "seconds"},
     "dpo": {"margin"},
-    "labels": {"majority", "ds_label"},
+    "labels": {"majority", "ds_label", "adjudicated_label", "adjudicated_by"},
     "rubric": {"helpfulness", "correctness", "style", "agreement"}
     | {"agreement_helpfulness", "agreement_correctness", "agreement_style"},
     "items": {"gold", "reference"},

@@ -30,7 +30,7 @@ class BodyNotTaken(exceptions.UnsupportedMediaType):
         self.errors = [{"field": "Content-Type", "error": f"must be one of {media_types}"}]
 
 
-def unknown_query_parameters(request: Request, taken: Collection[str]) -> None:
+def refuse_unknown_query_parameters(request: Request, taken: Collection[str]) -> None:
     """Refuse every query parameter not in `taken`, by name, in one 400."""
     unknown = sorted(set(request.query_params) - set(taken))
     if unknown:
@@ -46,7 +46,7 @@ def has_body(request: Request) -> bool:
     return (ascii_int(request.META.get("CONTENT_LENGTH") or "0") or 0) > 0
 
 
-def body_media_type(request: Request) -> None:
+def refuse_body_not_taken(request: Request) -> None:
     """A body's media type must be one the view parses: anything else would be read as no
     body (no Content-Type) or be a form the serializers would half understand."""
     if request.method not in WRITES or not has_body(request):
@@ -85,8 +85,8 @@ class StrictInputMixin:
         super().initial(request, *args, **kwargs)  # type: ignore[misc]
         if not hasattr(self, request.method.lower()):
             return  # a method the endpoint lacks is a 405, whatever was sent with it
-        unknown_query_parameters(request, self.taken_query_parameters(request))
-        body_media_type(request)
+        refuse_unknown_query_parameters(request, self.taken_query_parameters(request))
+        refuse_body_not_taken(request)
 
 
 class StrictAPIView(StrictInputMixin, APIView):

@@ -873,26 +873,25 @@ class PairDecision:
     margin: float | None
 
 
-def _pair_decision(
-    task_id: int,
-    counts: Mapping[str, tuple[int, float | None]],
-    winner: str,
-    agreement: float,
-    *,
-    by_strength: bool,
-) -> PairDecision:
-    """A pair won by `winner`, with `agreement` behind it; `margin` the mean strength of
-    the votes for the winner when strength is collected, else (winner votes - loser votes)
-    / votes (below 0 when a label other than the majority picked the winner)."""
-    total = sum(n for n, _ in counts.values())
-    loser = "b" if winner == "a" else "a"
+def plurality(n_a: int, n_b: int, n_tie: int, n_both_bad: int) -> str | None:
+    """The answer with more votes than every other one, if it is a or b (a pair's
+    majority); None for a tie, both bad or no single leader."""
+    if n_a > n_b and n_a > n_tie and n_a > n_both_bad:
+        return "a"
+    if n_b > n_a and n_b > n_tie and n_b > n_both_bad:
+        return "b"
+    return None
+
+
+def _margin(
+    winner: str, n_a: int, n_b: int, total: int, strength: float | None, by_strength: bool
+) -> float | None:
+    """The mean strength of the votes for the winner when strength is collected, else
+    (winner votes - loser votes) / votes (below 0 when a label other than the majority
+    picked the winner)."""
     if by_strength:
-        strength = counts.get(winner, (0, None))[1]
-        margin = round(float(strength), 6) if strength is not None else None
-    else:
-        votes_for = counts.get(winner, (0, None))[0]
-        margin = round((votes_for - counts.get(loser, (0, None))[0]) / total, 6)
-    return PairDecision(task_id, winner, total, round(agreement, 6), margin)
+        return round(float(strength), 6) if strength is not None else None
+    return round((n_a - n_b if winner == "a" else n_b - n_a) / total, 6)
 
 
 def decide_pair(
@@ -901,14 +900,15 @@ def decide_pair(
     """The label of one pair from its vote counts {choice: (votes, mean strength)}: the
     plurality among a / b / tie / both_bad, when no other label has as many votes. Only
     a win for a or b is a pair. `agreement` is the winner's share of the votes."""
-    total = sum(n for n, _ in counts.values())
-    if total == 0:
+    n_a, n_b, n_tie, n_both_bad = (counts.get(c, (0, None))[0] for c in CHOICES)
+    total = n_a + n_b + n_tie + n_both_bad
+    winner = plurality(n_a, n_b, n_tie, n_both_bad)
+    if winner is None:
         return None
-    top = max(n for n, _ in counts.values())
-    leaders = [choice for choice, (n, _) in counts.items() if n == top]
-    if len(leaders) != 1 or leaders[0] not in DECIDED:
-        return None
-    return _pair_decision(task_id, counts, leaders[0], top / total, by_strength=by_strength)
+    agreement = round((n_a if winner == "a" else n_b) / total, 6)
+    strength = counts[winner][1]
+    margin = _margin(winner, n_a, n_b, total, strength, by_strength)
+    return PairDecision(task_id, winner, total, agreement, margin)
 
 
 def _around(template: str, subquery: QuerySet) -> tuple[str, tuple[Any, ...]]:
@@ -1023,36 +1023,46 @@ def dpo_rows(
         # known from the labels (`scope`), not from the tasks judged after the cursor.
         votes_filters = replace(filters, since=None)
     sql, params = _around(PAIR_ROWS, _pair_votes(project=project, filters=votes_filters, also=also))
+    min_judgments, min_agreement = filters.min_judgments, filters.min_agreement
     for row in sql_rows(sql, params, PAIR_COLUMNS):
-        task_id, item_id, prompt, a_id, a_model, a_text, b_id, b_model, b_text = row[:9]
+        (task_id, item_id, prompt, a_id, a_model, a_text, b_id, b_model, b_text) = row[:9]
         if scope is not None and task_id not in scope:
             continue
         n_a, strength_a, n_b, strength_b, n_tie, n_both_bad = row[9:]
-        counts = {
-            choice: (n, strength)
-            for choice, n, strength in (
-                ("a", n_a, strength_a),
-                ("b", n_b, strength_b),
-                ("tie", n_tie, None),
-                ("both_bad", n_both_bad, None),
-            )
-            if n
-        }
+        total = n_a + n_b + n_tie + n_both_bad
         decided = adjudicated.get(task_id)
         if decided is not None:
-            decision = _adjudicated(task_id, counts, decided[0], by_strength=by_strength)
-        elif walk is None:
-            decision = decide_pair(task_id, counts, by_strength=by_strength)
+            # A researcher's a or b is a row whatever the filters; tie or both bad is none.
+            winner = decided[0] if decided[0] in DECIDED else None
+            agreement = round((n_a if winner == "a" else n_b) / total, 6) if winner else 0.0
+            passes = winner is not None
         else:
-            decision = _decided_by(walk, task_id, counts, by_strength=by_strength)
-        if decision is None or (decided is None and not _passes(decision, filters)):
+            if walk is None:
+                winner = plurality(n_a, n_b, n_tie, n_both_bad)
+                agreement = round((n_a if winner == "a" else n_b) / total, 6) if winner else 0.0
+            else:
+                winner, agreement = walk.pair_label(task_id)
+            passes = not (
+                winner is None
+                or (min_judgments and total < min_judgments)
+                or (min_agreement is not None and agreement < min_agreement)
+            )
+        if not passes:
             if filters.since is not None:
-                yield retraction(task_id, item_id, sum(n for n, _ in counts.values()))
+                yield retraction(task_id, item_id, total)
             continue
-        chosen = (a_id, a_model, a_text)
-        rejected = (b_id, b_model, b_text)
-        if decision.winner == "b":
-            chosen, rejected = rejected, chosen
+        if winner == "a":
+            chosen, rejected, strength = (
+                (a_id, a_model, a_text),
+                (b_id, b_model, b_text),
+                strength_a,
+            )
+        else:
+            chosen, rejected, strength = (
+                (b_id, b_model, b_text),
+                (a_id, a_model, a_text),
+                strength_b,
+            )
         yield {
             "pair_id": task_id,
             "prompt": _prompt_value(json.loads(prompt), conversational),
@@ -1063,51 +1073,11 @@ def dpo_rows(
             "item_id": item_id,
             "chosen_id": chosen[0],
             "rejected_id": rejected[0],
-            "n_judgments": decision.n_judgments,
-            "agreement": decision.agreement,
-            "margin": decision.margin,
+            "n_judgments": total,
+            "agreement": agreement,
+            "margin": _margin(winner, n_a, n_b, total, strength, by_strength),
             "retracted": False,
         }
-
-
-def _passes(decision: PairDecision, filters: ExportFilters) -> bool:
-    if filters.min_judgments and decision.n_judgments < filters.min_judgments:
-        return False
-    return filters.min_agreement is None or decision.agreement >= filters.min_agreement
-
-
-def _decided_by(
-    walk: _LabelWalk,
-    task_id: int,
-    counts: Mapping[str, tuple[int, float | None]],
-    *,
-    by_strength: bool,
-) -> PairDecision | None:
-    """The pair as its Dawid-Skene label decides it (None unless the label is a or b)."""
-    index = walk.index(task_id)
-    if index is None:
-        return None
-    code = walk.columns["weighted"][index]
-    if code not in (0, 1):
-        return None
-    agreement = walk.columns["weighted_confidence"][index]
-    return _pair_decision(task_id, counts, CHOICES[code], agreement, by_strength=by_strength)
-
-
-def _adjudicated(
-    task_id: int,
-    counts: Mapping[str, tuple[int, float | None]],
-    label: str,
-    *,
-    by_strength: bool,
-) -> PairDecision | None:
-    """The pair as a researcher decided it (None for a tie or both bad); `agreement` is the
-    share of the pair's votes that agree with the decision."""
-    if label not in DECIDED:
-        return None
-    total = sum(n for n, _ in counts.values())
-    agreement = counts.get(label, (0, None))[0] / total if total else 0.0
-    return _pair_decision(task_id, counts, label, agreement, by_strength=by_strength)
 
 
 def _completion(text: str, conversational: bool) -> Any:
@@ -1191,6 +1161,16 @@ class _LabelWalk:
         }
         self.tasks = self.columns["task"]
         self.position = 0
+
+    def pair_label(self, task_id: int) -> tuple[str | None, float]:
+        """The task's Dawid-Skene label if it is a or b (else None), and its posterior
+        as exported."""
+        index = self.index(task_id)
+        if index is None:
+            return None, 0.0
+        code = self.columns["weighted"][index]
+        posterior = round(self.columns["weighted_confidence"][index], 6)
+        return (DECIDED[code] if code in (0, 1) else None), posterior
 
     def index(self, task_id: int) -> int | None:
         tasks, position = self.tasks, self.position

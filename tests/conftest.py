@@ -12,6 +12,21 @@ from rest_framework.test import APIClient
 from tests.factories import AnnotatorUserFactory, ResearcherFactory
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+RUN_SLOW = os.environ.get("RUN_SLOW", "").lower() in ("1", "true", "yes")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--run-slow", action="store_true", help="run tests marked slow (TRL training)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked `slow` (training a model) run only when asked for."""
+    if config.getoption("--run-slow") or RUN_SLOW:
+        return
+    skip = pytest.mark.skip(reason="slow: run with --run-slow or RUN_SLOW=1")
+    for item in items:
+        if item.get_closest_marker("slow") is not None:
+            item.add_marker(skip)
 
 
 @pytest.fixture(autouse=True)

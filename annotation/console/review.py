@@ -67,6 +67,7 @@ def urlpatterns(project_admin: Any) -> list[Any]:
             Task.objects.select_related("item", "response_a", "response_b"),
             pk=task_id,
             project=project,
+            response_b__isnull=False,  # pairwise tasks are adjudicated
         )
         if request.method != "POST":
             return _task_page(request, project_admin, project, task)

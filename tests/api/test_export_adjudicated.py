@@ -10,7 +10,14 @@ import pytest
 
 from annotation.models import Adjudication, Judgment, Task
 from annotation.services.adjudication import adjudication_record
-from tests.api.test_export_pairs import apply_pull, dpo, labels, last_judgment
+from tests.api.test_export_pairs import (  # noqa: F401 (snapshot is a fixture)
+    apply_pull,
+    dpo,
+    labels,
+    last_judgment,
+    snapshot,
+    snapshot_rows,
+)
 from tests.api.test_exports import import_votes, votes
 from tests.factories import ProjectFactory, import_items
 
@@ -168,3 +175,38 @@ def test_incremental_adjudicated_pulls_applied_in_turn_end_equal_to_a_full_pull(
 
         full = dpo(researcher_client, label="adjudicated")
         assert sorted(copy.values(), key=lambda row: row["pair_id"]) == full
+
+
+def test_a_snapshot_with_label_adjudicated_states_it_and_carries_the_decisions(
+    researcher_client,
+    researcher,
+    pairs,
+    snapshot,  # noqa: F811 (the fixture)
+):
+    import_votes(pairs, votes("q0", "a", "a", "b"))
+    decide("q0", "b", researcher)
+    _, build = snapshot({"format": "dpo", "label": "adjudicated"})
+    built = build()
+
+    assert built["query"]["label"] == "adjudicated"
+    assert "adjudication" in built["card"]
+    assert [row["chosen_id"] for row in snapshot_rows(researcher_client, built)] == ["r2"]
+
+
+@pytest.mark.parametrize("value", [1.5, -0.1, "most"])
+def test_review_min_share_is_a_share_from_0_to_1(researcher_client, pairs, value):
+    response = researcher_client.patch(
+        "/api/v1/projects/pairs/", {"review_min_share": value}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert "review_min_share" in str(response.json())
+
+
+def test_review_min_share_is_set_and_shown_by_the_api(researcher_client, pairs):
+    response = researcher_client.patch(
+        "/api/v1/projects/pairs/", {"review_min_share": 0.75}, format="json"
+    )
+
+    assert response.status_code == 200, response.json()
+    assert researcher_client.get("/api/v1/projects/pairs/").json()["review_min_share"] == 0.75

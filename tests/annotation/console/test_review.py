@@ -12,11 +12,13 @@ from annotation.errors import PermissionDenied, ValidationFailed
 from annotation.models import Adjudication, Annotator, Project, Task
 from annotation.selectors.review import review_queue
 from annotation.services.adjudication import adjudication_record
+from annotation.services.assignment import assignment_lease
 from annotation.services.importing import items_import
+from annotation.services.judging import judgment_submit
 from annotation.services.quality import annotator_block
 from annotation.services.researchers import researcher_create
 from tests.api.test_exports import import_votes, votes
-from tests.factories import ProjectFactory, item_rows
+from tests.factories import ProjectFactory, item_rows, make_annotator
 
 pytestmark = pytest.mark.django_db
 
@@ -206,6 +208,18 @@ def test_a_plain_post_goes_to_the_next_task_and_a_bad_label_is_a_400(project, le
     assert good.status_code == 302 and good.headers["Location"] == url(project, task_of("q3"))
 
 
+def test_a_vote_from_the_page_shows_its_choice_and_the_side_it_was_on(project, lead, client_of):
+    annotator = make_annotator(username="ann")
+    assignment = assignment_lease(project=project, annotator=annotator)
+    judgment_submit(assignment=assignment, annotator=annotator, choice="left")
+    left_was_a = assignment.left_response_id == assignment.task.response_a_id
+
+    page = client_of(lead).get(url(project, assignment.task)).content.decode()
+
+    assert f'{"A" if left_was_a else "B"} <span class="review-side-note">(left on screen)' in page
+    assert annotator.pseudonym in page
+
+
 def test_another_researcher_can_neither_see_nor_decide(project, client_of):
     split_and_gold(project)
     client = client_of(researcher_create(username="stranger"))
@@ -224,6 +238,15 @@ def test_a_task_of_another_project_is_not_found_under_this_one(project, lead, cl
     response = client_of(lead).get(url(project, task_of("x0")))
 
     assert response.status_code == 404
+
+
+def test_a_rubric_task_has_no_review_page(lead, client_of):
+    rated = ProjectFactory(owner=lead, slug="rated", kind=Project.Kind.RUBRIC)
+    items_import(project=rated, rows=list(enumerate(item_rows(1, responses=1), start=1)))
+    client = client_of(lead)
+
+    assert client.get(url(rated)).status_code == 200
+    assert client.get(url(rated, Task.objects.get(project=rated))).status_code == 404
 
 
 def grow(project: Project, items: int, judges: int) -> None:

@@ -13,7 +13,8 @@ counting sink while a thread samples the worker's VmRSS every 50 ms; memory grow
 request = sampled max - RSS right before it. Measured:
   * format=judgments, filetype=jsonl and parquet, all rows, and the last 1,000 judgments
     (`since=<id>`): rows/s and memory growth from 1k to N rows (target <= 30 MB);
-  * format=dpo, jsonl, once (pairs/s and judgments read/s);
+  * format=dpo, jsonl, once (pairs/s and judgments read/s), and once with
+    label=dawid_skene; format=labels, jsonl, once (both fit Dawid-Skene on every vote);
   * the floor: COPY (<the export's own SQL: judgment columns joined with task, item,
     responses, annotator, same filters>) TO STDOUT through psycopg into a counting sink
     (target: export rows/s / COPY rows/s >= 0.5);
@@ -341,6 +342,8 @@ def main() -> None:
             ("judgments parquet 1k", f"judgments&filetype=parquet&since={since}"),
             ("judgments parquet N", "judgments&filetype=parquet"),
             ("dpo jsonl N", "dpo&filetype=jsonl"),
+            ("dpo dawid_skene jsonl N", "dpo&filetype=jsonl&label=dawid_skene"),
+            ("labels jsonl N", "labels&filetype=jsonl"),
         ]
         for name, query in plan:
             results[name] = fetch(port, token, base + query, worker)
@@ -369,7 +372,7 @@ def main() -> None:
         if name.startswith("warm"):
             continue
         rows = n_rows if name.endswith(" N") else small_rows
-        if name.startswith("dpo"):
+        if name.startswith(("dpo", "labels")):
             rows = r["lines"]
         rate = rows / r["seconds"]
         ratios[name] = rate / copy_rate

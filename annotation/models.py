@@ -977,3 +977,29 @@ class ImportJob(models.Model):
     @property
     def percent(self) -> int:
         return int(100 * self.rows_done / self.rows_total) if self.rows_total else 0
+
+
+class ApiToken(models.Model):
+    """A named API key of a user (researchers make several: one per pipeline or machine),
+    revoked by deleting it. Only the key's SHA-256 is stored: the key is shown once, when
+    it is made. `last_used_at` is written at most once a minute, not on every request."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    prefix = models.CharField(
+        max_length=12, editable=False, help_text="The key's first characters, to recognise it."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "name"], name="api_token_name_per_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"API token {self.name!r} of {self.user}"

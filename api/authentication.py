@@ -1,5 +1,7 @@
 """Token authentication that loads the user's annotator with the token, in one query:
-every annotator request needs both, and it runs on every vote (hand-written SQL)."""
+every annotator request needs both, and it runs on every vote (hand-written SQL). The key is
+looked up among both kinds of token (annotation.services.tokens): the user's
+`create_api_token` token and their named console tokens (by the key's SHA-256)."""
 
 from __future__ import annotations
 
@@ -11,8 +13,9 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, TokenAuthentication
 from rest_framework.authtoken.models import Token
 
-from annotation.models import Annotator
-from annotation.rows import model_columns, model_from_row, model_select
+from annotation.models import Annotator, ApiToken
+from annotation.rows import field_from_db, model_columns, model_from_row, model_select
+from annotation.services.tokens import api_key_hash, api_token_used
 from api.throttling import AnonymousThrottle, FailedTokenThrottle
 
 
@@ -26,23 +29,26 @@ class AnnotatorTokenAuthentication(TokenAuthentication):
                 raise exceptions.Throttled(wait) from None
             raise
 
-    def authenticate_credentials(self, key: str) -> tuple[Any, Token]:
+    def authenticate_credentials(self, key: str) -> tuple[Any, Token | ApiToken]:
         user_model = get_user_model()
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT {model_select(Token, 'k')}, {model_select(user_model, 'u')}, "
-                f"{model_select(Annotator, 'a')} FROM {Token._meta.db_table} k "
+                f"SELECT k.named_id, k.last_used_at, {model_select(user_model, 'u')}, "
+                f"{model_select(Annotator, 'a')} FROM ("
+                f"SELECT CAST(NULL AS bigint) AS named_id, NULL AS last_used_at, user_id "
+                f"FROM {Token._meta.db_table} WHERE key = %s UNION ALL "
+                f"SELECT id, last_used_at, user_id FROM {ApiToken._meta.db_table} "
+                f"WHERE key_hash = %s) k "
                 f"JOIN {user_model._meta.db_table} u ON u.id = k.user_id "
-                f"LEFT JOIN {Annotator._meta.db_table} a ON a.user_id = u.id WHERE k.key = %s",
-                [key],
+                f"LEFT JOIN {Annotator._meta.db_table} a ON a.user_id = u.id",
+                [key, api_key_hash(key)],
             )
             row = cursor.fetchone()
         if row is None:
             raise exceptions.AuthenticationFailed("Invalid token.")
-        split = len(model_columns(Token))
-        middle = split + len(model_columns(user_model))
-        token = model_from_row(Token, row[:split])
-        token.user = user = model_from_row(user_model, row[split:middle])
+        named_id, last_used_at = row[:2]
+        middle = 2 + len(model_columns(user_model))
+        user = model_from_row(user_model, row[2:middle])
         annotator_row = row[middle:]
         annotator = model_from_row(Annotator, annotator_row) if annotator_row[0] else None
         # Cache the reverse one-to-one, also when there is none, so `user.annotator` costs
@@ -52,6 +58,12 @@ class AnnotatorTokenAuthentication(TokenAuthentication):
             annotator.user = user
         if not user.is_active:
             raise exceptions.AuthenticationFailed("User inactive or deleted.")
+        if named_id is None:
+            token: Token | ApiToken = Token(key=key, user=user)
+        else:
+            last_used_at = field_from_db(ApiToken, "last_used_at", last_used_at)
+            token = ApiToken(pk=named_id, user=user, last_used_at=last_used_at)
+            api_token_used(token_id=named_id, last_used_at=last_used_at)
         return user, token
 
 

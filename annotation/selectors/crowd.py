@@ -4,6 +4,7 @@ an MTurk HIT preview shows."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from xml.sax.saxutils import escape
 
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
@@ -59,4 +60,32 @@ def task_sample(*, project: Project) -> Task | None:
         .select_related("item", "response_a", "response_b")
         .order_by("pk")
         .first()
+    )
+
+
+#: The parameters Prolific fills in for each participant, as Prolific's study URL spells them.
+PROLIFIC_PLACEHOLDERS = (
+    "PROLIFIC_PID={{%PROLIFIC_PID%}}&STUDY_ID={{%STUDY_ID%}}&SESSION_ID={{%SESSION_ID%}}"
+)
+EXTERNAL_QUESTION_SCHEMA = (
+    "http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2006-07-14/"
+    "ExternalQuestion.xsd"
+)
+
+
+def prolific_study_url(start_url: str) -> str:
+    """The study URL to paste into Prolific: the project's start page with the
+    placeholders Prolific replaces by the participant's, study's and session's ids."""
+    return f"{start_url}?{PROLIFIC_PLACEHOLDERS}"
+
+
+def mturk_external_question(start_url: str) -> str:
+    """The Question XML of an MTurk HIT showing the project in MTurk's frame (MTurk adds
+    workerId, assignmentId, hitId and turkSubmitTo to the URL itself); FrameHeight 0 lets
+    the frame fill the worker's window."""
+    return (
+        f'<ExternalQuestion xmlns="{EXTERNAL_QUESTION_SCHEMA}">\n'
+        f"  <ExternalURL>{escape(start_url)}</ExternalURL>\n"
+        "  <FrameHeight>0</FrameHeight>\n"
+        "</ExternalQuestion>"
     )

@@ -103,6 +103,24 @@ _FILTERS_OF = {
     "annotators": {"exclude_flagged", "include_gold", "annotator_kind"},
 }
 QUERY_KEYS = ("format", "filetype", *sorted(set().union(*_FILTERS_OF.values())))
+
+
+def export_filters_of(export_format: str) -> frozenset[str]:
+    """The filters a format understands (any other given to it is a 400)."""
+    return frozenset(_FILTERS_OF[export_format])
+
+
+#: Formats made from one kind of project only (export_plan refuses them elsewhere).
+_PAIRWISE_FORMATS = ("dpo", "labels")
+_RUBRIC_FORMATS = ("rubric",)
+
+
+def export_formats_of(*, project: Project) -> tuple[str, ...]:
+    """The formats this project can be exported as, in EXPORT_FORMATS order."""
+    other_kind = _RUBRIC_FORMATS if project.is_pairwise else _PAIRWISE_FORMATS
+    return tuple(f for f in EXPORT_FORMATS if f not in other_kind)
+
+
 #: `annotator_kind`: a kind, or `all`. Aggregated formats count people unless asked (model
 #: judges are not people's preferences); the others keep every row unless asked.
 ANNOTATOR_KINDS = (*Annotator.Kind.values, "all")

@@ -137,8 +137,10 @@ def test_a_since_pull_by_time_gives_pairs_adjudicated_after_it(
     decide("q0", "b", researcher)
 
     pulled = dpo(researcher_client, label="adjudicated", since=moment)
+    labelled = labels(researcher_client, since=moment)
 
     assert [(r["item_id"], r["chosen_id"]) for r in pulled] == [("q0", "r2")]
+    assert [(r["item_id"], r["adjudicated_label"]) for r in labelled] == [("q0", "b")]
 
 
 def test_the_default_dpo_ignores_adjudications_and_its_since_pull_too(

@@ -394,9 +394,41 @@ def test_the_page_makes_as_many_queries_with_many_snapshots_and_tokens(console, 
     for n in range(1, 30):
         Snapshot.objects.create(project=pairs, query={"format": "dpo", "filetype": "csv"})
         api_token_issue(user=lead, name=f"t{n}")
+    import_items(pairs, 40, prefix="more")
+    rows = [
+        {"annotator": f"m{n}", "item": f"more{i}", "a": "r1", "b": "r2", "choice": "a"}
+        for i in range(40)
+        for n in range(4)
+    ]
+    judgments_import(project=pairs, rows=list(enumerate(rows, start=1)))
     many = count()
 
     assert many == few
+
+
+@pytest.mark.parametrize("export_format", ["dpo", "labels", "items", "annotators"])
+def test_each_formats_form_makes_as_many_queries_at_any_size(console, pairs, export_format):
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert console.get(page_url(pairs), {"format": export_format}).status_code == 200
+        return len(queries)
+
+    few = count()
+    import_items(pairs, 30, prefix="more")
+    judgments_import(
+        project=pairs,
+        rows=list(
+            enumerate(
+                [
+                    {"annotator": f"m{i}", "item": f"more{i}", "a": "r1", "b": "r2", "choice": "b"}
+                    for i in range(30)
+                ],
+                start=1,
+            )
+        ),
+    )
+
+    assert count() == few
 
 
 # ---------------------------------------------------------------- the snippet, as given

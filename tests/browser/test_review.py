@@ -11,6 +11,7 @@ from annotation.models import Adjudication, Task
 from annotation.services.importing import items_import
 from annotation.services.judgment_import import judgments_import
 from annotation.services.researchers import researcher_create
+from tests.browser.test_accessibility import _serious
 from tests.factories import ProjectFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -84,6 +85,7 @@ def test_researcher_adjudicates_split_tasks_by_keyboard_and_the_dpo_export_has_t
         True,
     ]
     screenshot(page, "review-queue-1440")
+    assert _serious(page) == []
 
     page.click("#review-start")
     page.wait_for_selector(f"#review-card[data-task='{tasks['q0']}'][data-ready]")
@@ -91,6 +93,11 @@ def test_researcher_adjudicates_split_tasks_by_keyboard_and_the_dpo_export_has_t
     assert page.locator(".review-task strong", has_text="photosynthesis").count() == 1
     assert "Reason 2 on q0." in page.inner_text(".review-judgments")
     screenshot(page, "review-task-1440")
+    assert _serious(page) == []
+    page.emulate_media(color_scheme="dark")
+    screenshot(page, "review-task-1440-dark")
+    assert _serious(page) == []
+    page.emulate_media(color_scheme="light")
 
     # Keys typed in the note are text, never a decision.
     page.click("#review-note")

@@ -155,3 +155,26 @@ def test_researcher_makes_a_snapshot_downloads_it_and_manages_a_token(
     assert "<ExternalQuestion" in page.inner_text("#mturk-xml")
     page.locator("#crowd").scroll_into_view_if_needed()
     screenshot(page, "console-datasets-crowd")
+
+
+@pytest.mark.redis
+def test_on_the_real_stack_a_snapshot_from_the_page_shows_pending_then_ready_by_itself(
+    live_server, page, project, tmp_path
+):
+    from celery.contrib.testing.worker import start_worker
+
+    from config.celery import app
+
+    sign_in(page, live_server.url)
+    page.goto(f"{live_server.url}/admin/annotation/project/{project.pk}/datasets/?format=dpo")
+    page.click("button:text('New snapshot')")
+    row = page.locator("tr.snapshot").first
+    assert row.get_attribute("data-status") == "pending"  # no worker yet: queued in Redis
+
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
+        page.wait_for_selector("tr.snapshot[data-status='ready']", timeout=60_000)  # htmx polls
+
+    snapshot = Snapshot.objects.get()
+    assert snapshot.sha256 in page.inner_text("#snapshot-list")
+    _, path = download(page, f"tr[data-snapshot='{snapshot.pk}'] a:text('file')", tmp_path)
+    assert load(path, "jsonl", tmp_path / "cache").num_rows == snapshot.row_count == 4

@@ -39,7 +39,13 @@ from annotation.selectors.exports import (
     export_query_from_params,
 )
 from annotation.services.exporting import snapshot_create
-from annotation.services.tokens import api_token_issue, api_token_revoke, api_tokens_of
+from annotation.services.tokens import (
+    api_token_issue,
+    api_token_revoke,
+    api_tokens_of,
+    command_line_token_of,
+    command_line_token_revoke,
+)
 
 if TYPE_CHECKING:
     from django.contrib.admin import ModelAdmin
@@ -283,6 +289,7 @@ def _page_context(
         "token_page": _page(
             api_tokens_of(user=request.user), TOKENS_PER_PAGE, request.GET.get("tokens")
         ),
+        "command_line_token": command_line_token_of(user=request.user),
         "prolific_url": prolific_study_url(start_url),
         "mturk_xml": mturk_external_question(start_url),
         "mturk_needs_https": not start_url.startswith("https://"),
@@ -372,6 +379,21 @@ def token_revoke_view(project_admin: ModelAdmin) -> Callable[..., HttpResponse]:
     return view
 
 
+def command_line_token_revoke_view(project_admin: ModelAdmin) -> Callable[..., HttpResponse]:
+    @require_POST
+    def view(request: HttpRequest, project_id: int) -> HttpResponse:
+        project = _managed_project(project_admin, request, project_id)
+        try:
+            command_line_token_revoke(user=request.user)
+        except NotFound as exc:
+            raise Http404(exc.detail) from exc
+        messages.success(request, "The command-line token is revoked: its key no longer signs in.")
+        page_url = reverse(f"admin:{PAGE.url_name}", args=[project.pk])
+        return HttpResponseRedirect(f"{page_url}#tokens")
+
+    return view
+
+
 def urlpatterns(project_admin: ModelAdmin) -> list[Any]:
     def route(pattern: str, make: Callable[..., Any], name: str) -> Any:
         return path(pattern, project_admin.admin_site.admin_view(make(project_admin)), name=name)
@@ -391,5 +413,10 @@ def urlpatterns(project_admin: ModelAdmin) -> list[Any]:
             "<int:project_id>/datasets/tokens/<int:token_id>/revoke/",
             token_revoke_view,
             "annotation_project_token_revoke",
+        ),
+        route(
+            "<int:project_id>/datasets/tokens/command-line/revoke/",
+            command_line_token_revoke_view,
+            "annotation_project_command_line_token_revoke",
         ),
     ]

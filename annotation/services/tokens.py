@@ -87,3 +87,15 @@ def api_token_used(*, token_id: int, last_used_at: datetime | None) -> None:
 def api_tokens_of(*, user: AbstractBaseUser) -> QuerySet[ApiToken]:
     """The user's named tokens, newest first."""
     return ApiToken.objects.filter(user=user).order_by("-created_at", "-id")
+
+
+def command_line_token_of(*, user: AbstractBaseUser) -> Token | None:
+    """The user's `create_api_token` token, if they have one (its key is stored as it is,
+    so it is never shown again here either)."""
+    return Token.objects.filter(user=user).only("created").first()
+
+
+def command_line_token_revoke(*, user: AbstractBaseUser) -> None:
+    """Delete the user's `create_api_token` token: its key is refused from now on (401)."""
+    if not Token.objects.filter(user=user).delete()[0]:
+        raise NotFound("You have no command-line token.")

@@ -26,7 +26,7 @@ from annotation.selectors.exports import (
 )
 from annotation.services.judgment_import import judgments_import
 from annotation.services.researchers import researcher_create
-from annotation.services.tokens import api_token_issue
+from annotation.services.tokens import api_token_create, api_token_issue
 from tests.factories import ProjectFactory, import_items, rubric_project
 
 pytestmark = pytest.mark.django_db
@@ -305,6 +305,22 @@ def test_a_named_token_is_shown_once_signs_in_and_is_refused_once_revoked(consol
     assert revoked.status_code == 302
     assert api.get("/api/v1/projects/pairs/progress/").status_code == 401
     assert not ApiToken.objects.exists()
+
+
+def test_the_command_line_token_is_listed_and_revoked_and_still_signs_in_until_then(
+    console, lead, pairs
+):
+    key = api_token_create(username="lead")
+    api = Client(headers={"Authorization": f"Token {key}"})
+    html = console.get(page_url(pairs)).content.decode()
+
+    assert 'data-token="command-line"' in html and key not in html
+    assert api.get("/api/v1/projects/pairs/progress/").status_code == 200
+
+    console.post(reverse("admin:annotation_project_command_line_token_revoke", args=[pairs.pk]))
+
+    assert api.get("/api/v1/projects/pairs/progress/").status_code == 401
+    assert 'data-token="command-line"' not in console.get(page_url(pairs)).content.decode()
 
 
 def test_a_token_notes_its_use_at_most_once_a_minute(lead, pairs):

@@ -271,3 +271,15 @@ def test_a_real_worker_runs_the_job_while_the_api_reports_its_progress(
     assert (job["status"], job["rows_done"], job["rows_total"]) == ("done", 4000, 4000), job
     assert project.items.count() == 4000
     assert any(status == "running" for status, _ in seen), seen
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_uploads_are_stored_with_lz4_on_postgresql():
+    """pglz took 7 s to store a 100 MB upload within the request that answers 202; lz4 1 s."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT attcompression FROM pg_attribute WHERE attrelid = "
+            "'annotation_importjob'::regclass AND attname = 'content'"
+        )
+        assert cursor.fetchone()[0] == "l"

@@ -153,6 +153,10 @@ def test_researcher_makes_a_snapshot_downloads_it_and_manages_a_token(
         "?PROLIFIC_PID={{%PROLIFIC_PID%}}&STUDY_ID={{%STUDY_ID%}}&SESSION_ID={{%SESSION_ID%}}"
     )
     assert "<ExternalQuestion" in page.inner_text("#mturk-xml")
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.click("button[data-copy='prolific-url']")
+    page.wait_for_selector("#crowd [data-copy-status]:text('Copied')")
+    assert page.evaluate("navigator.clipboard.readText()") == prolific
     page.locator("#crowd").scroll_into_view_if_needed()
     screenshot(page, "console-datasets-crowd")
 

@@ -14,6 +14,7 @@ from annotation.selectors.exports import export_formats_of
 from annotation.services.exporting import snapshot_build
 from annotation.services.judgment_import import judgments_import
 from annotation.services.researchers import researcher_create
+from tests.browser.test_accessibility import _serious
 from tests.factories import ProjectFactory, import_items
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -98,6 +99,7 @@ def test_researcher_downloads_every_export_and_loads_it_with_datasets(
     page.click("text=Show the link")
     page.wait_for_selector("text=must be a number from 0 to 1")
     assert page.locator("#export-download").count() == 0
+    assert _serious(page) == []
     page.fill("#export-min_agreement", "0.6")
     page.select_option("#export-filetype", "parquet")
     page.wait_for_selector("#export-download")
@@ -141,6 +143,8 @@ def test_researcher_makes_a_snapshot_downloads_it_and_manages_a_token(
     progress = f"{live_server.url}/api/v1/projects/pairs/progress/"
     assert api_status(progress, key) == 200
     screenshot(page, "console-datasets-snapshots-tokens")
+    page.click("summary:text('Dataset card')")
+    assert _serious(page) == []
     page.goto(f"{base}#tokens")
     assert key not in page.content()
     assert "never" not in page.inner_text("table.tokens")  # its use was noted

@@ -98,6 +98,30 @@ def urlpatterns(project_admin: Any) -> list[Any]:
         response = _task_page(request, project_admin, project, following_task, message=done)
         return push_url(response, url)
 
+    def labels_view(request: HttpRequest, project_id: int, task_id: int) -> HttpResponse:
+        """The task's majority and Dawid-Skene rows, loaded after the page: the fit reads
+        every counted vote of the project, so the card does not wait for it."""
+        project = managed(request, project_id)
+        task = get_object_or_404(Task, pk=task_id, project=project, response_b__isnull=False)
+        labels = review_task_labels(project=project, task=task)
+        context = {
+            "project": project,
+            "task": task,
+            "computed": True,
+            "labels": labels,
+            "names": {
+                "majority": LABEL_NAMES.get(labels.majority)
+                if labels and labels.majority
+                else None,
+                "ds_label": LABEL_NAMES.get(labels.ds_label)
+                if labels and labels.ds_label
+                else None,
+            },
+        }
+        return TemplateResponse(
+            request, "admin/annotation/review_task.html#review-computed", context
+        )
+
     def first_view(request: HttpRequest, project_id: int) -> HttpResponse:
         project = managed(request, project_id)
         first = review_next(project=project, after=0)
@@ -119,6 +143,11 @@ def urlpatterns(project_admin: Any) -> list[Any]:
             "<int:project_id>/review/<int:task_id>/",
             site.admin_view(task_view),
             name="annotation_project_review_task",
+        ),
+        path(
+            "<int:project_id>/review/<int:task_id>/labels/",
+            site.admin_view(labels_view),
+            name="annotation_project_review_labels",
         ),
     ]
 
@@ -184,11 +213,8 @@ def _task_context(project: Project, task: Task, hosts: tuple[str, ...]) -> dict[
             if (left == task.response_a_id) == (judgment.choice == "a")
             else "right"
         )
-    labels = review_task_labels(project=project, task=task)
     gold = (task.gold_answer or {}).get("choice") if isinstance(task.gold_answer, dict) else None
     names = {
-        "majority": LABEL_NAMES.get(labels.majority) if labels and labels.majority else None,
-        "ds_label": LABEL_NAMES.get(labels.ds_label) if labels and labels.ds_label else None,
         "gold": LABEL_NAMES.get(gold),
         "adjudication": LABEL_NAMES.get(adjudication.label) if adjudication else None,
     }
@@ -199,7 +225,6 @@ def _task_context(project: Project, task: Task, hosts: tuple[str, ...]) -> dict[
             ("B", task.response_b, html(task.response_b.text) if task.response_b else ""),
         ],
         "content_attrs": content_attributes(project.content_language),
-        "labels": labels,
         "names": names,
         "gold": gold,
         "judgments": judgments,

@@ -37,7 +37,11 @@
     var card = document.getElementById("review-card");
     if (card) card.removeAttribute("aria-busy");
   });
-  document.addEventListener("htmx:afterSwap", function () {
+  // A new card takes the focus (its heading), so the keys act on it; the labels loading
+  // into a card must not move the focus (the researcher may be typing a note).
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var swapped = event.detail && event.detail.target;
+    if (!swapped || swapped.id !== "review-card") return;
     var heading = document.querySelector("#review-card .review-heading, #review-card .review-empty");
     if (heading) {
       heading.setAttribute("tabindex", "-1");

@@ -92,6 +92,9 @@ def test_researcher_adjudicates_split_tasks_by_keyboard_and_the_dpo_export_has_t
     assert "alpha" in page.inner_text("#response-A") and "beta" in page.inner_text("#response-B")
     assert page.locator(".review-task strong", has_text="photosynthesis").count() == 1
     assert "Reason 2 on q0." in page.inner_text(".review-judgments")
+    page.wait_for_selector("#review-computed:not([aria-busy])")  # the labels, fitted after
+    assert "none (tied)" in page.inner_text("#review-computed")
+    assert "posterior" in page.inner_text("#review-computed")
     screenshot(page, "review-task-1440")
     assert _serious(page) == []
     page.emulate_media(color_scheme="dark")
@@ -99,9 +102,20 @@ def test_researcher_adjudicates_split_tasks_by_keyboard_and_the_dpo_export_has_t
     assert _serious(page) == []
     page.emulate_media(color_scheme="light")
 
-    # Keys typed in the note are text, never a decision.
+    # Keys typed in the note are text, never a decision, and the labels arriving while
+    # the note is typed leave the focus in it.
+    held = []
+    page.route("**/labels/", lambda route: held.append(route))  # held while the note is typed
+    page.goto(page.url)
     page.click("#review-note")
-    page.keyboard.type("B lists 2 facts.")
+    page.keyboard.type("B lists")
+    page.wait_for_function("() => true")
+    assert len(held) == 1
+    held[0].continue_()
+    page.unroute("**/labels/")
+    page.wait_for_selector("#review-computed:not([aria-busy])")
+    page.keyboard.type(" 2 facts.")
+    assert page.evaluate("document.activeElement.id") == "review-note"
     assert page.input_value("#review-note") == "B lists 2 facts."
     assert not Adjudication.objects.exists()
     page.locator(".review-heading").click()  # leave the note

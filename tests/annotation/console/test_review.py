@@ -3,6 +3,8 @@ decision, the decision stored with who, when and note, and the console page that
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.db import connection
 from django.test import Client
@@ -71,6 +73,10 @@ def client_of():
         return client
 
     return log_in
+
+
+def labels_url(project: Project, task: Task) -> str:
+    return f"/admin/annotation/project/{project.pk}/review/{task.pk}/labels/"
 
 
 def url(project: Project, task: Task | None = None) -> str:
@@ -174,6 +180,33 @@ def test_researcher_sees_the_queue_and_the_task_with_every_judgment(project, lea
     for key in ("1", "2", "3"):
         assert f'data-keys="{key}"' in page
     assert 'data-keys="4"' not in page  # the project does not allow "both bad"
+    assert f'hx-get="{labels_url(project, task_of("q1"))}"' in page
+
+
+def test_the_labels_come_after_the_page_as_the_labels_export_computes_them(
+    project, lead, client_of
+):
+    split_and_gold(project)
+    client = client_of(lead)
+    export = client.get(
+        "/api/v1/projects/pairs/export/", {"format": "labels", "include_gold": "true"}
+    )
+    exported = {
+        row["item_id"]: row
+        for row in map(json.loads, b"".join(export.streaming_content).splitlines())
+    }
+
+    split = client.get(labels_url(project, task_of("q1"))).content.decode()
+    gold = client.get(labels_url(project, task_of("q3"))).content.decode()
+
+    q1, q3 = exported["q1"], exported["q3"]
+    assert f"posterior {q1['ds_posterior']:.3f}" in split
+    assert f"posterior {q3['ds_posterior']:.3f}" in gold
+    assert (q1["majority"], q3["majority"]) == (None, "b")
+    assert "<html" not in split and 'id="review-computed"' in split
+    assert "none (tied) · 0.33 of 3" in split
+    assert "Majority</th><td>B · 0.67 of 3" in gold
+    assert "Dawid-Skene</th><td>" in gold and "posterior" in gold
 
 
 def test_deciding_by_htmx_stores_it_and_swaps_in_the_next_task(project, lead, client_of):
@@ -267,14 +300,19 @@ def test_queue_and_task_pages_queries_do_not_grow_with_tasks_or_judgments(projec
         assert client.get(url(project)).status_code == 200
     with CaptureQueriesContext(connection) as one_small:
         assert client.get(url(project, small_task)).status_code == 200
+    with CaptureQueriesContext(connection) as labels_small:
+        assert client.get(labels_url(project, small_task)).status_code == 200
     grow(project, 30, 6)
     large_task = Task.objects.get(item__external_id="g30-0")
     with CaptureQueriesContext(connection) as large:
         page = client.get(url(project))
     with CaptureQueriesContext(connection) as one_large:
         shown = client.get(url(project, large_task))
+    with CaptureQueriesContext(connection) as labels_large:
+        client.get(labels_url(project, large_task))
 
     assert page.content.decode().count(f"review/{large_task.pk}/") == 1
     assert shown.content.decode().count('<td class="review-rationale">') == 6
     assert len(large) == len(small)
     assert len(one_large) == len(one_small)
+    assert len(labels_large) == len(labels_small)

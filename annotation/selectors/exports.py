@@ -1220,9 +1220,12 @@ def pair_labels(
         position = np.minimum(np.searchsorted(earlier.task, labels.task), len(earlier.task) - 1)
         known = earlier.task[position] == labels.task
         moved = ~known | (earlier.weighted[position] != labels.weighted)
-        moved |= np.round(earlier.weighted_confidence[position], 6) != np.round(
-            labels.weighted_confidence, 6
-        )
+        # A posterior moved when its exported value did: rounded as the rows round it
+        # (Python's round, which numpy's does not always match), where the raw value changed.
+        before_value = earlier.weighted_confidence[position]
+        for index in np.flatnonzero(before_value != labels.weighted_confidence).tolist():
+            now = float(labels.weighted_confidence[index])
+            moved[index] |= round(float(before_value[index]), 6) != round(now, 6)
     scope = set(labels.task[moved].tolist()) | set(np.unique(votes["task"][after]).tolist())
     return labels, scope
 
@@ -1231,8 +1234,6 @@ def _choice_name(code: int) -> str | None:
     return CHOICES[code] if code >= 0 else None
 
 
-# Every pairwise task of the project with the ids a labels row shows, in task order: one
-# statement (the labels say which of them have passing votes).
 # Every pairwise task of the project with its adjudication, and whether that was decided
 # after a `since` cursor ({after}: a condition on `adjudication`, or FALSE).
 _LABEL_TASK_NUMBERS = ("task", "researcher", "adjudicated_after")

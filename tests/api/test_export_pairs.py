@@ -224,6 +224,35 @@ def test_incremental_pulls_applied_in_turn_end_equal_to_a_full_pull(
     assert retracted  # the rounds did unmake pairs
 
 
+def test_incremental_labels_pulls_applied_in_turn_end_equal_to_a_full_pull(
+    researcher_client, researcher
+):
+    """A labels pull with `since` gives the touched tasks and those whose Dawid-Skene label
+    or posterior moved (a vote elsewhere changes the annotators' reliability), so upserting
+    each pull by pair_id keeps a copy equal to the full export."""
+    project = ProjectFactory(owner=researcher, slug="pairs", allow_tie=True, allow_both_bad=True)
+    import_items(project, 12)
+    rng = random.Random(15)
+    copy: dict[int, dict] = {}
+    moved_elsewhere = 0
+    for round_number in range(6):
+        cursor = Judgment.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+        rows = []
+        touched = set()
+        for item in rng.sample(range(12), 4):
+            choices = rng.choices(["a", "b", "tie", "both_bad"], weights=[3, 3, 2, 2], k=2)
+            rows += votes(f"q{item}", *choices, judge=f"r{round_number % 3}-")
+            touched.add(f"q{item}")
+        import_votes(project, rows)
+
+        pulled = labels(researcher_client, since=str(cursor))
+        copy.update((row["pair_id"], row) for row in pulled)
+        moved_elsewhere += sum(row["item_id"] not in touched for row in pulled)
+
+        assert sorted(copy.values(), key=lambda row: row["pair_id"]) == labels(researcher_client)
+    assert moved_elsewhere  # Dawid-Skene moved labels of tasks nobody voted on
+
+
 # ---------------------------------------------------------------- label=dawid_skene
 
 

@@ -17,11 +17,10 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import mark_safe
 from django.views.decorators.vary import vary_on_headers
 
-from annotation.charts import agreement_over_time_svg, leaderboard_svg
 from annotation.console.pages import console_pages, console_urlpatterns
+from annotation.console.statistics import placeholder_html as statistics_placeholder
 from annotation.errors import ImportRejected
 from annotation.models import (
     Annotator,
@@ -51,16 +50,7 @@ from annotation.services.projects import (
     rubric_version_bump,
 )
 from annotation.services.quality import annotator_block
-from annotation.services.reports import report_latest, report_state
 from annotation.services.researchers import annotators_seen_by, member_candidates
-
-METRICS = (
-    "krippendorff_alpha",
-    "fleiss_kappa",
-    "cohen_kappa_mean",
-    "gwet_ac1",
-    "percent_agreement",
-)
 
 
 def _is_superuser(request: HttpRequest) -> bool:
@@ -201,9 +191,7 @@ class ProjectAdmin(ManagedProjectMixin, admin.ModelAdmin):
     readonly_fields = [
         "progress",
         "import_link",
-        "agreement",
-        "leaderboard",
-        "agreement_history",
+        "statistics",
         "rubric_version",
         "consent_version",
         "created_at",
@@ -212,7 +200,7 @@ class ProjectAdmin(ManagedProjectMixin, admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["name", "slug", "kind", "status", "access", "instructions"]}),
         ("Progress", {"fields": ["progress", "import_link"]}),
-        ("Statistics", {"fields": ["agreement", "leaderboard", "agreement_history"]}),
+        ("Statistics", {"fields": ["statistics"]}),
         (
             "Protocol",
             {
@@ -281,95 +269,11 @@ class ProjectAdmin(ManagedProjectMixin, admin.ModelAdmin):
             return "—"
         return render_to_string("annotation/partials/progress.html", progress_context(project))
 
-    @admin.display(description="Agreement (95% intervals)")
-    def agreement(self, project: Project) -> str:
-        state = report_state(project=project) if project.pk else None
-        failure = state.failure if state else None
-        failed = (
-            format_html(
-                '<p class="errornote">The last computation ({}) failed: {}. {}</p>',
-                f"{failure.computed_at:%Y-%m-%d %H:%M:%S}",
-                failure.error,
-                "The figures below are the last good ones." if state.report else "",
-            )
-            if failure
-            else ""
-        )
-        report = state.report if state else None
-        if report is None:
-            return format_html(
-                "{}{}", failed, "No report yet: it is computed by a worker as judgments arrive."
-            )
-        rows = []
-        for name, entry in report.report.get("criteria", {}).items():
-            cells = []
-            for metric in METRICS:
-                figure = entry.get(metric) or {}
-                value, ci = figure.get("value"), figure.get("ci") or [None, None]
-                cells.append(
-                    "—"
-                    if value is None
-                    else (
-                        f"{value:.3f} [{ci[0]:.2f}, {ci[1]:.2f}]"
-                        if ci[0] is not None
-                        else f"{value:.3f}"
-                    )
-                )
-            rows.append((name, *cells, entry.get("n_items"), entry.get("n_annotators")))
-        header = format_html(
-            "{}<p>Computed {} in {} s over {} judgments{} (people's judgments).</p>",
-            failed,
-            f"{report.computed_at:%Y-%m-%d %H:%M:%S}",
-            f"{report.duration_seconds:.2f}",
-            report.n_judgments,
-            " (stale: newer votes exist)" if state.stale else "",
-        )
-        reference = report.report.get("reference_agreement")
-        if reference and reference.get("value") is not None:
-            low, high = reference["ci"]
-            header += format_html(
-                "<p>Agreement with the items' original labels (reference): {} [{}, {}] over {} "
-                "decided tasks.</p>",
-                f"{reference['value']:.3f}",
-                "—" if low is None else f"{low:.2f}",
-                "—" if high is None else f"{high:.2f}",
-                reference["n"],
-            )
-        table = format_html(
-            "<table><thead><tr><th>criterion</th>{}<th>items</th><th>annotators</th></tr>"
-            "</thead><tbody>{}</tbody></table>",
-            format_html_join("", "<th>{}</th>", ((m.replace("_", " "),) for m in METRICS)),
-            format_html_join("", "<tr>" + "<td>{}</td>" * (len(METRICS) + 3) + "</tr>", rows),
-        )
-        return header + table
-
-    @admin.display(description="Leaderboard (Bradley-Terry, 95% bootstrap intervals)")
-    def leaderboard(self, project: Project) -> str:
-        report = report_latest(project=project) if project.pk else None
-        board = (report.leaderboard or {}) if report else {}
-        if not board.get("results"):
-            return "—"
-        return mark_safe(leaderboard_svg(board["results"]))
-
-    @admin.display(description="Agreement over time (Krippendorff's alpha)")
-    def agreement_history(self, project: Project) -> str:
-        if not project.pk:
-            return "—"
-        key = (
-            "overall"
-            if project.is_pairwise
-            else (project.criteria.values_list("key", flat=True).first() or "")
-        )
-        points = [
-            (
-                report.computed_at,
-                (report.report.get("criteria", {}).get(key) or {})
-                .get("krippendorff_alpha", {})
-                .get("value"),
-            )
-            for report in project.reports.order_by("computed_at")[:500]
-        ]
-        return mark_safe(agreement_over_time_svg(points)) or "—"
+    @admin.display(description="Statistics")
+    def statistics(self, project: Project) -> str:
+        """A spinner the block replaces once htmx has fetched it: the page never waits for a
+        report to be computed."""
+        return statistics_placeholder(project) if project.pk else "—"
 
     @admin.display(description="Import items")
     def import_link(self, project: Project) -> str:

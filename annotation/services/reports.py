@@ -843,6 +843,20 @@ def report_current(*, project: Project) -> ReportState:
     return report_state(project=project)
 
 
+def report_refresh_request(*, project: Project) -> AgreementReport | None:
+    """A researcher's "Refresh statistics": queue a forced recomputation for a worker (None:
+    it runs once this transaction commits), or without a worker compute it here and return
+    it (a failed report when the computation failed). Raises ReportBusy while another
+    process computes this project's report."""
+    from annotation.tasks import report_refresh as report_refresh_task
+
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return report_refresh(project_id=project.pk, force=True)
+    project_id = project.pk
+    transaction.on_commit(lambda: report_refresh_task.delay(project_id, True))
+    return None
+
+
 def _variant(report: AgreementReport, part: str, name: str) -> Any:
     """A stored variant ("report" or "leaderboard" of a kind), following names of identical
     ones; None when the report holds no such variant (computed before there were any)."""

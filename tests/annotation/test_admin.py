@@ -58,8 +58,11 @@ def test_project_page_shows_progress_agreement_and_leaderboard(client):
     client.force_login(researcher)
     html = client.get(f"/admin/annotation/project/{project.pk}/change/").content.decode()
     assert "tasks total: <strong>6</strong>" in html
-    assert "krippendorff alpha" in html
-    assert "<svg" in html and "model-0" in html
+    statistics = f"/admin/annotation/project/{project.pk}/statistics/"
+    assert f'hx-get="{statistics}" hx-trigger="load"' in html
+    block = client.get(statistics, headers={"HX-Request": "true"}).content.decode()
+    assert "krippendorff alpha" in block
+    assert "<svg" in block and "model-0" in block
 
 
 def test_researchers_see_only_their_own_projects(client):

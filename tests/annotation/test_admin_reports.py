@@ -1,4 +1,4 @@
-"""The console's agreement block: a failed computation says why, above the last good figures."""
+"""The console's statistics block: a failed computation says why, above the last good figures."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ pytestmark = pytest.mark.django_db
 
 
 def _page(client, project) -> str:
-    return client.get(f"/admin/annotation/project/{project.pk}/change/").content.decode()
+    """The statistics block as the project page fetches it (htmx)."""
+    url = f"/admin/annotation/project/{project.pk}/statistics/"
+    return client.get(url, headers={"HX-Request": "true"}).content.decode()
 
 
 def test_a_failed_computation_is_shown_with_its_error_above_the_last_good_figures(client):

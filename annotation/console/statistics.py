@@ -1,0 +1,217 @@
+"""A project's statistics (CONTRACT 12): agreement, leaderboard and agreement over time, as
+a page and as the block the project page fetches by htmx once it has loaded. Reading it is
+the API's read path (report_current): without a worker a stale report is computed then, so
+the project page itself never waits for it; "Refresh statistics" forces a recomputation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.templatetags.static import static
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
+from django.views.decorators.http import require_POST
+from django.views.decorators.vary import vary_on_headers
+
+from annotation.charts import agreement_over_time_svg, leaderboard_svg
+from annotation.console.pages import ConsolePage
+from annotation.models import Project
+from annotation.services.reports import (
+    ReportBusy,
+    ReportState,
+    report_current,
+    report_refresh_request,
+)
+
+PAGE = ConsolePage(title="Statistics", url_name="annotation_project_statistics")
+
+METRICS = (
+    "krippendorff_alpha",
+    "fleiss_kappa",
+    "cohen_kappa_mean",
+    "gwet_ac1",
+    "percent_agreement",
+)
+
+
+def urlpatterns(project_admin: Any) -> list[Any]:
+    def managed(request: HttpRequest, project_id: int) -> Project:
+        return get_object_or_404(project_admin.get_queryset(request), pk=project_id)
+
+    @vary_on_headers("HX-Request")
+    def statistics_view(request: HttpRequest, project_id: int) -> HttpResponse:
+        project = managed(request, project_id)
+        return _render(request, project_admin, project, report_current(project=project))
+
+    @require_POST
+    @vary_on_headers("HX-Request")
+    def refresh_view(request: HttpRequest, project_id: int) -> HttpResponse:
+        project = managed(request, project_id)
+        if not project_admin.has_change_permission(request, project):
+            return HttpResponseForbidden("You may read this project but not refresh it.")
+        try:
+            computed = report_refresh_request(project=project)
+        except ReportBusy:
+            notice = "The statistics are being computed right now: look again in a moment."
+        else:
+            notice = (
+                "Recomputation queued: a worker computes the statistics now; "
+                "reload this block in a moment to see them."
+                if computed is None
+                else f"Statistics recomputed over {computed.n_judgments} judgments."
+                if not computed.failed
+                else "The recomputation failed: its error is shown below."
+            )
+        if not request.htmx:
+            messages.info(request, notice)
+            return HttpResponseRedirect(
+                reverse("admin:annotation_project_change", args=[project.pk])
+            )
+        state = report_current(project=project)
+        return _render(request, project_admin, project, state, notice=notice)
+
+    return [
+        path(
+            "<int:project_id>/statistics/",
+            project_admin.admin_site.admin_view(statistics_view),
+            name=PAGE.url_name,
+        ),
+        path(
+            "<int:project_id>/statistics/refresh/",
+            project_admin.admin_site.admin_view(refresh_view),
+            name="annotation_project_statistics_refresh",
+        ),
+    ]
+
+
+def _render(
+    request: HttpRequest,
+    project_admin: Any,
+    project: Project,
+    state: ReportState,
+    *,
+    notice: str = "",
+) -> HttpResponse:
+    context = {
+        **project_admin.admin_site.each_context(request),
+        "title": f"Statistics of {project.name}",
+        "project": project,
+        "opts": Project._meta,
+        "notice": notice,
+        "can_refresh": project_admin.has_change_permission(request, project),
+        "agreement": agreement_html(state),
+        "leaderboard": leaderboard_html(state) if project.is_pairwise else "",
+        "history": history_html(project),
+    }
+    template = "admin/annotation/project_statistics.html"
+    if request.htmx:
+        template += "#statistics-block"
+    return TemplateResponse(request, template, context)
+
+
+def placeholder_html(project: Project) -> SafeString:
+    """What the project page holds until htmx has fetched the block: a spinner."""
+    return format_html(
+        '<link rel="stylesheet" href="{}">'
+        '<div class="statistics-block" hx-get="{}" hx-trigger="load" hx-swap="outerHTML">'
+        '<p class="statistics-loading" role="status"><span class="statistics-spinner"></span>'
+        "Loading the statistics (computed now if votes came in since the last report)…</p>"
+        "</div>",
+        static("css/console-statistics.css"),
+        reverse(f"admin:{PAGE.url_name}", args=[project.pk]),
+    )
+
+
+def agreement_html(state: ReportState) -> SafeString:
+    """The agreement table with 95% intervals; a failed computation says why above the
+    last good figures."""
+    failure = state.failure
+    failed = (
+        format_html(
+            '<p class="errornote">The last computation ({}) failed: {}. {}</p>',
+            f"{failure.computed_at:%Y-%m-%d %H:%M:%S}",
+            failure.error,
+            "The figures below are the last good ones." if state.report else "",
+        )
+        if failure
+        else ""
+    )
+    report = state.report
+    if report is None:
+        return format_html(
+            "{}{}",
+            failed,
+            "No report yet: there are no judgments, or a worker has not computed it yet.",
+        )
+    rows = []
+    for name, entry in report.report.get("criteria", {}).items():
+        cells = []
+        for metric in METRICS:
+            figure = entry.get(metric) or {}
+            value, ci = figure.get("value"), figure.get("ci") or [None, None]
+            cells.append(
+                "—"
+                if value is None
+                else (
+                    f"{value:.3f} [{ci[0]:.2f}, {ci[1]:.2f}]"
+                    if ci[0] is not None
+                    else f"{value:.3f}"
+                )
+            )
+        rows.append((name, *cells, entry.get("n_items"), entry.get("n_annotators")))
+    header = format_html(
+        "{}<p>Computed {} in {} s over {} judgments{} (people's judgments).</p>",
+        failed,
+        f"{report.computed_at:%Y-%m-%d %H:%M:%S}",
+        f"{report.duration_seconds:.2f}",
+        report.n_judgments,
+        " (stale: newer votes exist)" if state.stale else "",
+    )
+    reference = report.report.get("reference_agreement")
+    if reference and reference.get("value") is not None:
+        low, high = reference["ci"]
+        header += format_html(
+            "<p>Agreement with the items' original labels (reference): {} [{}, {}] over {} "
+            "decided tasks.</p>",
+            f"{reference['value']:.3f}",
+            "—" if low is None else f"{low:.2f}",
+            "—" if high is None else f"{high:.2f}",
+            reference["n"],
+        )
+    table = format_html(
+        '<table class="statistics-agreement"><thead><tr><th>criterion</th>{}<th>items</th>'
+        "<th>annotators</th></tr></thead><tbody>{}</tbody></table>",
+        format_html_join("", "<th>{}</th>", ((m.replace("_", " "),) for m in METRICS)),
+        format_html_join("", "<tr>" + "<td>{}</td>" * (len(METRICS) + 3) + "</tr>", rows),
+    )
+    return header + table
+
+
+def leaderboard_html(state: ReportState) -> SafeString:
+    board = (state.report.leaderboard or {}) if state.report else {}
+    if not board.get("results"):
+        return mark_safe("—")
+    return mark_safe(leaderboard_svg(board["results"]))
+
+
+def history_html(project: Project) -> SafeString:
+    key = (
+        "overall"
+        if project.is_pairwise
+        else (project.criteria.values_list("key", flat=True).first() or "")
+    )
+    points = [
+        (
+            report.computed_at,
+            (report.report.get("criteria", {}).get(key) or {})
+            .get("krippendorff_alpha", {})
+            .get("value"),
+        )
+        for report in project.reports.filter(failed=False).order_by("computed_at")[:500]
+    ]
+    return mark_safe(agreement_over_time_svg(points) or "—")

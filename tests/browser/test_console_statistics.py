@@ -1,0 +1,47 @@
+"""The project page's statistics in a real browser (issue 15): on the embedded default (no
+worker) a researcher made with create_researcher opens a voted project and sees agreement and
+the leaderboard, computed when the page asked for them, without touching the API."""
+
+from __future__ import annotations
+
+import pytest
+
+from annotation.models import AgreementReport
+from annotation.services.researchers import researcher_create
+from tests.annotation.console.test_statistics import vote_on
+from tests.factories import ProjectFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+PASSWORD = "correct horse battery staple"
+
+
+def test_researcher_opens_a_voted_project_and_sees_agreement_and_leaderboard(
+    live_server, page, screenshot
+):
+    lead = researcher_create(username="lead", password=PASSWORD)
+    project = ProjectFactory(owner=lead, slug="stats", name="Statistics study")
+    vote_on(project, 8, 3)
+    assert not AgreementReport.objects.filter(project=project).exists()
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
+
+    base = live_server.url
+    page.goto(f"{base}/admin/login/")
+    page.fill("#id_username", "lead")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.goto(f"{base}/admin/annotation/project/{project.pk}/change/")
+    page.wait_for_selector("table.statistics-agreement")
+
+    block = page.inner_text(".statistics-block")
+    assert "krippendorff alpha" in block.lower() and "over 24 judgments" in block
+    assert page.locator("svg[aria-label='Leaderboard with 95% intervals']").count() == 1
+    assert not [url for url in asked if "/api/" in url]
+    screenshot(page, "console-statistics")
+    shown = screenshot(page, "console-statistics-block")  # the block alone, to read it
+    page.locator(".statistics-block").screenshot(path=str(shown))
+
+    page.click("text=Refresh statistics")
+    page.wait_for_selector("text=Statistics recomputed over 24 judgments.")
+    assert AgreementReport.objects.filter(project=project, failed=False).count() == 2

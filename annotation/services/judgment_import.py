@@ -16,10 +16,16 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from annotation.errors import ImportRejected, ValidationFailed
 from annotation.models import Annotator, Judgment, Project, Task
-from annotation.services.importing import MAX_REPORTED_ERRORS, WRITE_CHUNK, ImportProgress
+from annotation.services.importing import (
+    MAX_REPORTED_ERRORS,
+    WRITE_CHUNK,
+    ImportProgress,
+    _insert_rows,
+)
 from annotation.services.judging import answer_from_sides
 from annotation.services.reports import report_refresh_soon
 
@@ -32,6 +38,21 @@ ROW_KEYS = {
     "rubric": _COMMON_KEYS | {"response", "scores"},
 }
 MAX_RATIONALE = 5000
+#: What an imported judgment is written with; the other columns take their defaults.
+NEW_JUDGMENT_COLUMNS = (
+    "project_id",
+    "task_id",
+    "annotator_id",
+    "source",
+    "is_gold",
+    "rubric_version",
+    "choice",
+    "strength",
+    "rationale",
+    "criteria",
+    "scores",
+    "seconds",
+)
 
 
 @dataclass
@@ -277,7 +298,14 @@ def _write_judgments(
         judgment.scores, judgment.seconds = answer.scores, seconds
         if judgment.pk is not None and before != [getattr(judgment, name) for name in fields]:
             changed.append(judgment)
-    Judgment.objects.bulk_create(new, batch_size=2000)
+    # One COPY on PostgreSQL: bulk_create bound 19 columns of 2,000 rows into one statement
+    # text (a 20,000-row file took 25 s).
+    _insert_rows(
+        Judgment,
+        NEW_JUDGMENT_COLUMNS,
+        [tuple(getattr(j, name) for name in NEW_JUDGMENT_COLUMNS) for j in new],
+        now=timezone.now(),
+    )
     if changed:
         Judgment.objects.bulk_update(changed, list(fields), batch_size=2000)
     result.created += len(new)

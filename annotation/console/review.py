@@ -27,7 +27,11 @@ from annotation.selectors.review import (
     review_rows,
     review_task_labels,
 )
-from annotation.services.adjudication import adjudication_labels, adjudication_record
+from annotation.services.adjudication import (
+    NOTE_MAX_CHARS,
+    adjudication_labels,
+    adjudication_record,
+)
 
 PAGE = ConsolePage(title="Review queue", url_name="annotation_project_review")
 PER_PAGE = 50
@@ -79,8 +83,10 @@ def urlpatterns(project_admin: Any) -> list[Any]:
                 task=task, researcher=request.user, label=label, note=note
             )
         except ValidationFailed as exc:
+            # htmx swaps only 2xx answers: it gets the card with the errors (and the note).
+            status = 200 if request.htmx else 400
             return _task_page(
-                request, project_admin, project, task, errors=exc.errors, note=note, status=400
+                request, project_admin, project, task, errors=exc.errors, note=note, status=status
             )
         done = f"Task {task.pk} adjudicated: {LABEL_NAMES[adjudication.label]}."
         following = review_next(project=project, after=task.pk)
@@ -176,6 +182,7 @@ def _task_page(
         "note": note,
         "opts": Project._meta,
         "queue_url": reverse(f"admin:{PAGE.url_name}", args=[project.pk]),
+        "note_max": NOTE_MAX_CHARS,
     }
     if task is not None:
         context.update(_task_context(project, task, hosts))

@@ -253,6 +253,24 @@ def test_a_vote_from_the_page_shows_its_choice_and_the_side_it_was_on(project, l
     assert annotator.pseudonym in page
 
 
+def test_a_refused_decision_by_htmx_shows_the_card_with_the_error_and_the_note(
+    project, lead, client_of
+):
+    split_and_gold(project)
+    task = task_of("q1")
+    note = "x" * 5001
+
+    response = client_of(lead).post(
+        url(project, task), {"label": "a", "note": note}, headers={"HX-Request": "true"}
+    )
+
+    body = response.content.decode()
+    assert response.status_code == 200  # htmx swaps only 2xx answers
+    assert f'data-task="{task.pk}"' in body and "note: at most 5000 characters" in body
+    assert note in body
+    assert not Adjudication.objects.exists()
+
+
 def test_another_researcher_can_neither_see_nor_decide(project, client_of):
     split_and_gold(project)
     client = client_of(researcher_create(username="stranger"))

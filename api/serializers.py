@@ -270,6 +270,14 @@ class AgreementReportSerializer(serializers.Serializer):
         "(= percent_agreement), cohen_kappa {value, ci}, n.",
     )
     transitivity = serializers.DictField(required=False)
+    consistency_details = serializers.DictField(
+        required=False,
+        help_text="Which items' majorities form cycles (cyclic_items: item_id, cycles, "
+        "triads_checked) and which annotators' own votes on an item form intransitive triads "
+        "or tie contradictions (annotators: annotator_id, triads_checked, intransitive, "
+        "tie_contradictions), the most first, 500 at most of each; n_cyclic_items and "
+        "n_inconsistent_annotators count them all.",
+    )
     reference_agreement = serializers.DictField(
         required=False,
         help_text="{value, ci, n}: how often the decided majority equals the items' reference.",

@@ -21,7 +21,9 @@ from django.views.decorators.vary import vary_on_headers
 from annotation.charts import agreement_over_time_svg, leaderboard_svg
 from annotation.console.pages import ConsolePage
 from annotation.models import Project
+from annotation.selectors.consistency import consistency_rows
 from annotation.services.reports import (
+    CONSISTENCY_LISTED,
     ReportBusy,
     ReportState,
     report_current,
@@ -75,7 +77,26 @@ def urlpatterns(project_admin: Any) -> list[Any]:
         state = report_current(project=project)
         return _render(request, project_admin, project, state, notice=notice)
 
+    def consistency_view(request: HttpRequest, project_id: int) -> HttpResponse:
+        project = managed(request, project_id)
+        state = report_current(project=project)
+        context = {
+            **project_admin.admin_site.each_context(request),
+            "title": f"Consistency of {project.name}",
+            "project": project,
+            "opts": Project._meta,
+            "state": state,
+            "listed": CONSISTENCY_LISTED,
+            **consistency_rows(project=project, report=state.report),
+        }
+        return TemplateResponse(request, "admin/annotation/project_consistency.html", context)
+
     return [
+        path(
+            "<int:project_id>/statistics/consistency/",
+            project_admin.admin_site.admin_view(consistency_view),
+            name="annotation_project_consistency",
+        ),
         path(
             "<int:project_id>/statistics/",
             project_admin.admin_site.admin_view(statistics_view),
@@ -107,6 +128,9 @@ def _render(
         "agreement": agreement_html(state),
         "leaderboard": leaderboard_html(state) if project.is_pairwise else "",
         "history": history_html(project),
+        "details": (
+            (state.report.report or {}).get("consistency_details") if state.report else None
+        ),
     }
     template = "admin/annotation/project_statistics.html"
     if request.htmx:

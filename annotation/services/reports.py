@@ -58,6 +58,7 @@ from annotation.stats import (
     aggregate_votes,
     agreement_reports,
     annotator_agreement,
+    annotator_inconsistencies,
     choice_criteria_conflicts,
     leaderboard_from_counts,
     majority_agreement,
@@ -65,7 +66,7 @@ from annotation.stats import (
     reference_agreement,
     task_labels,
     transitivity_global,
-    transitivity_per_item,
+    transitivity_items,
 )
 
 logger = logging.getLogger(__name__)
@@ -352,17 +353,63 @@ def _board(result: dict[str, Any], names: list[str]) -> dict[str, Any]:
     }
 
 
-def _transitivity(table: JudgmentTable) -> dict[str, int]:
+#: At most this many cyclic items and inconsistent annotators are listed in a report (the
+#: most cycles or inconsistencies first); the totals always count them all.
+CONSISTENCY_LISTED = 500
+
+
+def _transitivity(table: JudgmentTable) -> tuple[dict[str, int], dict[str, Any]]:
+    """The transitivity counts, and the details behind them: which items' majorities go
+    round in a cycle, and which annotators' own votes on an item form intransitive triads or
+    tie contradictions (ties and strict votes only: "both bad" ranks nothing)."""
     usable, model_a, model_b, outcome = _outcomes(table)
     global_ = transitivity_global(model_a, model_b, outcome, n_models=len(table.models))
-    per_item = transitivity_per_item(table.item[usable], model_a, model_b, outcome)
-    return {
+    items = transitivity_items(table.item[usable], model_a, model_b, outcome)
+    # An annotator's triad lies within an item where three models were compared: only
+    # those items' votes are looked at (none, in the usual one-pair-per-item project).
+    ranked = (table.choice[usable] != BOTH_BAD) & np.isin(table.item[usable], items["item"])
+    people = annotator_inconsistencies(
+        table.annotator[usable][ranked],
+        table.item[usable][ranked],
+        model_a[ranked],
+        model_b[ranked],
+        outcome[ranked],
+    )
+    cyclic = np.flatnonzero(items["cycles"] > 0)
+    cyclic = cyclic[np.argsort(-items["cycles"][cyclic], kind="stable")][:CONSISTENCY_LISTED]
+    wrong = people["intransitive"] + people["tie_contradictions"]
+    inconsistent = np.flatnonzero(wrong > 0)
+    inconsistent = inconsistent[np.argsort(-wrong[inconsistent], kind="stable")]
+    details = {
+        "n_cyclic_items": int((items["cycles"] > 0).sum()),
+        "cyclic_items": [
+            {
+                "item_id": int(items["item"][i]),
+                "cycles": int(items["cycles"][i]),
+                "triads_checked": int(items["triads_checked"][i]),
+            }
+            for i in cyclic
+        ],
+        "annotators_checked": len(people["annotator"]),
+        "n_inconsistent_annotators": len(inconsistent),
+        "annotators": [
+            {
+                "annotator_id": int(people["annotator"][i]),
+                "triads_checked": int(people["triads_checked"][i]),
+                "intransitive": int(people["intransitive"][i]),
+                "tie_contradictions": int(people["tie_contradictions"][i]),
+            }
+            for i in inconsistent[:CONSISTENCY_LISTED]
+        ],
+    }
+    counts = {
         "cycles": int(global_["cycles"]),
         "triads_checked": int(global_["triads_checked"]),
-        "item_cycles": int(per_item["cycles"]),
-        "item_triads_checked": int(per_item["triads_checked"]),
-        "items_checked": int(per_item["items_checked"]),
+        "item_cycles": int(items["cycles"].sum()),
+        "item_triads_checked": int(items["triads_checked"].sum()),
+        "items_checked": len(items["item"]),
     }
+    return counts, details
 
 
 def _task_labels(humans: JudgmentTable) -> TaskLabels | None:
@@ -565,7 +612,7 @@ def _kind_figures(
         "annotators": _per_annotator(rows, overall, project) if len(rows) else [],
     }
     if project.is_pairwise:
-        figures["transitivity"] = _transitivity(regular)
+        figures["transitivity"], figures["consistency_details"] = _transitivity(regular)
         if regular.criteria:
             figures["consistency"] = choice_criteria_conflicts(
                 regular.choice, np.column_stack(list(regular.criteria.values()))

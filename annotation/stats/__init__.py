@@ -24,9 +24,11 @@ from annotation.stats.agreement import (
     reference_agreement,
 )
 from annotation.stats.consistency import (
+    annotator_inconsistencies,
     choice_criteria_conflicts,
     cyclic_triads,
     transitivity_global,
+    transitivity_items,
     transitivity_per_item,
 )
 from annotation.stats.ranking import (
@@ -46,6 +48,7 @@ __all__ = [
     "agreement_report",
     "agreement_reports",
     "annotator_agreement",
+    "annotator_inconsistencies",
     "choice_criteria_conflicts",
     "cohen_kappa_mean",
     "cyclic_triads",
@@ -63,6 +66,7 @@ __all__ = [
     "reference_agreement",
     "task_labels",
     "transitivity_global",
+    "transitivity_items",
     "transitivity_per_item",
     "win_rate_matrix",
 ]

@@ -8,12 +8,20 @@ import pytest
 
 from annotation.models import AgreementReport
 from annotation.services.researchers import researcher_create
+from tests.annotation.console.test_consistency import VOTES, vote
 from tests.annotation.console.test_statistics import vote_on
-from tests.factories import ProjectFactory
+from tests.factories import ProjectFactory, import_items
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "correct horse battery staple"
+
+
+def sign_in(page, base: str) -> None:
+    page.goto(f"{base}/admin/login/")
+    page.fill("#id_username", "lead")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
 
 
 def test_researcher_opens_a_voted_project_and_sees_agreement_and_leaderboard(
@@ -27,10 +35,7 @@ def test_researcher_opens_a_voted_project_and_sees_agreement_and_leaderboard(
     page.on("request", lambda request: asked.append(request.url))
 
     base = live_server.url
-    page.goto(f"{base}/admin/login/")
-    page.fill("#id_username", "lead")
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
+    sign_in(page, base)
     page.goto(f"{base}/admin/annotation/project/{project.pk}/change/")
     page.wait_for_selector("table.statistics-agreement")
 
@@ -45,3 +50,23 @@ def test_researcher_opens_a_voted_project_and_sees_agreement_and_leaderboard(
     page.click("text=Refresh statistics")
     page.wait_for_selector("text=Statistics recomputed over 24 judgments.")
     assert AgreementReport.objects.filter(project=project, failed=False).count() == 2
+
+
+def test_researcher_follows_the_block_to_the_consistency_details(live_server, page, screenshot):
+    lead = researcher_create(username="lead", password=PASSWORD)
+    project = ProjectFactory(owner=lead, slug="cons", name="Consistency study", allow_tie=True)
+    import_items(project, 3, responses=3)
+    vote(project, VOTES)
+
+    base = live_server.url
+    sign_in(page, base)
+    page.goto(f"{base}/admin/annotation/project/{project.pk}/change/")
+    page.click("text=Consistency details")
+    page.wait_for_selector("table.consistency-annotators")
+
+    assert page.locator("table.consistency-items a").all_inner_texts() == ["q0", "q1"]
+    rows = page.locator("table.consistency-annotators tbody tr").all_inner_texts()
+    assert [row.split("\t")[1:] for row in rows] == [["1", "0", "1"], ["0", "1", "1"]]
+    screenshot(page, "console-consistency")
+    page.click("text=q0")
+    page.wait_for_selector("text=Change item")

@@ -7,9 +7,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from annotation.stats.consistency import (
+    annotator_inconsistencies,
     choice_criteria_conflicts,
     cyclic_triads,
     transitivity_global,
+    transitivity_items,
     transitivity_per_item,
 )
 
@@ -141,3 +143,129 @@ def test_conflicts_over_no_judgments_are_none_checked():
         "checked": 0,
     }
     assert choice_criteria_conflicts([], []) == {"conflicts": 0, "checked": 0}
+
+
+def _net_matrix(a, b, outcome, size: int) -> np.ndarray:
+    """net[i, j]: votes for i over j minus votes for j over i (ties count for neither)."""
+    net = np.zeros((size, size))
+    for x, y, o in zip(a, b, outcome, strict=True):
+        net[x, y] += 2 * o - 1
+        net[y, x] -= 2 * o - 1
+    return net
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_items_with_cycles_match_checking_each_items_triads_one_by_one(seed):
+    rng = np.random.default_rng(seed)
+    n = 300
+    item = rng.integers(0, 25, n) * 7 + 3
+    a = rng.integers(0, 6, n)
+    b = (a + rng.integers(1, 6, n)) % 6
+    outcome = rng.choice([0.0, 0.5, 1.0], n)
+    found = transitivity_items(item, a, b, outcome)
+    expected = {}
+    for value in np.unique(item):
+        here = item == value
+        models = np.unique(np.concatenate([a[here], b[here]]))
+        if len(models) < 3:
+            continue
+        counts = brute_force(
+            _net_matrix(a[here], b[here], outcome[here], 6)[np.ix_(models, models)]
+        )
+        expected[int(value)] = (counts["cycles"], counts["triads_checked"])
+    got = {
+        int(i): (int(c), int(t))
+        for i, c, t in zip(found["item"], found["cycles"], found["triads_checked"], strict=True)
+    }
+    assert got == expected
+    assert transitivity_per_item(item, a, b, outcome)["cycles"] == sum(c for c, _ in got.values())
+
+
+def test_an_item_whose_majorities_go_round_is_listed_with_its_cycle():
+    # q1: m0 > m1 > m2 > m0 by majority; q2: an order; q3: two models only.
+    item = [1, 1, 1, 1, 2, 2, 2, 3]
+    a = [0, 1, 2, 2, 0, 1, 0, 0]
+    b = [1, 2, 0, 0, 1, 2, 2, 1]
+    outcome = [1, 1, 1, 1, 1, 1, 1, 0]
+    found = transitivity_items(item, a, b, outcome)
+    assert found["item"].tolist() == [1, 2]
+    assert found["cycles"].tolist() == [1, 0]
+
+
+def _weakly_ordered(relation: dict[tuple[int, int], int], triad: tuple[int, int, int]) -> bool:
+    """Whether some ranking with ties (ranks 0-2, lower is better) agrees with every relation
+    ((x, y): +1 x preferred, -1 y preferred, 0 a tie)."""
+    for ranks in itertools.product(range(3), repeat=3):
+        rank = dict(zip(triad, ranks, strict=True))
+        if all(np.sign(rank[y] - rank[x]) == r for (x, y), r in relation.items()):
+            return True
+    return False
+
+
+def inconsistencies_by_brute_force(annotator, item, a, b, outcome) -> dict[int, tuple]:
+    """Each annotator's triads on each item, one by one: (checked, intransitive, tie)."""
+    counts: dict[int, list[int]] = {}
+    for who, what in {(int(w), int(i)) for w, i in zip(annotator, item, strict=True)}:
+        here = (annotator == who) & (item == what)
+        net: dict[tuple[int, int], float] = {}
+        for x, y, o in zip(a[here], b[here], outcome[here], strict=True):
+            x, y, o = (int(x), int(y), o) if x < y else (int(y), int(x), 1 - o)
+            net[(x, y)] = net.get((x, y), 0.0) + 2 * o - 1
+        models = sorted({m for pair in net for m in pair})
+        for triad in itertools.combinations(models, 3):
+            pairs = list(itertools.combinations(triad, 2))
+            if any(pair not in net for pair in pairs):
+                continue
+            # relation (x, y) = +1: x preferred, so x ranks better (lower) than y.
+            relation = {pair: int(np.sign(net[pair])) for pair in pairs}
+            row = counts.setdefault(who, [0, 0, 0])
+            row[0] += 1
+            if _weakly_ordered(relation, triad):
+                continue
+            row[1 if 0 not in relation.values() else 2] += 1
+    return {w: tuple(c) for w, c in counts.items()}
+
+
+def _by_annotator(found) -> dict[int, tuple]:
+    return {
+        int(w): (int(c), int(i), int(t))
+        for w, c, i, t in zip(
+            found["annotator"],
+            found["triads_checked"],
+            found["intransitive"],
+            found["tie_contradictions"],
+            strict=True,
+        )
+    }
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_annotator_inconsistencies_match_checking_every_triad_one_by_one(seed):
+    rng = np.random.default_rng(seed)
+    n = 400
+    annotator = rng.integers(0, 8, n) * 5 + 1
+    item = rng.integers(0, 12, n) * 3
+    a = rng.integers(0, 5, n)
+    b = (a + rng.integers(1, 5, n)) % 5
+    outcome = rng.choice([0.0, 0.5, 1.0], n)
+    found = annotator_inconsistencies(annotator, item, a, b, outcome)
+    assert _by_annotator(found) == inconsistencies_by_brute_force(annotator, item, a, b, outcome)
+
+
+def test_a_cycle_a_tie_between_two_strict_steps_and_a_tie_chain_broken_by_a_preference():
+    # Annotator 1 on item 10: A>B, B>C, C>A. Annotator 2 on item 10: A>B, B>C, A=C.
+    # Annotator 3 on item 11: A=B, B=C, A>C. Annotator 4: A>B, A>C, B=C (a ranking with ties).
+    annotator = [1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4]
+    item = [10] * 6 + [11] * 6
+    a = [0, 1, 2, 0, 1, 0, 0, 1, 0, 0, 0, 1]
+    b = [1, 2, 0, 1, 2, 2, 1, 2, 2, 1, 2, 2]
+    outcome = [1, 1, 1, 1, 1, 0.5, 0.5, 0.5, 1, 1, 1, 0.5]
+    found = _by_annotator(annotator_inconsistencies(annotator, item, a, b, outcome))
+    assert found == {1: (1, 1, 0), 2: (1, 0, 1), 3: (1, 0, 1), 4: (1, 0, 0)}
+
+
+def test_votes_on_different_items_never_form_an_annotators_triad():
+    found = annotator_inconsistencies([1, 1, 1], [1, 2, 3], [0, 1, 2], [1, 2, 0], [1, 1, 1])
+    assert len(found["annotator"]) == 0

@@ -63,7 +63,8 @@ def import_rows_count(body: Any, *, filetype: str = "jsonl") -> int:
     if filetype == "csv":
         text = raw.decode("utf-8-sig", errors="replace")
         try:
-            return max(sum(1 for _ in csv.reader(io.StringIO(text, newline=""))) - 1, 0)
+            records = csv.reader(io.StringIO(text, newline=""))
+            return max(sum(1 for record in records if record) - 1, 0)  # blank rows skipped
         except csv.Error:
             return raw.count(b"\n")
     return sum(1 for line in raw.split(b"\n") if line.strip())

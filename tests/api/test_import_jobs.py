@@ -283,3 +283,32 @@ def test_uploads_are_stored_with_lz4_on_postgresql():
             "'annotation_importjob'::regclass AND attname = 'content'"
         )
         assert cursor.fetchone()[0] == "l"
+
+
+def test_the_import_items_command_stays_synchronous_whatever_the_size(
+    project, small_async, tmp_path
+):
+    from django.core.management import call_command
+
+    path = tmp_path / "items.jsonl"
+    path.write_bytes(jsonl(item_rows(10)))
+
+    call_command("import_items", project.slug, str(path))
+
+    assert project.items.count() == 10
+    assert not ImportJob.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "filetype", "rows"),
+    [
+        (b'{"id": 1}\n\n{"id": 2}\n   \n', "jsonl", 2),
+        (b'[{"id": 1}, {"id": 2}, {"id": 3}]', "json", 3),
+        (b'id,prompt\n1,"two\nlines"\n\n2,b\n', "csv", 2),
+        ([{"id": 1}, {"id": 2}], "jsonl", 2),
+    ],
+)
+def test_rows_are_counted_as_the_import_reads_them(body, filetype, rows):
+    from annotation.services.import_jobs import import_rows_count
+
+    assert import_rows_count(body, filetype=filetype) == rows

@@ -19,6 +19,7 @@ from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.vary import vary_on_headers
 
+from annotation.console.instructions import InstructionsPreviewWidget
 from annotation.console.pages import console_pages, console_urlpatterns
 from annotation.console.statistics import placeholder_html as statistics_placeholder
 from annotation.errors import ImportRejected
@@ -147,6 +148,7 @@ class ProjectAdminForm(forms.ModelForm):
     class Meta:
         model = Project
         fields = [*PROJECT_FIELDS, "owner", "researchers", "members"]
+        widgets = {"instructions": InstructionsPreviewWidget()}
 
     def clean_media_hosts(self) -> list:
         return self.cleaned_data.get("media_hosts") or []  # an emptied box: no extra hosts

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from django.contrib.admin import ModelAdmin
 
 # Module names in annotation/console/, in the order their links appear on the project page.
-PAGE_MODULES: tuple[str, ...] = ("review", "datasets", "statistics")
+PAGE_MODULES: tuple[str, ...] = ("review", "datasets", "statistics", "instructions")
 
 
 @dataclass(frozen=True)
@@ -29,4 +29,5 @@ def console_urlpatterns(project_admin: ModelAdmin) -> list[Any]:
 
 
 def console_pages() -> list[ConsolePage]:
-    return [module.PAGE for module in console_modules()]
+    """The pages linked from the project page (a module without PAGE only adds routes)."""
+    return [module.PAGE for module in console_modules() if hasattr(module, "PAGE")]

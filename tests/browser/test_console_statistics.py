@@ -70,3 +70,24 @@ def test_researcher_follows_the_block_to_the_consistency_details(live_server, pa
     screenshot(page, "console-consistency")
     page.click("text=q0")
     page.wait_for_selector("text=Change item")
+
+
+def test_researcher_sees_the_instructions_preview_while_typing(live_server, page, screenshot):
+    lead = researcher_create(username="lead", password=PASSWORD)
+    project = ProjectFactory(owner=lead, slug="words", instructions="Be **kind**.")
+
+    sign_in(page, live_server.url)
+    page.goto(f"{live_server.url}/admin/annotation/project/{project.pk}/change/")
+    page.wait_for_selector("#instructions-preview strong")  # the saved text, on opening
+    assert page.inner_text("#instructions-preview strong") == "kind"
+    box = page.locator("#id_instructions")
+    box.fill("")
+    box.type("# Task\n\nPick the *more helpful* answer:\n\n- be fair\n- be quick", delay=5)
+    page.wait_for_selector("#instructions-preview h1")
+
+    assert page.inner_text("#instructions-preview em") == "more helpful"
+    assert page.locator("#instructions-preview li").count() == 2
+    page.locator(".instructions-editor").scroll_into_view_if_needed()
+    screenshot(page, "console-instructions-preview")
+    shown = screenshot(page, "console-instructions-preview-box")
+    page.locator(".instructions-editor").screenshot(path=str(shown))

@@ -12,6 +12,7 @@ from django.db import models
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.defaultfilters import pluralize
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -38,6 +39,7 @@ from annotation.models import (
 )
 from annotation.presets import PRESET_CHOICES
 from annotation.selectors.crowd import crowd_sessions_with_counts
+from annotation.selectors.explorer import item_judgment_counts
 from annotation.selectors.progress import progress_context
 from annotation.selectors.projects import projects_managed_by
 from annotation.services.consent import consent_version_bump
@@ -462,27 +464,103 @@ class CriterionAdmin(ManagedProjectMixin, admin.ModelAdmin):
         return fields if obj is None else [*fields, "project"]
 
 
+RESPONSE_FIELDS = ["external_id", "model", "text", "position"]
+
+
+class JudgedItemMixin:
+    """An item (or a response of one) whose tasks have judgments keeps its texts and is
+    not deleted: changing what was judged would change what the votes mean, and the
+    judgments are the collected data (paid for, counted in reports, in exports and snapshots
+    already shared). `item_id_of` leads from the admin's object to its item."""
+
+    def item_id_of(self, obj: Any) -> int:
+        raise NotImplementedError
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        obj = self.get_object(request, object_id)  # type: ignore[attr-defined]
+        if obj is not None:
+            item_id = self.item_id_of(obj)
+            judged = item_judgment_counts(item_ids=[item_id]).get(item_id, 0)
+            if judged:
+                # Read-only fields are ignored in a POST: say that a change was not kept.
+                kept = " Your change to them was not saved." if request.method == "POST" else ""
+                messages.warning(
+                    request,
+                    f"The prompt and responses are read-only: {judged} "
+                    f"judgment{pluralize(judged)} were given on them, and changing what was "
+                    f"judged would change what those votes mean.{kept}",
+                )
+        return super().change_view(request, object_id, form_url, extra_context)  # type: ignore[misc]
+
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> tuple:
+        deleted, model_count, perms_needed, protected = super().get_deleted_objects(  # type: ignore[misc]
+            objs, request
+        )
+        items = Item.objects.filter(pk__in={self.item_id_of(obj) for obj in objs})
+        counts = item_judgment_counts(item_ids=[item.pk for item in items])
+        judged = [
+            f"{counts[item.pk]} judgment{pluralize(counts[item.pk])} of item "
+            f"{item.external_id} (judged items are kept: their judgments are the dataset)"
+            for item in items
+            if counts.get(item.pk)
+        ]
+        if not judged:
+            return deleted, model_count, perms_needed, protected
+        # The page then says why (the judgments), not which permission an account lacks.
+        return deleted, model_count, set(), [*protected, *judged]
+
+
 class ResponseInline(ScopedChoicesMixin, admin.TabularInline):
     model = Response
     extra = 0
-    fields = ["external_id", "model", "text", "position"]
+    fields = RESPONSE_FIELDS
+
+    def _judged(self, item: Item | None) -> bool:
+        return item is not None and bool(item_judgment_counts(item_ids=[item.pk]))
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Item | None = None) -> list:
+        fields = list(super().get_readonly_fields(request, obj))
+        return [*fields, *RESPONSE_FIELDS] if self._judged(obj) else fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Item | None = None) -> bool:
+        return not self._judged(obj) and super().has_add_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Item | None = None) -> bool:
+        return not self._judged(obj) and super().has_delete_permission(request, obj)
 
 
 @admin.register(Item)
-class ItemAdmin(ManagedProjectMixin, admin.ModelAdmin):
+class ItemAdmin(JudgedItemMixin, ManagedProjectMixin, admin.ModelAdmin):
     list_display = ["external_id", "project", "created_at"]
     list_filter = [PROJECT_FILTER]
     search_fields = ["external_id"]
     list_select_related = ["project"]
     inlines = [ResponseInline]
 
+    def item_id_of(self, obj: Item) -> int:
+        return obj.pk
+
     def get_readonly_fields(self, request: HttpRequest, obj: Item | None = None) -> list:
         fields = list(super().get_readonly_fields(request, obj))
-        return fields if obj is None else [*fields, "project"]  # its tasks stay where they are
+        if obj is None:
+            return fields
+        fields = [*fields, "project", "explorer_link"]  # its tasks stay where they are
+        return [*fields, "prompt"] if item_judgment_counts(item_ids=[obj.pk]) else fields
+
+    def get_fields(self, request: HttpRequest, obj: Item | None = None) -> list:
+        fields = [f for f in super().get_fields(request, obj) if f != "explorer_link"]
+        return fields if obj is None else ["explorer_link", *fields]
+
+    @admin.display(description="Votes")
+    def explorer_link(self, item: Item) -> str:
+        url = reverse("admin:annotation_project_explorer_item", args=[item.project_id, item.pk])
+        return format_html('<a href="{}">Every judgment of this item (data explorer)</a>', url)
 
 
 @admin.register(Response)
-class ResponseAdmin(ManagedProjectMixin, admin.ModelAdmin):
+class ResponseAdmin(JudgedItemMixin, ManagedProjectMixin, admin.ModelAdmin):
     project_path = "item__project"
     list_display = ["external_id", "model", "item"]
     list_filter = [("item__project", ManagedProjectFilter)]
@@ -490,9 +568,16 @@ class ResponseAdmin(ManagedProjectMixin, admin.ModelAdmin):
     list_select_related = ["item"]
     raw_id_fields = ["item"]
 
+    def item_id_of(self, obj: Response) -> int:
+        return obj.item_id
+
     def get_readonly_fields(self, request: HttpRequest, obj: Response | None = None) -> list:
         fields = list(super().get_readonly_fields(request, obj))
-        return fields if obj is None else [*fields, "item"]
+        if obj is None:
+            return fields
+        if item_judgment_counts(item_ids=[obj.item_id]):
+            return [*fields, "item", *RESPONSE_FIELDS]
+        return [*fields, "item"]
 
 
 @admin.register(Task)

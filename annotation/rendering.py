@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import nh3
 from django.conf import settings
 from django.utils.html import escape
+from django.utils.safestring import mark_safe
 from markdown_it import MarkdownIt
 
 ALLOWED_TAGS = {
@@ -144,3 +145,16 @@ def render_markdown(text: str, *, media_hosts: Sequence[str] = ()) -> str:
         url_schemes={"http", "https", "mailto"},
         link_rel="noopener noreferrer nofollow",
     )
+
+
+def prompt_turns(prompt: Any, *, media_hosts: Sequence[str] = ()) -> list[dict[str, str]]:
+    """An item's prompt as the annotator page shows it: one rendered turn per message (a
+    plain prompt is the user's one turn)."""
+    messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else prompt
+    return [
+        {
+            "role": message.get("role", ""),
+            "html": mark_safe(render_markdown(message.get("content", ""), media_hosts=media_hosts)),
+        }
+        for message in messages
+    ]

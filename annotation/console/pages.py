@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from django.contrib.admin import ModelAdmin
 
 # Module names in annotation/console/, in the order their links appear on the project page.
-PAGE_MODULES: tuple[str, ...] = ("review", "datasets", "statistics", "instructions")
+PAGE_MODULES: tuple[str, ...] = ("review", "datasets", "statistics", "instructions", "explorer")
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from annotation.models import Judgment, Project, Task
 from annotation.selectors.exports import ExportFilters, pair_labels, passing_judgments
 from annotation.selectors.judgment_table import CHOICES
 from annotation.services.quality import flagged_annotator_ids
+from annotation.stats.aggregation import TaskLabels
 
 #: The votes the queue weighs: people's (not model judges'), flagged and blocked annotators
 #: left out, as the exports count them by default; gold tasks' votes too, to check them
@@ -100,10 +101,15 @@ def review_task_labels(*, project: Project, task: Task) -> TaskLabelsShown | Non
     export computes them (Dawid-Skene fitted on every such vote of the project; one
     query). None when the task has no such vote."""
     labels, _ = pair_labels(project=project, filters=REVIEW_FILTERS)
+    return task_labels_shown(labels, task.pk)
+
+
+def task_labels_shown(labels: TaskLabels | None, task_id: int) -> TaskLabelsShown | None:
+    """One task's labels out of pair_labels' arrays (None when it has no passing vote)."""
     if labels is None:
         return None
-    index = int(np.searchsorted(labels.task, task.pk))
-    if index >= len(labels.task) or labels.task[index] != task.pk:
+    index = int(np.searchsorted(labels.task, task_id))
+    if index >= len(labels.task) or labels.task[index] != task_id:
         return None
 
     def name(code: Any) -> str | None:

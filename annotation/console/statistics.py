@@ -6,8 +6,10 @@ the project page itself never waits for it; "Refresh statistics" forces a recomp
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -22,6 +24,12 @@ from annotation.charts import agreement_over_time_svg, leaderboard_svg
 from annotation.console.pages import ConsolePage
 from annotation.models import Project
 from annotation.selectors.consistency import consistency_rows
+from annotation.selectors.quality import (
+    QUALITY_COLUMNS,
+    annotator_quality,
+    quality_columns,
+    quality_sort,
+)
 from annotation.services.reports import (
     CONSISTENCY_LISTED,
     ReportBusy,
@@ -91,7 +99,55 @@ def urlpatterns(project_admin: Any) -> list[Any]:
         }
         return TemplateResponse(request, "admin/annotation/project_consistency.html", context)
 
+    @vary_on_headers("HX-Request")
+    def quality_view(request: HttpRequest, project_id: int) -> HttpResponse:
+        project = managed(request, project_id)
+        columns = quality_columns(request.GET.getlist("cols"))
+        sort = quality_sort(request.GET.get("sort"))
+        page = Paginator(annotator_quality(project=project, sort=sort), QUALITY_PER_PAGE).get_page(
+            request.GET.get("page")
+        )
+        chosen = [c.key for c in columns]
+        context = {
+            **project_admin.admin_site.each_context(request),
+            "title": f"Annotator quality in {project.name}",
+            "project": project,
+            "opts": Project._meta,
+            "all_columns": [(c, c.key in chosen) for c in QUALITY_COLUMNS],
+            "headers": [
+                {
+                    "column": column,
+                    "sorted": sort.lstrip("-") == column.key,
+                    "descending": sort.startswith("-"),
+                    "query": _query(chosen, _next_sort(sort, column.key)),
+                }
+                for column in columns
+            ],
+            "annotator_query": _query(chosen, _next_sort(sort, "annotator")),
+            "sort": sort,
+            "page": page,
+            "page_queries": {
+                "previous": _query(chosen, sort, page.previous_page_number())
+                if page.has_previous()
+                else "",
+                "next": _query(chosen, sort, page.next_page_number()) if page.has_next() else "",
+            },
+            "rows": [
+                (stats, [_quality_cell(stats, column.key) for column in columns])
+                for stats in page.object_list
+            ],
+        }
+        template = "admin/annotation/annotator_quality.html"
+        if request.htmx:
+            template += "#quality"
+        return TemplateResponse(request, template, context)
+
     return [
+        path(
+            "<int:project_id>/statistics/annotators/",
+            project_admin.admin_site.admin_view(quality_view),
+            name="annotation_project_quality",
+        ),
         path(
             "<int:project_id>/statistics/consistency/",
             project_admin.admin_site.admin_view(consistency_view),
@@ -239,3 +295,49 @@ def history_html(project: Project) -> SafeString:
         for report in project.reports.filter(failed=False).order_by("computed_at")[:500]
     ]
     return mark_safe(agreement_over_time_svg(points) or "—")
+
+
+QUALITY_PER_PAGE = 50
+
+
+def _next_sort(sort: str, key: str) -> str:
+    """Clicking a header sorts by it, figures largest first; clicking it again turns it."""
+    if sort.lstrip("-") != key:
+        return key if key == "annotator" else "-" + key
+    return key if sort.startswith("-") else "-" + key
+
+
+def _query(columns: list[str], sort: str, page: int | None = None) -> str:
+    params: list[tuple[str, Any]] = [("sort", sort), *(("cols", key) for key in columns)]
+    if page is not None:
+        params.append(("page", page))
+    return urlencode(params)
+
+
+def _percent(value: float | None, of: int | None = None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.0%}" if of is None else f"{value:.0%} of {of}"
+
+
+def _quality_cell(stats: Any, key: str) -> str:
+    """One shown figure of an annotator's row, as the quality admin page writes it."""
+    if key == "judgments":
+        return str(stats.judgments)
+    if key == "gold":
+        return _percent(stats.gold_accuracy, stats.gold_judgments)
+    if key == "left":
+        return _percent(stats.left_rate)
+    if key == "fast":
+        return _percent(stats.fast_share)
+    if key == "seconds":
+        return f"{stats.sort_seconds:.1f}" if stats.sort_seconds is not None else "—"
+    if key == "flags":
+        return ", ".join(stats.flags) or "—"
+    if key == "blocked":
+        return "yes" if stats.is_blocked else "no"
+    if key == "qualified":
+        return {True: "yes", False: "no", None: "—"}[stats.qualified]
+    if key == "blocked_by":
+        return str(stats.blocked_by) if stats.blocked_by else "—"
+    return f"{stats.updated_at:%Y-%m-%d %H:%M}"

@@ -9,6 +9,7 @@ import pytest
 from annotation.models import AgreementReport
 from annotation.services.researchers import researcher_create
 from tests.annotation.console.test_consistency import VOTES, vote
+from tests.annotation.console.test_quality import FIGURES, add_annotators
 from tests.annotation.console.test_statistics import vote_on
 from tests.factories import ProjectFactory, import_items
 
@@ -91,3 +92,36 @@ def test_researcher_sees_the_instructions_preview_while_typing(live_server, page
     screenshot(page, "console-instructions-preview")
     shown = screenshot(page, "console-instructions-preview-box")
     page.locator(".instructions-editor").screenshot(path=str(shown))
+
+
+def test_the_annotator_quality_table_fits_1440_px_sorts_and_shows_chosen_columns(
+    live_server, page, screenshot
+):
+    lead = researcher_create(username="lead", password=PASSWORD)
+    project = ProjectFactory(owner=lead, slug="quality", name="Quality study")
+    add_annotators(
+        project, [*FIGURES, *((f"worker-{i:02d}", i, (i % 4, 4), 3.5) for i in range(12))]
+    )
+    add_annotators(project, [("a-very-long-crowd-worker-identifier-" + "x" * 40, 1, (0, 0), 1.0)])
+
+    sign_in(page, live_server.url)
+    page.goto(f"{live_server.url}/admin/annotation/project/{project.pk}/change/")
+    page.wait_for_selector("table.quality-table")
+    first = page.locator(".quality-annotator").first.inner_text()
+    assert first == "bob"
+    page.click("table.quality-table >> text=mean seconds")
+    page.wait_for_selector("th[aria-sort='descending'] >> text=mean seconds")
+    assert page.locator(".quality-annotator").first.inner_text() == "cat"
+    page.check(".quality-columns input[value=qualified]")
+    page.wait_for_selector("th.quality-qualified")
+    page.uncheck(".quality-columns input[value=flags]")
+    page.wait_for_selector("th.quality-flags", state="detached")
+
+    right = page.evaluate(
+        "document.querySelector('table.quality-table').getBoundingClientRect().right"
+    )
+    assert right <= 1440
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1440
+    screenshot(page, "console-quality")
+    shown = screenshot(page, "console-quality-block")
+    page.locator("div.quality").screenshot(path=str(shown))

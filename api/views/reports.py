@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.db import transaction
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
@@ -13,8 +12,8 @@ from annotation.services.reports import (
     agreement_current,
     leaderboard_current,
     report_params,
+    report_refresh_request,
 )
-from annotation.tasks import report_refresh
 from api.permissions import IsResearcher, managed_project
 from api.serializers import AgreementReportSerializer, LeaderboardSerializer
 from api.strict import StrictAPIView, no_body
@@ -45,7 +44,7 @@ class AgreementRefreshView(StrictAPIView):
     def post(self, request: Request, slug: str) -> Response:
         project = managed_project(request.user, slug)
         no_body(request)
-        transaction.on_commit(lambda: report_refresh.delay(project.pk, force=True))
+        report_refresh_request(project=project)
         return Response({"status": "queued"}, status=status.HTTP_202_ACCEPTED)
 
 

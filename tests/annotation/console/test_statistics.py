@@ -4,6 +4,8 @@ queues; only the project's researchers reach it; its queries do not grow with th
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from django.db import connection
 from django.test import Client
@@ -171,3 +173,26 @@ def test_the_block_queries_do_not_grow_with_items_judgments_or_annotators(projec
 
     assert "over 228 judgments" in html
     assert len(large) == len(small)
+
+
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_on_the_real_stack_refresh_is_computed_by_a_celery_worker(lead):
+    from celery.contrib.testing.worker import start_worker
+
+    from config.celery import app
+
+    project = ProjectFactory(owner=lead, slug="stats-worker", name="Worker study")
+    vote_on(project, 6, 3)
+    client = Client()
+    client.force_login(lead)
+    block, refresh = _urls(project)
+    assert "No report yet" in client.get(block, headers=HTMX).content.decode()
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
+        assert "Recomputation queued" in client.post(refresh, headers=HTMX).content.decode()
+        deadline = time.monotonic() + 60
+        html = ""
+        while time.monotonic() < deadline and "krippendorff alpha" not in html:
+            time.sleep(0.2)
+            html = client.get(block, headers=HTMX).content.decode()
+    assert "krippendorff alpha" in html and "over 18 judgments" in html

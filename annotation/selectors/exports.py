@@ -1679,7 +1679,8 @@ _SHORT_ESCAPES = {"\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t
 # JSON Lines escape the line and paragraph separators too: JavaScript and Python's
 # str.splitlines() end a line at them.
 _SEPARATORS = {"\u2028": "\\u2028", "\u2029": "\\u2029"}
-_ESCAPED = re.compile(rb'["\\\x00-\x1f]|\xe2\x80[\xa8\xa9]')
+_ESCAPED = re.compile(rb'["\\\x00-\x1f]')
+_SEPARATOR_BYTES = re.compile(rb"\xe2\x80[\xa8\xa9]")  # apart: one alternation scans 5x slower
 
 
 def json_text(value: Any) -> str:
@@ -1852,7 +1853,7 @@ def _needs_escaping(values: pa.Array) -> bool:
         return False
     bounds = np.frombuffer(offsets, dtype=np.int32)[values.offset : values.offset + len(values) + 1]
     window = memoryview(data)[bounds[0] : bounds[-1]]
-    return _ESCAPED.search(window) is not None
+    return _ESCAPED.search(window) is not None or _SEPARATOR_BYTES.search(window) is not None
 
 
 def _json_escaped(values: pa.Array) -> pa.Array:

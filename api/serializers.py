@@ -275,7 +275,8 @@ class AgreementReportSerializer(serializers.Serializer):
         help_text="Which items' majorities form cycles (cyclic_items: item_id, cycles, "
         "triads_checked) and which annotators' own votes on an item form intransitive triads "
         "or tie contradictions (annotators: annotator_id, triads_checked, intransitive, "
-        "tie_contradictions), the most first, 500 at most of each; n_cyclic_items and "
+        "tie_contradictions) or choose against their own criteria (score_conflicts of "
+        "score_checked), the most first, 500 at most of each; n_cyclic_items and "
         "n_inconsistent_annotators count them all.",
     )
     reference_agreement = serializers.DictField(

@@ -60,6 +60,7 @@ from annotation.stats import (
     annotator_agreement,
     annotator_inconsistencies,
     choice_criteria_conflicts,
+    choice_criteria_conflicts_by_annotator,
     leaderboard_from_counts,
     majority_agreement,
     majority_vote,
@@ -361,7 +362,8 @@ CONSISTENCY_LISTED = 500
 def _transitivity(table: JudgmentTable) -> tuple[dict[str, int], dict[str, Any]]:
     """The transitivity counts, and the details behind them: which items' majorities go
     round in a cycle, and which annotators' own votes on an item form intransitive triads or
-    tie contradictions (ties and strict votes only: "both bad" ranks nothing)."""
+    tie contradictions (ties and strict votes only: "both bad" ranks nothing) or choose
+    against their own criterion answers."""
     usable, model_a, model_b, outcome = _outcomes(table)
     global_ = transitivity_global(model_a, model_b, outcome, n_models=len(table.models))
     items = transitivity_items(table.item[usable], model_a, model_b, outcome)
@@ -375,11 +377,41 @@ def _transitivity(table: JudgmentTable) -> tuple[dict[str, int], dict[str, Any]]
         model_b[ranked],
         outcome[ranked],
     )
-    cyclic = np.flatnonzero(items["cycles"] > 0)
-    cyclic = cyclic[np.argsort(-items["cycles"][cyclic], kind="stable")][:CONSISTENCY_LISTED]
-    wrong = people["intransitive"] + people["tie_contradictions"]
+    # TrustJudge's score-comparison inconsistencies: a choice against one's own criteria.
+    scored = (
+        choice_criteria_conflicts_by_annotator(
+            table.annotator, table.choice, np.column_stack(list(table.criteria.values()))
+        )
+        if table.criteria
+        else {
+            "annotator": np.zeros(0, np.int64),
+            "conflicts": np.zeros(0, np.int64),
+            "checked": np.zeros(0, np.int64),
+        }
+    )
+    ids = np.union1d(people["annotator"], scored["annotator"])
+
+    def spread(source: npt.NDArray[np.int64], values: npt.NDArray[np.int64]) -> Any:
+        out = np.zeros(len(ids), dtype=np.int64)
+        out[np.searchsorted(ids, source)] = values
+        return out
+
+    per_annotator = {
+        "triads_checked": spread(people["annotator"], people["triads_checked"]),
+        "intransitive": spread(people["annotator"], people["intransitive"]),
+        "tie_contradictions": spread(people["annotator"], people["tie_contradictions"]),
+        "score_conflicts": spread(scored["annotator"], scored["conflicts"]),
+        "score_checked": spread(scored["annotator"], scored["checked"]),
+    }
+    wrong = (
+        per_annotator["intransitive"]
+        + per_annotator["tie_contradictions"]
+        + per_annotator["score_conflicts"]
+    )
     inconsistent = np.flatnonzero(wrong > 0)
     inconsistent = inconsistent[np.argsort(-wrong[inconsistent], kind="stable")]
+    cyclic = np.flatnonzero(items["cycles"] > 0)
+    cyclic = cyclic[np.argsort(-items["cycles"][cyclic], kind="stable")][:CONSISTENCY_LISTED]
     details = {
         "n_cyclic_items": int((items["cycles"] > 0).sum()),
         "cyclic_items": [
@@ -390,14 +422,12 @@ def _transitivity(table: JudgmentTable) -> tuple[dict[str, int], dict[str, Any]]
             }
             for i in cyclic
         ],
-        "annotators_checked": len(people["annotator"]),
+        "annotators_checked": len(ids),
         "n_inconsistent_annotators": len(inconsistent),
         "annotators": [
             {
-                "annotator_id": int(people["annotator"][i]),
-                "triads_checked": int(people["triads_checked"][i]),
-                "intransitive": int(people["intransitive"][i]),
-                "tie_contradictions": int(people["tie_contradictions"][i]),
+                "annotator_id": int(ids[i]),
+                **{name: int(values[i]) for name, values in per_annotator.items()},
             }
             for i in inconsistent[:CONSISTENCY_LISTED]
         ],

@@ -26,6 +26,7 @@ from annotation.stats.agreement import (
 from annotation.stats.consistency import (
     annotator_inconsistencies,
     choice_criteria_conflicts,
+    choice_criteria_conflicts_by_annotator,
     cyclic_triads,
     transitivity_global,
     transitivity_items,
@@ -50,6 +51,7 @@ __all__ = [
     "annotator_agreement",
     "annotator_inconsistencies",
     "choice_criteria_conflicts",
+    "choice_criteria_conflicts_by_annotator",
     "cohen_kappa_mean",
     "cyclic_triads",
     "dawid_skene",

@@ -20,6 +20,7 @@ import numpy.typing as npt
 __all__ = [
     "annotator_inconsistencies",
     "choice_criteria_conflicts",
+    "choice_criteria_conflicts_by_annotator",
     "cyclic_triads",
     "transitivity_global",
     "transitivity_items",
@@ -310,6 +311,14 @@ def choice_criteria_conflicts(choice: npt.ArrayLike, criteria: npt.ArrayLike) ->
     (2 = tie, -1 = missing). A decided judgment is checked when at least one criterion picks
     a side, and conflicts when more criteria pick the other response than the chosen one.
     """
+    checked, conflict = _choice_conflicts(choice, criteria)
+    return {"conflicts": int(conflict.sum()), "checked": int(checked.sum())}
+
+
+def _choice_conflicts(
+    choice: npt.ArrayLike, criteria: npt.ArrayLike
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Per judgment: whether it is checked, and whether it conflicts (see above)."""
     choice = np.asarray(choice, dtype=np.int64).reshape(-1)
     answers = np.asarray(criteria, dtype=np.int64)
     if answers.ndim != 2:  # one criterion as a flat column (reshape(0, -1) is ambiguous)
@@ -320,4 +329,26 @@ def choice_criteria_conflicts(choice: npt.ArrayLike, criteria: npt.ArrayLike) ->
     for_b = (answers == 1).sum(axis=1)
     checked = ((choice == 0) | (choice == 1)) & ((for_a + for_b) > 0)
     conflict = checked & (((choice == 0) & (for_b > for_a)) | ((choice == 1) & (for_a > for_b)))
-    return {"conflicts": int(conflict.sum()), "checked": int(checked.sum())}
+    return checked, conflict
+
+
+def choice_criteria_conflicts_by_annotator(
+    annotator_index: npt.ArrayLike, choice: npt.ArrayLike, criteria: npt.ArrayLike
+) -> dict[str, npt.NDArray[np.int64]]:
+    """choice_criteria_conflicts per annotator (TrustJudge's score-comparison
+    inconsistencies: a response chosen while the annotator's own criterion answers favour
+    the other). Returns ``{"annotator", "conflicts", "checked"}``: parallel arrays over the
+    annotators with at least one checked judgment."""
+    annotator = np.asarray(annotator_index, dtype=np.int64).reshape(-1)
+    checked, conflict = _choice_conflicts(choice, criteria)
+    if len(annotator) != len(checked):
+        raise ValueError("annotator_index must have one entry per judgment")
+    ids, who = np.unique(annotator, return_inverse=True)
+    n_checked = np.bincount(who.reshape(-1), weights=checked, minlength=len(ids))
+    n_conflicts = np.bincount(who.reshape(-1), weights=conflict, minlength=len(ids))
+    listed = n_checked > 0
+    return {
+        "annotator": ids[listed],
+        "conflicts": n_conflicts[listed].astype(np.int64),
+        "checked": n_checked[listed].astype(np.int64),
+    }

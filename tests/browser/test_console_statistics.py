@@ -67,7 +67,10 @@ def test_researcher_follows_the_block_to_the_consistency_details(live_server, pa
 
     assert page.locator("table.consistency-items a").all_inner_texts() == ["q0", "q1"]
     rows = page.locator("table.consistency-annotators tbody tr").all_inner_texts()
-    assert [row.split("\t")[1:] for row in rows] == [["1", "0", "1"], ["0", "1", "1"]]
+    assert [row.split("\t")[1:] for row in rows] == [
+        ["1", "0", "1", "0 of 0"],
+        ["0", "1", "1", "0 of 0"],
+    ]
     screenshot(page, "console-consistency")
     page.click("text=q0")
     page.wait_for_selector("text=Change item")

@@ -13,7 +13,7 @@ from annotation.models import Annotator, Item
 from annotation.services.judgment_import import judgments_import
 from annotation.services.reports import report_compute
 from annotation.services.researchers import researcher_create
-from tests.factories import ProjectFactory, import_items
+from tests.factories import CriterionFactory, ProjectFactory, import_items
 
 pytestmark = pytest.mark.django_db
 
@@ -85,6 +85,8 @@ def test_the_report_names_cyclic_items_and_inconsistent_annotators_with_counts(p
         "triads_checked": 1,
         "intransitive": 1,
         "tie_contradictions": 0,
+        "score_conflicts": 0,
+        "score_checked": 0,
     }
     assert by_id[_annotator("h4").pk]["tie_contradictions"] == 1
     assert _annotator("h0").pk not in by_id  # consistent alone, though the majority cycles
@@ -115,8 +117,8 @@ def test_the_console_lists_cyclic_items_linked_to_their_page_and_annotators_with
     assert f'href="/admin/annotation/item/{q0.pk}/change/">q0</a>' in html
     assert ">q1</a>" in html and ">q2</a>" not in html
     h3, h4 = _annotator("h3"), _annotator("h4")
-    assert f"{h3}</a></td><td>1</td><td>0</td><td>1</td>" in html
-    assert f"{h4}</a></td><td>0</td><td>1</td><td>1</td>" in html
+    assert f"{h3}</a></td><td>1</td><td>0</td><td>1</td><td>0 of 0</td>" in html
+    assert f"{h4}</a></td><td>0</td><td>1</td><td>1</td><td>0 of 0</td>" in html
     assert "(2 of 5 checked)" in html
 
 
@@ -146,3 +148,30 @@ def test_the_page_queries_do_not_grow_with_items_judgments_or_annotators(project
 
     assert "(14 of 35 checked)" in html
     assert len(large) == len(small)
+
+
+def test_an_annotator_choosing_against_their_own_criteria_is_listed_with_the_count(lead):
+    project = ProjectFactory(owner=lead, slug="scored")
+    CriterionFactory(project=project, key="honesty")
+    import_items(project, 4)
+    rows = [
+        {
+            "annotator": f"s{k}",
+            "item": f"q{i}",
+            "a": "r1",
+            "b": "r2",
+            "choice": "a",
+            "criteria": {"honesty": "b" if (k == 0 and i < 3) else "a"},
+        }
+        for i in range(4)
+        for k in range(2)
+    ]
+    judgments_import(project=project, rows=list(enumerate(rows, 1)))
+    details = report_compute(project=project, n_boot=10).report["consistency_details"]
+
+    assert details["annotators_checked"] == 2 and details["n_inconsistent_annotators"] == 1
+    (row,) = details["annotators"]
+    assert row["annotator_id"] == _annotator("s0").pk
+    assert (row["score_conflicts"], row["score_checked"], row["triads_checked"]) == (3, 4, 0)
+    html = _client(lead).get(_url(project)).content.decode()
+    assert f"{_annotator('s0')}</a></td><td>0</td><td>0</td><td>0</td><td>3 of 4</td>" in html

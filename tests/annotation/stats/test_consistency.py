@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from annotation.stats.consistency import (
     annotator_inconsistencies,
     choice_criteria_conflicts,
+    choice_criteria_conflicts_by_annotator,
     cyclic_triads,
     transitivity_global,
     transitivity_items,
@@ -269,3 +270,24 @@ def test_a_cycle_a_tie_between_two_strict_steps_and_a_tie_chain_broken_by_a_pref
 def test_votes_on_different_items_never_form_an_annotators_triad():
     found = annotator_inconsistencies([1, 1, 1], [1, 2, 3], [0, 1, 2], [1, 2, 0], [1, 1, 1])
     assert len(found["annotator"]) == 0
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_choice_conflicts_by_annotator_are_each_annotators_own_count(seed):
+    rng = np.random.default_rng(seed)
+    n = 200
+    annotator = rng.integers(0, 9, n) * 4
+    choice = rng.integers(-1, 4, n)
+    criteria = rng.integers(-1, 3, (n, 3))
+    found = choice_criteria_conflicts_by_annotator(annotator, choice, criteria)
+    expected = {
+        int(who): choice_criteria_conflicts(choice[annotator == who], criteria[annotator == who])
+        for who in np.unique(annotator)
+    }
+    expected = {who: counts for who, counts in expected.items() if counts["checked"]}
+    got = {
+        int(w): {"conflicts": int(c), "checked": int(k)}
+        for w, c, k in zip(found["annotator"], found["conflicts"], found["checked"], strict=True)
+    }
+    assert got == expected

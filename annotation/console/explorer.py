@@ -179,7 +179,6 @@ def urlpatterns(project_admin: Any) -> list[Any]:
             ],
             "sample": {"content_attrs": content_attributes(project.content_language)},
             "tasks": tasks,
-            "criteria": list(project.criteria.all()) if not project.is_pairwise else [],
             "explorer_url": reverse(f"admin:{PAGE.url_name}", args=[project.pk]),
             "opts": Project._meta,
         }

@@ -180,7 +180,11 @@ def explorer_task_ids(
             task=OuterRef("pk"), rubric_version=filters.rubric_version
         )
         tasks = tasks.filter(Exists(versioned))
-    return tasks.order_by("pk").values_list("pk", flat=True)
+    # A search sorts its matches rather than walking the tasks in id order: with a small
+    # LIMIT (a one-task page) PostgreSQL otherwise took the ordered walk and read every
+    # prompt's words to test each task (0.29 s instead of 1 ms on 20,000 items).
+    order = F("pk") + 0 if filters.search else F("pk")
+    return tasks.order_by(order).values_list("pk", flat=True)
 
 
 def explorer_page(*, project: Project, task_ids: list[int]) -> list[Task]:

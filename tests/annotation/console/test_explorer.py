@@ -303,6 +303,20 @@ def test_the_item_page_shows_every_judgment_with_its_screen_side_and_the_labels(
     assert "alpha" in page or "gamma" in page  # model names shown to the researcher
 
 
+def test_criteria_answers_are_shown_in_canonical_and_screen_terms(client, project):
+    annotator = make_annotator()
+    assignment = assignment_lease(project=project, annotator=annotator)
+    judgment_submit(assignment=assignment, annotator=annotator, choice="tie")
+    Judgment.objects.filter(annotator=annotator).update(criteria={"clarity": "a"})
+    left_was_a = assignment.left_response_id == assignment.task.response_a_id
+
+    page = client.get(item_url(project, assignment.task.item.external_id)).content.decode()
+
+    screen = "A (left)" if left_was_a else "B (right)"
+    assert f"clarity: a ({screen})" in page
+    assert '<td class="explorer-screen">Tie</td>' in page
+
+
 def test_the_item_page_shows_the_swapped_side_and_a_flagged_annotators_vote(client, project):
     page = client.get(item_url(project, "q2")).content.decode()
 

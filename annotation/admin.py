@@ -20,6 +20,7 @@ from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.vary import vary_on_headers
 
+from annotation.console.datasets import crowd_links_context
 from annotation.console.instructions import InstructionsPreviewWidget
 from annotation.console.pages import console_pages, console_urlpatterns
 from annotation.console.statistics import placeholder_html as statistics_placeholder
@@ -362,6 +363,15 @@ class ProjectAdmin(ManagedProjectMixin, admin.ModelAdmin):
                 f"The criteria changed after judgments were made: this is rubric version "
                 f"{project.rubric_version}; earlier judgments keep their version.",
             )
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        """The project page also shows the crowd links to paste into Prolific or MTurk."""
+        project = self.get_object(request, object_id)
+        if project is not None:
+            extra_context = {**(extra_context or {}), **crowd_links_context(request, project)}
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def get_urls(self) -> list:
         return [

@@ -278,7 +278,6 @@ def _page_context(
     project_admin: ModelAdmin, request: HttpRequest, project: Project, **extra: Any
 ) -> dict[str, Any]:
     form = extra.pop("form", None) or export_form(request.GET, project=project)
-    start_url = request.build_absolute_uri(reverse("annotation:project-start", args=[project.slug]))
     return {
         **project_admin.admin_site.each_context(request),
         "title": f"Datasets of {project.name}",
@@ -290,10 +289,19 @@ def _page_context(
             api_tokens_of(user=request.user), TOKENS_PER_PAGE, request.GET.get("tokens")
         ),
         "command_line_token": command_line_token_of(user=request.user),
+        **crowd_links_context(request, project),
+        **extra,
+    }
+
+
+def crowd_links_context(request: HttpRequest, project: Project) -> dict[str, Any]:
+    """What the crowd links block shows: the project's start page as this site is reached,
+    as a Prolific study URL and an MTurk ExternalQuestion."""
+    start_url = request.build_absolute_uri(reverse("annotation:project-start", args=[project.slug]))
+    return {
         "prolific_url": prolific_study_url(start_url),
         "mturk_xml": mturk_external_question(start_url),
         "mturk_needs_https": not start_url.startswith("https://"),
-        **extra,
     }
 
 

@@ -395,6 +395,16 @@ def test_the_crowd_links_are_the_exact_prolific_url_and_mturk_xml(console, pairs
     assert "MTurk shows only HTTPS pages" in html
 
 
+def test_the_project_page_shows_the_same_crowd_links(console, pairs):
+    html = console.get(reverse("admin:annotation_project_change", args=[pairs.pk])).content.decode()
+
+    prolific = unescape(re.search(r'<pre id="prolific-url">([^<]+)</pre>', html).group(1))
+    assert prolific.startswith("http://testserver/annotate/pairs/?PROLIFIC_PID={{%PROLIFIC_PID%}}")
+    assert '<pre id="mturk-xml">' in html
+    assert '<code id="completion-code">C0DE42</code>' in html
+    assert "js/copy.js" in html
+
+
 # ---------------------------------------------------------------- queries
 
 

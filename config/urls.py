@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from annotation import views as annotation_views
 from api.docs import ApiDocsView
+from ops import health
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="annotation:project-list"), name="home"),
@@ -21,6 +22,8 @@ urlpatterns = [
     path("api/v1/", include("api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", ApiDocsView.as_view(url_name="schema"), name="api-docs"),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
 ]
 
 # Under /api/ a 404 or a 500 is JSON like every other API error; elsewhere Django's pages.

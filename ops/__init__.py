@@ -1,0 +1,1 @@
+"""Operations: health probes, Prometheus metrics, request-scoped logs (README, Observability)."""

@@ -1,12 +1,23 @@
-"""The site's 400, 403, 404 and 500 answers: JSON under /api/ (CONTRACT 5: errors are JSON
-{"detail", "errors"}), Django's pages everywhere else."""
+"""The site's 400, 403, 404, 500 and 503 answers: JSON under /api/ (CONTRACT 5: errors are
+JSON {"detail", "errors"}), Django's pages everywhere else (README "When services fail")."""
 
 from __future__ import annotations
 
+import sys
+
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, InterfaceError, OperationalError, connections
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.template import loader
+from django.urls import Resolver404, resolve
+from django.utils import translation
 from django.views import defaults
 
+from annotation.i18n import browser_language, is_annotator_page, supported_language
+
 API_PREFIX = "/api/"
+#: Seconds a client is told to wait before it retries while the database is unreachable.
+DATABASE_RETRY_AFTER = 10
 
 
 def is_api_request(request: HttpRequest) -> bool:
@@ -37,9 +48,67 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
 
 def server_error(request: HttpRequest) -> HttpResponse:
     """handler500: an unexpected error under /api/ is a JSON 500 that tells nothing of the
-    error itself (it is logged)."""
+    error itself (it is logged). An error that came from an unreachable database (raised in
+    a middleware, before any view) is the 503 of `database_unavailable` instead."""
+    if (unavailable := database_unavailable(request, sys.exc_info()[1])) is not None:
+        return unavailable
     if is_api_request(request):
         return JsonResponse(
             {"detail": "A server error occurred. It was logged.", "errors": []}, status=500
         )
     return defaults.server_error(request)
+
+
+def database_unreachable(exception: BaseException | None) -> bool:
+    """Whether `exception` means the database cannot be reached (down, restarting, the
+    connection lost), not that a query was wrong: an OperationalError or InterfaceError
+    after which the connection cannot be opened or does not answer `SELECT 1`. A lock
+    timeout or a missing table on a live database stays an ordinary error (a 500)."""
+    if not isinstance(exception, (OperationalError, InterfaceError)):
+        return False
+    connection = connections[DEFAULT_DB_ALIAS]
+    try:
+        connection.ensure_connection()
+    except DatabaseError:
+        return True
+    return not connection.is_usable()
+
+
+def database_unavailable(
+    request: HttpRequest, exception: BaseException | None
+) -> HttpResponse | None:
+    """The 503 for a request that met an unreachable database, else None: JSON
+    {"detail", "errors"} under /api/, a plain page (in the annotator's language on an
+    annotator page) elsewhere; both with Retry-After. The page reads nothing from the
+    database, so the language is the cookie's or the browser's."""
+    if not database_unreachable(exception):
+        return None
+    if is_api_request(request):
+        response: HttpResponse = JsonResponse(
+            {
+                "detail": "The database is unavailable. Please retry shortly.",
+                "errors": [],
+            },
+            status=503,
+        )
+    else:
+        with translation.override(_page_language(request)):
+            response = HttpResponse(loader.render_to_string("503.html"), status=503)
+    response["Retry-After"] = str(DATABASE_RETRY_AFTER)
+    return response
+
+
+def _page_language(request: HttpRequest) -> str | None:
+    """The language of the 503 page without a query: an annotator page's is the language
+    cookie's, else the browser's; the console keeps the language already active."""
+    try:
+        match = request.resolver_match or resolve(request.path_info)
+    except Resolver404:
+        match = None
+    if not is_annotator_page(match):
+        return translation.get_language()
+    return (
+        supported_language(request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME))
+        or browser_language(request)
+        or settings.LANGUAGE_CODE
+    )

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from annotation.numbers import ascii_int
-from api.handlers import is_api_request
+from api.handlers import database_unavailable, is_api_request
 from api.parsers import body_too_large_detail
 
 DISCARD_CHUNK = 64 * 1024
@@ -60,3 +60,18 @@ def _discard(stream: Any, at_most: int) -> None:
     """Read and drop what the client still sends, `at_most` bytes."""
     while at_most > 0 and (chunk := stream.read(min(DISCARD_CHUNK, at_most))):
         at_most -= len(chunk)
+
+
+class DatabaseUnavailableMiddleware:
+    """A view that meets an unreachable database answers 503 with Retry-After (JSON under
+    /api/, a plain page elsewhere) instead of a 500; every other error passes on. Errors
+    raised in a middleware reach handler500, which gives the same answer."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        return database_unavailable(request, exception)

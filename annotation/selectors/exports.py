@@ -58,6 +58,12 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from annotation.errors import ValidationFailed
+from annotation.exports.fields import (
+    ANNOTATORS,
+    LABELS,
+    MESSAGES,
+    fields_of,
+)
 from annotation.models import (
     Adjudication,
     Annotator,
@@ -129,27 +135,6 @@ _HUMAN_BY_DEFAULT = {"dpo", "rubric", "labels"}
 #: is one, else the majority).
 PAIR_LABELS = ("majority", "dawid_skene", "adjudicated")
 AVAILABLE_PAIR_LABELS = PAIR_LABELS
-
-# Nested types: lists hold no nulls and a message has both its fields, as in every file.
-MESSAGE = pa.struct(
-    [
-        pa.field("role", pa.string(), nullable=False),
-        pa.field("content", pa.string(), nullable=False),
-    ]
-)
-MESSAGES = pa.list_(pa.field("item", MESSAGE, nullable=False))
-RESPONSES = pa.list_(
-    pa.field(
-        "item",
-        pa.struct(
-            [pa.field(name, pa.string(), nullable=False) for name in ("id", "model", "text")]
-        ),
-        nullable=False,
-    )
-)
-PAIRS = pa.list_(
-    pa.field("item", pa.list_(pa.field("item", pa.string(), nullable=False)), nullable=False)
-)
 
 
 @dataclass(frozen=True)
@@ -581,79 +566,16 @@ def _columns(
     *,
     retractable: bool = False,
 ) -> tuple[pa.Field, ...]:
-    """The columns of a format other than `rubric`. `retractable` (a `dpo` pull with `since`):
-    a retraction row keeps only its keys, so the texts may be null."""
-    text = pa.string()
-    prompt = MESSAGES if conversational else text
-    if export_format == "judgments":
-        head = [
-            column("id", pa.int64()),
-            column("project", text),
-            column("item_id", text),
-            column("task", pa.int64()),
-            column("annotator", text),
-            column("annotator_kind", text),
-        ]
-        answers = _answers_type(project, _answer_keys(project, criteria))
-        if project.is_pairwise:
-            body = [
-                column("a", text),
-                column("b", text),
-                column("a_model", text),
-                column("b_model", text),
-                column("choice", text),
-                column("strength", pa.int64(), nullable=True),
-                column("criteria", answers, nullable=pa.types.is_null(answers)),
-            ]
+    """The columns of a format other than `rubric`, from its declared fields
+    (annotation/exports/fields.py). `retractable` (a `dpo` pull with `since`): a retraction
+    row keeps only its keys, so the texts may be null."""
+    columns = []
+    for declared in fields_of(export_format, pairwise=project.is_pairwise):
+        if declared.type == "answers":
+            answers = _answers_type(project, _answer_keys(project, criteria))
+            columns.append(column(declared.name, answers, nullable=pa.types.is_null(answers)))
         else:
-            body = [
-                column("response", text),
-                column("model", text),
-                column("scores", answers, nullable=pa.types.is_null(answers)),
-            ]
-        tail = [
-            column("rationale", text),
-            column("shown_left", text, nullable=True),
-            column("seconds", pa.float64(), nullable=True),
-            column("created_at", text),
-            column("is_gold", pa.bool_()),
-            column("rubric_version", pa.int64()),
-        ]
-        return tuple(head + body + tail)
-    if export_format == "dpo":
-        completion = MESSAGES if conversational else text
-        return (
-            column("pair_id", pa.int64()),
-            column("prompt", prompt, nullable=retractable),
-            column("chosen", completion, nullable=retractable),
-            column("rejected", completion, nullable=retractable),
-            column("chosen_model", text, nullable=retractable),
-            column("rejected_model", text, nullable=retractable),
-            column("item_id", text),
-            column("chosen_id", text, nullable=retractable),
-            column("rejected_id", text, nullable=retractable),
-            column("n_judgments", pa.int64()),
-            column("agreement", pa.float64(), nullable=retractable),
-            column("margin", pa.float64(), nullable=True),
-            column("retracted", pa.bool_()),
-        )
-    if export_format == "labels":
-        return LABEL_COLUMNS
-    if export_format == "annotators":
-        return ANNOTATOR_COLUMNS
-    columns = [
-        column("id", text),
-        column("prompt", prompt),
-        column("responses", RESPONSES),
-    ]
-    if project.is_pairwise:
-        columns.append(column("pairs", PAIRS))
-    # Free-form objects (their keys differ from item to item) are JSON text in every file.
-    columns += [
-        column("metadata", text),
-        column("gold", text, nullable=True),
-        column("reference", text, nullable=True),
-    ]
+            columns.append(declared.field(conversational=conversational, retractable=retractable))
     return tuple(columns)
 
 
@@ -1106,19 +1028,7 @@ def _completion(text: str, conversational: bool) -> Any:
 
 #: One row per pairwise task with a passing vote (CONTRACT 11): its majority and
 #: Dawid-Skene label, computed at export time from the judgments that pass the filters.
-LABEL_COLUMNS: tuple[pa.Field, ...] = (
-    column("pair_id", pa.int64()),
-    column("item_id", pa.string()),
-    column("a", pa.string()),
-    column("b", pa.string()),
-    column("majority", pa.string(), nullable=True),
-    column("majority_share", pa.float64()),
-    column("ds_label", pa.string(), nullable=True),
-    column("ds_posterior", pa.float64()),
-    column("n_judgments", pa.int64()),
-    column("adjudicated_label", pa.string(), nullable=True),
-    column("adjudicated_by", pa.string(), nullable=True),
-)
+LABEL_COLUMNS: tuple[pa.Field, ...] = tuple(f.field() for f in LABELS)
 
 _CHOICE_CODE = Case(
     *(When(choice=choice, then=Value(code)) for code, choice in enumerate(CHOICES)),
@@ -1531,23 +1441,7 @@ def item_export_rows(
 
 #: One row per annotator of the project (CONTRACT 10.3): the pseudonymous id of the
 #: `judgments` export (never a crowd platform's worker id), their consent, and quality.
-ANNOTATOR_COLUMNS: tuple[pa.Field, ...] = (
-    column("annotator", pa.string()),
-    column("annotator_kind", pa.string()),
-    column("platform", pa.string()),
-    column("consented_at", pa.string(), nullable=True),
-    column("consent_version", pa.int64(), nullable=True),
-    column("n_judgments", pa.int64()),
-    column("gold_judgments", pa.int64()),
-    column("gold_accuracy", pa.float64(), nullable=True),
-    column("left_rate", pa.float64(), nullable=True),
-    column("fast_share", pa.float64(), nullable=True),
-    column("mean_seconds", pa.float64(), nullable=True),
-    column("median_seconds", pa.float64(), nullable=True),
-    column("qualified", pa.bool_(), nullable=True),
-    column("flags", pa.list_(pa.field("item", pa.string(), nullable=False))),
-    column("blocked", pa.bool_()),
-)
+ANNOTATOR_COLUMNS: tuple[pa.Field, ...] = tuple(f.field() for f in ANNOTATORS)
 
 
 class NumberArrayAgg(Aggregate):

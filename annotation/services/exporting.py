@@ -29,6 +29,7 @@ from django.db.models import Count, Max
 from django.utils import timezone
 
 from annotation.db import check_client_every_second
+from annotation.exports.fields import ROW, field_table, fields_of
 from annotation.licenses import hub_license
 from annotation.models import Annotator, Criterion, Item, Judgment, Project, Snapshot
 from annotation.selectors.exports import (
@@ -462,62 +463,31 @@ _KIND_TEXT = {
     ),
 }
 
-_FIELDS_TEXT = {
-    "judgments": (
-        "One row per judgment: `id`, `project`, `item_id`, `task`, `annotator` (pseudonymous), "
-        "`annotator_kind` (human or model), for pairwise `a`, `b`, `a_model`, `b_model`, "
-        "`choice` (a, b, tie, both_bad), `strength`, `criteria`; for rubric `response`, "
-        "`model`, `scores`; then `rationale`, `shown_left`, `seconds`, `created_at` (ISO 8601, "
-        "UTC, with microseconds), `is_gold`, `rubric_version`."
-    ),
-    "dpo": (
-        "One row per decided pair: `pair_id` (the task's id: the same pair has the same id "
-        "in every pull and snapshot), `prompt`, `chosen`, `rejected`, `chosen_model`, "
-        "`rejected_model`, `item_id`, `chosen_id`, `rejected_id`, `n_judgments`, "
-        "`agreement`, `margin` and `retracted` (false; true only in a pull with `since`, for "
-        "a pair that is no longer a pair, its texts null)."
-    ),
+#: What the card says of a format beyond its fields (declared in annotation/exports/fields.py).
+_FIELDS_NOTE = {
     "labels": (
-        "One row per pairwise task with a passing judgment: `pair_id` (the task's id, as in "
-        "`dpo`), `item_id`, `a` and `b` (response ids), `majority` (a, b, tie or both_bad; "
-        "null when two answers share the most votes), `majority_share` (share of the votes "
-        "behind the most frequent answer), `ds_label` and `ds_posterior` (the Dawid-Skene "
-        "label, which weighs each annotator by their estimated reliability, and its "
-        "posterior probability), `n_judgments`, and `adjudicated_label` and `adjudicated_by` "
-        "(a researcher's decision on the task and their pseudonym; null when not "
-        "adjudicated). Both computed labels were computed when this file was written, from "
-        "the judgments passing the filters below; adjudications are as they were then."
+        "Both computed labels were computed when this file was written, from the judgments "
+        "passing the filters below; adjudications are as they were then."
     ),
-    "rubric": (
-        "One row per rated response and rubric version (judgments made under different "
-        "criteria are never pooled): `prompt`, `response`, `model`, `item_id`, `response_id`, "
-        "`rubric_version`, then per criterion its value: for a nominal criterion the most "
-        "frequent value and `share_<criterion>` (the share of judgments that gave it; both "
-        "null when two values are equally frequent), for an ordinal one the median (the lower "
-        "middle score of an even count), for an interval one the mean; then `n_judgments`, "
-        "`agreement_<criterion>` (1 - mean absolute difference between pairs of scores / "
-        "(max - min); the share of agreeing pairs for a nominal criterion) and `agreement` "
-        "(their mean)."
-    ),
-    "items": (
-        "One row per item in the import format: `id`, `prompt`, `responses` "
-        "(`id`, `model`, `text`), `pairs`, `metadata`, `gold`, `reference` (these three as "
-        "JSON text in every file type; `gold` and `reference` null when absent). It re-imports "
-        "into a new project unchanged."
-    ),
+    "rubric": "Judgments made under different criteria are never pooled.",
+    "items": "It re-imports into a new project unchanged.",
     "annotators": (
-        "One row per annotator of the project (who agreed to its consent, entered it, was "
-        "given a task or judged): `annotator` (the pseudonymous id of the `judgments` export; "
-        "crowd platforms' worker ids are never exported), `annotator_kind`, `platform` (local, "
-        "prolific, mturk, import), `consented_at` and `consent_version` (their latest "
-        "agreement to the project's consent text), `n_judgments` (passing the filters), "
-        "`gold_judgments` and `gold_accuracy`, `left_rate` (share of decided votes for the "
-        "left side), `fast_share` (share of judgments under the project's minimum time), "
-        "`mean_seconds` and `median_seconds` (over their passing judgments), `qualified` (the "
-        "qualification quiz; empty: not taken), `flags` and `blocked`. Consent and quality "
-        "figures are as they were when the file was written."
+        "Crowd platforms' worker ids are never exported. Consent and quality figures are as "
+        "they were when the file was written."
     ),
 }
+
+
+def _fields_lines(plan: ExportPlan) -> list[str]:
+    """The card's field list: the format's declared fields for this project's kind."""
+    export_format = plan.query.format
+    fields = fields_of(export_format, pairwise=plan.project.is_pairwise)
+    note = _FIELDS_NOTE.get(export_format)
+    return [
+        ROW[export_format] + (f" {note}" if note else ""),
+        "",
+        field_table(fields, kinds=False),
+    ]
 
 
 def _margin_text(project: Project) -> str:
@@ -840,7 +810,7 @@ def dataset_card(*, snapshot: Snapshot, plan: ExportPlan) -> str:
         "",
         "## Fields",
         "",
-        _FIELDS_TEXT[plan.query.format],
+        *_fields_lines(plan),
     ]
     if plan.query.format == "dpo":
         lines += ["", _label_text(plan), "", _margin_text(project)]

@@ -7,6 +7,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.request import Request
 
+from annotation.exports.fields import openapi_description
 from annotation.selectors.exports import (
     AVAILABLE_PAIR_LABELS,
     EXPORT_FILETYPES,
@@ -68,7 +69,9 @@ class ExportView(StrictAPIView):
             ),
         ],
         responses={
-            (200, content_type.split(";")[0]): OpenApiResponse(OpenApiTypes.BINARY)
+            (200, content_type.split(";")[0]): OpenApiResponse(
+                OpenApiTypes.BINARY, description=openapi_description()
+            )
             for content_type in CONTENT_TYPES.values()
         },
     )

@@ -1,0 +1,331 @@
+"""Each export format's fields, declared once (CONTRACT 11): name, type, nullability and
+what the field means. The Arrow schema of every file type (so the Parquet schema and the
+types JSON Lines keep to), the dataset card's field table, the OpenAPI description of the
+export and the README's field tables are derived from these declarations; a test checks
+the README tables and the SQL readers against them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+# Nested types: lists hold no nulls and a message has both its fields, as in every file.
+MESSAGE = pa.struct(
+    [
+        pa.field("role", pa.string(), nullable=False),
+        pa.field("content", pa.string(), nullable=False),
+    ]
+)
+MESSAGES = pa.list_(pa.field("item", MESSAGE, nullable=False))
+RESPONSES = pa.list_(
+    pa.field(
+        "item",
+        pa.struct(
+            [pa.field(name, pa.string(), nullable=False) for name in ("id", "model", "text")]
+        ),
+        nullable=False,
+    )
+)
+PAIRS = pa.list_(
+    pa.field("item", pa.list_(pa.field("item", pa.string(), nullable=False)), nullable=False)
+)
+TEXTS = pa.list_(pa.field("item", pa.string(), nullable=False))
+
+#: A declared type: its Arrow type (None where the project decides it) and how the README
+#: and the card name it.
+_TYPES: dict[str, tuple[pa.DataType | None, str]] = {
+    "string": (pa.string(), "string"),
+    "int64": (pa.int64(), "integer"),
+    "float64": (pa.float64(), "float"),
+    "bool": (pa.bool_(), "boolean"),
+    "time": (pa.string(), "ISO 8601 string"),
+    "json": (pa.string(), "JSON text"),
+    "texts": (TEXTS, "list of strings"),
+    "responses": (RESPONSES, "list of {id, model, text}"),
+    "pairs": (PAIRS, "list of [id, id]"),
+    "prompt": (None, "string or message list"),
+    "completion": (None, "string or message list"),
+    "answers": (None, "struct or null"),
+    "score": (None, "integer or float"),
+}
+
+PAIRWISE, RUBRIC = "pairwise", "rubric"
+
+
+@dataclass(frozen=True)
+class ExportField:
+    """One field of a format. `nullable`: may be null in any pull; `retractable`: null on a
+    retraction row (so nullable in a `dpo` pull with `since`); `kind`: only in projects of
+    this kind (None: every project); `per_criterion`: one column per criterion, `<key>`
+    standing for the criterion's key."""
+
+    name: str
+    type: str
+    description: str
+    nullable: bool = False
+    retractable: bool = False
+    kind: str | None = None
+    per_criterion: bool = False
+
+    def arrow(self, *, conversational: bool = False) -> pa.DataType:
+        """The field's Arrow type in a project with or without chat prompts (the types the
+        project decides otherwise are built by the plan)."""
+        if self.type in ("prompt", "completion"):
+            return MESSAGES if conversational else pa.string()
+        arrow_type = _TYPES[self.type][0]
+        if arrow_type is None:
+            raise ValueError(f"{self.name}: the project decides its type")
+        return arrow_type
+
+    def field(self, *, conversational: bool = False, retractable: bool = False) -> pa.Field:
+        nullable = self.nullable or (self.retractable and retractable)
+        return pa.field(self.name, self.arrow(conversational=conversational), nullable=nullable)
+
+    @property
+    def type_text(self) -> str:
+        return _TYPES[self.type][1]
+
+    @property
+    def null_text(self) -> str:
+        if self.type == "answers":
+            return "when no criteria"
+        if self.nullable:
+            return "yes"
+        return "with `since`" if self.retractable else "no"
+
+
+F = ExportField
+
+JUDGMENTS = (
+    F("id", "int64", "The judgment's id (what `since` takes)."),
+    F("project", "string", "The project's slug."),
+    F("item_id", "string", "The item's id, as imported."),
+    F("task", "int64", "The task's id (for a pairwise task, the `pair_id` of `dpo`)."),
+    F(
+        "annotator",
+        "string",
+        "Pseudonymous annotator id (imported annotators keep their id; a crowd platform's "
+        "worker id is never exported).",
+    ),
+    F("annotator_kind", "string", "`human` or `model`."),
+    F("a", "string", "Response id of side a.", kind=PAIRWISE),
+    F("b", "string", "Response id of side b.", kind=PAIRWISE),
+    F("a_model", "string", "Model of response a.", kind=PAIRWISE),
+    F("b_model", "string", "Model of response b.", kind=PAIRWISE),
+    F("choice", "string", "`a`, `b`, `tie` or `both_bad`.", kind=PAIRWISE),
+    F(
+        "strength",
+        "int64",
+        "How much better (1 = slightly ... 3 = much); null when not collected.",
+        nullable=True,
+        kind=PAIRWISE,
+    ),
+    F(
+        "criteria",
+        "answers",
+        "One text per criterion key of every rubric version, null where unanswered; the "
+        "column is null when the project has no criteria.",
+        kind=PAIRWISE,
+    ),
+    F("response", "string", "The rated response's id.", kind=RUBRIC),
+    F("model", "string", "The rated response's model.", kind=RUBRIC),
+    F(
+        "scores",
+        "answers",
+        "One integer per criterion key of every rubric version, null where unanswered; the "
+        "column is null when the project has no criteria.",
+        kind=RUBRIC,
+    ),
+    F("rationale", "string", "The annotator's free text (empty when none)."),
+    F("shown_left", "string", "Response id shown on the left.", nullable=True),
+    F("seconds", "float64", "Time spent on the task.", nullable=True),
+    F("created_at", "time", "When the judgment was made (UTC, with microseconds)."),
+    F("is_gold", "bool", "Whether the task was a gold (known-answer) one."),
+    F("rubric_version", "int64", "The rubric version the judgment was made under."),
+)
+
+DPO = (
+    F("pair_id", "int64", "The task's id: the same pair has the same id in every pull."),
+    F("prompt", "prompt", "The prompt.", retractable=True),
+    F("chosen", "completion", "The winning response's text.", retractable=True),
+    F("rejected", "completion", "The losing response's text.", retractable=True),
+    F("chosen_model", "string", "Model of the winning response.", retractable=True),
+    F("rejected_model", "string", "Model of the losing response.", retractable=True),
+    F("item_id", "string", "The item's id."),
+    F("chosen_id", "string", "Response id of the winner.", retractable=True),
+    F("rejected_id", "string", "Response id of the loser.", retractable=True),
+    F("n_judgments", "int64", "The pair's passing votes."),
+    F(
+        "agreement",
+        "float64",
+        "The winner's share of the votes (with `label=dawid_skene`, the label's posterior).",
+        retractable=True,
+    ),
+    F(
+        "margin",
+        "float64",
+        "Mean strength of the winner's votes, or the vote margin.",
+        nullable=True,
+    ),
+    F("retracted", "bool", "True only in a pull with `since`, for a pair that is no longer one."),
+)
+
+LABELS = (
+    F("pair_id", "int64", "The task's id, as in `dpo`."),
+    F("item_id", "string", "The item's id."),
+    F("a", "string", "Response id of side a."),
+    F("b", "string", "Response id of side b."),
+    F(
+        "majority",
+        "string",
+        "`a`, `b`, `tie` or `both_bad`; null when two answers share the most votes.",
+        nullable=True,
+    ),
+    F("majority_share", "float64", "Share of the votes behind the most frequent answer."),
+    F(
+        "ds_label",
+        "string",
+        "The Dawid-Skene label (each annotator weighed by their estimated reliability).",
+        nullable=True,
+    ),
+    F("ds_posterior", "float64", "The Dawid-Skene label's posterior probability."),
+    F("n_judgments", "int64", "The task's passing votes."),
+    F(
+        "adjudicated_label",
+        "string",
+        "A researcher's decision in the review queue; null when none.",
+        nullable=True,
+    ),
+    F(
+        "adjudicated_by",
+        "string",
+        "The deciding researcher as `researcher-<account id>`.",
+        nullable=True,
+    ),
+)
+
+RUBRIC_FIELDS = (
+    F("prompt", "prompt", "The prompt."),
+    F("response", "string", "The response's text."),
+    F("model", "string", "The response's model."),
+    F("item_id", "string", "The item's id."),
+    F("response_id", "string", "The response's id."),
+    F("rubric_version", "int64", "The rubric version of the judgments summarised."),
+    F(
+        "<key>",
+        "score",
+        "Per criterion: nominal, the most frequent value (null on a tie); ordinal, the "
+        "median (the lower middle one of an even count); interval, the mean (a float). "
+        "A key named like a fixed column is `score_<key>`.",
+        nullable=True,
+        per_criterion=True,
+    ),
+    F(
+        "share_<key>",
+        "float64",
+        "Per nominal criterion, right after its value: the share of judgments that gave it.",
+        nullable=True,
+        per_criterion=True,
+    ),
+    F("n_judgments", "int64", "The response's passing judgments under that version."),
+    F(
+        "agreement_<key>",
+        "float64",
+        "Per criterion: 1 - mean absolute difference of pairs of scores / (max - min); for "
+        "a nominal one the share of agreeing pairs.",
+        nullable=True,
+        per_criterion=True,
+    ),
+    F("agreement", "float64", "The mean of the criteria's agreements.", nullable=True),
+)
+
+ITEMS = (
+    F("id", "string", "The item's id."),
+    F("prompt", "prompt", "The prompt."),
+    F("responses", "responses", "The responses."),
+    F("pairs", "pairs", "The response pairs to compare.", kind=PAIRWISE),
+    F("metadata", "json", "The item's metadata."),
+    F("gold", "json", "The known answer; null when absent.", nullable=True),
+    F("reference", "json", "The dataset's original label; null when absent.", nullable=True),
+)
+
+ANNOTATORS = (
+    F("annotator", "string", "The pseudonymous id of the `judgments` export."),
+    F("annotator_kind", "string", "`human` or `model`."),
+    F("platform", "string", "`local`, `prolific`, `mturk` or `import`."),
+    F("consented_at", "time", "Their latest agreement to the consent text.", nullable=True),
+    F("consent_version", "int64", "The consent text's version they agreed to.", nullable=True),
+    F("n_judgments", "int64", "Their judgments passing the filters."),
+    F("gold_judgments", "int64", "Their gold judgments."),
+    F("gold_accuracy", "float64", "Share of their gold judgments that were right.", nullable=True),
+    F("left_rate", "float64", "Share of their decided votes for the left side.", nullable=True),
+    F("fast_share", "float64", "Share under the project's minimum time.", nullable=True),
+    F("mean_seconds", "float64", "Mean time over their passing judgments.", nullable=True),
+    F("median_seconds", "float64", "Median time over their passing judgments.", nullable=True),
+    F("qualified", "bool", "The qualification quiz; null when not taken.", nullable=True),
+    F("flags", "texts", "Why they are flagged."),
+    F("blocked", "bool", "Whether they are blocked in the project."),
+)
+
+#: Every format's fields, in file order, and what one row is.
+FIELDS: dict[str, tuple[ExportField, ...]] = {
+    "judgments": JUDGMENTS,
+    "dpo": DPO,
+    "labels": LABELS,
+    "rubric": RUBRIC_FIELDS,
+    "items": ITEMS,
+    "annotators": ANNOTATORS,
+}
+ROW: dict[str, str] = {
+    "judgments": "One row per judgment.",
+    "dpo": "One row per decided pair (pairwise projects).",
+    "labels": "One row per pairwise task with a passing judgment.",
+    "rubric": "One row per rated response and rubric version (rubric projects).",
+    "items": "One row per item, in the import format.",
+    "annotators": "One row per annotator of the project.",
+}
+
+
+def fields_of(export_format: str, *, pairwise: bool | None = None) -> tuple[ExportField, ...]:
+    """A format's fields in a project of that kind (None: of either kind)."""
+    if pairwise is None:
+        return FIELDS[export_format]
+    kind = PAIRWISE if pairwise else RUBRIC
+    return tuple(f for f in FIELDS[export_format] if f.kind in (None, kind))
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def field_table(fields: Sequence[ExportField], *, kinds: bool = True) -> str:
+    """A Markdown table of fields, as the README and the dataset card show them; `kinds`
+    says which fields only projects of one kind have."""
+    lines = ["| field | type | null | description |", "| --- | --- | --- | --- |"]
+    for f in fields:
+        only = f"{f.kind.capitalize()} projects only. " if f.kind and kinds else ""
+        lines.append(
+            f"| `{f.name}` | {f.type_text} | {f.null_text} | {only}{_cell(f.description)} |"
+        )
+    return "\n".join(lines)
+
+
+def readme_tables() -> str:
+    """The README's field tables, one per format, exactly as the README must hold them."""
+    parts = []
+    for export_format in FIELDS:
+        table = field_table(FIELDS[export_format])
+        parts += [f"#### `{export_format}`", "", ROW[export_format], "", table, ""]
+    return "\n".join(parts).rstrip("\n")
+
+
+def openapi_description() -> str:
+    """The export's fields for the OpenAPI description, per format."""
+    return "\n\n".join(
+        f"**{export_format}**: {ROW[export_format]} Fields: "
+        + ", ".join(f"`{f.name}`" for f in fields)
+        + "."
+        for export_format, fields in FIELDS.items()
+    )

@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from annotation.models import Annotator, Criterion, Project
 from annotation.services.annotators import annotator_for_user
 from annotation.services.importing import items_import
+from annotation.services.judgment_import import judgments_import
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -82,6 +83,18 @@ def item_rows(count: int, *, responses: int = 2, prefix: str = "q") -> list[dict
 def import_items(project: Project, count: int, **kwargs: Any) -> None:
     rows = item_rows(count, **kwargs)
     items_import(project=project, rows=list(enumerate(rows, start=1)))
+
+
+def voted_project() -> Project:
+    """A pairwise project of two items whose first has three imported votes: a, a, b."""
+    project = ProjectFactory()
+    import_items(project, 2)
+    rows = [
+        {"annotator": f"h{n}", "item": "q0", "a": "r1", "b": "r2", "choice": choice}
+        for n, choice in enumerate("aab")
+    ]
+    judgments_import(project=project, rows=list(enumerate(rows, start=1)))
+    return project
 
 
 def make_annotator(**kwargs: Any) -> Annotator:

@@ -48,6 +48,7 @@ from annotation.selectors.exports import (
 )
 from annotation.services.projects import CRITERION_FIELDS
 from annotation.services.reports import report_latest
+from annotation.storage import save_complete
 
 logger = logging.getLogger(__name__)
 
@@ -386,7 +387,12 @@ def _write_snapshot(snapshot: Snapshot) -> None:
             spool.seek(0)
         else:
             row_count = lines
-        snapshot.file.save(name, File(spool, name=name), save=False)
+        # Under a temporary name until complete: a full disk leaves no partial file.
+        snapshot.file = save_complete(
+            storage=snapshot.file.storage,
+            name=snapshot.file.field.generate_filename(snapshot, name),
+            content=File(spool, name=name),
+        )
     try:
         snapshot.row_count = row_count
         snapshot.sha256 = digest.hexdigest()

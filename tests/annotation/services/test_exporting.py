@@ -44,7 +44,7 @@ from annotation.services.exporting import (
 )
 from annotation.services.importing import items_import
 from annotation.services.judgment_import import judgments_import
-from tests.factories import CriterionFactory, ProjectFactory, import_items, item_rows
+from tests.factories import CriterionFactory, ProjectFactory, import_items, item_rows, voted_project
 
 pytestmark = pytest.mark.django_db
 
@@ -328,14 +328,7 @@ def test_rubric_export_of_a_pairwise_project_is_refused():
 
 @pytest.fixture
 def voted() -> Project:
-    project = ProjectFactory()
-    import_items(project, 2)
-    rows = [
-        {"annotator": f"h{n}", "item": "q0", "a": "r1", "b": "r2", "choice": choice}
-        for n, choice in enumerate("aab")
-    ]
-    judgments_import(project=project, rows=list(enumerate(rows, start=1)))
-    return project
+    return voted_project()
 
 
 def _snapshot(project: Project, **query) -> Snapshot:

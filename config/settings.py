@@ -55,11 +55,14 @@ INSTALLED_APPS = [
     "template_partials",
     "axes",
     "csp",
+    "django_prometheus",
     "annotation",
     "api",
 ]
 
 MIDDLEWARE = [
+    # First and last: django-prometheus times every request (README, Observability).
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # A JSON 413 for an API body over MAX_IMPORT_BYTES, before anything reads it.
     "api.middleware.BodySizeLimitMiddleware",
@@ -79,6 +82,7 @@ MIDDLEWARE = [
     "api.middleware.DatabaseUnavailableMiddleware",
     # Last, as django-axes asks: it answers a locked-out sign-in.
     "axes.middleware.AxesMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -111,6 +115,10 @@ else:
         {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}
     )
 DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", default=None)}
+# django-prometheus's wrappers of the same backends count queries, errors and their durations.
+DATABASES["default"]["ENGINE"] = DATABASES["default"]["ENGINE"].replace(
+    "django.db.backends.", "django_prometheus.db.backends.", 1
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -338,6 +346,11 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="WARNING")},
 }
+
+# /metrics answers these addresses or networks (comma-separated, the client address as
+# TRUSTED_PROXY_COUNT gives it) and requests bearing METRICS_TOKEN; with neither it is a 404.
+METRICS_ALLOWED_IPS: list[str] = env.list("METRICS_ALLOWED_IPS", default=[])
+METRICS_TOKEN: str = env.str("METRICS_TOKEN", default="")
 
 if env.bool("FAST_PASSWORD_HASHER", default=False):
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

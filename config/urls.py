@@ -8,7 +8,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from annotation import views as annotation_views
 from api.docs import ApiDocsView
-from ops import health
+from ops import health, metrics
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="annotation:project-list"), name="home"),
@@ -24,6 +24,7 @@ urlpatterns = [
     path("api/docs/", ApiDocsView.as_view(url_name="schema"), name="api-docs"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics, name="metrics"),
 ]
 
 # Under /api/ a 404 or a 500 is JSON like every other API error; elsewhere Django's pages.

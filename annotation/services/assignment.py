@@ -25,6 +25,7 @@ from annotation.models import (
 )
 from annotation.rows import db_time, model_columns, model_from_row, model_select
 from annotation.selectors.projects import projects_managed_by
+from ops.metrics import LEASES_HANDED_OUT
 
 MAX_LEASE_ATTEMPTS = 5
 
@@ -206,7 +207,9 @@ def assignment_lease(
         if assignment is None:
             # Gold alone is not work: when no regular task is left, the annotator is done.
             assignment = _lease_regular(project, annotator, now)
-        return assignment
+    if assignment is not None:
+        LEASES_HANDED_OUT.labels(project=project.slug).inc()
+    return assignment
 
 
 def _in_qualification(project: Project, state: _LeaseState) -> bool:

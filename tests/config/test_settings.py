@@ -58,7 +58,9 @@ def test_embedded_default_uses_sqlite_and_eager_celery():
         "print(settings.DATABASES['default']['ENGINE'], settings.CELERY_TASK_ALWAYS_EAGER)"
     )
     result = _manage("shell", "-c", code, DEBUG="true")
-    assert result.stdout.split()[-2:] == ["django.db.backends.sqlite3", "True"], result.stderr
+    assert result.stdout.split()[-2:] == ["django_prometheus.db.backends.sqlite3", "True"], (
+        result.stderr
+    )
 
 
 def test_database_and_redis_urls_select_the_real_stack():
@@ -76,7 +78,7 @@ def test_database_and_redis_urls_select_the_real_stack():
         SECRET_KEY=PRODUCTION_KEY,
     )
     assert result.stdout.split()[-3:] == [
-        "django.db.backends.postgresql",
+        "django_prometheus.db.backends.postgresql",
         "False",
         "redis://cache.example:6379/0",
     ], result.stderr

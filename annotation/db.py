@@ -1,12 +1,23 @@
-"""Database session settings for work that runs in Celery workers."""
+"""Database session settings for work that runs in Celery workers, and telling an
+unreachable database from a failed query."""
 
 from __future__ import annotations
 
-from django.db import connection
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    DatabaseError,
+    InterfaceError,
+    OperationalError,
+    connection,
+    connections,
+)
 
 #: PostgreSQL 14+: while it runs this session's queries, check every second that the client
 #: is still connected (the setting stays for the session).
 CLIENT_CHECK = "SELECT set_config('client_connection_check_interval', '1s', false)"
+
+#: What a database that went away raises (a worker retries these; api/handlers answers 503).
+TRANSIENT_DATABASE_ERRORS = (OperationalError, InterfaceError)
 
 
 def check_client_every_second() -> None:
@@ -17,3 +28,19 @@ def check_client_every_second() -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(CLIENT_CHECK)
+
+
+def database_unreachable(exception: BaseException | None) -> bool:
+    """Whether `exception` means the database cannot be reached (down, restarting, the
+    connection lost), not that a query was wrong: an OperationalError or InterfaceError
+    after which the connection cannot be opened or does not answer `SELECT 1`. A lock
+    timeout or a missing table on a live database stays an ordinary error: a 500, a failed
+    report or snapshot. Costs a connection attempt, so only on an error path."""
+    if not isinstance(exception, TRANSIENT_DATABASE_ERRORS):
+        return False
+    default = connections[DEFAULT_DB_ALIAS]
+    try:
+        default.ensure_connection()
+    except DatabaseError:
+        return True
+    return not default.is_usable()

@@ -1,26 +1,51 @@
 """Celery tasks: thin, idempotent, take ids, call one service. acks_late means a worker
-killed mid-computation leaves the task queued; the last good report stays in place."""
+killed mid-computation leaves the task queued; the last good report stays in place. The
+report and snapshot tasks retry a database or Redis that went away, with bounded
+exponential backoff (README "When services fail")."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+import kombu.exceptions
+import redis.exceptions
 from celery import Task, shared_task
 from django.conf import settings
 from django.utils import timezone
 
+from annotation.db import TRANSIENT_DATABASE_ERRORS
 from annotation.models import Snapshot
 from annotation.services import exporting, import_jobs, reports
 
-
-@shared_task(
-    bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True, max_retries=60
+#: Errors of a service that went away (the database, the broker, the Redis cache), not of
+#: the work: the task is tried again after 1, 2, 4 ... up to RETRY_BACKOFF_MAX seconds.
+SERVICE_ERRORS = (
+    *TRANSIENT_DATABASE_ERRORS,
+    kombu.exceptions.OperationalError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
 )
+#: Retries (busy or a service away) before a task gives up: with the backoff capped at
+#: RETRY_BACKOFF_MAX, at most an hour; beat queues stale reports and pending snapshots
+#: again after that.
+MAX_RETRIES = 60
+RETRY_BACKOFF_MAX = 60
+RETRYING = {
+    "autoretry_for": SERVICE_ERRORS,
+    "retry_backoff": True,
+    "retry_backoff_max": RETRY_BACKOFF_MAX,
+    "retry_jitter": True,
+    "max_retries": MAX_RETRIES,
+}
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True, **RETRYING)
 def report_refresh(self: Task, project_id: int, force: bool = False) -> None:
     """Recompute a project's report (skipped when nothing changed, unless forced); a
-    computation that fails is stored with its error, not retried. While another worker
-    computes it, try again shortly: once that one is done this finds the report fresh,
-    unless votes came in since; a dead worker's turn ends within seconds."""
+    computation that fails is stored with its error, not retried; a database or Redis that
+    went away is retried with backoff. While another worker computes it, try again shortly:
+    once that one is done this finds the report fresh, unless votes came in since; a dead
+    worker's turn ends within seconds."""
     try:
         reports.report_refresh(project_id=project_id, force=force)
     except reports.ReportBusy as busy:
@@ -36,9 +61,7 @@ def reports_refresh_active() -> int:
     return len(stale)
 
 
-@shared_task(
-    bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True, max_retries=60
-)
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True, **RETRYING)
 def snapshot_build(self: Task, snapshot_id: int) -> None:
     """Write a snapshot's file and card. Safe to run twice: the service builds only a
     pending snapshot, under a row lock, and never rewrites a ready one; while another

@@ -6,13 +6,13 @@ from __future__ import annotations
 import sys
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, InterfaceError, OperationalError, connections
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template import loader
 from django.urls import Resolver404, resolve
 from django.utils import translation
 from django.views import defaults
 
+from annotation.db import database_unreachable
 from annotation.i18n import browser_language, is_annotator_page, supported_language
 
 API_PREFIX = "/api/"
@@ -57,21 +57,6 @@ def server_error(request: HttpRequest) -> HttpResponse:
             {"detail": "A server error occurred. It was logged.", "errors": []}, status=500
         )
     return defaults.server_error(request)
-
-
-def database_unreachable(exception: BaseException | None) -> bool:
-    """Whether `exception` means the database cannot be reached (down, restarting, the
-    connection lost), not that a query was wrong: an OperationalError or InterfaceError
-    after which the connection cannot be opened or does not answer `SELECT 1`. A lock
-    timeout or a missing table on a live database stays an ordinary error (a 500)."""
-    if not isinstance(exception, (OperationalError, InterfaceError)):
-        return False
-    connection = connections[DEFAULT_DB_ALIAS]
-    try:
-        connection.ensure_connection()
-    except DatabaseError:
-        return True
-    return not connection.is_usable()
 
 
 def database_unavailable(

@@ -28,7 +28,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Max
 from django.utils import timezone
 
-from annotation.db import check_client_every_second
+from annotation.db import check_client_every_second, database_unreachable
 from annotation.exports.fields import ROW, field_table, fields_of
 from annotation.licenses import hub_license
 from annotation.models import Annotator, Criterion, Item, Judgment, Project, Snapshot
@@ -354,6 +354,8 @@ def snapshot_build(*, snapshot: Snapshot) -> Snapshot:
     except SnapshotBusy:
         raise
     except Exception as exc:
+        if database_unreachable(exc):
+            raise  # it stays pending: the task retries once the database is back
         logger.exception("snapshot %s failed", snapshot.pk)
         Snapshot.objects.filter(pk=snapshot.pk, status=Snapshot.Status.PENDING).update(
             status=Snapshot.Status.FAILED,

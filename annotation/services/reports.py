@@ -34,7 +34,7 @@ from django.db.models import Exists, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from annotation.db import check_client_every_second
+from annotation.db import check_client_every_second, database_unreachable
 from annotation.errors import ValidationFailed
 from annotation.models import (
     AgreementReport,
@@ -793,6 +793,8 @@ def report_compute_or_record(*, project: Project, n_boot: int = N_BOOT) -> Agree
         with transaction.atomic():  # a savepoint, so the failure can still be written
             return report_compute(project=project, n_boot=n_boot, up_to_id=last_id)
     except Exception as exc:
+        if database_unreachable(exc):
+            raise  # not the computation's failure: the task retries once the database is back
         logger.exception("The report of project %s failed", project.pk)
         return AgreementReport.objects.create(
             project=project,

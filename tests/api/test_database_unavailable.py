@@ -11,7 +11,7 @@ import pytest
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, OperationalError, connections
 from django.test import Client
 
-from api.handlers import database_unreachable
+from annotation.db import database_unreachable
 
 pytestmark = pytest.mark.django_db
 

@@ -1003,3 +1003,71 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"API token {self.name!r} of {self.user}"
+
+
+class Webhook(models.Model):
+    """A researcher's subscription to a project's events, posted to `url` and signed with
+    `secret` (README, Webhooks). The `batch_*` and `completed_sent_at` fields remember what
+    was already announced, so judgments.batch goes out at most once a minute and
+    project.completed once."""
+
+    class Event(models.TextChoices):
+        SNAPSHOT_READY = "snapshot.ready"
+        SNAPSHOT_FAILED = "snapshot.failed"
+        REPORT_UPDATED = "report.updated"
+        PROJECT_COMPLETED = "project.completed"
+        JUDGMENTS_BATCH = "judgments.batch"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="webhooks")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webhooks"
+    )
+    url = models.URLField(max_length=2000)
+    events = models.JSONField(default=list)
+    secret = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    batch_sent_at = models.DateTimeField(null=True, blank=True)
+    batch_last_judgment_id = models.BigIntegerField(default=0)
+    completed_sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"webhook {self.pk} of {self.project} to {self.url}"
+
+
+class WebhookDelivery(models.Model):
+    """One attempt to post one event: retries and resends are new rows with the same
+    `event_id` and body, so the list shows every attempt with its answer."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.CharField(max_length=40)
+    event_id = models.CharField(max_length=32)
+    body = models.TextField()
+    attempt = models.PositiveIntegerField(default=1)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    status_code = models.PositiveIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    first_created_at = models.DateTimeField(help_text="When the event's first attempt was made.")
+    scheduled_for = models.DateTimeField(help_text="When this attempt is (or was) due.")
+    attempted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "succeeded", "failed"]),
+                name="webhook_delivery_status",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} to webhook {self.webhook_id} (attempt {self.attempt})"

@@ -14,8 +14,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from annotation.db import TRANSIENT_DATABASE_ERRORS
-from annotation.models import Snapshot
-from annotation.services import exporting, import_jobs, reports
+from annotation.models import Project, Snapshot
+from annotation.services import exporting, import_jobs, reports, webhooks
 
 #: Errors of a service that went away (the database, the broker, the Redis cache), not of
 #: the work: the task is tried again after 1, 2, 4 ... up to RETRY_BACKOFF_MAX seconds.
@@ -107,3 +107,19 @@ def import_jobs_requeue_pending() -> int:
     for job_id in pending:
         import_job_run.delay(job_id)
     return len(pending)
+
+
+@shared_task(acks_late=True, ignore_result=True, **RETRYING)
+def webhook_deliver(delivery_id: int) -> None:
+    """Post one webhook attempt; the service records it and queues the next on failure (a
+    database or Redis that went away is retried here; the receiver may then get the event
+    twice, with the same event_id)."""
+    webhooks.webhook_deliver(delivery_id=delivery_id)
+
+
+@shared_task(acks_late=True, ignore_result=True, **RETRYING)
+def webhook_batch(project_id: int) -> None:
+    """judgments.batch held back by the once-a-minute limit, sent when the minute is up."""
+    project = Project.objects.filter(pk=project_id).first()
+    if project is not None:
+        webhooks.webhook_batch_emit(project=project, hold=False)

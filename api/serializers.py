@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,11 +18,19 @@ from annotation.models import (
     Response,
     RubricVersion,
     Snapshot,
+    Webhook,
+    WebhookDelivery,
 )
 from annotation.numbers import ascii_float, ascii_int
 from annotation.presets import PRESET_CHOICES
 from annotation.selectors.exports import EXPORT_FILETYPES, EXPORT_FORMATS
 from annotation.services.projects import CRITERION_FIELDS, PROJECT_FIELDS
+
+
+def absolute_url(context: Mapping[str, Any], path: str) -> str:
+    """`path` as a full URL when the serializer has the request, else as it is."""
+    request = context.get("request")
+    return request.build_absolute_uri(path) if request else path
 
 
 class StrictFieldsMixin:
@@ -351,8 +360,7 @@ class SnapshotSerializer(serializers.ModelSerializer):
             "api:snapshot-download",
             kwargs={"slug": snapshot.project.slug, "snapshot_id": snapshot.pk},
         )
-        request = self.context.get("request")
-        return request.build_absolute_uri(path) if request else path
+        return absolute_url(self.context, path)
 
 
 class CrowdSessionSerializer(serializers.ModelSerializer):
@@ -381,3 +389,53 @@ class LeaseRenewedSerializer(serializers.Serializer):
     """The renew answer: when the lease now runs out."""
 
     expires_at = serializers.DateTimeField()
+
+
+class WebhookInSerializer(StrictFieldsMixin, serializers.Serializer):
+    url = serializers.CharField(max_length=2000)
+    events = serializers.ListField(child=serializers.CharField(max_length=40), allow_empty=False)
+    project = serializers.SlugField(help_text="The slug of a project this researcher manages.")
+
+
+class WebhookSerializer(serializers.ModelSerializer):
+    project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    deliveries_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Webhook
+        fields = ["id", "url", "events", "project", "created_at", "deliveries_url"]
+
+    def get_deliveries_url(self, webhook: Webhook) -> str:
+        path = reverse("api:webhook-deliveries", kwargs={"webhook_id": webhook.pk})
+        return absolute_url(self.context, path)
+
+
+class WebhookCreatedSerializer(WebhookSerializer):
+    """The secret is shown here, once: keep it to verify X-Prefpanel-Signature."""
+
+    class Meta(WebhookSerializer.Meta):
+        fields = [*WebhookSerializer.Meta.fields, "secret"]
+
+
+class WebhookDeliverySerializer(serializers.ModelSerializer):
+    payload = serializers.SerializerMethodField()
+
+    class Meta:
+        model = WebhookDelivery
+        fields = [
+            "id",
+            "event",
+            "event_id",
+            "attempt",
+            "status",
+            "status_code",
+            "error",
+            "duration_ms",
+            "created_at",
+            "scheduled_for",
+            "attempted_at",
+            "payload",
+        ]
+
+    def get_payload(self, delivery: WebhookDelivery) -> dict[str, Any]:
+        return json.loads(delivery.body)

@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 from annotation.errors import ValidationFailed
 from annotation.numbers import ascii_int
 
-WRITES = ("POST", "PUT", "PATCH")
+WRITES = ("POST", "PUT", "PATCH", "DELETE")
 
 
 class BodyNotTaken(exceptions.UnsupportedMediaType):

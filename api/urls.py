@@ -10,6 +10,7 @@ from api.views import (
     projects,
     reports,
     snapshots,
+    webhooks,
 )
 
 app_name = "api"
@@ -58,6 +59,18 @@ urlpatterns = [
     ),
     path(
         "projects/<slug:slug>/leaderboard/", reports.LeaderboardView.as_view(), name="leaderboard"
+    ),
+    path("webhooks/", webhooks.WebhookListView.as_view(), name="webhook-list"),
+    path("webhooks/<int:webhook_id>/", webhooks.WebhookDetailView.as_view(), name="webhook-detail"),
+    path(
+        "webhooks/<int:webhook_id>/deliveries/",
+        webhooks.WebhookDeliveryListView.as_view(),
+        name="webhook-deliveries",
+    ),
+    path(
+        "webhooks/<int:webhook_id>/deliveries/<int:delivery_id>/resend/",
+        webhooks.WebhookDeliveryResendView.as_view(),
+        name="webhook-delivery-resend",
     ),
     path("imports/<int:job_id>/", imports.ImportJobDetailView.as_view(), name="import-detail"),
     path(

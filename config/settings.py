@@ -318,6 +318,15 @@ WORKER_BUSY_RETRY_SECONDS: int = env.int("WORKER_BUSY_RETRY_SECONDS", default=5)
 # Beat queues again the build of a snapshot (or the run of an import job) still pending this
 # long after it was asked for.
 SNAPSHOT_REQUEUE_AFTER_SECONDS: int = env.int("SNAPSHOT_REQUEUE_AFTER_SECONDS", default=600)
+# Webhooks (README, Webhooks): a URL resolving to a private, loopback or link-local address
+# is refused, at creation and at each delivery, unless WEBHOOK_ALLOW_PRIVATE is true.
+WEBHOOK_ALLOW_PRIVATE: bool = env.bool("WEBHOOK_ALLOW_PRIVATE", default=False)
+WEBHOOK_TIMEOUT_SECONDS: float = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5.0)
+# A failed delivery is tried again with exponential backoff (30 s, 60 s, ... at most an
+# hour apart) until this many hours after its first attempt.
+WEBHOOK_RETRY_HOURS: int = env.int("WEBHOOK_RETRY_HOURS", default=24)
+# judgments.batch is posted at most once in this many seconds per webhook.
+WEBHOOK_BATCH_SECONDS: int = env.int("WEBHOOK_BATCH_SECONDS", default=60)
 CELERY_BEAT_SCHEDULE = {
     "refresh-stale-reports": {
         "task": "annotation.tasks.reports_refresh_active",

@@ -31,7 +31,15 @@ from django.utils import timezone
 from annotation.db import check_client_every_second, database_unreachable
 from annotation.exports.fields import ROW, field_table, fields_of
 from annotation.licenses import hub_license
-from annotation.models import Annotator, Criterion, Item, Judgment, Project, Snapshot
+from annotation.models import (
+    Annotator,
+    Criterion,
+    Item,
+    Judgment,
+    Project,
+    Snapshot,
+    Webhook,
+)
 from annotation.selectors.exports import (
     ExportPlan,
     ExportQuery,
@@ -48,6 +56,7 @@ from annotation.selectors.exports import (
 )
 from annotation.services.projects import CRITERION_FIELDS
 from annotation.services.reports import report_latest
+from annotation.services.webhooks import webhook_event_emit
 from annotation.storage import save_complete
 
 logger = logging.getLogger(__name__)
@@ -351,19 +360,26 @@ def snapshot_build(*, snapshot: Snapshot) -> Snapshot:
                     raise SnapshotBusy(f"snapshot {snapshot.pk} is being built")
                 return snapshot
             _write_snapshot(locked)
+            _snapshot_announce(locked, Webhook.Event.SNAPSHOT_READY)
     except SnapshotBusy:
         raise
     except Exception as exc:
         if database_unreachable(exc):
             raise  # it stays pending: the task retries once the database is back
         logger.exception("snapshot %s failed", snapshot.pk)
-        Snapshot.objects.filter(pk=snapshot.pk, status=Snapshot.Status.PENDING).update(
+        failed = Snapshot.objects.filter(pk=snapshot.pk, status=Snapshot.Status.PENDING).update(
             status=Snapshot.Status.FAILED,
             error=f"{type(exc).__name__}: {exc}"[:2000],
             finished_at=timezone.now(),
         )
+        if failed:
+            _snapshot_announce(snapshot, Webhook.Event.SNAPSHOT_FAILED)
     snapshot.refresh_from_db()
     return snapshot
+
+
+def _snapshot_announce(snapshot: Snapshot, event: str) -> None:
+    webhook_event_emit(project=snapshot.project, event=event, payload={"snapshot": snapshot.pk})
 
 
 def _write_snapshot(snapshot: Snapshot) -> None:

@@ -52,6 +52,7 @@ from annotation.selectors.judgment_table import (
     task_references,
 )
 from annotation.services.quality import flagged_annotator_ids
+from annotation.services.webhooks import webhook_events_after_report
 from annotation.stats import (
     Ratings,
     TaskLabels,
@@ -789,14 +790,15 @@ def report_compute_or_record(*, project: Project, n_boot: int = N_BOOT) -> Agree
     last_id = _last_judgment_id(project)
     try:
         if not connection.in_atomic_block:
-            return report_compute(project=project, n_boot=n_boot, up_to_id=last_id)
-        with transaction.atomic():  # a savepoint, so the failure can still be written
-            return report_compute(project=project, n_boot=n_boot, up_to_id=last_id)
+            stored = report_compute(project=project, n_boot=n_boot, up_to_id=last_id)
+        else:
+            with transaction.atomic():  # a savepoint, so the failure can still be written
+                stored = report_compute(project=project, n_boot=n_boot, up_to_id=last_id)
     except Exception as exc:
         if database_unreachable(exc):
             raise  # not the computation's failure: the task retries once the database is back
         logger.exception("The report of project %s failed", project.pk)
-        return AgreementReport.objects.create(
+        stored = AgreementReport.objects.create(
             project=project,
             computed_at=timezone.now(),
             last_judgment_id=last_id,
@@ -804,6 +806,8 @@ def report_compute_or_record(*, project: Project, n_boot: int = N_BOOT) -> Agree
             failed=True,
             error=f"{type(exc).__name__}: {exc}"[:MAX_ERROR_LENGTH],
         )
+    webhook_events_after_report(project=project, report_id=stored.pk, failed=stored.failed)
+    return stored
 
 
 # A session advisory lock, not a cache key with a timeout: PostgreSQL releases it when the

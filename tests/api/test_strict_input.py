@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from annotation.models import ImportJob, Judgment, Project, Snapshot
+from annotation.models import ImportJob, Judgment, Project, Snapshot, Webhook, WebhookDelivery
 from annotation.selectors.exports import export_query_from_params
 from annotation.services.annotators import annotator_for_user
 from annotation.services.assignment import assignment_lease
@@ -41,7 +41,8 @@ def fields_of(response, status: int = 400) -> list[str]:
 @pytest.fixture
 def route_kwargs(pairwise, researcher) -> dict[str, object]:
     """A value for every path parameter of the API: the pairwise project, one of its
-    snapshots, one of its import jobs and an assignment leased by the researcher."""
+    snapshots, one of its import jobs, an assignment leased by the researcher and a webhook
+    with one delivery."""
     snapshot = snapshot_create(
         project=pairwise, query=export_query_from_params({}), created_by=researcher
     )
@@ -49,7 +50,23 @@ def route_kwargs(pairwise, researcher) -> dict[str, object]:
         project=pairwise, kind="items", filetype="jsonl", created_by=researcher
     )
     assignment = assignment_lease(project=pairwise, annotator=annotator_for_user(user=researcher))
+    webhook = Webhook.objects.create(
+        project=pairwise,
+        created_by=researcher,
+        url="https://example.com/",
+        events=["report.updated"],
+    )
+    delivery = WebhookDelivery.objects.create(
+        webhook=webhook,
+        event="report.updated",
+        event_id="e",
+        body="{}",
+        first_created_at=webhook.created_at,
+        scheduled_for=webhook.created_at,
+    )
     return {
+        "webhook_id": webhook.pk,
+        "delivery_id": delivery.pk,
         "slug": pairwise.slug,
         "snapshot_id": snapshot.pk,
         "job_id": job.pk,

@@ -50,25 +50,42 @@ def webhook_signature(*, secret: str, timestamp: int, body: str) -> str:
     return f"t={timestamp},v1={mac.hexdigest()}"
 
 
-def webhook_address_check(url: str) -> None:
+def webhook_address_check(url: str) -> str | None:
     """Refuse a URL whose host resolves to a private, loopback, link-local, reserved or
     multicast address (each address it resolves to is checked), unless
-    WEBHOOK_ALLOW_PRIVATE. Run at creation and again before each delivery, since a name's
-    addresses may change after it was checked (DNS rebinding)."""
+    WEBHOOK_ALLOW_PRIVATE; return the first address, which the delivery then connects to,
+    so a name that resolves elsewhere a moment later (DNS rebinding) is never asked again."""
     if settings.WEBHOOK_ALLOW_PRIVATE:
-        return
+        return None
     parts = urlsplit(url)
     host = parts.hostname or ""
     try:
         infos = socket.getaddrinfo(host, parts.port or 443, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
         raise WebhookAddressRefused(f"{host!r} does not resolve: {exc}") from exc
+    addresses = []
     for info in infos:
         address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
             address = address.ipv4_mapped
         if not address.is_global or address.is_multicast:
             raise WebhookAddressRefused(f"{host!r} resolves to {address}, which is not public")
+        addresses.append(address)
+    if not addresses:
+        raise WebhookAddressRefused(f"{host!r} has no address")
+    return str(addresses[0])
+
+
+def connection_target(url: str, address: str | None) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """The URL with its host replaced by the checked address, the Host header, and the TLS
+    server name (the certificate is still checked against the name in the URL)."""
+    if address is None:
+        return url, {}, {}
+    parts = urlsplit(url)
+    literal = f"[{address}]" if ":" in address else address
+    netloc = f"{literal}:{parts.port}" if parts.port else literal
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return parts._replace(netloc=netloc).geturl(), {"Host": host}, {"sni_hostname": parts.hostname}
 
 
 def _clean_events(events: Any) -> list[str]:
@@ -220,21 +237,24 @@ def webhook_deliver(*, delivery_id: int) -> WebhookDelivery | None:
     status_code: int | None = None
     error = ""
     try:
-        webhook_address_check(webhook.url)
+        url, host, extensions = connection_target(webhook.url, webhook_address_check(webhook.url))
         timestamp = int(time.time())
-        response = httpx.post(
-            webhook.url,
-            content=delivery.body.encode(),
-            headers={
-                "Content-Type": "application/json",
-                "User-Agent": "prefpanel-webhooks",
-                SIGNATURE_HEADER: webhook_signature(
-                    secret=webhook.secret, timestamp=timestamp, body=delivery.body
-                ),
-            },
-            timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
-            follow_redirects=False,
-        )
+        with httpx.Client(timeout=settings.WEBHOOK_TIMEOUT_SECONDS) as client:
+            request = client.build_request(
+                "POST",
+                url,
+                content=delivery.body.encode(),
+                headers={
+                    **host,
+                    "Content-Type": "application/json",
+                    "User-Agent": "prefpanel-webhooks",
+                    SIGNATURE_HEADER: webhook_signature(
+                        secret=webhook.secret, timestamp=timestamp, body=delivery.body
+                    ),
+                },
+                extensions=extensions,
+            )
+            response = client.send(request, follow_redirects=False)
         status_code = response.status_code
         if not 200 <= status_code < 300:
             error = f"HTTP {status_code}"

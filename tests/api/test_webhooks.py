@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,6 +21,7 @@ from annotation.services.assignment import assignment_lease
 from annotation.services.judging import judgment_submit
 from annotation.services.judgment_import import judgments_import
 from annotation.services.reports import report_refresh
+from annotation.services.webhooks import connection_target
 from tests.factories import AnnotatorUserFactory, ProjectFactory, ResearcherFactory
 
 pytestmark = pytest.mark.django_db
@@ -288,3 +290,44 @@ def test_project_completed_is_sent_once(
         report_refresh(project_id=pairwise.pk)
     events = [json.loads(body)["event"] for _, body in receiver.received]
     assert events == ["project.completed"]
+
+
+def test_a_delivery_connects_to_the_address_that_was_checked():
+    """DNS rebinding: the name is resolved once per attempt and the connection goes to that
+    address, with the name kept in the Host header and the TLS server name."""
+    url, host, extensions = connection_target(
+        "https://hooks.example.com:8443/in?x=1", "93.184.216.34"
+    )
+    assert url == "https://93.184.216.34:8443/in?x=1"
+    assert host == {"Host": "hooks.example.com:8443"}
+    assert extensions == {"sni_hostname": "hooks.example.com"}
+    assert connection_target("http://example.com/", "2606:2800::1")[0] == "http://[2606:2800::1]/"
+
+
+def test_a_slow_receiver_is_a_failed_attempt(
+    researcher_client, pairwise, settings, django_capture_on_commit_callbacks
+):
+    settings.WEBHOOK_ALLOW_PRIVATE = True
+    settings.WEBHOOK_TIMEOUT_SECONDS = 0.2
+    settings.WEBHOOK_RETRY_HOURS = 0
+    slow = Receiver([])
+    original = slow.server.RequestHandlerClass.do_POST
+
+    def late(handler) -> None:
+        time.sleep(1)
+        original(handler)
+
+    slow.server.RequestHandlerClass.do_POST = late
+    try:
+        hook = subscribe(researcher_client, slow.url, ["snapshot.ready"])
+        with django_capture_on_commit_callbacks(execute=True):
+            researcher_client.post(
+                f"/api/v1/projects/{pairwise.slug}/snapshots/", {"format": "dpo"}, format="json"
+            )
+    finally:
+        slow.close()
+    (delivery,) = researcher_client.get(hook["deliveries_url"]).json()["results"]
+    assert delivery["status"] == "failed"
+    assert delivery["status_code"] is None
+    assert "Timeout" in delivery["error"]
+    assert delivery["duration_ms"] < 1000

@@ -7,24 +7,18 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import kombu.exceptions
-import redis.exceptions
 from celery import Task, shared_task
 from django.conf import settings
 from django.utils import timezone
 
+from annotation.breaker import REDIS_ERRORS
 from annotation.db import TRANSIENT_DATABASE_ERRORS
 from annotation.models import Project, Snapshot
 from annotation.services import exporting, import_jobs, reports, webhooks
 
 #: Errors of a service that went away (the database, the broker, the Redis cache), not of
 #: the work: the task is tried again after 1, 2, 4 ... up to RETRY_BACKOFF_MAX seconds.
-SERVICE_ERRORS = (
-    *TRANSIENT_DATABASE_ERRORS,
-    kombu.exceptions.OperationalError,
-    redis.exceptions.ConnectionError,
-    redis.exceptions.TimeoutError,
-)
+SERVICE_ERRORS = (*TRANSIENT_DATABASE_ERRORS, *REDIS_ERRORS)
 #: Retries (busy or a service away) before a task gives up: with the backoff capped at
 #: RETRY_BACKOFF_MAX, at most an hour; beat queues stale reports and pending snapshots
 #: again after that.

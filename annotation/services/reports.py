@@ -34,6 +34,7 @@ from django.db.models import Exists, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from annotation.breaker import RedisSkipped, redis_breaker
 from annotation.db import check_client_every_second, database_unreachable
 from annotation.errors import ValidationFailed
 from annotation.models import (
@@ -1045,7 +1046,9 @@ def report_refresh_soon(*, project_id: int) -> bool:
     was scheduled. Without a worker nothing is scheduled: reports are computed on demand.
 
     The shared key holds when the scheduled refresh runs; each process remembers it, so a
-    vote costs a Redis round trip only once per window and process."""
+    vote costs a Redis round trip only once per window and process. While Redis fails
+    (down or hung) the circuit breaker skips it: nothing is scheduled, and beat finds the
+    report stale (REPORT_BEAT_SECONDS); the refresh itself is idempotent."""
     from annotation.tasks import report_refresh as report_refresh_task
 
     if settings.CELERY_TASK_ALWAYS_EAGER:
@@ -1056,9 +1059,16 @@ def report_refresh_soon(*, project_id: int) -> bool:
     window = settings.REPORT_DEBOUNCE_SECONDS
     key = _pending_key(project_id)
     due = now + window
-    if not cache.add(key, due, timeout=window):
-        _refresh_due[project_id] = float(cache.get(key) or 0.0) - CLOCK_MARGIN_SECONDS
+    try:
+        with redis_breaker.guard():
+            if not cache.add(key, due, timeout=window):
+                _refresh_due[project_id] = float(cache.get(key) or 0.0) - CLOCK_MARGIN_SECONDS
+                return False
+            # No publish retries: one short timeout at most, the breaker does the rest.
+            report_refresh_task.apply_async(args=[project_id], countdown=window, retry=False)
+    except RedisSkipped as skipped:
+        if skipped.__cause__ is not None:
+            logger.warning("report refresh of project %s not scheduled: %s", project_id, skipped)
         return False
-    report_refresh_task.apply_async(args=[project_id], countdown=window)
     _refresh_due[project_id] = due - CLOCK_MARGIN_SECONDS
     return True

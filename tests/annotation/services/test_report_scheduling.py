@@ -44,7 +44,7 @@ def test_a_burst_of_votes_schedules_one_refresh_after_the_window(scheduled):
     results = [reports.report_refresh_soon(project_id=7) for _ in range(5)]
 
     assert results == [True, False, False, False, False]
-    assert scheduled == [{"args": [7], "countdown": 30}]
+    assert scheduled == [{"args": [7], "countdown": 30, "retry": False}]
 
 
 def test_later_votes_in_the_window_do_not_ask_the_shared_cache(scheduled, cache_reads):

@@ -63,6 +63,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First and last: django-prometheus times every request (README, Observability).
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # The request id, user and project on every log line of the request (README, Observability).
+    "ops.request_log.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # A JSON 413 for an API body over MAX_IMPORT_BYTES, before anything reads it.
     "api.middleware.BodySizeLimitMiddleware",
@@ -365,10 +367,18 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# LOG_FORMAT=json: one JSON object a line, each with the request id (README, Observability).
+LOG_FORMAT: str = env.str("LOG_FORMAT", default="text")
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be text or json, not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "text": {"format": "%(levelname)s %(name)s %(message)s"},
+        "json": {"()": "ops.request_log.json_formatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="WARNING")},
 }
 

@@ -331,3 +331,20 @@ def test_a_slow_receiver_is_a_failed_attempt(
     assert delivery["status_code"] is None
     assert "Timeout" in delivery["error"]
     assert delivery["duration_ms"] < 1000
+
+
+def test_a_snapshot_that_fails_on_a_full_disk_sends_snapshot_failed(
+    researcher_client, pairwise, receiver, settings, django_capture_on_commit_callbacks
+):
+    receiver.answers = []
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "tests.annotation.services.test_snapshot_files.FullDiskStorage"},
+    }
+    subscribe(researcher_client, receiver.url, ["snapshot.ready", "snapshot.failed"])
+    with django_capture_on_commit_callbacks(execute=True):
+        snapshot = researcher_client.post(
+            f"/api/v1/projects/{pairwise.slug}/snapshots/", {"format": "dpo"}, format="json"
+        ).json()
+    (event,) = [json.loads(body) for _, body in receiver.received]
+    assert (event["event"], event["snapshot"]) == ("snapshot.failed", snapshot["id"])

@@ -16,6 +16,7 @@ from annotation.models import ImportJob, Item, Judgment
 from annotation.services import importing
 from annotation.services.import_jobs import ImportJobBusy, import_job_create, import_job_run
 from tests.factories import ProjectFactory, ResearcherFactory, import_items, item_rows
+from tests.postgres import wait_until_session_ended
 
 ITEMS = "/api/v1/projects/big/items/"
 JUDGMENTS = "/api/v1/projects/big/judgments/"
@@ -239,7 +240,10 @@ def test_a_job_another_worker_runs_is_tried_again_not_run_twice(researcher, proj
         other.execute("SELECT pg_advisory_lock(%s, %s)", [LOCK_NAMESPACE, job.pk])
         with pytest.raises(ImportJobBusy):
             import_job_run(job_id=job.pk)
-    # The other worker's session ended without finishing: the job runs on the next delivery.
+        pid = other.info.backend_pid
+    # The other worker's session ended without finishing (the server ends it a moment after
+    # the client goes away): the job runs on the next delivery.
+    wait_until_session_ended(pid)
     assert import_job_run(job_id=job.pk).status == "done"
 
 

@@ -18,6 +18,7 @@ from annotation.services import reports
 from annotation.services.reports import ReportBusy, report_latest, report_refresh
 from tests.annotation.services.test_reports import _simulate_pairwise
 from tests.factories import ProjectFactory, import_items
+from tests.postgres import wait_until_session_ended
 
 pytestmark = pytest.mark.django_db
 
@@ -89,13 +90,7 @@ def test_a_worker_killed_mid_computation_does_not_hold_up_the_redelivered_task(v
     other = _lock_held_elsewhere(voted)
     pid = other.info.backend_pid
     other.close()
-    deadline = time.monotonic() + 5
-    with connection.cursor() as cursor:
-        while True:
-            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [pid])
-            if cursor.fetchone()[0] == 0 or time.monotonic() > deadline:
-                break
-            time.sleep(0.02)
+    wait_until_session_ended(pid)
     assert report_refresh(project_id=voted.pk) is not None
     # And the lock is free again for the next refresh.
     assert report_refresh(project_id=voted.pk, force=True) is not None

@@ -4,8 +4,11 @@ to allowed addresses or the token holder only."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import redis
@@ -22,6 +25,7 @@ from tests.factories import ProjectFactory, import_items, make_annotator
 pytestmark = pytest.mark.django_db
 
 TOKEN = "s3cret-scrape-token"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -152,3 +156,32 @@ def test_metrics_and_probes_survive_the_anonymous_throttle(scraper: Client, sett
     for _ in range(130):
         assert scraper.get("/metrics").status_code == 200
     assert Client().get("/healthz").status_code == 200
+
+
+def test_counters_add_up_across_processes_in_multiprocess_mode(tmp_path):
+    """Under several gunicorn workers each process writes its counters to
+    PROMETHEUS_MULTIPROC_DIR and whichever answers the scrape reports their sum."""
+    env = os.environ | {"DEBUG": "true", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    bump = "from ops.metrics import LEASES_HANDED_OUT as c; c.labels(project='multi').inc({})"
+    read = (
+        "import prometheus_client; from ops.metrics import process_registry;"
+        "print(prometheus_client.generate_latest(process_registry()).decode())"
+    )
+    outputs = [
+        subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c", code],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        ).stdout
+        for code in (bump.format(3), bump.format(2), read)
+    ]
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(outputs[-1].split("\n", 1)[-1])
+        for sample in family.samples
+    }
+    assert samples[("prefpanel_leases_handed_out_total", (("project", "multi"),))] == 5

@@ -9,6 +9,7 @@ from typing import Any
 from django.urls import reverse
 from rest_framework import serializers
 
+from annotation.exports.query import EXPORT_FILETYPES, EXPORT_FORMATS
 from annotation.models import (
     Criterion,
     CrowdSession,
@@ -23,7 +24,6 @@ from annotation.models import (
 )
 from annotation.numbers import ascii_float, ascii_int
 from annotation.presets import PRESET_CHOICES
-from annotation.selectors.exports import EXPORT_FILETYPES, EXPORT_FORMATS
 from annotation.services.projects import CRITERION_FIELDS, PROJECT_FIELDS
 
 

@@ -227,11 +227,8 @@ def fetch(port: int, token: str, path: str, worker: int) -> dict:
 
 def export_sql(project, since: int | None = None) -> tuple[str, list]:
     """The SQL the judgments export runs (same columns, joins, filters, order)."""
-    from annotation.selectors.exports import (
-        JUDGMENT_COLUMNS,
-        ExportFilters,
-        judgments_for_export,
-    )
+    from annotation.exports.query import ExportFilters
+    from annotation.exports.readers import JUDGMENT_COLUMNS, judgments_for_export
 
     queryset = judgments_for_export(project=project, filters=ExportFilters(since=since))
     sql, params = queryset.values_list(*JUDGMENT_COLUMNS).query.sql_with_params()
@@ -257,9 +254,10 @@ def copy_floor(sql: str, params: list) -> tuple[float, int, int]:
 def profile_export(project, n_rows: int, top: int) -> tuple[float, list[str]]:
     """cProfile of the judgments JSONL stream in-process (COPY -> Arrow columns -> JSON Lines,
     the path the server takes on PostgreSQL) over the last n_rows judgments."""
+    from annotation.exports.encoders import export_stream
+    from annotation.exports.plan import export_plan
+    from annotation.exports.query import ExportFilters, ExportQuery
     from annotation.models import Judgment
-    from annotation.selectors.exports import ExportFilters, ExportQuery, export_plan
-    from annotation.services.exporting import export_stream
 
     since = (
         Judgment.objects.filter(project=project)

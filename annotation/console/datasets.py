@@ -25,19 +25,19 @@ from django.views.decorators.vary import vary_on_headers
 
 from annotation.console.pages import ConsolePage
 from annotation.errors import NotFound, ValidationFailed
-from annotation.models import Project, Snapshot
-from annotation.rendering import render_markdown
-from annotation.selectors.crowd import mturk_external_question, prolific_study_url
-from annotation.selectors.exports import (
+from annotation.exports.plan import export_plan
+from annotation.exports.query import (
     ANNOTATOR_KINDS,
     AVAILABLE_PAIR_LABELS,
     EXPORT_FILETYPES,
     ExportQuery,
     export_filters_of,
     export_formats_of,
-    export_plan,
     export_query_from_params,
 )
+from annotation.models import Project, Snapshot
+from annotation.rendering import render_markdown
+from annotation.selectors.crowd import mturk_external_question, prolific_study_url
 from annotation.services.exporting import snapshot_create
 from annotation.services.tokens import (
     api_token_issue,

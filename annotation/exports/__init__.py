@@ -1,4 +1,6 @@
-"""The export formats' one declaration of their fields (`fields`), from which the Arrow
-schema, the dataset card's field list, the OpenAPI description and the README tables are
-derived. The readers and encoders still live in annotation/selectors/exports.py and
-annotation/services/exporting.py (issue 14 moves them here next)."""
+"""Exports (CONTRACT sections 7 and 11), one module per step: `query` reads and checks the
+parameters, `fields` declares each format's fields once, `plan` fixes a query's columns for
+a project from that declaration, `readers` yield the rows (or, for `judgments` on
+PostgreSQL, Arrow batches from COPY), `encoders` turn them into JSON Lines, CSV or Parquet
+bytes (the only layer that encodes), and `card` writes a snapshot's dataset card.
+Snapshots themselves are services (annotation/services/exporting.py)."""

@@ -24,6 +24,7 @@ from django.db.models import (
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Greatest
 
+from annotation.exports.readers import pair_labels, passing_judgments, rubric_summary
 from annotation.models import (
     AgreementReport,
     AnnotatorStats,
@@ -33,7 +34,6 @@ from annotation.models import (
     Response,
     Task,
 )
-from annotation.selectors.exports import pair_labels, passing_judgments, rubric_summary
 from annotation.selectors.judgment_table import CHOICES
 from annotation.selectors.review import REVIEW_FILTERS, TaskLabelsShown, task_labels_shown
 from annotation.services.quality import flagged_annotator_ids

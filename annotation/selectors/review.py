@@ -22,8 +22,9 @@ from django.db.models import (
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Greatest
 
+from annotation.exports.query import ExportFilters
+from annotation.exports.readers import pair_labels, passing_judgments
 from annotation.models import Judgment, Project, Task
-from annotation.selectors.exports import ExportFilters, pair_labels, passing_judgments
 from annotation.selectors.judgment_table import CHOICES
 from annotation.services.quality import flagged_annotator_ids
 from annotation.stats.aggregation import TaskLabels

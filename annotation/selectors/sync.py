@@ -18,9 +18,9 @@ from django.db.models import Q
 from django.db.models.expressions import RawSQL
 
 from annotation.errors import ValidationFailed
+from annotation.exports.readers import judgment_records
 from annotation.models import Judgment, Project
 from annotation.numbers import BIGINT_MAX
-from annotation.selectors.exports import judgment_records
 
 # ASCII digits: \d would also take other scripts' digits, which int() reads.
 CURSOR = re.compile(r"(?:(?P<txid>[0-9]{1,19})-)?(?P<id>[0-9]{1,19})")

@@ -27,8 +27,8 @@ from django.utils import timezone
 from psycopg.types.json import Jsonb
 
 from annotation.errors import ImportRejected
+from annotation.exports.encoders import csv_text_read
 from annotation.models import Criterion, Item, Project, Response, Task
-from annotation.services.exporting import csv_text_read
 
 MAX_REPORTED_ERRORS = 200
 #: Rows written per step of an import (all in its one transaction); its progress is told

@@ -7,16 +7,16 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.request import Request
 
+from annotation.exports.encoders import export_stream
 from annotation.exports.fields import openapi_description
-from annotation.selectors.exports import (
+from annotation.exports.plan import export_plan
+from annotation.exports.query import (
     AVAILABLE_PAIR_LABELS,
     EXPORT_FILETYPES,
     EXPORT_FORMATS,
     QUERY_KEYS,
-    export_plan,
     export_query_from_params,
 )
-from annotation.services.exporting import export_stream
 from api.permissions import IsResearcher, managed_project
 from api.renderers import CONTENT_TYPES, file_stream_response
 from api.strict import StrictAPIView

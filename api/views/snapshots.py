@@ -13,13 +13,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from annotation.errors import NotFound, ValidationFailed
+from annotation.exports.query import export_query_from_params
 from annotation.models import Project, Snapshot
-from annotation.selectors.exports import export_query_from_params
-from annotation.services.exporting import (
-    snapshot_create,
-    snapshot_folder_name,
-    snapshot_folder_zip,
-)
+from annotation.services.exporting import snapshot_create, snapshot_folder_name, snapshot_folder_zip
 from api.permissions import IsResearcher, managed_project
 from api.renderers import CONTENT_TYPES
 from api.serializers import ExportQuerySerializer, SnapshotCreatedSerializer, SnapshotSerializer

@@ -16,14 +16,14 @@ from django.urls import reverse
 
 from annotation.console.datasets import FILTER_FIELDS, LOADERS
 from annotation.errors import ValidationFailed
-from annotation.models import ApiToken, Project, Snapshot
-from annotation.selectors.exports import (
+from annotation.exports.plan import export_plan
+from annotation.exports.query import (
     EXPORT_FORMATS,
     QUERY_KEYS,
     export_formats_of,
-    export_plan,
     export_query_from_params,
 )
+from annotation.models import ApiToken, Project, Snapshot
 from annotation.services.judgment_import import judgments_import
 from annotation.services.researchers import researcher_create
 from annotation.services.tokens import api_token_create, api_token_issue

@@ -12,20 +12,23 @@ import pytest
 from django.db import connection
 from django.utils.dateparse import parse_datetime
 
-from annotation.models import Judgment
-from annotation.selectors.exports import (
-    ExportFilters,
-    ExportQuery,
-    WireColumn,
-    export_plan,
-    export_rows,
+from annotation.exports.encoders import (
+    encode_jsonl,
+    encode_parquet,
+    export_stream,
     judgment_json_lines,
+)
+from annotation.exports.plan import export_plan
+from annotation.exports.query import ExportFilters, ExportQuery
+from annotation.exports.readers import (
+    WireColumn,
+    export_rows,
     judgment_wire_columns,
     judgments_for_export,
     select_batches,
     sql_rows,
 )
-from annotation.services.exporting import encode_jsonl, encode_parquet, export_stream
+from annotation.models import Judgment
 from annotation.services.importing import items_import
 from annotation.services.judgment_import import judgments_import
 from tests.factories import CriterionFactory, ProjectFactory, import_items, rubric_project

@@ -14,8 +14,8 @@ from celery.signals import task_retry
 from django.db import DEFAULT_DB_ALIAS, OperationalError, connections
 
 from annotation import tasks
+from annotation.exports.query import export_query_from_params
 from annotation.models import AgreementReport, Project, Snapshot
-from annotation.selectors.exports import export_query_from_params
 from annotation.services import exporting, reports
 from annotation.services.exporting import snapshot_create
 from config.celery import app as celery_app

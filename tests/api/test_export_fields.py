@@ -20,13 +20,10 @@ from annotation.exports.fields import (
     fields_of,
     readme_tables,
 )
+from annotation.exports.plan import export_plan
+from annotation.exports.query import export_query_from_params
+from annotation.exports.readers import export_rows, judgment_wire_columns
 from annotation.models import Criterion, Project
-from annotation.selectors.exports import (
-    export_plan,
-    export_query_from_params,
-    export_rows,
-    judgment_wire_columns,
-)
 from tests.api import test_export_schema as schema_cases
 from tests.api.test_dataset_card import snapshot
 

@@ -13,8 +13,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from annotation.exports.plan import export_plan
+from annotation.exports.query import EXPORT_FORMATS, ExportQuery
 from annotation.models import Consent, Judgment, Project
-from annotation.selectors.exports import EXPORT_FORMATS, ExportQuery, export_plan
 from annotation.services.importing import items_import
 from annotation.services.judgment_import import judgments_import
 from annotation.services.projects import project_update, rubric_snapshot

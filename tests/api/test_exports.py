@@ -15,8 +15,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from annotation.exports.readers import as_messages
 from annotation.models import Annotator, Judgment, Project
-from annotation.selectors.exports import as_messages
 from annotation.services.assignment import assignment_lease
 from annotation.services.importing import items_import
 from annotation.services.judging import judgment_submit

@@ -14,8 +14,8 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
+from annotation.exports.query import export_query_from_params
 from annotation.models import Judgment, Project, Snapshot
-from annotation.selectors.exports import export_query_from_params
 from annotation.services.exporting import SnapshotBusy, snapshot_build, snapshot_create
 from annotation.services.judgment_import import judgments_import
 from annotation.services.reports import report_compute
@@ -179,7 +179,7 @@ def test_a_failed_build_shows_failed_with_the_error(
     def broken(**kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr("annotation.services.exporting.export_rows", broken)
+    monkeypatch.setattr("annotation.exports.encoders.export_rows", broken)
     created = create(researcher_client, django_capture_on_commit_callbacks, {"format": "dpo"})
 
     snapshot = researcher_client.get(f"{SNAPSHOTS}{created['id']}/").json()

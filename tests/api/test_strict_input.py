@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from annotation.exports.query import export_query_from_params
 from annotation.models import ImportJob, Judgment, Project, Snapshot, Webhook, WebhookDelivery
-from annotation.selectors.exports import export_query_from_params
 from annotation.services.annotators import annotator_for_user
 from annotation.services.assignment import assignment_lease
 from annotation.services.exporting import snapshot_create

@@ -9,8 +9,8 @@ import urllib.request
 import datasets
 import pytest
 
+from annotation.exports.query import export_formats_of
 from annotation.models import Snapshot
-from annotation.selectors.exports import export_formats_of
 from annotation.services.exporting import snapshot_build
 from annotation.services.judgment_import import judgments_import
 from annotation.services.researchers import researcher_create

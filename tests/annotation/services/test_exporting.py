@@ -14,24 +14,7 @@ import pytest
 from django.core.files.storage import default_storage
 
 from annotation.errors import ValidationFailed
-from annotation.models import Criterion, Project, Snapshot
-from annotation.selectors.exports import (
-    ExportFilters,
-    ExportQuery,
-    criterion_agreement,
-    criterion_value,
-    decide_pair,
-    export_plan,
-    export_query_from_params,
-    export_rows,
-    item_export_rows,
-    json_numbers,
-    json_strings,
-    json_text,
-    project_has_conversations,
-    rubric_summary,
-)
-from annotation.services.exporting import (
+from annotation.exports.encoders import (
     csv_text,
     csv_text_read,
     encode_csv,
@@ -39,9 +22,22 @@ from annotation.services.exporting import (
     encode_parquet,
     encode_parquet_batches,
     export_stream,
-    snapshot_build,
-    snapshot_create,
+    json_numbers,
+    json_strings,
+    json_text,
 )
+from annotation.exports.plan import export_plan, project_has_conversations
+from annotation.exports.query import ExportFilters, ExportQuery, export_query_from_params
+from annotation.exports.readers import (
+    criterion_agreement,
+    criterion_value,
+    decide_pair,
+    export_rows,
+    item_export_rows,
+    rubric_summary,
+)
+from annotation.models import Criterion, Project, Snapshot
+from annotation.services.exporting import snapshot_build, snapshot_create
 from annotation.services.importing import items_import
 from annotation.services.judgment_import import judgments_import
 from tests.factories import CriterionFactory, ProjectFactory, import_items, item_rows, voted_project
@@ -356,6 +352,7 @@ def test_a_ready_snapshot_is_never_rewritten(voted, monkeypatch):
     def must_not_run(**kwargs):
         raise AssertionError("a ready snapshot was rebuilt")
 
+    monkeypatch.setattr("annotation.exports.encoders.export_rows", must_not_run)
     monkeypatch.setattr("annotation.services.exporting.export_rows", must_not_run)
     again = snapshot_build(snapshot=snapshot)
 

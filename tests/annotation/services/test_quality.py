@@ -6,8 +6,9 @@ import pytest
 from django.utils import timezone
 
 from annotation.errors import AnnotatorBlocked
+from annotation.exports.query import ExportFilters
+from annotation.exports.readers import judgment_rows
 from annotation.models import AnnotatorStats, Assignment, Judgment
-from annotation.selectors.exports import ExportFilters, judgment_rows
 from annotation.services.assignment import assignment_lease, project_check_open_for
 from annotation.services.importing import items_import
 from annotation.services.judging import judgment_submit

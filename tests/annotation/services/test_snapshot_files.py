@@ -12,8 +12,8 @@ import pytest
 from django.core.files import File
 from django.core.files.storage import FileSystemStorage, default_storage
 
+from annotation.exports.query import export_query_from_params
 from annotation.models import Project, Snapshot
-from annotation.selectors.exports import export_query_from_params
 from annotation.services.exporting import snapshot_build, snapshot_create
 from tests.factories import voted_project
 

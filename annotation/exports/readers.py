@@ -1,10 +1,6 @@
 """Rows of the datasets pipelines pull (CONTRACT section 7), read lazily so an export
 streams at any size.
 
-An export is a query (format, filetype, filters), checked once against its project into
-an ExportPlan: the columns and their types are fixed before the first row is read, so a
-JSONL file loads with one type per column and a Parquet file has one schema.
-
 Aggregated formats (`dpo`, `rubric`, `labels`) are computed from the judgments that pass
 the filters: `dpo` from counts grouped by task and choice in SQL, `rubric` in one pass over
 the judgments ordered by task; Dawid-Skene labels (`labels`, `dpo` with
@@ -12,33 +8,30 @@ the judgments ordered by task; Dawid-Skene labels (`labels`, `dpo` with
 export time, so they honour the filters and a snapshot's cut. Row details (prompt, texts)
 are read per chunk of rows, so the number of queries does not grow with the number of
 rows. `annotators` is one statement: each annotator of the project with their consent,
-quality figures and the times of their passing judgments.
+quality figures and the times of their passing judgments. On PostgreSQL the `judgments`
+rows come as Arrow batches decoded from COPY's CSV.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-import math
-import re
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, datetime, time
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import psycopg
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from django.db import connection
 from django.db.models import (
     Aggregate,
     Avg,
     Case,
-    CharField,
     Count,
     F,
     FilteredRelation,
@@ -54,16 +47,10 @@ from django.db.models import (
     When,
 )
 from django.db.models.fields.json import KeyTextTransform
-from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 
-from annotation.errors import ValidationFailed
-from annotation.exports.fields import (
-    ANNOTATORS,
-    LABELS,
-    MESSAGES,
-    fields_of,
-)
+from annotation.exports.fields import ANNOTATORS, LABELS
+from annotation.exports.plan import ExportPlan, rubric_score_column
+from annotation.exports.query import ExportFilters
 from annotation.models import (
     Adjudication,
     Annotator,
@@ -75,134 +62,20 @@ from annotation.models import (
     Judgment,
     Project,
     Response,
-    RubricVersion,
     Task,
 )
-from annotation.numbers import BIGINT_MAX, INT_MAX, ascii_float, ascii_int
 from annotation.selectors.adjudications import (
     adjudicated_after,
     adjudicated_labels,
     researcher_pseudonym,
 )
 from annotation.selectors.judgment_table import CHOICES, unpack_array
-from annotation.services.projects import CRITERION_FIELDS
 from annotation.services.quality import flagged_annotator_ids
 from annotation.stats import TaskLabels, task_labels
 
 EXPORT_CHUNK = 2000
 DETAIL_CHUNK = 500
-
-EXPORT_FORMATS = ("judgments", "dpo", "rubric", "items", "annotators", "labels")
-EXPORT_FILETYPES = ("jsonl", "csv", "parquet")
 DECIDED = ("a", "b")
-
-# The filters each format understands. One given to a format it does not apply to is a
-# 400, not silently ignored, so a snapshot's query always means what it says
-# (`exclude_flagged`, true by default, is accepted everywhere).
-_JUDGMENT_FILTERS = {"exclude_flagged", "include_gold", "since", "annotator_kind", "min_judgments"}
-_FILTERS_OF = {
-    "judgments": _JUDGMENT_FILTERS,
-    "dpo": _JUDGMENT_FILTERS | {"min_agreement", "label"},
-    "rubric": _JUDGMENT_FILTERS | {"min_agreement", "rubric_version"},
-    "labels": _JUDGMENT_FILTERS,
-    "items": {"exclude_flagged", "include_gold", "since"},
-    "annotators": {"exclude_flagged", "include_gold", "annotator_kind"},
-}
-QUERY_KEYS = ("format", "filetype", *sorted(set().union(*_FILTERS_OF.values())))
-
-
-def export_filters_of(export_format: str) -> frozenset[str]:
-    """The filters a format understands (any other given to it is a 400)."""
-    return frozenset(_FILTERS_OF[export_format])
-
-
-#: Formats made from one kind of project only (export_plan refuses them elsewhere).
-_PAIRWISE_FORMATS = ("dpo", "labels")
-_RUBRIC_FORMATS = ("rubric",)
-
-
-def export_formats_of(*, project: Project) -> tuple[str, ...]:
-    """The formats this project can be exported as, in EXPORT_FORMATS order."""
-    other_kind = _RUBRIC_FORMATS if project.is_pairwise else _PAIRWISE_FORMATS
-    return tuple(f for f in EXPORT_FORMATS if f not in other_kind)
-
-
-#: `annotator_kind`: a kind, or `all`. Aggregated formats count people unless asked (model
-#: judges are not people's preferences); the others keep every row unless asked.
-ANNOTATOR_KINDS = (*Annotator.Kind.values, "all")
-_HUMAN_BY_DEFAULT = {"dpo", "rubric", "labels"}
-#: `label`: what decides a `dpo` pair (`adjudicated`: a researcher's decision where there
-#: is one, else the majority).
-PAIR_LABELS = ("majority", "dawid_skene", "adjudicated")
-AVAILABLE_PAIR_LABELS = PAIR_LABELS
-
-
-@dataclass(frozen=True)
-class ExportFilters:
-    """Which judgments count. `up_to_id` pins a snapshot to the judgments it saw."""
-
-    exclude_flagged: bool = True
-    include_gold: bool = False
-    since: datetime | int | None = None
-    annotator_kind: str | None = None
-    min_judgments: int | None = None
-    min_agreement: float | None = None
-    rubric_version: int | None = None
-    label: str | None = None  # dpo: "majority", "dawid_skene" or "adjudicated"
-    up_to_id: int | None = None
-
-
-@dataclass(frozen=True)
-class ExportQuery:
-    format: str = "judgments"
-    filetype: str = "jsonl"
-    filters: ExportFilters = field(default_factory=ExportFilters)
-
-    def as_dict(self) -> dict[str, Any]:
-        """The query as JSON (what a snapshot stores and shows), defaults included."""
-        filters = asdict(self.filters)
-        filters.pop("up_to_id")
-        if filters["label"] is None:  # formats other than dpo have no label
-            filters.pop("label")
-        since = filters["since"]
-        if isinstance(since, datetime):
-            filters["since"] = since.isoformat()
-        return {"format": self.format, "filetype": self.filetype, **filters}
-
-
-@dataclass(frozen=True)
-class ExportPlan:
-    """A checked query for one project: what to read and the columns it yields. A `rubric`
-    plan also knows the criteria of each rubric version it reads (`criteria` is then the
-    columns' criteria: every key of those versions, the newest definition of each)."""
-
-    project: Project
-    query: ExportQuery
-    criteria: tuple[Criterion, ...]
-    conversational: bool
-    columns: tuple[pa.Field, ...]
-    rubric_versions: tuple[tuple[int, tuple[Criterion, ...]], ...] = ()
-
-    @property
-    def column_names(self) -> list[str]:
-        return [column.name for column in self.columns]
-
-    @property
-    def schema(self) -> pa.Schema:
-        """The file's schema, whatever its type: Parquet's, and the types JSON Lines keep to."""
-        return pa.schema(list(self.columns))
-
-    @property
-    def answer_keys(self) -> list[str] | None:
-        """The keys of the `judgments` answers struct (`criteria` or `scores`)."""
-        if self.query.format != "judgments":
-            return None
-        answers = self.schema.field("criteria" if self.project.is_pairwise else "scores").type
-        return [child.name for child in answers] if pa.types.is_struct(answers) else []
-
-    @property
-    def filename(self) -> str:
-        return f"{self.project.slug}-{self.query.format}.{self.query.filetype}"
 
 
 @dataclass(frozen=True)
@@ -219,364 +92,6 @@ def iso_time(moment: datetime) -> str:
     (`datasets`, pandas) takes a time to the second alone for a timestamp and one with a
     fraction for text, so a column must never mix them, in JSON Lines as in Parquet."""
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-# ---------------------------------------------------------------- reading the query
-
-
-def _error(field_name: str, message: str) -> dict[str, str]:
-    return {"field": field_name, "error": message}
-
-
-def _read_bool(name: str, value: Any, default: bool, errors: list) -> bool:
-    if value is None or value == "":
-        return default
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        lowered = value.strip().lower()
-        if lowered in ("1", "true", "yes", "on"):
-            return True
-        if lowered in ("0", "false", "no", "off"):
-            return False
-    errors.append(_error(name, "must be true or false"))
-    return default
-
-
-_SINCE_ERROR = f"must be a judgment id (0 to {BIGINT_MAX}) or an ISO datetime"
-_MIN_JUDGMENTS_ERROR = f"must be an integer from 0 to {INT_MAX}"
-
-
-def _read_since(value: Any, errors: list) -> datetime | int | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        value = value.strip()
-        number = ascii_int(value)
-        if number is None and value.isascii():
-            try:
-                moment = parse_datetime(value)
-                if moment is None and (day := parse_date(value)) is not None:
-                    moment = datetime.combine(day, time.min)
-                if moment is not None:
-                    moment = moment if timezone.is_aware(moment) else moment.replace(tzinfo=UTC)
-                    # The query compares in UTC, where an offset can push a moment near
-                    # year 1 or 9999 out of the calendar (OverflowError).
-                    moment.astimezone(UTC)
-                    return moment
-            except (ValueError, OverflowError):
-                pass
-        value = number
-    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= BIGINT_MAX:
-        return value
-    errors.append(_error("since", _SINCE_ERROR))
-    return None
-
-
-def _read_min_judgments(value: Any, errors: list) -> int | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        value = ascii_int(value)
-    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= INT_MAX:
-        return value
-    errors.append(_error("min_judgments", _MIN_JUDGMENTS_ERROR))
-    return None
-
-
-def _read_min_agreement(value: Any, errors: list) -> float | None:
-    if value is None or value == "":
-        return None
-    number = None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        number = float(value)
-    elif isinstance(value, str):
-        number = ascii_float(value)
-    if number is None or math.isnan(number) or not 0.0 <= number <= 1.0:
-        errors.append(_error("min_agreement", "must be a number from 0 to 1"))
-        return None
-    return number
-
-
-_RUBRIC_VERSION_ERROR = f"must be a rubric version number from 1 to {INT_MAX}"
-
-
-def _read_rubric_version(value: Any, errors: list) -> int | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        value = ascii_int(value.strip())
-    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= INT_MAX:
-        return value
-    errors.append(_error("rubric_version", _RUBRIC_VERSION_ERROR))
-    return None
-
-
-def _read_choice(
-    name: str, value: Any, default: str | None, choices: Sequence[str], errors: list
-) -> str | None:
-    """One of `choices` (a text), or the default when absent; anything else (another text, a
-    list, an object) is an error naming the field."""
-    if value is None or value == "":
-        return default
-    if isinstance(value, str) and value in choices:
-        return value
-    errors.append(_error(name, f"must be one of {', '.join(choices)}"))
-    return None
-
-
-def export_query_from_params(params: Mapping[str, Any], *, strict: bool = False) -> ExportQuery:
-    """Read and check an export's query: URL parameters (strings) or a snapshot's JSON
-    body (typed values; `strict` then refuses unknown keys). Every bad value is named in
-    one 400."""
-    errors: list[dict[str, str]] = []
-    if strict:
-        errors.extend(_error(key, "unknown field") for key in sorted(set(params) - set(QUERY_KEYS)))
-    export_format = _read_choice(
-        "format", params.get("format"), "judgments", EXPORT_FORMATS, errors
-    )
-    filetype = _read_choice("filetype", params.get("filetype"), "jsonl", EXPORT_FILETYPES, errors)
-    kind = _read_choice(
-        "annotator_kind", params.get("annotator_kind"), None, ANNOTATOR_KINDS, errors
-    )
-    if kind is None and export_format in _HUMAN_BY_DEFAULT:
-        kind = Annotator.Kind.HUMAN.value
-    label = _read_choice("label", params.get("label"), None, PAIR_LABELS, errors)
-    label_given = label is not None
-    if label is None and export_format == "dpo":
-        label = "majority"
-    filters = ExportFilters(
-        exclude_flagged=_read_bool("exclude_flagged", params.get("exclude_flagged"), True, errors),
-        include_gold=_read_bool("include_gold", params.get("include_gold"), False, errors),
-        since=_read_since(params.get("since"), errors),
-        annotator_kind=kind,
-        min_judgments=_read_min_judgments(params.get("min_judgments"), errors),
-        min_agreement=_read_min_agreement(params.get("min_agreement"), errors),
-        rubric_version=_read_rubric_version(params.get("rubric_version"), errors),
-        label=label,
-    )
-    if export_format in _FILTERS_OF:
-        understood = _FILTERS_OF[export_format]
-        given = {
-            "since": filters.since is not None,
-            "annotator_kind": filters.annotator_kind is not None,
-            "min_judgments": filters.min_judgments is not None,
-            "min_agreement": filters.min_agreement is not None,
-            "rubric_version": filters.rubric_version is not None,
-            "label": label_given,
-        }
-        for name, is_given in given.items():
-            if is_given and name not in understood:
-                errors.append(_error(name, f"does not apply to format {export_format}"))
-        if export_format == "items" and isinstance(filters.since, int):
-            errors.append(_error("since", "items are selected by an ISO datetime, not an id"))
-    if errors:
-        raise ValidationFailed("The export query is not valid.", errors=errors)
-    return ExportQuery(format=export_format, filetype=filetype, filters=filters)
-
-
-# ---------------------------------------------------------------- planning
-
-
-class JSONType(Func):
-    """The type of a JSON value: 'array', 'object', ... (JSON_TYPE on SQLite)."""
-
-    function = "JSON_TYPE"
-    output_field = CharField()
-
-    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        return super().as_sql(compiler, connection, function="JSONB_TYPEOF", **extra)
-
-
-def project_has_conversations(*, project: Project) -> bool:
-    """Whether any item's prompt is a list of messages (one query)."""
-    return (
-        Item.objects.filter(project=project)
-        .annotate(prompt_type=JSONType("prompt"))
-        .filter(prompt_type="array")
-        .exists()
-    )
-
-
-def export_plan(*, project: Project, query: ExportQuery) -> ExportPlan:
-    """Check the query against the project and fix the columns before any row is read."""
-    if query.format == "dpo" and not project.is_pairwise:
-        raise ValidationFailed(
-            f"Project {project.slug!r} is a rubric project: DPO pairs come from pairwise ones.",
-            errors=[_error("format", "dpo needs a pairwise project")],
-        )
-    if query.format == "labels" and not project.is_pairwise:
-        raise ValidationFailed(
-            f"Project {project.slug!r} is a rubric project: labels are of pairwise tasks.",
-            errors=[_error("format", "labels needs a pairwise project")],
-        )
-    if query.format == "rubric" and project.is_pairwise:
-        raise ValidationFailed(
-            f"Project {project.slug!r} is a pairwise project: use format dpo or judgments.",
-            errors=[_error("format", "rubric needs a rubric project")],
-        )
-    criteria = tuple(project.criteria.all())
-    versions: tuple[tuple[int, tuple[Criterion, ...]], ...] = ()
-    if query.format == "rubric":
-        versions = _rubric_versions_read(project, criteria, query.filters.rubric_version)
-        criteria = _rubric_column_criteria(versions)
-    conversational = False
-    if query.format in ("dpo", "rubric", "items"):
-        conversational = project_has_conversations(project=project)
-    if query.format == "rubric":
-        columns = _rubric_columns(criteria, versions, conversational)
-    else:
-        retractable = query.filters.since is not None
-        columns = _columns(project, query.format, criteria, conversational, retractable=retractable)
-    return ExportPlan(project, query, criteria, conversational, columns, versions)
-
-
-def rubric_versions_of(
-    *, project: Project, current: Sequence[Criterion] | None = None
-) -> dict[int, tuple[Criterion, ...]]:
-    """Every rubric version of the project with its criteria, oldest first: the archived
-    ones (RubricVersion) and the current one (the project's criteria, or `current` when the
-    caller has read them). Archived criteria are unsaved Criterion objects, so their level,
-    range and labels read as the current ones do."""
-    versions: dict[int, tuple[Criterion, ...]] = {}
-    for archived in RubricVersion.objects.filter(project=project).order_by("version"):
-        versions[archived.version] = tuple(
-            Criterion(
-                project=project,
-                position=position,
-                **{k: v for k, v in fields.items() if k in CRITERION_FIELDS},
-            )
-            for position, fields in enumerate(archived.criteria or [])
-            if isinstance(fields, dict) and fields.get("key")
-        )
-    versions[project.rubric_version] = tuple(project.criteria.all() if current is None else current)
-    return versions
-
-
-def _rubric_versions_read(
-    project: Project, current: tuple[Criterion, ...], wanted: int | None
-) -> tuple[tuple[int, tuple[Criterion, ...]], ...]:
-    """The versions a rubric export reads, newest first: the one asked for (an unknown one
-    is a 400 naming `rubric_version`), else every version."""
-    versions = rubric_versions_of(project=project, current=current)
-    if wanted is None:
-        return tuple(sorted(versions.items(), reverse=True))
-    if wanted not in versions:
-        known = ", ".join(str(v) for v in sorted(versions))
-        raise ValidationFailed(
-            f"Project {project.slug!r} has no rubric version {wanted}.",
-            errors=[_error("rubric_version", f"unknown version; this project has {known}")],
-        )
-    return ((wanted, versions[wanted]),)
-
-
-def _rubric_column_criteria(
-    versions: Sequence[tuple[int, tuple[Criterion, ...]]],
-) -> tuple[Criterion, ...]:
-    """Every criterion key of the versions, once: the newest version's criteria in their
-    order, then keys only older versions had."""
-    seen: dict[str, Criterion] = {}
-    for _, criteria in versions:
-        for criterion in criteria:
-            seen.setdefault(criterion.key, criterion)
-    return tuple(seen.values())
-
-
-def rubric_score_column(criterion_key: str) -> str:
-    """A criterion's column in the rubric format; a key that would shadow a fixed column
-    gets a `score_` prefix."""
-    return f"score_{criterion_key}" if criterion_key in _RUBRIC_FIXED else criterion_key
-
-
-_RUBRIC_FIXED = {
-    "prompt",
-    "response",
-    "model",
-    "item_id",
-    "response_id",
-    "rubric_version",
-    "n_judgments",
-    "agreement",
-}
-
-
-def column(name: str, column_type: pa.DataType, *, nullable: bool = False) -> pa.Field:
-    """One column of an export: required (never null, so non-nullable in Parquet) unless
-    said otherwise."""
-    return pa.field(name, column_type, nullable=nullable)
-
-
-def _answer_keys(project: Project, criteria: tuple[Criterion, ...]) -> list[str]:
-    """The keys of a judgment's answers (`criteria` or `scores`): the current criteria, then
-    those only earlier rubric versions had, so old judgments keep their answers."""
-    versions = rubric_versions_of(project=project, current=criteria)
-    return [c.key for c in _rubric_column_criteria(sorted(versions.items(), reverse=True))]
-
-
-def _answers_type(project: Project, keys: Sequence[str]) -> pa.DataType:
-    """A struct of the answer keys (text for pairwise criteria, integers for rubric scores),
-    every key present and null when unanswered; null when the project asks for none."""
-    if not keys:
-        return pa.null()
-    value_type = pa.string() if project.is_pairwise else pa.int64()
-    return pa.struct([column(key, value_type, nullable=True) for key in keys])
-
-
-def _rubric_columns(
-    criteria: tuple[Criterion, ...],
-    versions: Sequence[tuple[int, tuple[Criterion, ...]]],
-    conversational: bool,
-) -> tuple[pa.Field, ...]:
-    """A rubric row: the response, its rubric version, then per criterion its value (an
-    integer score for nominal and ordinal criteria, a float mean for interval ones; a key
-    that is interval in any version read is a float) and, for a nominal one, the value's
-    share; then the agreements."""
-    levels: dict[str, set[str]] = defaultdict(set)
-    for _, version_criteria in versions:
-        for criterion in version_criteria:
-            levels[criterion.key].add(criterion.level)
-    text = pa.string()
-    values: list[pa.Field] = []
-    for criterion in criteria:
-        kinds = levels[criterion.key] or {criterion.level}
-        interval = Criterion.Level.INTERVAL in kinds
-        value_type = pa.float64() if interval else pa.int64()
-        values.append(column(rubric_score_column(criterion.key), value_type, nullable=True))
-        if Criterion.Level.NOMINAL in kinds:
-            values.append(column(f"share_{criterion.key}", pa.float64(), nullable=True))
-    return (
-        column("prompt", MESSAGES if conversational else text),
-        column("response", text),
-        column("model", text),
-        column("item_id", text),
-        column("response_id", text),
-        column("rubric_version", pa.int64()),
-        *values,
-        column("n_judgments", pa.int64()),
-        *(column(f"agreement_{c.key}", pa.float64(), nullable=True) for c in criteria),
-        column("agreement", pa.float64(), nullable=True),
-    )
-
-
-def _columns(
-    project: Project,
-    export_format: str,
-    criteria: tuple[Criterion, ...],
-    conversational: bool,
-    *,
-    retractable: bool = False,
-) -> tuple[pa.Field, ...]:
-    """The columns of a format other than `rubric`, from its declared fields
-    (annotation/exports/fields.py). `retractable` (a `dpo` pull with `since`): a retraction
-    row keeps only its keys, so the texts may be null."""
-    columns = []
-    for declared in fields_of(export_format, pairwise=project.is_pairwise):
-        if declared.type == "answers":
-            answers = _answers_type(project, _answer_keys(project, criteria))
-            columns.append(column(declared.name, answers, nullable=pa.types.is_null(answers)))
-        else:
-            columns.append(declared.field(conversational=conversational, retractable=retractable))
-    return tuple(columns)
 
 
 def export_rows(*, plan: ExportPlan) -> Iterator[dict[str, Any]]:
@@ -1555,11 +1070,6 @@ def annotator_export_rows(*, project: Project, filters: ExportFilters) -> Iterat
         }
 
 
-def with_up_to(query: ExportQuery, up_to_id: int | None) -> ExportQuery:
-    """The query pinned to the judgments up to an id (a snapshot's view of the data)."""
-    return replace(query, filters=replace(query.filters, up_to_id=up_to_id))
-
-
 # ---------------------------------------------------------------- judgments through COPY
 
 # The raw judgments leave PostgreSQL as CSV through `COPY ... TO STDOUT` (as cheap as any read
@@ -1568,22 +1078,6 @@ def with_up_to(query: ExportQuery, up_to_id: int | None) -> ExportQuery:
 # from them with vectorised string functions, keys in the order of judgment_records.
 
 COPY_BLOCK_BYTES = 512 * 1024  # bigger blocks are no faster and hold more memory
-_CONTROL = "".join(chr(code) for code in range(1, 32))
-_SHORT_ESCAPES = {"\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
-# JSON Lines escape the line and paragraph separators too: JavaScript and Python's
-# str.splitlines() end a line at them.
-_SEPARATORS = {"\u2028": "\\u2028", "\u2029": "\\u2029"}
-_ESCAPED = re.compile(rb'["\\\x00-\x1f]')
-_SEPARATOR_BYTES = re.compile(rb"\xe2\x80[\xa8\xa9]")  # apart: one alternation scans 5x slower
-
-
-def json_text(value: Any) -> str:
-    """A value as JSON text, as every JSON Lines export writes it: UTF-8 characters kept,
-    the line and paragraph separators escaped."""
-    text = json.dumps(value, ensure_ascii=False)
-    if "\u2028" in text or "\u2029" in text:
-        text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
-    return text
 
 
 class UTCTime(Func):
@@ -1737,115 +1231,3 @@ def judgment_batches(*, plan: ExportPlan) -> Iterator[pa.RecordBatch]:
             else:
                 arrays.append(batch.column(field_.name))
         yield pa.RecordBatch.from_arrays(arrays, schema=plan.schema)
-
-
-def _needs_escaping(values: pa.Array) -> bool:
-    """Whether any string holds a quote, a backslash or a control character: one regex pass
-    over the array's bytes, not one match per value."""
-    _, offsets, data = values.buffers()
-    if data is None:
-        return False
-    bounds = np.frombuffer(offsets, dtype=np.int32)[values.offset : values.offset + len(values) + 1]
-    window = memoryview(data)[bounds[0] : bounds[-1]]
-    return _ESCAPED.search(window) is not None or _SEPARATOR_BYTES.search(window) is not None
-
-
-def _json_escaped(values: pa.Array) -> pa.Array:
-    """The strings escaped as json_text escapes them, without the quotes."""
-    if not _needs_escaping(values):
-        return values
-    values = pc.replace_substring(values, "\\", "\\\\")
-    values = pc.replace_substring(values, '"', '\\"')
-    for character in _CONTROL:
-        if pc.any(pc.match_substring(values, character)).as_py():
-            escaped = _SHORT_ESCAPES.get(character, f"\\u{ord(character):04x}")
-            values = pc.replace_substring(values, character, escaped)
-    for character, escaped in _SEPARATORS.items():
-        if pc.any(pc.match_substring(values, character)).as_py():
-            values = pc.replace_substring(values, character, escaped)
-    return values
-
-
-def json_strings(values: pa.Array) -> pa.Array:
-    """Each string as a JSON string literal (escaped as json_text does), null as null."""
-    quoted = pc.binary_join_element_wise('"', _json_escaped(values), '"', "")
-    return pc.fill_null(quoted, "null") if values.null_count else quoted
-
-
-def json_numbers(values: pa.Array) -> pa.Array:
-    """Numbers as JSON; a whole float keeps a fraction (`12.0`, as json.dumps writes it, so
-    that a reader infers a float column, not an integer one); a float that is not finite
-    becomes a string ("NaN", "Infinity"), as PostgreSQL's own JSON functions write it."""
-    text = pc.cast(values, pa.string())
-    if pa.types.is_floating(values.type):
-        whole = pc.match_substring_regex(text, r"^-?[0-9]+$")
-        if pc.any(whole).as_py():
-            text = pc.if_else(whole, pc.binary_join_element_wise(text, ".0", ""), text)
-    if pa.types.is_floating(values.type) and not pc.all(pc.is_finite(values)).as_py():
-        names = pc.if_else(
-            pc.is_nan(values), '"NaN"', pc.if_else(pc.less(values, 0), '"-Infinity"', '"Infinity"')
-        )
-        text = pc.if_else(pc.is_finite(values), text, names)
-    return pc.fill_null(text, "null") if values.null_count else text
-
-
-def _json_values(values: pa.Array) -> pa.Array:
-    """Each value of a column as JSON text."""
-    if pa.types.is_string(values.type):
-        return json_strings(values)
-    if pa.types.is_boolean(values.type):
-        written = pc.if_else(values, "true", "false")
-        return pc.fill_null(written, "null") if values.null_count else written
-    return json_numbers(values)
-
-
-def _json_lines(
-    batch: pa.RecordBatch, columns: Sequence[pa.Field], constants: Mapping[str, Any]
-) -> bytes:
-    """One JSON object a line for each row of a batch, with the plan's columns as keys, in
-    order: the pieces are joined column by column, not row by row. A struct column is an
-    object of its children (read as `name.child`), a null-typed one null, a constant one
-    (`project`) the same text on every line. Text between the values is gathered into one
-    literal; strings without nulls take their quotes from it."""
-    pieces: list[Any] = []
-    literal = ""
-
-    def add(key: str, values: pa.Array) -> None:
-        nonlocal literal
-        if pa.types.is_string(values.type) and not values.null_count:
-            pieces.extend([literal + key + '"', _json_escaped(values)])
-            literal = '"'
-        else:
-            pieces.extend([literal + key, _json_values(values)])
-            literal = ""
-
-    for index, field_ in enumerate(columns):
-        key = ("{" if index == 0 else ", ") + json_text(field_.name) + ": "
-        if field_.name in constants:
-            literal += key + json_text(constants[field_.name])
-        elif pa.types.is_null(field_.type):
-            literal += key + "null"
-        elif pa.types.is_struct(field_.type):
-            literal += key
-            for position, child in enumerate(field_.type):
-                opening = "{" if position == 0 else ", "
-                add(
-                    opening + json_text(child.name) + ": ",
-                    batch.column(f"{field_.name}.{child.name}"),
-                )
-            literal += "}"
-        else:
-            add(key, batch.column(field_.name))
-    pieces.append(literal + "}\n")
-    lines = pc.binary_join_element_wise(*pieces, "")
-    _, offsets, data = lines.buffers()
-    bounds = np.frombuffer(offsets, dtype=np.int32)[lines.offset : lines.offset + len(lines) + 1]
-    return data.slice(bounds[0], bounds[-1] - bounds[0]).to_pybytes() if len(lines) else b""
-
-
-def judgment_json_lines(*, plan: ExportPlan) -> Iterator[bytes]:
-    """The `judgments` export as JSON Lines on PostgreSQL, one chunk per block of rows: the
-    same objects as judgment_records, keys and types from the plan's columns."""
-    constants = {"project": plan.project.slug}
-    for batch in _plan_batches(plan):
-        yield _json_lines(batch, plan.columns, constants)

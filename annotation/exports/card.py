@@ -1,0 +1,408 @@
+"""The dataset card of a snapshot: front matter the Hugging Face Hub reads, the
+project's protocol, agreement, filters, the declared fields of its format and how to load
+the file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import yaml
+from django.db.models import Count
+
+from annotation.exports.fields import ROW, field_table, fields_of
+from annotation.exports.plan import ExportPlan, rubric_score_column
+from annotation.exports.readers import passing_judgments
+from annotation.licenses import hub_license
+from annotation.models import Annotator, Criterion, Item, Project, Snapshot
+from annotation.services.reports import report_latest
+
+INSTRUCTIONS_EXCERPT = 600
+CARD_DATA_DIR = "data"  # where a folder download keeps the file, as the card's configs say
+
+
+# ---------------------------------------------------------------- the dataset card
+
+_KIND_TEXT = {
+    Project.Kind.PAIRWISE: (
+        "Pairwise comparison: annotators saw a prompt and two responses side by side "
+        "(model names hidden, sides drawn at random) and chose the better one"
+    ),
+    Project.Kind.RUBRIC: (
+        "Rubric rating: annotators saw a prompt and one response (model name hidden) "
+        "and scored it on every criterion below"
+    ),
+}
+
+#: What the card says of a format beyond its fields (declared in annotation/exports/fields.py).
+_FIELDS_NOTE = {
+    "labels": (
+        "Both computed labels were computed when this file was written, from the judgments "
+        "passing the filters below; adjudications are as they were then."
+    ),
+    "rubric": "Judgments made under different criteria are never pooled.",
+    "items": "It re-imports into a new project unchanged.",
+    "annotators": (
+        "Crowd platforms' worker ids are never exported. Consent and quality figures are as "
+        "they were when the file was written."
+    ),
+}
+
+
+def _fields_lines(plan: ExportPlan) -> list[str]:
+    """The card's field list: the format's declared fields for this project's kind."""
+    export_format = plan.query.format
+    fields = fields_of(export_format, pairwise=plan.project.is_pairwise)
+    note = _FIELDS_NOTE.get(export_format)
+    return [
+        ROW[export_format] + (f" {note}" if note else ""),
+        "",
+        field_table(fields, kinds=False),
+    ]
+
+
+def _margin_text(project: Project) -> str:
+    if project.strength_scale:
+        return (
+            "`margin` is the mean preference strength (1 = slightly better ... 3 = much "
+            "better) of the judgments behind the winner."
+        )
+    return "`margin` is (votes for the winner - votes for the loser) / all votes of the pair."
+
+
+def _label_text(plan: ExportPlan) -> str:
+    if plan.query.filters.label == "adjudicated":
+        return (
+            "Pairs are decided by a researcher's adjudication where there is one (a row when "
+            "the researcher chose a or b, whatever the agreement and judgment filters; none "
+            "for a tie or both bad), and by majority elsewhere: a row when a or b has more "
+            "votes than any other answer. `agreement` is the share of the pair's judgments "
+            "that agree with the winner."
+        )
+    if plan.query.filters.label == "dawid_skene":
+        return (
+            "Pairs are decided by their Dawid-Skene label (fitted when this file was written "
+            "on every judgment passing the filters, each annotator weighed by their estimated "
+            "reliability): a pair is a row when that label is a or b, and `agreement` is its "
+            "posterior probability."
+        )
+    return (
+        "Pairs are decided by majority: a row when a or b has more votes than any other "
+        "answer (ties, 'both bad' and pairs without a single leader are left out); "
+        "`agreement` is the winner's share of the pair's judgments."
+    )
+
+
+def _criteria_lines(criteria: Sequence[Criterion]) -> list[str]:
+    lines = []
+    for criterion in criteria:
+        line = f"- **{criterion.label}** (`{criterion.key}`, {criterion.level}, "
+        line += f"{criterion.min} to {criterion.max})"
+        if criterion.description:
+            line += f": {criterion.description.strip().rstrip('.')}"
+        levels = [f"{score} = {label}" for score, label in criterion.levels() if label]
+        if levels:
+            line += f". Levels: {'; '.join(levels)}"
+        lines.append(line + ".")
+    return lines
+
+
+def _agreement_lines(project: Project) -> list[str]:
+    report = report_latest(project=project)
+    if report is None:
+        return ["No agreement report has been computed for this project yet."]
+    lines = [
+        f"From the project's latest report ({report.computed_at:%Y-%m-%d %H:%M} UTC, over "
+        f"{report.n_judgments} judgments; human, non-gold judgments, whatever the export's "
+        "filters):",
+        "",
+        "| criterion | Krippendorff's alpha | 95% interval | percent agreement | judgments |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+
+    def number(value: Any) -> str:
+        return f"{value:.3f}" if isinstance(value, int | float) else "n/a"
+
+    for key, figures in (report.report.get("criteria") or {}).items():
+        alpha = figures.get("krippendorff_alpha") or {}
+        percent = figures.get("percent_agreement") or {}
+        interval = alpha.get("ci") or [None, None]
+        lines.append(
+            f"| {key} | {number(alpha.get('value'))} | "
+            f"[{number(interval[0])}, {number(interval[1])}] | "
+            f"{number(percent.get('value'))} | {figures.get('n_judgments', 'n/a')} |"
+        )
+    return lines
+
+
+def _loading_lines(plan: ExportPlan, filename: str) -> list[str]:
+    builder = {"jsonl": "json", "csv": "csv", "parquet": "parquet"}[plan.query.filetype]
+    lines = [
+        "Downloaded as a folder (`GET .../snapshots/{id}/download/?as=folder`, a zip of this "
+        f"card as `README.md` and the file as `data/{filename}`), the unzipped folder loads as "
+        "it is, and uploads to the Hugging Face Hub as a dataset repository as it is:",
+        "",
+        "```python",
+        "from datasets import load_dataset",
+        "",
+        'dataset = load_dataset("path/to/unzipped/folder", split="train")',
+        "```",
+        "",
+        "```sh",
+        "hf upload --repo-type dataset <you>/<dataset> path/to/unzipped/folder",
+        "# huggingface_hub before 1.0: huggingface-cli upload --repo-type dataset "
+        "<you>/<dataset> path/to/unzipped/folder .",
+        "```",
+        "",
+        "The file alone:",
+        "",
+        "```python",
+        "from datasets import load_dataset",
+        "",
+        f'dataset = load_dataset("{builder}", data_files="{filename}", split="train")',
+        "```",
+    ]
+    if plan.query.filetype == "csv":
+        lines.append("")
+        lines.append(
+            "In CSV, message lists and objects are JSON text, and a text that starts with `=`, "
+            "`+`, `-`, `@`, a tab or a carriage return has a leading `'` (so that spreadsheets "
+            "do not run it as a formula; a text that starts with `'` before one of those has "
+            "one more): drop one leading `'` from such a cell to get the text. Number columns "
+            "are plain numbers."
+        )
+    return lines
+
+
+# ---------------------------------------------------------------- the card's front matter
+
+#: The Hub's task categories each format serves.
+_TASK_CATEGORIES = {
+    "judgments": ["text-classification", "reinforcement-learning"],
+    "dpo": ["text-generation", "reinforcement-learning"],
+    "kto": ["text-generation", "reinforcement-learning"],
+    "rubric": ["text-classification", "reinforcement-learning"],
+    "labels": ["text-classification", "reinforcement-learning"],
+    "items": ["text-generation"],
+    "annotators": ["tabular-classification"],
+}
+_SIZE_CATEGORIES = (
+    (1_000, "n<1K"),
+    (10_000, "1K<n<10K"),
+    (100_000, "10K<n<100K"),
+    (1_000_000, "100K<n<1M"),
+    (10_000_000, "1M<n<10M"),
+    (100_000_000, "10M<n<100M"),
+    (1_000_000_000, "100M<n<1B"),
+)
+_CROWD_SOURCES = {Annotator.Source.PROLIFIC, Annotator.Source.MTURK}
+
+
+def size_category(rows: int) -> str:
+    """The Hub's `size_categories` value for a number of rows."""
+    for bound, name in _SIZE_CATEGORIES:
+        if rows < bound:
+            return name
+    return "n>1B" if rows < 10_000_000_000 else "other"
+
+
+def annotations_creators(sources: set[tuple[str, str]]) -> list[str]:
+    """The Hub's `annotations_creators` for the (annotator source, kind) pairs behind a
+    dataset: model judges are machine-generated, crowd platforms' workers crowdsourced,
+    the site's own accounts expert-generated (in-house annotators), and people's judgments
+    imported from elsewhere found; no judgment at all is no-annotation."""
+    creators = set()
+    for source, kind in sources:
+        if kind == Annotator.Kind.MODEL:
+            creators.add("machine-generated")
+        elif source in _CROWD_SOURCES:
+            creators.add("crowdsourced")
+        elif source == Annotator.Source.IMPORT:
+            creators.add("found")
+        else:
+            creators.add("expert-generated")
+    return sorted(creators) or ["no-annotation"]
+
+
+def _creators(plan: ExportPlan, behind: set[tuple[str, str]]) -> list[str]:
+    """An `items` file holds no judgments: its only labels are the references imported with
+    the items (found elsewhere)."""
+    if plan.query.format != "items":
+        return annotations_creators(behind)
+    labelled = Item.objects.filter(project=plan.project, reference__isnull=False).exists()
+    return ["found"] if labelled else ["no-annotation"]
+
+
+def card_language(content_language: str) -> list[str]:
+    """The Hub's `language` (ISO 639 codes) from a BCP 47 tag: its language subtag."""
+    primary = content_language.split("-")[0].strip().lower()
+    return [primary] if primary.isascii() and primary.isalpha() and 2 <= len(primary) <= 3 else []
+
+
+def card_metadata(
+    *,
+    plan: ExportPlan,
+    settings: dict[str, Any],
+    filename: str,
+    row_count: int,
+    creators: list[str],
+) -> dict[str, Any]:
+    """The card's YAML front matter, as the Hugging Face Hub reads it. `settings` are the
+    project's settings the snapshot recorded (its license as it was then)."""
+    project = plan.project
+    metadata: dict[str, Any] = hub_license(
+        settings.get("license", project.license) or "",
+        settings.get("license_name", project.license_name) or "",
+    )
+    language = card_language(settings.get("content_language", project.content_language) or "")
+    if language:
+        metadata["language"] = language
+    kind_tag = "preference" if project.is_pairwise else "rating"
+    metadata |= {
+        "pretty_name": project.name,
+        "task_categories": _TASK_CATEGORIES.get(plan.query.format, ["text-classification"]),
+        "size_categories": [size_category(row_count)],
+        "annotations_creators": creators,
+        "tags": ["human-feedback", kind_tag, plan.query.format],
+        "configs": [
+            {
+                "config_name": "default",
+                "data_files": [{"split": "train", "path": f"{CARD_DATA_DIR}/{filename}"}],
+            }
+        ],
+    }
+    return metadata
+
+
+def _front_matter(metadata: dict[str, Any]) -> list[str]:
+    text = yaml.safe_dump(metadata, sort_keys=False, allow_unicode=True, width=1000)
+    return ["---", *text.rstrip("\n").splitlines(), "---"]
+
+
+def _rubric_version_lines(plan: ExportPlan, versions: list[int]) -> list[str]:
+    """The rubric version(s) of the judgments behind the file, beside the current one."""
+    current = plan.project.rubric_version
+    if not versions:
+        return [f"- rubric version: none in the data (the project's current one is {current})"]
+    named = ", ".join(str(v) for v in versions)
+    plural = "s" if len(versions) > 1 else ""
+    return [f"- rubric version{plural} of the judgments: {named} (current: {current})"]
+
+
+def dataset_card(*, snapshot: Snapshot, plan: ExportPlan) -> str:
+    """The snapshot's dataset card: Markdown with the YAML front matter the Hugging Face
+    Hub reads (license, language, task and size categories, annotations creators, configs
+    pointing at the folder download's data file)."""
+    project = plan.project
+    filters = plan.query.filters
+    passing = passing_judgments(project=project, filters=filters)
+    counts = passing.aggregate(judgments=Count("pk"), annotators=Count("annotator", distinct=True))
+    behind = passing.order_by().values_list("annotator__source", "annotator__kind").distinct()
+    versions = sorted(set(passing.order_by().values_list("rubric_version", flat=True).distinct()))
+    filename = os.path.basename(snapshot.file.name)
+    settings = (snapshot.protocol or {}).get("project") or {}
+    metadata = card_metadata(
+        plan=plan,
+        settings=settings,
+        filename=filename,
+        row_count=snapshot.row_count or 0,
+        creators=_creators(plan, set(behind)),
+    )
+    if metadata["license"] == "unknown":
+        license_line = "unknown: the project sets none (set its license before sharing)"
+    else:
+        license_line = metadata.get("license_name", metadata["license"])
+    instructions = project.instructions.strip()
+    if len(instructions) > INSTRUCTIONS_EXCERPT:
+        instructions = instructions[:INSTRUCTIONS_EXCERPT].rsplit(" ", 1)[0] + " ..."
+    asked = _KIND_TEXT[project.kind]
+    if project.is_pairwise:
+        extras = [
+            text
+            for allowed, text in (
+                (project.allow_tie, "a tie was allowed"),
+                (project.allow_both_bad, "'both bad' was allowed"),
+                (project.strength_scale, "with a strength from 1 (slightly) to 3 (much better)"),
+            )
+            if allowed
+        ]
+        if extras:
+            asked += "; " + "; ".join(extras)
+    lines = [
+        *_front_matter(metadata),
+        "",
+        f"# {project.name}: `{plan.query.format}` snapshot {snapshot.pk}",
+        "",
+        f"- file: `{filename}` ({plan.query.filetype}), {snapshot.row_count} rows",
+        f"- sha256: `{snapshot.sha256}`",
+        f"- created: {snapshot.created_at:%Y-%m-%d %H:%M} UTC from project `{project.slug}`, "
+        f"judgments up to id {filters.up_to_id}",
+        f"- license: {license_line}",
+        *(_rubric_version_lines(plan, versions) if plan.criteria else []),
+        "",
+        "## What annotators were asked",
+        "",
+        asked + ".",
+        "",
+    ]
+    if instructions:
+        lines += ["Instructions (excerpt):", ""]
+        lines += [f"> {line}" if line else ">" for line in instructions.splitlines()]
+        lines.append("")
+    by_version = dict(plan.rubric_versions)
+    shown = [v for v in versions if v in by_version] if len(by_version) > 1 else []
+    if len(shown) > 1:
+        for version in shown:
+            criteria = _criteria_lines(by_version[version])
+            lines += [f"Criteria of rubric version {version}:", "", *criteria, ""]
+    elif plan.criteria:
+        lines += ["Criteria:", "", *_criteria_lines(plan.criteria), ""]
+    lines += [
+        "## Annotation",
+        "",
+        f"- judgments passing the filters below: {counts['judgments']}, from "
+        f"{counts['annotators']} annotators ({', '.join(metadata['annotations_creators'])})",
+        f"- {project.annotations_per_task} judgments wanted per task; gold rate "
+        f"{project.gold_rate:g}",
+        "",
+        "## Agreement",
+        "",
+        *_agreement_lines(project),
+        "",
+        "## Filters",
+        "",
+        "| filter | value |",
+        "| --- | --- |",
+        *(
+            f"| {key} | {json.dumps(value)} |"
+            for key, value in plan.query.as_dict().items()
+            if key not in ("format", "filetype")
+        ),
+        "",
+        "## Fields",
+        "",
+        *_fields_lines(plan),
+    ]
+    if plan.query.format == "dpo":
+        lines += ["", _label_text(plan), "", _margin_text(project)]
+    if plan.query.format == "rubric":
+        renamed = [c.key for c in plan.criteria if rubric_score_column(c.key) != c.key]
+        if renamed:
+            lines += ["", f"Criteria named like a fixed column get a `score_` prefix: {renamed}."]
+    if plan.conversational and plan.query.format in ("dpo", "rubric", "items"):
+        lines += [
+            "",
+            "Some prompts are conversations, so every `prompt` is a list of "
+            '`{"role", "content"}` messages (a plain prompt is one user message)'
+            + (
+                "; `chosen` and `rejected` are one assistant message each (TRL's "
+                "conversational preference format)."
+                if plan.query.format == "dpo"
+                else "."
+            ),
+        ]
+    lines += ["", "## Loading", "", *_loading_lines(plan, filename), ""]
+    return "\n".join(lines)

@@ -1,0 +1,268 @@
+"""An export's plan: its query checked against the project, with the columns fixed
+before the first row is read (from the declared fields, annotation/exports/fields.py, and
+the project: its criteria and rubric versions, whether any prompt is a conversation), so a
+JSON Lines file loads with one type per column and a Parquet file has one schema.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+from django.db.models import (
+    CharField,
+    Func,
+)
+
+from annotation.errors import ValidationFailed
+from annotation.exports.fields import MESSAGES, fields_of
+from annotation.exports.query import ExportQuery, _error
+from annotation.models import (
+    Criterion,
+    Item,
+    Project,
+    RubricVersion,
+)
+from annotation.services.projects import CRITERION_FIELDS
+
+
+@dataclass(frozen=True)
+class ExportPlan:
+    """A checked query for one project: what to read and the columns it yields. A `rubric`
+    plan also knows the criteria of each rubric version it reads (`criteria` is then the
+    columns' criteria: every key of those versions, the newest definition of each)."""
+
+    project: Project
+    query: ExportQuery
+    criteria: tuple[Criterion, ...]
+    conversational: bool
+    columns: tuple[pa.Field, ...]
+    rubric_versions: tuple[tuple[int, tuple[Criterion, ...]], ...] = ()
+
+    @property
+    def column_names(self) -> list[str]:
+        return [column.name for column in self.columns]
+
+    @property
+    def schema(self) -> pa.Schema:
+        """The file's schema, whatever its type: Parquet's, and the types JSON Lines keep to."""
+        return pa.schema(list(self.columns))
+
+    @property
+    def answer_keys(self) -> list[str] | None:
+        """The keys of the `judgments` answers struct (`criteria` or `scores`)."""
+        if self.query.format != "judgments":
+            return None
+        answers = self.schema.field("criteria" if self.project.is_pairwise else "scores").type
+        return [child.name for child in answers] if pa.types.is_struct(answers) else []
+
+    @property
+    def filename(self) -> str:
+        return f"{self.project.slug}-{self.query.format}.{self.query.filetype}"
+
+
+# ---------------------------------------------------------------- planning
+
+
+class JSONType(Func):
+    """The type of a JSON value: 'array', 'object', ... (JSON_TYPE on SQLite)."""
+
+    function = "JSON_TYPE"
+    output_field = CharField()
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return super().as_sql(compiler, connection, function="JSONB_TYPEOF", **extra)
+
+
+def project_has_conversations(*, project: Project) -> bool:
+    """Whether any item's prompt is a list of messages (one query)."""
+    return (
+        Item.objects.filter(project=project)
+        .annotate(prompt_type=JSONType("prompt"))
+        .filter(prompt_type="array")
+        .exists()
+    )
+
+
+def export_plan(*, project: Project, query: ExportQuery) -> ExportPlan:
+    """Check the query against the project and fix the columns before any row is read."""
+    if query.format == "dpo" and not project.is_pairwise:
+        raise ValidationFailed(
+            f"Project {project.slug!r} is a rubric project: DPO pairs come from pairwise ones.",
+            errors=[_error("format", "dpo needs a pairwise project")],
+        )
+    if query.format == "labels" and not project.is_pairwise:
+        raise ValidationFailed(
+            f"Project {project.slug!r} is a rubric project: labels are of pairwise tasks.",
+            errors=[_error("format", "labels needs a pairwise project")],
+        )
+    if query.format == "rubric" and project.is_pairwise:
+        raise ValidationFailed(
+            f"Project {project.slug!r} is a pairwise project: use format dpo or judgments.",
+            errors=[_error("format", "rubric needs a rubric project")],
+        )
+    criteria = tuple(project.criteria.all())
+    versions: tuple[tuple[int, tuple[Criterion, ...]], ...] = ()
+    if query.format == "rubric":
+        versions = _rubric_versions_read(project, criteria, query.filters.rubric_version)
+        criteria = _rubric_column_criteria(versions)
+    conversational = False
+    if query.format in ("dpo", "rubric", "items"):
+        conversational = project_has_conversations(project=project)
+    if query.format == "rubric":
+        columns = _rubric_columns(criteria, versions, conversational)
+    else:
+        retractable = query.filters.since is not None
+        columns = _columns(project, query.format, criteria, conversational, retractable=retractable)
+    return ExportPlan(project, query, criteria, conversational, columns, versions)
+
+
+def rubric_versions_of(
+    *, project: Project, current: Sequence[Criterion] | None = None
+) -> dict[int, tuple[Criterion, ...]]:
+    """Every rubric version of the project with its criteria, oldest first: the archived
+    ones (RubricVersion) and the current one (the project's criteria, or `current` when the
+    caller has read them). Archived criteria are unsaved Criterion objects, so their level,
+    range and labels read as the current ones do."""
+    versions: dict[int, tuple[Criterion, ...]] = {}
+    for archived in RubricVersion.objects.filter(project=project).order_by("version"):
+        versions[archived.version] = tuple(
+            Criterion(
+                project=project,
+                position=position,
+                **{k: v for k, v in fields.items() if k in CRITERION_FIELDS},
+            )
+            for position, fields in enumerate(archived.criteria or [])
+            if isinstance(fields, dict) and fields.get("key")
+        )
+    versions[project.rubric_version] = tuple(project.criteria.all() if current is None else current)
+    return versions
+
+
+def _rubric_versions_read(
+    project: Project, current: tuple[Criterion, ...], wanted: int | None
+) -> tuple[tuple[int, tuple[Criterion, ...]], ...]:
+    """The versions a rubric export reads, newest first: the one asked for (an unknown one
+    is a 400 naming `rubric_version`), else every version."""
+    versions = rubric_versions_of(project=project, current=current)
+    if wanted is None:
+        return tuple(sorted(versions.items(), reverse=True))
+    if wanted not in versions:
+        known = ", ".join(str(v) for v in sorted(versions))
+        raise ValidationFailed(
+            f"Project {project.slug!r} has no rubric version {wanted}.",
+            errors=[_error("rubric_version", f"unknown version; this project has {known}")],
+        )
+    return ((wanted, versions[wanted]),)
+
+
+def _rubric_column_criteria(
+    versions: Sequence[tuple[int, tuple[Criterion, ...]]],
+) -> tuple[Criterion, ...]:
+    """Every criterion key of the versions, once: the newest version's criteria in their
+    order, then keys only older versions had."""
+    seen: dict[str, Criterion] = {}
+    for _, criteria in versions:
+        for criterion in criteria:
+            seen.setdefault(criterion.key, criterion)
+    return tuple(seen.values())
+
+
+def rubric_score_column(criterion_key: str) -> str:
+    """A criterion's column in the rubric format; a key that would shadow a fixed column
+    gets a `score_` prefix."""
+    return f"score_{criterion_key}" if criterion_key in _RUBRIC_FIXED else criterion_key
+
+
+_RUBRIC_FIXED = {
+    "prompt",
+    "response",
+    "model",
+    "item_id",
+    "response_id",
+    "rubric_version",
+    "n_judgments",
+    "agreement",
+}
+
+
+def column(name: str, column_type: pa.DataType, *, nullable: bool = False) -> pa.Field:
+    """One column of an export: required (never null, so non-nullable in Parquet) unless
+    said otherwise."""
+    return pa.field(name, column_type, nullable=nullable)
+
+
+def _answer_keys(project: Project, criteria: tuple[Criterion, ...]) -> list[str]:
+    """The keys of a judgment's answers (`criteria` or `scores`): the current criteria, then
+    those only earlier rubric versions had, so old judgments keep their answers."""
+    versions = rubric_versions_of(project=project, current=criteria)
+    return [c.key for c in _rubric_column_criteria(sorted(versions.items(), reverse=True))]
+
+
+def _answers_type(project: Project, keys: Sequence[str]) -> pa.DataType:
+    """A struct of the answer keys (text for pairwise criteria, integers for rubric scores),
+    every key present and null when unanswered; null when the project asks for none."""
+    if not keys:
+        return pa.null()
+    value_type = pa.string() if project.is_pairwise else pa.int64()
+    return pa.struct([column(key, value_type, nullable=True) for key in keys])
+
+
+def _rubric_columns(
+    criteria: tuple[Criterion, ...],
+    versions: Sequence[tuple[int, tuple[Criterion, ...]]],
+    conversational: bool,
+) -> tuple[pa.Field, ...]:
+    """A rubric row: the response, its rubric version, then per criterion its value (an
+    integer score for nominal and ordinal criteria, a float mean for interval ones; a key
+    that is interval in any version read is a float) and, for a nominal one, the value's
+    share; then the agreements."""
+    levels: dict[str, set[str]] = defaultdict(set)
+    for _, version_criteria in versions:
+        for criterion in version_criteria:
+            levels[criterion.key].add(criterion.level)
+    text = pa.string()
+    values: list[pa.Field] = []
+    for criterion in criteria:
+        kinds = levels[criterion.key] or {criterion.level}
+        interval = Criterion.Level.INTERVAL in kinds
+        value_type = pa.float64() if interval else pa.int64()
+        values.append(column(rubric_score_column(criterion.key), value_type, nullable=True))
+        if Criterion.Level.NOMINAL in kinds:
+            values.append(column(f"share_{criterion.key}", pa.float64(), nullable=True))
+    return (
+        column("prompt", MESSAGES if conversational else text),
+        column("response", text),
+        column("model", text),
+        column("item_id", text),
+        column("response_id", text),
+        column("rubric_version", pa.int64()),
+        *values,
+        column("n_judgments", pa.int64()),
+        *(column(f"agreement_{c.key}", pa.float64(), nullable=True) for c in criteria),
+        column("agreement", pa.float64(), nullable=True),
+    )
+
+
+def _columns(
+    project: Project,
+    export_format: str,
+    criteria: tuple[Criterion, ...],
+    conversational: bool,
+    *,
+    retractable: bool = False,
+) -> tuple[pa.Field, ...]:
+    """The columns of a format other than `rubric`, from its declared fields
+    (annotation/exports/fields.py). `retractable` (a `dpo` pull with `since`): a retraction
+    row keeps only its keys, so the texts may be null."""
+    columns = []
+    for declared in fields_of(export_format, pairwise=project.is_pairwise):
+        if declared.type == "answers":
+            answers = _answers_type(project, _answer_keys(project, criteria))
+            columns.append(column(declared.name, answers, nullable=pa.types.is_null(answers)))
+        else:
+            columns.append(declared.field(conversational=conversational, retractable=retractable))
+    return tuple(columns)

@@ -1,0 +1,257 @@
+"""An export's query (CONTRACT section 7): format, filetype and filters, read from
+request parameters or a snapshot's stored query and checked once, every bad or
+inapplicable value a 400 naming it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime, time
+from typing import Any
+
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from annotation.errors import ValidationFailed
+from annotation.models import (
+    Annotator,
+    Project,
+)
+from annotation.numbers import BIGINT_MAX, INT_MAX, ascii_float, ascii_int
+
+EXPORT_FORMATS = ("judgments", "dpo", "rubric", "items", "annotators", "labels")
+EXPORT_FILETYPES = ("jsonl", "csv", "parquet")
+
+# The filters each format understands. One given to a format it does not apply to is a
+# 400, not silently ignored, so a snapshot's query always means what it says
+# (`exclude_flagged`, true by default, is accepted everywhere).
+_JUDGMENT_FILTERS = {"exclude_flagged", "include_gold", "since", "annotator_kind", "min_judgments"}
+_FILTERS_OF = {
+    "judgments": _JUDGMENT_FILTERS,
+    "dpo": _JUDGMENT_FILTERS | {"min_agreement", "label"},
+    "rubric": _JUDGMENT_FILTERS | {"min_agreement", "rubric_version"},
+    "labels": _JUDGMENT_FILTERS,
+    "items": {"exclude_flagged", "include_gold", "since"},
+    "annotators": {"exclude_flagged", "include_gold", "annotator_kind"},
+}
+QUERY_KEYS = ("format", "filetype", *sorted(set().union(*_FILTERS_OF.values())))
+
+
+def export_filters_of(export_format: str) -> frozenset[str]:
+    """The filters a format understands (any other given to it is a 400)."""
+    return frozenset(_FILTERS_OF[export_format])
+
+
+#: Formats made from one kind of project only (export_plan refuses them elsewhere).
+_PAIRWISE_FORMATS = ("dpo", "labels")
+_RUBRIC_FORMATS = ("rubric",)
+
+
+def export_formats_of(*, project: Project) -> tuple[str, ...]:
+    """The formats this project can be exported as, in EXPORT_FORMATS order."""
+    other_kind = _RUBRIC_FORMATS if project.is_pairwise else _PAIRWISE_FORMATS
+    return tuple(f for f in EXPORT_FORMATS if f not in other_kind)
+
+
+#: `annotator_kind`: a kind, or `all`. Aggregated formats count people unless asked (model
+#: judges are not people's preferences); the others keep every row unless asked.
+ANNOTATOR_KINDS = (*Annotator.Kind.values, "all")
+_HUMAN_BY_DEFAULT = {"dpo", "rubric", "labels"}
+#: `label`: what decides a `dpo` pair (`adjudicated`: a researcher's decision where there
+#: is one, else the majority).
+PAIR_LABELS = ("majority", "dawid_skene", "adjudicated")
+AVAILABLE_PAIR_LABELS = PAIR_LABELS
+
+
+@dataclass(frozen=True)
+class ExportFilters:
+    """Which judgments count. `up_to_id` pins a snapshot to the judgments it saw."""
+
+    exclude_flagged: bool = True
+    include_gold: bool = False
+    since: datetime | int | None = None
+    annotator_kind: str | None = None
+    min_judgments: int | None = None
+    min_agreement: float | None = None
+    rubric_version: int | None = None
+    label: str | None = None  # dpo: "majority", "dawid_skene" or "adjudicated"
+    up_to_id: int | None = None
+
+
+@dataclass(frozen=True)
+class ExportQuery:
+    format: str = "judgments"
+    filetype: str = "jsonl"
+    filters: ExportFilters = field(default_factory=ExportFilters)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The query as JSON (what a snapshot stores and shows), defaults included."""
+        filters = asdict(self.filters)
+        filters.pop("up_to_id")
+        if filters["label"] is None:  # formats other than dpo have no label
+            filters.pop("label")
+        since = filters["since"]
+        if isinstance(since, datetime):
+            filters["since"] = since.isoformat()
+        return {"format": self.format, "filetype": self.filetype, **filters}
+
+
+# ---------------------------------------------------------------- reading the query
+
+
+def _error(field_name: str, message: str) -> dict[str, str]:
+    return {"field": field_name, "error": message}
+
+
+def _read_bool(name: str, value: Any, default: bool, errors: list) -> bool:
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+    errors.append(_error(name, "must be true or false"))
+    return default
+
+
+_SINCE_ERROR = f"must be a judgment id (0 to {BIGINT_MAX}) or an ISO datetime"
+_MIN_JUDGMENTS_ERROR = f"must be an integer from 0 to {INT_MAX}"
+
+
+def _read_since(value: Any, errors: list) -> datetime | int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        value = value.strip()
+        number = ascii_int(value)
+        if number is None and value.isascii():
+            try:
+                moment = parse_datetime(value)
+                if moment is None and (day := parse_date(value)) is not None:
+                    moment = datetime.combine(day, time.min)
+                if moment is not None:
+                    moment = moment if timezone.is_aware(moment) else moment.replace(tzinfo=UTC)
+                    # The query compares in UTC, where an offset can push a moment near
+                    # year 1 or 9999 out of the calendar (OverflowError).
+                    moment.astimezone(UTC)
+                    return moment
+            except (ValueError, OverflowError):
+                pass
+        value = number
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= BIGINT_MAX:
+        return value
+    errors.append(_error("since", _SINCE_ERROR))
+    return None
+
+
+def _read_min_judgments(value: Any, errors: list) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        value = ascii_int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= INT_MAX:
+        return value
+    errors.append(_error("min_judgments", _MIN_JUDGMENTS_ERROR))
+    return None
+
+
+def _read_min_agreement(value: Any, errors: list) -> float | None:
+    if value is None or value == "":
+        return None
+    number = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value)
+    elif isinstance(value, str):
+        number = ascii_float(value)
+    if number is None or math.isnan(number) or not 0.0 <= number <= 1.0:
+        errors.append(_error("min_agreement", "must be a number from 0 to 1"))
+        return None
+    return number
+
+
+_RUBRIC_VERSION_ERROR = f"must be a rubric version number from 1 to {INT_MAX}"
+
+
+def _read_rubric_version(value: Any, errors: list) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        value = ascii_int(value.strip())
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= INT_MAX:
+        return value
+    errors.append(_error("rubric_version", _RUBRIC_VERSION_ERROR))
+    return None
+
+
+def _read_choice(
+    name: str, value: Any, default: str | None, choices: Sequence[str], errors: list
+) -> str | None:
+    """One of `choices` (a text), or the default when absent; anything else (another text, a
+    list, an object) is an error naming the field."""
+    if value is None or value == "":
+        return default
+    if isinstance(value, str) and value in choices:
+        return value
+    errors.append(_error(name, f"must be one of {', '.join(choices)}"))
+    return None
+
+
+def export_query_from_params(params: Mapping[str, Any], *, strict: bool = False) -> ExportQuery:
+    """Read and check an export's query: URL parameters (strings) or a snapshot's JSON
+    body (typed values; `strict` then refuses unknown keys). Every bad value is named in
+    one 400."""
+    errors: list[dict[str, str]] = []
+    if strict:
+        errors.extend(_error(key, "unknown field") for key in sorted(set(params) - set(QUERY_KEYS)))
+    export_format = _read_choice(
+        "format", params.get("format"), "judgments", EXPORT_FORMATS, errors
+    )
+    filetype = _read_choice("filetype", params.get("filetype"), "jsonl", EXPORT_FILETYPES, errors)
+    kind = _read_choice(
+        "annotator_kind", params.get("annotator_kind"), None, ANNOTATOR_KINDS, errors
+    )
+    if kind is None and export_format in _HUMAN_BY_DEFAULT:
+        kind = Annotator.Kind.HUMAN.value
+    label = _read_choice("label", params.get("label"), None, PAIR_LABELS, errors)
+    label_given = label is not None
+    if label is None and export_format == "dpo":
+        label = "majority"
+    filters = ExportFilters(
+        exclude_flagged=_read_bool("exclude_flagged", params.get("exclude_flagged"), True, errors),
+        include_gold=_read_bool("include_gold", params.get("include_gold"), False, errors),
+        since=_read_since(params.get("since"), errors),
+        annotator_kind=kind,
+        min_judgments=_read_min_judgments(params.get("min_judgments"), errors),
+        min_agreement=_read_min_agreement(params.get("min_agreement"), errors),
+        rubric_version=_read_rubric_version(params.get("rubric_version"), errors),
+        label=label,
+    )
+    if export_format in _FILTERS_OF:
+        understood = _FILTERS_OF[export_format]
+        given = {
+            "since": filters.since is not None,
+            "annotator_kind": filters.annotator_kind is not None,
+            "min_judgments": filters.min_judgments is not None,
+            "min_agreement": filters.min_agreement is not None,
+            "rubric_version": filters.rubric_version is not None,
+            "label": label_given,
+        }
+        for name, is_given in given.items():
+            if is_given and name not in understood:
+                errors.append(_error(name, f"does not apply to format {export_format}"))
+        if export_format == "items" and isinstance(filters.since, int):
+            errors.append(_error("since", "items are selected by an ISO datetime, not an id"))
+    if errors:
+        raise ValidationFailed("The export query is not valid.", errors=errors)
+    return ExportQuery(format=export_format, filetype=filetype, filters=filters)
+
+
+def with_up_to(query: ExportQuery, up_to_id: int | None) -> ExportQuery:
+    """The query pinned to the judgments up to an id (a snapshot's view of the data)."""
+    return replace(query, filters=replace(query.filters, up_to_id=up_to_id))

@@ -10,6 +10,7 @@ from pathlib import Path
 import environ
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -322,6 +323,24 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# One queue per kind of work (README, Running at scale), so a long snapshot build never delays
+# a statistics refresh when workers are given -Q. Every queue is declared, so a plain
+# `celery -A config worker` (no -Q) still consumes all of them.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES_BY_KIND = {
+    "reports": ("report_refresh", "reports_refresh_active"),
+    "snapshots": ("snapshot_build", "snapshots_requeue_pending"),
+    "imports": ("import_job_run", "import_jobs_requeue_pending"),
+    "webhooks": ("webhook_deliver", "webhook_batch"),
+}
+CELERY_TASK_ROUTES = {
+    f"annotation.tasks.{task}": {"queue": queue}
+    for queue, tasks in CELERY_TASK_QUEUES_BY_KIND.items()
+    for task in tasks
+}
+CELERY_TASK_QUEUES = [
+    Queue(name) for name in (CELERY_TASK_DEFAULT_QUEUE, *CELERY_TASK_QUEUES_BY_KIND)
+]
 REPORT_DEBOUNCE_SECONDS: int = env("REPORT_DEBOUNCE_SECONDS")
 # A report refresh or snapshot build that finds another worker on the same project or snapshot
 # tries again this much later.

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import pytest
 from celery.apps.worker import Worker
 
 import annotation.tasks  # noqa: F401  (registers the tasks by name)
 from config.celery import app
+
+ROOT = Path(__file__).resolve().parents[2]
 
 KINDS = {
     "annotation.tasks.report_refresh": "reports",
@@ -26,20 +34,67 @@ def test_each_task_is_routed_to_the_queue_of_its_kind(task, queue):
     assert app.amqp.router.route({}, task)["queue"].name == queue
 
 
+@pytest.fixture(autouse=True)
+def _all_queues_again():
+    """A worker given -Q narrows the app's queue selection for the whole process: put every
+    queue back for the tests that follow."""
+    yield
+    app.amqp.queues.select(list(app.amqp.queues))
+
+
 def test_a_worker_started_without_queues_consumes_every_queue():
-    worker = Worker(app=app, hostname="all@test", without_mingle=True, without_gossip=True)
-    try:
-        consumed = set(app.amqp.queues.consume_from or app.amqp.queues)
-    finally:
-        app.amqp.queues.select(None)
-    assert consumed == {"celery", "reports", "snapshots", "imports", "webhooks"}
-    assert worker.hostname == "all@test"
+    # A fresh process, as `celery -A config worker` is: nothing selected before it.
+    probe = (
+        "from celery.apps.worker import Worker; from config.celery import app; "
+        "Worker(app=app, hostname='all@test', without_mingle=True, without_gossip=True); "
+        "print(' '.join(sorted(app.amqp.queues.consume_from)))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env={**os.environ, "DEBUG": "true"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["celery", "imports", "reports", "snapshots", "webhooks"]
 
 
 def test_a_worker_given_one_queue_consumes_only_it():
     Worker(app=app, hostname="snap@test", queues=["snapshots"], without_mingle=True)
-    try:
-        consumed = set(app.amqp.queues.consume_from)
-    finally:
-        app.amqp.queues.select(None)
-    assert consumed == {"snapshots"}
+    assert set(app.amqp.queues.consume_from) == {"snapshots"}
+
+
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_a_snapshots_worker_leaves_statistics_to_a_worker_that_takes_every_queue(researcher):
+    import redis
+    from celery.contrib.testing.worker import start_worker
+    from django.conf import settings
+
+    from annotation.models import AgreementReport
+    from annotation.tasks import report_refresh
+    from tests.annotation.console.test_statistics import vote_on
+    from tests.factories import ProjectFactory
+
+    project = ProjectFactory(owner=researcher, slug="queued-stats")
+    vote_on(project, 4, 2)
+    broker = redis.Redis.from_url(settings.REDIS_URL)
+    with start_worker(
+        app, pool="solo", perform_ping_check=False, shutdown_timeout=30, queues=["snapshots"]
+    ):
+        report_refresh.delay(project.id, force=True)
+        time.sleep(2)
+        assert broker.llen("reports") >= 1
+        assert not AgreementReport.objects.filter(project=project).exists()
+    app.amqp.queues.select(list(app.amqp.queues))
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if AgreementReport.objects.filter(project=project).exists():
+                break
+            time.sleep(0.2)
+    assert AgreementReport.objects.filter(project=project).exists()
+    broker.close()

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -11,6 +15,7 @@ from django.test import override_settings
 
 pytestmark = pytest.mark.django_db
 
+ROOT = Path(__file__).resolve().parents[2]
 A_REAL_KEY = "x7Jq-long-random-key-used-only-by-these-tests-4d2f9a0b8c7e6d5f4a3b"
 
 
@@ -80,3 +85,38 @@ def test_without_redis_in_production_tasks_run_eagerly_and_it_is_flagged(tmp_pat
     assert _line(screen, "Celery").startswith("WARN")
     assert "eager" in _line(screen, "Celery")
     assert _line(screen, "REDIS_URL").startswith("WARN")
+
+
+def _command(tmp_path, database_url: str) -> subprocess.CompletedProcess:
+    """check_install in its own process, as an operator runs it, against another database."""
+    env = {
+        **os.environ,
+        "DEBUG": "true",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": "",
+        "MEDIA_ROOT": str(tmp_path / "media"),
+    }
+    return subprocess.run(
+        [sys.executable, "manage.py", "check_install"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_a_database_not_yet_migrated_fails_and_names_the_pending_migrations(tmp_path):
+    result = _command(tmp_path, f"sqlite:///{tmp_path / 'new.sqlite3'}")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert _line(result.stdout, "database").startswith("ok")
+    migrations = _line(result.stdout, "migrations")
+    assert migrations.startswith("ERROR") and "pending: contenttypes.0001_initial" in migrations
+
+
+def test_an_unreachable_database_fails(tmp_path):
+    result = _command(tmp_path, "postgres://postgres@127.0.0.1:1/nowhere")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert _line(result.stdout, "database").startswith("ERROR")
+    assert "not checked: database unreachable" in _line(result.stdout, "migrations")

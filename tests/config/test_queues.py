@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 from celery.apps.worker import Worker
 
 import annotation.tasks  # noqa: F401  (registers the tasks by name)
 from config.celery import app
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.processes import run_python
 
 KINDS = {
     "annotation.tasks.report_refresh": "reports",
@@ -49,15 +44,7 @@ def test_a_worker_started_without_queues_consumes_every_queue():
         "Worker(app=app, hostname='all@test', without_mingle=True, without_gossip=True); "
         "print(' '.join(sorted(app.amqp.queues.consume_from)))"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=ROOT,
-        env={**os.environ, "DEBUG": "true"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_python("-c", probe)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["celery", "imports", "reports", "snapshots", "webhooks"]
 

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from io import StringIO
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import override_settings
 
+from tests.processes import run_python
+
 pytestmark = pytest.mark.django_db
 
-ROOT = Path(__file__).resolve().parents[2]
 A_REAL_KEY = "x7Jq-long-random-key-used-only-by-these-tests-4d2f9a0b8c7e6d5f4a3b"
 
 
@@ -89,21 +87,12 @@ def test_without_redis_in_production_tasks_run_eagerly_and_it_is_flagged(tmp_pat
 
 def _command(tmp_path, database_url: str) -> subprocess.CompletedProcess:
     """check_install in its own process, as an operator runs it, against another database."""
-    env = {
-        **os.environ,
-        "DEBUG": "true",
-        "DATABASE_URL": database_url,
-        "REDIS_URL": "",
-        "MEDIA_ROOT": str(tmp_path / "media"),
-    }
-    return subprocess.run(
-        [sys.executable, "manage.py", "check_install"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    return run_python(
+        "manage.py",
+        "check_install",
+        DATABASE_URL=database_url,
+        REDIS_URL="",
+        MEDIA_ROOT=str(tmp_path / "media"),
     )
 
 

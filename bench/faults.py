@@ -414,7 +414,9 @@ def main() -> None:
     )
     parser.add_argument("--logs", type=Path, help="copy the servers' logs here before cleanup")
     args = parser.parse_args()
-    signal.signal(signal.SIGTERM, _on_signal)
+    # SIGINT too: a shell starts a background job with SIGINT ignored, and Python keeps that.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _on_signal)
     try:
         run(args)
     finally:

@@ -33,12 +33,19 @@ def check_client_every_second() -> None:
 def database_unreachable(exception: BaseException | None) -> bool:
     """Whether `exception` means the database cannot be reached (down, restarting, the
     connection lost), not that a query was wrong: an OperationalError or InterfaceError
-    after which the connection cannot be opened or does not answer `SELECT 1`. A lock
-    timeout or a missing table on a live database stays an ordinary error: a 500, a failed
-    report or snapshot. Costs a connection attempt, so only on an error path."""
+    raised while the connection could not be opened (so no connection is held), or after
+    which the connection cannot be opened or does not answer `SELECT 1`. A lock timeout or
+    a missing table on a live database stays an ordinary error: a 500, a failed report or
+    snapshot. Costs a connection attempt, so only on an error path.
+
+    A refused connection is not probed: a PostgreSQL restart refuses connections while
+    "starting up" for a fraction of a second, and the probe, a moment later, found it back
+    (bench/faults.py saw those requests answered 500)."""
     if not isinstance(exception, TRANSIENT_DATABASE_ERRORS):
         return False
     default = connections[DEFAULT_DB_ALIAS]
+    if default.connection is None:
+        return True
     try:
         default.ensure_connection()
     except DatabaseError:

@@ -76,3 +76,33 @@ def test_errors_on_a_reachable_database_are_not_unavailability():
     assert not database_unreachable(OperationalError("database table is locked"))
     assert not database_unreachable(IntegrityError("duplicate key"))
     assert not database_unreachable(None)
+
+
+@pytest.mark.postgres  # SQLite's in-memory test database never closes its connection
+@pytest.mark.django_db(transaction=True)
+def test_a_database_still_starting_up_is_unavailability_though_it_answers_a_moment_later(
+    annotator_client, pairwise
+):
+    """bench/faults.py's PostgreSQL restart: a request whose connection met "the database
+    system is starting up" was a 500, as the server was back by the time it was probed."""
+    wrapper = connections[DEFAULT_DB_ALIAS]
+    wrapper.close()
+    open_connection = wrapper.connect
+    attempts: list[int] = []
+
+    def starting_up() -> None:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise OperationalError("connection failed: FATAL: the database system is starting up")
+        open_connection()
+
+    annotator_client.raise_request_exception = False
+    with mock.patch.object(wrapper, "connect", side_effect=starting_up):
+        response = annotator_client.get("/api/v1/projects/pairs/tasks/next/")
+    assert response.status_code == 503
+    assert int(response["Retry-After"]) > 0
+
+
+def test_a_failed_query_on_an_open_connection_is_probed_not_assumed_down():
+    assert connections[DEFAULT_DB_ALIAS].connection is not None  # the test's transaction
+    assert not database_unreachable(OperationalError("canceling statement due to lock timeout"))

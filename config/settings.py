@@ -20,6 +20,7 @@ env = environ.Env(
     ALLOWED_HOSTS=(list, ["localhost", "127.0.0.1", "[::1]", "testserver"]),
     REDIS_URL=(str, ""),
     DB_CONN_MAX_AGE=(int, 60),
+    DATABASE_CONNECT_TIMEOUT=(int, 5),
     REPORT_DEBOUNCE_SECONDS=(int, 30),
 )
 
@@ -112,6 +113,10 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["CONN_MAX_AGE"] = env("DB_CONN_MAX_AGE")
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # A database that hangs rather than refusing gives up after this, not the OS's TCP timeout.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env("DATABASE_CONNECT_TIMEOUT")
+    )
 else:
     # WAL and a busy timeout let the dev server and an eager task share the file.
     DATABASES["default"].setdefault("OPTIONS", {}).update(

@@ -121,3 +121,33 @@ def test_the_scripts_set_debug_for_their_own_process_only():
         text = (ROOT / script).read_text()
         assert 'export DEBUG="${DEBUG:-true}"' in text
         assert ".env" not in text
+
+
+def test_postgresql_connections_give_up_after_a_connect_timeout():
+    """A database that hangs (not refusing) must not hold a request for the OS's TCP timeout:
+    libpq's connect_timeout, DATABASE_CONNECT_TIMEOUT seconds (a URL's own value wins)."""
+    code = (
+        "from django.conf import settings;"
+        "print(settings.DATABASES['default']['OPTIONS'].get('connect_timeout'))"
+    )
+    default = _manage(
+        "shell", "-c", code, DATABASE_URL="postgres://u:p@db.example:5432/x", DEBUG="true"
+    )
+    chosen = _manage(
+        "shell",
+        "-c",
+        code,
+        DATABASE_URL="postgres://u:p@db.example:5432/x",
+        DATABASE_CONNECT_TIMEOUT="2",
+        DEBUG="true",
+    )
+    in_url = _manage(
+        "shell",
+        "-c",
+        code,
+        DATABASE_URL="postgres://u:p@db.example:5432/x?connect_timeout=9",
+        DEBUG="true",
+    )
+    assert default.stdout.split()[-1:] == ["5"], default.stderr
+    assert chosen.stdout.split()[-1:] == ["2"], chosen.stderr
+    assert in_url.stdout.split()[-1:] == ["9"], in_url.stderr

@@ -103,7 +103,7 @@ def test_an_import_schedules_a_report_refresh_once_committed(
         assert scheduled == []  # nothing before the commit
     for callback in callbacks:
         callback()
-    assert scheduled == [{"args": [pairwise.pk], "countdown": 30}]
+    assert scheduled == [{"args": [pairwise.pk], "countdown": 30, "retry": False}]
 
 
 def test_a_refused_import_schedules_nothing(

@@ -3,6 +3,7 @@ datasets page in a real browser: every export, a snapshot, an API token."""
 
 from __future__ import annotations
 
+import re
 import urllib.error
 import urllib.request
 
@@ -60,6 +61,19 @@ def download(page, selector: str, folder) -> tuple[str, object]:
     return info.value.suggested_filename, path
 
 
+def fetch_link(page, selector: str, folder) -> tuple[str, object]:
+    """Fetch a download link's file with the page's session (cookies), as the browser would,
+    and keep it under the name its Content-Disposition gives."""
+    link = page.locator(selector)
+    assert link.get_attribute("download") is not None  # the browser saves it, not shows it
+    answer = page.context.request.get(link.evaluate("a => a.href"), timeout=60_000)
+    assert answer.status == 200, (answer.status, answer.text()[:300])
+    filename = re.search(r'filename="?([^";]+)', answer.headers["content-disposition"]).group(1)
+    path = folder / filename
+    path.write_bytes(answer.body())
+    return filename, path
+
+
 def load(path, filetype: str, cache) -> datasets.Dataset:
     return datasets.load_dataset(
         LOADERS[filetype], data_files=str(path), split="train", cache_dir=str(cache)
@@ -87,7 +101,7 @@ def test_researcher_downloads_every_export_and_loads_it_with_datasets(
     expected = {f"{f}.{t}" for f in export_formats_of(project=project) for t in LOADERS}
     assert set(names) == expected
     for name in names:
-        filename, path = download(page, f"a[data-export='{name}']", tmp_path)
+        filename, path = fetch_link(page, f"a[data-export='{name}']", tmp_path)
         export_format, filetype = name.split(".")
         assert filename == f"pairs-{export_format}.{filetype}"
         assert load(path, filetype, tmp_path / "cache").num_rows > 0, name

@@ -82,8 +82,14 @@ class Project(models.Model):
     class Kind(models.TextChoices):
         PAIRWISE = "pairwise", "Pairwise comparison"
         RUBRIC = "rubric", "Rubric rating"
+        RANKING = "ranking", "Listwise ranking"
 
     class Rationale(models.TextChoices):
+        OFF = "off", "Off"
+        OPTIONAL = "optional", "Optional"
+        REQUIRED = "required", "Required"
+
+    class Rewrite(models.TextChoices):
         OFF = "off", "Off"
         OPTIONAL = "optional", "Optional"
         REQUIRED = "required", "Required"
@@ -114,6 +120,12 @@ class Project(models.Model):
     allow_both_bad = models.BooleanField(default=False)
     strength_scale = models.PositiveSmallIntegerField(choices=STRENGTH_SCALES, default=0)
     rationale = models.CharField(max_length=10, choices=Rationale.choices, default=Rationale.OFF)
+    rewrite = models.CharField(
+        max_length=10,
+        choices=Rewrite.choices,
+        default=Rewrite.OFF,
+        help_text="Whether annotators may (or must) rewrite a response judged not good enough.",
+    )
     gold_rate = models.FloatField(
         default=0.1, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)]
     )
@@ -294,6 +306,11 @@ class Project(models.Model):
 class Criterion(models.Model):
     """A rubric dimension, or in a pairwise project a per-criterion A / B / tie question."""
 
+    class Type(models.TextChoices):
+        SCORE = "score", "Score"
+        SPANS = "spans", "Spans"
+        VERDICT = "verdict", "Verdict (good / bad)"
+
     class Level(models.TextChoices):
         NOMINAL = "nominal", "Nominal"
         ORDINAL = "ordinal", "Ordinal"
@@ -311,6 +328,12 @@ class Criterion(models.Model):
         help_text='Label per score, e.g. {"0": "useless", "4": "perfect"}.',
     )
     level = models.CharField(max_length=10, choices=Level.choices, default=Level.ORDINAL)
+    type = models.CharField(max_length=10, choices=Type.choices, default=Type.SCORE)
+    labels = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Span labels: [{"key": "factual_error", "description": "...", "shortcut": "f"}].',
+    )
     position = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
@@ -590,6 +613,11 @@ class Assignment(models.Model):
     expires_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
     skip_reason = models.CharField(max_length=300, blank=True)
+    shown_order = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="Ranking tasks: the response ids in the order shown (labels A, B, C...).",
+    )
 
     class Meta:
         ordering = ["id"]
@@ -632,7 +660,37 @@ class Judgment(models.Model):
     criteria = models.JSONField(
         default=dict, blank=True, help_text='Pairwise per-criterion answers {"key": "a"|"b"|"tie"}.'
     )
-    scores = models.JSONField(default=dict, blank=True, help_text='Rubric scores {"key": n}.')
+    scores = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Rubric scores {"key": n}, verdicts {"key": true|false}.',
+    )
+    reasons = models.JSONField(
+        default=dict, blank=True, help_text='Optional reason per verdict criterion {"key": "..."}.'
+    )
+    ranking = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="Ranking tasks: response ids best first, tied ids grouped: [[3], [1, 4], [2]].",
+    )
+    shown_order = models.JSONField(
+        null=True, blank=True, help_text="Ranking tasks: the response ids in the order shown."
+    )
+    spans = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='[{"response": id, "start": 10, "end": 25, "label": "...", "note": ""}] '
+        "in characters of the response text as imported.",
+    )
+    rewrite = models.TextField(blank=True, help_text="The annotator's rewrite of a response.")
+    rewrite_of = models.ForeignKey(
+        Response,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text="The response the rewrite replaces.",
+    )
     shown_left = models.ForeignKey(
         Response, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )

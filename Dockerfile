@@ -5,6 +5,9 @@ COPY pyproject.toml README.md ./
 COPY config ./config
 COPY annotation ./annotation
 COPY api ./api
+COPY ops ./ops
+# The main dependencies only: the test extra's reference libraries (statsmodels, krippendorff,
+# pandas) never reach the image.
 RUN pip install --no-cache-dir .
 COPY . .
 # A throwaway key for this build step only: the running site takes SECRET_KEY from its

@@ -302,6 +302,10 @@ class Project(models.Model):
     def is_pairwise(self) -> bool:
         return self.kind == self.Kind.PAIRWISE
 
+    @property
+    def is_ranking(self) -> bool:
+        return self.kind == self.Kind.RANKING
+
 
 class Criterion(models.Model):
     """A rubric dimension, or in a pairwise project a per-criterion A / B / tie question."""
@@ -414,7 +418,8 @@ class Response(models.Model):
 
 
 class Task(models.Model):
-    """What one annotator sees: a pair of responses (pairwise) or one response (rubric)."""
+    """What one annotator sees: a pair of responses (pairwise), one response (rubric), or
+    every response of the item (ranking: `response_a` is its first, `response_b` empty)."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tasks")
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="tasks")

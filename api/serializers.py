@@ -195,6 +195,11 @@ class JudgmentInSerializer(StrictFieldsMixin, serializers.Serializer):
     )
     criteria = serializers.DictField(child=serializers.CharField(), required=False)
     scores = serializers.DictField(child=AsciiIntegerField(), required=False)
+    ranking = serializers.JSONField(
+        required=False,
+        help_text='Ranking tasks: the screen labels in groups, best first, ties grouped: '
+        '[["C"], ["A", "D"], ["B"]].',
+    )
     seconds = AsciiFloatField(required=False, allow_null=True, min_value=0)
 
 
@@ -221,6 +226,11 @@ class TaskOutSerializer(serializers.Serializer):
     left = serializers.DictField(required=False)
     right = serializers.DictField(required=False)
     response = serializers.DictField(required=False)
+    responses = serializers.ListField(
+        child=serializers.DictField(),
+        required=False,
+        help_text='Ranking tasks: [{"label": "A", "text": ...}, ...] in the order shown.',
+    )
     criteria = serializers.ListField(child=serializers.DictField())
     expires_at = serializers.DateTimeField()
 

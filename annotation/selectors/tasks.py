@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from annotation.models import Assignment, Criterion, Project, Response, Task
 from annotation.numbers import BIGINT_MAX, ascii_int
+from annotation.rankings import screen_labels
 from annotation.rows import model_columns, model_from_row, model_select
 
 
@@ -88,18 +89,32 @@ def assignment_sides(assignment: Assignment) -> tuple[Response, Response | None]
     return task.response_a, task.response_b
 
 
+def assignment_shown_responses(assignment: Assignment) -> list[tuple[str, Response]]:
+    """A ranking task's responses as this annotator sees them: (label, response) in the
+    assignment's shown order, labelled A, B, C..."""
+    order = assignment.shown_order or []
+    by_id = Response.objects.in_bulk(order)
+    return list(zip(screen_labels(len(order)), (by_id[pk] for pk in order), strict=True))
+
+
 def assignment_public_payload(
     *, assignment: Assignment, criteria: list[Criterion]
 ) -> dict[str, Any]:
-    """The annotator API's view of a leased task (CONTRACT section 5)."""
+    """The annotator API's view of a leased task (CONTRACT sections 5 and 13): texts and
+    screen labels, never a model name or a response id."""
     project: Project = assignment.project
-    left, right = assignment_sides(assignment)
     payload: dict[str, Any] = {
         "assignment": assignment.pk,
         "kind": project.kind,
         "prompt": assignment.task.item.prompt,
     }
-    if right is None:
+    left, right = assignment_sides(assignment)
+    if project.is_ranking:
+        payload["responses"] = [
+            {"label": label, "text": response.text}
+            for label, response in assignment_shown_responses(assignment)
+        ]
+    elif right is None:
         payload["response"] = {"text": left.text}
     else:
         payload["left"] = {"text": left.text}
@@ -132,13 +147,20 @@ def task_for_preview(*, project: Project, task_id: str | None) -> Task | None:
 def assignment_preview(*, task: Task) -> Assignment:
     """An unsaved assignment, so the preview renders exactly like a real lease."""
     left = None
-    if task.response_b_id is not None:
+    shown_order = None
+    if task.project.is_ranking:
+        shown_order = list(
+            Response.objects.filter(item_id=task.item_id).values_list("pk", flat=True)
+        )
+        random.shuffle(shown_order)
+    elif task.response_b_id is not None:
         left = random.choice([task.response_a_id, task.response_b_id])
     now = timezone.now()
     return Assignment(
         task=task,
         project=task.project,
         left_response_id=left,
+        shown_order=shown_order,
         leased_at=now,
         expires_at=now + timedelta(seconds=task.project.lease_seconds),
     )

@@ -23,7 +23,7 @@ from annotation.models import (
     Response,
     Task,
 )
-from annotation.rows import db_time, model_columns, model_from_row, model_select
+from annotation.rows import db_time, field_from_db, model_columns, model_from_row, model_select
 from annotation.selectors.projects import projects_managed_by
 from ops.metrics import LEASES_HANDED_OUT
 
@@ -303,29 +303,35 @@ def _lease(
     """Insert the lease, or renew this annotator's expired lease on the task, in one
     statement that inserts nothing when `guard` fails.
 
-    The side each response is shown on is drawn per (task, annotator), so a renewed lease
-    shows the same sides as before and a page left open still posts the right answer.
+    The side each response is shown on (the order, in a ranking) is drawn per (task,
+    annotator), so a renewed lease shows the same sides as before and a page left open
+    still posts the right answer.
     """
+    draw = random.Random(f"{task.pk}:{annotator.pk}")
     left = None
-    if task.response_b_id is not None:
-        coin = random.Random(f"{task.pk}:{annotator.pk}").random()
-        left = task.response_a_id if coin < 0.5 else task.response_b_id
+    shown_order = None
+    if project.is_ranking:
+        shown_order = shown_order_draw(task=task, draw=draw)
+    elif task.response_b_id is not None:
+        left = task.response_a_id if draw.random() < 0.5 else task.response_b_id
     expires_at = now + timedelta(seconds=project.lease_seconds)
     condition, condition_params = guard
+    order_field = Assignment._meta.get_field("shown_order")
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO annotation_assignment (task_id, annotator_id, project_id, status, "
-            "left_response_id, leased_at, expires_at, finished_at, skip_reason) "
-            f"SELECT %s, %s, %s, %s, %s, %s, %s, NULL, '' WHERE {condition} "
+            "left_response_id, shown_order, leased_at, expires_at, finished_at, skip_reason) "
+            f"SELECT %s, %s, %s, %s, %s, %s, %s, %s, NULL, '' WHERE {condition} "
             "ON CONFLICT (task_id, annotator_id) DO UPDATE SET status = excluded.status, "
             "leased_at = excluded.leased_at, expires_at = excluded.expires_at "
-            "RETURNING id, left_response_id",
+            "RETURNING id, left_response_id, shown_order",
             [
                 task.pk,
                 annotator.pk,
                 project.pk,
                 Assignment.Status.LEASED,
                 left,
+                order_field.get_db_prep_save(shown_order, connection),
                 db_time(now),
                 db_time(expires_at),
                 *condition_params,
@@ -342,9 +348,23 @@ def _lease(
         project=project,
         status=Assignment.Status.LEASED,
         left_response_id=row[1],
+        shown_order=field_from_db(Assignment, "shown_order", row[2]),
         leased_at=now,
         expires_at=expires_at,
     )
+
+
+def shown_order_draw(*, task: Task, draw: random.Random) -> list[int]:
+    """A ranking task's responses (their ids) in the order one annotator sees them, labelled
+    A, B, C... in that order: the item's responses shuffled by `draw`."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id FROM annotation_response WHERE item_id = %s ORDER BY position, id",
+            [task.item_id],
+        )
+        order = [row[0] for row in cursor.fetchall()]
+    draw.shuffle(order)
+    return order
 
 
 def assignment_skip(*, assignment: Assignment, annotator: Annotator, reason: str = "") -> None:

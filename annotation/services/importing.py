@@ -29,6 +29,13 @@ from psycopg.types.json import Jsonb
 from annotation.errors import ImportRejected
 from annotation.exports.encoders import csv_text_read
 from annotation.models import Criterion, Item, Project, Response, Task
+from annotation.rankings import (
+    MAX_RANKED,
+    MIN_RANKED,
+    RankingInvalid,
+    ranking_check,
+    ranking_translate,
+)
 
 MAX_REPORTED_ERRORS = 200
 #: Rows written per step of an import (all in its one transaction); its progress is told
@@ -467,6 +474,11 @@ def _native_spec(
         pairs = _clean_pairs(row.get("pairs"), ids)
     elif row.get("pairs"):
         raise RowError('"pairs" only applies to pairwise projects')
+    if project.is_ranking and not MIN_RANKED <= len(responses) <= MAX_RANKED:
+        raise RowError(
+            f"a ranking item needs {MIN_RANKED} to {MAX_RANKED} responses, "
+            f"this one has {len(responses)}"
+        )
 
     metadata = _object_or_none(row, "metadata") or {}
     reference = _object_or_none(row, "reference")
@@ -653,6 +665,14 @@ def _clean_gold(
         return None
     if not isinstance(gold, dict):
         raise RowError('"gold" must be an object')
+    if project.is_ranking:
+        if set(gold) != {"ranking"}:
+            raise RowError('ranking "gold" needs "ranking": [[response id], ...], best first')
+        try:
+            order = ranking_check(gold["ranking"], names=ids, allow_tie=project.allow_tie)
+        except RankingInvalid as exc:
+            raise RowError(f'gold "ranking": {exc}') from None
+        return {"ranking": order}
     if project.is_pairwise:
         preferred = gold.get("preferred")
         if preferred is None:
@@ -858,11 +878,13 @@ def _write_tasks(
     """Tasks created for new pairs (a pair stored as b, a is the same task), and the known
     answer of existing ones changed where it differs; returns the items concerned."""
     tasks: dict[tuple[int, int | None], tuple[int, int, Any]] = {}  # pair -> (pk, a, answer)
+    ranking_task: dict[int, tuple[int, int, Any]] = {}  # item -> its one ranking task
     for found in _among(Task.objects.all(), "item_id", existing):
-        for pk, a, b, answer in found.values_list(
-            "pk", "response_a_id", "response_b_id", "gold_answer"
+        for pk, item_id, a, b, answer in found.values_list(
+            "pk", "item_id", "response_a_id", "response_b_id", "gold_answer"
         ):
             tasks[(a, b)] = (pk, a, answer)
+            ranking_task[item_id] = (pk, a, answer)
             if b is not None:
                 tasks[(b, a)] = (pk, a, answer)
     new_rows = []
@@ -871,9 +893,15 @@ def _write_tasks(
     for spec in specs:
         item_id = item_pk[spec.external_id]
         for a_id, b_id, gold_answer in _task_shapes(project, spec):
+            if gold_answer is not None and "ranking" in gold_answer:
+                by_external_id = {
+                    r.external_id: response_pk[(item_id, r.external_id)] for r in spec.responses
+                }
+                gold_answer = {"ranking": ranking_translate(gold_answer["ranking"], by_external_id)}
             a = response_pk[(item_id, a_id)]
             b = response_pk[(item_id, b_id)] if b_id is not None else None
-            stored = tasks.get((a, b))
+            # A ranking item keeps its one task, whichever response a re-import lists first.
+            stored = ranking_task.get(item_id) if project.is_ranking else tasks.get((a, b))
             if stored is None:
                 new_rows.append((project.pk, item_id, a, b, gold_answer, gold_answer is not None))
                 touched.add(item_id)
@@ -1066,6 +1094,10 @@ def _task_shapes(
 ) -> list[tuple[str, str | None, dict[str, Any] | None]]:
     """(response a, response b or None, known answer or None) for each task of an item."""
     shapes: list[tuple[str, str | None, dict[str, Any] | None]] = []
+    if project.is_ranking:
+        # One task shows every response; its known answer names them by external id until
+        # _write_tasks knows their primary keys.
+        return [(spec.responses[0].external_id, None, spec.gold)]
     if project.is_pairwise:
         preferred = spec.gold["preferred"] if spec.gold else None
         for a, b in spec.pairs:

@@ -24,6 +24,7 @@ from annotation.errors import (
 )
 from annotation.models import Annotator, Assignment, Criterion, Judgment, Project, Task
 from annotation.numbers import ascii_int
+from annotation.rankings import RankingInvalid, ranking_check, ranking_translate, screen_labels
 from annotation.rows import db_time, field_from_db
 from annotation.selectors.tasks import criteria_of
 from annotation.services.assignment import project_check_open_for
@@ -42,6 +43,7 @@ class CanonicalAnswer:
     rationale: str
     criteria: dict[str, str]
     scores: dict[str, int]
+    ranking: list[list[int]] | None = None
 
 
 def answer_from_sides(
@@ -54,13 +56,17 @@ def answer_from_sides(
     rationale: str | None,
     criteria_answers: dict[str, Any] | None,
     scores: dict[str, Any] | None,
+    ranking: Any = None,
+    shown_order: list[int] | None = None,
 ) -> CanonicalAnswer:
-    """Validate an answer against the project's settings and turn sides into responses."""
+    """Validate an answer against the project's settings and turn sides (or a ranking's
+    screen labels, with the order they were shown in) into responses."""
     errors: list[dict[str, str]] = []
     rationale = (rationale or "").strip()
     canonical_choice = ""
     canonical_criteria: dict[str, str] = {}
     clean_scores: dict[str, int] = {}
+    canonical_ranking: list[list[int]] | None = None
 
     def side_to_canonical(side: str) -> str:
         if side == "left":
@@ -69,7 +75,16 @@ def answer_from_sides(
             return "b" if left_is_a else "a"
         return side
 
-    if project.is_pairwise:
+    if project.is_ranking:
+        canonical_ranking = _ranking_canonical(project, ranking, shown_order or [], errors)
+        for name, given in (("choice", choice), ("strength", strength), ("scores", scores)):
+            if given not in (None, "", {}):
+                errors.append({"field": name, "error": "a ranking task takes a ranking only"})
+        if criteria_answers:
+            errors.append({"field": "criteria", "error": "a ranking task takes a ranking only"})
+    elif ranking is not None:
+        errors.append({"field": "ranking", "error": "only a ranking task takes a ranking"})
+    elif project.is_pairwise:
         allowed = ["left", "right"]
         if project.allow_tie:
             allowed.append("tie")
@@ -154,7 +169,30 @@ def answer_from_sides(
         rationale[:5000],
         canonical_criteria,
         clean_scores,
+        canonical_ranking,
     )
+
+
+def _ranking_canonical(
+    project: Project, ranking: Any, shown_order: list[int], errors: list[dict[str, str]]
+) -> list[list[int]] | None:
+    """A ranking in screen labels as response ids, or None with the problem added to
+    `errors`."""
+    labels = screen_labels(len(shown_order))
+    if ranking is None:
+        errors.append(
+            {
+                "field": "ranking",
+                "error": f"required: the labels {', '.join(labels)} in groups, best first",
+            }
+        )
+        return None
+    try:
+        groups = ranking_check(ranking, names=labels, allow_tie=project.allow_tie)
+    except RankingInvalid as exc:
+        errors.append({"field": "ranking", "error": str(exc)})
+        return None
+    return ranking_translate(groups, dict(zip(labels, shown_order, strict=True)))
 
 
 def judgment_submit(
@@ -166,6 +204,7 @@ def judgment_submit(
     rationale: str | None = None,
     criteria: dict[str, Any] | None = None,
     scores: dict[str, Any] | None = None,
+    ranking: Any = None,
     seconds: float | None = None,
     source: str = Judgment.Source.PAGE,
 ) -> Judgment:
@@ -194,6 +233,8 @@ def judgment_submit(
         rationale=rationale,
         criteria_answers=criteria,
         scores=scores,
+        ranking=ranking,
+        shown_order=assignment.shown_order,
     )
     now = timezone.now()
     with transaction.atomic():
@@ -214,6 +255,8 @@ def judgment_submit(
             rationale=answer.rationale,
             criteria=answer.criteria,
             scores=answer.scores,
+            ranking=answer.ranking,
+            shown_order=assignment.shown_order if answer.ranking is not None else None,
             shown_left_id=left_response_id,
             seconds=round((now - leased_at).total_seconds(), 3),
             is_gold=task.is_gold,
@@ -294,6 +337,7 @@ def _same_answer(judgment: Judgment, answer: CanonicalAnswer) -> bool:
         and judgment.rationale == answer.rationale
         and judgment.criteria == answer.criteria
         and judgment.scores == answer.scores
+        and judgment.ranking == answer.ranking
     )
 
 

@@ -20,13 +20,14 @@ from django.utils import timezone
 
 from annotation.errors import ImportRejected, ValidationFailed
 from annotation.models import Annotator, Judgment, Project, Task
+from annotation.rankings import RankingInvalid, ranking_check, ranking_translate, screen_labels
 from annotation.services.importing import (
     MAX_REPORTED_ERRORS,
     WRITE_CHUNK,
     ImportProgress,
     _insert_rows,
 )
-from annotation.services.judging import answer_from_sides
+from annotation.services.judging import CanonicalAnswer, answer_from_sides
 from annotation.services.reports import report_refresh_soon
 
 CANONICAL_TO_SIDE = {"a": "left", "b": "right", "tie": "tie", "both_bad": "both_bad"}
@@ -36,6 +37,7 @@ _COMMON_KEYS = {"annotator", "annotator_kind", "item", "rationale", "seconds"}
 ROW_KEYS = {
     "pairwise": _COMMON_KEYS | {"a", "b", "choice", "strength", "criteria"},
     "rubric": _COMMON_KEYS | {"response", "scores"},
+    "ranking": _COMMON_KEYS | {"ranking"},
 }
 MAX_RATIONALE = 5000
 #: What an imported judgment is written with; the other columns take their defaults.
@@ -51,6 +53,7 @@ NEW_JUDGMENT_COLUMNS = (
     "rationale",
     "criteria",
     "scores",
+    "ranking",
     "seconds",
 )
 
@@ -75,12 +78,17 @@ class JudgmentImportResult:
 
 
 def _task_index(project: Project) -> dict[tuple[str, str, str | None], Task]:
-    """Tasks by (item id, response id, other response id or None), both pair orders."""
+    """Tasks by (item id, response id, other response id or None), both pair orders; a
+    ranking task by (item id, "", None), with its item's responses loaded."""
     index: dict[tuple[str, str, str | None], Task] = {}
     tasks = Task.objects.filter(project=project).select_related("item", "response_a", "response_b")
+    if project.is_ranking:
+        tasks = tasks.prefetch_related("item__responses")
     for task in tasks.iterator(chunk_size=5000):
         a = task.response_a.external_id
-        if task.response_b_id is None:
+        if project.is_ranking:
+            index[(task.item.external_id, "", None)] = task
+        elif task.response_b_id is None:
             index[(task.item.external_id, a, None)] = task
         else:
             b = task.response_b.external_id
@@ -143,7 +151,7 @@ def _prepare(project: Project, criteria, tasks, row: Any) -> tuple[str, str, Tas
 
     if not isinstance(row, dict):
         raise fail("", "each row must be a JSON object")
-    unknown = sorted(set(row) - ROW_KEYS["pairwise" if project.is_pairwise else "rubric"])
+    unknown = sorted(set(row) - ROW_KEYS[project.kind])
     if unknown:
         raise ValidationFailed(errors=[{"field": key, "error": "unknown key"} for key in unknown])
     rationale = row.get("rationale")
@@ -158,7 +166,12 @@ def _prepare(project: Project, criteria, tasks, row: Any) -> tuple[str, str, Tas
     item = row.get("item")
     if item is None:
         raise fail("item", "required")
-    if project.is_pairwise:
+    if project.is_ranking:
+        task = tasks.get((str(item), "", None))
+        if task is None:
+            raise fail("item", f"no item {item!r}")
+        answer = _ranking_answer(project, criteria, task, row, fail)
+    elif project.is_pairwise:
         a, b = row.get("a"), row.get("b")
         if a is None or b is None:
             raise fail("a", 'a pairwise judgment names its two responses in "a" and "b"')
@@ -192,20 +205,52 @@ def _prepare(project: Project, criteria, tasks, row: Any) -> tuple[str, str, Tas
         task = tasks.get((str(item), str(response), None))
         if task is None:
             raise fail("response", f"no response {response!r} in item {item!r}")
-        answer = answer_from_sides(
-            project=project,
-            criteria=criteria,
-            left_is_a=True,
-            choice=None,
-            strength=None,
-            rationale=row.get("rationale"),
-            criteria_answers=None,
-            scores=row.get("scores"),
-        )
+        answer = _unsided_answer(project, criteria, row, scores=row.get("scores"))
     # The project's rationale setting is about its own annotators' pages: an imported
     # rationale is kept even where they are asked for none.
     answer = replace(answer, rationale=(rationale or "").strip()[:MAX_RATIONALE])
     return str(external_id), kind, task, (answer, _seconds(row.get("seconds"), fail))
+
+
+def _ranking_answer(
+    project: Project,
+    criteria: list[Any],
+    task: Task,
+    row: dict[str, Any],
+    fail: Callable[[str, str], ValidationFailed],
+) -> CanonicalAnswer:
+    """A ranking given by response ids, checked in those terms (so an error names them),
+    then validated as a vote whose screen labels follow the item's own order."""
+    responses = list(task.item.responses.all())
+    names = [r.external_id for r in responses]
+    try:
+        groups = ranking_check(row.get("ranking"), names=names, allow_tie=project.allow_tie)
+    except RankingInvalid as exc:
+        raise fail("ranking", str(exc)) from None
+    labels = screen_labels(len(names))
+    return _unsided_answer(
+        project,
+        criteria,
+        row,
+        ranking=ranking_translate(groups, dict(zip(names, labels, strict=True))),
+        shown_order=[r.pk for r in responses],
+    )
+
+
+def _unsided_answer(
+    project: Project, criteria: list[Any], row: dict[str, Any], **given: Any
+) -> CanonicalAnswer:
+    """A rubric or ranking row's answer: no sides to turn, no choice or strength."""
+    return answer_from_sides(
+        project=project,
+        criteria=criteria,
+        left_is_a=True,
+        choice=None,
+        strength=None,
+        rationale=row.get("rationale"),
+        criteria_answers=None,
+        **{"scores": None, **given},
+    )
 
 
 def _seconds(value: Any, fail: Callable[[str, str], ValidationFailed]) -> float | None:
@@ -278,7 +323,7 @@ def _write_judgments(
 ) -> None:
     """Create or change the judgments of some rows, counted into `result`."""
     new, changed = [], []
-    fields = ("choice", "strength", "rationale", "criteria", "scores", "seconds")
+    fields = ("choice", "strength", "rationale", "criteria", "scores", "ranking", "seconds")
     for external_id, _, task, (answer, seconds) in prepared:
         annotator = annotators[external_id]
         judgment = existing.get((annotator.pk, task.pk))
@@ -296,6 +341,7 @@ def _write_judgments(
         judgment.choice, judgment.strength = answer.choice, answer.strength
         judgment.rationale, judgment.criteria = answer.rationale, answer.criteria
         judgment.scores, judgment.seconds = answer.scores, seconds
+        judgment.ranking = answer.ranking
         if judgment.pk is not None and before != [getattr(judgment, name) for name in fields]:
             changed.append(judgment)
     # One COPY on PostgreSQL: bulk_create bound 19 columns of 2,000 rows into one statement

@@ -25,10 +25,13 @@ RUBRIC_GOLD_TOLERANCE = 1
 
 
 def gold_answer_matches(*, gold_answer: dict[str, Any], judgment: Judgment) -> bool:
-    """A pairwise gold answer must be matched exactly; a rubric one within one point on
-    every criterion it names (rubric scores are ordinal judgments, not exact facts)."""
+    """A pairwise gold answer must be matched exactly, and a ranking one in full (every
+    place and tie); a rubric one within one point on every criterion it names (rubric
+    scores are ordinal judgments, not exact facts)."""
     if "choice" in gold_answer:
         return judgment.choice == gold_answer["choice"]
+    if "ranking" in gold_answer:
+        return judgment.ranking == gold_answer["ranking"]
     expected = gold_answer.get("scores") or {}
     return all(
         key in judgment.scores and abs(judgment.scores[key] - value) <= RUBRIC_GOLD_TOLERANCE

@@ -79,6 +79,7 @@ class JudgmentSubmitView(StrictAPIView):
             rationale=data.get("rationale"),
             criteria=data.get("criteria"),
             scores=data.get("scores"),
+            ranking=data.get("ranking"),
             seconds=data.get("seconds"),
             source=Judgment.Source.API,
         )

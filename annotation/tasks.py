@@ -5,12 +5,15 @@ exponential backoff (README "When services fail")."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 
 from celery import Task, shared_task
 from django.conf import settings
 from django.utils import timezone
 
+from annotation import scheduling
 from annotation.breaker import REDIS_ERRORS
 from annotation.db import TRANSIENT_DATABASE_ERRORS
 from annotation.models import Project, Snapshot
@@ -33,6 +36,28 @@ RETRYING = {
 }
 
 
+@contextmanager
+def _retried_while_busy(task: Task, *busy: type[Exception]) -> Iterator[None]:
+    """Another worker holds the same work (a lock it may hold until its session ends): try
+    again after WORKER_BUSY_RETRY_SECONDS rather than give up or wait."""
+    try:
+        yield
+    except busy as exc:
+        raise task.retry(exc=exc, countdown=settings.WORKER_BUSY_RETRY_SECONDS) from exc
+
+
+def _requeue(ids: list[int], schedule: Callable[[int], None]) -> int:
+    """Beat: queue the work of each id again (the work is idempotent); how many."""
+    for pk in ids:
+        schedule(pk)
+    return len(ids)
+
+
+def _pending_before() -> datetime:
+    """Work asked for before this and still pending was lost or never queued."""
+    return timezone.now() - timedelta(seconds=settings.SNAPSHOT_REQUEUE_AFTER_SECONDS)
+
+
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True, **RETRYING)
 def report_refresh(self: Task, project_id: int, force: bool = False) -> None:
     """Recompute a project's report (skipped when nothing changed, unless forced); a
@@ -40,19 +65,14 @@ def report_refresh(self: Task, project_id: int, force: bool = False) -> None:
     went away is retried with backoff. While another worker computes it, try again shortly:
     once that one is done this finds the report fresh, unless votes came in since; a dead
     worker's turn ends within seconds."""
-    try:
+    with _retried_while_busy(self, reports.ReportBusy):
         reports.report_refresh(project_id=project_id, force=force)
-    except reports.ReportBusy as busy:
-        raise self.retry(exc=busy, countdown=settings.WORKER_BUSY_RETRY_SECONDS) from busy
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def reports_refresh_active() -> int:
     """Beat: queue a recomputation for every active project whose report is stale."""
-    stale = reports.projects_with_stale_reports()
-    for project_id in stale:
-        report_refresh.delay(project_id)
-    return len(stale)
+    return _requeue(reports.projects_with_stale_reports(), scheduling.schedule_report_refresh)
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True, **RETRYING)
@@ -63,21 +83,16 @@ def snapshot_build(self: Task, snapshot_id: int) -> None:
     snapshot = Snapshot.objects.filter(pk=snapshot_id).first()
     if snapshot is None:
         return
-    try:
+    with _retried_while_busy(self, exporting.SnapshotBusy):
         exporting.snapshot_build(snapshot=snapshot)
-    except exporting.SnapshotBusy as busy:
-        raise self.retry(exc=busy, countdown=settings.WORKER_BUSY_RETRY_SECONDS) from busy
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def snapshots_requeue_pending() -> int:
     """Beat: queue again the builds of snapshots pending for longer than
     SNAPSHOT_REQUEUE_AFTER_SECONDS."""
-    before = timezone.now() - timedelta(seconds=settings.SNAPSHOT_REQUEUE_AFTER_SECONDS)
-    pending = exporting.snapshots_pending_since(before=before)
-    for snapshot_id in pending:
-        snapshot_build.delay(snapshot_id)
-    return len(pending)
+    pending = exporting.snapshots_pending_since(before=_pending_before())
+    return _requeue(pending, scheduling.schedule_snapshot_build)
 
 
 @shared_task(
@@ -86,21 +101,16 @@ def snapshots_requeue_pending() -> int:
 def import_job_run(self: Task, job_id: int) -> None:
     """Run an import job. Safe to run twice: a job that has ended is left alone, and while
     another worker runs it (or a dead worker's session ends), try again shortly."""
-    try:
+    with _retried_while_busy(self, import_jobs.ImportJobBusy):
         import_jobs.import_job_run(job_id=job_id)
-    except import_jobs.ImportJobBusy as busy:
-        raise self.retry(exc=busy, countdown=settings.WORKER_BUSY_RETRY_SECONDS) from busy
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def import_jobs_requeue_pending() -> int:
     """Beat: queue again the runs of import jobs pending for longer than
     SNAPSHOT_REQUEUE_AFTER_SECONDS."""
-    before = timezone.now() - timedelta(seconds=settings.SNAPSHOT_REQUEUE_AFTER_SECONDS)
-    pending = import_jobs.import_jobs_pending_since(before=before)
-    for job_id in pending:
-        import_job_run.delay(job_id)
-    return len(pending)
+    pending = import_jobs.import_jobs_pending_since(before=_pending_before())
+    return _requeue(pending, scheduling.schedule_import_job_run)
 
 
 @shared_task(acks_late=True, ignore_result=True, **RETRYING)

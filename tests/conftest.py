@@ -65,6 +65,21 @@ def _eager_celery(request: pytest.FixtureRequest, settings) -> None:
 
 
 @pytest.fixture
+def published(monkeypatch) -> list[dict]:
+    """Celery work queued through annotation.scheduling, recorded instead of sent or run:
+    one {"task": name, "args": [...], **publish options} per call, in order."""
+    from annotation import scheduling
+
+    calls: list[dict] = []
+
+    def record(name: str, args: tuple, **options) -> None:
+        calls.append({"task": name, "args": list(args), **options})
+
+    monkeypatch.setattr(scheduling, "_publish", record)
+    return calls
+
+
+@pytest.fixture
 def researcher(db):
     return ResearcherFactory()
 

@@ -21,6 +21,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from annotation import scheduling
 from annotation.db import check_client_every_second, database_unreachable
 from annotation.exports.card import CARD_DATA_DIR, dataset_card
 from annotation.exports.encoders import Drain, export_stream
@@ -58,8 +59,6 @@ def snapshot_create(
     """Record a snapshot of the export `query` (checked against the project now) and queue
     its build once the row is committed. The snapshot is pinned to the newest judgment
     at this moment, so a later build reads the same judgments."""
-    from annotation.tasks import snapshot_build as snapshot_build_task
-
     export_plan(project=project, query=query)
     with transaction.atomic():
         last_id = Judgment.objects.filter(project=project).aggregate(last=Max("pk"))["last"]
@@ -74,7 +73,7 @@ def snapshot_create(
         snapshot.save()
         # A broker that is down must not turn the stored request into an error: the snapshot
         # stays pending and beat queues it again (snapshots_pending_since).
-        transaction.on_commit(lambda: snapshot_build_task.delay(snapshot.pk), robust=True)
+        transaction.on_commit(lambda: scheduling.schedule_snapshot_build(snapshot.pk), robust=True)
     return snapshot
 
 

@@ -24,6 +24,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.utils import timezone
 
+from annotation import scheduling
 from annotation.db import check_client_every_second
 from annotation.errors import ImportRejected, NotFound
 from annotation.models import ImportJob, Project
@@ -117,8 +118,6 @@ def import_job_create(
 ) -> ImportJob:
     """Store an upload as a pending import job and queue its run once committed (its rows
     counted here unless the caller has counted them)."""
-    from annotation.tasks import import_job_run as import_job_run_task
-
     with transaction.atomic():
         job = ImportJob(
             project=project,
@@ -135,7 +134,7 @@ def import_job_create(
         _content_store(job, content)
         # A broker that is down must not lose the upload: the job stays pending and beat
         # queues it again (import_jobs_pending_since).
-        transaction.on_commit(lambda: import_job_run_task.delay(job.pk), robust=True)
+        transaction.on_commit(lambda: scheduling.schedule_import_job_run(job.pk), robust=True)
     return job
 
 

@@ -34,6 +34,7 @@ from django.db.models import Exists, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from annotation import scheduling
 from annotation.breaker import RedisSkipped, redis_breaker
 from annotation.db import check_client_every_second, database_unreachable
 from annotation.errors import ValidationFailed
@@ -932,12 +933,10 @@ def report_refresh_request(*, project: Project) -> AgreementReport | None:
     it runs once this transaction commits), or without a worker compute it here and return
     it (a failed report when the computation failed). Raises ReportBusy while another
     process computes this project's report."""
-    from annotation.tasks import report_refresh as report_refresh_task
-
     if settings.CELERY_TASK_ALWAYS_EAGER:
         return report_refresh(project_id=project.pk, force=True)
     project_id = project.pk
-    transaction.on_commit(lambda: report_refresh_task.delay(project_id, True))
+    transaction.on_commit(lambda: scheduling.schedule_report_refresh(project_id, force=True))
     return None
 
 
@@ -1049,8 +1048,6 @@ def report_refresh_soon(*, project_id: int) -> bool:
     vote costs a Redis round trip only once per window and process. While Redis fails
     (down or hung) the circuit breaker skips it: nothing is scheduled, and beat finds the
     report stale (REPORT_BEAT_SECONDS); the refresh itself is idempotent."""
-    from annotation.tasks import report_refresh as report_refresh_task
-
     if settings.CELERY_TASK_ALWAYS_EAGER:
         return False
     now = time.time()
@@ -1065,7 +1062,7 @@ def report_refresh_soon(*, project_id: int) -> bool:
                 _refresh_due[project_id] = float(cache.get(key) or 0.0) - CLOCK_MARGIN_SECONDS
                 return False
             # No publish retries: one short timeout at most, the breaker does the rest.
-            report_refresh_task.apply_async(args=[project_id], countdown=window, retry=False)
+            scheduling.schedule_report_refresh(project_id, countdown=window, retry=False)
     except RedisSkipped as skipped:
         if skipped.__cause__ is not None:
             logger.warning("report refresh of project %s not scheduled: %s", project_id, skipped)

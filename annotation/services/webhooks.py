@@ -29,6 +29,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from annotation import scheduling
 from annotation.errors import NotFound, ValidationFailed
 from annotation.models import Judgment, Project, Task, Webhook, WebhookDelivery
 from annotation.selectors.projects import projects_managed_by
@@ -197,8 +198,6 @@ def _attempt_queue(
     first_created_at: Any = None,
     countdown: float = 0,
 ) -> WebhookDelivery:
-    from annotation.tasks import webhook_deliver
-
     now = timezone.now()
     delivery = WebhookDelivery.objects.create(
         webhook=webhook,
@@ -209,7 +208,9 @@ def _attempt_queue(
         first_created_at=first_created_at or now,
         scheduled_for=now + timedelta(seconds=countdown),
     )
-    transaction.on_commit(lambda: webhook_deliver.apply_async((delivery.pk,), countdown=countdown))
+    transaction.on_commit(
+        lambda: scheduling.schedule_webhook_delivery(delivery.pk, countdown=countdown)
+    )
     return delivery
 
 
@@ -333,8 +334,6 @@ def webhook_batch_emit(
     `since` is the sync cursor to pull them from (GET .../judgments/?since=...), `last_id`
     the newest judgment announced. A batch held back queues one later try, which does not
     queue another (`hold=False`): the refresh after the next votes does."""
-    from annotation.tasks import webhook_batch
-
     if webhooks is None:
         webhooks = list(Webhook.objects.filter(project=project))
     listening = [w for w in webhooks if Webhook.Event.JUDGMENTS_BATCH in w.events]
@@ -363,7 +362,7 @@ def webhook_batch_emit(
             )
     if held_back and hold:
         transaction.on_commit(
-            lambda: webhook_batch.apply_async((project.pk,), countdown=min(held_back) + 1)
+            lambda: scheduling.schedule_webhook_batch(project.pk, countdown=min(held_back) + 1)
         )
 
 

@@ -45,9 +45,9 @@ def client_for(user) -> APIClient:
 
 def queued_job(project, researcher, monkeypatch, *, rows: int = 6) -> ImportJob:
     """An import job of `rows` items stored but not run, as while it waits for a worker."""
-    from annotation.tasks import import_job_run
+    from annotation import scheduling
 
-    monkeypatch.setattr(import_job_run, "delay", lambda job_id: None)
+    monkeypatch.setattr(scheduling, "_publish", lambda name, args, **options: None)
     return import_job_create(
         project=project,
         kind="items",

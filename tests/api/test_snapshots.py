@@ -14,6 +14,7 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
+from annotation import scheduling
 from annotation.exports.query import export_query_from_params
 from annotation.models import Judgment, Project, Snapshot
 from annotation.services.exporting import SnapshotBusy, snapshot_build, snapshot_create
@@ -296,7 +297,7 @@ def test_a_snapshot_another_worker_holds_is_tried_again_not_given_up(voted, monk
     delivered again must not find the snapshot locked, shrug, and leave it pending forever."""
     from annotation.tasks import snapshot_build as snapshot_build_task
 
-    monkeypatch.setattr(snapshot_build_task, "delay", lambda snapshot_id: None)
+    monkeypatch.setattr(scheduling, "_publish", lambda name, args, **options: None)
     snapshot = snapshot_create(
         project=voted, query=export_query_from_params({"format": "dpo"}), created_by=None
     )
@@ -331,10 +332,10 @@ def test_a_snapshot_asked_for_while_the_broker_is_down_is_built_later_by_beat(
     from annotation.tasks import snapshot_build as snapshot_build_task
     from annotation.tasks import snapshots_requeue_pending
 
-    def broker_down(snapshot_id):
+    def broker_down(name, args, **options):
         raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
-    monkeypatch.setattr(snapshot_build_task, "delay", broker_down)
+    monkeypatch.setattr(scheduling, "_publish", broker_down)
     with django_capture_on_commit_callbacks(execute=True):
         response = researcher_client.post(SNAPSHOTS, {"format": "dpo"}, format="json")
     assert response.status_code == 202
@@ -342,7 +343,7 @@ def test_a_snapshot_asked_for_while_the_broker_is_down_is_built_later_by_beat(
     assert snapshot.status == Snapshot.Status.PENDING
 
     queued = []
-    monkeypatch.setattr(snapshot_build_task, "delay", queued.append)
+    monkeypatch.setattr(scheduling, "_publish", lambda name, args, **options: queued.extend(args))
     assert snapshots_requeue_pending() == 0  # asked for just now: its build may be running
     Snapshot.objects.filter(pk=snapshot.pk).update(
         created_at=timezone.now() - timedelta(seconds=settings.SNAPSHOT_REQUEUE_AFTER_SECONDS + 1)

@@ -62,7 +62,7 @@ def test_a_snapshots_worker_leaves_statistics_to_a_worker_that_takes_every_queue
     from django.conf import settings
 
     from annotation.models import AgreementReport
-    from annotation.tasks import report_refresh
+    from annotation.scheduling import schedule_report_refresh
     from tests.annotation.console.test_statistics import vote_on
     from tests.factories import ProjectFactory
 
@@ -72,7 +72,7 @@ def test_a_snapshots_worker_leaves_statistics_to_a_worker_that_takes_every_queue
     with start_worker(
         app, pool="solo", perform_ping_check=False, shutdown_timeout=30, queues=["snapshots"]
     ):
-        report_refresh.delay(project.id, force=True)
+        schedule_report_refresh(project.id, force=True)
         time.sleep(2)
         assert broker.llen("reports") >= 1
         assert not AgreementReport.objects.filter(project=project).exists()

@@ -121,7 +121,7 @@ def test_with_a_worker_refresh_queues_the_recomputation_and_says_so(
     with django_capture_on_commit_callbacks(execute=False) as queued:
         html = client.post(refresh, headers=HTMX).content.decode()
 
-    assert len(queued) == 1  # report_refresh.delay(project, force) once the request commits
+    assert len(queued) == 1  # a forced report refresh, queued once the request commits
     assert "Recomputation queued" in html
     assert not AgreementReport.objects.filter(project=project).exists()
     assert "No report yet" in html

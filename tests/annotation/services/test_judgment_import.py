@@ -8,9 +8,9 @@ from django.core.cache import cache
 
 from annotation.errors import ImportRejected
 from annotation.models import Judgment, Project
+from annotation.scheduling import REPORT_REFRESH
 from annotation.services import reports
 from annotation.services.judgment_import import judgments_import
-from annotation.tasks import report_refresh
 from tests.factories import CriterionFactory, ProjectFactory, import_items
 
 pytestmark = pytest.mark.django_db
@@ -84,15 +84,13 @@ def test_a_rubric_row_takes_no_pairwise_keys():
 
 
 @pytest.fixture
-def scheduled(settings, monkeypatch) -> list[dict]:
+def scheduled(settings, monkeypatch, published) -> list[dict]:
     """Run as with a worker (not eager); record instead of sending to a broker."""
     settings.CELERY_TASK_ALWAYS_EAGER = False
     settings.REPORT_DEBOUNCE_SECONDS = 30
     cache.clear()
     monkeypatch.setattr(reports, "_refresh_due", {})
-    calls: list[dict] = []
-    monkeypatch.setattr(report_refresh, "apply_async", lambda **kwargs: calls.append(kwargs))
-    return calls
+    return published
 
 
 def test_an_import_schedules_a_report_refresh_once_committed(
@@ -103,7 +101,9 @@ def test_an_import_schedules_a_report_refresh_once_committed(
         assert scheduled == []  # nothing before the commit
     for callback in callbacks:
         callback()
-    assert scheduled == [{"args": [pairwise.pk], "countdown": 30, "retry": False}]
+    assert scheduled == [
+        {"task": REPORT_REFRESH, "args": [pairwise.pk], "countdown": 30, "retry": False}
+    ]
 
 
 def test_a_refused_import_schedules_nothing(

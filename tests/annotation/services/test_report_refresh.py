@@ -164,9 +164,9 @@ def test_a_computation_that_fails_half_way_leaves_the_last_good_report(voted, mo
 
 
 def test_beat_queues_each_active_project_whose_report_is_behind_in_one_query(
-    voted, django_assert_num_queries, monkeypatch
+    voted, django_assert_num_queries, published
 ):
-    from annotation.tasks import report_refresh as report_refresh_task
+    from annotation.scheduling import REPORT_REFRESH
     from annotation.tasks import reports_refresh_active
 
     fresh = ProjectFactory()
@@ -184,7 +184,6 @@ def test_beat_queues_each_active_project_whose_report_is_behind_in_one_query(
     ProjectFactory()  # active, never judged
     with django_assert_num_queries(1):
         assert reports.projects_with_stale_reports() == sorted([voted.pk, behind.pk])
-    queued = []
-    monkeypatch.setattr(report_refresh_task, "delay", queued.append)
     assert reports_refresh_active() == 2
-    assert sorted(queued) == sorted([voted.pk, behind.pk])
+    assert sorted(call["args"] for call in published) == sorted([[voted.pk], [behind.pk]])
+    assert {call["task"] for call in published} == {REPORT_REFRESH}

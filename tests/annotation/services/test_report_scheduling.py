@@ -6,20 +6,18 @@ from __future__ import annotations
 import pytest
 from django.core.cache import cache
 
+from annotation.scheduling import REPORT_REFRESH
 from annotation.services import reports
-from annotation.tasks import report_refresh
 
 
 @pytest.fixture
-def scheduled(settings, monkeypatch) -> list[dict]:
+def scheduled(settings, monkeypatch, published) -> list[dict]:
     """Run as with a worker (not eager); record instead of sending to a broker."""
     settings.CELERY_TASK_ALWAYS_EAGER = False
     settings.REPORT_DEBOUNCE_SECONDS = 30
     cache.clear()
     monkeypatch.setattr(reports, "_refresh_due", {})
-    calls: list[dict] = []
-    monkeypatch.setattr(report_refresh, "apply_async", lambda **kwargs: calls.append(kwargs))
-    return calls
+    return published
 
 
 @pytest.fixture
@@ -44,7 +42,7 @@ def test_a_burst_of_votes_schedules_one_refresh_after_the_window(scheduled):
     results = [reports.report_refresh_soon(project_id=7) for _ in range(5)]
 
     assert results == [True, False, False, False, False]
-    assert scheduled == [{"args": [7], "countdown": 30, "retry": False}]
+    assert scheduled == [{"task": REPORT_REFRESH, "args": [7], "countdown": 30, "retry": False}]
 
 
 def test_later_votes_in_the_window_do_not_ask_the_shared_cache(scheduled, cache_reads):

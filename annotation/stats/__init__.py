@@ -1,4 +1,5 @@
-"""Statistics for preference data: agreement, leaderboards, label aggregation, transitivity.
+"""Statistics for preference data: agreement, leaderboards, label aggregation, transitivity,
+and listwise rankings (Kendall's W, alpha over ranks, Plackett-Luce).
 
 Pure numpy/scipy, no Django: arrays in, numbers out.
 """
@@ -32,6 +33,13 @@ from annotation.stats.consistency import (
     transitivity_items,
     transitivity_per_item,
 )
+from annotation.stats.listwise import (
+    kendall_w,
+    plackett_luce,
+    rank_alpha,
+    ranking_agreement,
+    ranking_leaderboards,
+)
 from annotation.stats.ranking import (
     aggregate_votes,
     elo_ratings,
@@ -59,12 +67,17 @@ __all__ = [
     "fit_bradley_terry",
     "fleiss_kappa",
     "gwet_ac1",
+    "kendall_w",
     "krippendorff_alpha",
     "leaderboard",
     "leaderboard_from_counts",
     "majority_agreement",
     "majority_vote",
     "percent_agreement",
+    "plackett_luce",
+    "rank_alpha",
+    "ranking_agreement",
+    "ranking_leaderboards",
     "reference_agreement",
     "task_labels",
     "transitivity_global",

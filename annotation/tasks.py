@@ -17,6 +17,8 @@ from annotation import scheduling
 from annotation.breaker import REDIS_ERRORS
 from annotation.db import TRANSIENT_DATABASE_ERRORS
 from annotation.models import Project, Snapshot
+from annotation.selectors.reports import projects_with_stale_reports
+from annotation.selectors.snapshots import snapshots_pending_since
 from annotation.services import exporting, import_jobs, reports, webhooks
 
 #: Errors of a service that went away (the database, the broker, the Redis cache), not of
@@ -72,7 +74,7 @@ def report_refresh(self: Task, project_id: int, force: bool = False) -> None:
 @shared_task(acks_late=True, ignore_result=True)
 def reports_refresh_active() -> int:
     """Beat: queue a recomputation for every active project whose report is stale."""
-    return _requeue(reports.projects_with_stale_reports(), scheduling.schedule_report_refresh)
+    return _requeue(projects_with_stale_reports(), scheduling.schedule_report_refresh)
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True, **RETRYING)
@@ -91,7 +93,7 @@ def snapshot_build(self: Task, snapshot_id: int) -> None:
 def snapshots_requeue_pending() -> int:
     """Beat: queue again the builds of snapshots pending for longer than
     SNAPSHOT_REQUEUE_AFTER_SECONDS."""
-    pending = exporting.snapshots_pending_since(before=_pending_before())
+    pending = snapshots_pending_since(before=_pending_before())
     return _requeue(pending, scheduling.schedule_snapshot_build)
 
 

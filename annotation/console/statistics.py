@@ -30,10 +30,10 @@ from annotation.selectors.quality import (
     quality_columns,
     quality_sort,
 )
+from annotation.selectors.reports import ReportState
 from annotation.services.reports import (
     CONSISTENCY_LISTED,
     ReportBusy,
-    ReportState,
     report_current,
     report_refresh_request,
 )

@@ -18,7 +18,7 @@ from annotation.exports.plan import ExportPlan, rubric_score_column
 from annotation.exports.readers import passing_judgments
 from annotation.licenses import hub_license
 from annotation.models import Annotator, Criterion, Item, Project, Snapshot
-from annotation.services.reports import report_latest
+from annotation.selectors.reports import report_latest
 
 INSTRUCTIONS_EXCERPT = 600
 CARD_DATA_DIR = "data"  # where a folder download keeps the file, as the card's configs say

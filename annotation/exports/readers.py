@@ -70,7 +70,7 @@ from annotation.selectors.adjudications import (
     researcher_pseudonym,
 )
 from annotation.selectors.judgment_table import CHOICES, unpack_array
-from annotation.services.quality import flagged_annotator_ids
+from annotation.selectors.quality import flagged_annotator_ids
 from annotation.stats import TaskLabels, task_labels
 
 EXPORT_CHUNK = 2000

@@ -35,8 +35,8 @@ from annotation.models import (
     Task,
 )
 from annotation.selectors.judgment_table import CHOICES
+from annotation.selectors.quality import flagged_annotator_ids
 from annotation.selectors.review import REVIEW_FILTERS, TaskLabelsShown, task_labels_shown
-from annotation.services.quality import flagged_annotator_ids
 
 #: The votes the explorer counts and labels: the review queue's (people's, flagged and
 #: blocked annotators left out, gold tasks' votes kept), so a task the queue calls split is

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import F, FloatField, QuerySet
+from django.db.models import F, FloatField, Q, QuerySet
 from django.db.models.expressions import Combinable
 from django.db.models.functions import Cast, Coalesce, NullIf
 
-from annotation.models import AnnotatorStats, Project
+from annotation.models import Annotator, AnnotatorStats, Project
 
 
 def _rate(part: str, whole: str) -> Combinable:
@@ -75,3 +75,14 @@ def annotator_quality(*, project: Project, sort: str) -> QuerySet[AnnotatorStats
     key = "sort_" + sort.lstrip("-")
     order = F(key).desc(nulls_last=True) if sort.startswith("-") else F(key).asc(nulls_last=True)
     return rows.order_by(order, "pk")
+
+
+def flagged_annotator_ids(*, project: Project) -> QuerySet[Annotator]:
+    """Ids of annotators whose judgments exports leave out by default: blocked site-wide,
+    or blocked or flagged in this project."""
+    in_project = AnnotatorStats.objects.filter(project=project).filter(
+        Q(is_blocked=True) | ~Q(flags=[])
+    )
+    return Annotator.objects.filter(
+        Q(is_blocked=True) | Q(pk__in=in_project.values("annotator_id"))
+    ).values("pk")

@@ -26,7 +26,7 @@ from annotation.exports.query import ExportFilters
 from annotation.exports.readers import pair_labels, passing_judgments
 from annotation.models import Judgment, Project, Task
 from annotation.selectors.judgment_table import CHOICES
-from annotation.services.quality import flagged_annotator_ids
+from annotation.selectors.quality import flagged_annotator_ids
 from annotation.stats.aggregation import TaskLabels
 
 #: The votes the queue weighs: people's (not model judges'), flagged and blocked annotators

@@ -11,7 +11,7 @@ import os
 import tempfile
 import zipfile
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any, BinaryIO
 
 import pyarrow.parquet as pq
@@ -72,20 +72,9 @@ def snapshot_create(
         snapshot.full_clean()
         snapshot.save()
         # A broker that is down must not turn the stored request into an error: the snapshot
-        # stays pending and beat queues it again (snapshots_pending_since).
+        # stays pending and beat queues it again (selectors.snapshots.snapshots_pending_since).
         transaction.on_commit(lambda: scheduling.schedule_snapshot_build(snapshot.pk), robust=True)
     return snapshot
-
-
-def snapshots_pending_since(*, before: datetime) -> list[int]:
-    """Snapshots asked for before `before` and still pending: their build was never queued
-    (a broker that was down), was lost, or is taking long; building is idempotent, so beat
-    queues them again."""
-    return list(
-        Snapshot.objects.filter(status=Snapshot.Status.PENDING, created_at__lt=before)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
 
 
 class _Counted:

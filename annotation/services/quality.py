@@ -11,7 +11,6 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from annotation.errors import QUIZ_FAILED_REASON, AnnotatorBlocked
@@ -150,14 +149,3 @@ def annotator_block(
     stats.blocked_by = by if blocked else None
     stats.save(update_fields=["is_blocked", "blocked_reason", "blocked_by", "updated_at"])
     return stats
-
-
-def flagged_annotator_ids(*, project: Project):
-    """Ids of annotators whose judgments exports leave out by default: blocked site-wide,
-    or blocked or flagged in this project."""
-    in_project = AnnotatorStats.objects.filter(project=project).filter(
-        Q(is_blocked=True) | ~Q(flags=[])
-    )
-    return Annotator.objects.filter(
-        Q(is_blocked=True) | Q(pk__in=in_project.values("annotator_id"))
-    ).values("pk")

@@ -23,15 +23,13 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Subquery
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from annotation import scheduling
@@ -53,7 +51,13 @@ from annotation.selectors.judgment_table import (
     judgment_table,
     task_references,
 )
-from annotation.services.quality import flagged_annotator_ids
+from annotation.selectors.quality import flagged_annotator_ids
+from annotation.selectors.reports import (
+    ReportState,
+    report_is_stale,
+    report_last_attempt,
+    report_state,
+)
 from annotation.services.webhooks import webhook_events_after_report
 from annotation.stats import (
     Ratings,
@@ -853,67 +857,12 @@ def report_refresh(*, project_id: int, force: bool = False) -> AgreementReport |
     project = Project.objects.filter(pk=project_id).first()
     if project is None:
         return None
-    if not force and not report_is_stale(project=project, report=_last_attempt(project)):
+    if not force and not report_is_stale(
+        project=project, report=report_last_attempt(project=project)
+    ):
         return None
     with _computing_alone(project_id):
         return report_compute_or_record(project=project)
-
-
-def report_latest(*, project: Project) -> AgreementReport | None:
-    """The newest good report: the figures to show."""
-    return (
-        AgreementReport.objects.filter(project=project, failed=False)
-        .order_by("-computed_at", "-pk")
-        .first()
-    )
-
-
-def _last_attempt(project: Project) -> AgreementReport | None:
-    """The newest computation, good or failed."""
-    return AgreementReport.objects.filter(project=project).order_by("-computed_at", "-pk").first()
-
-
-def report_is_stale(*, project: Project, report: AgreementReport | None) -> bool:
-    """Stale when a judgment arrived after the report was computed."""
-    if report is None:
-        return True
-    return Judgment.objects.filter(project=project, pk__gt=report.last_judgment_id).exists()
-
-
-def projects_with_stale_reports() -> list[int]:
-    """Active projects with a judgment newer than their latest computation, good or failed
-    (or judged and never reported), in one query: what beat queues for recomputation."""
-    covered = (
-        AgreementReport.objects.filter(project=OuterRef("pk"))
-        .order_by("-computed_at", "-pk")
-        .values("last_judgment_id")[:1]
-    )
-    newer = Judgment.objects.filter(project=OuterRef("pk"), pk__gt=OuterRef("covered"))
-    return list(
-        Project.objects.filter(status=Project.Status.ACTIVE)
-        .annotate(covered=Coalesce(Subquery(covered), 0))
-        .filter(Exists(newer))
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
-
-
-class ReportState(NamedTuple):
-    """The newest good report, whether judgments came after it, and the newest computation
-    when it failed after that report (its error is what to say)."""
-
-    report: AgreementReport | None
-    stale: bool
-    failure: AgreementReport | None
-
-
-def report_state(*, project: Project) -> ReportState:
-    """Where the project's report stands, without computing anything."""
-    attempt = _last_attempt(project)
-    if attempt is None or not attempt.failed:
-        return ReportState(attempt, report_is_stale(project=project, report=attempt), None)
-    good = report_latest(project=project)
-    return ReportState(good, report_is_stale(project=project, report=good), attempt)
 
 
 def report_current(*, project: Project) -> ReportState:
@@ -921,7 +870,7 @@ def report_current(*, project: Project) -> ReportState:
     older than the newest judgment is recomputed here, on demand."""
     if (
         settings.CELERY_TASK_ALWAYS_EAGER
-        and report_is_stale(project=project, report=_last_attempt(project))
+        and report_is_stale(project=project, report=report_last_attempt(project=project))
         and project.judgments.exists()
     ):
         report_compute_or_record(project=project)

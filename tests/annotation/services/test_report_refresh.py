@@ -14,8 +14,10 @@ from django.db import connection
 
 from annotation.db import CLIENT_CHECK
 from annotation.models import AgreementReport, Project, TaskLabel
+from annotation.selectors.reports import report_latest
 from annotation.services import reports
-from annotation.services.reports import ReportBusy, report_latest, report_refresh
+from annotation.services.reports import ReportBusy, report_refresh
+from tests.annotation.selectors.test_reports import projects_some_behind
 from tests.annotation.services.test_reports import _simulate_pairwise
 from tests.factories import ProjectFactory, import_items
 from tests.postgres import wait_until_session_ended
@@ -163,27 +165,11 @@ def test_a_computation_that_fails_half_way_leaves_the_last_good_report(voted, mo
     assert report_refresh(project_id=voted.pk, force=True).n_judgments == good.n_judgments + 4
 
 
-def test_beat_queues_each_active_project_whose_report_is_behind_in_one_query(
-    voted, django_assert_num_queries, published
-):
+def test_beat_queues_each_active_project_whose_report_is_behind(voted, published):
     from annotation.scheduling import REPORT_REFRESH
     from annotation.tasks import reports_refresh_active
 
-    fresh = ProjectFactory()
-    import_items(fresh, 2)
-    _simulate_pairwise(fresh, annotators={"h1": 0.9, "h2": 0.8})
-    report_refresh(project_id=fresh.pk)
-    behind = ProjectFactory()
-    import_items(behind, 2)
-    _simulate_pairwise(behind, annotators={"h1": 0.9})
-    report_refresh(project_id=behind.pk)
-    _simulate_pairwise(behind, annotators={"h2": 0.8})  # votes after its report
-    paused = ProjectFactory(status=Project.Status.PAUSED)
-    import_items(paused, 2)
-    _simulate_pairwise(paused, annotators={"h1": 0.9})
-    ProjectFactory()  # active, never judged
-    with django_assert_num_queries(1):
-        assert reports.projects_with_stale_reports() == sorted([voted.pk, behind.pk])
+    behind = projects_some_behind()
     assert reports_refresh_active() == 2
     assert sorted(call["args"] for call in published) == sorted([[voted.pk], [behind.pk]])
     assert {call["task"] for call in published} == {REPORT_REFRESH}

@@ -21,6 +21,7 @@ from annotation.models import (
     TaskLabel,
 )
 from annotation.selectors.judgment_table import CHOICES, judgment_table
+from annotation.selectors.reports import report_is_stale
 from annotation.services.importing import items_import
 from annotation.services.judgment_import import judgments_import
 from annotation.services.reports import (
@@ -29,7 +30,6 @@ from annotation.services.reports import (
     leaderboard_current,
     report_compute,
     report_current,
-    report_is_stale,
 )
 from annotation.stats import dawid_skene
 from tests.factories import CriterionFactory, ProjectFactory, import_items

@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
-from annotation.stats.agreement import _identical_rows
+from annotation.stats.resampling import identical_rows
 
 __all__ = ["DawidSkeneResult", "TaskLabels", "dawid_skene", "majority_vote", "task_labels"]
 
@@ -165,7 +165,7 @@ def dawid_skene(
         (np.ones(len(task)), (task, answer)), shape=(t, a * k), dtype=np.float64
     )
     counts = _label_counts(task, lab, t, k).astype(np.float64)
-    groups = _distinct_tasks(by_task)
+    groups = distinct_tasks(by_task)
     if groups is None:
         weight = None
         by_answer = by_task.T
@@ -278,7 +278,7 @@ def _em(
     return _EMFit(posterior, has, confusion, prior, log_likelihood, n_iter, converged)
 
 
-def _distinct_tasks(by_task: sparse.csr_matrix) -> tuple[IntArray, IntArray] | None:
+def distinct_tasks(by_task: sparse.csr_matrix) -> tuple[IntArray, IntArray] | None:
     """First task of each group of identically judged tasks and the group of every task, or
     None when there are too few duplicates for collapsing to pay (see COLLAPSE_MAX_SHARE).
 
@@ -293,14 +293,14 @@ def _distinct_tasks(by_task: sparse.csr_matrix) -> tuple[IntArray, IntArray] | N
     m = max(int(n * _SAMPLE_SHARE), _MIN_SAMPLE)
     if 2 * m <= n:
         sample = np.sort(np.random.default_rng(0).choice(n, m, replace=False, shuffle=False))
-        sample_groups = _identical_rows(by_task[sample])
+        sample_groups = identical_rows(by_task[sample])
         if sample_groups is None:
             return None
         sizes = np.bincount(sample_groups[1]).astype(np.float64)  # summed, not dotted (BLAS)
         pairs = float((sizes * (sizes - 1)).sum()) / 2 * (n * (n - 1)) / (m * (m - 1))
         if pairs < needed:
             return None
-    groups = _identical_rows(by_task)
+    groups = identical_rows(by_task)
     if groups is None or len(groups[0]) > COLLAPSE_MAX_SHARE * n:
         return None
     return groups

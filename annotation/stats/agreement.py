@@ -4,7 +4,9 @@ Every metric here is a function of per-item sufficient statistics (category coun
 per-item coincidence matrices, per-item rater-pair tables).  A bootstrap round that resamples
 items is then only a *weighting* of items, so 1000 rounds are a few matrix products instead of
 1000 re-runs.  Identical items (same count vector, or same row of ratings) are collapsed into
-patterns first; resampling items is then exactly a multinomial draw over patterns.
+patterns first; resampling items is then exactly a multinomial draw over patterns.  That
+engine is annotation.stats.resampling; this module holds the metrics and their sufficient
+statistics.
 
 Conventions (apply to every function in this module):
 
@@ -18,8 +20,7 @@ Conventions (apply to every function in this module):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
@@ -28,22 +29,40 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
+from annotation.stats.resampling import (
+    FloatArray,
+    IntArray,
+    bootstrap,
+    bootstrap_together,
+    ci_entry,
+    unique_keys,
+)
+
 __all__ = [
     "LEVELS",
+    "MAX_BOOTSTRAP_PAIRS",
     "MAX_CATEGORIES",
     "Level",
+    "PairTables",
+    "PreparedRatings",
     "Ratings",
     "agreement_report",
     "agreement_reports",
+    "alpha_from_coincidences",
     "annotator_agreement",
     "as_ratings",
+    "cohen_from_tables",
     "cohen_kappa_mean",
+    "count_features",
+    "count_statistics",
     "fleiss_kappa",
     "gwet_ac1",
     "krippendorff_alpha",
     "majority_agreement",
+    "pair_tables",
     "percent_agreement",
     "reference_agreement",
+    "tables_by_row",
 ]
 
 Level = Literal["nominal", "ordinal", "interval"]
@@ -52,12 +71,6 @@ LEVELS: tuple[str, ...] = ("nominal", "ordinal", "interval")
 #: Above this many distinct values the data is treated as continuous: only interval alpha is
 #: defined (via moments); category-count metrics would need an items x categories table.
 MAX_CATEGORIES = 50
-
-#: Bootstrap chunks are sized so that one chunk's weight matrix has about this many entries.
-_CHUNK_ELEMENTS = 4_000_000
-
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 
 
 # --------------------------------------------------------------------------------------------
@@ -130,8 +143,9 @@ class Ratings:
         return cls(item, annotator, arr[item, annotator], n_categories)
 
     @cached_property
-    def _prepared(self) -> _Prepared:
-        return _Prepared.build(self)
+    def prepared(self) -> PreparedRatings:
+        """Compacted ids and category codes: what every metric starts from, built once."""
+        return PreparedRatings.build(self)
 
 
 def as_ratings(data: Ratings | npt.ArrayLike) -> Ratings:
@@ -176,27 +190,11 @@ def _unique_rows(rows: IntArray) -> tuple[IntArray, IntArray, IntArray]:
     base = int(rows.max()) + 1 if rows.size else 1
     if rows.shape[1] * np.log2(max(base, 2)) < 62:
         key = rows.astype(np.int64) @ (base ** np.arange(rows.shape[1], dtype=np.int64))
-        return _unique_keys(key)
+        return unique_keys(key)
     _, first, inverse, counts = np.unique(
         rows, axis=0, return_index=True, return_inverse=True, return_counts=True
     )
     return first, inverse.reshape(-1), counts
-
-
-def _unique_keys(key: npt.NDArray[Any]) -> tuple[IntArray, IntArray, IntArray]:
-    """(first index, inverse, counts) of ``np.unique(key, ...)``, several times faster:
-    an unstable sort groups equal keys and the first index of each group is found apart
-    (np.unique needs a stable sort for it)."""
-    n = len(key)
-    by_key = np.argsort(key)
-    starts = np.ones(n, dtype=bool)
-    np.not_equal(key[by_key[1:]], key[by_key[:-1]], out=starts[1:])
-    group = np.empty(n, dtype=np.int64)
-    group[by_key] = np.cumsum(starts) - 1
-    first = np.full(int(starts.sum()), n, dtype=np.int64)
-    np.minimum.at(first, group, np.arange(n))
-    counts = np.diff(np.append(np.flatnonzero(starts), n))
-    return first, group, counts
 
 
 @dataclass(frozen=True)
@@ -291,7 +289,7 @@ class _Layout:
 
 
 @dataclass(frozen=True, eq=False)
-class _Prepared:
+class PreparedRatings:
     """The layout of a Ratings and its values as category codes (built once per Ratings)."""
 
     layout: _Layout
@@ -306,7 +304,7 @@ class _Prepared:
     n_categories: int  # the q of Gwet's AC1: declared scale size or distinct observed values
 
     @classmethod
-    def build(cls, r: Ratings, layout: _Layout | None = None) -> _Prepared:
+    def build(cls, r: Ratings, layout: _Layout | None = None) -> PreparedRatings:
         value = r.value
         # Integral floats (a matrix with nan for missing) become ints for the fast compaction.
         if (
@@ -373,325 +371,11 @@ class _Prepared:
 
 
 # --------------------------------------------------------------------------------------------
-# Bootstrap machinery
-# --------------------------------------------------------------------------------------------
-
-
-def _resample_counts(
-    multiplicity: IntArray,
-    n_units: int,
-    rounds: int,
-    rng: np.random.Generator,
-    dtype: npt.DTypeLike = np.float64,
-) -> FloatArray:
-    """(rounds, P) counts of the P patterns in ``rounds`` draws of ``n_units`` units with
-    replacement, where the patterns hold ``multiplicity.sum() <= n_units`` of the units.
-    They come as ``dtype``, or as float64 where an integer ``dtype`` cannot hold them.
-
-    The other units carry no statistics, so only how many draws land on the patterns
-    matters: Binomial(n_units, covered / n_units) of them, each uniform over the covered
-    units.  That is exactly the item bootstrap, at a cost that grows with the covered units
-    only (a sample of 1,000 annotator pairs covers a tenth of a crowd's items).  Rounds are
-    drawn one after another, so the draws do not depend on how rounds are chunked.
-    """
-    n_patterns = len(multiplicity)
-    covered = int(multiplicity.sum())
-    # A multinomial costs a binomial draw per pattern, a uniform draw about a tenth of that.
-    if 16 * (n_patterns + 1) <= covered:
-        rest = [n_units - covered] if covered < n_units else []
-        p = np.append(multiplicity, rest) / n_units
-        counts = rng.multinomial(n_units, p, size=rounds)[:, :n_patterns]
-        return counts.astype(dtype if _fits(counts, dtype) else np.float64)
-    unit_pattern = np.repeat(np.arange(n_patterns), multiplicity) if n_patterns != covered else None
-    weights = np.zeros((rounds, n_patterns), dtype=dtype)
-    for row in range(rounds):  # one round at a time: the counts stay in cache (4x faster)
-        n = int(rng.binomial(n_units, covered / n_units))
-        draws = rng.integers(0, covered, size=n)
-        if unit_pattern is not None:
-            draws = unit_pattern[draws]
-        if weights.dtype.kind == "u":
-            # Counted in place, in a row of bytes that stays in cache (bincount's int64 row
-            # would not); a count that wraps around shows in the row's total.
-            np.add.at(weights[row], draws, weights.dtype.type(1))
-            if int(weights[row].sum(dtype=np.uint64)) == n:
-                continue
-            weights = weights.astype(np.float64)  # the rows before fit: still exact
-        weights[row] = np.bincount(draws, minlength=n_patterns)
-    return weights
-
-
-def _fits(counts: IntArray, dtype: npt.DTypeLike) -> bool:
-    """Whether the counts can be stored in dtype exactly (floats hold any count here)."""
-    kind = np.dtype(dtype)
-    return kind.kind == "f" or counts.size == 0 or int(counts.max()) <= np.iinfo(kind).max
-
-
-def _bootstrap(
-    features: FloatArray | sparse.csr_matrix,
-    multiplicity: IntArray,
-    n_boot: int,
-    rng: np.random.Generator,
-    statistic: Callable[[FloatArray], FloatArray],
-) -> FloatArray:
-    """Apply ``statistic`` to feature sums of ``n_boot`` resamples of units.
-
-    ``features[p]`` are the per-unit sufficient statistics of pattern ``p`` and
-    ``multiplicity[p]`` how many units share it.  Drawing n units with replacement from the
-    units is a Multinomial(n, multiplicity / n) draw over patterns (see
-    :func:`_resample_counts`).  ``statistic`` maps a (b, n_features) block of sums to a
-    (b, n_stats) block.
-    """
-    return _bootstrap_together([features], multiplicity, n_boot, rng, [statistic])[0]
-
-
-def _bootstrap_together(
-    features: Sequence[FloatArray | sparse.csr_matrix],
-    multiplicity: IntArray,
-    n_boot: int,
-    rng: np.random.Generator,
-    statistics: Sequence[Callable[[FloatArray], FloatArray]],
-) -> list[FloatArray]:
-    """:func:`_bootstrap` of several statistics of the same units on the same resamples.
-
-    Patterns whose statistics are all zero (in every feature matrix) add nothing to a sum,
-    so they are only counted, never drawn.  Ratings of the same units with the same rows of
-    nonzero statistics get the same resamples together as alone.  The sparse feature
-    matrices are summed together (see :func:`_sparse_summation`), so each chunk of counts
-    is read once for all of them.
-    """
-    n_units = int(multiplicity.sum())
-    if n_boot <= 0 or n_units == 0:
-        return [np.empty((0, 0)) for _ in features]
-    features = [sparse.csr_matrix(f) if sparse.issparse(f) else f for f in features]
-    carries = np.zeros(len(multiplicity), dtype=bool)
-    for f in features:
-        carries |= f.getnnz(axis=1) > 0 if sparse.issparse(f) else np.any(f != 0, axis=1)
-    if not carries.all():
-        features = [f[carries] for f in features]
-        multiplicity = multiplicity[carries]
-    is_sparse = [sparse.issparse(f) for f in features]
-    # Resample counts are integers, so float32 sums of integer statistics are exact (and
-    # the same in any order) while they stay below 2**24: half the memory traffic.
-    exact32 = all(_sums_exact_in_float32(f, n_units) for f in features if sparse.issparse(f))
-    dtype = np.float32 if exact32 else np.float64
-    summation = (
-        _sparse_summation([f for f in features if sparse.issparse(f)], dtype)
-        if any(is_sparse)
-        else None
-    )
-    width = max(len(multiplicity), int(multiplicity.sum()), *(f.shape[1] for f in features), 1)
-    chunk = max(1, min(n_boot, _CHUNK_ELEMENTS // width))
-    # When only sparse products read the counts, they are drawn as bytes (a chunk with a
-    # count above 255 turns to floats) and become floats as they are transposed: a quarter of
-    # the memory to move.
-    count_dtype = np.uint8 if all(is_sparse) else np.float64
-
-    def chunk_statistics(weights: FloatArray) -> list[FloatArray]:
-        sparse_sums = iter(summation(weights) if summation is not None else ())
-        return [
-            statistic(next(sparse_sums).T if is_f_sparse else weights @ f)
-            for f, is_f_sparse, statistic in zip(features, is_sparse, statistics, strict=True)
-        ]
-
-    starts = range(0, n_boot, chunk)
-    draws = (
-        _resample_counts(multiplicity, n_units, min(chunk, n_boot - start), rng, count_dtype)
-        for start in starts
-    )
-    if n_boot * width < _PIPELINE_ELEMENTS:
-        chunks = [chunk_statistics(weights) for weights in draws]
-    else:
-        chunks = _pipelined(draws, chunk_statistics)
-    return [np.concatenate([c[i] for c in chunks], axis=0) for i in range(len(features))]
-
-
-#: Above this many resample counts in all, one thread draws them while another sums them.
-_PIPELINE_ELEMENTS = 50_000_000
-
-
-def _pipelined(
-    draws: Iterator[FloatArray], chunk_statistics: Callable[[FloatArray], list[FloatArray]]
-) -> list[list[FloatArray]]:
-    """The statistics of each chunk of resample counts, summed on a second thread while this
-    one draws the next chunk: the draws come from one random stream in order (so they are
-    the same as unpipelined), and the sums and statistics of a large bootstrap take about as
-    long as the draws. At most two chunks are in flight, so memory stays at two chunks."""
-    results: list[Future[list[FloatArray]]] = []
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        for weights in draws:
-            if len(results) >= 2:
-                results[-2].result()
-            results.append(pool.submit(chunk_statistics, weights))
-        return [result.result() for result in results]
-
-
-def _sums_exact_in_float32(f: sparse.csr_matrix, n_units: int) -> bool:
-    """Whether every sum of resample counts times entries of f is an integer below 2**24."""
-    data = f.data
-    if data.size == 0:
-        return True
-    return bool(np.array_equal(data, np.round(data)) and n_units * np.abs(data).max() < 2**24)
-
-
-def _sparse_summation(
-    features: Sequence[sparse.csr_matrix], dtype: type[np.floating]
-) -> Callable[[npt.NDArray[Any]], list[FloatArray]]:
-    """A function of (rounds x units) resample counts giving, for each (units x F) sparse
-    feature matrix of the same units, its (F x rounds) sums in float64.
-
-    Sums run as (features x units) @ (units x rounds), the sparse operand column-major: each
-    unit's row of counts is read once, in order, and added to the rows of its features, and
-    the sums come out row-major, so a statistic can reshape them per feature without a copy.
-    When many rows of a matrix are identical (a team of annotators giving the same labels to
-    many items), the counts are first summed over the units of each distinct row (one term
-    per unit), then weighted by the distinct rows: the same integer sums at a fraction of
-    the cost (see :func:`_identical_rows`).  That first step of every matrix is one stacked
-    product, so the counts are read once for all of them.  For it the units are put in the
-    order of their first column in a matrix with repeated rows (a team's first pair, so a
-    team's items come together) and the distinct rows numbered in that order: each unit's
-    counts go to nearby rows instead of all over, which takes less than half the time.
-    """
-    n_units = features[0].shape[0]
-    gathers = [_distinct_row_gather(f) for f in features]
-    lead = next((f for f, gather in zip(features, gathers, strict=True) if gather), None)
-    order = None if lead is None else np.argsort(_first_columns(lead))
-    position = np.arange(n_units)
-    if order is not None:
-        position[order] = np.arange(n_units)
-    first_steps: list[sparse.csc_matrix] = []
-    second_steps: list[sparse.csc_matrix | None] = []
-    for f, gather in zip(features, gathers, strict=True):
-        if gather is None:
-            first_steps.append((f if order is None else f[order]).astype(dtype).T.tocsc())
-            second_steps.append(None)
-            continue
-        units, group, distinct = gather
-        # The distinct rows renumbered in the order of their first unit.
-        first_position = np.full(distinct.shape[0], n_units)
-        np.minimum.at(first_position, group, position[units])
-        by_position = np.argsort(first_position)
-        rank = np.empty_like(by_position)
-        rank[by_position] = np.arange(len(by_position))
-        first_steps.append(
-            sparse.csc_matrix(
-                (np.ones(len(units), dtype=dtype), (rank[group], position[units])),
-                shape=(distinct.shape[0], n_units),
-            )
-        )
-        second_steps.append(distinct[by_position].astype(dtype).T.tocsc())
-    stacked = sparse.vstack(first_steps, format="csc")
-    bounds = np.cumsum([0] + [step.shape[0] for step in first_steps])
-
-    def summation(counts: npt.NDArray[Any]) -> list[FloatArray]:
-        by_unit = np.ascontiguousarray(counts.T)
-        if order is not None:
-            by_unit = np.take(by_unit, order, axis=0)  # rows of bytes: cheaper than columns
-        summed = stacked @ by_unit.astype(dtype, copy=False)
-        return [
-            (summed[lo:hi] if step is None else step @ summed[lo:hi]).astype(np.float64)
-            for step, lo, hi in zip(second_steps, bounds[:-1], bounds[1:], strict=True)
-        ]
-
-    return summation
-
-
-def _distinct_row_gather(
-    f: sparse.csr_matrix,
-) -> tuple[IntArray, IntArray, sparse.csr_matrix] | None:
-    """The units with a nonempty row, the distinct row of each and the distinct nonempty
-    rows, when summing over distinct rows pays: one term per unit to gather, then one per
-    entry of a distinct row, fewer than one per entry of every row."""
-    groups = _identical_rows(f)
-    if groups is None:
-        return None
-    first, group = groups
-    nonempty = np.flatnonzero(np.diff(f.indptr) > 0)
-    distinct = f[first]
-    keep = distinct.getnnz(axis=1) > 0
-    if len(nonempty) + distinct.nnz >= f.nnz:
-        return None
-    renumber = np.cumsum(keep) - 1
-    return nonempty, renumber[group[nonempty]], distinct[keep]
-
-
-def _first_columns(f: sparse.csr_matrix) -> IntArray:
-    """The column of each row's first entry (its smallest in canonical format), or the
-    number of columns for an empty row."""
-    lengths = np.diff(f.indptr)
-    first = np.full(f.shape[0], f.shape[1], dtype=np.int64)
-    first[lengths > 0] = f.indices[f.indptr[:-1][lengths > 0]]
-    return first
-
-
-_MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
-_MIX_2 = np.uint64(0x94D049BB133111EB)
-
-
-def _mix(z: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
-    """The splitmix64 finaliser: a cheap 64-bit hash of each element (wrapping arithmetic)."""
-    z = (z ^ (z >> np.uint64(30))) * _MIX_1
-    z = (z ^ (z >> np.uint64(27))) * _MIX_2
-    return z ^ (z >> np.uint64(31))
-
-
-def _identical_rows(f: sparse.csr_matrix) -> tuple[IntArray, IntArray] | None:
-    """Groups of identical rows of a sparse matrix: (first row of each group, group of each
-    row), or None in the (astronomically unlikely) case of a hash collision.
-
-    Each row is hashed as the wrapping sum of a hash of each (column, value) entry, the rows
-    grouped by that key, and every row then compared entry by entry with its group's first:
-    exact, at the cost of a few passes over the entries (np.unique(axis=0) on rows of
-    different lengths would need padding and a much slower sort).
-    """
-    if not f.has_canonical_format:
-        f = f.copy()
-        f.sum_duplicates()
-    n_rows = f.shape[0]
-    lengths = np.diff(f.indptr)
-    values = np.ascontiguousarray(f.data, dtype=np.float64).view(np.uint64)
-    # Entries that all hold the same value (counts of one) hash by their column alone: one
-    # hash per column, looked up, instead of one per entry (the same hashes).
-    same_value = values.size > 0 and bool(np.all(values == values[0]))
-    if same_value:
-        entry = _mix(np.arange(f.shape[1], dtype=np.uint64) * _MIX_1 + values[0])[f.indices]
-    else:
-        entry = _mix(f.indices.astype(np.uint64) * _MIX_1 + values)
-    nonempty = lengths > 0
-    row_sum = np.zeros(n_rows, dtype=np.uint64)
-    if entry.size:
-        row_sum[nonempty] = np.add.reduceat(entry, f.indptr[:-1][nonempty])
-    key = _mix(row_sum ^ lengths.astype(np.uint64))
-    first, group, _ = _unique_keys(key)
-    leader = first[group]
-    if not np.array_equal(lengths, lengths[leader]):
-        return None
-    theirs = np.arange(f.nnz) + np.repeat(f.indptr[leader] - f.indptr[:-1], lengths)
-    if not np.array_equal(f.indices, f.indices[theirs]):
-        return None
-    if not same_value and not np.array_equal(f.data, f.data[theirs]):
-        return None
-    return first, group
-
-
-def _percentile_ci(samples: FloatArray) -> list[float | None]:
-    """95% percentile interval ignoring undefined rounds; [None, None] if nothing is defined."""
-    finite = samples[np.isfinite(samples)]
-    if finite.size == 0:
-        return [None, None]
-    lo, hi = np.percentile(finite, [2.5, 97.5])
-    return [float(lo), float(hi)]
-
-
-def _json_float(x: float) -> float | None:
-    return float(x) if np.isfinite(x) else None
-
-
-# --------------------------------------------------------------------------------------------
 # Category-count metrics: Krippendorff's alpha, Fleiss' kappa, Gwet's AC1, percent agreement
 # --------------------------------------------------------------------------------------------
 
 
-def _count_patterns(prep: _Prepared) -> tuple[IntArray, IntArray]:
+def _count_patterns(prep: PreparedRatings) -> tuple[IntArray, IntArray]:
     """Distinct count vectors among pairable items and how many items have each."""
     counts = prep.counts[prep.pairable]
     if len(counts) == 0:
@@ -700,7 +384,7 @@ def _count_patterns(prep: _Prepared) -> tuple[IntArray, IntArray]:
     return counts[first], multiplicity
 
 
-def _count_features(patterns: IntArray) -> FloatArray:
+def count_features(patterns: IntArray) -> FloatArray:
     """Per-item sufficient statistics, one row per count pattern.
 
     Columns: [1, pairwise agreement P_i, category shares n_ik/m_i (K), coincidences (K*K)],
@@ -726,7 +410,7 @@ def _ordinal_distance(n_v: FloatArray) -> FloatArray:
     return (between - (n_v[..., :, None] + n_v[..., None, :]) / 2) ** 2
 
 
-def _alpha_from_coincidences(o: FloatArray, domain: FloatArray, level: str) -> FloatArray:
+def alpha_from_coincidences(o: FloatArray, domain: FloatArray, level: str) -> FloatArray:
     """Krippendorff's alpha from coincidence matrices, batched: (B, K, K) -> (B,)."""
     n_v = o.sum(axis=-1)
     n = n_v.sum(axis=-1)
@@ -742,7 +426,7 @@ def _alpha_from_coincidences(o: FloatArray, domain: FloatArray, level: str) -> F
         return 1.0 - observed / expected
 
 
-def _count_statistics(sums: FloatArray, prep: _Prepared, level: str) -> FloatArray:
+def count_statistics(sums: FloatArray, prep: PreparedRatings, level: str) -> FloatArray:
     """(B, F) feature sums -> (B, 4): alpha, Fleiss' kappa, Gwet's AC1, percent agreement.
 
     With item-level chance terms pi_k = mean over items of n_ik / m_i, as in Gwet (2014) for
@@ -759,21 +443,21 @@ def _count_statistics(sums: FloatArray, prep: _Prepared, level: str) -> FloatArr
         fleiss = (pa - pe_fleiss) / (1 - pe_fleiss)
         pe_gwet = (pi * (1 - pi)).sum(axis=1) / (q - 1) if q > 1 else np.full_like(pa, np.nan)
         ac1 = (pa - pe_gwet) / (1 - pe_gwet)
-        alpha = _alpha_from_coincidences(o, prep.domain, level)
+        alpha = alpha_from_coincidences(o, prep.domain, level)
     out = np.column_stack([alpha, fleiss, ac1, pa])
     out[~np.isfinite(out)] = np.nan
     return out
 
 
-def _count_point(prep: _Prepared, level: str) -> FloatArray:
+def _count_point(prep: PreparedRatings, level: str) -> FloatArray:
     patterns, multiplicity = _count_patterns(prep)
     if len(patterns) == 0:
         return np.full(4, np.nan)
-    sums = multiplicity.astype(np.float64) @ _count_features(patterns)
-    return _count_statistics(sums[None, :], prep, level)[0]
+    sums = multiplicity.astype(np.float64) @ count_features(patterns)
+    return count_statistics(sums[None, :], prep, level)[0]
 
 
-def _interval_moments(prep: _Prepared) -> FloatArray:
+def _interval_moments(prep: PreparedRatings) -> FloatArray:
     """Per pairable item [1, m, sum v, sum v^2, observed disagreement] on centred values.
 
     Interval alpha only needs these: with n pairable values, D_e * (n - 1) = 2 n S2 - 2 S1^2,
@@ -813,7 +497,7 @@ def krippendorff_alpha(data: Ratings | npt.ArrayLike, level: Level = "nominal") 
     observed values; interval distances use the values themselves.
     """
     _check_level(level)
-    prep = as_ratings(data)._prepared
+    prep = as_ratings(data).prepared
     if prep.categorical:
         return float(_count_point(prep, level)[0])
     if level != "interval":
@@ -829,7 +513,7 @@ def fleiss_kappa(data: Ratings | npt.ArrayLike) -> float:
     agreement is sum_k pi_k^2 with pi_k the mean over items of the share of ratings in
     category k (Gwet 2014, ch. 2 and 5).  On complete data this is Fleiss (1971) exactly.
     """
-    return float(_count_point(as_ratings(data)._prepared, "nominal")[1])
+    return float(_count_point(as_ratings(data).prepared, "nominal")[1])
 
 
 def gwet_ac1(data: Ratings | npt.ArrayLike) -> float:
@@ -839,12 +523,12 @@ def gwet_ac1(data: Ratings | npt.ArrayLike) -> float:
     observed categories.  Deviation from Gwet: pi_k is averaged over items rated at least
     twice only (Gwet also uses single-rated items), so every metric here sees the same items.
     """
-    return float(_count_point(as_ratings(data)._prepared, "nominal")[2])
+    return float(_count_point(as_ratings(data).prepared, "nominal")[2])
 
 
 def percent_agreement(data: Ratings | npt.ArrayLike) -> float:
     """Mean over items (rated at least twice) of the share of rater pairs that agree."""
-    return float(_count_point(as_ratings(data)._prepared, "nominal")[3])
+    return float(_count_point(as_ratings(data).prepared, "nominal")[3])
 
 
 # --------------------------------------------------------------------------------------------
@@ -853,7 +537,7 @@ def percent_agreement(data: Ratings | npt.ArrayLike) -> float:
 
 
 @dataclass(frozen=True)
-class _PairTables:
+class PairTables:
     """Rater-pair contingency cells for pairs sharing at least ``min_shared`` items."""
 
     n_pairs: int  # qualifying pairs
@@ -862,17 +546,18 @@ class _PairTables:
     obs_cell: IntArray  # pair * k * k + code_a * k + code_b
 
 
-def _pair_tables(prep: _Prepared, min_shared: int) -> _PairTables:
+def pair_tables(prep: PreparedRatings, min_shared: int) -> PairTables:
+    """Every pair observation of an item as a cell of its annotator pair's table."""
     pairs = prep.layout.rating_pairs(min_shared)
     k = prep.n_values
     code = prep.code[prep.layout.order]
     cell = code[pairs.first] * k  # pair * k * k + code_a * k + code_b, in place
     cell += code[pairs.second]
     cell += pairs.pair * (k * k)
-    return _PairTables(n_pairs=pairs.n_pairs, k=k, obs_row=pairs.row, obs_cell=cell)
+    return PairTables(n_pairs=pairs.n_pairs, k=k, obs_row=pairs.row, obs_cell=cell)
 
 
-def _cohen_from_tables(tables: FloatArray, n_pairs: int, k: int, min_shared: int) -> FloatArray:
+def cohen_from_tables(tables: FloatArray, n_pairs: int, k: int, min_shared: int) -> FloatArray:
     """(B, n_pairs * k * k) cell counts -> (B, 1) mean Cohen's kappa over defined pairs.
 
     Worked on as (pair, cell, round), the layout in which the bootstrap's sparse products
@@ -906,25 +591,25 @@ def _margin_matrix(k: int) -> FloatArray:
     return matrix
 
 
-def _cohen_point(tables: _PairTables, min_shared: int) -> float:
+def _cohen_point(tables: PairTables, min_shared: int) -> float:
     if tables.n_pairs == 0:
         return float("nan")
     size = tables.n_pairs * tables.k * tables.k
     cells = np.bincount(tables.obs_cell, minlength=size).astype(np.float64)
-    return float(_cohen_from_tables(cells[None, :], tables.n_pairs, tables.k, min_shared)[0, 0])
+    return float(cohen_from_tables(cells[None, :], tables.n_pairs, tables.k, min_shared)[0, 0])
 
 
 MAX_BOOTSTRAP_PAIRS = 1000
 
 
 def _sample_pairs(
-    tables: _PairTables, keep: npt.NDArray[np.bool_], renumber: IntArray
-) -> _PairTables:
+    tables: PairTables, keep: npt.NDArray[np.bool_], renumber: IntArray
+) -> PairTables:
     """The pair tables restricted to the observations of the chosen pairs (``keep``, the same
     for every ratings of one layout), the pairs renumbered 0..n-1."""
     cell_size = tables.k * tables.k
     kept = tables.obs_cell[keep]
-    return _PairTables(
+    return PairTables(
         n_pairs=int(renumber.max()) + 1,
         k=tables.k,
         obs_row=tables.obs_row[keep],
@@ -933,7 +618,7 @@ def _sample_pairs(
 
 
 def _cohen_bootstraps(
-    members: Sequence[tuple[_Prepared, _PairTables, float]],
+    members: Sequence[tuple[PreparedRatings, PairTables, float]],
     min_shared: int,
     n_boot: int,
     seed: int,
@@ -976,7 +661,7 @@ def _cohen_bootstraps(
     ]
 
 
-def _tables_by_row(tables: _PairTables, n_rows: int) -> sparse.csr_matrix:
+def tables_by_row(tables: PairTables, n_rows: int) -> sparse.csr_matrix:
     """(pairable items, pair cells): each item's counts of pair cells.  The observations
     come item by item and, within an item, by pair (see :class:`_RatingPairs`): they are
     the rows' entries as they stand, in canonical order, with no sort."""
@@ -990,22 +675,22 @@ def _tables_by_row(tables: _PairTables, n_rows: int) -> sparse.csr_matrix:
 
 
 def _cohen_resample(
-    members: Sequence[tuple[_Prepared, _PairTables]], min_shared: int, n_boot: int, seed: int
+    members: Sequence[tuple[PreparedRatings, PairTables]], min_shared: int, n_boot: int, seed: int
 ) -> list[FloatArray]:
     """The item bootstrap of each member's pair tables.  With few annotators, items with
     identical rows of ratings are collapsed into patterns (at most (K+1)^A of them), which
     makes this as cheap as the count metrics; otherwise the items themselves are resampled,
     once for all such members, and each member's sums run over its distinct rows of pair
-    cells (a team giving the same labels to many items; see :func:`_sparse_summation`)."""
+    cells (a team giving the same labels to many items; see :func:`sparse_summation`)."""
     layout = members[0][0].layout
     n_rows = int(layout.pairable.sum())
     results: list[FloatArray | None] = [None] * len(members)
     together = []
     for position, (prep, tables) in enumerate(members):
-        x = _tables_by_row(tables, n_rows)
+        x = tables_by_row(tables, n_rows)
 
-        def statistic(sums: FloatArray, tables: _PairTables = tables) -> FloatArray:
-            return _cohen_from_tables(sums, tables.n_pairs, tables.k, min_shared)
+        def statistic(sums: FloatArray, tables: PairTables = tables) -> FloatArray:
+            return cohen_from_tables(sums, tables.n_pairs, tables.k, min_shared)
 
         # A row of ratings fits one int64 key only for few annotators; with many, rows are
         # (nearly) all distinct anyway.
@@ -1016,11 +701,11 @@ def _cohen_resample(
             dense[row_of_item[prep.item[keep]], prep.annotator[keep]] = prep.code[keep] + 1
             first, _, multiplicity = _unique_rows(dense)
             draws = np.random.default_rng([seed, 2])
-            results[position] = _bootstrap(x[first], multiplicity, n_boot, draws, statistic)[:, 0]
+            results[position] = bootstrap(x[first], multiplicity, n_boot, draws, statistic)[:, 0]
         else:
             together.append((position, x, statistic))
     if together:
-        boots = _bootstrap_together(
+        boots = bootstrap_together(
             [x for _, x, _ in together],
             np.ones(n_rows, dtype=np.int64),
             n_boot,
@@ -1038,9 +723,9 @@ def cohen_kappa_mean(data: Ratings | npt.ArrayLike, min_shared: int = 5) -> floa
     Pairs sharing fewer than ``min_shared`` items, or whose kappa is undefined (chance
     agreement 1, e.g. both always chose the same single category), are skipped.
     """
-    prep = as_ratings(data)._prepared
+    prep = as_ratings(data).prepared
     prep.require_categorical()
-    return _cohen_point(_pair_tables(prep, min_shared), min_shared)
+    return _cohen_point(pair_tables(prep, min_shared), min_shared)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1087,11 +772,11 @@ def agreement_reports(
         _check_level(level)
     n_boot = max(int(n_boot), 0)
     layouts: list[_Layout] = []
-    prepared: dict[str, _Prepared] = {}
+    prepared: dict[str, PreparedRatings] = {}
     for name, (data, _) in ratings.items():
         r = as_ratings(data)
         layout = next((known for known in layouts if known.fits(r)), None)
-        prepared[name] = r._prepared if layout is None else _Prepared.build(r, layout)
+        prepared[name] = r.prepared if layout is None else PreparedRatings.build(r, layout)
         if layout is None:
             layouts.append(prepared[name].layout)
 
@@ -1107,7 +792,7 @@ def agreement_reports(
         ]
         if not members:
             continue
-        tables = [_pair_tables(prep, min_shared) for _, prep in members]
+        tables = [pair_tables(prep, min_shared) for _, prep in members]
         points = [_cohen_point(t, min_shared) for t in tables]
         boots = _cohen_bootstraps(
             [(prep, t, point) for (_, prep), t, point in zip(members, tables, points, strict=True)],
@@ -1116,7 +801,7 @@ def agreement_reports(
             seed,
         )
         for (name, _), t, point, boot in zip(members, tables, points, boots, strict=True):
-            reports[name]["cohen_kappa_mean"] = {**_entry(point, boot), "n_pairs": t.n_pairs}
+            reports[name]["cohen_kappa_mean"] = {**ci_entry(point, boot), "n_pairs": t.n_pairs}
     order = [
         "n_items",
         "n_items_pairable",
@@ -1132,11 +817,9 @@ def agreement_reports(
     return {name: {key: reports[name][key] for key in order} for name in ratings}
 
 
-def _entry(value: float, boot: FloatArray) -> dict[str, Any]:
-    return {"value": _json_float(value), "ci": _percentile_ci(boot) if boot.size else [None, None]}
-
-
-def _report_without_cohen(prep: _Prepared, level: str, n_boot: int, seed: int) -> dict[str, Any]:
+def _report_without_cohen(
+    prep: PreparedRatings, level: str, n_boot: int, seed: int
+) -> dict[str, Any]:
     """The report's counts and every metric but Cohen's kappa (left undefined here)."""
     rng = np.random.default_rng(seed)
     report: dict[str, Any] = {
@@ -1145,19 +828,19 @@ def _report_without_cohen(prep: _Prepared, level: str, n_boot: int, seed: int) -
         "n_annotators": prep.n_annotators,
         "n_judgments": len(prep.item),
         "n_boot": n_boot,
-        "cohen_kappa_mean": {**_entry(float("nan"), np.empty(0)), "n_pairs": 0},
+        "cohen_kappa_mean": {**ci_entry(float("nan"), np.empty(0)), "n_pairs": 0},
     }
     if prep.categorical:
         patterns, multiplicity = _count_patterns(prep)
         if len(patterns):
-            features = _count_features(patterns)
-            point = _count_statistics((multiplicity @ features)[None, :], prep, level)[0]
-            boot = _bootstrap(
+            features = count_features(patterns)
+            point = count_statistics((multiplicity @ features)[None, :], prep, level)[0]
+            boot = bootstrap(
                 features,
                 multiplicity,
                 n_boot,
                 rng,
-                lambda s: _count_statistics(s, prep, level),
+                lambda s: count_statistics(s, prep, level),
             )
         else:
             point, boot = np.full(4, np.nan), np.empty((0, 4))
@@ -1165,18 +848,18 @@ def _report_without_cohen(prep: _Prepared, level: str, n_boot: int, seed: int) -
             boot = np.empty((0, 4))
         names = ["krippendorff_alpha", "fleiss_kappa", "gwet_ac1", "percent_agreement"]
         for j, name in enumerate(names):
-            report[name] = _entry(point[j], boot[:, j])
+            report[name] = ci_entry(point[j], boot[:, j])
     else:
         if level != "interval":
             prep.require_categorical()
         moments = _interval_moments(prep)
         point = _interval_alpha_from_moments(moments.sum(axis=0, keepdims=True))[0, 0]
-        boot = _bootstrap(
+        boot = bootstrap(
             moments, np.ones(len(moments), np.int64), n_boot, rng, _interval_alpha_from_moments
         )
-        report["krippendorff_alpha"] = _entry(point, boot[:, 0] if boot.size else boot)
+        report["krippendorff_alpha"] = ci_entry(point, boot[:, 0] if boot.size else boot)
         for name in ["fleiss_kappa", "gwet_ac1", "percent_agreement"]:
-            report[name] = _entry(float("nan"), np.empty(0))
+            report[name] = ci_entry(float("nan"), np.empty(0))
     report["krippendorff_alpha"]["level"] = level
     return report
 
@@ -1204,7 +887,7 @@ def annotator_agreement(data: Ratings | npt.ArrayLike) -> list[dict[str, Any]]:
     id: ``{"annotator": id, "agreement": share or None, "n": ratings counted,
     "n_ratings": all ratings by that annotator}``.
     """
-    prep = as_ratings(data)._prepared
+    prep = as_ratings(data).prepared
     counts = prep.counts.astype(np.int32)
     others = counts[prep.item]
     others[np.arange(len(prep.code)), prep.code] -= 1
@@ -1325,17 +1008,17 @@ def _table_kappa(
     point = _kappa_of_tables(cells[None, :], k)[0, 0]
     nonempty = np.flatnonzero(cells > 0)
     if n_boot <= 0 or len(nonempty) == 0:
-        return _entry(point, np.empty(0))
+        return ci_entry(point, np.empty(0))
     features = np.zeros((len(nonempty), k * k))
     features[np.arange(len(nonempty)), nonempty] = 1.0
-    boot = _bootstrap(
+    boot = bootstrap(
         features,
         cells[nonempty].astype(np.int64),
         n_boot,
         rng,
         lambda sums: _kappa_of_tables(sums, k),
     )
-    return _entry(point, boot[:, 0])
+    return ci_entry(point, boot[:, 0])
 
 
 def reference_agreement(
@@ -1371,12 +1054,12 @@ def reference_agreement(
     first, _, multiplicity = _unique_rows(np.column_stack([hits, units]).astype(np.int64))
     features = np.column_stack([hits[first], units[first]])
     with np.errstate(divide="ignore", invalid="ignore"):
-        boot = _bootstrap(
+        boot = bootstrap(
             features,
             multiplicity,
             max(int(n_boot), 0),
             np.random.default_rng([seed, 4]),
             lambda sums: sums[:, :1] / sums[:, 1:],
         )
-    entry = _entry(float(hits.sum() / n), boot[:, 0] if boot.size else np.empty(0))
+    entry = ci_entry(float(hits.sum() / n), boot[:, 0] if boot.size else np.empty(0))
     return {**entry, "n": n}

@@ -24,12 +24,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
-from annotation.stats.agreement import (
-    _alpha_from_coincidences,
-    _bootstrap,
-    _entry,
-    _resample_counts,
-)
+from annotation.stats.agreement import alpha_from_coincidences
 from annotation.stats.ranking import (
     DEFAULT_REG,
     _bootstrap_start,
@@ -39,6 +34,7 @@ from annotation.stats.ranking import (
     fit_bradley_terry,
     win_rate_matrix,
 )
+from annotation.stats.resampling import bootstrap, ci_entry, resample_counts
 
 __all__ = [
     "DEFAULT_ALPHA",
@@ -186,7 +182,7 @@ def rank_alpha(
         return float("nan")
     k = len(domain)
     return float(
-        _alpha_from_coincidences(per_item.sum(axis=0).reshape(1, k, k), domain, "ordinal")[0]
+        alpha_from_coincidences(per_item.sum(axis=0).reshape(1, k, k), domain, "ordinal")[0]
     )
 
 
@@ -212,25 +208,25 @@ def ranking_agreement(
     w_boot = np.empty(0)
     if len(w) and n_boot:
         features = np.column_stack([np.ones(len(w)), w])
-        w_boot = _bootstrap(
+        w_boot = bootstrap(
             features, np.ones(len(w), np.int64), n_boot, rng, lambda s: s[:, 1:] / s[:, :1]
         )[:, 0]
     per_item, domain, n_pairable = _rank_coincidences(r, i, a, resp, g)
     k = len(domain)
 
     def alpha(sums: FloatArray) -> FloatArray:
-        return _alpha_from_coincidences(sums.reshape(-1, k, k), domain, "ordinal")[:, None]
+        return alpha_from_coincidences(sums.reshape(-1, k, k), domain, "ordinal")[:, None]
 
     alpha_point, alpha_boot = float("nan"), np.empty(0)
     if n_pairable:
         alpha_point = float(alpha(per_item.sum(axis=0)[None])[0, 0])
         if n_boot:
-            alpha_boot = _bootstrap(per_item, np.ones(n_pairable, np.int64), n_boot, rng, alpha)[
+            alpha_boot = bootstrap(per_item, np.ones(n_pairable, np.int64), n_boot, rng, alpha)[
                 :, 0
             ]
     return {
-        "kendall_w": {**_entry(w_point, w_boot), "n_items": len(w)},
-        "krippendorff_alpha": {**_entry(alpha_point, alpha_boot), "level": "ordinal"},
+        "kendall_w": {**ci_entry(w_point, w_boot), "n_items": len(w)},
+        "krippendorff_alpha": {**ci_entry(alpha_point, alpha_boot), "level": "ordinal"},
         "n_items": len(np.unique(i)),
         "n_annotators": len(np.unique(a)),
         "n_judgments": len(np.unique(r)),
@@ -418,7 +414,7 @@ def _item_weights(n_items: int, n_boot: int, rng: np.random.Generator):
     """Chunks of (rounds, items) counts of an item resample."""
     for start in range(0, n_boot, _CHUNK):
         rounds = min(_CHUNK, n_boot - start)
-        yield _resample_counts(np.ones(n_items, np.int64), n_items, rounds, rng)
+        yield resample_counts(np.ones(n_items, np.int64), n_items, rounds, rng)
 
 
 def _plackett_luce_board(

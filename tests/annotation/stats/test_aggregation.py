@@ -263,4 +263,4 @@ def test_only_tasks_of_teams_are_collapsed(n_tasks):
         by_task = sparse.csr_matrix(
             (np.ones(len(task)), (task, annotator * 4 + label)), shape=(n_tasks, 4 * 500)
         )
-        assert (aggregation._distinct_tasks(by_task) is not None) == collapses
+        assert (aggregation.distinct_tasks(by_task) is not None) == collapses

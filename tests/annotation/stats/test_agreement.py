@@ -12,6 +12,7 @@ from statsmodels.stats.inter_rater import cohens_kappa
 from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss_kappa
 
 from annotation.stats import agreement as ag
+from annotation.stats import resampling
 from annotation.stats.agreement import (
     LEVELS,
     Ratings,
@@ -317,26 +318,26 @@ def test_bootstrap_round_equals_metric_on_resampled_items(level):
     # same numbers as recomputing every metric on the resampled data set.
     x = random_matrix(21, n_items=40, n_annotators=5, k=4, miss=0.3)
     r = Ratings.from_matrix(x, n_categories=4)
-    prep = r._prepared
+    prep = r.prepared
     pairable_rows = np.flatnonzero(prep.pairable)
     draw = np.random.default_rng(2).integers(0, len(pairable_rows), len(pairable_rows))
     resampled = Ratings.from_matrix(x[pairable_rows[draw]], n_categories=4)
 
-    features = ag._count_features(prep.counts[prep.pairable])
+    features = ag.count_features(prep.counts[prep.pairable])
     weights = np.bincount(draw, minlength=len(pairable_rows)).astype(float)
-    alpha, fleiss, ac1, pa = ag._count_statistics((weights @ features)[None], prep, level)[0]
+    alpha, fleiss, ac1, pa = ag.count_statistics((weights @ features)[None], prep, level)[0]
     assert alpha == pytest.approx(krippendorff_alpha(resampled, level), abs=1e-12)
     assert fleiss == pytest.approx(fleiss_kappa(resampled), abs=1e-12)
     assert ac1 == pytest.approx(gwet_ac1(resampled), abs=1e-12)
     assert pa == pytest.approx(percent_agreement(resampled), abs=1e-12)
 
-    tables = ag._pair_tables(prep, min_shared=2)
+    tables = ag.pair_tables(prep, min_shared=2)
     size = tables.n_pairs * tables.k**2
     per_item = sparse.csr_matrix(
         (np.ones(len(tables.obs_row)), (tables.obs_row, tables.obs_cell)),
         shape=(len(pairable_rows), size),
     )
-    cohen = ag._cohen_from_tables((per_item.T @ weights)[None], tables.n_pairs, tables.k, 2)
+    cohen = ag.cohen_from_tables((per_item.T @ weights)[None], tables.n_pairs, tables.k, 2)
     assert cohen[0, 0] == pytest.approx(cohen_kappa_mean(resampled, min_shared=2), abs=1e-12)
 
 
@@ -353,68 +354,6 @@ def test_bootstrap_interval_agrees_with_naive_item_resampling():
     fast_lo, fast_hi = agreement_report(x, "nominal", n_boot=500)["krippendorff_alpha"]["ci"]
     assert fast_lo == pytest.approx(lo, abs=0.025)
     assert fast_hi == pytest.approx(hi, abs=0.025)
-
-
-@pytest.mark.parametrize(
-    ("multiplicity", "n_units"),
-    [
-        ([100, 50, 30], 180),  # few patterns covering every unit: one multinomial draw
-        ([100, 50, 30], 1000),  # few patterns among units without statistics
-        ([1] * 200, 200),  # every unit its own pattern: uniform unit draws
-        ([2] * 50, 1000),  # a tenth of the units carry statistics: only their draws are made
-    ],
-)
-def test_resampled_counts_are_those_of_resampling_every_unit(multiplicity, n_units):
-    # Resampling n units with replacement puts Multinomial(n, m / n) draws on each pattern,
-    # whether or not the units outside the patterns are drawn one by one.
-    multiplicity = np.array(multiplicity)
-    rounds = 20_000
-    counts = ag._resample_counts(multiplicity, n_units, rounds, np.random.default_rng(5))
-    assert counts.shape == (rounds, len(multiplicity))
-    share = multiplicity / n_units
-    expected_mean = n_units * share
-    expected_var = n_units * share * (1 - share)
-    assert (
-        np.abs(counts.mean(axis=0) - expected_mean).max() < 5 * np.sqrt(expected_var / rounds).max()
-    )
-    assert counts.var(axis=0) == pytest.approx(expected_var, rel=0.1)
-    covariance = np.cov(counts[:, 0], counts[:, 1])[0, 1]
-    tolerance = 5 * np.sqrt(expected_var[0] * expected_var[1] / rounds)
-    assert covariance == pytest.approx(-n_units * share[0] * share[1], abs=tolerance)
-    total = counts.sum(axis=1)
-    if multiplicity.sum() == n_units:
-        assert (total == n_units).all()
-    else:
-        assert (total <= n_units).all()
-        assert total.var() == pytest.approx(n_units * share.sum() * (1 - share.sum()), rel=0.1)
-
-
-@pytest.mark.parametrize(
-    ("multiplicity", "n_units", "dtype"),
-    [
-        ([1] * 200, 200, np.uint8),  # counts of single units fit in bytes
-        ([300], 320, np.float64),  # a multinomial draw above 255: floats
-        ([300] + [1] * 20, 320, np.float64),  # a uniform draw above 255: the chunk turns to floats
-    ],
-)
-def test_resampled_counts_come_as_bytes_only_when_they_fit(multiplicity, n_units, dtype):
-    multiplicity = np.array(multiplicity)
-    as_bytes = ag._resample_counts(multiplicity, n_units, 50, np.random.default_rng(1), np.uint8)
-    as_floats = ag._resample_counts(multiplicity, n_units, 50, np.random.default_rng(1))
-    assert as_bytes.dtype == dtype
-    assert np.array_equal(as_bytes, as_floats)
-
-
-def test_units_without_statistics_are_still_resampled():
-    # 40 of 400 units carry a statistic, the rest are zeros that the bootstrap only counts:
-    # a round's sum must still vary as a resample of all 400 units, n * Var(f) over them.
-    rng = np.random.default_rng(3)
-    statistic = np.concatenate([rng.random(40), np.zeros(360)])
-    boot = ag._bootstrap(
-        statistic[:, None], np.ones(400, np.int64), 4000, np.random.default_rng(2), lambda s: s
-    )[:, 0]
-    assert boot.mean() == pytest.approx(statistic.sum(), rel=0.02)
-    assert boot.var() == pytest.approx(400 * statistic.var(), rel=0.1)
 
 
 def test_cohen_interval_agrees_with_naive_item_resampling():
@@ -451,40 +390,17 @@ def _team_ratings(seed: int, n_items: int = 600, n_teams: int = 8, team: int = 5
 
 
 def _tables_by_item(r: Ratings, min_shared: int) -> sparse.csr_matrix:
-    prep = r._prepared
-    tables = ag._pair_tables(prep, min_shared)
+    prep = r.prepared
+    tables = ag.pair_tables(prep, min_shared)
     return sparse.csr_matrix(
         (np.ones(len(tables.obs_row)), (tables.obs_row, tables.obs_cell)),
         shape=(int(prep.pairable.sum()), tables.n_pairs * tables.k**2),
     )
 
 
-@pytest.mark.parametrize("size", [0, 1, 500])
-def test_unique_keys_are_those_of_numpy_unique(size):
-    key = np.random.default_rng(size).integers(0, 40, size).astype(np.uint64) * (2**40 + 3)
-    _, first, inverse, counts = np.unique(
-        key, return_index=True, return_inverse=True, return_counts=True
-    )
-    expected = (first, inverse.reshape(-1), counts)
-    for got, want in zip(ag._unique_keys(key), expected, strict=True):
-        assert np.array_equal(got, want)
-
-
-def test_identical_rows_are_grouped_exactly():
-    rng = np.random.default_rng(4)
-    distinct = (rng.integers(1, 4, (30, 40)) * (rng.random((30, 40)) < 0.1)).astype(float)
-    distinct[3] = 0  # an empty row among them
-    distinct[7] = distinct[6] * 2  # same columns, other values: a different row
-    f = sparse.csr_matrix(distinct[rng.integers(0, 30, 500)])
-    first, group = ag._identical_rows(f)
-    dense = f.toarray()
-    assert np.array_equal(dense, dense[first][group])
-    assert len({tuple(row) for row in dense}) == len(first)
-
-
 def test_rows_of_a_team_layout_collapse_into_far_fewer_distinct_rows():
     f = _tables_by_item(_team_ratings(1), min_shared=5)
-    first, _ = ag._identical_rows(f)
+    first, _ = resampling.identical_rows(f)
     assert len(first) < f.shape[0] / 2
 
 
@@ -494,9 +410,9 @@ def test_summation_over_distinct_rows_gives_the_sums_over_units(scale):
     # sums over every unit; other statistics are summed in float64.
     f = _tables_by_item(_team_ratings(2), min_shared=5) * scale
     weights = np.random.default_rng(0).poisson(1.0, (f.shape[0], 30)).astype(np.float64)
-    dtype = np.float32 if ag._sums_exact_in_float32(f, f.shape[0]) else np.float64
+    dtype = np.float32 if resampling.sums_exact_in_float32(f, f.shape[0]) else np.float64
     assert dtype is (np.float32 if scale == 1.0 else np.float64)
-    (sums,) = ag._sparse_summation([f], dtype)(weights.T.astype(dtype))
+    (sums,) = resampling.sparse_summation([f], dtype)(weights.T.astype(dtype))
     expected = f.T @ weights
     assert sums.dtype == np.float64
     if scale == 1.0:
@@ -515,9 +431,14 @@ def test_matrices_summed_together_give_each_its_own_sums():
     dense[:40] = 0  # units with no entry in this matrix only
     crowd = sparse.csr_matrix(dense)
     matrices = [team[0], crowd, team[1], team[2]]
-    assert [ag._distinct_row_gather(f) is None for f in matrices] == [False, True, False, False]
+    assert [resampling.distinct_row_gather(f) is None for f in matrices] == [
+        False,
+        True,
+        False,
+        False,
+    ]
     counts = rng.integers(0, 4, (30, n_units)).astype(np.uint8)
-    summation = ag._sparse_summation(matrices, np.float32)
+    summation = resampling.sparse_summation(matrices, np.float32)
     for f, sums in zip(matrices, summation(counts), strict=True):
         assert sums.dtype == np.float64
         assert np.array_equal(sums, f.T @ counts.T.astype(np.float64))
@@ -528,9 +449,9 @@ def test_pair_cells_are_laid_out_in_rows_without_a_sort(min_shared):
     # The pair observations come item by item and by pair: the rows scipy would sort.
     x = random_matrix(9, n_items=200, n_annotators=8, k=3, miss=0.4)
     for r in (Ratings.from_matrix(x), _team_ratings(0)):
-        prep = r._prepared
-        tables = ag._pair_tables(prep, min_shared)
-        rows = ag._tables_by_row(tables, int(prep.pairable.sum()))
+        prep = r.prepared
+        tables = ag.pair_tables(prep, min_shared)
+        rows = ag.tables_by_row(tables, int(prep.pairable.sum()))
         assert np.all(np.diff(tables.obs_row) >= 0)
         assert np.array_equal(rows.indices, tables.obs_cell)  # the entries as they stand
         assert rows.has_canonical_format
@@ -542,7 +463,7 @@ def test_cohen_report_over_distinct_rows_equals_the_report_over_items(seed, monk
     # Same draws, exact sums: summing over distinct rows changes no number of the report.
     r = _team_ratings(seed)
     merged = agreement_report(r, n_boot=300, seed=seed)
-    monkeypatch.setattr(ag, "_identical_rows", lambda f: None)
+    monkeypatch.setattr(resampling, "identical_rows", lambda f: None)
     per_item = agreement_report(r, n_boot=300, seed=seed)
     assert merged == per_item
     assert merged["cohen_kappa_mean"]["n_pairs"] == 80
@@ -557,12 +478,12 @@ def test_a_pipelined_bootstrap_gives_the_same_report(chunk_elements, monkeypatch
         f"c{i}": (Ratings(item, annotator, values, n_categories=3), "nominal")
         for i, values in enumerate(answers)
     }
-    monkeypatch.setattr(ag, "_CHUNK_ELEMENTS", chunk_elements)
+    monkeypatch.setattr(resampling, "CHUNK_ELEMENTS", chunk_elements)
     in_line = agreement_reports(ratings, n_boot=200, seed=5, min_shared=2)
-    monkeypatch.setattr(ag, "_PIPELINE_ELEMENTS", 0)
+    monkeypatch.setattr(resampling, "PIPELINE_ELEMENTS", 0)
     calls = []
-    pipelined = ag._pipelined
-    monkeypatch.setattr(ag, "_pipelined", lambda *a: calls.append(1) or pipelined(*a))
+    pipelined = resampling.pipelined
+    monkeypatch.setattr(resampling, "pipelined", lambda *a: calls.append(1) or pipelined(*a))
     assert agreement_reports(ratings, n_boot=200, seed=5, min_shared=2) == in_line
     assert calls
 

@@ -63,7 +63,7 @@ def validate_host_list(value: object) -> None:
         )
 
 
-#: Languages the annotator pages are translated into (CONTRACT 10.4).
+#: Languages the annotator pages are translated into (README "Annotator pages").
 UI_LANGUAGES = (
     ("en", "English"),
     ("fr", "Français"),

@@ -1,4 +1,4 @@
-"""The site's 400, 403, 404, 500 and 503 answers: JSON under /api/ (CONTRACT 5: errors are
+"""The site's 400, 403, 404, 500 and 503 answers: JSON under /api/ (README "REST API": errors are
 JSON {"detail", "errors"}), Django's pages everywhere else (README "When services fail")."""
 
 from __future__ import annotations

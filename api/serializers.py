@@ -34,7 +34,7 @@ def absolute_url(context: Mapping[str, Any], path: str) -> str:
 
 
 class StrictFieldsMixin:
-    """Names every key of a body that this serializer does not take (CONTRACT 11): an
+    """Names every key of a body that this serializer does not take (README "REST API"): an
     unknown one, or a read-only one, which DRF would otherwise drop without a word. They are
     reported with the body's other errors."""
 
@@ -197,7 +197,7 @@ class JudgmentInSerializer(StrictFieldsMixin, serializers.Serializer):
     scores = serializers.DictField(child=AsciiIntegerField(), required=False)
     ranking = serializers.JSONField(
         required=False,
-        help_text='Ranking tasks: the screen labels in groups, best first, ties grouped: '
+        help_text="Ranking tasks: the screen labels in groups, best first, ties grouped: "
         '[["C"], ["A", "D"], ["B"]].',
     )
     seconds = AsciiFloatField(required=False, allow_null=True, min_value=0)
@@ -272,7 +272,7 @@ class ImportJobSerializer(serializers.ModelSerializer):
 
 
 class AgreementReportSerializer(serializers.Serializer):
-    """The agreement report (CONTRACT section 6)."""
+    """The agreement report (README "Statistics")."""
 
     computed_at = serializers.DateTimeField(allow_null=True)
     stale = serializers.BooleanField()

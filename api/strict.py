@@ -1,4 +1,4 @@
-"""Strict input (CONTRACT 11): an endpoint names what it does not take instead of ignoring
+"""Strict input (README "REST API"): an endpoint names what it does not take instead of ignoring
 it. A query parameter it does not read is a 400; a body of a media type it does not parse
 is a 415 (a request without a body needs no Content-Type). Body fields are checked by the
 serializers (api.serializers.StrictFieldsMixin) and import rows by the import services.

@@ -140,7 +140,7 @@ def main() -> None:
 
 
 def variants(a, b, outcome, n_models: int, n_boot: int, t_board: float) -> None:
-    """What a report with an imported judge and flagged annotators adds (issue 14): the
+    """What a report with an imported judge and flagged annotators adds: the
     same votes plus a judge's on a fifth of them, 1% of people's votes from flagged
     annotators; the win and tie tables of all six variants (kind x flagged) counted, and the
     three the report fits in its run (people, judges, all) fitted."""

@@ -1,4 +1,4 @@
-"""Fault scenarios on a private PostgreSQL and Redis (issue 19): prints numbers, not a test.
+"""Fault scenarios on a private PostgreSQL and Redis: prints numbers, not a test.
 
     .venv/bin/python bench/faults.py [--annotators 24] [--items 600] [--hang 20]
 

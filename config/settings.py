@@ -273,7 +273,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 100,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "api.exceptions.json_exception_handler",
-    # JSON only (CONTRACT 11): a form body is a 415, never half read. The imports add JSON
+    # JSON only (README "REST API"): a form body is a 415, never half read. The imports add JSON
     # Lines (api.views.items, api.views.judgments).
     "DEFAULT_PARSER_CLASSES": ["api.parsers.JSONParser"],
     "UNAUTHENTICATED_USER": None,
@@ -289,7 +289,7 @@ REST_FRAMEWORK = {
         "failed_token": env("API_FAILED_TOKEN_RATE", default="20/min"),
     },
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
-    # `format` names the export shape (CONTRACT section 7), not a DRF renderer.
+    # `format` names the export shape (README "Exports"), not a DRF renderer.
     "URL_FORMAT_OVERRIDE": None,
 }
 SPECTACULAR_SETTINGS = {

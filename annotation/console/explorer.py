@@ -1,6 +1,6 @@
-"""The data explorer (CONTRACT 12): a project's tasks in a table with filters and a search of
-the prompts, and an item page with the item as annotators see it, every judgment of its
-tasks and their labels."""
+"""The data explorer (README "Researchers"): a project's tasks in a table with filters and a
+search of the prompts, and an item page with the item as annotators see it, every judgment of
+its tasks and their labels."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The review queue (CONTRACT 12): a project's split and gold-contradicting pairwise tasks,
+"""The review queue (README "Researchers"): a project's split and gold-contradicting pairwise tasks,
 listed oldest first, and a page deciding one at a time by keyboard (htmx swaps in the next)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A project's statistics (CONTRACT 12): agreement, leaderboard and agreement over time, as
+"""A project's statistics (README "Researchers"): agreement, leaderboard and agreement over time, as
 a page and as the block the project page fetches by htmx once it has loaded. Reading it is
 the API's read path (report_current): without a worker a stale report is computed then, so
 the project page itself never waits for it; "Refresh statistics" forces a recomputation."""

@@ -1,4 +1,4 @@
-"""Exports (CONTRACT sections 7 and 11), one module per step: `query` reads and checks the
+"""Exports (README "Exports"), one module per step: `query` reads and checks the
 parameters, `fields` declares each format's fields once, `plan` fixes a query's columns for
 a project from that declaration, `readers` yield the rows (or, for `judgments` on
 PostgreSQL, Arrow batches from COPY), `encoders` turn them into JSON Lines, CSV or Parquet

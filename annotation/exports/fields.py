@@ -1,4 +1,4 @@
-"""Each export format's fields, declared once (CONTRACT 11): name, type, nullability and
+"""Each export format's fields, declared once (README "Exports"): name, type, nullability and
 what the field means. The Arrow schema of every file type (so the Parquet schema and the
 types JSON Lines keep to), the dataset card's field table, the OpenAPI description of the
 export and the README's field tables are derived from these declarations; a test checks

@@ -1,4 +1,4 @@
-"""An export's query (CONTRACT section 7): format, filetype and filters, read from
+"""An export's query (README "Exports"): format, filetype and filters, read from
 request parameters or a snapshot's stored query and checked once, every bad or
 inapplicable value a 400 naming it.
 """

@@ -1,6 +1,6 @@
-"""The data explorer (CONTRACT 12): a project's tasks under filters and a full-text search of
-their prompts, and everything one item holds (its tasks' judgments, with the side each
-annotator saw, and their labels)."""
+"""The data explorer (README "Researchers"): a project's tasks under filters and a full-text
+search of their prompts, and everything one item holds (its tasks' judgments, with the side
+each annotator saw, and their labels)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The review queue (CONTRACT 12): pairwise tasks whose votes split or whose majority
+"""The review queue (README "Researchers"): pairwise tasks whose votes split or whose majority
 contradicts gold, waiting for a researcher's adjudication, and what the review page shows
 of one of them."""
 

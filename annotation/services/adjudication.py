@@ -1,5 +1,5 @@
 """Adjudication: a researcher decides the label of a pairwise task whose votes split or
-contradict gold (CONTRACT 12). The decision is data: exports carry it (`labels`) and may
+contradict gold (README "Researchers"). The decision is data: exports carry it (`labels`) and may
 decide pairs by it (`dpo` with `label=adjudicated`)."""
 
 from __future__ import annotations

@@ -44,7 +44,7 @@ WRITE_CHUNK = 2500
 #: Told how many rows an import has written so far.
 ImportProgress = Callable[[int], None]
 MESSAGE_ROLES = {"system", "user", "assistant", "tool"}
-#: The keys of each form of an item row (CONTRACT 4); any other is refused by name.
+#: The keys of each form of an item row (README "Import format"); any other is refused by name.
 ITEM_KEYS = frozenset({"id", "prompt", "responses", "pairs", "metadata", "reference", "gold"})
 RESPONSE_KEYS = frozenset({"id", "model", "text"})
 MESSAGE_KEYS = frozenset({"role", "content"})

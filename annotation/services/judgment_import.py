@@ -33,7 +33,7 @@ from annotation.services.reports import report_refresh_soon
 CANONICAL_TO_SIDE = {"a": "left", "b": "right", "tie": "tie", "both_bad": "both_bad"}
 FLIPPED = {"a": "b", "b": "a"}
 _COMMON_KEYS = {"annotator", "annotator_kind", "item", "rationale", "seconds"}
-#: The keys a row may have, by project kind (CONTRACT sections 5 and 11).
+#: The keys a row may have, by project kind (README "REST API" and "Exports").
 ROW_KEYS = {
     "pairwise": _COMMON_KEYS | {"a", "b", "choice", "strength", "criteria"},
     "rubric": _COMMON_KEYS | {"response", "scores"},

@@ -1,4 +1,4 @@
-"""The streamed export of a project's data (CONTRACT section 7)."""
+"""The streamed export of a project's data (README "Exports")."""
 
 from __future__ import annotations
 

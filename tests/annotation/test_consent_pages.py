@@ -1,5 +1,5 @@
 """Consent on the annotator pages: stored on the server, asked again only when the text
-changes (CONTRACT 10.3), and changed by researchers in the console."""
+changes (README "Annotator pages"), and changed by researchers in the console."""
 
 from __future__ import annotations
 

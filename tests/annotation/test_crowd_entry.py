@@ -1,6 +1,6 @@
 """Crowd entry through the pages: a GET only shows the start page; its POST signs the
 worker in as a crowd identity that no other account can be reached through; completion
-codes only for work done (CONTRACT 9.1 and 9.2)."""
+codes only for work done (README "Annotator pages")."""
 
 from __future__ import annotations
 
@@ -334,7 +334,7 @@ def test_a_crowd_worker_votes_and_the_judgment_carries_the_study(client, project
     assert (judgment.study_id, judgment.session_id) == ("study1", "sess1")
 
 
-# ---------------------------------------------------------------- completion (CONTRACT 9.2)
+# ----------------------------------------------- completion (README "Annotator pages")
 
 
 def test_skipping_every_task_earns_no_completion_code(client, project):

@@ -1,5 +1,5 @@
 # ruff: noqa: RUF001 (translations have their own punctuation: typographic apostrophes, full-width marks)
-"""The annotator pages in six languages (CONTRACT 10.4): which language a page is in (the
+"""The annotator pages in six languages (README "Annotator pages"): which language a page is in (the
 annotator's choice, else the project's ui_language, else Accept-Language, else English), the
 switcher, <html lang dir>, content_language on prompts and responses, and the console and the
 API left in English."""
@@ -209,7 +209,7 @@ def test_the_annotators_choice_overrides_the_projects_default_language(
     browser, annotator_user, project
 ):
     """The project's ui_language is the language its annotators start in; one who switches
-    keeps the language they picked (CONTRACT 10.4: "the annotator can switch it")."""
+    keeps the language they picked (README "Annotator pages": "the annotator can switch it")."""
     project.ui_language = "de"
     project.save(update_fields=["ui_language"])
     assert CONSENT["de"] in html(browser.get("/annotate/pairs/"))

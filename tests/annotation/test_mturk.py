@@ -1,4 +1,4 @@
-"""MTurk on the annotator pages (CONTRACT 10.5): the HIT preview shows a read-only sample
+"""MTurk on the annotator pages (README "Annotator pages"): the HIT preview shows a read-only sample
 task and signs nobody in; the pages of a visit may be framed by MTurk's sites alone; the
 end page submits the HIT to MTurk's externalSubmit, on the site MTurk named."""
 

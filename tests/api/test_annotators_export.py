@@ -1,6 +1,6 @@
-"""The `annotators` export (CONTRACT 10.3): one row per annotator of the project, with the
-pseudonymous id of the `judgments` export, their consent and quality figures, in every
-filetype, snapshots too."""
+"""The `annotators` export (README "Annotator pages"): one row per annotator of the project,
+with the pseudonymous id of the `judgments` export, their consent and quality figures, in
+every filetype, snapshots too."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Bad input is refused with JSON, never a 500 or an HTML page (issue 12, CONTRACT 5 and 9.5):
+"""Bad input is refused with JSON, never a 500 or an HTML page (README "REST API"):
 nesting deeper than 64, digits that are not ASCII, integers beyond the database's range,
 values of the wrong shape, bodies over MAX_IMPORT_BYTES, unknown paths under /api/."""
 

@@ -1,5 +1,5 @@
-"""GET /api/v1/projects/{slug}/crowd-sessions/ (CONTRACT 9.1), and staff who annotate only
-in their own projects (CONTRACT 9.3)."""
+"""GET /api/v1/projects/{slug}/crowd-sessions/ (README "Annotator pages"), and staff who
+annotate only in their own projects (README "Researchers")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""CSV exports never carry a live spreadsheet formula (CONTRACT 9.4, issue 12): a text cell
+"""CSV exports never carry a live spreadsheet formula (README "REST API"): a text cell
 that starts with =, +, -, @, tab or carriage return gets a leading ', in every format; numeric
 columns stay numbers; JSON Lines and Parquet stay exact."""
 

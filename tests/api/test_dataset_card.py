@@ -1,5 +1,5 @@
 """Dataset cards ready for the Hugging Face Hub and snapshots downloaded as a dataset
-repository's folder (CONTRACT section 11; issue 14, point 8)."""
+repository's folder (README "Exports")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Adjudications in the exports (issue 15; CONTRACT 11 and 12): `labels` carries
+"""Adjudications in the exports (README "Exports" and "Researchers"): `labels` carries
 `adjudicated_label` and `adjudicated_by`, `dpo` takes `label=adjudicated`, and incremental
 pulls pick up decisions made after their cursor."""
 

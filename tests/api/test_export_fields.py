@@ -1,5 +1,5 @@
-"""Each export format's fields are declared once (annotation/exports/fields.py; issue 14,
-point 12): the columns of every plan, the rows the readers yield, the judgments reader's
+"""Each export format's fields are declared once (annotation/exports/fields.py;
+README "Exports"): the columns of every plan, the rows the readers yield, the judgments reader's
 SQL columns, the dataset card, the OpenAPI description and the README's field tables are
 the declared ones, so documentation cannot drift from the files again."""
 

@@ -1,4 +1,4 @@
-"""Pairs with identity and labels out (issue 14, points 2 and 4; CONTRACT 11): `pair_id` and
+"""Pairs with identity and labels out (README "Exports"): `pair_id` and
 retractions in `dpo`, `label=dawid_skene`, and the `labels` export."""
 
 from __future__ import annotations
@@ -125,7 +125,7 @@ def test_pair_id_stays_the_same_across_pulls_snapshots_and_a_change_of_winner(
 
 
 def test_a_pair_made_undecided_is_retracted_by_a_since_pull(researcher_client, pairs):
-    """Issue 14, point 4: a 2-1-1 pair made undecided returned nothing to a `since` pull,
+    """Regression: a 2-1-1 pair made undecided returned nothing to a `since` pull,
     while the full export silently lost the row."""
     import_votes(pairs, votes("q0", "a", "a", "b", "tie"))
     (before,) = dpo(researcher_client)

@@ -1,4 +1,4 @@
-"""One logical schema per export, whatever the file type (CONTRACT section 11): a JSON Lines
+"""One logical schema per export, whatever the file type (README "Exports"): a JSON Lines
 pull and a Parquet pull of the same query load with the same types in Hugging Face
 `datasets` (so `concatenate_datasets` takes both), required columns are non-nullable in
 Parquet, and every JSON Lines body splits into one object a line, whatever the texts hold."""

@@ -1,4 +1,4 @@
-"""The streamed export (CONTRACT section 7) and incremental sync of judgments."""
+"""The streamed export (README "Exports") and incremental sync of judgments."""
 
 from __future__ import annotations
 
@@ -432,7 +432,7 @@ def test_dpo_annotator_kind_picks_human_or_model_judges(researcher_client, pairs
 
 
 def test_dpo_counts_people_only_unless_asked_for_the_judges_too(researcher_client, pairs):
-    """Issue 14, point 1: with one judge imported every row had n_judgments 4 and pairs
+    """Regression: with one judge imported every row had n_judgments 4 and pairs
     changed side. Here q0's people split 2-1 and the judge sides with the majority; on q1
     they tie 1-1 and the judge breaks the tie."""
     import_votes(pairs, votes("q0", "a", "a", "b") + votes("q1", "a", "b", judge="p"))

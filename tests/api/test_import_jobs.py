@@ -1,4 +1,4 @@
-"""Imports above IMPORT_ASYNC_ROWS rows run as import jobs (CONTRACT 12): 202 with the job,
+"""Imports above IMPORT_ASYNC_ROWS rows run as import jobs (README "Researchers"): 202 with the job,
 its progress readable while it runs, nothing kept when a row is bad, and the job only for
 the researchers of its project."""
 

@@ -1,5 +1,5 @@
 """A project's consent text over the API: a change after someone agreed starts a new
-consent version, which the project shows (CONTRACT 10.3)."""
+consent version, which the project shows (README "Annotator pages")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The `rubric` export (CONTRACT section 11; issue 14, points 3 and 8): each criterion
+"""The `rubric` export (README "Exports"): each criterion
 summarised by its level of measurement, and rubric versions never pooled."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Snapshots (CONTRACT section 5): an export's query, built into an immutable file by a
+"""Snapshots (README "Snapshots"): an export's query, built into an immutable file by a
 worker, with its sha256 and dataset card."""
 
 from __future__ import annotations

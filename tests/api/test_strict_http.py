@@ -1,4 +1,4 @@
-"""Strict input over real HTTP (issue 14, CONTRACT 11): what curl, requests or httpx send
+"""Strict input over real HTTP (README "REST API"): what curl, requests or httpx send
 against a running server. A form body is a 415 and creates nothing; an unknown field is a
 400 naming it; a POST with no body needs no Content-Type."""
 

@@ -1,4 +1,4 @@
-"""Strict input (issue 14, CONTRACT 11): a query parameter an endpoint does not take, a body
+"""Strict input (README "REST API"): a query parameter an endpoint does not take, a body
 field it does not take (or may not be written) and a body that is not JSON are refused,
 naming what was wrong; nothing is silently ignored."""
 

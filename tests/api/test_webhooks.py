@@ -1,4 +1,4 @@
-"""Webhooks (CONTRACT 16; README, Webhooks): a receiver started here gets signed events,
+"""Webhooks (README "Webhooks"): a receiver started here gets signed events,
 retried after a failure, with every attempt listed."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The project page's statistics in a real browser (issue 15): on the embedded default (no
+"""The project page's statistics in a real browser: on the embedded default (no
 worker) a researcher made with create_researcher opens a voted project and sees agreement and
 the leaderboard, computed when the page asked for them, without touching the API."""
 

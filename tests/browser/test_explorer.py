@@ -1,4 +1,4 @@
-"""The data explorer in a real browser (issue 15): a researcher made with create_researcher
+"""The data explorer in a real browser: a researcher made with create_researcher
 finds an item by a word of its prompt and sees every vote on it, with the side it was on."""
 
 from __future__ import annotations

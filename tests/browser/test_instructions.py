@@ -1,5 +1,5 @@
 """The Instructions button on every task card opens the project's instructions in a dialog
-(issue 13, point 6): keys typed there never vote, Escape and the backdrop close it, focus
+(README "Annotator pages"): keys typed there never vote, Escape and the backdrop close it, focus
 comes back to the button; readable at 390 and 1440 px, light and dark."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 # ruff: noqa: RUF001 (translations have their own punctuation: typographic apostrophes, full-width marks)
-"""The annotator pages in six languages, in a real browser (issue 13, point 8; CONTRACT
-10.4): the Arabic page mirrored and axe-clean, every language's task page axe-clean, an
+"""The annotator pages in six languages, in a real browser (README
+"Annotator pages"): the Arabic page mirrored and axe-clean, every language's task page axe-clean, an
 Arabic response right to left inside an English page, the switcher and an htmx swap in the
 chosen language. Screenshots go to artifacts/screenshots/i18n-*.png."""
 

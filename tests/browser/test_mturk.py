@@ -1,4 +1,4 @@
-"""MTurk in a real browser (CONTRACT 10.5): the HIT preview shows a sample task; a HIT in
+"""MTurk in a real browser (README "Annotator pages"): the HIT preview shows a sample task; a HIT in
 ExternalQuestion mode runs inside MTurk's frame, from preview to externalSubmit; any other
 site is refused the frame."""
 

@@ -1,4 +1,4 @@
-"""The review queue in a real browser (issue 15): a researcher made with create_researcher
+"""The review queue in a real browser: a researcher made with create_researcher
 adjudicates split tasks by keyboard and finds the decisions in the dpo export."""
 
 from __future__ import annotations

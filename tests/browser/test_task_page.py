@@ -1,4 +1,4 @@
-"""The task page in a real browser (issue 13): one vote per seen card, failures said and
+"""The task page in a real browser: one vote per seen card, failures said and
 nothing lost, leases that last while someone reads, forgiving forms, a session that ends,
 shortcuts that can be turned off, a layout that keeps the buttons within reach.
 Screenshots of every state go to artifacts/screenshots/ (light and dark, 390 and 1440 px)."""

@@ -1,4 +1,4 @@
-"""Abuse controls (CONTRACT 9.4): sign-in lockout, throttles, password rules, and the
+"""Abuse controls (README "Configuration"): sign-in lockout, throttles, password rules, and the
 Content-Security-Policy."""
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
-"""The `dpo` export trains TRL's DPOTrainer and RewardTrainer as it comes (issue 14, "Done
-when"): a project is built over HTTP from HH-RLHF pairs (shared/data), a simulated crowd votes,
-the Parquet export is pulled over HTTP and loaded with `datasets`, and each trainer runs a few
-steps on a tiny GPT-2 built from a config, with a tokenizer trained here on the export's own
-texts (nothing is downloaded).
+"""The `dpo` export trains TRL's DPOTrainer and RewardTrainer as it comes (README
+"Exports"): a project is built over HTTP from HH-RLHF pairs (shared/data), a simulated crowd
+votes, the Parquet export is pulled over HTTP and loaded with `datasets`, and each trainer
+runs a few steps on a tiny GPT-2 built from a config, with a tokenizer trained here on the
+export's own texts (nothing is downloaded).
 
 Slow and optional: needs the `train` extra (`pip install -e ".[train]"`, torch's CPU wheel is
 enough) and `--run-slow` (or RUN_SLOW=1). `-s` prints the losses and timings.

@@ -1,4 +1,4 @@
-"""Consistency details (issue 15): the report names the items whose majority preferences go
+"""Consistency details: the report names the items whose majority preferences go
 round in a cycle and the annotators whose own votes are intransitive or tie-contradicting,
 and the console lists them, linking each item to its admin page."""
 

@@ -1,4 +1,4 @@
-"""The data explorer (issue 15, point 3; CONTRACT 12): the task table's filters and search,
+"""The data explorer (README "Researchers"): the task table's filters and search,
 the item page with every judgment and its screen side, and judged texts kept read-only."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The project form's live instructions preview (issue 15): the text is rendered by the
+"""The project form's live instructions preview: the text is rendered by the
 annotator page's own Markdown renderer, through a POST that needs the CSRF token."""
 
 from __future__ import annotations

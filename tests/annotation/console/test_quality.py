@@ -1,4 +1,4 @@
-"""The annotator quality table of the project page (issue 15): sorted by clicking a header
+"""The annotator quality table of the project page: sorted by clicking a header
 (on the server), columns chosen by the researcher, a page of rows in a fixed number of
 queries, and only for the project's researchers."""
 

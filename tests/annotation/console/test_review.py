@@ -1,4 +1,4 @@
-"""The review queue and adjudications (issue 15; CONTRACT 12): which tasks wait for a
+"""The review queue and adjudications (README "Researchers"): which tasks wait for a
 decision, the decision stored with who, when and note, and the console page that makes it."""
 
 from __future__ import annotations

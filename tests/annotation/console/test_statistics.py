@@ -1,4 +1,4 @@
-"""The project's statistics block (issue 15): on the embedded default (no worker) it is
+"""The project's statistics block: on the embedded default (no worker) it is
 computed when the project page asks for it, not before; "Refresh statistics" recomputes or
 queues; only the project's researchers reach it; its queries do not grow with the data."""
 

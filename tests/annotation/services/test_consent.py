@@ -1,4 +1,5 @@
-"""Consent stored per annotator, project and version of the consent text (CONTRACT 10.3)."""
+"""Consent stored per annotator, project and version of the consent text (README
+"Annotator pages")."""
 
 from __future__ import annotations
 

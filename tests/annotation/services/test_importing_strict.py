@@ -1,4 +1,4 @@
-"""Item import, strict and exact (issue 14, points 5 and 10; CONTRACT 4 and 11): a key an
+"""Item import, strict and exact (README "Import format" and "REST API"): a key an
 item row should not have is refused by name and line; the TRL conversational form without
 a `prompt` imports, its shared leading messages becoming the prompt; a re-import counts as
 updated only the items it changed."""

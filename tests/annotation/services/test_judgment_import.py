@@ -1,5 +1,5 @@
 """Importing judgments made elsewhere: what a row may say, what is kept, and the report
-refresh it schedules (issue 14, points 5 and 9)."""
+refresh it schedules."""
 
 from __future__ import annotations
 

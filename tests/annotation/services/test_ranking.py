@@ -1,4 +1,4 @@
-"""Listwise ranking tasks through the one import, lease and vote path (CONTRACT 13)."""
+"""Listwise ranking tasks through the one import, lease and vote path (README "Concepts")."""
 
 from __future__ import annotations
 

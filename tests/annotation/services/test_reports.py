@@ -445,7 +445,7 @@ def _worst_first(position: int, task: Task) -> str:
 
 
 def test_the_leaderboard_counts_people_only_and_each_kind_on_request():
-    """Issue 14, point 1: with a judge imported, the leaderboard counted its votes with the
+    """Regression: with a judge imported, the leaderboard counted its votes with the
     people's (2,001 where people cast 1,500) and the ratings shrank."""
     project = ProjectFactory()
     import_items(project, 20, responses=3)
@@ -608,7 +608,7 @@ def test_without_judges_the_other_kinds_are_stored_by_name():
 
 
 def test_a_pairwise_project_with_criteria_and_no_human_judgment_is_reported():
-    """Issue 14, point 9: 'cannot reshape array of size 0', and agreement/ stayed empty."""
+    """Regression: 'cannot reshape array of size 0', and agreement/ stayed empty."""
     project = ProjectFactory()
     CriterionFactory(project=project, key="honesty")
     import_items(project, 3)

@@ -23,11 +23,13 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.utils import timezone
+from psycopg import sql
 
 from annotation import scheduling
-from annotation.db import check_client_every_second
 from annotation.errors import ImportRejected, NotFound
 from annotation.models import ImportJob, Project
+from annotation.pg import table
+from annotation.pg.locks import session_lock
 from annotation.services.importing import (
     ImportProgress,
     ImportResult,
@@ -252,7 +254,8 @@ def _content_store(job: ImportJob, content: bytes) -> None:
     connection.ensure_connection()
     with psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(
-            f"UPDATE {ImportJob._meta.db_table} SET content = %b WHERE id = %s", [content, job.pk]
+            sql.SQL("UPDATE {table} SET content = %b WHERE id = %s").format(table=table(ImportJob)),
+            [content, job.pk],
         )
 
 
@@ -263,29 +266,22 @@ def _content_read(job: ImportJob) -> bytes:
     connection.ensure_connection()
     with psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(
-            f"SELECT content FROM {ImportJob._meta.db_table} WHERE id = %s", [job.pk], binary=True
+            sql.SQL("SELECT content FROM {table} WHERE id = %s").format(table=table(ImportJob)),
+            [job.pk],
+            binary=True,
         )
         return bytes(cursor.fetchone()[0])
 
 
 @contextmanager
 def _job_held(job_id: int) -> Iterator[None]:
-    """On PostgreSQL, a session advisory lock on the job while it runs: a second delivery
-    of the task waits its turn (ImportJobBusy), and a killed worker's lock ends with its
-    session. The job's row is not locked, so progress can be written to it meanwhile."""
-    if connection.vendor != "postgresql":
-        yield
-        return
-    check_client_every_second()
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [LOCK_NAMESPACE, job_id])
-        if not cursor.fetchone()[0]:
+    """A session advisory lock on the job while it runs: a second delivery of the task waits
+    its turn (ImportJobBusy), and a killed worker's lock ends with its session. The job's
+    row is not locked, so progress can be written to it meanwhile."""
+    with session_lock(LOCK_NAMESPACE, job_id) as held:
+        if not held:
             raise ImportJobBusy(f"import {job_id} is being run")
-    try:
         yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_NAMESPACE, job_id])
 
 
 @contextmanager
@@ -303,12 +299,12 @@ def _progress_writer(job: ImportJob) -> Iterator[ImportProgress]:
             rows_done=clamp(rows_done)
         )
         return
-    table = ImportJob._meta.db_table
+    statement = sql.SQL("UPDATE {table} SET rows_done = %s WHERE id = %s").format(
+        table=table(ImportJob)
+    )
     with psycopg.connect(**connection.get_connection_params(), autocommit=True) as other:
 
         def progress(rows_done: int) -> None:
-            other.execute(
-                f"UPDATE {table} SET rows_done = %s WHERE id = %s", [clamp(rows_done), job.pk]
-            )
+            other.execute(statement, [clamp(rows_done), job.pk])
 
         yield progress

@@ -21,14 +21,14 @@ from typing import Any
 
 import numpy as np
 from django.db import connection, transaction
-from django.db.models import NOT_PROVIDED, JSONField, Model, QuerySet
+from django.db.models import QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
-from psycopg.types.json import Jsonb
 
 from annotation.errors import ImportRejected
 from annotation.exports.encoders import csv_text_read
 from annotation.models import Criterion, Item, Project, Response, Task
+from annotation.pg.copy_in import insert_rows, update_rows
 from annotation.rankings import (
     MAX_RANKED,
     MIN_RANKED,
@@ -767,7 +767,7 @@ LOOKUP_CHUNK = 2000
 def _write_specs(project: Project, specs: list[ItemSpec], result: ImportResult) -> None:
     """Create what is new and change what differs: items, then their responses, then their
     tasks, counted into `result`. Each step reads what exists as plain values and writes
-    with one bulk statement per kind of change (_insert_rows, _update_rows), never one per
+    with one bulk statement per kind of change (insert_rows, update_rows), never one per
     row. An existing item any step changed is counted as updated and its updated_at moves
     (an `items` export with `since` picks it up); the others are left as they were."""
     now = timezone.now()
@@ -775,7 +775,7 @@ def _write_specs(project: Project, specs: list[ItemSpec], result: ImportResult) 
     response_pk, changed_responses = _write_responses(specs, item_pk, existing, now, result)
     changed_tasks = _write_tasks(project, specs, item_pk, response_pk, existing, now, result)
     updated = (changed | changed_responses | changed_tasks) & set(existing)
-    _update_rows(Item, ("updated_at",), [(pk, now) for pk in sorted(updated - changed)])
+    update_rows(Item, ("updated_at",), [(pk, now) for pk in sorted(updated - changed)])
     result.items_updated += len(updated)
     result.items_unchanged += len(existing) - len(updated)
 
@@ -802,7 +802,7 @@ def _write_items(
             for external_id, *values in items.values_list("external_id", "pk", *ITEM_CONTENT):
                 stored[external_id] = tuple(values)
     new_specs = [s for s in specs if s.external_id not in stored]
-    new_ids = _insert_rows(
+    new_ids = insert_rows(
         Item,
         ("project_id", "external_id", *ITEM_CONTENT),
         [(project.pk, s.external_id, s.prompt, s.metadata, s.reference, s.gold) for s in new_specs],
@@ -820,7 +820,7 @@ def _write_items(
                 incoming[0] = content[0]
             if content != incoming:
                 changed.append((pk, *incoming, now))
-    _update_rows(Item, (*ITEM_CONTENT, "updated_at"), changed)
+    update_rows(Item, (*ITEM_CONTENT, "updated_at"), changed)
     result.items_created += len(new_specs)
     return item_pk, [pk for pk, *_ in stored.values()], {pk for pk, *_ in changed}
 
@@ -851,7 +851,7 @@ def _write_responses(
             else:
                 known_rows.append((pk, r.model, r.text, position))
                 item_of_known[pk] = item_id
-    new_ids = _insert_rows(
+    new_ids = insert_rows(
         Response,
         ("item_id", "external_id", "model", "text", "position"),
         new_rows,
@@ -860,7 +860,7 @@ def _write_responses(
     )
     for (item_id, external_id, *_), pk in zip(new_rows, new_ids, strict=True):
         response_pk[(item_id, external_id)] = pk
-    changed = _update_rows(Response, ("model", "text", "position"), known_rows, only_changed=True)
+    changed = update_rows(Response, ("model", "text", "position"), known_rows, only_changed=True)
     result.responses_created += len(new_rows)
     touched = {item_of_known[pk] for pk in changed} | {row[0] for row in new_rows}
     return response_pk, touched
@@ -912,13 +912,13 @@ def _write_tasks(
             if stored_answer != gold_answer:
                 regolded.append((pk, gold_answer, gold_answer is not None))
                 touched.add(item_id)
-    _insert_rows(
+    insert_rows(
         Task,
         ("project_id", "item_id", "response_a_id", "response_b_id", "gold_answer", "is_gold"),
         new_rows,
         now=now,
     )
-    _update_rows(Task, ("gold_answer", "is_gold"), regolded)
+    update_rows(Task, ("gold_answer", "is_gold"), regolded)
     result.tasks_created += len(new_rows)
     return touched
 
@@ -937,156 +937,6 @@ def _among(queryset: QuerySet, field: str, values: list[Any]) -> Iterator[QueryS
         return
     for start in range(0, len(values), LOOKUP_CHUNK):
         yield queryset.filter(**{f"{field}__in": values[start : start + LOOKUP_CHUNK]})
-
-
-def _insert_rows(
-    model: type[Model],
-    columns: Sequence[str],
-    rows: list[tuple[Any, ...]],
-    *,
-    now: datetime,
-    returning_ids: bool = False,
-) -> list[int]:
-    """Insert rows (values for `columns`, field attnames); the other fields take their
-    defaults (auto_now ones `now`). On PostgreSQL one COPY, with ids reserved from the
-    table's sequence beforehand when asked for; elsewhere bulk_create. Returns the new ids
-    in the order of the rows when `returning_ids`."""
-    if not rows:
-        return []
-    if connection.vendor != "postgresql":
-        created = model.objects.bulk_create(
-            [model(**dict(zip(columns, row, strict=True))) for row in rows], batch_size=1000
-        )
-        return [obj.pk for obj in created]
-    meta = model._meta
-    given = [meta.get_field(name) for name in columns]
-    defaults = []
-    for f in meta.concrete_fields:
-        if f in given or f.primary_key or f.db_default is not NOT_PROVIDED:
-            continue
-        if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
-            defaults.append((f, now))
-        else:
-            defaults.append((f, f.get_default()))
-    ids: list[int] = []
-    fields = given + [f for f, _ in defaults]
-    if returning_ids:
-        with connection.cursor() as cursor:
-            # The sequence by name first: as a constant it is resolved once, not per id.
-            cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [meta.db_table, meta.pk.column])
-            sequence = cursor.fetchone()[0]
-            cursor.execute(
-                "SELECT array_agg(nextval(%s::regclass)) FROM generate_series(1, %s)",
-                [sequence, len(rows)],
-            )
-            ids = cursor.fetchone()[0]
-        fields = [meta.pk, *fields]
-    tail = tuple(_copy_value(f, value) for f, value in defaults)
-    json_at = [i for i, f in enumerate(given) if isinstance(f, JSONField)]
-    quote = connection.ops.quote_name
-    statement = (
-        f"COPY {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) FROM STDIN"
-        " WITH (FORMAT binary)"
-    )
-    with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
-        copy.set_types([_wire_type(f) for f in fields])
-        for index, row in enumerate(rows):
-            if json_at:
-                row = list(row)
-                for i in json_at:
-                    row[i] = None if row[i] is None else Jsonb(row[i])
-            if returning_ids:
-                copy.write_row((ids[index], *row, *tail))
-            else:
-                copy.write_row((*row, *tail))
-    return ids
-
-
-def _wire_type(field: Any) -> str:
-    """The PostgreSQL type of a field's column (without its length), for binary COPY."""
-    return field.db_type(connection).split("(")[0]
-
-
-def _copy_value(field: Any, value: Any) -> Any:
-    if isinstance(field, JSONField) and value is not None:
-        return Jsonb(value)
-    return value
-
-
-def _update_rows(
-    model: type[Model],
-    columns: Sequence[str],
-    rows: list[tuple[Any, ...]],
-    *,
-    only_changed: bool = False,
-) -> list[int]:
-    """Set `columns` of existing rows, each given as (pk, *values); with `only_changed`, the
-    database leaves alone the rows that already hold those values. The values go into a
-    temporary table (one COPY on PostgreSQL, one executemany elsewhere) and the table is
-    changed by one UPDATE ... FROM. Returns the pks of the rows it changed."""
-    if not rows:
-        return []
-    meta = model._meta
-    quote = connection.ops.quote_name
-    fields = [meta.get_field(name) for name in columns]
-    table = quote(meta.db_table)
-    pk = quote(meta.pk.column)
-    names = ", ".join(quote(f.column) for f in fields)
-    staging = quote(f"import_{meta.db_table}")
-    postgresql = connection.vendor == "postgresql"
-    with connection.cursor() as cursor:
-        if postgresql:
-            cursor.execute(
-                f"CREATE TEMPORARY TABLE {staging} ON COMMIT DROP AS "
-                f"SELECT {pk}, {names} FROM {table} WITH NO DATA"
-            )
-            with cursor.cursor.copy(
-                f"COPY {staging} ({pk}, {names}) FROM STDIN WITH (FORMAT binary)"
-            ) as copy:
-                copy.set_types([_wire_type(f) for f in [meta.pk, *fields]])
-                for row_pk, *values in rows:
-                    copy.write_row(
-                        (row_pk, *(_copy_value(f, v) for f, v in zip(fields, values, strict=True)))
-                    )
-        else:
-            cursor.execute(f"DROP TABLE IF EXISTS temp.{staging}")
-            cursor.execute(
-                f"CREATE TEMPORARY TABLE {staging} AS SELECT {pk}, {names} FROM {table} WHERE 0"
-            )
-            cursor.executemany(
-                f"INSERT INTO {staging} ({pk}, {names}) "
-                f"VALUES ({', '.join(['%s'] * (len(fields) + 1))})",
-                [
-                    [
-                        row_pk,
-                        *(
-                            f.get_db_prep_save(v, connection)
-                            for f, v in zip(fields, values, strict=True)
-                        ),
-                    ]
-                    for row_pk, *values in rows
-                ],
-            )
-        assignments = ", ".join(f"{quote(f.column)} = s.{quote(f.column)}" for f in fields)
-        condition = f"{table}.{pk} = s.{pk}"
-        if only_changed:
-            condition += (
-                " AND ("
-                + " OR ".join(
-                    f"{table}.{quote(f.column)} IS DISTINCT FROM s.{quote(f.column)}"
-                    if postgresql
-                    else f"{table}.{quote(f.column)} IS NOT s.{quote(f.column)}"
-                    for f in fields
-                )
-                + ")"
-            )
-        cursor.execute(
-            f"UPDATE {table} SET {assignments} FROM {staging} s WHERE {condition} "
-            f"RETURNING {table}.{pk}"
-        )
-        changed = [row[0] for row in cursor.fetchall()]
-        cursor.execute(f"DROP TABLE {staging}")
-    return changed
 
 
 def _task_shapes(

@@ -20,12 +20,12 @@ from django.utils import timezone
 
 from annotation.errors import ImportRejected, ValidationFailed
 from annotation.models import Annotator, Judgment, Project, Task
+from annotation.pg.copy_in import insert_rows
 from annotation.rankings import RankingInvalid, ranking_check, ranking_translate, screen_labels
 from annotation.services.importing import (
     MAX_REPORTED_ERRORS,
     WRITE_CHUNK,
     ImportProgress,
-    _insert_rows,
 )
 from annotation.services.judging import CanonicalAnswer, answer_from_sides
 from annotation.services.reports import report_refresh_soon
@@ -346,7 +346,7 @@ def _write_judgments(
             changed.append(judgment)
     # One COPY on PostgreSQL: bulk_create bound 19 columns of 2,000 rows into one statement
     # text (a 20,000-row file took 25 s).
-    _insert_rows(
+    insert_rows(
         Judgment,
         NEW_JUDGMENT_COLUMNS,
         [tuple(getattr(j, name) for name in NEW_JUDGMENT_COLUMNS) for j in new],

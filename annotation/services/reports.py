@@ -31,10 +31,11 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
+from psycopg import sql
 
 from annotation import scheduling
 from annotation.breaker import RedisSkipped, redis_breaker
-from annotation.db import check_client_every_second, database_unreachable
+from annotation.db import database_unreachable
 from annotation.errors import ValidationFailed
 from annotation.models import (
     AgreementReport,
@@ -43,8 +44,12 @@ from annotation.models import (
     Criterion,
     Judgment,
     Project,
+    Task,
     TaskLabel,
 )
+from annotation.pg import table, text
+from annotation.pg.copy_in import binary_records, copy_records
+from annotation.pg.locks import session_lock, transaction_lock
 from annotation.selectors.judgment_table import (
     CHOICES,
     JudgmentTable,
@@ -460,15 +465,19 @@ def _task_labels(humans: JudgmentTable) -> TaskLabels | None:
 # speculative insertion), which matters for a project's first report, one label per task;
 # reports of one project store their labels one after another (LABEL_LOCK), so no other
 # report can insert the same task's label in between.
-LABEL_UPSERT = """
+#: The temporary table a report's labels are copied into.
+LABELS_STAGED = "report_labels"
+#: The transaction lock under which a project's labels are stored (with the project's id).
+LABEL_LOCK = "annotation_tasklabel"
+LABEL_UPSERT = sql.SQL("""
 WITH incoming AS (
     SELECT task_id, n_judgments, COALESCE((%(names)s::text[])[majority + 1], '') AS majority,
            majority_share, COALESCE((%(names)s::text[])[weighted + 1], '') AS weighted,
            weighted_confidence
-    FROM report_labels
-    WHERE EXISTS (SELECT FROM annotation_task t WHERE t.id = report_labels.task_id)
+    FROM {staged}
+    WHERE EXISTS (SELECT FROM {task} t WHERE t.id = {staged}.task_id)
 ), changed AS (
-    UPDATE annotation_tasklabel stored SET
+    UPDATE {label} stored SET
         n_judgments = incoming.n_judgments, majority = incoming.majority,
         majority_share = incoming.majority_share, weighted = incoming.weighted,
         weighted_confidence = incoming.weighted_confidence, updated_at = now()
@@ -479,48 +488,22 @@ WITH incoming AS (
            OR abs(stored.majority_share - incoming.majority_share) > 1e-9
            OR abs(stored.weighted_confidence - incoming.weighted_confidence) > 1e-6)
 )
-INSERT INTO annotation_tasklabel
+INSERT INTO {label}
     (task_id, n_judgments, majority, majority_share, weighted, weighted_confidence, updated_at)
 SELECT incoming.*, now()
 FROM incoming
-WHERE NOT EXISTS (SELECT FROM annotation_tasklabel stored WHERE stored.task_id = incoming.task_id)
-"""
-LABEL_LOCK = "SELECT pg_advisory_xact_lock(hashtext('annotation_tasklabel'), %s::int4)"
+WHERE NOT EXISTS (SELECT FROM {label} stored WHERE stored.task_id = incoming.task_id)
+""").format(task=table(Task), label=table(TaskLabel), staged=sql.Identifier(LABELS_STAGED))
 
-
-def _lock_key(project_id: int) -> int:
-    """A project's key for the two-int advisory locks (an int4; two projects sharing one
-    would only wait for each other)."""
-    return project_id % 2**31
-
-
-# One row of the binary COPY format: the field count, then each field's length and value.
-_LABEL_RECORD = np.dtype(
-    [("fields", ">i2")]
-    + [
-        field
-        for name, wire in (
-            ("task", ">i8"),
-            ("n_judgments", ">i4"),
-            ("majority", ">i2"),
-            ("majority_share", ">f8"),
-            ("weighted", ">i2"),
-            ("weighted_confidence", ">f8"),
-        )
-        for field in ((f"{name}_size", ">i4"), (name, wire))
-    ]
+#: The labels as binary COPY fields: name and wire type.
+_LABEL_FIELDS = (
+    ("task", ">i8"),
+    ("n_judgments", ">i4"),
+    ("majority", ">i2"),
+    ("majority_share", ">f8"),
+    ("weighted", ">i2"),
+    ("weighted_confidence", ">f8"),
 )
-
-
-def _label_copy(labels: TaskLabels) -> bytes:
-    """The labels in PostgreSQL's binary COPY format, built by numpy in one go."""
-    records = np.empty(len(labels.task), dtype=_LABEL_RECORD)
-    records["fields"] = len(labels._fields)
-    for name, values in labels._asdict().items():
-        records[f"{name}_size"] = records.dtype[name].itemsize
-        records[name] = values
-    header = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, no extension
-    return header + records.tobytes() + b"\xff\xff"  # the trailer: a field count of -1
 
 
 def _store_task_labels(labels: TaskLabels | None, project_id: int) -> None:
@@ -565,17 +548,24 @@ def _store_task_labels(labels: TaskLabels | None, project_id: int) -> None:
             ],
         )
         return
+    records = binary_records(_LABEL_FIELDS, len(labels.task))
+    for name, values in labels._asdict().items():
+        records[name] = values
+    staged = sql.Identifier(LABELS_STAGED)
     with connection.cursor() as cursor:
         cursor.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS report_labels (task_id bigint, n_judgments integer, "
-            "majority smallint, majority_share double precision, weighted smallint, "
-            "weighted_confidence double precision) ON COMMIT DROP"
+            text(
+                sql.SQL(
+                    "CREATE TEMP TABLE IF NOT EXISTS {staged} (task_id bigint, "
+                    "n_judgments integer, majority smallint, majority_share double precision, "
+                    "weighted smallint, weighted_confidence double precision) ON COMMIT DROP"
+                ).format(staged=staged)
+            )
         )
-        cursor.execute("TRUNCATE report_labels")
-        with cursor.cursor.copy("COPY report_labels FROM STDIN WITH (FORMAT binary)") as copy:
-            copy.write(_label_copy(labels))
-        cursor.execute(LABEL_LOCK, [_lock_key(project_id)])
-        cursor.execute(LABEL_UPSERT, {"names": list(CHOICES)})
+        cursor.execute(text(sql.SQL("TRUNCATE {staged}").format(staged=staged)))
+        copy_records(cursor, staged, records)
+        transaction_lock(LABEL_LOCK, project_id)
+        cursor.execute(text(LABEL_UPSERT), {"names": list(CHOICES)})
 
 
 def _kind_ratings(
@@ -816,10 +806,8 @@ def report_compute_or_record(*, project: Project, n_boot: int = N_BOOT) -> Agree
     return stored
 
 
-# A session advisory lock, not a cache key with a timeout: PostgreSQL releases it when the
-# session of a worker killed mid-computation ends (see check_client_every_second).
-COMPUTING_LOCK = "SELECT pg_try_advisory_lock(hashtext('report_compute'), %s::int4)"
-COMPUTING_UNLOCK = "SELECT pg_advisory_unlock(hashtext('report_compute'), %s::int4)"
+#: The session lock a worker holds while it computes a project's report (with its id).
+COMPUTING_LOCK = "report_compute"
 
 
 class ReportBusy(Exception):
@@ -830,22 +818,11 @@ class ReportBusy(Exception):
 @contextmanager
 def _computing_alone(project_id: int) -> Iterator[None]:
     """Keep other workers from computing this project's report until the block ends (raises
-    ReportBusy if one is). Without PostgreSQL there are no concurrent workers to keep apart."""
-    if connection.vendor != "postgresql":
+    ReportBusy if one is)."""
+    with session_lock(COMPUTING_LOCK, project_id) as held:
+        if not held:
+            raise ReportBusy(f"the report of project {project_id} is being computed")
         yield
-        return
-    key = [_lock_key(project_id)]
-    check_client_every_second()
-    with connection.cursor() as cursor:
-        cursor.execute(COMPUTING_LOCK, key)
-        (acquired,) = cursor.fetchone()
-    if not acquired:
-        raise ReportBusy(f"the report of project {project_id} is being computed")
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute(COMPUTING_UNLOCK, key)
 
 
 def report_refresh(*, project_id: int, force: bool = False) -> AgreementReport | None:

@@ -25,6 +25,9 @@ from tests.postgres import wait_until_session_ended
 pytestmark = pytest.mark.django_db
 
 
+#: The lock a worker computing a project's report holds, as any session takes it.
+COMPUTING_LOCK_SQL = "SELECT pg_try_advisory_lock(hashtext('report_compute'), %s::int4)"
+
 @pytest.fixture
 def voted() -> Project:
     project = ProjectFactory()
@@ -36,7 +39,7 @@ def voted() -> Project:
 def _lock_held_elsewhere(project: Project) -> psycopg.Connection:
     """Another worker's session holding the project's computing lock."""
     other = psycopg.connect(**connection.get_connection_params(), autocommit=True)
-    (acquired,) = other.execute(reports.COMPUTING_LOCK, [project.pk]).fetchone()
+    (acquired,) = other.execute(COMPUTING_LOCK_SQL, [project.pk]).fetchone()
     assert acquired
     return other
 
@@ -123,7 +126,7 @@ def test_a_worker_killed_during_a_long_query_frees_the_project_within_seconds(vo
             DYING_WORKER,
             dsn,
             CLIENT_CHECK,
-            reports.COMPUTING_LOCK,
+            COMPUTING_LOCK_SQL,
             str(voted.pk),
         ],
         stdout=subprocess.PIPE,

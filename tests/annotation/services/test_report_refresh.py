@@ -28,6 +28,7 @@ pytestmark = pytest.mark.django_db
 #: The lock a worker computing a project's report holds, as any session takes it.
 COMPUTING_LOCK_SQL = "SELECT pg_try_advisory_lock(hashtext('report_compute'), %s::int4)"
 
+
 @pytest.fixture
 def voted() -> Project:
     project = ProjectFactory()

@@ -1,4 +1,4 @@
-"""Starting points for a project's protocol: the common pairwise and rubric designs."""
+"""Starting points for a project's protocol: the common pairwise, ranking and rubric designs."""
 
 from __future__ import annotations
 
@@ -118,6 +118,11 @@ PRESETS: dict[str, dict[str, Any]] = {
         "label": "Rubric: Likert scale 1-7",
         "fields": {"kind": "rubric"},
         "criteria": LIKERT_7,
+    },
+    "ranking-4": {
+        "label": "Ranking: 4 responses, best first, with ties (InstructGPT style)",
+        "fields": {"kind": "ranking", "allow_tie": True, "strength_scale": 0},
+        "criteria": [],
     },
     "checklist": {
         "label": "Rubric: yes/no checklist",

@@ -21,6 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.safestring import mark_safe
+from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
@@ -41,6 +42,7 @@ from annotation.i18n import (
     supported_language,
 )
 from annotation.models import Annotator, Assignment, CrowdSession, Judgment, Project
+from annotation.rankings import ranking_from_ranks, screen_labels
 from annotation.rendering import media_hosts_for, render_markdown
 from annotation.selectors.crowd import task_sample
 from annotation.selectors.progress import (
@@ -48,7 +50,12 @@ from annotation.selectors.progress import (
     progress_context,
 )
 from annotation.selectors.projects import projects_managed_by, projects_open_to
-from annotation.selectors.tasks import assignment_preview, assignment_sides, task_for_preview
+from annotation.selectors.tasks import (
+    assignment_preview,
+    assignment_shown_responses,
+    assignment_sides,
+    task_for_preview,
+)
 from annotation.services.annotators import annotator_for_user, annotator_shortcuts_set
 from annotation.services.assignment import (
     assignment_lease,
@@ -346,7 +353,6 @@ def _task_context(
 ) -> dict[str, Any]:
     """What the task card shows. `posted` is a refused form's answer, shown again as it was
     (the card of a plain form post is rendered anew; an htmx page keeps its own)."""
-    left, right = assignment_sides(assignment)
     prompt = assignment.task.item.prompt
     hosts = media_hosts_for(project.media_hosts)
 
@@ -365,16 +371,34 @@ def _task_context(
         refusal = _refusal(project, ValidationFailed(errors=errors), criteria=criteria)
     progress = annotator_progress(project=project, annotator=annotator)
     live = assignment.pk is not None and assignment.expires_at is not None
+    if project.is_ranking:
+        ranked = [
+            {
+                "label": label,
+                "html": html(response.text),
+                "empty": not response.text.strip(),
+                # What the ranking's row shows of the response, to tell the rows apart.
+                "snippet": Truncator(" ".join(response.text.split())).chars(90),
+                "posted": posted.get(f"rank-{label}", ""),
+            }
+            for label, response in assignment_shown_responses(assignment)
+        ]
+        shown: dict[str, Any] = {"ranked": ranked, "places": range(1, len(ranked) + 1)}
+    else:
+        left, right = assignment_sides(assignment)
+        shown = {
+            "left_html": html(left.text),
+            "left_empty": not left.text.strip(),
+            "right_html": html(right.text) if right is not None else None,
+            "right_empty": right is not None and not right.text.strip(),
+        }
     return {
         "project": project,
         "assignment": assignment,
         # Older turns fold away on a phone ("show earlier turns"); the last one stays open.
         "earlier_turns": conversation[:-1],
         "latest_turns": conversation[-1:],
-        "left_html": html(left.text),
-        "left_empty": not left.text.strip(),
-        "right_html": html(right.text) if right is not None else None,
-        "right_empty": right is not None and not right.text.strip(),
+        **shown,
         "media_hosts": hosts,
         "content_attrs": content_attributes(project.content_language),
         "criteria": criteria,
@@ -408,6 +432,13 @@ def _refusal(
                 problems.append(_("Why? This project asks for a reason."))
             elif field == "choice":
                 problems.append(_("Choose one of the answers."))
+            elif field == "ranking":
+                problems.append(
+                    _(
+                        "Place every response exactly once, best first (the same place "
+                        "for two only where this project allows ties)."
+                    )
+                )
             elif field.startswith(("criteria.", "scores.")) and key in labels:
                 problems.append(_("%(criterion)s: choose one.") % {"criterion": labels[key]})
             else:
@@ -459,10 +490,14 @@ def task_preview(request: HttpRequest, slug: str) -> HttpResponse:
     if task is None:
         return _closed(request, project, _("This project has no tasks yet."), status=200)
     assignment = assignment_preview(task=task)
-    left, right = assignment_sides(assignment)
     annotator = annotator_for_user(user=request.user)
     context = _task_context(project, annotator, assignment)
-    context["preview"] = {"left_model": left.model, "right_model": right.model if right else ""}
+    if project.is_ranking:
+        shown = assignment_shown_responses(assignment)
+        context["preview"] = {"models": [(label, r.model) for label, r in shown]}
+    else:
+        left, right = assignment_sides(assignment)
+        context["preview"] = {"left_model": left.model, "right_model": right.model if right else ""}
     return _allow_media(render(request, "annotation/task.html", context), context["media_hosts"])
 
 
@@ -488,6 +523,10 @@ def judgment_post(request: HttpRequest, slug: str, assignment_id: int) -> HttpRe
     criteria_answers = {
         c.key: request.POST.get(f"criterion-{c.key}") for c in project.criteria.all()
     }
+    ranking = None
+    if project.is_ranking:
+        labels = screen_labels(len(assignment.shown_order or []))
+        ranking = ranking_from_ranks({label: request.POST.get(f"rank-{label}") for label in labels})
     try:
         card_check_armed(
             project=project, assignment_id=assignment.pk, token=request.POST.get("served")
@@ -499,7 +538,8 @@ def judgment_post(request: HttpRequest, slug: str, assignment_id: int) -> HttpRe
             strength=_form_integer(request.POST.get("strength")),
             rationale=request.POST.get("rationale"),
             criteria=criteria_answers if project.is_pairwise else None,
-            scores=None if project.is_pairwise else criteria_answers,
+            scores=None if project.is_pairwise or project.is_ranking else criteria_answers,
+            ranking=ranking,
             source=Judgment.Source.PAGE,
         )
     except DomainError as exc:
@@ -508,6 +548,10 @@ def judgment_post(request: HttpRequest, slug: str, assignment_id: int) -> HttpRe
         if project.is_pairwise:
             quick = _(
                 "That was quick! Please take the time to read both responses before you answer."
+            )
+        elif project.is_ranking:
+            quick = _(
+                "That was quick! Please take the time to read every response before you answer."
             )
         else:
             quick = _(

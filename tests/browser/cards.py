@@ -53,3 +53,15 @@ def start(page, base: str, slug: str) -> None:
     page.goto(f"{base}/annotate/{slug}/")
     page.click("text=I agree, start")
     page.wait_for_selector("#task-card")
+
+
+def serious_axe_violations(page) -> list[str]:
+    """axe-core's serious and critical findings on the page as it is now."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']}"
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]

@@ -8,6 +8,7 @@ import pytest
 
 from annotation.models import Judgment, Project
 from annotation.services.importing import items_import
+from tests.browser.cards import serious_axe_violations
 from tests.factories import ProjectFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -47,17 +48,6 @@ def _project() -> Project:
     ]
     items_import(project=project, rows=list(enumerate(rows, start=1)))
     return project
-
-
-def _serious(page) -> list[str]:
-    from axe_playwright_python.sync_playwright import Axe
-
-    results = Axe().run(page)
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']}"
-        for v in results.response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 def _to_the_first_task(page, base: str) -> None:
@@ -126,7 +116,7 @@ def test_the_dialog_is_readable_and_accessible(live_server, page, screenshot, wi
     assert box["x"] >= 0 and box["x"] + box["width"] <= width
     assert dialog.locator("button", has_text="Close").is_visible()
     screenshot(page, f"instructions-dialog-{width}-{scheme}")
-    assert _serious(page) == []
+    assert serious_axe_violations(page) == []
 
 
 def test_without_scripts_the_button_opens_the_instructions_page(live_server, browser):

@@ -1,0 +1,175 @@
+"""The ranking task page in a real browser (issue 16.1): an annotator ranks four responses
+by keyboard only and with the mouse, at 390 and 1440 px; ties with "="; the page is axe-clean
+and mirrored in Arabic. Screenshots go to artifacts/screenshots/ranking-*.png."""
+
+from __future__ import annotations
+
+import pytest
+
+from annotation.models import Judgment, Project
+from annotation.services.importing import items_import
+from tests.browser.cards import serious_axe_violations, sign_in, wait_armed, wait_for_next_card
+from tests.factories import AnnotatorUserFactory, ProjectFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+TEXTS = [
+    "Paris is the capital of France.",
+    "The capital is **Lyon**.",
+    "France's capital city is Paris, on the Seine.",
+    "I am not sure.",
+]
+
+
+def _project(slug: str = "ranks", **fields) -> Project:
+    project = ProjectFactory(
+        slug=slug,
+        name="Ranking study",
+        kind=Project.Kind.RANKING,
+        annotations_per_task=1,
+        min_seconds_per_task=0,
+        arming_ms=0,
+        instructions="Rank the answers, best first.",
+        **{"allow_tie": False, **fields},
+    )
+    rows = [
+        {
+            "id": f"q{i}",
+            "prompt": "What is the capital of France?",
+            "responses": [
+                {"id": f"r{j}", "model": f"secret-model-{j}", "text": text}
+                for j, text in enumerate(TEXTS)
+            ],
+        }
+        for i in range(2)
+    ]
+    items_import(project=project, rows=list(enumerate(rows, start=1)))
+    return project
+
+
+def _at_work(page, live_server, project: Project, width: int) -> str:
+    page.set_viewport_size({"width": width, "height": 844 if width == 390 else 900})
+    AnnotatorUserFactory(username="ranker")
+    sign_in(page, live_server.url, "ranker")
+    page.goto(f"{live_server.url}/annotate/{project.slug}/")
+    page.click("form[action$='/consent/'] button[type=submit]")
+    return wait_armed(page)
+
+
+def _stored(assignment: str) -> tuple[list[list[int]], dict[str, int]]:
+    """The stored ranking, and the response id behind each screen label."""
+    judgment = Judgment.objects.get(assignment_id=int(assignment))
+    return judgment.ranking, dict(zip("ABCD", judgment.shown_order, strict=True))
+
+
+def _status(page) -> str:
+    return page.inner_text("[data-ranking-status]")
+
+
+@pytest.mark.parametrize("width", [390, 1440])
+def test_ranking_by_keyboard_only(live_server, page, screenshot, width):
+    project = _project()
+    card = _at_work(page, live_server, project, width)
+    assert not page.is_visible("select[name=rank-A]")  # the script's ranker replaces them
+    assert page.is_disabled("[data-rank-submit]")
+    assert "Nothing placed yet" in _status(page)
+
+    for key in ("c", "a", "b"):
+        page.keyboard.press(key)
+    assert _status(page).startswith("Your ranking, best first: C, then A, then B.")
+    assert "Still to place: D." in _status(page)
+    page.keyboard.press("Backspace")  # takes B back
+    page.keyboard.press("d")
+    page.keyboard.press("b")
+    assert "Every response is placed" in _status(page)
+    assert page.is_enabled("[data-rank-submit]")
+    places = page.locator("[data-ranking-list] .ranking-place").all_inner_texts()
+    assert places == ["1", "2", "3", "4"]
+    assert page.locator("[data-ranking-list] .rank-chip").all_inner_texts() == list("CADB")
+    screenshot(page, f"ranking-keyboard-{width}")
+    assert serious_axe_violations(page) == []
+
+    page.keyboard.press("Enter")
+    wait_for_next_card(page, card)
+
+    ranking, shown = _stored(card)
+    assert ranking == [[shown["C"]], [shown["A"]], [shown["D"]], [shown["B"]]]
+    assert "secret-model" not in page.content()
+
+
+def test_ties_by_keyboard_with_the_equals_key(live_server, page, screenshot):
+    project = _project(allow_tie=True)
+    card = _at_work(page, live_server, project, 1440)
+
+    for key in ("c", "a", "=", "d", "b"):
+        page.keyboard.press(key)
+
+    assert "C, then A tied with D, then B." in _status(page)
+    screenshot(page, "ranking-tie-1440")
+    page.keyboard.press("Enter")
+    wait_for_next_card(page, card)
+    ranking, shown = _stored(card)
+    assert ranking == [[shown["C"]], sorted([shown["A"], shown["D"]]), [shown["B"]]]
+
+
+def _drag(page, source: str, target: str, *, above: bool = False) -> None:
+    """Drag with the mouse from one element's centre onto another (its upper or lower
+    part). The ranker is scrolled into view first: the mouse reaches only what is on screen."""
+    page.locator("[data-ranker]").scroll_into_view_if_needed()
+    start = page.locator(source).bounding_box()
+    end = page.locator(target).bounding_box()
+    page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
+    page.mouse.down()
+    x = end["x"] + end["width"] / 2
+    y = end["y"] + end["height"] * (0.2 if above else 0.8)
+    page.mouse.move(x, y, steps=8)
+    page.mouse.up()
+
+
+@pytest.mark.parametrize("width", [390, 1440])
+def test_ranking_with_the_mouse(live_server, page, screenshot, width):
+    project = _project(allow_tie=True)
+    card = _at_work(page, live_server, project, width)
+
+    _drag(page, "[data-rank-chip=B]", "[data-ranking-list]")
+    _drag(page, "[data-rank-chip=D]", "[data-rank-row=B]", above=True)  # D above B
+    page.click("[data-rank-chip=A]")  # a click places it last
+    _drag(page, "[data-rank-chip=C]", "[data-rank-row=D]")  # C below D
+    assert page.locator("[data-ranking-list] .rank-chip").all_inner_texts() == list("DCBA")
+    _drag(page, "[data-rank-row=A] .rank-chip", "[data-rank-row=D]", above=True)  # A first
+    page.click("[data-rank-row=B] [data-rank-row-tie]")  # B tied with C above it
+    assert "A, then D, then C tied with B." in _status(page)
+    screenshot(page, f"ranking-mouse-{width}")
+
+    page.click("[data-rank-submit]")
+    wait_for_next_card(page, card)
+    ranking, shown = _stored(card)
+    assert ranking == [[shown["A"]], [shown["D"]], sorted([shown["B"], shown["C"]])]
+
+
+def test_a_response_dragged_back_to_the_tray_is_no_longer_placed(live_server, page):
+    project = _project()
+    _at_work(page, live_server, project, 1440)
+    page.keyboard.press("a")
+    page.keyboard.press("b")
+
+    _drag(page, "[data-rank-row=A] .rank-chip", "[data-ranking-tray]")
+
+    assert "Your ranking, best first: B." in _status(page)
+    assert page.is_visible("[data-rank-chip=A]")
+    assert page.is_disabled("[data-rank-submit]")
+
+
+@pytest.mark.parametrize("width", [390, 1440])
+def test_the_arabic_ranking_page_is_mirrored_and_axe_clean(live_server, page, screenshot, width):
+    project = _project(slug="ranks-ar", ui_language="ar", allow_tie=True)
+    _at_work(page, live_server, project, width)
+    page.keyboard.press("b")
+    page.keyboard.press("a")
+
+    assert page.get_attribute("html", "dir") == "rtl"
+    tray = page.locator("[data-ranking-tray]").bounding_box()
+    first = page.locator("[data-rank-chip=C]").bounding_box()
+    assert first["x"] + first["width"] > tray["x"] + tray["width"] - 60  # starts on the right
+    screenshot(page, f"ranking-ar-{width}")
+    assert serious_axe_violations(page) == []

@@ -60,107 +60,26 @@ def answer_from_sides(
     shown_order: list[int] | None = None,
 ) -> CanonicalAnswer:
     """Validate an answer against the project's settings and turn sides (or a ranking's
-    screen labels, with the order they were shown in) into responses."""
+    screen labels, with the order they were shown in) into responses. Every problem is
+    collected, so the annotator is told all of them at once."""
     errors: list[dict[str, str]] = []
-    rationale = (rationale or "").strip()
     canonical_choice = ""
     canonical_criteria: dict[str, str] = {}
     clean_scores: dict[str, int] = {}
     canonical_ranking: list[list[int]] | None = None
-
-    def side_to_canonical(side: str) -> str:
-        if side == "left":
-            return "a" if left_is_a else "b"
-        if side == "right":
-            return "b" if left_is_a else "a"
-        return side
-
     if project.is_ranking:
         canonical_ranking = _ranking_canonical(project, ranking, shown_order or [], errors)
-        for name, given in (("choice", choice), ("strength", strength), ("scores", scores)):
-            if given not in (None, "", {}):
-                errors.append({"field": name, "error": "a ranking task takes a ranking only"})
-        if criteria_answers:
-            errors.append({"field": "criteria", "error": "a ranking task takes a ranking only"})
+        _refuse_all_but_ranking(choice, strength, scores, criteria_answers, errors)
     elif ranking is not None:
         errors.append({"field": "ranking", "error": "only a ranking task takes a ranking"})
     elif project.is_pairwise:
-        allowed = ["left", "right"]
-        if project.allow_tie:
-            allowed.append("tie")
-        if project.allow_both_bad:
-            allowed.append("both_bad")
-        if choice not in allowed:
-            errors.append({"field": "choice", "error": f"must be one of {', '.join(allowed)}"})
-        else:
-            canonical_choice = side_to_canonical(choice)
-        if project.strength_scale:
-            # A tie or both-bad has no strength: one picked before the annotator changed
-            # their mind is dropped (the answer keeps it for a preference only), not refused.
-            if choice in ("left", "right") and (
-                not isinstance(strength, int)
-                or isinstance(strength, bool)
-                or not (1 <= strength <= project.strength_scale)
-            ):
-                errors.append(
-                    {
-                        "field": "strength",
-                        "error": f"must be an integer from 1 to {project.strength_scale}",
-                    }
-                )
-        elif strength is not None:
-            errors.append({"field": "strength", "error": "this project collects no strength"})
-        answers = criteria_answers or {}
-        if not isinstance(answers, dict):
-            errors.append({"field": "criteria", "error": "must be an object"})
-            answers = {}
-        keys = {c.key for c in criteria}
-        for key in sorted(set(answers) - keys):
-            errors.append({"field": f"criteria.{key}", "error": "unknown criterion"})
-        for criterion in criteria:
-            value = answers.get(criterion.key)
-            if value not in ("left", "right", "tie"):
-                errors.append(
-                    {"field": f"criteria.{criterion.key}", "error": "must be left, right or tie"}
-                )
-            else:
-                canonical_criteria[criterion.key] = side_to_canonical(value)
+        canonical_choice = _pairwise_choice(project, choice, strength, left_is_a, errors)
+        canonical_criteria = _pairwise_criteria(criteria, criteria_answers, left_is_a, errors)
         if scores:
             errors.append({"field": "scores", "error": "a pairwise task takes no scores"})
     else:
-        if choice:
-            errors.append({"field": "choice", "error": "a rubric task takes scores, not a choice"})
-        if strength is not None:
-            errors.append({"field": "strength", "error": "a rubric task takes no strength"})
-        given = scores or {}
-        if not isinstance(given, dict):
-            errors.append({"field": "scores", "error": "must be an object"})
-            given = {}
-        keys = {c.key for c in criteria}
-        for key in sorted(set(given) - keys):
-            errors.append({"field": f"scores.{key}", "error": "unknown criterion"})
-        for criterion in criteria:
-            value = given.get(criterion.key)
-            if isinstance(value, str):  # a form's field: ASCII digits only ('²' is no score)
-                value = ascii_int(value)
-            if (
-                not isinstance(value, int)
-                or isinstance(value, bool)
-                or not (criterion.min <= value <= criterion.max)
-            ):
-                errors.append(
-                    {
-                        "field": f"scores.{criterion.key}",
-                        "error": f"must be an integer from {criterion.min} to {criterion.max}",
-                    }
-                )
-            else:
-                clean_scores[criterion.key] = value
-
-    if project.rationale == Project.Rationale.REQUIRED and not rationale:
-        errors.append({"field": "rationale", "error": "this project asks for a rationale"})
-    if project.rationale == Project.Rationale.OFF:
-        rationale = ""
+        clean_scores = _rubric_scores(criteria, choice, strength, scores, errors)
+    rationale = _rationale_checked(project, rationale, errors)
     if errors:
         raise ValidationFailed("The judgment is not valid.", errors=errors)
     return CanonicalAnswer(
@@ -171,6 +90,150 @@ def answer_from_sides(
         clean_scores,
         canonical_ranking,
     )
+
+
+def _side_to_canonical(side: str, left_is_a: bool) -> str:
+    """A side of the screen as the task's response (a or b); tie and both_bad stay."""
+    if side == "left":
+        return "a" if left_is_a else "b"
+    if side == "right":
+        return "b" if left_is_a else "a"
+    return side
+
+
+def _refuse_all_but_ranking(
+    choice: str | None,
+    strength: int | None,
+    scores: dict[str, Any] | None,
+    criteria_answers: dict[str, Any] | None,
+    errors: list[dict[str, str]],
+) -> None:
+    """A ranking task's answer is its ranking: any other part given is refused by name."""
+    for name, given in (("choice", choice), ("strength", strength), ("scores", scores)):
+        if given not in (None, "", {}):
+            errors.append({"field": name, "error": "a ranking task takes a ranking only"})
+    if criteria_answers:
+        errors.append({"field": "criteria", "error": "a ranking task takes a ranking only"})
+
+
+def _pairwise_choice(
+    project: Project,
+    choice: str | None,
+    strength: int | None,
+    left_is_a: bool,
+    errors: list[dict[str, str]],
+) -> str:
+    """The overall choice as a response (empty when refused), with its strength checked
+    against the project's scale."""
+    allowed = ["left", "right"]
+    if project.allow_tie:
+        allowed.append("tie")
+    if project.allow_both_bad:
+        allowed.append("both_bad")
+    canonical = ""
+    if choice not in allowed:
+        errors.append({"field": "choice", "error": f"must be one of {', '.join(allowed)}"})
+    else:
+        canonical = _side_to_canonical(choice, left_is_a)
+    if project.strength_scale:
+        # A tie or both-bad has no strength: one picked before the annotator changed
+        # their mind is dropped (the answer keeps it for a preference only), not refused.
+        if choice in ("left", "right") and (
+            not isinstance(strength, int)
+            or isinstance(strength, bool)
+            or not (1 <= strength <= project.strength_scale)
+        ):
+            errors.append(
+                {
+                    "field": "strength",
+                    "error": f"must be an integer from 1 to {project.strength_scale}",
+                }
+            )
+    elif strength is not None:
+        errors.append({"field": "strength", "error": "this project collects no strength"})
+    return canonical
+
+
+def _per_criterion(
+    given: Any, criteria: list[Criterion], field: str, errors: list[dict[str, str]]
+) -> dict[str, Any]:
+    """An answer's object keyed by criterion (empty when it is not one), each key that
+    names no criterion of the project refused."""
+    answers = given or {}
+    if not isinstance(answers, dict):
+        errors.append({"field": field, "error": "must be an object"})
+        return {}
+    keys = {c.key for c in criteria}
+    for key in sorted(set(answers) - keys):
+        errors.append({"field": f"{field}.{key}", "error": "unknown criterion"})
+    return answers
+
+
+def _pairwise_criteria(
+    criteria: list[Criterion],
+    criteria_answers: dict[str, Any] | None,
+    left_is_a: bool,
+    errors: list[dict[str, str]],
+) -> dict[str, str]:
+    """Each criterion's side as a response: every criterion answered, no unknown one."""
+    answers = _per_criterion(criteria_answers, criteria, "criteria", errors)
+    canonical: dict[str, str] = {}
+    for criterion in criteria:
+        value = answers.get(criterion.key)
+        if value not in ("left", "right", "tie"):
+            errors.append(
+                {"field": f"criteria.{criterion.key}", "error": "must be left, right or tie"}
+            )
+        else:
+            canonical[criterion.key] = _side_to_canonical(value, left_is_a)
+    return canonical
+
+
+def _rubric_scores(
+    criteria: list[Criterion],
+    choice: str | None,
+    strength: int | None,
+    scores: dict[str, Any] | None,
+    errors: list[dict[str, str]],
+) -> dict[str, int]:
+    """A rubric answer's scores, each an integer within its criterion's range; a rubric
+    task takes no choice or strength."""
+    if choice:
+        errors.append({"field": "choice", "error": "a rubric task takes scores, not a choice"})
+    if strength is not None:
+        errors.append({"field": "strength", "error": "a rubric task takes no strength"})
+    given = _per_criterion(scores, criteria, "scores", errors)
+    clean: dict[str, int] = {}
+    for criterion in criteria:
+        value = given.get(criterion.key)
+        if isinstance(value, str):  # a form's field: ASCII digits only ('²' is no score)
+            value = ascii_int(value)
+        if (
+            not isinstance(value, int)
+            or isinstance(value, bool)
+            or not (criterion.min <= value <= criterion.max)
+        ):
+            errors.append(
+                {
+                    "field": f"scores.{criterion.key}",
+                    "error": f"must be an integer from {criterion.min} to {criterion.max}",
+                }
+            )
+        else:
+            clean[criterion.key] = value
+    return clean
+
+
+def _rationale_checked(
+    project: Project, rationale: str | None, errors: list[dict[str, str]]
+) -> str:
+    """The rationale as stored: required when the project asks for one, dropped when off."""
+    rationale = (rationale or "").strip()
+    if project.rationale == Project.Rationale.REQUIRED and not rationale:
+        errors.append({"field": "rationale", "error": "this project asks for a rationale"})
+    if project.rationale == Project.Rationale.OFF:
+        rationale = ""
+    return rationale
 
 
 def _ranking_canonical(
@@ -245,36 +308,58 @@ def judgment_submit(
         # Counting the vote is a conditional update: atomic, and it never passes k.
         if not _count_vote(task, project):
             raise AlreadyAnswered(_("This task already has all the judgments it wants."))
-        judgment = Judgment(
-            project=project,
-            task=task,
+        judgment = _judgment_new(
+            assignment=assignment,
             annotator=annotator,
-            assignment_id=assignment.pk,
-            choice=answer.choice,
-            strength=answer.strength,
-            rationale=answer.rationale,
-            criteria=answer.criteria,
-            scores=answer.scores,
-            ranking=answer.ranking,
-            shown_order=assignment.shown_order if answer.ranking is not None else None,
-            shown_left_id=left_response_id,
+            answer=answer,
+            left_response_id=left_response_id,
             seconds=round((now - leased_at).total_seconds(), 3),
-            is_gold=task.is_gold,
-            study_id=annotator.study_id,
-            session_id=annotator.session_id,
-            rubric_version=project.rubric_version,
             source=source,
         )
-        if task.is_gold and task.gold_answer:
-            judgment.gold_correct = gold_answer_matches(
-                gold_answer=task.gold_answer, judgment=judgment
-            )
         judgment.save()
         annotator_stats_record(project=project, task=task, judgment=judgment)
         # Scheduling the report refresh must not fail a stored vote (Redis down, say): an
         # error is logged, and beat finds the report stale later.
         transaction.on_commit(lambda: report_refresh_soon(project_id=project.pk), robust=True)
     assignment.status = Assignment.Status.SUBMITTED
+    return judgment
+
+
+def _judgment_new(
+    *,
+    assignment: Assignment,
+    annotator: Annotator,
+    answer: CanonicalAnswer,
+    left_response_id: int | None,
+    seconds: float,
+    source: str,
+) -> Judgment:
+    """The judgment of a claimed lease, unsaved: the answer with what the annotator saw,
+    their crowd visit, the project's rubric version and, on a gold task, whether it is
+    right."""
+    task = assignment.task
+    judgment = Judgment(
+        project=assignment.project,
+        task=task,
+        annotator=annotator,
+        assignment_id=assignment.pk,
+        choice=answer.choice,
+        strength=answer.strength,
+        rationale=answer.rationale,
+        criteria=answer.criteria,
+        scores=answer.scores,
+        ranking=answer.ranking,
+        shown_order=assignment.shown_order if answer.ranking is not None else None,
+        shown_left_id=left_response_id,
+        seconds=seconds,
+        is_gold=task.is_gold,
+        study_id=annotator.study_id,
+        session_id=annotator.session_id,
+        rubric_version=assignment.project.rubric_version,
+        source=source,
+    )
+    if task.is_gold and task.gold_answer:
+        judgment.gold_correct = gold_answer_matches(gold_answer=task.gold_answer, judgment=judgment)
     return judgment
 
 

@@ -155,6 +155,59 @@ def test_rubric_scores_must_cover_every_criterion_within_range():
     assert judgment.scores == {"helpfulness": 4, "correctness": 0}
 
 
+def test_every_problem_of_a_pairwise_answer_is_named_at_once_in_order():
+    project = ProjectFactory(strength_scale=3, rationale="required")
+    CriterionFactory(project=project, key="honesty")
+    import_items(project, 1)
+    annotator, assignment = _leased(project)
+    with pytest.raises(ValidationFailed) as caught:
+        judgment_submit(
+            assignment=assignment,
+            annotator=annotator,
+            choice="left",
+            strength=9,
+            criteria={"honesty": "up", "tone": "left"},
+            scores={"honesty": 3},
+        )
+    assert [e["field"] for e in caught.value.errors] == [
+        "strength",
+        "criteria.tone",
+        "criteria.honesty",
+        "scores",
+        "rationale",
+    ]
+    assert not Judgment.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("answer", "fields"),
+    [
+        ({"scores": ["4", "0"]}, ["scores", "scores.helpfulness", "scores.correctness"]),
+        (
+            {"choice": "left", "strength": 2, "scores": {"helpfulness": 4, "style": 1}},
+            ["choice", "strength", "scores.style", "scores.correctness"],
+        ),
+    ],
+)
+def test_every_problem_of_a_rubric_answer_is_named_at_once_in_order(answer, fields):
+    project = rubric_project()
+    import_items(project, 1, responses=1)
+    annotator, assignment = _leased(project)
+    with pytest.raises(ValidationFailed) as caught:
+        judgment_submit(assignment=assignment, annotator=annotator, **answer)
+    assert [e["field"] for e in caught.value.errors] == fields
+
+
+def test_pairwise_criteria_that_are_not_an_object_are_refused():
+    project = ProjectFactory()
+    CriterionFactory(project=project, key="honesty")
+    import_items(project, 1)
+    annotator, assignment = _leased(project)
+    with pytest.raises(ValidationFailed) as caught:
+        judgment_submit(assignment=assignment, annotator=annotator, choice="left", criteria=["a"])
+    assert [e["field"] for e in caught.value.errors] == ["criteria", "criteria.honesty"]
+
+
 def test_time_on_task_is_measured_by_the_server():
     project = ProjectFactory()
     import_items(project, 1)

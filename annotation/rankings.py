@@ -78,3 +78,24 @@ def ranking_from_ranks(ranks: dict[str, str | None]) -> list[list[str]]:
         if raw and raw.isascii() and raw.isdigit():
             placed.setdefault(int(raw), []).append(label)
     return [placed[rank] for rank in sorted(placed)]
+
+
+def mean_places(rankings: list[list[list[Any]]]) -> list[tuple[Any, float]]:
+    """Each ranked name with its mean place over `rankings` (1 = best; tied names share the
+    middle of the places they span), best first: what a researcher reads of a task's
+    judgments at a glance (the leaderboard's model is the report's)."""
+    totals: dict[Any, list[float]] = {}
+    for ranking in rankings:
+        place = 1
+        for group in ranking:
+            middle = place + (len(group) - 1) / 2
+            for name in group:
+                totals.setdefault(name, []).append(middle)
+            place += len(group)
+    means = [(name, sum(values) / len(values)) for name, values in totals.items()]
+    return sorted(means, key=lambda pair: (pair[1], str(pair[0])))
+
+
+def ranking_text(ranking: list[list[Any]], names: dict[Any, str]) -> str:
+    """A ranking as one line, best first: `r3 > r1 = r4 > r2`."""
+    return " > ".join(" = ".join(names.get(name, str(name)) for name in group) for group in ranking)

@@ -729,5 +729,12 @@ def _mturk_preview(request: HttpRequest, project: Project) -> HttpResponse:
             "criteria": list(project.criteria.all()),
             "content_attrs": content_attributes(project.content_language),
         }
+        if project.is_ranking:  # every response, in the item's order: nobody leased it
+            responses = list(task.item.responses.all())
+            labels = screen_labels(len(responses))
+            sample["ranked"] = [
+                {"label": label, "html": html(r.text)}
+                for label, r in zip(labels, responses, strict=True)
+            ]
     context = {"project": project, "instructions": html(project.instructions), "sample": sample}
     return _allow_media(render(request, "annotation/mturk_preview.html", context), hosts)

@@ -26,6 +26,7 @@ from annotation.selectors.explorer import (
     explorer_item_tasks,
     explorer_models,
     explorer_page,
+    explorer_ranking_places,
     explorer_rubric_summaries,
     explorer_task_ids,
 )
@@ -201,12 +202,15 @@ def urlpatterns(project_admin: Any) -> list[Any]:
 def _rows(project: Project, tasks: list[Any]) -> list[dict[str, Any]]:
     """A page of tasks as the table shows them: the majority from the counted votes, the
     Dawid-Skene label of the latest report, the gold answer and the adjudication."""
-    summaries = (
-        {} if project.is_pairwise else explorer_rubric_summaries(project=project, tasks=tasks)
-    )
+    summaries = {}
+    places = {}
+    if project.is_ranking:
+        places = explorer_ranking_places(project=project, tasks=tasks)
+    elif not project.is_pairwise:
+        summaries = explorer_rubric_summaries(project=project, tasks=tasks)
     rows = []
     for task in tasks:
-        row: dict[str, Any] = {"task": task}
+        row: dict[str, Any] = {"task": task, "places": places.get(task.pk)}
         if task.pk in summaries:
             summary = summaries[task.pk]
             row["agreement"] = summary["agreement"]

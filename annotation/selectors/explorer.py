@@ -34,6 +34,7 @@ from annotation.models import (
     Response,
     Task,
 )
+from annotation.rankings import mean_places, ranking_text, screen_labels
 from annotation.selectors.judgment_table import CHOICES
 from annotation.selectors.quality import flagged_annotator_ids
 from annotation.selectors.review import REVIEW_FILTERS, TaskLabelsShown, task_labels_shown
@@ -150,7 +151,11 @@ def explorer_task_ids(
         tasks = tasks.filter(item__in=prompt_search(project=project, text=filters.search))
     if filters.model:
         model = filters.model
-        tasks = tasks.filter(Q(response_a__model=model) | Q(response_b__model=model))
+        if project.is_ranking:  # a ranking task shows every response of its item
+            shown = Response.objects.filter(item_id=OuterRef("item_id"), model=model)
+            tasks = tasks.filter(Exists(shown))
+        else:
+            tasks = tasks.filter(Q(response_a__model=model) | Q(response_b__model=model))
     if filters.meta_key:
         tasks = tasks.annotate(
             meta_value=Cast(KeyTextTransform(filters.meta_key, "item__metadata"), TextField())
@@ -257,6 +262,8 @@ class JudgmentShown:
     criteria: list[tuple[str, str, str | None]]  # (key, canonical, on screen)
     flags: list[str]
     counted: bool
+    ranking: str | None = None  # a ranking by response ids: "r3 > r1 = r4 > r2"
+    ranking_screen: str | None = None  # the same in the labels the annotator saw
 
 
 @dataclass
@@ -266,6 +273,7 @@ class TaskShown:
     labels: TaskLabelsShown | None = None
     summary: dict[str, Any] | None = None  # a rubric task's rubric_summary
     gold: str | None = None
+    places: list[tuple[str, float]] | None = None  # a ranking task's mean place per response
 
 
 #: Answers that name no side read the same on any screen.
@@ -307,6 +315,7 @@ def explorer_item_tasks(*, project: Project, item: Item) -> list[TaskShown]:
         .filter(task_id__in=list(shown))
         .values_list("pk", flat=True)
     )
+    names = response_names(item_ids=[item.pk]) if project.is_ranking else {}
     for judgment in judgments:
         task = shown[judgment.task_id].task
         a_was_left = (
@@ -330,9 +339,19 @@ def explorer_item_tasks(*, project: Project, item: Item) -> list[TaskShown]:
                 criteria=criteria,
                 flags=flags,
                 counted=judgment.pk in passing,
+                **_ranking_shown(judgment, names),
             )
         )
-    if project.is_pairwise:
+    if project.is_ranking:
+        for entry in shown.values():
+            counted = [
+                j.judgment.ranking for j in entry.judgments if j.counted and j.judgment.ranking
+            ]
+            entry.places = [(names[pk], place) for pk, place in mean_places(counted)]
+            gold = entry.task.gold_answer
+            if isinstance(gold, dict) and "ranking" in gold:
+                entry.gold = ranking_text(gold["ranking"], names)
+    elif project.is_pairwise:
         labels, _ = pair_labels(project=project, filters=VOTE_FILTERS)
         for entry in shown.values():
             entry.labels = task_labels_shown(labels, entry.task.pk)
@@ -344,6 +363,47 @@ def explorer_item_tasks(*, project: Project, item: Item) -> list[TaskShown]:
             scores = [j.judgment.scores or {} for j in entry.judgments if j.counted]
             entry.summary = rubric_summary(scores, criteria)
     return list(shown.values())
+
+
+def response_names(*, item_ids: list[int]) -> dict[int, str]:
+    """{response id: "external id (model)"} of the items' responses (one query): how the
+    console names the responses of a ranking."""
+    rows = Response.objects.filter(item_id__in=item_ids).values_list("pk", "external_id", "model")
+    return {pk: f"{external_id} ({model})" for pk, external_id, model in rows}
+
+
+def _ranking_shown(judgment: Judgment, names: dict[int, str]) -> dict[str, str | None]:
+    """A ranking judgment as the item page shows it: by response and as it was on screen."""
+    if not judgment.ranking:
+        return {}
+    screen = None
+    if judgment.shown_order:
+        labels = dict(
+            zip(judgment.shown_order, screen_labels(len(judgment.shown_order)), strict=True)
+        )
+        screen = ranking_text(judgment.ranking, labels)
+    return {"ranking": ranking_text(judgment.ranking, names), "ranking_screen": screen}
+
+
+def explorer_ranking_places(
+    *, project: Project, tasks: list[Task]
+) -> dict[int, list[tuple[str, float]]]:
+    """{task id: mean place per response, best first} over the passing judgments of a page
+    of a ranking project's tasks (one query for the rankings, one for the names)."""
+    rankings: dict[int, list[Any]] = {task.pk: [] for task in tasks}
+    rows = (
+        passing_judgments(project=project, filters=VOTE_FILTERS)
+        .filter(task_id__in=list(rankings))
+        .exclude(ranking=None)
+        .values_list("task_id", "ranking")
+    )
+    for task_id, ranking in rows:
+        rankings[task_id].append(ranking)
+    names = response_names(item_ids=[task.item_id for task in tasks])
+    return {
+        task_id: [(names[pk], place) for pk, place in mean_places(found)]
+        for task_id, found in rankings.items()
+    }
 
 
 def item_judgment_counts(*, item_ids: list[int]) -> dict[int, int]:

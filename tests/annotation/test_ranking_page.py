@@ -9,6 +9,7 @@ import pytest
 from django.test import Client
 
 from annotation.models import Assignment, Judgment, Project
+from tests.annotation.test_mturk import PREVIEW
 from tests.factories import ProjectFactory, import_items
 
 pytestmark = pytest.mark.django_db
@@ -132,3 +133,14 @@ def test_the_preview_names_the_model_of_each_label_to_the_researcher(researcher,
     assert sorted(model for _, model in named) == sorted(MODELS)
     assert [label for label, _ in named] == list("ABCD")
     assert 'name="rank-D"' in text
+
+
+def test_an_mturk_hit_preview_of_a_ranking_shows_every_response_and_no_model(ranking):
+    text = Client().get("/annotate/ranks/", PREVIEW).content.decode()
+
+    assert "Rank the responses, best first" in text
+    for label, answer in zip("ABCD", range(4), strict=True):
+        assert f">Response {label}</h3>" in text
+        assert f"Answer {answer} to 0." in text
+    assert not any(model in text for model in MODELS)
+    assert "<form" not in text

@@ -7,7 +7,7 @@ from typing import Any
 import factory
 from django.contrib.auth import get_user_model
 
-from annotation.models import Annotator, Criterion, Project
+from annotation.models import Annotator, Criterion, Judgment, Project, Response
 from annotation.services.annotators import annotator_for_user
 from annotation.services.importing import items_import
 from annotation.services.judgment_import import judgments_import
@@ -99,3 +99,24 @@ def voted_project() -> Project:
 
 def make_annotator(**kwargs: Any) -> Annotator:
     return annotator_for_user(user=AnnotatorUserFactory(**kwargs))
+
+
+def ranking_project(**kwargs: Any) -> Project:
+    return ProjectFactory(kind=Project.Kind.RANKING, **kwargs)
+
+
+def ranked_judgments(project: Project, rows: list[dict[str, Any]]) -> None:
+    """Ranking judgments through the judgment import: rows `{"annotator", "item", "ranking":
+    [["r2"], ["r1", "r3"]]}` by response ids, optionally `"shown": ["r3", "r1", "r2"]`, the
+    order the annotator saw them in (an import has none; the vote path stores it)."""
+    imported = [{key: value for key, value in row.items() if key != "shown"} for row in rows]
+    judgments_import(project=project, rows=list(enumerate(imported, start=1)))
+    responses = Response.objects.filter(item__project=project)
+    pk = {(r.item.external_id, r.external_id): r.pk for r in responses.select_related("item")}
+    for row in rows:
+        if "shown" in row:
+            Judgment.objects.filter(
+                project=project,
+                annotator__external_id=row["annotator"],
+                task__item__external_id=row["item"],
+            ).update(shown_order=[pk[(row["item"], name)] for name in row["shown"]])

@@ -182,7 +182,7 @@ def _render(
         "notice": notice,
         "can_refresh": project_admin.has_change_permission(request, project),
         "agreement": agreement_html(state),
-        "leaderboard": leaderboard_html(state) if project.is_pairwise else "",
+        "leaderboard": leaderboard_html(state) if project.is_pairwise or project.is_ranking else "",
         "history": history_html(project),
         "details": (
             (state.report.report or {}).get("consistency_details") if state.report else None
@@ -228,10 +228,17 @@ def agreement_html(state: ReportState) -> SafeString:
             failed,
             "No report yet: there are no judgments, or a worker has not computed it yet.",
         )
+    criteria = report.report.get("criteria", {})
+    # A ranking project's overall agreement is Kendall's W and alpha over ranks.
+    metrics = (
+        ("kendall_w", "krippendorff_alpha")
+        if "kendall_w" in criteria.get("overall", {})
+        else METRICS
+    )
     rows = []
-    for name, entry in report.report.get("criteria", {}).items():
+    for name, entry in criteria.items():
         cells = []
-        for metric in METRICS:
+        for metric in metrics:
             figure = entry.get(metric) or {}
             value, ci = figure.get("value"), figure.get("ci") or [None, None]
             cells.append(
@@ -266,9 +273,18 @@ def agreement_html(state: ReportState) -> SafeString:
     table = format_html(
         '<table class="statistics-agreement"><thead><tr><th>criterion</th>{}<th>items</th>'
         "<th>annotators</th></tr></thead><tbody>{}</tbody></table>",
-        format_html_join("", "<th>{}</th>", ((m.replace("_", " "),) for m in METRICS)),
-        format_html_join("", "<tr>" + "<td>{}</td>" * (len(METRICS) + 3) + "</tr>", rows),
+        format_html_join("", "<th>{}</th>", ((m.replace("_", " "),) for m in metrics)),
+        format_html_join("", "<tr>" + "<td>{}</td>" * (len(metrics) + 3) + "</tr>", rows),
     )
+    bias = report.report.get("position_bias")
+    if bias and bias.get("first_shown_ranked_first") is not None:
+        table += format_html(
+            "<p>Position bias: the response shown first was ranked first in {} of {} "
+            "rankings (blind to the order: {}).</p>",
+            f"{bias['first_shown_ranked_first']:.0%}",
+            bias["n_rankings"],
+            f"{bias['expected']:.0%}",
+        )
     return header + table
 
 
@@ -282,7 +298,7 @@ def leaderboard_html(state: ReportState) -> SafeString:
 def history_html(project: Project) -> SafeString:
     key = (
         "overall"
-        if project.is_pairwise
+        if project.is_pairwise or project.is_ranking
         else (project.criteria.values_list("key", flat=True).first() or "")
     )
     points = [

@@ -19,6 +19,7 @@ from annotation.rows import db_time, model_from_row, model_select
 
 FLAG_TOO_FAST = "too_fast"
 FLAG_ONE_SIDE = "one_side"
+FLAG_FIRST_SHOWN = "first_shown_first"
 FLAG_LOW_GOLD = "low_gold_accuracy"
 RUBRIC_GOLD_TOLERANCE = 1
 
@@ -46,12 +47,14 @@ def quality_flags(*, stats: AnnotatorStats, project: Project) -> list[str]:
     if stats.fast_share is not None and stats.fast_share > project.flag_fast_share:
         flags.append(FLAG_TOO_FAST)
     side_rate = stats.left_rate
-    if (
-        stats.decided >= project.flag_min_judgments
-        and side_rate is not None
-        and max(side_rate, 1 - side_rate) >= project.flag_side_rate
-    ):
-        flags.append(FLAG_ONE_SIDE)
+    if stats.decided >= project.flag_min_judgments and side_rate is not None:
+        if project.is_ranking:
+            # Chance is the top group's share of the responses (a quarter of four): only a
+            # first-shown response ranked first this often is a bias, not its opposite.
+            if side_rate >= project.flag_side_rate:
+                flags.append(FLAG_FIRST_SHOWN)
+        elif max(side_rate, 1 - side_rate) >= project.flag_side_rate:
+            flags.append(FLAG_ONE_SIDE)
     if stats.gold_accuracy is not None and stats.gold_accuracy < project.flag_min_gold_accuracy:
         flags.append(FLAG_LOW_GOLD)
     return flags
@@ -70,18 +73,29 @@ _COUNTERS = (
 QUIZ_FAILED = QUIZ_FAILED_REASON
 
 
+def _side_counts(task: Task, judgment: Judgment) -> tuple[int, int]:
+    """(counted, shown first) of one judgment for position bias: a decided pairwise vote
+    counts, and whether it chose the left side; in a ranking project a ranking with its
+    shown order counts, and whether the response shown first (label A) was ranked first,
+    alone or tied. AnnotatorStats keeps them as `decided` and `left_choices`."""
+    if judgment.ranking and judgment.shown_order:
+        return 1, int(judgment.shown_order[0] in judgment.ranking[0])
+    if judgment.choice not in ("a", "b") or judgment.shown_left_id is None:
+        return 0, 0
+    chosen = task.response_a_id if judgment.choice == "a" else task.response_b_id
+    return 1, int(chosen == judgment.shown_left_id)
+
+
 def annotator_stats_record(*, project: Project, task: Task, judgment: Judgment) -> AnnotatorStats:
     """Fold one new judgment into the annotator's figures; runs inside the vote's
     transaction. One upsert adds the counts, so concurrent votes add up (the row stays
     locked until the vote commits) and the vote costs one statement here, not four."""
     seconds = judgment.seconds or 0.0
-    chosen = None
-    if judgment.choice in ("a", "b") and judgment.shown_left_id is not None:
-        chosen = task.response_a_id if judgment.choice == "a" else task.response_b_id
+    decided, left = _side_counts(task, judgment)
     added = {
         "judgments": 1,
-        "decided": int(chosen is not None),
-        "left_choices": int(chosen is not None and chosen == judgment.shown_left_id),
+        "decided": decided,
+        "left_choices": left,
         "fast_judgments": int(
             judgment.seconds is not None and seconds < project.min_seconds_per_task
         ),

@@ -57,6 +57,7 @@ from annotation.selectors.judgment_table import (
     task_references,
 )
 from annotation.selectors.quality import flagged_annotator_ids
+from annotation.selectors.ranking_table import RankingTable, ranking_table
 from annotation.selectors.reports import (
     ReportState,
     report_is_stale,
@@ -73,9 +74,13 @@ from annotation.stats import (
     annotator_inconsistencies,
     choice_criteria_conflicts,
     choice_criteria_conflicts_by_annotator,
+    first_shown_first,
     leaderboard_from_counts,
     majority_agreement,
     majority_vote,
+    mid_ranks,
+    ranking_agreement,
+    ranking_leaderboards,
     reference_agreement,
     task_labels,
     transitivity_global,
@@ -141,9 +146,13 @@ def _criterion_ratings(
 
 
 def _per_annotator(
-    table: JudgmentTable, overall: Ratings | None, project: Project
+    table: JudgmentTable,
+    overall: Ratings | None,
+    project: Project,
+    extra: Mapping[int, dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
-    """One row of figures per annotator, each figure one bincount over all judgments."""
+    """One row of figures per annotator, each figure one bincount over all judgments, and
+    the `extra` figures of some annotators by id."""
     ids, index = np.unique(table.annotator, return_inverse=True)
     size = len(ids)
 
@@ -189,6 +198,7 @@ def _per_annotator(
                 ),
                 "flags": list(stat.flags) if stat else [],
                 "blocked": bool(stat.is_blocked) if stat else False,
+                **(extra or {}).get(annotator_id, {}),
             }
         )
     rows.sort(key=lambda r: (-r["judgments"], r["annotator"]))
@@ -576,6 +586,8 @@ def _kind_ratings(
     ratings: dict[str, tuple[Ratings, str]] = {}
     overall: Ratings | None = None
     choice: Ratings | None = None
+    if project.is_ranking:
+        return ratings, overall, choice  # the rankings' own agreement: _ranking_overall
     if project.is_pairwise:
         ratings["overall"] = _overall_ratings(regular, project)
         overall = ratings["overall"][0]
@@ -631,13 +643,16 @@ def _kind_figures(
     project: Project,
     references: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None,
     n_boot: int,
+    ranks: RankingTable | None = None,
 ) -> dict[str, Any]:
     """Everything of one kind's report but the agreement reports (computed beside it):
-    `rows` are the kind's judgments, `regular` those of them not on gold tasks."""
-    figures: dict[str, Any] = {
-        "n_judgments": len(rows),
-        "annotators": _per_annotator(rows, overall, project) if len(rows) else [],
-    }
+    `rows` are the kind's judgments, `regular` those of them not on gold tasks, `ranks`
+    the kind's rankings in a ranking project."""
+    extra: dict[int, dict[str, Any]] = {}
+    figures: dict[str, Any] = {"n_judgments": len(rows)}
+    if ranks is not None:
+        figures["position_bias"], extra = _position_bias(ranks)
+    figures["annotators"] = _per_annotator(rows, overall, project, extra) if len(rows) else []
     if project.is_pairwise:
         figures["transitivity"], figures["consistency_details"] = _transitivity(regular)
         if regular.criteria:
@@ -647,6 +662,107 @@ def _kind_figures(
         if references is not None and len(references[0]):
             figures["reference_agreement"] = _reference_agreement(regular, references, n_boot)
     return figures
+
+
+# ------------------------------------------------------------------ ranking projects
+
+#: What a ranking leaderboard says about ties (stats.listwise explains Breslow's rule).
+RANKING_TIES = "each member of a tied group chosen from the same set (Breslow)"
+
+
+def _ranking_kind_masks(ranks: RankingTable) -> dict[str, npt.NDArray[np.bool_]]:
+    return {"human": ~ranks.is_model, "model": ranks.is_model, "all": np.ones(len(ranks), bool)}
+
+
+def _rank_ratings(ranks: RankingTable) -> Ratings:
+    """Each ranked response is a unit and an annotator's mid-rank of it a value (doubled,
+    so ties' half places stay integers): per-annotator agreement is read on these."""
+    value = np.rint(2 * mid_ranks(ranks.judgment, ranks.group)).astype(np.int64)
+    return Ratings(ranks.response, ranks.annotator, value)
+
+
+def _ranking_overall(ranks: RankingTable, n_boot: int) -> dict[str, Any]:
+    """The report's `overall` of a ranking project: Kendall's W and ordinal alpha over ranks
+    with their intervals, over the rankings of non-gold tasks."""
+    return ranking_agreement(
+        ranks.judgment, ranks.item, ranks.annotator, ranks.response, ranks.group, n_boot=n_boot
+    )
+
+
+def _position_bias(ranks: RankingTable) -> tuple[dict[str, Any], dict[int, dict[str, Any]]]:
+    """How often the response shown first (label A) was ranked first, against the chance
+    of that for an annotator blind to the order (the top group's share of the responses),
+    over rankings with a stored shown order: the whole project and each annotator. The
+    running flag is `first_shown_first` (services.quality)."""
+    rankings, first, chance = first_shown_first(ranks.judgment, ranks.group, ranks.shown)
+    annotator = (
+        ranks.annotator[np.searchsorted(ranks.judgment, rankings)] if len(rankings) else rankings
+    )
+    ids, index = np.unique(annotator, return_inverse=True)
+    n = np.bincount(index, minlength=len(ids))
+    rate = np.bincount(index, weights=first, minlength=len(ids)) / np.maximum(n, 1)
+    expected = np.bincount(index, weights=chance, minlength=len(ids)) / np.maximum(n, 1)
+    project = {
+        "first_shown_ranked_first": float(first.mean()) if len(first) else None,
+        "expected": float(chance.mean()) if len(chance) else None,
+        "n_rankings": len(first),
+    }
+    per_annotator = {
+        int(a): {
+            "first_shown_first_rate": float(rate[i]),
+            "first_shown_first_expected": float(expected[i]),
+        }
+        for i, a in enumerate(ids.tolist())
+    }
+    return project, per_annotator
+
+
+def _ranking_board_counts(ranks: RankingTable, flagged: npt.NDArray[np.bool_]) -> dict[str, Any]:
+    """The rankings each leaderboard variant is fitted on (annotator kind, with or without
+    flagged annotators; gold tasks never count), or the name of a variant with the same."""
+    usable = ~ranks.is_gold & (ranks.model >= 0)
+    kinds = _ranking_kind_masks(ranks)
+    masks = {kind: mask & usable & ~flagged for kind, mask in kinds.items()}
+    masks |= {kind + WITH_FLAGGED: mask & usable for kind, mask in kinds.items()}
+    return {
+        name: mask if isinstance(mask, str) else (ranks.subset(mask) if mask.any() else None)
+        for name, mask in _distinct(masks).items()
+    }
+
+
+def _ranking_leaderboards(ranks: RankingTable, n_boot: int) -> dict[str, Any]:
+    """Plackett-Luce and Bradley-Terry over the implied pairs, as stats.listwise fits them."""
+    return ranking_leaderboards(
+        ranks.judgment, ranks.item, ranks.model, ranks.group, len(ranks.models), n_boot=n_boot
+    )
+
+
+def _ranking_board(result: dict[str, Any], names: list[str]) -> dict[str, Any]:
+    """A ranking project's leaderboard as the API gives it: Plackett-Luce in the usual
+    shape (`method: plackett_luce`), each row also counting the rankings the model is in,
+    and Bradley-Terry over the implied pairs as a second block of the same shape."""
+    board = _board(result["plackett_luce"], names)
+    rankings = {
+        names[r["model_index"]]: r["rankings"] for r in result["plackett_luce"]["leaderboard"]
+    }
+    for row in board["results"]:
+        row["rankings"] = rankings[row["model"]]
+    pairs = _board(result["bradley_terry"], names)
+    return {
+        "method": "plackett_luce",
+        **board,
+        "ties": RANKING_TIES,
+        "bradley_terry": {
+            "method": "bradley_terry",
+            "pairs": "every pair each ranking implies",
+            **pairs,
+        },
+    }
+
+
+def _criteria(agreement: _Job, listwise: _Job | None) -> dict[str, Any]:
+    """The report's criteria: the rankings' agreement as `overall` in a ranking project."""
+    return {**({"overall": listwise.value} if listwise is not None else {}), **agreement.value}
 
 
 @dataclass
@@ -698,6 +814,7 @@ def report_compute(
     started = time.perf_counter()
     last_id = _last_judgment_id(project) if up_to_id is None else up_to_id
     table = judgment_table(project=project, up_to_id=last_id)
+    ranks = ranking_table(project=project, up_to_id=last_id) if project.is_ranking else None
     criteria = list(project.criteria.all())
     kinds = _distinct(_kind_masks(table))
     regular_rows = ~table.is_gold
@@ -716,7 +833,13 @@ def report_compute(
                 regular = rows.subset(~rows.is_gold)
                 ratings, overall, choice = _kind_ratings(regular, project, criteria)
                 agreement = second.submit(agreement_reports, ratings, n_boot=n_boot)
-                parts[kind] = (rows, regular, overall, choice, agreement)
+                kind_ranks, listwise = None, None
+                if ranks is not None:
+                    kind_ranks = ranks.subset(_ranking_kind_masks(ranks)[kind])
+                    regular_ranks = kind_ranks.subset(~kind_ranks.is_gold)
+                    overall = _rank_ratings(regular_ranks)
+                    listwise = second.submit(_ranking_overall, regular_ranks, n_boot)
+                parts[kind] = (rows, regular, overall, choice, agreement, kind_ranks, listwise)
             flagged_ids = [row["pk"] for row in flagged_annotator_ids(project=project)]
             flagged = np.isin(table.annotator, np.array(flagged_ids, dtype=np.int64))
             boards: dict[str, Any] = {}
@@ -731,14 +854,24 @@ def report_compute(
                         boards[name] = second.submit(
                             leaderboard_from_counts, *tables, n_boot=n_boot
                         )
+            if ranks is not None:
+                ranked_by_flagged = np.isin(ranks.annotator, np.array(flagged_ids, dtype=np.int64))
+                for name, rows in _ranking_board_counts(ranks, ranked_by_flagged).items():
+                    boards[name] = (
+                        rows
+                        if rows is None or isinstance(rows, str)
+                        else second.submit(_ranking_leaderboards, rows, n_boot)
+                    )
             references = task_references(project=project) if project.is_pairwise else None
             with transaction.atomic():
-                _, humans, human_overall, human_choice, _ = parts["human"]
+                _, humans, human_overall, human_choice, *_ = parts["human"]
                 if project.is_pairwise:
                     _store_task_labels(_task_labels(humans), project.pk)
                 figures = {
-                    kind: _kind_figures(rows, regular, overall, project, references, n_boot)
-                    for kind, (rows, regular, overall, _, _) in parts.items()
+                    kind: _kind_figures(
+                        rows, regular, overall, project, references, n_boot, kind_ranks
+                    )
+                    for kind, (rows, regular, overall, _, _, kind_ranks, _) in parts.items()
                 }
                 judges: list[dict[str, Any]] = []
                 if project.is_pairwise:
@@ -753,14 +886,16 @@ def report_compute(
                     if isinstance(kinds[kind], str)
                     else {
                         "annotator_kind": kind,
-                        "criteria": parts[kind][4].value,
+                        "criteria": _criteria(parts[kind][4], parts[kind][6]),
                         "model_judges": judges,
                         **figures[kind],
                     }
                     for kind in ANNOTATOR_KINDS
                 }
+                present = _ranking_board if ranks is not None else _board
+                names = ranks.models if ranks is not None else table.models
                 leaderboards = {
-                    name: _board(board.value, table.models) if isinstance(board, _Job) else board
+                    name: present(board.value, names) if isinstance(board, _Job) else board
                     for name, board in boards.items()
                 }
                 stored = AgreementReport.objects.create(
@@ -929,10 +1064,11 @@ def leaderboard_current(
     *, project: Project, annotator_kind: str = DEFAULT_KIND, exclude_flagged: bool = True
 ) -> dict[str, Any]:
     """The leaderboard of one annotator kind, flagged and blocked annotators left out or
-    not, as the API gives it. Only pairwise projects rank models."""
-    if not project.is_pairwise:
+    not, as the API gives it. Pairwise projects rank models by Bradley-Terry, ranking
+    projects by Plackett-Luce (with Bradley-Terry over the implied pairs beside it)."""
+    if not (project.is_pairwise or project.is_ranking):
         raise ValidationFailed(
-            "A leaderboard ranks models from pairwise judgments; "
+            "A leaderboard ranks models from pairwise or ranking judgments; "
             f"project {project.slug!r} is a rubric project."
         )
     state = report_current(project=project)

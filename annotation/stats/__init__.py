@@ -34,7 +34,9 @@ from annotation.stats.consistency import (
     transitivity_per_item,
 )
 from annotation.stats.listwise import (
+    first_shown_first,
     kendall_w,
+    mid_ranks,
     plackett_luce,
     rank_alpha,
     ranking_agreement,
@@ -64,6 +66,7 @@ __all__ = [
     "cyclic_triads",
     "dawid_skene",
     "elo_ratings",
+    "first_shown_first",
     "fit_bradley_terry",
     "fleiss_kappa",
     "gwet_ac1",
@@ -73,6 +76,7 @@ __all__ = [
     "leaderboard_from_counts",
     "majority_agreement",
     "majority_vote",
+    "mid_ranks",
     "percent_agreement",
     "plackett_luce",
     "rank_alpha",

@@ -38,6 +38,7 @@ from annotation.stats.resampling import bootstrap, ci_entry, resample_counts
 
 __all__ = [
     "DEFAULT_ALPHA",
+    "first_shown_first",
     "implied_pairs",
     "kendall_w",
     "mid_ranks",
@@ -536,3 +537,24 @@ def ranking_leaderboards(
             **shared,
         },
     }
+
+
+def first_shown_first(
+    ranking: npt.ArrayLike, group: npt.ArrayLike, shown: npt.ArrayLike
+) -> tuple[IntArray, npt.NDArray[np.bool_], FloatArray]:
+    """Position bias: for each ranking with a shown order (rows with ``shown`` >= 0), whether
+    the response shown first (label A) was ranked first, alone or tied, and the chance of
+    that for an annotator blind to the order: the top group's share of the responses.
+
+    Returns (rankings, first shown ranked first, chance), one entry per such ranking.
+    """
+    r, g, s = _ints(ranking), _ints(group), _ints(shown)
+    rankings, index = np.unique(r, return_inverse=True)
+    index = index.reshape(-1)
+    has_order = np.bincount(index, weights=s == 0, minlength=len(rankings)) > 0
+    first = np.bincount(index, weights=(s == 0) & (g == 0), minlength=len(rankings)) > 0
+    top = np.bincount(index, weights=g == 0, minlength=len(rankings))
+    size = np.bincount(index, minlength=len(rankings))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        chance = top / size
+    return rankings[has_order], first[has_order], chance[has_order]

@@ -15,7 +15,7 @@ from annotation.models import AgreementReport
 from annotation.services.judgment_import import judgments_import
 from annotation.services.reports import report_compute
 from annotation.services.researchers import researcher_create
-from tests.factories import ProjectFactory, import_items
+from tests.factories import ProjectFactory, import_items, ranked_judgments, ranking_project
 
 pytestmark = pytest.mark.django_db
 
@@ -196,3 +196,23 @@ def test_on_the_real_stack_refresh_is_computed_by_a_celery_worker(lead):
             time.sleep(0.2)
             html = client.get(block, headers=HTMX).content.decode()
     assert "krippendorff alpha" in html and "over 18 judgments" in html
+
+
+def test_a_ranking_projects_block_shows_kendalls_w_position_bias_and_plackett_luce(lead, client):
+    project = ranking_project(owner=lead, slug="ranked")
+    import_items(project, 4, responses=3)
+    ranked_judgments(
+        project,
+        [
+            {"annotator": f"h{k}", "item": f"q{i}", "ranking": [["r1"], ["r2"], ["r3"]]}
+            | {"shown": ["r1", "r3", "r2"]}
+            for i in range(4)
+            for k in range(2)
+        ],
+    )
+    block, _ = _urls(project)
+    html = client.get(block, headers=HTMX).content.decode()
+
+    assert "kendall w" in html and "fleiss kappa" not in html
+    assert "ranked first in 100% of 8 rankings (blind to the order: 33%)" in html
+    assert "Leaderboard (Plackett-Luce" in html and "model-0" in html

@@ -4,17 +4,22 @@ Plackett-Luce with Bradley-Terry over the implied pairs."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import numpy as np
 import pytest
+from django.db import transaction
 from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from annotation.models import AnnotatorStats, Assignment, Response
+from annotation.models import Annotator, AnnotatorStats, Assignment, Response
 from annotation.services.assignment import assignment_lease
+from annotation.services.importing import items_import
 from annotation.services.judging import judgment_submit
 from annotation.services.quality import FLAG_FIRST_SHOWN, FLAG_ONE_SIDE
-from annotation.services.reports import leaderboard_current, report_compute
+from annotation.services.reports import ANNOTATOR_KINDS, leaderboard_current, report_compute
 from annotation.stats.listwise import kendall_w, rank_alpha
 from tests.factories import import_items, make_annotator, ranked_judgments, ranking_project
 
@@ -168,3 +173,74 @@ def test_the_leaderboard_of_a_ranking_project_is_plackett_luce_with_bradley_terr
     assert pairs["method"] == "bradley_terry" and pairs["n_votes"] == 24 * 6
     assert [row["model"] for row in pairs["results"]][:2] == ["model-0", "model-1"]
     assert board["win_rate"]["model-0"]["model-1"] == round(16 / 24, 4)
+
+
+@st.composite
+def ranking_studies(draw: st.DrawFn) -> list[tuple[tuple[str, ...], list[tuple[str, str, list]]]]:
+    """Items (models of their 2-4 responses, some shared) and the rankings of each, by
+    people and a judge, with ties, some items unranked or ranked once."""
+    items = []
+    for _ in range(draw(st.integers(0, 4))):
+        models = draw(st.lists(st.sampled_from(["m0", "m1", "m2"]), min_size=2, max_size=4))
+        names = [f"r{j + 1}" for j in range(len(models))]
+        votes = []
+        for who in draw(st.lists(st.sampled_from(["h0", "h1", "h2", "llm"]), unique=True)):
+            order = draw(st.permutations(names))
+            cuts = draw(st.lists(st.booleans(), min_size=len(names) - 1, max_size=len(names) - 1))
+            groups, current = [], [order[0]]
+            for name, cut in zip(order[1:], cuts, strict=True):
+                if cut:
+                    groups.append(current)
+                    current = []
+                current.append(name)
+            groups.append(current)
+            shown = draw(st.one_of(st.none(), st.permutations(names)))
+            votes.append((who, groups, shown))
+        items.append((tuple(models), votes))
+    return items
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(study=ranking_studies(), flagged=st.booleans())
+def test_no_ranking_study_crashes_the_report_or_the_leaderboard(study, flagged):
+    with transaction.atomic():
+        project = ranking_project(allow_tie=True)
+        rows = [
+            {
+                "id": f"q{i}",
+                "prompt": "p",
+                "responses": [
+                    {"id": f"r{j + 1}", "model": model, "text": f"{i}-{j}"}
+                    for j, model in enumerate(models)
+                ],
+            }
+            for i, (models, _) in enumerate(study)
+        ]
+        if rows:
+            items_import(project=project, rows=list(enumerate(rows, start=1)))
+        votes = [
+            {"annotator": who, "item": f"q{i}", "ranking": groups}
+            | ({"annotator_kind": "model"} if who == "llm" else {})
+            | ({"shown": list(shown)} if shown else {})
+            for i, (_, ranked) in enumerate(study)
+            for who, groups, shown in ranked
+        ]
+        if votes:
+            ranked_judgments(project, votes)
+        if flagged and Annotator.objects.filter(external_id="h0").exists():
+            AnnotatorStats.objects.create(
+                project=project, annotator=Annotator.objects.get(external_id="h0"), flags=["x"]
+            )
+        report = report_compute(project=project, n_boot=5)
+        json.dumps([report.report, report.leaderboard, report.variants], allow_nan=False)
+        for kind in ANNOTATOR_KINDS:
+            for exclude in (True, False):
+                board = leaderboard_current(
+                    project=project, annotator_kind=kind, exclude_flagged=exclude
+                )
+                assert [r["rating"] for r in board["results"]] == sorted(
+                    (r["rating"] for r in board["results"]), reverse=True
+                )
+        transaction.set_rollback(True)

@@ -1,5 +1,6 @@
-"""Domain errors. Services raise them; the API's one exception handler and the pages map
-them to answers, so no view catches them one by one.
+"""Domain errors. Services raise them; the API's one exception handler (api.exceptions) and
+the pages' middleware (annotation.error_pages) map them to answers by `status`, so no view
+catches them one by one.
 
 The messages annotators may read are translated: an error takes its text in the language
 active where it is raised (an annotator page's; English in the API and the console).
@@ -28,6 +29,10 @@ class DomainError(Exception):
         self.detail = str(detail or self.default_detail)
         self.errors = errors or []
         super().__init__(self.detail)
+
+    def as_json(self) -> dict[str, object]:
+        """The body of the JSON answer: {"detail", "errors"}, as every API error."""
+        return {"detail": self.detail, "errors": self.errors}
 
 
 class ValidationFailed(DomainError):

@@ -32,13 +32,25 @@ def frameable_by_mturk(view: Callable[..., HttpResponse]) -> Callable[..., HttpR
 
     @wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        response = view(request, *args, **kwargs)
-        response._csp_replace = {  # type: ignore[attr-defined]
-            **(getattr(response, "_csp_replace", None) or {}),
-            "frame-ancestors": list(MTURK_ORIGINS),
-            "form-action": [SELF, *MTURK_ORIGINS],
-        }
-        response.xframe_options_exempt = True  # type: ignore[attr-defined]
-        return response
+        return framed_by_mturk(view(request, *args, **kwargs))
 
+    wrapped.frameable_by_mturk = True  # type: ignore[attr-defined]
     return wrapped
+
+
+def is_frameable_by_mturk(request: HttpRequest) -> bool:
+    """Whether the request's view is one of the pages MTurk may frame (an answer made
+    outside the view, such as a domain error's page, is framed as the view's would be)."""
+    match = request.resolver_match
+    return match is not None and getattr(match.func, "frameable_by_mturk", False)
+
+
+def framed_by_mturk(response: HttpResponse) -> HttpResponse:
+    """The response with MTurk's sites allowed to frame it and its forms to post there."""
+    response._csp_replace = {  # type: ignore[attr-defined]
+        **(getattr(response, "_csp_replace", None) or {}),
+        "frame-ancestors": list(MTURK_ORIGINS),
+        "form-action": [SELF, *MTURK_ORIGINS],
+    }
+    response.xframe_options_exempt = True  # type: ignore[attr-defined]
+    return response

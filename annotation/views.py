@@ -28,6 +28,7 @@ from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
+from annotation.error_pages import project_closed_page
 from annotation.errors import (
     AnnotatorBlocked,
     DomainError,
@@ -128,13 +129,6 @@ def _sign_in_again(request: HttpRequest, slug: str | None) -> HttpResponse:
     return redirect_to_login(back)
 
 
-def _closed(request: HttpRequest, project: Project, reason: str, *, status: int) -> HttpResponse:
-    """The page an annotator sees when a project will not give them work, and why; in place
-    of the task card when an htmx swap asked for the next task."""
-    template = "annotation/partials/closed_card.html" if request.htmx else "annotation/closed.html"
-    return render(request, template, {"project": project, "reason": reason}, status=status)
-
-
 def signup(request: HttpRequest) -> HttpResponse:
     """A new annotator makes an account and goes straight to the open projects."""
     form = UserCreationForm(request.POST or None)
@@ -170,10 +164,7 @@ def project_start(request: HttpRequest, slug: str) -> HttpResponse:
         return _start_page(request, project, entry)
     if annotator is None:
         return redirect_to_login(request.path)
-    try:
-        project_check_open_for(project=project, annotator=annotator)
-    except DomainError as exc:
-        return _closed(request, project, exc.detail, status=exc.status)
+    project_check_open_for(project=project, annotator=annotator)
     latest = consent_latest(project=project, annotator=annotator)
     if latest is None or latest.version != project.consent_version:
         hosts = media_hosts_for(project.media_hosts)
@@ -236,7 +227,7 @@ def _crowd_enter(request: HttpRequest, project: Project) -> HttpResponse:
     sign this browser in as it, and only as it."""
     entry = crowd_entry_from_params(request.POST)
     if entry is None:
-        return _closed(
+        return project_closed_page(
             request, project, _("This page needs a link from a crowd platform."), status=400
         )
     try:
@@ -276,8 +267,6 @@ def project_consent(request: HttpRequest, slug: str) -> HttpResponse:
     except ConsentOutdated as exc:
         messages.info(request, exc.detail)
         return redirect("annotation:project-start", slug=slug)
-    except DomainError as exc:
-        return _closed(request, project, exc.detail, status=exc.status)
     return redirect("annotation:task", slug=slug)
 
 
@@ -305,12 +294,10 @@ def _render_next(
     try:
         if assignment is None:
             assignment = assignment_lease(project=project, annotator=annotator)
-    except AnnotatorBlocked as exc:
+    except AnnotatorBlocked:
         if annotator.is_crowd and quiz_failed(project=project, annotator=annotator):
             return _finish(request, project, annotator)  # screened out by the quiz
-        return _closed(request, project, exc.detail, status=403)
-    except DomainError as exc:
-        return _closed(request, project, exc.detail, status=403)
+        raise
     if assignment is None:
         return _finish(request, project, annotator)
     context = _task_context(
@@ -488,7 +475,9 @@ def task_preview(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_object_or_404(projects_managed_by(user=request.user), slug=slug)
     task = task_for_preview(project=project, task_id=request.GET.get("task"))
     if task is None:
-        return _closed(request, project, _("This project has no tasks yet."), status=200)
+        return project_closed_page(
+            request, project, _("This project has no tasks yet."), status=200
+        )
     assignment = assignment_preview(task=task)
     annotator = annotator_for_user(user=request.user)
     context = _task_context(project, annotator, assignment)
@@ -591,7 +580,7 @@ def assignment_renew_post(request: HttpRequest, slug: str, assignment_id: int) -
             annotator=request.annotator,  # type: ignore[attr-defined]
         )
     except DomainError as exc:
-        return JsonResponse({"detail": exc.detail, "errors": exc.errors}, status=exc.status)
+        return JsonResponse(exc.as_json(), status=exc.status)
     return JsonResponse({"expires_at": expires_at})
 
 
@@ -689,10 +678,7 @@ def project_instructions(request: HttpRequest, slug: str) -> HttpResponse:
     a task card shows in a dialog (and opens in a new tab when scripts are off)."""
     project = get_object_or_404(Project, slug=slug)
     if not _manages(request, project):
-        try:
-            project_check_open_for(project=project, annotator=request.annotator)  # type: ignore[attr-defined]
-        except DomainError as exc:
-            return _closed(request, project, exc.detail, status=exc.status)
+        project_check_open_for(project=project, annotator=request.annotator)  # type: ignore[attr-defined]
     hosts = media_hosts_for(project.media_hosts)
     context = {
         "project": project,

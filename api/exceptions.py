@@ -33,7 +33,7 @@ def _flatten(detail: Any, prefix: str = "") -> list[dict[str, str]]:
 
 def json_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DomainError):
-        return Response({"detail": exc.detail, "errors": exc.errors}, status=exc.status)
+        return Response(exc.as_json(), status=exc.status)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

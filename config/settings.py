@@ -82,6 +82,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # A domain error a page view leaves unanswered: the page its class maps to.
+    "annotation.error_pages.DomainErrorMiddleware",
     # A view that meets an unreachable database answers 503 (api.handlers), not 500.
     "api.middleware.DatabaseUnavailableMiddleware",
     # Last, as django-axes asks: it answers a locked-out sign-in.

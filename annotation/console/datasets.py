@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from annotation.console.pages import ConsolePage
-from annotation.errors import NotFound, ValidationFailed
+from annotation.errors import ValidationFailed
 from annotation.exports.plan import export_plan
 from annotation.exports.query import (
     ANNOTATOR_KINDS,
@@ -376,10 +376,8 @@ def token_revoke_view(project_admin: ModelAdmin) -> Callable[..., HttpResponse]:
     @require_POST
     def view(request: HttpRequest, project_id: int, token_id: int) -> HttpResponse:
         project = _managed_project(project_admin, request, project_id)
-        try:
-            api_token_revoke(user=request.user, token_id=token_id)
-        except NotFound as exc:  # another user's token, or one already revoked
-            raise Http404(exc.detail) from exc
+        # Another user's token, or one already revoked: NotFound, a 404 page.
+        api_token_revoke(user=request.user, token_id=token_id)
         messages.success(request, "The token is revoked: its key no longer signs in.")
         page_url = reverse(f"admin:{PAGE.url_name}", args=[project.pk])
         return HttpResponseRedirect(f"{page_url}#tokens")
@@ -391,10 +389,7 @@ def command_line_token_revoke_view(project_admin: ModelAdmin) -> Callable[..., H
     @require_POST
     def view(request: HttpRequest, project_id: int) -> HttpResponse:
         project = _managed_project(project_admin, request, project_id)
-        try:
-            command_line_token_revoke(user=request.user)
-        except NotFound as exc:
-            raise Http404(exc.detail) from exc
+        command_line_token_revoke(user=request.user)
         messages.success(request, "The command-line token is revoked: its key no longer signs in.")
         page_url = reverse(f"admin:{PAGE.url_name}", args=[project.pk])
         return HttpResponseRedirect(f"{page_url}#tokens")

@@ -1,0 +1,69 @@
+"""Domain errors as the site's pages answer them, in one place: a DomainError that leaves
+a view becomes the answer its class maps to (`DomainError.status`, the same table the API's
+exception handler reads). On an annotator page of a project it is the page (or, for an htmx
+swap, the card) that says why the project gives no work; in the console Django's 403 or 404
+page; under /api/ (views outside DRF) the API's JSON. Views catch a domain error only to
+answer it in their own terms: a refused vote shown on its card, a crowd link's problem on
+its start page."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views import defaults
+
+from annotation.errors import DomainError
+from annotation.framing import framed_by_mturk, is_frameable_by_mturk
+from annotation.models import Project
+
+API_PREFIX = "/api/"
+
+
+def project_closed_page(
+    request: HttpRequest, project: Project, reason: str, *, status: int
+) -> HttpResponse:
+    """The page an annotator sees when a project will not give them work, and why; in place
+    of the task card when an htmx swap asked for the next task."""
+    template = "annotation/partials/closed_card.html" if request.htmx else "annotation/closed.html"
+    return render(request, template, {"project": project, "reason": reason}, status=status)
+
+
+def domain_error_answer(request: HttpRequest, error: DomainError) -> HttpResponse:
+    """The answer to a domain error that a view left to the site."""
+    if request.path_info.startswith(API_PREFIX):
+        return JsonResponse(error.as_json(), status=error.status)
+    project = _annotator_page_project(request)
+    if project is not None:
+        page = project_closed_page(request, project, error.detail, status=error.status)
+        return framed_by_mturk(page) if is_frameable_by_mturk(request) else page
+    if error.status == 404:
+        return defaults.page_not_found(request, Http404(error.detail))
+    if error.status == 403:
+        return defaults.permission_denied(request, DjangoPermissionDenied(error.detail))
+    return HttpResponse(error.detail, status=error.status, content_type="text/plain; charset=utf-8")
+
+
+def _annotator_page_project(request: HttpRequest) -> Project | None:
+    """The project of an annotator page (annotation's URLs that name one by its slug)."""
+    match = request.resolver_match
+    if match is None or match.namespace != "annotation" or "slug" not in match.kwargs:
+        return None
+    return Project.objects.filter(slug=match.kwargs["slug"]).first()
+
+
+class DomainErrorMiddleware:
+    """Turns a DomainError raised by a view into its answer (domain_error_answer)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, DomainError):
+            return domain_error_answer(request, exception)
+        return None

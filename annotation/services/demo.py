@@ -1,10 +1,13 @@
-"""The demo: a researcher and two small projects, so a newcomer can vote at once."""
+"""The demo: a researcher and two small projects, so a newcomer can vote at once. Their
+items are JSONL files in annotation/fixtures/demo/ (shipped in the package), imported as
+any researcher's file would be."""
 
 from __future__ import annotations
 
+from importlib.resources import files
+
 from django.db import transaction
 
-from annotation.demo_data import PAIRWISE_ITEMS, RUBRIC_ITEMS
 from annotation.models import Project
 from annotation.presets import HELPSTEER2_CRITERIA
 from annotation.services.importing import items_import
@@ -46,7 +49,7 @@ PROJECTS = [
         "rationale": Project.Rationale.OPTIONAL,
         "completion_code": "DEMO-THANKS",
         "criteria": [],
-        "items": PAIRWISE_ITEMS,
+        "items": "pairwise.jsonl",
     },
     {
         "slug": "demo-rubric",
@@ -56,9 +59,15 @@ PROJECTS = [
         "annotations_per_task": 2,
         "completion_code": "DEMO-RATED",
         "criteria": HELPSTEER2_CRITERIA,
-        "items": RUBRIC_ITEMS,
+        "items": "rubric.jsonl",
     },
 ]
+
+
+def demo_items(name: str) -> bytes:
+    """A demo fixture's content: items written for the demo (harmless, varied, short enough
+    to read in a minute) in the import format."""
+    return files("annotation").joinpath("fixtures", "demo", name).read_bytes()
 
 
 @transaction.atomic
@@ -80,6 +89,6 @@ def demo_create() -> list[Project]:
             project = project_create(owner=researcher, criteria=criteria, **spec)
         elif project.owner_id != researcher.pk:
             project.researchers.add(researcher)  # the demo researcher manages its projects
-        items_import(project=project, rows=list(enumerate(items, start=1)))
+        items_import(project=project, content=demo_items(items), filetype="jsonl")
         projects.append(project)
     return projects

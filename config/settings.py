@@ -21,6 +21,8 @@ env = environ.Env(
     REDIS_URL=(str, ""),
     DB_CONN_MAX_AGE=(int, 60),
     DATABASE_CONNECT_TIMEOUT=(int, 5),
+    DATABASE_REPLICA_URL=(str, ""),
+    DISABLE_SERVER_SIDE_CURSORS=(bool, False),
     REPORT_DEBOUNCE_SECONDS=(int, 30),
 )
 
@@ -109,26 +111,44 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
-}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    DATABASES["default"]["CONN_MAX_AGE"] = env("DB_CONN_MAX_AGE")
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-    # A database that hangs rather than refusing gives up after this, not the OS's TCP timeout.
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
-        "connect_timeout", env("DATABASE_CONNECT_TIMEOUT")
+
+def database(url_variable: str, default: str | None = None) -> dict:
+    """One DATABASES entry from a URL in the environment, with the connection settings every
+    entry shares (README, Configuration and Running at scale)."""
+    entry = env.db(url_variable, default=default)
+    if entry["ENGINE"] == "django.db.backends.postgresql":
+        entry["CONN_MAX_AGE"] = env("DB_CONN_MAX_AGE")
+        entry["CONN_HEALTH_CHECKS"] = True
+        # A database that hangs rather than refusing gives up after this, not the OS's TCP
+        # timeout.
+        entry.setdefault("OPTIONS", {}).setdefault(
+            "connect_timeout", env("DATABASE_CONNECT_TIMEOUT")
+        )
+        # PgBouncer in transaction mode: a server-side cursor would outlive the transaction
+        # that declared it, on a server connection another client may then hold.
+        entry["DISABLE_SERVER_SIDE_CURSORS"] = env("DISABLE_SERVER_SIDE_CURSORS")
+    else:
+        # WAL and a busy timeout let the dev server and an eager task share the file.
+        entry.setdefault("OPTIONS", {}).update(
+            {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}
+        )
+    # django-prometheus's wrappers of the same backends count queries, errors and durations.
+    entry["ENGINE"] = entry["ENGINE"].replace(
+        "django.db.backends.", "django_prometheus.db.backends.", 1
     )
-else:
-    # WAL and a busy timeout let the dev server and an eager task share the file.
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}
-    )
+    return entry
+
+
+DATABASES = {"default": database("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", default=None)}
-# django-prometheus's wrappers of the same backends count queries, errors and their durations.
-DATABASES["default"]["ENGINE"] = DATABASES["default"]["ENGINE"].replace(
-    "django.db.backends.", "django_prometheus.db.backends.", 1
-)
+# A read replica (README, Running at scale): exports, snapshot builds and report computations
+# read from it (annotation.db.ReplicaRouter); every write and every other read stays on
+# default. Tests read it through the test database's own connection (tests/conftest.py).
+DATABASE_ROUTERS: list[str] = []
+if env("DATABASE_REPLICA_URL"):
+    DATABASES["replica"] = database("DATABASE_REPLICA_URL")
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    DATABASE_ROUTERS = ["annotation.db.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

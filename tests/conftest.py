@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from rest_framework.test import APIClient
 
 from tests.factories import AnnotatorUserFactory, ResearcherFactory
@@ -21,12 +21,38 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests marked `slow` (training a model) run only when asked for."""
+    _allow_the_replica_mirror(items)
     if config.getoption("--run-slow") or RUN_SLOW:
         return
     skip = pytest.mark.skip(reason="slow: run with --run-slow or RUN_SLOW=1")
     for item in items:
         if item.get_closest_marker("slow") is not None:
             item.add_marker(skip)
+
+
+def _replica_is_a_mirror() -> bool:
+    replica = connections.settings.get("replica")
+    return replica is not None and replica["TEST"].get("MIRROR") == DEFAULT_DB_ALIAS
+
+
+def _allow_the_replica_mirror(items: list[pytest.Item]) -> None:
+    """With DATABASE_REPLICA_URL set, every database test may read the replica (a test
+    mirror of default, settings): exports, snapshots and reports read from it, also in the
+    threads of a Celery worker or a live server."""
+    if not _replica_is_a_mirror():
+        return
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        if marker is None and not {"db", "transactional_db"} & set(
+            getattr(item, "fixturenames", ())
+        ):
+            continue
+        kwargs = dict(marker.kwargs) if marker is not None else {}
+        databases = kwargs.get("databases") or [DEFAULT_DB_ALIAS]
+        if databases != "__all__":
+            kwargs["databases"] = [*databases, "replica"]
+        closest = pytest.mark.django_db(*(marker.args if marker else ()), **kwargs)
+        item.add_marker(closest, append=False)
 
 
 @pytest.fixture(autouse=True)
@@ -43,6 +69,17 @@ def _needs_services(request: pytest.FixtureRequest) -> None:
         if IN_CI:
             pytest.fail(f"CI must run this test: {message}")
         pytest.skip(message)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _replica_mirrors_the_test_database(request: pytest.FixtureRequest) -> None:
+    """With DATABASE_REPLICA_URL set, the replica is a test mirror of default (settings): in
+    this thread its reads go through default's own connection, which sees a test's
+    uncommitted rows, as a replica sees what was committed (Django's LiveServerTestCase shares
+    connections alike). Other threads open the mirror: they see committed rows."""
+    if _replica_is_a_mirror():
+        request.getfixturevalue("django_db_setup")  # the mirror then names the test database
+        connections["replica"] = connections[DEFAULT_DB_ALIAS]
 
 
 @pytest.fixture(autouse=True)

@@ -18,8 +18,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from django.db import connection
 
+from annotation.db import read_connection
 from annotation.exports.plan import ExportPlan
 from annotation.exports.readers import _plan_batches, chunked, export_rows, judgment_batches
 
@@ -335,7 +335,7 @@ def export_stream(
         rows is None
         and plan.query.format == "judgments"
         and plan.query.filetype in ("jsonl", "parquet")
-        and connection.vendor == "postgresql"
+        and read_connection().vendor == "postgresql"
     ):
         if plan.query.filetype == "jsonl":
             return judgment_json_lines(plan=plan)

@@ -27,7 +27,6 @@ import numpy as np
 import psycopg
 import pyarrow as pa
 import pyarrow.csv as pacsv
-from django.db import connection
 from django.db.models import (
     Aggregate,
     Avg,
@@ -48,6 +47,7 @@ from django.db.models import (
 )
 from django.db.models.fields.json import KeyTextTransform
 
+from annotation.db import read_connection
 from annotation.exports.fields import ANNOTATORS, LABELS
 from annotation.exports.plan import ExportPlan, rubric_score_column
 from annotation.exports.query import ExportFilters
@@ -369,7 +369,7 @@ def decide_pair(
 def _around(template: str, subquery: QuerySet) -> tuple[str, tuple[Any, ...]]:
     """A hand-written statement around a queryset's SQL ({subquery}; {task}, {item} and
     {response} name those tables), with the queryset's parameters."""
-    quote = connection.ops.quote_name
+    quote = read_connection().ops.quote_name
     sql, params = subquery.query.sql_with_params()
     statement = template.format(
         subquery=sql,
@@ -575,6 +575,7 @@ def sql_arrays(
     one binary array (array_send(array_agg(...)), as the report reads its judgments: a
     million rows cross the wire as a few values, read without parsing)."""
     names = [column.name for column in columns]
+    connection = read_connection()
     if connection.vendor == "postgresql":
         aggregated = ", ".join(f"array_send(array_agg(rows.{name}::int8))" for name in names)
         statement = f"SELECT {aggregated} FROM ({sql}) AS rows({', '.join(names)})"
@@ -710,7 +711,7 @@ def label_rows(*, project: Project, filters: ExportFilters) -> Iterator[dict[str
         return
     walk = _LabelWalk(labels)
     columns = walk.columns
-    quote = connection.ops.quote_name
+    quote = read_connection().ops.quote_name
     after, params = _adjudicated_after_sql(filters.since)
     sql = LABEL_TASKS.format(
         task=quote(Task._meta.db_table),
@@ -1173,7 +1174,7 @@ def copy_batches(
         ),
     }
     with (
-        connection.cursor() as cursor,
+        read_connection().cursor() as cursor,
         cursor.cursor.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", params) as copy,
     ):
         block = bytearray()
@@ -1198,6 +1199,7 @@ def select_batches(
 def sql_rows(sql: str, params: Sequence[Any], columns: Sequence[WireColumn]) -> Iterator[tuple]:
     """The rows of a query as tuples, read a block at a time: through COPY and Arrow on
     PostgreSQL, from the cursor elsewhere. JSON columns come as their text."""
+    connection = read_connection()
     if connection.vendor == "postgresql":
         for batch in copy_batches(sql, params, columns):
             yield from zip(*(column.to_pylist() for column in batch.columns), strict=True)

@@ -17,12 +17,14 @@ import numpy as np
 import numpy.typing as npt
 import psycopg
 import psycopg.sql
-from django.db import connection, transaction
+from django.db import transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Case, F, IntegerField, QuerySet, Value, When
 from django.db.models.fields.json import KT, KeyTextTransform
 from django.db.models.functions import Cast, Coalesce
 from django.db.models.lookups import Exact
 
+from annotation.db import read_connection
 from annotation.models import Criterion, Judgment, Project, Task
 
 CHOICES = ("a", "b", "tie", "both_bad")
@@ -144,7 +146,7 @@ def _queryset(project: Project, criteria: list[Criterion]) -> tuple[QuerySet, li
 def judgment_table(*, project: Project, up_to_id: int | None = None) -> JudgmentTable:
     """Every judgment of the project (up to a judgment id, so a report matches its cursor)."""
     criteria = list(project.criteria.all())
-    if connection.vendor == "postgresql":
+    if read_connection().vendor == "postgresql":
         return _read_with_arrays(project, criteria, up_to_id)
     return _read_with_orm(project, criteria, up_to_id)
 
@@ -310,11 +312,15 @@ def _read_with_arrays(
         f"({MODEL_ANNOTATORS_SQL}) AS model_annotators"
     )
     last = up_to_id if up_to_id is not None else 2**63 - 1
+    connection = read_connection()
     connection.ensure_connection()
     split = not connection.in_atomic_block
     # One snapshot for every statement; binary results need psycopg's own (server-side
     # binding) cursor, Django's is a client-side one.
-    with transaction.atomic(), psycopg.Cursor(connection.connection) as cursor:
+    with (
+        transaction.atomic(using=connection.alias),
+        psycopg.Cursor(connection.connection) as cursor,
+    ):
         if split:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         _jit_for_one_pass(cursor)
@@ -330,6 +336,7 @@ def _read_with_arrays(
                 (snapshot,) = cursor.fetchone()
                 upper = pool.submit(
                     _fetch_in_snapshot,
+                    connection,
                     snapshot,
                     judgments_sql,
                     [*params, project.pk, *halves[1]],
@@ -414,8 +421,11 @@ def _judgment_id_range(cursor: psycopg.Cursor, project: Project, last: int) -> t
     return (1, 0) if first is None else (first, last_found)
 
 
-def _fetch_in_snapshot(snapshot: str, statement: str, params: list) -> tuple:
-    """One row of a statement on a connection of its own, in the exported snapshot."""
+def _fetch_in_snapshot(
+    connection: BaseDatabaseWrapper, snapshot: str, statement: str, params: list
+) -> tuple:
+    """One row of a statement on a connection of its own (to the database `connection`
+    reads), in the exported snapshot."""
     with psycopg.connect(**connection.get_connection_params()) as own:
         own.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         with psycopg.Cursor(own) as cursor:
@@ -493,6 +503,7 @@ def task_references(*, project: Project) -> tuple[npt.NDArray[np.int64], npt.NDA
     task ids in order and codes into REFERENCE_CHOICES, -1 when it names neither of the
     task's two responses (another pair of a prompt with more responses). On PostgreSQL two
     binary arrays (no row per task crosses the wire), elsewhere through the ORM."""
+    connection = read_connection()
     if connection.vendor == "postgresql":
         connection.ensure_connection()
         with psycopg.Cursor(connection.connection) as cursor:

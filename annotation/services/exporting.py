@@ -22,7 +22,12 @@ from django.db.models import Max
 from django.utils import timezone
 
 from annotation import scheduling
-from annotation.db import check_client_every_second, database_unreachable
+from annotation.db import (
+    check_client_every_second,
+    database_unreachable,
+    replica_holds,
+    replica_reads,
+)
 from annotation.exports.card import CARD_DATA_DIR, dataset_card
 from annotation.exports.encoders import Drain, export_stream
 from annotation.exports.plan import ExportPlan, export_plan
@@ -122,7 +127,10 @@ def snapshot_build(*, snapshot: Snapshot) -> Snapshot:
                 if snapshot.status == Snapshot.Status.PENDING:
                     raise SnapshotBusy(f"snapshot {snapshot.pk} is being built")
                 return snapshot
-            _write_snapshot(locked)
+            # Read from the replica once it holds the snapshot's row, and so every judgment
+            # the snapshot is pinned to; until then from default (README, Running at scale).
+            with replica_reads(replica_holds(locked)):
+                _write_snapshot(locked)
             _snapshot_announce(locked, Webhook.Event.SNAPSHOT_READY)
     except SnapshotBusy:
         raise

@@ -35,7 +35,7 @@ from psycopg import sql
 
 from annotation import scheduling
 from annotation.breaker import RedisSkipped, redis_breaker
-from annotation.db import database_unreachable
+from annotation.db import database_unreachable, replica_reads
 from annotation.errors import ValidationFailed
 from annotation.models import (
     AgreementReport,
@@ -917,13 +917,18 @@ def report_compute(
 def report_compute_or_record(*, project: Project, n_boot: int = N_BOOT) -> AgreementReport:
     """report_compute; when it fails, the failure is stored (with its error, covering the
     same judgments, so it is not retried before new judgments arrive or a forced refresh)
-    and returned: the last good figures stay where they were."""
-    last_id = _last_judgment_id(project)
+    and returned: the last good figures stay where they were. The judgments are read from
+    the read replica when there is one, up to the newest it holds: a report that the
+    replica's delay left behind is stale and refreshed again (README, Running at scale)."""
+    with replica_reads():
+        last_id = _last_judgment_id(project)
     try:
         if not connection.in_atomic_block:
-            stored = report_compute(project=project, n_boot=n_boot, up_to_id=last_id)
+            with replica_reads():
+                stored = report_compute(project=project, n_boot=n_boot, up_to_id=last_id)
         else:
-            with transaction.atomic():  # a savepoint, so the failure can still be written
+            # A savepoint, so the failure can still be written.
+            with transaction.atomic(), replica_reads():
                 stored = report_compute(project=project, n_boot=n_boot, up_to_id=last_id)
     except Exception as exc:
         if database_unreachable(exc):

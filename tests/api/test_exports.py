@@ -814,6 +814,31 @@ def test_export_streams_in_autocommit_as_a_real_request_does(researcher, api_cli
     assert [row["item_id"] for row in rows] == ["q0", "q2"]
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("cursors_off", [False, True], ids=["server-side", "pgbouncer"])
+def test_an_export_streams_with_server_side_cursors_off_for_pgbouncer_transaction_mode(
+    researcher, api_client_for, monkeypatch, cursors_off
+):
+    """DISABLE_SERVER_SIDE_CURSORS (settings): no cursor outlives a statement, which
+    PgBouncer in transaction mode needs, and the export still streams every row."""
+    project = ProjectFactory(owner=researcher, slug="pairs")
+    import_items(project, 600)
+    monkeypatch.setitem(connection.settings_dict, "DISABLE_SERVER_SIDE_CURSORS", cursors_off)
+
+    response = api_client_for(researcher).get(EXPORT, {"format": "items"})
+    chunks = iter(response.streaming_content)
+    first = next(chunks)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_cursors")
+        (open_cursors,) = cursor.fetchone()
+    rest = list(chunks)
+
+    assert response.streaming and rest  # more than one chunk: rows went out while read
+    assert len(b"".join([first, *rest]).splitlines()) == 600
+    assert open_cursors == (0 if cursors_off else 1)
+
+
 def test_export_of_an_unknown_project_is_a_404(researcher_client, db):
     assert researcher_client.get("/api/v1/projects/nope/export/").status_code == 404
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -17,6 +18,8 @@ def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
         if k
         not in (
             "DATABASE_URL",
+            "DATABASE_REPLICA_URL",
+            "DISABLE_SERVER_SIDE_CURSORS",
             "REDIS_URL",
             "DEBUG",
             "HTTPS",
@@ -151,3 +154,56 @@ def test_postgresql_connections_give_up_after_a_connect_timeout():
     assert default.stdout.split()[-1:] == ["5"], default.stderr
     assert chosen.stdout.split()[-1:] == ["2"], chosen.stderr
     assert in_url.stdout.split()[-1:] == ["9"], in_url.stderr
+
+
+def _databases(**env: str) -> dict:
+    """settings.DATABASES and DATABASE_ROUTERS as a process started with `env` sees them."""
+    code = (
+        "import json; from django.conf import settings;"
+        "print(json.dumps({'databases': settings.DATABASES,"
+        " 'routers': settings.DATABASE_ROUTERS}, default=str))"
+    )
+    result = _manage("shell", "-c", code, DEBUG="true", **env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+def test_without_a_replica_url_there_is_one_database_and_no_router():
+    seen = _databases(DATABASE_URL="postgres://u:p@db.example:5432/x")
+    assert list(seen["databases"]) == ["default"]
+    assert seen["routers"] == []
+
+
+def test_a_replica_url_adds_the_replica_database_and_its_router():
+    seen = _databases(
+        DATABASE_URL="postgres://u:p@primary.example:5432/x",
+        DATABASE_REPLICA_URL="postgres://reader:p@replica.example:5433/x",
+    )
+    replica = seen["databases"]["replica"]
+    assert (replica["HOST"], replica["PORT"], replica["USER"]) == (
+        "replica.example",
+        5433,
+        "reader",
+    )
+    assert replica["ENGINE"] == seen["databases"]["default"]["ENGINE"]
+    assert replica["OPTIONS"]["connect_timeout"] == 5
+    # Tests read the replica through the test database's own connection.
+    assert replica["TEST"]["MIRROR"] == "default"
+    assert seen["routers"] == ["annotation.db.ReplicaRouter"]
+
+
+def test_pgbouncer_transaction_mode_turns_server_side_cursors_off_on_every_database():
+    urls = {
+        "DATABASE_URL": "postgres://u:p@primary.example:6432/x",
+        "DATABASE_REPLICA_URL": "postgres://u:p@replica.example:6432/x",
+    }
+    plain = _databases(**urls)["databases"]
+    pooled = _databases(DISABLE_SERVER_SIDE_CURSORS="true", **urls)["databases"]
+    assert [plain[a]["DISABLE_SERVER_SIDE_CURSORS"] for a in ("default", "replica")] == [
+        False,
+        False,
+    ]
+    assert [pooled[a]["DISABLE_SERVER_SIDE_CURSORS"] for a in ("default", "replica")] == [
+        True,
+        True,
+    ]

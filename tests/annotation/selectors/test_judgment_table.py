@@ -224,7 +224,7 @@ def test_a_large_project_is_read_in_two_halves_in_one_snapshot(pairwise, monkeyp
     read_in_snapshot = selector._fetch_in_snapshot
     halves = []
 
-    def change_a_vote_then_read(snapshot, statement, params):
+    def change_a_vote_then_read(reader, snapshot, statement, params):
         with psycopg.connect(**connection.get_connection_params(), autocommit=True) as other:
             other.execute(
                 "UPDATE annotation_judgment"
@@ -232,7 +232,7 @@ def test_a_large_project_is_read_in_two_halves_in_one_snapshot(pairwise, monkeyp
                 [last.pk],
             )
         halves.append(params[-2:])
-        return read_in_snapshot(snapshot, statement, params)
+        return read_in_snapshot(reader, snapshot, statement, params)
 
     monkeypatch.setattr(selector, "_fetch_in_snapshot", change_a_vote_then_read)
     table = selector._read_with_arrays(pairwise, criteria, None)

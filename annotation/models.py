@@ -960,6 +960,13 @@ class Snapshot(models.Model):
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When a worker last took the build (or beat queued it again): a pending "
+        "snapshot whose claim is older than SNAPSHOT_CLAIM_TIMEOUT_SECONDS, and that no "
+        "worker holds, is built again.",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -32,6 +32,25 @@ def save_complete(*, storage: Storage, name: str, content: File) -> str:
         raise
 
 
+def leftovers_remove(*, storage: Storage, name: str) -> list[str]:
+    """Delete what a write of `name` killed before it ended (SIGKILL runs no cleanup) left:
+    its temporary files and a complete file never recorded. Only for a caller that alone
+    may write `name` (a snapshot's build holds its row lock); the names deleted."""
+    folder, base = posixpath.split(name)
+    try:
+        _, files = storage.listdir(folder)
+    except FileNotFoundError:
+        return []
+    removed = [
+        posixpath.join(folder, file)
+        for file in files
+        if file == base or (file.startswith(PARTIAL_PREFIX) and file.endswith(f"-{base}"))
+    ]
+    for leftover in removed:
+        storage.delete(leftover)
+    return removed
+
+
 def _move_into_place(*, storage: Storage, partial: str, name: str) -> str:
     """A local disk renames (atomic within the folder) once the bytes are flushed; a
     storage without local paths (object storage, where an upload appears whole anyway)

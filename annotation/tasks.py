@@ -18,7 +18,6 @@ from annotation.breaker import REDIS_ERRORS
 from annotation.db import TRANSIENT_DATABASE_ERRORS
 from annotation.models import Project, Snapshot
 from annotation.selectors.reports import projects_with_stale_reports
-from annotation.selectors.snapshots import snapshots_pending_since
 from annotation.services import exporting, import_jobs, reports, webhooks
 
 #: Errors of a service that went away (the database, the broker, the Redis cache), not of
@@ -91,10 +90,9 @@ def snapshot_build(self: Task, snapshot_id: int) -> None:
 
 @shared_task(acks_late=True, ignore_result=True)
 def snapshots_requeue_pending() -> int:
-    """Beat: queue again the builds of snapshots pending for longer than
-    SNAPSHOT_REQUEUE_AFTER_SECONDS."""
-    pending = snapshots_pending_since(before=_pending_before())
-    return _requeue(pending, scheduling.schedule_snapshot_build)
+    """Beat: queue again the builds of pending snapshots no worker is building (a worker
+    that died mid-build, a lost message)."""
+    return _requeue(exporting.snapshots_orphaned_claim(), scheduling.schedule_snapshot_build)
 
 
 @shared_task(
@@ -121,6 +119,12 @@ def webhook_deliver(delivery_id: int) -> None:
     database or Redis that went away is retried here; the receiver may then get the event
     twice, with the same event_id)."""
     webhooks.webhook_deliver(delivery_id=delivery_id)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def webhooks_requeue_pending() -> int:
+    """Beat: queue again the webhook attempts whose message was lost (README, Webhooks)."""
+    return _requeue(webhooks.webhook_deliveries_orphaned(), scheduling.schedule_webhook_delivery)
 
 
 @shared_task(acks_late=True, ignore_result=True, **RETRYING)

@@ -358,7 +358,7 @@ CELERY_TASK_QUEUES_BY_KIND = {
     "reports": ("report_refresh", "reports_refresh_active"),
     "snapshots": ("snapshot_build", "snapshots_requeue_pending"),
     "imports": ("import_job_run", "import_jobs_requeue_pending"),
-    "webhooks": ("webhook_deliver", "webhook_batch"),
+    "webhooks": ("webhook_deliver", "webhook_batch", "webhooks_requeue_pending"),
 }
 CELERY_TASK_ROUTES = {
     f"annotation.tasks.{task}": {"queue": queue}
@@ -375,6 +375,9 @@ WORKER_BUSY_RETRY_SECONDS: int = env.int("WORKER_BUSY_RETRY_SECONDS", default=5)
 # Beat queues again the build of a snapshot (or the run of an import job) still pending this
 # long after it was asked for.
 SNAPSHOT_REQUEUE_AFTER_SECONDS: int = env.int("SNAPSHOT_REQUEUE_AFTER_SECONDS", default=600)
+# A snapshot build taken this long ago that no worker holds any more (its worker was killed)
+# is queued again by beat (README, When services fail).
+SNAPSHOT_CLAIM_TIMEOUT_SECONDS: int = env.int("SNAPSHOT_CLAIM_TIMEOUT_SECONDS", default=120)
 # Webhooks (README, Webhooks): a URL resolving to a private, loopback or link-local address
 # is refused, at creation and at each delivery, unless WEBHOOK_ALLOW_PRIVATE is true.
 WEBHOOK_ALLOW_PRIVATE: bool = env.bool("WEBHOOK_ALLOW_PRIVATE", default=False)
@@ -384,6 +387,9 @@ WEBHOOK_TIMEOUT_SECONDS: float = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5.
 WEBHOOK_RETRY_HOURS: int = env.int("WEBHOOK_RETRY_HOURS", default=24)
 # judgments.batch is posted at most once in this many seconds per webhook.
 WEBHOOK_BATCH_SECONDS: int = env.int("WEBHOOK_BATCH_SECONDS", default=60)
+# An attempt still pending this long after it was due (its Celery message lost to a broker
+# that was down or flushed, or its worker killed mid-post) is queued again by beat.
+WEBHOOK_REQUEUE_AFTER_SECONDS: int = env.int("WEBHOOK_REQUEUE_AFTER_SECONDS", default=120)
 CELERY_BEAT_SCHEDULE = {
     "refresh-stale-reports": {
         "task": "annotation.tasks.reports_refresh_active",
@@ -391,11 +397,15 @@ CELERY_BEAT_SCHEDULE = {
     },
     "requeue-pending-snapshots": {
         "task": "annotation.tasks.snapshots_requeue_pending",
-        "schedule": env.int("SNAPSHOT_BEAT_SECONDS", default=300),
+        "schedule": env.int("SNAPSHOT_BEAT_SECONDS", default=60),
     },
     "requeue-pending-import-jobs": {
         "task": "annotation.tasks.import_jobs_requeue_pending",
-        "schedule": env.int("SNAPSHOT_BEAT_SECONDS", default=300),
+        "schedule": env.int("SNAPSHOT_BEAT_SECONDS", default=60),
+    },
+    "requeue-pending-webhook-deliveries": {
+        "task": "annotation.tasks.webhooks_requeue_pending",
+        "schedule": env.int("WEBHOOK_BEAT_SECONDS", default=60),
     },
 }
 

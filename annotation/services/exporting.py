@@ -11,14 +11,15 @@ import os
 import tempfile
 import zipfile
 from collections.abc import Iterable, Iterator
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 from typing import Any, BinaryIO
 
 import pyarrow.parquet as pq
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files import File
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from annotation import scheduling
@@ -36,7 +37,7 @@ from annotation.exports.readers import export_rows
 from annotation.models import Judgment, Project, Snapshot, Webhook
 from annotation.services.projects import CRITERION_FIELDS
 from annotation.services.webhooks import webhook_event_emit
-from annotation.storage import save_complete
+from annotation.storage import leftovers_remove, save_complete
 
 logger = logging.getLogger(__name__)
 _PROTOCOL_SKIP = {"id", "owner", "created_at", "updated_at"}
@@ -77,9 +78,35 @@ def snapshot_create(
         snapshot.full_clean()
         snapshot.save()
         # A broker that is down must not turn the stored request into an error: the snapshot
-        # stays pending and beat queues it again (selectors.snapshots.snapshots_pending_since).
+        # stays pending and beat queues it again (snapshots_orphaned_claim).
         transaction.on_commit(lambda: scheduling.schedule_snapshot_build(snapshot.pk), robust=True)
     return snapshot
+
+
+def snapshots_orphaned_claim(*, now: datetime | None = None) -> list[int]:
+    """Pending snapshots that no worker is building and that should be queued again: a
+    build taken more than SNAPSHOT_CLAIM_TIMEOUT_SECONDS ago (its worker died: a live build
+    holds the row lock for as long as it runs, however long, and is skipped), or one never
+    taken SNAPSHOT_REQUEUE_AFTER_SECONDS after it was asked for (its message was lost, or
+    waits behind others). Their claim is renewed, so each is queued again at most once per
+    window. SQLite has no row locks: there a build longer than the window is queued twice,
+    which the build's own lock check cannot catch either (README, When services fail)."""
+    now = now or timezone.now()
+    claim_cutoff = now - timedelta(seconds=settings.SNAPSHOT_CLAIM_TIMEOUT_SECONDS)
+    asked_cutoff = now - timedelta(seconds=settings.SNAPSHOT_REQUEUE_AFTER_SECONDS)
+    with transaction.atomic():
+        orphaned = list(
+            Snapshot.objects.select_for_update(skip_locked=True)
+            .filter(status=Snapshot.Status.PENDING)
+            .filter(
+                Q(claimed_at__lt=claim_cutoff)
+                | Q(claimed_at__isnull=True, created_at__lt=asked_cutoff)
+            )
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        Snapshot.objects.filter(pk__in=orphaned).update(claimed_at=now)
+    return orphaned
 
 
 class _Counted:
@@ -112,7 +139,12 @@ def snapshot_build(*, snapshot: Snapshot) -> Snapshot:
     sha256 and dataset card, then mark it ready. A snapshot that is ready or failed is left
     alone, so the task can run twice; one that another worker holds raises SnapshotBusy (it
     may be a dead worker's, whose session ends within seconds). An error marks it failed
-    with the message; nothing half-written stays behind."""
+    with the message; nothing half-written stays behind, and files a killed build left are
+    removed.
+
+    The claim time is recorded (committed) before the row lock is taken, so beat can tell
+    a build that began and died (an old claim, no lock) from one still running (locked)."""
+    _snapshot_claim(snapshot)
     try:
         with transaction.atomic():
             check_client_every_second()
@@ -149,6 +181,18 @@ def snapshot_build(*, snapshot: Snapshot) -> Snapshot:
     return snapshot
 
 
+def _snapshot_claim(snapshot: Snapshot) -> None:
+    """Record the time this build is taken, committed at once; a snapshot another build
+    holds is skipped, not waited for (the build then answers SnapshotBusy)."""
+    with transaction.atomic():
+        free = (
+            Snapshot.objects.select_for_update(skip_locked=True)
+            .filter(pk=snapshot.pk, status=Snapshot.Status.PENDING)
+            .values_list("pk", flat=True)
+        )
+        Snapshot.objects.filter(pk__in=list(free)).update(claimed_at=timezone.now())
+
+
 def _snapshot_announce(snapshot: Snapshot, event: str) -> None:
     webhook_event_emit(project=snapshot.project, event=event, payload={"snapshot": snapshot.pk})
 
@@ -163,6 +207,10 @@ def _write_snapshot(snapshot: Snapshot) -> None:
     digest = hashlib.sha256()
     lines = 0
     name = f"{snapshot.project.slug}-{plan.query.format}-{snapshot.pk}.{filetype}"
+    # The row is pending and locked by us: anything under its name is a killed build's.
+    leftovers_remove(
+        storage=snapshot.file.storage, name=snapshot.file.field.generate_filename(snapshot, name)
+    )
     with tempfile.TemporaryFile() as spool:
         for chunk in export_stream(plan=plan, rows=counted):
             digest.update(chunk)

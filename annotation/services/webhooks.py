@@ -16,7 +16,7 @@ import secrets
 import socket
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,7 +26,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from annotation import scheduling
@@ -208,8 +208,11 @@ def _attempt_queue(
         first_created_at=first_created_at or now,
         scheduled_for=now + timedelta(seconds=countdown),
     )
+    # A broker that is down must not lose the event nor fail the work that announced it: the
+    # attempt is a row already, and beat queues it again (webhook_deliveries_orphaned).
     transaction.on_commit(
-        lambda: scheduling.schedule_webhook_delivery(delivery.pk, countdown=countdown)
+        lambda: scheduling.schedule_webhook_delivery(delivery.pk, countdown=countdown),
+        robust=True,
     )
     return delivery
 
@@ -222,10 +225,16 @@ def retry_delay_seconds(attempt: int) -> int:
 def webhook_deliver(*, delivery_id: int) -> WebhookDelivery | None:
     """Post one pending attempt and record its answer; a failure queues the next attempt
     while the event is younger than WEBHOOK_RETRY_HOURS. An attempt already made is left
-    alone, so the task may run twice."""
-    claimed = WebhookDelivery.objects.filter(
-        pk=delivery_id, status=WebhookDelivery.Status.PENDING
-    ).update(attempted_at=timezone.now())
+    alone, so the task may run twice; the attempt is taken atomically, so two copies of the
+    task (one queued again by beat) never both post it, unless the first taker has been
+    gone for WEBHOOK_REQUEUE_AFTER_SECONDS (a worker killed mid-post)."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.WEBHOOK_REQUEUE_AFTER_SECONDS)
+    claimed = (
+        WebhookDelivery.objects.filter(pk=delivery_id, status=WebhookDelivery.Status.PENDING)
+        .filter(Q(attempted_at__isnull=True) | Q(attempted_at__lt=stale))
+        .update(attempted_at=now)
+    )
     delivery = (
         WebhookDelivery.objects.select_related("webhook")
         .filter(pk=delivery_id, status=WebhookDelivery.Status.PENDING)
@@ -284,6 +293,26 @@ def webhook_deliver(*, delivery_id: int) -> WebhookDelivery | None:
                 countdown=delay,
             )
     return delivery
+
+
+def webhook_deliveries_orphaned(*, now: datetime | None = None) -> list[int]:
+    """Attempts whose Celery message is gone (a broker that was down when they were queued,
+    a flushed Redis, a worker killed mid-post): still pending WEBHOOK_REQUEUE_AFTER_SECONDS
+    after they were due, and not taken since then. They are due again now, so each is queued
+    again at most once per that window; beat queues them."""
+    now = now or timezone.now()
+    stale = now - timedelta(seconds=settings.WEBHOOK_REQUEUE_AFTER_SECONDS)
+    with transaction.atomic():
+        orphaned = list(
+            WebhookDelivery.objects.filter(
+                status=WebhookDelivery.Status.PENDING, scheduled_for__lt=stale
+            )
+            .filter(Q(attempted_at__isnull=True) | Q(attempted_at__lt=stale))
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        WebhookDelivery.objects.filter(pk__in=orphaned).update(scheduled_for=now)
+    return orphaned
 
 
 def webhook_delivery_resend(*, webhook: Webhook, delivery_id: int) -> WebhookDelivery:

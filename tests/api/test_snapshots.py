@@ -352,3 +352,101 @@ def test_a_snapshot_asked_for_while_the_broker_is_down_is_built_later_by_beat(
     assert queued == [snapshot.pk]
     snapshot_build_task(snapshot.pk)
     assert researcher_client.get(f"{SNAPSHOTS}{snapshot.pk}/").json()["status"] == "ready"
+
+
+def _ago(seconds: float):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    return timezone.now() - timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def queued_builds(monkeypatch) -> list[int]:
+    """The snapshot builds queued (not run): the broker's view of the snapshots queue."""
+    from annotation import scheduling
+
+    queued: list[int] = []
+    monkeypatch.setattr(scheduling, "schedule_snapshot_build", queued.append)
+    return queued
+
+
+def test_a_build_whose_worker_died_is_queued_again_once_its_claim_is_old(
+    voted, queued_builds, settings
+):
+    """A worker killed mid-build: the snapshot stays pending with the claim its build took
+    and, once the claim is SNAPSHOT_CLAIM_TIMEOUT_SECONDS old, beat queues it again (not 10
+    minutes later), once per window; the new build removes what the killed one wrote."""
+    from annotation.tasks import snapshot_build as snapshot_build_task
+    from annotation.tasks import snapshots_requeue_pending
+
+    settings.SNAPSHOT_CLAIM_TIMEOUT_SECONDS = 120
+    snapshot = snapshot_create(
+        project=voted, query=export_query_from_params({"format": "dpo"}), created_by=None
+    )
+    folder = settings.MEDIA_ROOT / "snapshots" / voted.slug
+    folder.mkdir(parents=True)
+    final = f"{voted.slug}-dpo-{snapshot.pk}.jsonl"
+    # What the killed build left: a half-written temporary file, and (killed between the
+    # move and the commit) a whole file never recorded.
+    (folder / f".partial-0123abcd-{final}").write_bytes(b'{"prompt": "half')
+    (folder / final).write_bytes(b"a file the database never heard of\n")
+    Snapshot.objects.filter(pk=snapshot.pk).update(claimed_at=_ago(60), created_at=_ago(60))
+    queued_builds.clear()
+    assert snapshots_requeue_pending() == 0  # its worker may still be building it
+
+    Snapshot.objects.filter(pk=snapshot.pk).update(claimed_at=_ago(121))
+    built = Snapshot.objects.create(project=voted, query={}, status=Snapshot.Status.READY)
+    Snapshot.objects.filter(pk=built.pk).update(claimed_at=_ago(3600), created_at=_ago(3600))
+    assert snapshots_requeue_pending() == 1
+    assert queued_builds == [snapshot.pk]
+    assert snapshots_requeue_pending() == 0  # queued again once, not at every beat
+
+    snapshot_build_task(snapshot.pk)
+    snapshot.refresh_from_db()
+    assert snapshot.status == Snapshot.Status.READY
+    assert sorted(p.name for p in folder.iterdir()) == [final]
+    assert snapshot.file.name == f"snapshots/{voted.slug}/{final}"
+    assert hashlib.sha256((folder / final).read_bytes()).hexdigest() == snapshot.sha256
+
+
+def test_a_snapshot_never_taken_waits_the_longer_requeue_time(voted, queued_builds, settings):
+    """A message waiting behind other builds is not queued again every claim window."""
+    from annotation.tasks import snapshots_requeue_pending
+
+    snapshot = snapshot_create(
+        project=voted, query=export_query_from_params({"format": "dpo"}), created_by=None
+    )
+    Snapshot.objects.filter(pk=snapshot.pk).update(
+        created_at=_ago(settings.SNAPSHOT_CLAIM_TIMEOUT_SECONDS + 1)
+    )
+    assert snapshots_requeue_pending() == 0
+    Snapshot.objects.filter(pk=snapshot.pk).update(
+        created_at=_ago(settings.SNAPSHOT_REQUEUE_AFTER_SECONDS + 1)
+    )
+    assert snapshots_requeue_pending() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_long_build_that_still_holds_its_snapshot_is_not_queued_again(voted, queued_builds):
+    """Only a dead build's snapshot is queued again: one whose worker still holds the row
+    lock is running, however old its claim, and a second build must not start beside it."""
+    from annotation.tasks import snapshots_requeue_pending
+
+    snapshot = snapshot_create(
+        project=voted, query=export_query_from_params({"format": "dpo"}), created_by=None
+    )
+    Snapshot.objects.filter(pk=snapshot.pk).update(claimed_at=_ago(3600))
+    with psycopg.connect(**connection.get_connection_params()) as building:
+        building.execute(
+            "SELECT id FROM annotation_snapshot WHERE id = %s FOR UPDATE", [snapshot.pk]
+        )
+        assert snapshots_requeue_pending() == 0
+        with pytest.raises(SnapshotBusy):
+            snapshot_build(snapshot=snapshot)
+    Snapshot.objects.filter(pk=snapshot.pk).update(claimed_at=_ago(3600))
+    queued_builds.clear()
+    assert snapshots_requeue_pending() == 1  # the session ended: the build died with it
+    assert queued_builds == [snapshot.pk]

@@ -348,3 +348,90 @@ def test_a_snapshot_that_fails_on_a_full_disk_sends_snapshot_failed(
         ).json()
     (event,) = [json.loads(body) for _, body in receiver.received]
     assert (event["event"], event["snapshot"]) == ("snapshot.failed", snapshot["id"])
+
+
+def _lost_message(delivery_id, *, countdown=0):
+    """Accepted by the broker, then gone (a FLUSHALL, a Redis restarted without
+    persistence)."""
+
+
+def _broker_down(delivery_id, *, countdown=0):
+    raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+
+@pytest.mark.parametrize("lose", [_broker_down, _lost_message], ids=["broker-down", "flushed"])
+def test_a_delivery_whose_message_was_lost_is_queued_again_from_the_database(
+    researcher_client,
+    pairwise,
+    receiver,
+    settings,
+    monkeypatch,
+    lose,
+    django_capture_on_commit_callbacks,
+):
+    """The attempt is a row before it is a Celery message: when the message never reaches a
+    worker, beat finds the attempt still pending once WEBHOOK_REQUEUE_AFTER_SECONDS past due
+    and queues it again; the receiver gets the event, signed, once."""
+    from annotation import scheduling
+    from annotation.tasks import webhooks_requeue_pending
+
+    receiver.answers = []
+    hook = subscribe(researcher_client, receiver.url, ["snapshot.ready"])
+    eager = scheduling.schedule_webhook_delivery
+    monkeypatch.setattr(scheduling, "schedule_webhook_delivery", lose)
+    with django_capture_on_commit_callbacks(execute=True):
+        snapshot = researcher_client.post(
+            f"/api/v1/projects/{pairwise.slug}/snapshots/", {"format": "dpo"}, format="json"
+        ).json()
+    assert (
+        researcher_client.get(
+            f"/api/v1/projects/{pairwise.slug}/snapshots/{snapshot['id']}/"
+        ).json()["status"]
+        == "ready"
+    )  # a broker that is down does not fail the build
+    (delivery,) = researcher_client.get(hook["deliveries_url"]).json()["results"]
+    assert delivery["status"] == "pending" and receiver.received == []
+
+    monkeypatch.setattr(scheduling, "schedule_webhook_delivery", eager)
+    assert webhooks_requeue_pending() == 0  # just queued: its message may be on its way
+    WebhookDelivery.objects.filter(pk=delivery["id"]).update(
+        scheduled_for=timezone.now() - timedelta(seconds=settings.WEBHOOK_REQUEUE_AFTER_SECONDS + 1)
+    )
+    assert webhooks_requeue_pending() == 1
+
+    ((headers, body),) = receiver.received
+    assert readme_verify_signature()(hook["secret"], headers["X-Prefpanel-Signature"], body)
+    assert json.loads(body)["snapshot"] == snapshot["id"]
+    (delivery,) = researcher_client.get(hook["deliveries_url"]).json()["results"]
+    assert (delivery["status"], delivery["status_code"]) == ("succeeded", 200)
+    assert webhooks_requeue_pending() == 0
+
+
+def test_an_attempt_another_worker_is_posting_is_not_posted_twice(
+    researcher_client, pairwise, receiver, settings, monkeypatch
+):
+    """Beat may queue an attempt again while its first message is being run: the attempt is
+    taken atomically, so the second copy does nothing, unless the first taker has been gone
+    for WEBHOOK_REQUEUE_AFTER_SECONDS (then it was killed mid-post)."""
+    from annotation.services.webhooks import webhook_deliver
+
+    receiver.answers = []
+    hook = subscribe(researcher_client, receiver.url, ["snapshot.ready"])
+    webhook = Webhook.objects.get(pk=hook["id"])
+    now = timezone.now()
+    delivery = WebhookDelivery.objects.create(
+        webhook=webhook,
+        event="snapshot.ready",
+        event_id="e" * 32,
+        body='{"event":"snapshot.ready"}',
+        first_created_at=now,
+        scheduled_for=now,
+        attempted_at=now,  # a worker took it a moment ago
+    )
+    assert webhook_deliver(delivery_id=delivery.pk) is None
+    assert receiver.received == []
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        attempted_at=now - timedelta(seconds=settings.WEBHOOK_REQUEUE_AFTER_SECONDS + 1)
+    )
+    assert webhook_deliver(delivery_id=delivery.pk).status == WebhookDelivery.Status.SUCCEEDED
+    assert len(receiver.received) == 1

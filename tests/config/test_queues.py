@@ -20,6 +20,7 @@ KINDS = {
     "annotation.tasks.import_jobs_requeue_pending": "imports",
     "annotation.tasks.webhook_deliver": "webhooks",
     "annotation.tasks.webhook_batch": "webhooks",
+    "annotation.tasks.webhooks_requeue_pending": "webhooks",
 }
 
 

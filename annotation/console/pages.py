@@ -11,7 +11,14 @@ if TYPE_CHECKING:
     from django.contrib.admin import ModelAdmin
 
 # Module names in annotation/console/, in the order their links appear on the project page.
-PAGE_MODULES: tuple[str, ...] = ("review", "datasets", "statistics", "instructions", "explorer")
+PAGE_MODULES: tuple[str, ...] = (
+    "review",
+    "datasets",
+    "statistics",
+    "instructions",
+    "explorer",
+    "webhooks",
+)
 
 
 @dataclass(frozen=True)

@@ -37,18 +37,6 @@ def _media(settings, tmp_path) -> None:
     settings.MEDIA_ROOT = tmp_path / "media"
 
 
-@pytest.fixture
-def lead():
-    return researcher_create(username="lead")
-
-
-@pytest.fixture
-def console(lead) -> Client:
-    client = Client()
-    client.force_login(lead)
-    return client
-
-
 def pairwise_votes(project: Project, items: int = 3) -> None:
     rows = [
         {"annotator": f"h{n}", "item": f"q{i}", "a": "r1", "b": "r2", "choice": choice}

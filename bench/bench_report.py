@@ -311,16 +311,16 @@ TIMED = (
     "_reference_agreement",
     "_vote_counts",
     "leaderboard_from_counts",
-    "_task_labels",
+    "task_labels_from_table",
     "majority_vote",
     "dawid_skene",
-    "_store_task_labels",
+    "task_labels_store",
 )
 
 
 def phase_timings(project, n_boot: int) -> tuple[float, list[tuple], dict]:
     """report_compute once, unprofiled, with a stopwatch around the helpers it looks up in
-    its module (judgment_table, agreement_reports, _task_labels, ...): (total, [(phase,
+    its module (judgment_table, agreement_reports, task_labels_from_table, ...): (total, [(phase,
     thread, start, end)], extra). Nested phases lie within their callers."""
     import threading
     from contextlib import ExitStack
@@ -386,18 +386,18 @@ PHASES = (
     ("judgment_table", "judgment_table.py", "judgment_table"),
     ("agreement_reports (4 reports)", "agreement.py", "agreement_reports"),
     ("  of which Cohen bootstrap", "agreement.py", "_cohen_bootstraps"),
-    ("  all resampling (_bootstrap_together)", "agreement.py", "_bootstrap_together"),
-    ("    drawing counts (_resample_counts)", "agreement.py", "_resample_counts"),
-    ("    identical rows (_identical_rows)", "agreement.py", "_identical_rows"),
+    ("  all resampling (bootstrap_together)", "resampling.py", "bootstrap_together"),
+    ("    drawing counts (resample_counts)", "resampling.py", "resample_counts"),
+    ("    identical rows (identical_rows)", "resampling.py", "identical_rows"),
     ("_per_annotator", "reports.py", "_per_annotator"),
     ("_model_judges", "reports.py", "_model_judges"),
     ("_transitivity", "reports.py", "_transitivity"),
     ("_vote_counts (every leaderboard variant)", "reports.py", "_vote_counts"),
     ("leaderboard_from_counts", "ranking.py", "leaderboard_from_counts"),
     ("_reference_agreement", "reports.py", "_reference_agreement"),
-    ("_task_labels (majority + Dawid-Skene)", "reports.py", "_task_labels"),
+    ("task_labels_from_table (majority + Dawid-Skene)", "task_labels.py", "task_labels_from_table"),
     ("  of which dawid_skene", "aggregation.py", "dawid_skene"),
-    ("_store_task_labels (binary COPY + upsert)", "reports.py", "_store_task_labels"),
+    ("task_labels_store (binary COPY + upsert)", "task_labels.py", "task_labels_store"),
 )
 
 

@@ -11,8 +11,8 @@ that one, so a project without judges pays nothing more. The leaderboards that k
 annotators (an audit, rarely read) are stored as their win and tie tables and fitted when
 first asked for.
 The agreement reports and leaderboards are computed in a second thread while this one
-labels the tasks and writes them: numpy releases the GIL, so a report over a million
-judgments uses two cores.
+labels the tasks and writes them (annotation.services.task_labels): numpy releases the GIL,
+so a report over a million judgments uses two cores.
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
-from psycopg import sql
 
 from annotation import scheduling
 from annotation.breaker import RedisSkipped, redis_breaker
@@ -44,12 +43,8 @@ from annotation.models import (
     Criterion,
     Judgment,
     Project,
-    Task,
-    TaskLabel,
 )
-from annotation.pg import table, text
-from annotation.pg.copy_in import binary_records, copy_records
-from annotation.pg.locks import session_lock, transaction_lock
+from annotation.pg.locks import session_lock
 from annotation.selectors.judgment_table import (
     CHOICES,
     JudgmentTable,
@@ -64,10 +59,10 @@ from annotation.selectors.reports import (
     report_last_attempt,
     report_state,
 )
+from annotation.services.task_labels import task_labels_from_table, task_labels_store
 from annotation.services.webhooks import webhook_events_after_report
 from annotation.stats import (
     Ratings,
-    TaskLabels,
     aggregate_votes,
     agreement_reports,
     annotator_agreement,
@@ -82,7 +77,6 @@ from annotation.stats import (
     ranking_agreement,
     ranking_leaderboards,
     reference_agreement,
-    task_labels,
     transitivity_global,
     transitivity_items,
 )
@@ -464,120 +458,6 @@ def _transitivity(table: JudgmentTable) -> tuple[dict[str, int], dict[str, Any]]
     return counts, details
 
 
-def _task_labels(humans: JudgmentTable) -> TaskLabels | None:
-    """Majority and Dawid-Skene label of every judged pairwise task."""
-    keep = humans.choice >= 0
-    return task_labels(humans.task[keep], humans.annotator[keep], humans.choice[keep], len(CHOICES))
-
-
-# Changed labels are updated and new ones inserted by one statement (both parts see the
-# labels as they were before it). A plain INSERT costs half of an INSERT ... ON CONFLICT (no
-# speculative insertion), which matters for a project's first report, one label per task;
-# reports of one project store their labels one after another (LABEL_LOCK), so no other
-# report can insert the same task's label in between.
-#: The temporary table a report's labels are copied into.
-LABELS_STAGED = "report_labels"
-#: The transaction lock under which a project's labels are stored (with the project's id).
-LABEL_LOCK = "annotation_tasklabel"
-LABEL_UPSERT = sql.SQL("""
-WITH incoming AS (
-    SELECT task_id, n_judgments, COALESCE((%(names)s::text[])[majority + 1], '') AS majority,
-           majority_share, COALESCE((%(names)s::text[])[weighted + 1], '') AS weighted,
-           weighted_confidence
-    FROM {staged}
-    WHERE EXISTS (SELECT FROM {task} t WHERE t.id = {staged}.task_id)
-), changed AS (
-    UPDATE {label} stored SET
-        n_judgments = incoming.n_judgments, majority = incoming.majority,
-        majority_share = incoming.majority_share, weighted = incoming.weighted,
-        weighted_confidence = incoming.weighted_confidence, updated_at = now()
-    FROM incoming
-    WHERE stored.task_id = incoming.task_id
-      AND ((stored.n_judgments, stored.majority, stored.weighted)
-           IS DISTINCT FROM (incoming.n_judgments, incoming.majority, incoming.weighted)
-           OR abs(stored.majority_share - incoming.majority_share) > 1e-9
-           OR abs(stored.weighted_confidence - incoming.weighted_confidence) > 1e-6)
-)
-INSERT INTO {label}
-    (task_id, n_judgments, majority, majority_share, weighted, weighted_confidence, updated_at)
-SELECT incoming.*, now()
-FROM incoming
-WHERE NOT EXISTS (SELECT FROM {label} stored WHERE stored.task_id = incoming.task_id)
-""").format(task=table(Task), label=table(TaskLabel), staged=sql.Identifier(LABELS_STAGED))
-
-#: The labels as binary COPY fields: name and wire type.
-_LABEL_FIELDS = (
-    ("task", ">i8"),
-    ("n_judgments", ">i4"),
-    ("majority", ">i2"),
-    ("majority_share", ">f8"),
-    ("weighted", ">i2"),
-    ("weighted_confidence", ">f8"),
-)
-
-
-def _store_task_labels(labels: TaskLabels | None, project_id: int) -> None:
-    """Upsert the labels: on PostgreSQL through one binary COPY into a temporary table and
-    one statement that updates the changed labels and inserts the new ones, of tasks that
-    still exist (TaskLabel says why the database does not check that); elsewhere with the
-    ORM."""
-    if labels is None:
-        return
-    if connection.vendor != "postgresql":
-        names = np.array([*CHOICES, ""], dtype=object)
-        TaskLabel.objects.bulk_create(
-            [
-                TaskLabel(
-                    task_id=task,
-                    n_judgments=n,
-                    majority=majority,
-                    majority_share=share,
-                    weighted=weighted,
-                    weighted_confidence=confidence,
-                )
-                for task, n, majority, share, weighted, confidence in zip(
-                    labels.task.tolist(),
-                    labels.n_judgments.tolist(),
-                    names[labels.majority].tolist(),
-                    labels.majority_share.tolist(),
-                    names[labels.weighted].tolist(),
-                    labels.weighted_confidence.tolist(),
-                    strict=True,
-                )
-            ],
-            batch_size=5000,
-            update_conflicts=True,
-            unique_fields=["task"],
-            update_fields=[
-                "n_judgments",
-                "majority",
-                "majority_share",
-                "weighted",
-                "weighted_confidence",
-                "updated_at",
-            ],
-        )
-        return
-    records = binary_records(_LABEL_FIELDS, len(labels.task))
-    for name, values in labels._asdict().items():
-        records[name] = values
-    staged = sql.Identifier(LABELS_STAGED)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            text(
-                sql.SQL(
-                    "CREATE TEMP TABLE IF NOT EXISTS {staged} (task_id bigint, "
-                    "n_judgments integer, majority smallint, majority_share double precision, "
-                    "weighted smallint, weighted_confidence double precision) ON COMMIT DROP"
-                ).format(staged=staged)
-            )
-        )
-        cursor.execute(text(sql.SQL("TRUNCATE {staged}").format(staged=staged)))
-        copy_records(cursor, staged, records)
-        transaction_lock(LABEL_LOCK, project_id)
-        cursor.execute(text(LABEL_UPSERT), {"names": list(CHOICES)})
-
-
 def _kind_ratings(
     regular: JudgmentTable, project: Project, criteria: list[Criterion]
 ) -> tuple[dict[str, tuple[Ratings, str]], Ratings | None, Ratings | None]:
@@ -866,7 +746,7 @@ def report_compute(
             with transaction.atomic():
                 _, humans, human_overall, human_choice, *_ = parts["human"]
                 if project.is_pairwise:
-                    _store_task_labels(_task_labels(humans), project.pk)
+                    task_labels_store(labels=task_labels_from_table(humans), project_id=project.pk)
                 figures = {
                     kind: _kind_figures(
                         rows, regular, overall, project, references, n_boot, kind_ranks

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -85,4 +86,88 @@ def test_a_snapshots_worker_leaves_statistics_to_a_worker_that_takes_every_queue
                 break
             time.sleep(0.2)
     assert AgreementReport.objects.filter(project=project).exists()
+    broker.close()
+
+
+def _test_database_url() -> str:
+    """The test database as a DATABASE_URL, for processes started by a test."""
+    from urllib.parse import quote
+
+    from django.db import connection
+
+    db = connection.settings_dict
+    credentials = f"{quote(db['USER'] or '')}:{quote(db['PASSWORD'] or '')}"
+    return f"postgres://{credentials}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def _wait_for(condition, *, timeout: float = 90.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_worker_processes_each_consume_only_the_queue_they_were_given(
+    researcher, tmp_path, settings
+):
+    """`celery -A config worker -Q reports` and `-Q snapshots`, as on two machines (README,
+    The real stack): a report refresh and a snapshot build queued together are each run by
+    the worker of their queue, and only by it."""
+    import redis
+
+    from annotation.exports.query import export_query_from_params
+    from annotation.models import AgreementReport, Snapshot
+    from annotation.services.exporting import snapshot_create
+    from annotation.services.reports import report_refresh_request
+    from tests.annotation.console.test_statistics import vote_on
+    from tests.factories import ProjectFactory
+    from tests.processes import python_process
+
+    broker = redis.Redis.from_url(settings.REDIS_URL)
+    broker.delete("reports", "snapshots")  # nothing left over from an earlier run
+    project = ProjectFactory(owner=researcher, slug="two-workers")
+    vote_on(project, 4, 2)
+    environment = {
+        "DATABASE_URL": _test_database_url(),
+        "DATABASE_REPLICA_URL": "",
+        "REDIS_URL": settings.REDIS_URL,
+        "MEDIA_ROOT": str(tmp_path / "media"),
+    }
+    logs = {queue: tmp_path / f"{queue}.log" for queue in ("reports", "snapshots")}
+
+    def worker(queue: str):
+        return python_process(
+            "-m", "celery", "-A", "config", "worker", "-Q", queue, "--pool", "solo",
+            "--hostname", f"{queue}@test", "-l", "info", "--without-mingle",
+            "--without-gossip", "--without-heartbeat",
+            log=logs[queue], **environment,
+        )  # fmt: skip
+
+    with worker("reports"), worker("snapshots"):
+        report_refresh_request(project=project)
+        snapshot = snapshot_create(
+            project=project,
+            query=export_query_from_params({"format": "judgments"}),
+            created_by=researcher,
+        )
+        built = _wait_for(
+            lambda: (
+                Snapshot.objects.get(pk=snapshot.pk).status != Snapshot.Status.PENDING
+                and AgreementReport.objects.filter(project=project).exists()
+            )
+        )
+    logs_text = {queue: log.read_text() for queue, log in logs.items()}
+    received = {
+        queue: set(re.findall(r"Task annotation\.tasks\.(\w+)\[\S+\] received", text))
+        for queue, text in logs_text.items()
+    }
+    assert built, logs_text
+    assert Snapshot.objects.get(pk=snapshot.pk).status == Snapshot.Status.READY
+    assert not AgreementReport.objects.filter(project=project, failed=True).exists()
+    assert received == {"reports": {"report_refresh"}, "snapshots": {"snapshot_build"}}
     broker.close()

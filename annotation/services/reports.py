@@ -375,14 +375,16 @@ def _board(result: dict[str, Any], names: list[str]) -> dict[str, Any]:
 CONSISTENCY_LISTED = 500
 
 
-def _transitivity(table: JudgmentTable) -> tuple[dict[str, int], dict[str, Any]]:
-    """The transitivity counts, and the details behind them: which items' majorities go
-    round in a cycle, and which annotators' own votes on an item form intransitive triads or
-    tie contradictions (ties and strict votes only: "both bad" ranks nothing) or choose
-    against their own criterion answers."""
-    usable, model_a, model_b, outcome = _outcomes(table)
-    global_ = transitivity_global(model_a, model_b, outcome, n_models=len(table.models))
-    items = transitivity_items(table.item[usable], model_a, model_b, outcome)
+def _annotator_consistency(
+    table: JudgmentTable,
+    usable: npt.NDArray[np.bool_],
+    model_a: npt.NDArray[np.int64],
+    model_b: npt.NDArray[np.int64],
+    outcome: npt.NDArray[Any],
+    items: dict[str, Any],
+) -> tuple[npt.NDArray[np.int64], dict[str, npt.NDArray[np.int64]]]:
+    """The annotators checked and, per annotator, their intransitive triads and tie
+    contradictions within items, and their choices against their own criterion answers."""
     # An annotator's triad lies within an item where three models were compared: only
     # those items' votes are looked at (none, in the usual one-pair-per-item project).
     ranked = (table.choice[usable] != BOTH_BAD) & np.isin(table.item[usable], items["item"])
@@ -419,6 +421,14 @@ def _transitivity(table: JudgmentTable) -> tuple[dict[str, int], dict[str, Any]]
         "score_conflicts": spread(scored["annotator"], scored["conflicts"]),
         "score_checked": spread(scored["annotator"], scored["checked"]),
     }
+    return ids, per_annotator
+
+
+def _consistency_details(
+    items: dict[str, Any], ids: npt.NDArray[np.int64], per_annotator: dict[str, Any]
+) -> dict[str, Any]:
+    """The cyclic items and the inconsistent annotators a report lists, the most cycles or
+    inconsistencies first, at most CONSISTENCY_LISTED of each."""
     wrong = (
         per_annotator["intransitive"]
         + per_annotator["tie_contradictions"]
@@ -428,7 +438,7 @@ def _transitivity(table: JudgmentTable) -> tuple[dict[str, int], dict[str, Any]]
     inconsistent = inconsistent[np.argsort(-wrong[inconsistent], kind="stable")]
     cyclic = np.flatnonzero(items["cycles"] > 0)
     cyclic = cyclic[np.argsort(-items["cycles"][cyclic], kind="stable")][:CONSISTENCY_LISTED]
-    details = {
+    return {
         "n_cyclic_items": int((items["cycles"] > 0).sum()),
         "cyclic_items": [
             {
@@ -448,6 +458,18 @@ def _transitivity(table: JudgmentTable) -> tuple[dict[str, int], dict[str, Any]]
             for i in inconsistent[:CONSISTENCY_LISTED]
         ],
     }
+
+
+def _transitivity(table: JudgmentTable) -> tuple[dict[str, int], dict[str, Any]]:
+    """The transitivity counts, and the details behind them: which items' majorities go
+    round in a cycle, and which annotators' own votes on an item form intransitive triads or
+    tie contradictions (ties and strict votes only: "both bad" ranks nothing) or choose
+    against their own criterion answers."""
+    usable, model_a, model_b, outcome = _outcomes(table)
+    global_ = transitivity_global(model_a, model_b, outcome, n_models=len(table.models))
+    items = transitivity_items(table.item[usable], model_a, model_b, outcome)
+    ids, per_annotator = _annotator_consistency(table, usable, model_a, model_b, outcome, items)
+    details = _consistency_details(items, ids, per_annotator)
     counts = {
         "cycles": int(global_["cycles"]),
         "triads_checked": int(global_["triads_checked"]),
@@ -686,6 +708,81 @@ def _last_judgment_id(project: Project) -> int:
     ) or 0
 
 
+def _kind_parts(
+    second: _SecondThread,
+    project: Project,
+    table: JudgmentTable,
+    ranks: RankingTable | None,
+    kinds: dict[str, Any],
+    criteria: list[Criterion],
+    n_boot: int,
+) -> dict[str, tuple]:
+    """For each annotator kind with judgments of its own: its rows, their regular (not
+    gold) part, the overall and bare-choice ratings, and its agreement reports (and, in a
+    ranking project, its rankings and their agreement) handed to the second thread."""
+    parts: dict[str, tuple] = {}
+    for kind, mask in kinds.items():
+        if isinstance(mask, str):
+            continue
+        rows = table.subset(mask)
+        regular = rows.subset(~rows.is_gold)
+        ratings, overall, choice = _kind_ratings(regular, project, criteria)
+        agreement = second.submit(agreement_reports, ratings, n_boot=n_boot)
+        kind_ranks, listwise = None, None
+        if ranks is not None:
+            kind_ranks = ranks.subset(_ranking_kind_masks(ranks)[kind])
+            regular_ranks = kind_ranks.subset(~kind_ranks.is_gold)
+            overall = _rank_ratings(regular_ranks)
+            listwise = second.submit(_ranking_overall, regular_ranks, n_boot)
+        parts[kind] = (rows, regular, overall, choice, agreement, kind_ranks, listwise)
+    return parts
+
+
+def _boards(
+    second: _SecondThread,
+    project: Project,
+    table: JudgmentTable,
+    ranks: RankingTable | None,
+    regular_rows: npt.NDArray[np.bool_],
+    n_boot: int,
+) -> dict[str, Any]:
+    """Every leaderboard variant: fitted on the second thread, kept as counts to fit when
+    first asked for (those with flagged annotators), or the name of the variant it equals."""
+    flagged_ids = [row["pk"] for row in flagged_annotator_ids(project=project)]
+    flagged = np.isin(table.annotator, np.array(flagged_ids, dtype=np.int64))
+    boards: dict[str, Any] = {}
+    if project.is_pairwise:
+        counts = _vote_counts(table, regular_rows, flagged)
+        for name, tables in counts.items():
+            if not isinstance(tables, tuple):
+                boards[name] = tables
+            elif name.endswith(WITH_FLAGGED):
+                boards[name] = _counts_for_later(tables, table.models, n_boot)
+            else:
+                boards[name] = second.submit(leaderboard_from_counts, *tables, n_boot=n_boot)
+    if ranks is not None:
+        ranked_by_flagged = np.isin(ranks.annotator, np.array(flagged_ids, dtype=np.int64))
+        for name, rows in _ranking_board_counts(ranks, ranked_by_flagged).items():
+            boards[name] = (
+                rows
+                if rows is None or isinstance(rows, str)
+                else second.submit(_ranking_leaderboards, rows, n_boot)
+            )
+    return boards
+
+
+def _leaderboards(
+    boards: dict[str, Any], table: JudgmentTable, ranks: RankingTable | None
+) -> dict[str, Any]:
+    """The leaderboards as stored, once the second thread has fitted them."""
+    present = _ranking_board if ranks is not None else _board
+    names = ranks.models if ranks is not None else table.models
+    return {
+        name: present(board.value, names) if isinstance(board, _Job) else board
+        for name, board in boards.items()
+    }
+
+
 def report_compute(
     *, project: Project, n_boot: int = N_BOOT, up_to_id: int | None = None
 ) -> AgreementReport:
@@ -705,43 +802,8 @@ def report_compute(
     with ThreadPoolExecutor(max_workers=1) as pool:
         second = _SecondThread(pool)
         try:
-            parts: dict[str, tuple] = {}
-            for kind, mask in kinds.items():
-                if isinstance(mask, str):
-                    continue
-                rows = table.subset(mask)
-                regular = rows.subset(~rows.is_gold)
-                ratings, overall, choice = _kind_ratings(regular, project, criteria)
-                agreement = second.submit(agreement_reports, ratings, n_boot=n_boot)
-                kind_ranks, listwise = None, None
-                if ranks is not None:
-                    kind_ranks = ranks.subset(_ranking_kind_masks(ranks)[kind])
-                    regular_ranks = kind_ranks.subset(~kind_ranks.is_gold)
-                    overall = _rank_ratings(regular_ranks)
-                    listwise = second.submit(_ranking_overall, regular_ranks, n_boot)
-                parts[kind] = (rows, regular, overall, choice, agreement, kind_ranks, listwise)
-            flagged_ids = [row["pk"] for row in flagged_annotator_ids(project=project)]
-            flagged = np.isin(table.annotator, np.array(flagged_ids, dtype=np.int64))
-            boards: dict[str, Any] = {}
-            if project.is_pairwise:
-                counts = _vote_counts(table, regular_rows, flagged)
-                for name, tables in counts.items():
-                    if not isinstance(tables, tuple):
-                        boards[name] = tables
-                    elif name.endswith(WITH_FLAGGED):
-                        boards[name] = _counts_for_later(tables, table.models, n_boot)
-                    else:
-                        boards[name] = second.submit(
-                            leaderboard_from_counts, *tables, n_boot=n_boot
-                        )
-            if ranks is not None:
-                ranked_by_flagged = np.isin(ranks.annotator, np.array(flagged_ids, dtype=np.int64))
-                for name, rows in _ranking_board_counts(ranks, ranked_by_flagged).items():
-                    boards[name] = (
-                        rows
-                        if rows is None or isinstance(rows, str)
-                        else second.submit(_ranking_leaderboards, rows, n_boot)
-                    )
+            parts = _kind_parts(second, project, table, ranks, kinds, criteria, n_boot)
+            boards = _boards(second, project, table, ranks, regular_rows, n_boot)
             references = task_references(project=project) if project.is_pairwise else None
             with transaction.atomic():
                 _, humans, human_overall, human_choice, *_ = parts["human"]
@@ -772,12 +834,7 @@ def report_compute(
                     }
                     for kind in ANNOTATOR_KINDS
                 }
-                present = _ranking_board if ranks is not None else _board
-                names = ranks.models if ranks is not None else table.models
-                leaderboards = {
-                    name: present(board.value, names) if isinstance(board, _Job) else board
-                    for name, board in boards.items()
-                }
+                leaderboards = _leaderboards(boards, table, ranks)
                 stored = AgreementReport.objects.create(
                     project=project,
                     computed_at=timezone.now(),

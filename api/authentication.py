@@ -5,18 +5,45 @@ looked up among both kinds of token (annotation.services.tokens): the user's
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import connection
+from psycopg import sql
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, TokenAuthentication
 from rest_framework.authtoken.models import Token
 
 from annotation.models import Annotator, ApiToken
-from annotation.rows import field_from_db, model_columns, model_from_row, model_select
+from annotation.pg import table, text
+from annotation.pg.rows import field_from_db, model_columns, model_from_row, model_select
 from annotation.services.tokens import api_key_hash, api_token_used
 from api.throttling import AnonymousThrottle, FailedTokenThrottle
+
+
+@cache
+def _credentials_sql() -> str:
+    """The token's user and annotator by key (a plain token) or key hash (a named one),
+    composed once per process."""
+    user_model = get_user_model()
+    return text(
+        sql.SQL(
+            "SELECT k.named_id, k.last_used_at, {user_columns}, {annotator_columns} FROM ("
+            "SELECT CAST(NULL AS bigint) AS named_id, NULL AS last_used_at, user_id "
+            "FROM {token} WHERE key = %s UNION ALL "
+            "SELECT id, last_used_at, user_id FROM {api_token} WHERE key_hash = %s) k "
+            "JOIN {user} u ON u.id = k.user_id "
+            "LEFT JOIN {annotator} a ON a.user_id = u.id"
+        ).format(
+            user_columns=sql.SQL(model_select(user_model, "u")),
+            annotator_columns=sql.SQL(model_select(Annotator, "a")),
+            token=table(Token),
+            api_token=table(ApiToken),
+            user=table(user_model),
+            annotator=table(Annotator),
+        )
+    )
 
 
 class AnnotatorTokenAuthentication(TokenAuthentication):
@@ -30,23 +57,13 @@ class AnnotatorTokenAuthentication(TokenAuthentication):
             raise
 
     def authenticate_credentials(self, key: str) -> tuple[Any, Token | ApiToken]:
-        user_model = get_user_model()
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT k.named_id, k.last_used_at, {model_select(user_model, 'u')}, "
-                f"{model_select(Annotator, 'a')} FROM ("
-                f"SELECT CAST(NULL AS bigint) AS named_id, NULL AS last_used_at, user_id "
-                f"FROM {Token._meta.db_table} WHERE key = %s UNION ALL "
-                f"SELECT id, last_used_at, user_id FROM {ApiToken._meta.db_table} "
-                f"WHERE key_hash = %s) k "
-                f"JOIN {user_model._meta.db_table} u ON u.id = k.user_id "
-                f"LEFT JOIN {Annotator._meta.db_table} a ON a.user_id = u.id",
-                [key, api_key_hash(key)],
-            )
+            cursor.execute(_credentials_sql(), [key, api_key_hash(key)])
             row = cursor.fetchone()
         if row is None:
             raise exceptions.AuthenticationFailed("Invalid token.")
         named_id, last_used_at = row[:2]
+        user_model = get_user_model()
         middle = 2 + len(model_columns(user_model))
         user = model_from_row(user_model, row[2:middle])
         annotator_row = row[middle:]

@@ -24,9 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-import psycopg
 import pyarrow as pa
-import pyarrow.csv as pacsv
 from django.db.models import (
     Aggregate,
     Avg,
@@ -47,7 +45,7 @@ from django.db.models import (
 )
 from django.db.models.fields.json import KeyTextTransform
 
-from annotation.db import read_connection
+from annotation import pg
 from annotation.exports.fields import ANNOTATORS, LABELS
 from annotation.exports.plan import ExportPlan, rubric_score_column
 from annotation.exports.query import ExportFilters
@@ -64,27 +62,20 @@ from annotation.models import (
     Response,
     Task,
 )
+from annotation.pg.arrays import sql_arrays
+from annotation.pg.copy_out import WireColumn, select_batches, sql_rows
 from annotation.selectors.adjudications import (
     adjudicated_after,
     adjudicated_labels,
     researcher_pseudonym,
 )
-from annotation.selectors.judgment_table import CHOICES, unpack_array
+from annotation.selectors.judgment_table import CHOICES
 from annotation.selectors.quality import flagged_annotator_ids
 from annotation.stats import TaskLabels, task_labels
 
 EXPORT_CHUNK = 2000
 DETAIL_CHUNK = 500
 DECIDED = ("a", "b")
-
-
-@dataclass(frozen=True)
-class WireColumn:
-    """One column of the COPY: its name in the batches, what to select, its Arrow type."""
-
-    name: str
-    expression: Any  # what a queryset selects for it (None in hand-written SQL)
-    type: pa.DataType
 
 
 def iso_time(moment: datetime) -> str:
@@ -369,13 +360,12 @@ def decide_pair(
 def _around(template: str, subquery: QuerySet) -> tuple[str, tuple[Any, ...]]:
     """A hand-written statement around a queryset's SQL ({subquery}; {task}, {item} and
     {response} name those tables), with the queryset's parameters."""
-    quote = read_connection().ops.quote_name
     sql, params = subquery.query.sql_with_params()
     statement = template.format(
         subquery=sql,
-        task=quote(Task._meta.db_table),
-        item=quote(Item._meta.db_table),
-        response=quote(Response._meta.db_table),
+        task=pg.text(pg.table(Task)),
+        item=pg.text(pg.table(Item)),
+        response=pg.text(pg.table(Response)),
     )
     return statement, tuple(params)
 
@@ -565,32 +555,7 @@ def _vote_arrays(*, project: Project, filters: ExportFilters) -> dict[str, np.nd
     votes = passing_judgments(project=project, filters=filters).filter(choice__in=CHOICES)
     selected = votes.order_by().values_list(*(column.expression for column in columns))
     sql, params = selected.query.sql_with_params()
-    return sql_arrays(sql, params, columns)
-
-
-def sql_arrays(
-    sql: str, params: Sequence[Any], columns: Sequence[WireColumn]
-) -> dict[str, np.ndarray]:
-    """The integer columns of a query's rows as numpy arrays: on PostgreSQL each column as
-    one binary array (array_send(array_agg(...)), as the report reads its judgments: a
-    million rows cross the wire as a few values, read without parsing)."""
-    names = [column.name for column in columns]
-    connection = read_connection()
-    if connection.vendor == "postgresql":
-        aggregated = ", ".join(f"array_send(array_agg(rows.{name}::int8))" for name in names)
-        statement = f"SELECT {aggregated} FROM ({sql}) AS rows({', '.join(names)})"
-        connection.ensure_connection()
-        # Binary results need psycopg's own (server-side binding) cursor.
-        with psycopg.Cursor(connection.connection) as cursor:
-            cursor.execute(statement, params, binary=True)
-            blobs = cursor.fetchone()
-        return {name: unpack_array(blob) for name, blob in zip(names, blobs, strict=True)}
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        values = list(zip(*cursor.fetchall(), strict=True)) or [() for _ in columns]
-    return {
-        name: np.array(value, dtype=np.int64) for name, value in zip(names, values, strict=True)
-    }
+    return sql_arrays(sql, params, [column.name for column in columns])
 
 
 class _LabelWalk:
@@ -711,13 +676,12 @@ def label_rows(*, project: Project, filters: ExportFilters) -> Iterator[dict[str
         return
     walk = _LabelWalk(labels)
     columns = walk.columns
-    quote = read_connection().ops.quote_name
     after, params = _adjudicated_after_sql(filters.since)
     sql = LABEL_TASKS.format(
-        task=quote(Task._meta.db_table),
-        item=quote(Item._meta.db_table),
-        response=quote(Response._meta.db_table),
-        adjudication=quote(Adjudication._meta.db_table),
+        task=pg.text(pg.table(Task)),
+        item=pg.text(pg.table(Item)),
+        response=pg.text(pg.table(Response)),
+        adjudication=pg.text(pg.table(Adjudication)),
         after=after,
     )
     rows = sql_rows(sql, [*params, project.pk], LABEL_TASK_COLUMNS)
@@ -1073,13 +1037,6 @@ def annotator_export_rows(*, project: Project, filters: ExportFilters) -> Iterat
 
 # ---------------------------------------------------------------- judgments through COPY
 
-# The raw judgments leave PostgreSQL as CSV through `COPY ... TO STDOUT` (as cheap as any read
-# of those rows) and are decoded by pyarrow's CSV reader into typed columns, a block at a time:
-# no Python object per row. Parquet is written from those columns; JSON Lines are assembled
-# from them with vectorised string functions, keys in the order of judgment_records.
-
-COPY_BLOCK_BYTES = 512 * 1024  # bigger blocks are no faster and hold more memory
-
 
 class UTCTime(Func):
     """A timestamp as iso_time writes it (UTC, always with microseconds), in PostgreSQL."""
@@ -1146,68 +1103,6 @@ def judgment_wire_columns(
         WireColumn("rubric_version", "rubric_version", integer),
     ]
     return tuple(head + body + tail)
-
-
-def copy_batches(
-    sql: str,
-    params: Sequence[Any],
-    columns: Sequence[WireColumn],
-    *,
-    block_bytes: int = COPY_BLOCK_BYTES,
-) -> Iterator[pa.RecordBatch]:
-    """The rows of a query as Arrow record batches of about `block_bytes` of CSV each, read
-    from `COPY (<sql>) TO STDOUT` while the database still sends the rest (PostgreSQL). COPY
-    hands out whole rows, so each block is parsed on its own, in this thread. CSV tells NULL
-    (an empty field) from an empty string (a quoted one)."""
-    options = {
-        "read_options": pacsv.ReadOptions(
-            column_names=[column.name for column in columns], use_threads=False
-        ),
-        "parse_options": pacsv.ParseOptions(newlines_in_values=True),
-        "convert_options": pacsv.ConvertOptions(
-            column_types={column.name: column.type for column in columns},
-            null_values=[""],
-            strings_can_be_null=True,
-            quoted_strings_can_be_null=False,
-            true_values=["t"],
-            false_values=["f"],
-        ),
-    }
-    with (
-        read_connection().cursor() as cursor,
-        cursor.cursor.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", params) as copy,
-    ):
-        block = bytearray()
-        for row in copy:
-            block += row
-            if len(block) >= block_bytes:
-                yield from pacsv.read_csv(pa.py_buffer(block), **options).to_batches()
-                block = bytearray()
-        if block:
-            yield from pacsv.read_csv(pa.py_buffer(block), **options).to_batches()
-
-
-def select_batches(
-    queryset: QuerySet, columns: Sequence[WireColumn], **options: Any
-) -> Iterator[pa.RecordBatch]:
-    """copy_batches of the columns' expressions selected from a queryset."""
-    selected = queryset.values_list(*(column.expression for column in columns))
-    sql, params = selected.query.sql_with_params()
-    return copy_batches(sql, params, columns, **options)
-
-
-def sql_rows(sql: str, params: Sequence[Any], columns: Sequence[WireColumn]) -> Iterator[tuple]:
-    """The rows of a query as tuples, read a block at a time: through COPY and Arrow on
-    PostgreSQL, from the cursor elsewhere. JSON columns come as their text."""
-    connection = read_connection()
-    if connection.vendor == "postgresql":
-        for batch in copy_batches(sql, params, columns):
-            yield from zip(*(column.to_pylist() for column in batch.columns), strict=True)
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        while rows := cursor.fetchmany(EXPORT_CHUNK):
-            yield from rows
 
 
 def _plan_batches(plan: ExportPlan) -> Iterator[pa.RecordBatch]:

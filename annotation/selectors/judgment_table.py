@@ -26,6 +26,7 @@ from django.db.models.lookups import Exact
 
 from annotation.db import read_connection
 from annotation.models import Criterion, Judgment, Project, Task
+from annotation.pg.arrays import binary_row, unpack_array
 
 CHOICES = ("a", "b", "tie", "both_bad")
 REFERENCE_CHOICES = ("a", "b", "tie")
@@ -461,30 +462,6 @@ def _used_models(
     return renumber[model_a], renumber[model_b], [names[i] for i in used]
 
 
-#: array_send's element types: the OIDs of int4, int8 and float8, and their wire formats.
-_ELEMENT_TYPES = {23: ">i4", 20: ">i8", 701: ">f8"}
-
-
-def unpack_array(blob: bytes | None) -> npt.NDArray:
-    """A one-dimensional array from PostgreSQL's binary array format (what array_send
-    returns): a 12-byte header, the length and lower bound, then each element after its
-    4-byte length. Every column is coalesced, so an element is never NULL."""
-    if blob is None:  # array_agg over no rows
-        return np.empty(0, dtype=np.int64)
-    n_dims, has_nulls, element_type = np.frombuffer(blob, dtype=">i4", count=3)
-    wire = _ELEMENT_TYPES[int(element_type)]
-    native = np.dtype(wire).newbyteorder("=")
-    if n_dims == 0:
-        return np.empty(0, dtype=native)
-    if n_dims != 1 or has_nulls:
-        raise ValueError("expected a one-dimensional array without NULLs")
-    length = int(np.frombuffer(blob, dtype=">i4", count=1, offset=12)[0])
-    elements = np.frombuffer(
-        blob, dtype=np.dtype([("size", ">i4"), ("value", wire)]), count=length, offset=20
-    )
-    return elements["value"].astype(native if native.kind == "f" else np.int64)
-
-
 REFERENCES_SQL = """
 SELECT array_send(array_agg(t.id)), array_send(array_agg(
     CASE i.reference ->> 'preferred' WHEN ra.external_id THEN 0 WHEN rb.external_id THEN 1
@@ -505,10 +482,8 @@ def task_references(*, project: Project) -> tuple[npt.NDArray[np.int64], npt.NDA
     binary arrays (no row per task crosses the wire), elsewhere through the ORM."""
     connection = read_connection()
     if connection.vendor == "postgresql":
-        connection.ensure_connection()
-        with psycopg.Cursor(connection.connection) as cursor:
-            cursor.execute(REFERENCES_SQL, [project.pk, project.pk], binary=True)
-            task, code = (unpack_array(blob) for blob in cursor.fetchone())
+        row = binary_row(REFERENCES_SQL, [project.pk, project.pk])
+        task, code = (unpack_array(blob) for blob in row)
         order = np.argsort(task, kind="stable")
         return task[order], code[order]
     preferred = KeyTextTransform("preferred", "item__reference")

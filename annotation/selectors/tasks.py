@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from annotation.models import Assignment, Criterion, Project, Response, Task
 from annotation.numbers import BIGINT_MAX, ascii_int
+from annotation.pg.rows import model_columns, model_from_row, model_select
 from annotation.rankings import screen_labels
-from annotation.rows import model_columns, model_from_row, model_select
 
 
 def project_by_slug(*, slug: str) -> Project | None:

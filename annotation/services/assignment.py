@@ -23,7 +23,7 @@ from annotation.models import (
     Response,
     Task,
 )
-from annotation.rows import db_time, field_from_db, model_columns, model_from_row, model_select
+from annotation.pg.rows import db_time, field_from_db, model_columns, model_from_row, model_select
 from annotation.selectors.projects import projects_managed_by
 from ops.metrics import LEASES_HANDED_OUT
 

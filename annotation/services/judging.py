@@ -24,8 +24,8 @@ from annotation.errors import (
 )
 from annotation.models import Annotator, Assignment, Criterion, Judgment, Project, Task
 from annotation.numbers import ascii_int
+from annotation.pg.rows import db_time, field_from_db
 from annotation.rankings import RankingInvalid, ranking_check, ranking_translate, screen_labels
-from annotation.rows import db_time, field_from_db
 from annotation.selectors.tasks import criteria_of
 from annotation.services.assignment import project_check_open_for
 from annotation.services.quality import annotator_stats_record, gold_answer_matches

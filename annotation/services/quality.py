@@ -7,15 +7,18 @@ exports by default.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.utils import timezone
+from psycopg import sql
 
+from annotation import pg
 from annotation.errors import QUIZ_FAILED_REASON, AnnotatorBlocked
 from annotation.models import Annotator, AnnotatorStats, Judgment, Project, Task
-from annotation.rows import db_time, model_from_row, model_select
+from annotation.pg.rows import db_time, model_from_row, model_select
 
 FLAG_TOO_FAST = "too_fast"
 FLAG_ONE_SIDE = "one_side"
@@ -86,6 +89,32 @@ def _side_counts(task: Task, judgment: Judgment) -> tuple[int, int]:
     return 1, int(chosen == judgment.shown_left_id)
 
 
+@cache
+def _stats_add_sql() -> str:
+    """Add one judgment's counts to the annotator's row (made if missing), returning the
+    row; composed once per process."""
+    table = pg.table(AnnotatorStats)
+    counters = [sql.Identifier(name) for name in _COUNTERS]
+    return pg.text(
+        sql.SQL(
+            "INSERT INTO {table} (project_id, annotator_id, {counters}, "
+            "qualified, flags, is_blocked, blocked_reason, updated_at) "
+            "VALUES (%s, %s, {placeholders}, NULL, '[]', %s, '', %s) "
+            "ON CONFLICT (project_id, annotator_id) DO UPDATE SET {sums}, "
+            "updated_at = excluded.updated_at RETURNING {columns}"
+        ).format(
+            table=table,
+            counters=sql.SQL(", ").join(counters),
+            placeholders=sql.SQL(", ").join([sql.SQL("%s")] * len(counters)),
+            sums=sql.SQL(", ").join(
+                sql.SQL("{name} = {table}.{name} + excluded.{name}").format(name=name, table=table)
+                for name in counters
+            ),
+            columns=sql.SQL(model_select(AnnotatorStats)),
+        )
+    )
+
+
 def annotator_stats_record(*, project: Project, task: Task, judgment: Judgment) -> AnnotatorStats:
     """Fold one new judgment into the annotator's figures; runs inside the vote's
     transaction. One upsert adds the counts, so concurrent votes add up (the row stays
@@ -103,15 +132,9 @@ def annotator_stats_record(*, project: Project, task: Task, judgment: Judgment) 
         "gold_correct": int(bool(judgment.gold_correct)),
         "seconds_total": seconds,
     }
-    table = AnnotatorStats._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (project_id, annotator_id, {', '.join(_COUNTERS)}, "
-            "qualified, flags, is_blocked, blocked_reason, updated_at) "
-            f"VALUES (%s, %s, {', '.join(['%s'] * len(_COUNTERS))}, NULL, '[]', %s, '', %s) "
-            "ON CONFLICT (project_id, annotator_id) DO UPDATE SET "
-            + ", ".join(f"{name} = {table}.{name} + excluded.{name}" for name in _COUNTERS)
-            + f", updated_at = excluded.updated_at RETURNING {model_select(AnnotatorStats)}",
+            _stats_add_sql(),
             [
                 project.pk,
                 judgment.annotator_id,

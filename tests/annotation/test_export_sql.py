@@ -21,14 +21,12 @@ from annotation.exports.encoders import (
 from annotation.exports.plan import export_plan
 from annotation.exports.query import ExportFilters, ExportQuery
 from annotation.exports.readers import (
-    WireColumn,
     export_rows,
     judgment_wire_columns,
     judgments_for_export,
-    select_batches,
-    sql_rows,
 )
 from annotation.models import Judgment
+from annotation.pg.copy_out import WireColumn, select_batches, sql_rows
 from annotation.services.importing import items_import
 from annotation.services.judgment_import import judgments_import
 from tests.factories import CriterionFactory, ProjectFactory, import_items, rubric_project

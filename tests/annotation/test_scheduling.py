@@ -13,40 +13,28 @@ import pytest
 from annotation import scheduling
 from config.celery import app
 from tests.processes import ROOT, run_python
-
-#: Code that must reach the tasks only through annotation.scheduling.
-LAYERS = ("annotation", "api", "ops")
-TASKS_OWN = {ROOT / "annotation" / "tasks.py"}
+from tests.sources import lines_where
 
 
-def _imports_of_the_tasks(path: Path) -> list[int]:
-    """Lines of `path` that import annotation.tasks, at module level or inside a function."""
-    lines = []
-    package = ".".join(path.relative_to(ROOT).parts[:-1])
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parent = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
-                base = f"{parent}.{base}" if base else parent
-            names = [base, *(f"{base}.{alias.name}" for alias in node.names)]
-        else:
-            continue
-        if scheduling.TASK_MODULE in names:
-            lines.append(node.lineno)
-    return lines
+def _imports_the_tasks(node: ast.AST, path: Path) -> bool:
+    """An import of annotation.tasks, at module level or inside a function."""
+    if isinstance(node, ast.Import):
+        names = [alias.name for alias in node.names]
+    elif isinstance(node, ast.ImportFrom):
+        base = node.module or ""
+        if node.level:
+            package = ".".join(path.relative_to(ROOT).parts[:-1])
+            parent = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+            base = f"{parent}.{base}" if base else parent
+        names = [base, *(f"{base}.{alias.name}" for alias in node.names)]
+    else:
+        return False
+    return scheduling.TASK_MODULE in names
 
 
 def test_no_module_but_the_tasks_own_imports_the_tasks():
-    found = {
-        str(path.relative_to(ROOT)): lines
-        for layer in LAYERS
-        for path in sorted((ROOT / layer).rglob("*.py"))
-        if path not in TASKS_OWN and (lines := _imports_of_the_tasks(path))
-    }
-    assert found == {}
+    tasks_own = ROOT / "annotation" / "tasks.py"
+    assert lines_where(_imports_the_tasks, skip=lambda path: path == tasks_own) == {}
 
 
 PROBE = """

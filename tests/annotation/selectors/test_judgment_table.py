@@ -185,34 +185,6 @@ def test_postgres_arrays_equal_the_orm_rows(pairwise):
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize(
-    ("sql", "expected"),
-    [
-        ("ARRAY[3, -1, 9007199254740993]::int8[]", [3, -1, 9007199254740993]),
-        ("ARRAY[2, -1]::int4[]", [2, -1]),
-        ("ARRAY[0.5, 'NaN']::float8[]", [0.5, math.nan]),
-        ("'{}'::int8[]", []),
-        ("NULL::int8[]", []),
-    ],
-)
-def test_binary_arrays_are_read_exactly(sql, expected):
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT encode(array_send({sql}), 'hex')")
-        (hex_value,) = cursor.fetchone()
-    values = selector.unpack_array(None if hex_value is None else bytes.fromhex(hex_value))
-    np.testing.assert_array_equal(values, np.array(expected, dtype=values.dtype))
-
-
-@pytest.mark.postgres
-def test_a_null_element_is_refused_rather_than_misread():
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT encode(array_send(ARRAY[1, NULL]::int8[]), 'hex')")
-        (hex_value,) = cursor.fetchone()
-    with pytest.raises(ValueError, match="NULL"):
-        selector.unpack_array(bytes.fromhex(hex_value))
-
-
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_large_project_is_read_in_two_halves_in_one_snapshot(pairwise, monkeypatch):
     """Above SPLIT_MIN_SPAN ids the upper half comes from a second connection at the same

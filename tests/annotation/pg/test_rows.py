@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import connection
 
 from annotation.models import Item, Task
-from annotation.rows import field_from_db, model_from_row, model_select
+from annotation.pg.rows import field_from_db, model_from_row, model_select
 from tests.factories import ProjectFactory, import_items
 
 

@@ -1,4 +1,5 @@
-"""Model instances from hand-written SQL, for the hot paths (next task, vote).
+"""Model instances from hand-written SQL, for the hot paths (next task, vote); the same SQL
+runs on SQLite.
 
 The ORM spends more time building a multi-table query than PostgreSQL spends running it;
 on the two requests every vote makes, the SQL is written once here and the rows are turned
@@ -14,6 +15,9 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import Model
+from psycopg import sql
+
+from annotation.pg import text
 
 Converter = Callable[[Any, Any, Any], Any]
 
@@ -31,9 +35,8 @@ def model_select(model: type[Model], alias: str | None = None) -> str:
 
 @cache
 def _select_list(model: type[Model], alias: str | None, vendor: str) -> str:
-    quote = connection.ops.quote_name
-    prefix = f"{alias}." if alias else ""
-    return ", ".join(f"{prefix}{quote(column)}" for column in model_columns(model))
+    prefix = sql.SQL(f"{alias}." if alias else "")
+    return text(sql.SQL(", ").join(prefix + sql.Identifier(c) for c in model_columns(model)))
 
 
 @cache

@@ -3,13 +3,14 @@
 On PostgreSQL every column comes as one binary array (`array_send(array_agg(...))`): a
 million judgments cross the wire as a few dozen values instead of a million rows, and numpy
 reads them without parsing; a large project is read in two halves at once (see
-_read_with_arrays). The task-level columns (item, the response shown first,
+_arrays_fetched). The task-level columns (item, the response shown first,
 the models) come once per task and are joined to the judgments in numpy. Elsewhere the rows
 come through the ORM. Every column is numeric: codes are computed in SQL.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 
@@ -295,7 +296,43 @@ LOWER_SHARE = 0.42
 def _read_with_arrays(
     project: Project, criteria: list[Criterion], up_to_id: int | None
 ) -> JudgmentTable:
-    """PostgreSQL: judgments, tasks, models and model judges as arrays, in one snapshot.
+    """PostgreSQL: judgments, tasks, models and model judges as arrays, in one snapshot
+    (_arrays_fetched), joined in numpy."""
+    columns, params = _judgment_columns(project, criteria)
+    row, upper_row = _arrays_fetched(project, columns, params, up_to_id)
+    width = len(columns)
+    task_id, task_item, task_response_a, task_response_b = map(unpack_array, row[width : width + 4])
+    judgment, task = _judgments_on_tasks(row[:width], upper_row, task_id)
+    model_a, model_b, models = _task_models(
+        row[width + 4] or [], row[width + 5] or [], task_response_a, task_response_b, task
+    )
+    shown_left, codes = judgment[3], judgment[5]
+    return JudgmentTable(
+        judgment=judgment[0],
+        task=judgment[1],
+        item=task_item[task],
+        annotator=judgment[2],
+        is_model=np.isin(judgment[2], unpack_array(row[width + 6])),
+        choice=(codes & (2**_CHOICE_BITS - 1)) - 1,
+        strength=(codes >> _STRENGTH_SHIFT) - 1,
+        left_is_a=np.where(
+            shown_left == MISSING, MISSING, shown_left == task_response_a[task]
+        ).astype(np.int64),
+        seconds=judgment[4].astype(np.float64, copy=False),
+        is_gold=((codes >> _IS_GOLD_SHIFT) & 1) == 1,
+        gold_correct=((codes >> _GOLD_CORRECT_SHIFT) & 3) - 1,
+        model_a=model_a,
+        model_b=model_b,
+        models=models,
+        criteria=_criteria_codes(project, criteria, judgment[6:]),
+    )
+
+
+def _arrays_fetched(
+    project: Project, columns: list[str], params: list, up_to_id: int | None
+) -> tuple[tuple, tuple | None]:
+    """The row of judgment arrays (the lower half of the ids), tasks, models and model
+    judges, and the row of the upper half's judgment arrays (None when read in one).
 
     Aggregating a million judgments keeps a PostgreSQL backend busy for about a second while
     this process waits, so a large project is read in two halves of its judgment ids at once:
@@ -303,7 +340,6 @@ def _read_with_arrays(
     parallel jobs do). Inside an outer transaction the other connection would not see this
     one's uncommitted rows, so there it is one statement.
     """
-    columns, params = _judgment_columns(project, criteria)
     judgments_sql = (
         f"SELECT {', '.join(f'array_send({column})' for column in columns)} "
         "FROM annotation_judgment j WHERE j.project_id = %s AND j.id > %s AND j.id <= %s"
@@ -325,11 +361,7 @@ def _read_with_arrays(
         if split:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         _jit_for_one_pass(cursor)
-        first, last_found = _judgment_id_range(cursor, project, last)
-        middle = first + int((last_found - first) * LOWER_SHARE)
-        halves = [(first - 1, middle), (middle, last_found)]
-        if not split or last_found - first < SPLIT_MIN_SPAN:
-            halves = [(first - 1, last_found)]
+        halves = _id_halves(*_judgment_id_range(cursor, project, last), split=split)
         with ThreadPoolExecutor(max_workers=1) as pool:
             upper = None
             if len(halves) == 2:
@@ -348,27 +380,49 @@ def _read_with_arrays(
                 binary=True,
             )
             row = cursor.fetchone()
-            upper_row = upper.result() if upper is not None else None
-    width = len(columns)
-    judgment = [unpack_array(blob) for blob in row[:width]]
-    if upper_row is not None:
-        judgment = [
-            np.concatenate([lower, unpack_array(blob)])
-            for lower, blob in zip(judgment, upper_row, strict=True)
-        ]
-    task_id, task_item, task_response_a, task_response_b = map(unpack_array, row[width : width + 4])
-    model_names, model_responses = row[width + 4] or [], row[width + 5] or []
-    model_annotators = unpack_array(row[width + 6])
+            return row, upper.result() if upper is not None else None
 
+
+def _id_halves(first: int, last: int, *, split: bool) -> list[tuple[int, int]]:
+    """The judgment id ranges (exclusive start, inclusive end) read at once: two when
+    `split` allows it and the project is large, else one."""
+    if not split or last - first < SPLIT_MIN_SPAN:
+        return [(first - 1, last)]
+    middle = first + int((last - first) * LOWER_SHARE)
+    return [(first - 1, middle), (middle, last)]
+
+
+def _judgments_on_tasks(
+    lower: Sequence[bytes | None], upper: Sequence[bytes | None] | None, task_id: npt.NDArray
+) -> tuple[list[npt.NDArray], npt.NDArray[np.int64]]:
+    """The judgment columns (both halves) in id order, and each judgment's position among the
+    project's tasks; a judgment filed under another project's task is left out."""
+    judgment = [unpack_array(blob) for blob in lower]
+    if upper is not None:
+        judgment = [
+            np.concatenate([column, unpack_array(blob)])
+            for column, blob in zip(judgment, upper, strict=True)
+        ]
     ids = judgment[0]
     if not np.all(ids[1:] > ids[:-1]):  # the scan order is nearly, not always, id order
         judgment = [column[np.argsort(ids, kind="stable")] for column in judgment]
     task, found = _positions(judgment[1], task_id)
-    if not found.all():  # a judgment filed under another project's task is left out
+    if not found.all():
         judgment = [column[found] for column in judgment]
         task = task[found]
+    return judgment, task
 
-    # Model names in code point order (as Python sorts them); each response gets its code.
+
+def _task_models(
+    model_names: list[str],
+    model_responses: list[bytes],
+    response_a: npt.NDArray[np.int64],
+    response_b: npt.NDArray[np.int64],
+    task: npt.NDArray[np.int64],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], list[str]]:
+    """The model codes of each judgment's two responses (MISSING for none), found once per
+    task (`response_a`, `response_b`) and spread to the judgments by their `task` positions,
+    numbered over the models shown, in code point order (as Python sorts them)."""
     names = sorted(model_names)
     by_name = dict(zip(model_names, model_responses, strict=True))
     responses = [unpack_array(by_name[name]) for name in names]
@@ -379,29 +433,7 @@ def _read_with_arrays(
         position, known = _positions(response, response_ids)
         return np.where(known, response_code[position], MISSING)
 
-    model_a, model_b, models = _used_models(
-        model_of(task_response_a)[task], model_of(task_response_b)[task], names
-    )
-    shown_left, codes = judgment[3], judgment[5]
-    return JudgmentTable(
-        judgment=judgment[0],
-        task=judgment[1],
-        item=task_item[task],
-        annotator=judgment[2],
-        is_model=np.isin(judgment[2], model_annotators),
-        choice=(codes & (2**_CHOICE_BITS - 1)) - 1,
-        strength=(codes >> _STRENGTH_SHIFT) - 1,
-        left_is_a=np.where(
-            shown_left == MISSING, MISSING, shown_left == task_response_a[task]
-        ).astype(np.int64),
-        seconds=judgment[4].astype(np.float64, copy=False),
-        is_gold=((codes >> _IS_GOLD_SHIFT) & 1) == 1,
-        gold_correct=((codes >> _GOLD_CORRECT_SHIFT) & 3) - 1,
-        model_a=model_a,
-        model_b=model_b,
-        models=models,
-        criteria=_criteria_codes(project, criteria, judgment[6:]),
-    )
+    return _used_models(model_of(response_a)[task], model_of(response_b)[task], names)
 
 
 def _jit_for_one_pass(cursor: psycopg.Cursor) -> None:

@@ -7,6 +7,11 @@ from dataclasses import dataclass
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+
+from annotation.models import Project
+
 if TYPE_CHECKING:
     from django.contrib.admin import ModelAdmin
 
@@ -38,3 +43,8 @@ def console_urlpatterns(project_admin: ModelAdmin) -> list[Any]:
 def console_pages() -> list[ConsolePage]:
     """The pages linked from the project page (a module without PAGE only adds routes)."""
     return [module.PAGE for module in console_modules() if hasattr(module, "PAGE")]
+
+
+def console_project(project_admin: ModelAdmin, request: HttpRequest, project_id: int) -> Project:
+    """The project if this researcher manages it (the console's own scoping), else 404."""
+    return get_object_or_404(project_admin.get_queryset(request), pk=project_id)

@@ -3,6 +3,7 @@ listed oldest first, and a page deciding one at a time by keyboard (htmx swaps i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.core.paginator import Paginator
@@ -14,7 +15,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import push_url
 
-from annotation.console.pages import ConsolePage
+from annotation.console.pages import ConsolePage, console_project
 from annotation.errors import ValidationFailed
 from annotation.i18n import content_attributes
 from annotation.models import Adjudication, Project, Task
@@ -47,11 +48,36 @@ LABEL_NAMES = {"a": "A", "b": "B", "tie": "Tie", "both_bad": "Both bad"}
 
 
 def urlpatterns(project_admin: Any) -> list[Any]:
-    def managed(request: HttpRequest, project_id: int) -> Project:
-        return get_object_or_404(project_admin.get_queryset(request), pk=project_id)
+    site = project_admin.admin_site
+    return [
+        path(
+            "<int:project_id>/review/",
+            site.admin_view(queue_view(project_admin)),
+            name=PAGE.url_name,
+        ),
+        path(
+            "<int:project_id>/review/start/",
+            site.admin_view(first_view(project_admin)),
+            name="annotation_project_review_start",
+        ),
+        path(
+            "<int:project_id>/review/<int:task_id>/",
+            site.admin_view(task_view(project_admin)),
+            name="annotation_project_review_task",
+        ),
+        path(
+            "<int:project_id>/review/<int:task_id>/labels/",
+            site.admin_view(labels_view(project_admin)),
+            name="annotation_project_review_labels",
+        ),
+    ]
 
-    def queue_view(request: HttpRequest, project_id: int) -> HttpResponse:
-        project = managed(request, project_id)
+
+def queue_view(project_admin: Any) -> Callable[..., HttpResponse]:
+    """The review queue: split and gold-contradicting pairwise tasks, a page at a time."""
+
+    def view(request: HttpRequest, project_id: int) -> HttpResponse:
+        project = console_project(project_admin, request, project_id)
         paginator = Paginator(review_queue(project=project), PER_PAGE)
         page = paginator.get_page(request.GET.get("page"))
         context = {
@@ -64,9 +90,15 @@ def urlpatterns(project_admin: Any) -> list[Any]:
         }
         return TemplateResponse(request, "admin/annotation/review_queue.html", context)
 
+    return view
+
+
+def task_view(project_admin: Any) -> Callable[..., HttpResponse]:
+    """One task to adjudicate; its POST records the label and moves to the next task."""
+
     @vary_on_headers("HX-Request")
-    def task_view(request: HttpRequest, project_id: int, task_id: int) -> HttpResponse:
-        project = managed(request, project_id)
+    def view(request: HttpRequest, project_id: int, task_id: int) -> HttpResponse:
+        project = console_project(project_admin, request, project_id)
         task = get_object_or_404(
             Task.objects.select_related("item", "response_a", "response_b"),
             pk=task_id,
@@ -104,10 +136,15 @@ def urlpatterns(project_admin: Any) -> list[Any]:
         response = _task_page(request, project_admin, project, following_task, message=done)
         return push_url(response, url)
 
-    def labels_view(request: HttpRequest, project_id: int, task_id: int) -> HttpResponse:
-        """The task's majority and Dawid-Skene rows, loaded after the page: the fit reads
-        every counted vote of the project, so the card does not wait for it."""
-        project = managed(request, project_id)
+    return view
+
+
+def labels_view(project_admin: Any) -> Callable[..., HttpResponse]:
+    """The task's majority and Dawid-Skene rows, loaded after the page: the fit reads
+    every counted vote of the project, so the card does not wait for it."""
+
+    def view(request: HttpRequest, project_id: int, task_id: int) -> HttpResponse:
+        project = console_project(project_admin, request, project_id)
         task = get_object_or_404(Task, pk=task_id, project=project, response_b__isnull=False)
         labels = review_task_labels(project=project, task=task)
         context = {
@@ -128,8 +165,14 @@ def urlpatterns(project_admin: Any) -> list[Any]:
             request, "admin/annotation/review_task.html#review-computed", context
         )
 
-    def first_view(request: HttpRequest, project_id: int) -> HttpResponse:
-        project = managed(request, project_id)
+    return view
+
+
+def first_view(project_admin: Any) -> Callable[..., HttpResponse]:
+    """ "Start reviewing": the first task waiting, or back to the queue when none is."""
+
+    def view(request: HttpRequest, project_id: int) -> HttpResponse:
+        project = console_project(project_admin, request, project_id)
         first = review_next(project=project, after=0)
         if first is None:
             return HttpResponseRedirect(reverse(f"admin:{PAGE.url_name}", args=[project.pk]))
@@ -137,25 +180,7 @@ def urlpatterns(project_admin: Any) -> list[Any]:
             reverse("admin:annotation_project_review_task", args=[project.pk, first])
         )
 
-    site = project_admin.admin_site
-    return [
-        path("<int:project_id>/review/", site.admin_view(queue_view), name=PAGE.url_name),
-        path(
-            "<int:project_id>/review/start/",
-            site.admin_view(first_view),
-            name="annotation_project_review_start",
-        ),
-        path(
-            "<int:project_id>/review/<int:task_id>/",
-            site.admin_view(task_view),
-            name="annotation_project_review_task",
-        ),
-        path(
-            "<int:project_id>/review/<int:task_id>/labels/",
-            site.admin_view(labels_view),
-            name="annotation_project_review_labels",
-        ),
-    ]
+    return view
 
 
 def _task_page(

@@ -5,13 +5,13 @@ the project page itself never waits for it; "Refresh statistics" forces a recomp
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.templatetags.static import static
 from django.urls import path, reverse
@@ -21,7 +21,7 @@ from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from annotation.charts import agreement_over_time_svg, leaderboard_svg
-from annotation.console.pages import ConsolePage
+from annotation.console.pages import ConsolePage, console_project
 from annotation.models import Project
 from annotation.selectors.consistency import consistency_rows
 from annotation.selectors.quality import (
@@ -50,18 +50,48 @@ METRICS = (
 
 
 def urlpatterns(project_admin: Any) -> list[Any]:
-    def managed(request: HttpRequest, project_id: int) -> Project:
-        return get_object_or_404(project_admin.get_queryset(request), pk=project_id)
+    return [
+        path(
+            "<int:project_id>/statistics/annotators/",
+            project_admin.admin_site.admin_view(quality_view(project_admin)),
+            name="annotation_project_quality",
+        ),
+        path(
+            "<int:project_id>/statistics/consistency/",
+            project_admin.admin_site.admin_view(consistency_view(project_admin)),
+            name="annotation_project_consistency",
+        ),
+        path(
+            "<int:project_id>/statistics/",
+            project_admin.admin_site.admin_view(statistics_view(project_admin)),
+            name=PAGE.url_name,
+        ),
+        path(
+            "<int:project_id>/statistics/refresh/",
+            project_admin.admin_site.admin_view(refresh_view(project_admin)),
+            name="annotation_project_statistics_refresh",
+        ),
+    ]
+
+
+def statistics_view(project_admin: Any) -> Callable[..., HttpResponse]:
+    """The statistics block of a project page (htmx polls it; a full page otherwise)."""
 
     @vary_on_headers("HX-Request")
-    def statistics_view(request: HttpRequest, project_id: int) -> HttpResponse:
-        project = managed(request, project_id)
+    def view(request: HttpRequest, project_id: int) -> HttpResponse:
+        project = console_project(project_admin, request, project_id)
         return _render(request, project_admin, project, report_current(project=project))
+
+    return view
+
+
+def refresh_view(project_admin: Any) -> Callable[..., HttpResponse]:
+    """The "Refresh statistics" button: a forced recomputation, queued or done here."""
 
     @require_POST
     @vary_on_headers("HX-Request")
-    def refresh_view(request: HttpRequest, project_id: int) -> HttpResponse:
-        project = managed(request, project_id)
+    def view(request: HttpRequest, project_id: int) -> HttpResponse:
+        project = console_project(project_admin, request, project_id)
         if not project_admin.has_change_permission(request, project):
             return HttpResponseForbidden("You may read this project but not refresh it.")
         try:
@@ -85,8 +115,14 @@ def urlpatterns(project_admin: Any) -> list[Any]:
         state = report_current(project=project)
         return _render(request, project_admin, project, state, notice=notice)
 
-    def consistency_view(request: HttpRequest, project_id: int) -> HttpResponse:
-        project = managed(request, project_id)
+    return view
+
+
+def consistency_view(project_admin: Any) -> Callable[..., HttpResponse]:
+    """The consistency details: cyclic items and inconsistent annotators."""
+
+    def view(request: HttpRequest, project_id: int) -> HttpResponse:
+        project = console_project(project_admin, request, project_id)
         state = report_current(project=project)
         context = {
             **project_admin.admin_site.each_context(request),
@@ -99,9 +135,15 @@ def urlpatterns(project_admin: Any) -> list[Any]:
         }
         return TemplateResponse(request, "admin/annotation/project_consistency.html", context)
 
+    return view
+
+
+def quality_view(project_admin: Any) -> Callable[..., HttpResponse]:
+    """The annotator quality table, sorted and paged on the database."""
+
     @vary_on_headers("HX-Request")
-    def quality_view(request: HttpRequest, project_id: int) -> HttpResponse:
-        project = managed(request, project_id)
+    def view(request: HttpRequest, project_id: int) -> HttpResponse:
+        project = console_project(project_admin, request, project_id)
         columns = quality_columns(request.GET.getlist("cols"))
         sort = quality_sort(request.GET.get("sort"))
         page = Paginator(annotator_quality(project=project, sort=sort), QUALITY_PER_PAGE).get_page(
@@ -142,28 +184,7 @@ def urlpatterns(project_admin: Any) -> list[Any]:
             template += "#quality"
         return TemplateResponse(request, template, context)
 
-    return [
-        path(
-            "<int:project_id>/statistics/annotators/",
-            project_admin.admin_site.admin_view(quality_view),
-            name="annotation_project_quality",
-        ),
-        path(
-            "<int:project_id>/statistics/consistency/",
-            project_admin.admin_site.admin_view(consistency_view),
-            name="annotation_project_consistency",
-        ),
-        path(
-            "<int:project_id>/statistics/",
-            project_admin.admin_site.admin_view(statistics_view),
-            name=PAGE.url_name,
-        ),
-        path(
-            "<int:project_id>/statistics/refresh/",
-            project_admin.admin_site.admin_view(refresh_view),
-            name="annotation_project_statistics_refresh",
-        ),
-    ]
+    return view
 
 
 def _render(

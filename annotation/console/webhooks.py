@@ -10,12 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from annotation.console.pages import ConsolePage
+from annotation.console.pages import ConsolePage, console_project
 from annotation.errors import NotFound, ValidationFailed
 from annotation.models import Project, Webhook
 from annotation.selectors.webhooks import RECENT_DELIVERIES, webhooks_with_recent_deliveries
@@ -32,11 +31,6 @@ if TYPE_CHECKING:
 
 PAGE = ConsolePage(title="Webhooks", url_name="annotation_project_webhooks")
 TEMPLATE = "admin/annotation/project_webhooks.html"
-
-
-def _managed(project_admin: ModelAdmin, request: HttpRequest, project_id: int) -> Project:
-    """The project if this researcher manages it (the console's own scoping), else 404."""
-    return get_object_or_404(project_admin.get_queryset(request), pk=project_id)
 
 
 def _webhook(request: HttpRequest, project: Project, webhook_id: int) -> Webhook:
@@ -80,7 +74,7 @@ def _render(
 def webhooks_view(project_admin: ModelAdmin) -> Callable[..., HttpResponse]:
     @require_GET
     def view(request: HttpRequest, project_id: int) -> HttpResponse:
-        return _render(project_admin, request, _managed(project_admin, request, project_id))
+        return _render(project_admin, request, console_project(project_admin, request, project_id))
 
     return view
 
@@ -91,7 +85,7 @@ def webhook_new_view(project_admin: ModelAdmin) -> Callable[..., HttpResponse]:
 
     @require_POST
     def view(request: HttpRequest, project_id: int) -> HttpResponse:
-        project = _managed(project_admin, request, project_id)
+        project = console_project(project_admin, request, project_id)
         url, events = request.POST.get("url", "").strip(), request.POST.getlist("events")
         try:
             webhook = webhook_create(
@@ -118,7 +112,7 @@ def webhook_new_view(project_admin: ModelAdmin) -> Callable[..., HttpResponse]:
 def webhook_delete_view(project_admin: ModelAdmin) -> Callable[..., HttpResponse]:
     @require_POST
     def view(request: HttpRequest, project_id: int, webhook_id: int) -> HttpResponse:
-        project = _managed(project_admin, request, project_id)
+        project = console_project(project_admin, request, project_id)
         webhook = _webhook(request, project, webhook_id)
         webhook_delete(webhook=webhook)
         messages.success(request, f"The webhook to {webhook.url} is deleted.")
@@ -132,7 +126,7 @@ def delivery_resend_view(project_admin: ModelAdmin) -> Callable[..., HttpRespons
     def view(
         request: HttpRequest, project_id: int, webhook_id: int, delivery_id: int
     ) -> HttpResponse:
-        project = _managed(project_admin, request, project_id)
+        project = console_project(project_admin, request, project_id)
         webhook = _webhook(request, project, webhook_id)
         try:
             delivery = webhook_delivery_resend(webhook=webhook, delivery_id=delivery_id)

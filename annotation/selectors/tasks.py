@@ -100,7 +100,7 @@ def assignment_shown_responses(assignment: Assignment) -> list[tuple[str, Respon
 def assignment_public_payload(
     *, assignment: Assignment, criteria: list[Criterion]
 ) -> dict[str, Any]:
-    """The annotator API's view of a leased task (README "REST API" and "Concepts"): texts and
+    """The annotator API's view of a leased task (README "REST API" and "Ranking tasks"): texts and
     screen labels, never a model name or a response id."""
     project: Project = assignment.project
     payload: dict[str, Any] = {

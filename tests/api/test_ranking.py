@@ -1,4 +1,4 @@
-"""A ranking study over the REST API (issue 16.1, CONTRACT 13): a project from the 4-way
+"""A ranking study over the REST API (README "Ranking tasks"): a project from the 4-way
 ranking preset, items of four responses, annotators leasing and ranking until every task
 has exactly k judgments; bad rankings refused with nothing stored; no model name shown."""
 

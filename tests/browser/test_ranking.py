@@ -1,6 +1,6 @@
-"""The ranking task page in a real browser (issue 16.1): an annotator ranks four responses
-by keyboard only and with the mouse, at 390 and 1440 px; ties with "="; the page is axe-clean
-and mirrored in Arabic. Screenshots go to artifacts/screenshots/ranking-*.png."""
+"""The ranking task page in a real browser (README "Ranking tasks"): an annotator ranks four
+responses by keyboard only and with the mouse, at 390 and 1440 px; ties with "="; the page is
+axe-clean and mirrored in Arabic. Screenshots go to artifacts/screenshots/ranking-*.png."""
 
 from __future__ import annotations
 

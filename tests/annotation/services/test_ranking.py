@@ -1,4 +1,4 @@
-"""Listwise ranking tasks through the one import, lease and vote path (README "Concepts")."""
+"""Listwise ranking tasks through the one import, lease and vote path (README "Ranking tasks")."""
 
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 
 from annotation.db import read_connection
 from annotation.exports.plan import ExportPlan
-from annotation.exports.readers import _plan_batches, chunked, export_rows, judgment_batches
+from annotation.exports.readers import chunked, export_rows, judgment_batches, plan_batches
 
 _CONTROL = "".join(chr(code) for code in range(1, 32))
 _SHORT_ESCAPES = {"\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
@@ -149,7 +149,7 @@ def judgment_json_lines(*, plan: ExportPlan) -> Iterator[bytes]:
     """The `judgments` export as JSON Lines on PostgreSQL, one chunk per block of rows: the
     same objects as judgment_records, keys and types from the plan's columns."""
     constants = {"project": plan.project.slug}
-    for batch in _plan_batches(plan):
+    for batch in plan_batches(plan):
         yield _json_lines(batch, plan.columns, constants)
 
 

@@ -1,0 +1,75 @@
+"""Rows of the datasets pipelines pull (README "Exports"), read lazily so an export streams
+at any size: one module per format family (judgments, pairs for `dpo`, labels, rubric,
+items, annotators), and `export_rows` to pick the plan's.
+
+Aggregated formats (`dpo`, `rubric`, `labels`) are computed from the judgments that pass
+the filters. Row details (prompt, texts) are read per chunk of rows, so the number of
+queries does not grow with the number of rows. On PostgreSQL the `judgments` rows come as
+Arrow batches decoded from COPY's CSV.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from annotation.exports.plan import ExportPlan
+from annotation.exports.readers.annotators import annotator_export_rows
+from annotation.exports.readers.items import item_export_rows
+from annotation.exports.readers.judgments import (
+    JUDGMENT_COLUMNS,
+    judgment_batches,
+    judgment_records,
+    judgment_rows,
+    judgment_wire_columns,
+    judgments_for_export,
+    passing_judgments,
+    plan_batches,
+)
+from annotation.exports.readers.labels import label_rows, pair_labels
+from annotation.exports.readers.pairs import decide_pair, dpo_rows
+from annotation.exports.readers.rubric import (
+    criterion_agreement,
+    criterion_value,
+    rubric_rows,
+    rubric_summary,
+)
+from annotation.exports.readers.shared import as_messages, chunked, iso_time
+
+__all__ = [
+    "JUDGMENT_COLUMNS",
+    "annotator_export_rows",
+    "as_messages",
+    "chunked",
+    "criterion_agreement",
+    "criterion_value",
+    "decide_pair",
+    "export_rows",
+    "iso_time",
+    "item_export_rows",
+    "judgment_batches",
+    "judgment_records",
+    "judgment_rows",
+    "judgment_wire_columns",
+    "judgments_for_export",
+    "pair_labels",
+    "passing_judgments",
+    "plan_batches",
+    "rubric_summary",
+]
+
+
+def export_rows(*, plan: ExportPlan) -> Iterator[dict[str, Any]]:
+    """The plan's rows, one dict each, read lazily."""
+    project, filters = plan.project, plan.query.filters
+    if plan.query.format == "judgments":
+        return judgment_rows(project=project, filters=filters, answer_keys=plan.answer_keys)
+    if plan.query.format == "dpo":
+        return dpo_rows(project=project, filters=filters, conversational=plan.conversational)
+    if plan.query.format == "rubric":
+        return rubric_rows(plan=plan)
+    if plan.query.format == "annotators":
+        return annotator_export_rows(project=project, filters=filters)
+    if plan.query.format == "labels":
+        return label_rows(project=project, filters=filters)
+    return item_export_rows(project=project, filters=filters, conversational=plan.conversational)

@@ -1,0 +1,268 @@
+"""The `judgments` format: the judgments that pass the filters, as dicts (judgment_records)
+or, on PostgreSQL, as Arrow batches decoded from COPY (annotation/pg/copy_out.py) in the
+plan's schema.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import pyarrow as pa
+from django.db.models import Case, Count, F, Func, QuerySet, TextField, When
+from django.db.models.fields.json import KeyTextTransform
+
+from annotation.exports.plan import ExportPlan
+from annotation.exports.query import ExportFilters
+from annotation.exports.readers.shared import EXPORT_CHUNK, iso_time, since_q
+from annotation.models import Annotator, Judgment, Project
+from annotation.pg.copy_out import WireColumn, select_batches
+from annotation.selectors.quality import flagged_annotator_ids
+
+
+def passing_judgments(*, project: Project, filters: ExportFilters) -> QuerySet[Judgment]:
+    """The judgments that count under the filters, whatever their age (`since` selects
+    rows, not votes: see judgments_for_export and the aggregated formats)."""
+    queryset = Judgment.objects.filter(project=project)
+    if filters.up_to_id is not None:
+        queryset = queryset.filter(pk__lte=filters.up_to_id)
+    if filters.exclude_flagged:
+        queryset = queryset.exclude(annotator_id__in=flagged_annotator_ids(project=project))
+    if not filters.include_gold:
+        queryset = queryset.filter(is_gold=False)
+    if filters.annotator_kind in Annotator.Kind.values:
+        queryset = queryset.filter(annotator__kind=filters.annotator_kind)
+    if filters.rubric_version is not None:
+        queryset = queryset.filter(rubric_version=filters.rubric_version)
+    return queryset
+
+
+def _tasks_with_enough(passing: QuerySet[Judgment], minimum: int) -> QuerySet:
+    return (
+        passing.order_by()
+        .values("task_id")
+        .annotate(n=Count("pk"))
+        .filter(n__gte=minimum)
+        .values("task_id")
+    )
+
+
+def judgments_for_export(*, project: Project, filters: ExportFilters) -> QuerySet[Judgment]:
+    """Judgments passing the filters, oldest first; `min_judgments` counts the passing
+    judgments of each judgment's task."""
+    passing = passing_judgments(project=project, filters=filters)
+    queryset = passing.filter(since_q(filters.since))
+    if filters.min_judgments:
+        queryset = queryset.filter(task_id__in=_tasks_with_enough(passing, filters.min_judgments))
+    return queryset.order_by("pk")
+
+
+JUDGMENT_COLUMNS = (
+    "pk",
+    "created_at",
+    "choice",
+    "strength",
+    "rationale",
+    "criteria",
+    "scores",
+    "seconds",
+    "is_gold",
+    "task_id",
+    "task__item__external_id",
+    "task__response_a__external_id",
+    "task__response_a__model",
+    "task__response_b__external_id",
+    "task__response_b__model",
+    "shown_left__external_id",
+    "annotator__pseudonym",
+    "annotator__external_id",
+    "annotator__source",
+    "annotator__kind",
+    "rubric_version",
+)
+
+
+def judgment_rows(
+    *,
+    project: Project,
+    filters: ExportFilters,
+    limit: int | None = None,
+    answer_keys: Sequence[str] | None = None,
+) -> Iterator[dict[str, Any]]:
+    """One dict per judgment (README "Exports", `judgments`), oldest first, read in
+    chunks through a server-side cursor on Postgres."""
+    queryset = judgments_for_export(project=project, filters=filters)
+    if limit is not None:
+        queryset = queryset[:limit]
+    return judgment_records(project=project, queryset=queryset, answer_keys=answer_keys)
+
+
+def _answers(stored: Any, keys: Sequence[str] | None) -> Any:
+    """A judgment's answers as the export's struct: every key, null when unanswered (null
+    when the project has none); as stored when no keys are given (the sync API)."""
+    if keys is None:
+        return stored
+    if not keys:
+        return None
+    stored = stored if isinstance(stored, dict) else {}
+    return {key: stored.get(key) for key in keys}
+
+
+def judgment_records(
+    *, project: Project, queryset: QuerySet[Judgment], answer_keys: Sequence[str] | None = None
+) -> Iterator[dict[str, Any]]:
+    """The export's dict for each judgment of an (ordered) queryset, read in chunks. With
+    `answer_keys` the answers have exactly those keys (the export's struct)."""
+    is_pairwise = project.is_pairwise
+    rows = queryset.values_list(*JUDGMENT_COLUMNS)
+    for row in rows.iterator(chunk_size=EXPORT_CHUNK):
+        (
+            pk,
+            created_at,
+            choice,
+            strength,
+            rationale,
+            criteria,
+            scores,
+            seconds,
+            is_gold,
+            task_id,
+            item_id,
+            a_id,
+            a_model,
+            b_id,
+            b_model,
+            left_id,
+            pseudonym,
+            external_id,
+            source,
+            kind,
+            rubric_version,
+        ) = row
+        record: dict[str, Any] = {
+            "id": pk,
+            "project": project.slug,
+            "item_id": item_id,
+            "task": task_id,
+            "annotator": external_id if source == Annotator.Source.IMPORT else pseudonym,
+            "annotator_kind": kind,
+        }
+        if is_pairwise:
+            record.update(
+                {
+                    "a": a_id,
+                    "b": b_id,
+                    "a_model": a_model,
+                    "b_model": b_model,
+                    "choice": choice,
+                    "strength": strength,
+                    "criteria": _answers(criteria, answer_keys),
+                }
+            )
+        else:
+            record.update(
+                {"response": a_id, "model": a_model, "scores": _answers(scores, answer_keys)}
+            )
+        record.update(
+            {
+                "rationale": rationale,
+                "shown_left": left_id,
+                "seconds": seconds,
+                "created_at": iso_time(created_at),
+                "is_gold": is_gold,
+                "rubric_version": rubric_version,
+            }
+        )
+        yield record
+
+
+class UTCTime(Func):
+    """A timestamp as iso_time writes it (UTC, always with microseconds), in PostgreSQL."""
+
+    template = (
+        "TO_CHAR(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')"
+    )
+    output_field = TextField()
+
+
+def _public_annotator() -> Case:
+    return Case(
+        When(annotator__source=Annotator.Source.IMPORT, then=F("annotator__external_id")),
+        default=F("annotator__pseudonym"),
+    )
+
+
+def judgment_wire_columns(
+    project: Project, *, answer_keys: Sequence[str] | None = None
+) -> tuple[WireColumn, ...]:
+    """The columns a judgments export reads, in the order of judgment_records. The answers
+    (`criteria` of a pairwise project, `scores` of a rubric one) come one column per key
+    (`criteria.<key>`) for the export's struct, or, with no keys given, as the stored JSON
+    text."""
+    text, integer = pa.string(), pa.int64()
+    head = [
+        WireColumn("id", "pk", integer),
+        WireColumn("item_id", "task__item__external_id", text),
+        WireColumn("task", "task_id", integer),
+        WireColumn("annotator", _public_annotator(), text),
+        WireColumn("annotator_kind", "annotator__kind", text),
+    ]
+    field_name = "criteria" if project.is_pairwise else "scores"
+    if answer_keys is None:
+        answer_columns = [WireColumn(field_name, field_name, text)]
+    else:
+        value_type = text if project.is_pairwise else integer
+        answer_columns = [
+            WireColumn(f"{field_name}.{key}", KeyTextTransform(key, field_name), value_type)
+            for key in answer_keys
+        ]
+    if project.is_pairwise:
+        body = [
+            WireColumn("a", "task__response_a__external_id", text),
+            WireColumn("b", "task__response_b__external_id", text),
+            WireColumn("a_model", "task__response_a__model", text),
+            WireColumn("b_model", "task__response_b__model", text),
+            WireColumn("choice", "choice", text),
+            WireColumn("strength", "strength", integer),
+            *answer_columns,
+        ]
+    else:
+        body = [
+            WireColumn("response", "task__response_a__external_id", text),
+            WireColumn("model", "task__response_a__model", text),
+            *answer_columns,
+        ]
+    tail = [
+        WireColumn("rationale", "rationale", text),
+        WireColumn("shown_left", "shown_left__external_id", text),
+        WireColumn("seconds", "seconds", pa.float64()),
+        WireColumn("created_at", UTCTime("created_at"), text),
+        WireColumn("is_gold", "is_gold", pa.bool_()),
+        WireColumn("rubric_version", "rubric_version", integer),
+    ]
+    return tuple(head + body + tail)
+
+
+def plan_batches(plan: ExportPlan) -> Iterator[pa.RecordBatch]:
+    """The judgments of a plan as read through COPY: its wire columns, answers per key."""
+    wire = judgment_wire_columns(plan.project, answer_keys=plan.answer_keys)
+    queryset = judgments_for_export(project=plan.project, filters=plan.query.filters)
+    return select_batches(queryset, wire)
+
+
+def judgment_batches(*, plan: ExportPlan) -> Iterator[pa.RecordBatch]:
+    """The `judgments` export as record batches in the plan's schema (PostgreSQL)."""
+    slug = pa.scalar(plan.project.slug, pa.string())
+    for batch in plan_batches(plan):
+        arrays = []
+        for field_ in plan.columns:
+            if field_.name == "project":
+                arrays.append(pa.repeat(slug, batch.num_rows))
+            elif pa.types.is_null(field_.type):
+                arrays.append(pa.nulls(batch.num_rows))
+            elif pa.types.is_struct(field_.type):
+                children = [batch.column(f"{field_.name}.{child.name}") for child in field_.type]
+                arrays.append(pa.StructArray.from_arrays(children, fields=list(field_.type)))
+            else:
+                arrays.append(batch.column(field_.name))
+        yield pa.RecordBatch.from_arrays(arrays, schema=plan.schema)

@@ -54,3 +54,23 @@ def transaction_lock(namespace: Namespace, pk: int) -> None:
     if is_postgresql():
         with connection.cursor() as cursor:
             cursor.execute(_call("pg_advisory_xact_lock", namespace), [namespace, int4_key(pk)])
+
+
+#: PostgreSQL's SQLSTATE for a lock not granted within lock_timeout.
+LOCK_NOT_AVAILABLE = "55P03"
+
+
+def row_lock_wait_at_most(seconds: float) -> None:
+    """For the rest of the transaction, a row lock not granted within `seconds` raises
+    OperationalError (`lock_not_granted` tells it apart) rather than waiting for its holder
+    for as long as the holder keeps it."""
+    if is_postgresql():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT set_config('lock_timeout', %s, true)", [f"{round(seconds * 1000)}ms"]
+            )
+
+
+def lock_not_granted(exc: BaseException) -> bool:
+    """Whether a database error is a lock that `row_lock_wait_at_most` gave up on."""
+    return getattr(exc.__cause__, "sqlstate", None) == LOCK_NOT_AVAILABLE

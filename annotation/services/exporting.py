@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files import File
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
@@ -35,6 +35,7 @@ from annotation.exports.plan import ExportPlan, export_plan
 from annotation.exports.query import ExportQuery, export_query_from_params, with_up_to
 from annotation.exports.readers import export_rows
 from annotation.models import Judgment, Project, Snapshot, Webhook
+from annotation.pg.locks import lock_not_granted, row_lock_wait_at_most
 from annotation.services.projects import CRITERION_FIELDS
 from annotation.services.webhooks import webhook_event_emit
 from annotation.storage import leftovers_remove, save_complete
@@ -129,6 +130,10 @@ def snapshot_plan(*, snapshot: Snapshot) -> ExportPlan:
     return export_plan(project=snapshot.project, query=query)
 
 
+#: How long a build waits to record its claim on a snapshot another session has locked.
+CLAIM_WAIT_SECONDS = 2
+
+
 class SnapshotBusy(Exception):
     """Another worker holds the pending snapshot (or a dead worker's session has not ended
     yet): try again in a few seconds."""
@@ -182,15 +187,19 @@ def snapshot_build(*, snapshot: Snapshot) -> Snapshot:
 
 
 def _snapshot_claim(snapshot: Snapshot) -> None:
-    """Record the time this build is taken, committed at once; a snapshot another build
-    holds is skipped, not waited for (the build then answers SnapshotBusy)."""
-    with transaction.atomic():
-        free = (
-            Snapshot.objects.select_for_update(skip_locked=True)
-            .filter(pk=snapshot.pk, status=Snapshot.Status.PENDING)
-            .values_list("pk", flat=True)
-        )
-        Snapshot.objects.filter(pk__in=list(free)).update(claimed_at=timezone.now())
+    """Record the time this build is taken, committed at once. A lock held for a moment
+    (beat looking for dead builds, another copy of the task claiming) is waited for, so the
+    claim is not lost to it; a build that holds the snapshot is not: after CLAIM_WAIT_SECONDS
+    this build goes on to find it busy."""
+    try:
+        with transaction.atomic():
+            row_lock_wait_at_most(CLAIM_WAIT_SECONDS)
+            Snapshot.objects.filter(pk=snapshot.pk, status=Snapshot.Status.PENDING).update(
+                claimed_at=timezone.now()
+            )
+    except OperationalError as exc:
+        if not lock_not_granted(exc):
+            raise
 
 
 def _snapshot_announce(snapshot: Snapshot, event: str) -> None:

@@ -450,3 +450,21 @@ def test_a_long_build_that_still_holds_its_snapshot_is_not_queued_again(voted, q
     queued_builds.clear()
     assert snapshots_requeue_pending() == 1  # the session ended: the build died with it
     assert queued_builds == [snapshot.pk]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_build_records_its_claim_past_a_lock_held_for_a_moment(voted, queued_builds):
+    """Beat's look for dead builds locks pending rows for a moment: a build starting then
+    must still record its claim, or its death would go unseen for SNAPSHOT_REQUEUE_AFTER."""
+    import threading
+
+    snapshot = snapshot_create(
+        project=voted, query=export_query_from_params({"format": "dpo"}), created_by=None
+    )
+    with psycopg.connect(**connection.get_connection_params()) as beat:
+        beat.execute("SELECT id FROM annotation_snapshot WHERE id = %s FOR UPDATE", [snapshot.pk])
+        threading.Timer(0.5, beat.rollback).start()
+        built = snapshot_build(snapshot=snapshot)
+    assert built.status == Snapshot.Status.READY
+    assert built.claimed_at is not None

@@ -1,13 +1,17 @@
 """Fault scenarios on a private PostgreSQL and Redis: prints numbers, not a test.
 
-    .venv/bin/python bench/faults.py [--annotators 24] [--items 600] [--hang 20]
+    .venv/bin/python bench/faults.py [--annotators 24] [--items 600] [--hang 20] [SCENARIO ...]
+
+SCENARIO is any of hung-redis, pg-restart, worker-kill, full-disk (default: all, in order).
 
 Starts its own PostgreSQL (initdb into a temp dir, fsync off, a free port) and Redis (no
 persistence, a free port), migrates, starts gunicorn and a Celery worker, and drives N
 annotators who lease and vote, retrying a failed vote with the same body on the same
-assignment. Scenarios, one after another: a hung Redis (SIGSTOP), a PostgreSQL restart, the
-worker SIGKILLed while a snapshot builds, a snapshot on a full disk. For each: votes
-acknowledged vs stored, latency during the fault, HTTP statuses seen. Every process and temp
+assignment. Scenarios, one after another: a hung Redis (SIGSTOP), a PostgreSQL restart (for
+each: votes acknowledged vs stored, latency during the fault, HTTP statuses seen); the worker
+SIGKILLed while a snapshot builds, with beat running (how long until the snapshot is ready,
+its files, partial files left);
+a snapshot on a full disk (its status and the files left). Every process and temp
 dir it starts is removed at exit, Ctrl-C included.
 """
 
@@ -410,10 +414,22 @@ def main() -> None:
     parser.add_argument("--hang", type=float, default=20.0, help="seconds Redis stays stopped")
     parser.add_argument("--warm", type=float, default=8.0, help="seconds of votes before a fault")
     parser.add_argument(
-        "--kill-after", type=float, default=5.0, help="longest wait for the build to begin"
+        "--kill-after", type=float, default=20.0, help="longest wait for the build to begin"
     )
     parser.add_argument("--logs", type=Path, help="copy the servers' logs here before cleanup")
+    parser.add_argument(
+        "--claim-timeout", type=int, default=15, help="SNAPSHOT_CLAIM_TIMEOUT_SECONDS (worker-kill)"
+    )
+    parser.add_argument("--beat", type=int, default=5, help="SNAPSHOT_BEAT_SECONDS (worker-kill)")
+    parser.add_argument("--kills", type=int, default=3, help="worker kills mid-snapshot")
+    parser.add_argument(
+        "--snapshot-votes", type=int, default=20, help="votes imported per item for snapshots"
+    )
+    parser.add_argument("scenarios", nargs="*", help=f"of {', '.join(SCENARIOS)}; default all")
     args = parser.parse_args()
+    unknown = set(args.scenarios) - set(SCENARIOS)
+    if unknown:
+        parser.error(f"unknown scenarios {sorted(unknown)}: choose from {', '.join(SCENARIOS)}")
     # SIGINT too: a shell starts a background job with SIGINT ignored, and Python keeps that.
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _on_signal)
@@ -430,167 +446,215 @@ def _keep_logs(base: Path, target: Path) -> None:
             shutil.copy(base / name, target / name.replace("/", "-"))
 
 
-def run(args) -> None:
-    base = Path(tempfile.mkdtemp(prefix="prefpanel-faults-"))
-    _CLEANUPS.append(lambda: shutil.rmtree(base, ignore_errors=True))
-    if args.logs:
-        _CLEANUPS.append(lambda: _keep_logs(base, args.logs))
-    print(f"faults: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load {os.getloadavg()}")
-    pg = Postgres(base)
-    redis_port = free_port()
-    redis = spawn(
-        [
-            "redis-server",
-            "--port",
-            str(redis_port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ],
-        dict(os.environ),
-        base / "redis.log",
-    )
-    media = base / "media"
-    media.mkdir()
-    env = {
-        **os.environ,
-        "DATABASE_URL": pg.url(),
-        "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
-        "MEDIA_ROOT": str(media),
-        "DEBUG": "false",
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "DB_CONN_MAX_AGE": "60",
-        "LOG_LEVEL": "WARNING",
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-    }
-    os.environ.update(env)
-    import django
-    from django.core.management import call_command
+SCENARIOS = ("hung-redis", "pg-restart", "worker-kill", "full-disk")
 
-    django.setup()
-    call_command("migrate", verbosity=0)
-    project, owner_token, tokens = fixture(args.items, args.annotators)
+
+class Stack:
+    """PostgreSQL, Redis, gunicorn and one Celery worker, started for this run."""
+
+    def __init__(self, args, base: Path) -> None:
+        self.base = base
+        self.pg = Postgres(base)
+        self.redis_port = free_port()
+        self.redis = spawn(
+            [
+                "redis-server",
+                "--port",
+                str(self.redis_port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            dict(os.environ),
+            base / "redis.log",
+        )
+        self.media = base / "media"
+        self.media.mkdir()
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": self.pg.url(),
+            "REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0",
+            "MEDIA_ROOT": str(self.media),
+            "DEBUG": "false",
+            "SECRET_KEY": secrets.token_urlsafe(50),
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "DB_CONN_MAX_AGE": "60",
+            "LOG_LEVEL": "WARNING",
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+        }
+        os.environ.update(self.env)
+        import django
+        from django.core.management import call_command
+
+        django.setup()
+        call_command("migrate", verbosity=0)
+        self.project, self.owner_token, self.tokens = fixture(args.items, args.annotators)
+        from django.db import connection
+
+        connection.close()
+        self.bin = ROOT / ".venv" / "bin"
+        self.port = free_port()
+        web_cmd = [
+            str(self.bin / "gunicorn"),
+            "config.wsgi",
+            "-w",
+            str(args.workers),
+            "-b",
+            f"127.0.0.1:{self.port}",
+            "--timeout",
+            "60",
+        ]
+        spawn(web_cmd, self.env, base / "gunicorn.log")
+        self.worker_cmd = [
+            str(self.bin / "celery"),
+            "-A",
+            "config",
+            "worker",
+            "-c",
+            "1",
+            "--loglevel=WARNING",
+            "-n",
+            f"chaos-{self.port}@%h",
+        ]
+        self.worker = self.start_worker()
+        time.sleep(4)
+        print(
+            f"PostgreSQL {self.pg.port} (fsync off), Redis {self.redis_port}, gunicorn"
+            f" -w {args.workers} on {self.port}, 1 Celery worker; {args.annotators} annotators,"
+            f" {args.items} items (k=3)"
+        )
+
+    def start_worker(self, **env: str) -> subprocess.Popen:
+        return spawn(self.worker_cmd, {**self.env, **env}, self.base / "worker.log")
+
+    def start_beat(self, **env: str) -> subprocess.Popen:
+        cmd = [str(self.bin / "celery"), "-A", "config", "beat", "--loglevel=WARNING"]
+        cmd += ["-s", str(self.base / "beat-schedule")]
+        return spawn(cmd, {**self.env, **env}, self.base / "beat.log")
+
+    def snapshot(self) -> int:
+        return snapshot_post(self.port, self.owner_token, self.project.slug, SNAPSHOT_QUERY)
+
+    def wait(self, sid: int, timeout: float) -> dict:
+        return wait_snapshot(self.port, self.owner_token, self.project.slug, sid, timeout)
+
+
+def scenario_hung_redis(stack: Stack, crowd: Annotators, args) -> None:
+    time.sleep(args.warm)
+    start = time.monotonic()
+    os.kill(stack.redis.pid, signal.SIGSTOP)
+    time.sleep(args.hang)
+    os.kill(stack.redis.pid, signal.SIGCONT)
+    end = time.monotonic()
+    time.sleep(3)
+    report(
+        f"hung-redis: Redis hung (SIGSTOP {args.hang:.0f} s)", crowd, stack.project, (start, end)
+    )
+    baseline = [s for t, s, _ in crowd.votes if t < start]
+    if baseline:
+        print(
+            f"  before the fault: p50 {percentile(baseline, 50) * 1000:.0f} ms,"
+            f" p95 {percentile(baseline, 95) * 1000:.0f} ms"
+        )
+
+
+def scenario_pg_restart(stack: Stack, crowd: Annotators, args) -> None:
+    time.sleep(args.warm)
+    start = time.monotonic()
+    stack.pg.ctl("restart", "-m", "fast")
+    end = time.monotonic()
+    time.sleep(5)
+    name = f"pg-restart: PostgreSQL restart -m fast ({end - start:.1f} s)"
+    report(name, crowd, stack.project, (start, end))
+
+
+def judgments_for_snapshot(project, items: int, per_item: int) -> None:
+    """`per_item` imported votes on every item (once), so a snapshot takes long enough to
+    be killed mid-build, also when no annotators voted before (the scenario run alone)."""
+    from annotation.models import Judgment
+    from annotation.services.judgment_import import judgments_import
+
+    if Judgment.objects.filter(project=project, annotator__external_id="imported-0").exists():
+        return
+    rows = [
+        {"annotator": f"imported-{n}", "item": f"q{i}", "a": "a", "b": "b", "choice": "ab"[n % 2]}
+        for i in range(items)
+        for n in range(per_item)
+    ]
+    judgments_import(project=project, rows=list(enumerate(rows, start=1)))
+
+
+def snapshot_files(media: Path, sid: int) -> list[str]:
+    """Files under media that belong to snapshot `sid` (its name ends -<sid>.<type>)."""
+    return sorted(
+        str(p.relative_to(media))
+        for p in media.rglob("*")
+        if p.is_file() and p.name.rsplit(".", 1)[0].endswith(f"-{sid}")
+    )
+
+
+def scenario_worker_kill(stack: Stack, args) -> None:
+    """The worker SIGKILLed while it builds a snapshot (--kills times), with beat running as
+    deployed, its periods shortened by --claim-timeout and --beat. A live build that outlives
+    the window is not doubled: tests/api/test_snapshots.py shows that on PostgreSQL."""
     from django.db import connection
 
-    connection.close()
-    bin_dir = ROOT / ".venv" / "bin"
-    port = free_port()
-    web_cmd = [
-        str(bin_dir / "gunicorn"),
-        "config.wsgi",
-        "-w",
-        str(args.workers),
-        "-b",
-        f"127.0.0.1:{port}",
-        "--timeout",
-        "60",
-    ]
-    spawn(web_cmd, env, base / "gunicorn.log")
-    worker_cmd = [
-        str(bin_dir / "celery"),
-        "-A",
-        "config",
-        "worker",
-        "-c",
-        "1",
-        "--loglevel=WARNING",
-        "-n",
-        f"chaos-{port}@%h",
-    ]
-    worker = spawn(worker_cmd, env, base / "worker.log")
-    time.sleep(4)
-    print(
-        f"PostgreSQL {pg.port} (fsync off), Redis {redis_port}, gunicorn -w {args.workers}"
-        f" on {port}, 1 Celery worker; {args.annotators} annotators, {args.items} items (k=3)"
-    )
-
-    crowd = Annotators(port, project.slug, tokens)
-    crowd.start()
-    try:
-        # 1. hung Redis
-        time.sleep(args.warm)
-        start = time.monotonic()
-        os.kill(redis.pid, signal.SIGSTOP)
-        time.sleep(args.hang)
-        os.kill(redis.pid, signal.SIGCONT)
-        end = time.monotonic()
-        time.sleep(3)
-        report(f"1. Redis hung (SIGSTOP {args.hang:.0f} s)", crowd, project, (start, end))
-        baseline = [s for t, s, _ in crowd.votes if t < start]
-        if baseline:
-            print(
-                f"  before the fault: p50 {percentile(baseline, 50) * 1000:.0f} ms,"
-                f" p95 {percentile(baseline, 95) * 1000:.0f} ms"
-            )
-
-        # 2. PostgreSQL restart
-        time.sleep(args.warm)
-        start = time.monotonic()
-        pg.ctl("restart", "-m", "fast")
-        end = time.monotonic()
-        time.sleep(5)
-        report(f"2. PostgreSQL restart -m fast ({end - start:.1f} s)", crowd, project, (start, end))
-    finally:
-        crowd.stop()
-    print(f"  after the annotators stopped: {stored_check(project, crowd.acked)}")
-    server_errors(base / "gunicorn.log")
-
-    # 3. worker SIGKILLed mid-snapshot
-    sid = snapshot_post(port, owner_token, project.slug, SNAPSHOT_QUERY)
     from annotation.models import Snapshot
 
-    building, killed_after = wait_until_building(sid, args.kill_after)
-    stop(worker, signal.SIGKILL)
+    judgments_for_snapshot(stack.project, args.items, args.snapshot_votes)
     connection.close()
-    status_at_kill = Snapshot.objects.get(pk=sid).status
-    worker = spawn(worker_cmd, env, base / "worker.log")
-    body = wait_snapshot(port, owner_token, project.slug, sid, timeout=30)
-    print("\n== 3. Celery worker SIGKILLed mid-snapshot, then restarted")
+    periods = {
+        "SNAPSHOT_CLAIM_TIMEOUT_SECONDS": str(args.claim_timeout),
+        "SNAPSHOT_BEAT_SECONDS": str(args.beat),
+    }
+    stop(stack.worker)
+    stack.worker = stack.start_worker(**periods)
+    beat = stack.start_beat(**periods)
+    time.sleep(4)
     print(
-        f"  killed {killed_after:.2f} s after the POST, "
-        f"{'while the build held the row lock' if building else 'build not seen starting'},"
-        f" status then {status_at_kill!r}"
+        f"\n== worker-kill: Celery worker SIGKILLed mid-snapshot, beat running"
+        f" (SNAPSHOT_CLAIM_TIMEOUT_SECONDS={args.claim_timeout},"
+        f" SNAPSHOT_BEAT_SECONDS={args.beat}; defaults 120 and 60)"
     )
-    print(f"  30 s after the worker restarted: status {body.get('status')!r}")
-    if body.get("status") == "pending":
-        # The task was taken (acks_late) by the dead worker: Redis redelivers it only after
-        # the visibility timeout; beat requeues pending snapshots. Run beat with short periods.
-        beat_env = {**env, "SNAPSHOT_REQUEUE_AFTER_SECONDS": "10", "SNAPSHOT_BEAT_SECONDS": "5"}
-        stop(worker)
-        worker = spawn(worker_cmd, beat_env, base / "worker.log")
-        beat = spawn(
-            [
-                str(bin_dir / "celery"),
-                "-A",
-                "config",
-                "beat",
-                "--loglevel=WARNING",
-                "-s",
-                str(base / "beat-schedule"),
-            ],
-            beat_env,
-            base / "beat.log",
-        )
-        started = time.monotonic()
-        body = wait_snapshot(port, owner_token, project.slug, sid, timeout=90)
+    for run in range(1, args.kills + 1):
+        sid = stack.snapshot()
+        building, after = wait_until_building(sid, args.kill_after)
+        stop(stack.worker, signal.SIGKILL)
+        killed = time.monotonic()
+        connection.close()
+        row = Snapshot.objects.get(pk=sid)
+        stack.worker = stack.start_worker(**periods)
+        body = stack.wait(sid, timeout=args.claim_timeout + 4 * args.beat + 60)
+        took = time.monotonic() - killed
         print(
-            f"  with beat (SNAPSHOT_REQUEUE_AFTER_SECONDS=10, SNAPSHOT_BEAT_SECONDS=5): status"
-            f" {body.get('status')!r} {time.monotonic() - started:.0f} s after beat started"
+            f"  kill {run}: {after:.2f} s after the POST"
+            f" ({'while the build held the row lock' if building else 'build not seen starting'}),"
+            f" status then {row.status!r}; {body.get('status')!r} {took:.1f} s after the kill,"
+            f" rows {body.get('row_count')}, files {snapshot_files(stack.media, sid)},"
+            f" partial files {partial_files(stack.media)}"
         )
-        stop(beat)
+    sid = stack.snapshot()
+    started = time.monotonic()
+    body = stack.wait(sid, timeout=120)
     print(
-        f"  final: rows {body.get('row_count')}, error {body.get('error')!r},"
-        f" partial files left: {partial_files(media)}"
+        f"  for scale, a build not killed: {body.get('status')!r}"
+        f" {time.monotonic() - started:.1f} s after the POST, rows {body.get('row_count')}"
     )
+    stop(beat)
 
-    # 4. full disk: a worker whose MEDIA_ROOT is a 64 KiB tmpfs (or, when it cannot be
-    # mounted, a path under a regular file, so every write raises)
-    stop(worker)
-    tiny = base / "tiny"
+
+def scenario_full_disk(stack: Stack, args) -> None:
+    """A worker whose MEDIA_ROOT is a 64 KiB tmpfs (or, when it cannot be mounted, a path
+    under a regular file, so every write raises)."""
+    from django.db import connection
+
+    judgments_for_snapshot(stack.project, args.items, args.snapshot_votes)
+    connection.close()
+    stop(stack.worker)
+    tiny = stack.base / "tiny"
     tiny.mkdir()
     mounted = (
         subprocess.run(
@@ -602,20 +666,51 @@ def run(args) -> None:
         _CLEANUPS.insert(1, lambda: subprocess.run(["umount", str(tiny)], capture_output=True))
         kind = "tmpfs of 64 KiB"
     else:
-        (base / "notadir").write_text("")
-        tiny = base / "notadir" / "media"
+        (stack.base / "notadir").write_text("")
+        tiny = stack.base / "notadir" / "media"
         kind = "no tmpfs (mount refused): MEDIA_ROOT under a regular file, every write raises"
-    worker = spawn(worker_cmd, {**env, "MEDIA_ROOT": str(tiny)}, base / "worker.log")
+    stack.worker = stack.start_worker(MEDIA_ROOT=str(tiny))
     time.sleep(3)
-    sid = snapshot_post(port, owner_token, project.slug, SNAPSHOT_QUERY)
-    body = wait_snapshot(port, owner_token, project.slug, sid, timeout=90)
-    print(f"\n== 4. snapshot on a full disk ({kind})")
-    print(f"  status {body.get('status')!r}, error {str(body.get('error'))[:120]!r}")
+    started = time.monotonic()
+    sid = stack.snapshot()
+    body = stack.wait(sid, timeout=90)
+    print(f"\n== full-disk: snapshot on a full disk ({kind})")
+    print(
+        f"  status {body.get('status')!r} {time.monotonic() - started:.1f} s after the POST,"
+        f" error {str(body.get('error'))[:120]!r}"
+    )
     if mounted:
         print(f"  files left on the tmpfs: {[p.name for p in tiny.rglob('*') if p.is_file()]}")
-    if mounted:
         subprocess.run(["umount", str(tiny)], capture_output=True)
-    stop(worker)
+    stop(stack.worker)
+    stack.worker = stack.start_worker()
+
+
+def run(args) -> None:
+    base = Path(tempfile.mkdtemp(prefix="prefpanel-faults-"))
+    _CLEANUPS.append(lambda: shutil.rmtree(base, ignore_errors=True))
+    if args.logs:
+        _CLEANUPS.append(lambda: _keep_logs(base, args.logs))
+    print(f"faults: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load {os.getloadavg()}")
+    chosen = args.scenarios or list(SCENARIOS)
+    stack = Stack(args, base)
+    voting = [name for name in ("hung-redis", "pg-restart") if name in chosen]
+    if voting:
+        crowd = Annotators(stack.port, stack.project.slug, stack.tokens)
+        crowd.start()
+        try:
+            if "hung-redis" in chosen:
+                scenario_hung_redis(stack, crowd, args)
+            if "pg-restart" in chosen:
+                scenario_pg_restart(stack, crowd, args)
+        finally:
+            crowd.stop()
+        print(f"  after the annotators stopped: {stored_check(stack.project, crowd.acked)}")
+        server_errors(base / "gunicorn.log")
+    if "worker-kill" in chosen:
+        scenario_worker_kill(stack, args)
+    if "full-disk" in chosen:
+        scenario_full_disk(stack, args)
 
 
 if __name__ == "__main__":

@@ -133,7 +133,9 @@ def delivery_resend_view(project_admin: ModelAdmin) -> Callable[..., HttpRespons
         except NotFound as exc:
             raise Http404(exc.detail) from exc
         messages.success(
-            request, f"{delivery.event} is sent again to {webhook.url}: attempt {delivery.pk}."
+            request,
+            f"The {delivery.event} event is sent again to {webhook.url} (a new attempt, "
+            "listed first).",
         )
         return HttpResponseRedirect(f"{_page_url(project)}#webhook-{webhook.pk}")
 

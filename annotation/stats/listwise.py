@@ -27,11 +27,11 @@ from scipy import sparse
 from annotation.stats.agreement import alpha_from_coincidences
 from annotation.stats.ranking import (
     DEFAULT_REG,
-    _bootstrap_start,
-    _incidence,
-    _newton,
+    bootstrap_start,
     elo_ratings,
     fit_bradley_terry,
+    incidence,
+    newton,
     win_rate_matrix,
 )
 from annotation.stats.resampling import bootstrap, ci_entry, resample_counts
@@ -462,7 +462,7 @@ def _bradley_terry_board(
     if not (n_boot and len(a)):
         return elo_ratings(theta, played), boot
     # Per item, half-split wins of the upper-triangle pairs (i < j) and their games.
-    first, second, *_ = _incidence(m)
+    first, second, *_ = incidence(m)
     pair_index = np.full((m, m), -1)
     pair_index[first, second] = np.arange(len(first))
     lo, hi = np.minimum(a, b), np.maximum(a, b)
@@ -483,8 +483,8 @@ def _bradley_terry_board(
     for weights in _item_weights(len(items), n_boot, np.random.default_rng(seed)):
         summed = np.asarray(features.T @ weights.T)
         won, games = summed[:n_pairs], summed[n_pairs:]
-        start = _bootstrap_start(theta, games_hat, won, games, DEFAULT_REG, 1e-6)
-        fitted = _newton(won, games, start, DEFAULT_REG, tol=1e-6)
+        start = bootstrap_start(theta, games_hat, won, games, DEFAULT_REG, 1e-6)
+        fitted = newton(won, games, start, DEFAULT_REG, tol=1e-6)
         chunks.append(elo_ratings(fitted, played))
     return elo_ratings(theta, played), np.concatenate(chunks)
 

@@ -24,10 +24,13 @@ __all__ = [
     "ELO_BASE",
     "ELO_SCALE",
     "aggregate_votes",
+    "bootstrap_start",
     "elo_ratings",
     "fit_bradley_terry",
+    "incidence",
     "leaderboard",
     "leaderboard_from_counts",
+    "newton",
     "win_rate_matrix",
 ]
 
@@ -99,7 +102,7 @@ def _check_counts(wins: npt.ArrayLike, ties: npt.ArrayLike | None) -> tuple[Floa
 
 
 @functools.lru_cache(maxsize=8)
-def _incidence(
+def incidence(
     m: int,
 ) -> tuple[np.ndarray, np.ndarray, sparse.csr_matrix, sparse.csr_matrix, np.ndarray]:
     """The upper-triangle pairs (i < j) of M models and the maps between pairs and models.
@@ -131,7 +134,7 @@ def _objective(theta: FloatArray, won: FloatArray, games: FloatArray, reg: float
     d = theta_i - theta_j and n_ij = w_ij + w_ji,
     w_ij log sigma(d) + w_ji log sigma(-d) = n_ij log sigma(d) - w_ji d.
     """
-    first, second, *_ = _incidence(theta.shape[1])
+    first, second, *_ = incidence(theta.shape[1])
     d = theta[:, first] - theta[:, second]
     loglik = (games * -np.logaddexp(0.0, -d) - (games - won) * d).sum(axis=1)
     return loglik - 0.5 * reg * (theta**2).sum(axis=1)
@@ -165,7 +168,7 @@ def _line_search(
 
 def _win_probability(theta: FloatArray) -> FloatArray:
     """sigma(theta_i - theta_j) for every upper-triangle pair, (P, B) from ``theta`` (B, M)."""
-    first, second, *_ = _incidence(theta.shape[1])
+    first, second, *_ = incidence(theta.shape[1])
     by_model = np.ascontiguousarray(theta.T)
     p = np.take(by_model, second, axis=0)
     p -= np.take(by_model, first, axis=0)
@@ -178,7 +181,7 @@ def _win_probability(theta: FloatArray) -> FloatArray:
 def _laplacian(s: FloatArray, m: int, damping: float) -> FloatArray:
     """(B, M, M) graph Laplacian of the pair weights ``s`` (P, B), plus ``damping`` I."""
     n_pairs, b = s.shape
-    *_, unsigned, to_square = _incidence(m)
+    *_, unsigned, to_square = incidence(m)
     off = np.empty((b, n_pairs + 1))
     np.negative(s.T, out=off[:, :n_pairs])
     off[:, n_pairs] = 0.0
@@ -205,7 +208,7 @@ def _surely_climbs(
     return slope - 0.5 * curve - cubic >= 0.0
 
 
-def _newton(
+def newton(
     won: FloatArray,
     games: FloatArray,
     theta0: FloatArray,
@@ -216,12 +219,12 @@ def _newton(
     """Maximise the penalised BT likelihood for a batch of B win tables.
 
     ``won`` and ``games`` are (P, B), one row per upper-triangle pair i < j (see
-    ``_incidence``): w_ij and n_ij = w_ij + w_ji, ties already split in halves; pairs lead so
+    ``incidence``): w_ij and n_ij = w_ij + w_ji, ties already split in halves; pairs lead so
     that gathering and summing over pairs walks whole rows.  Damped Newton: the Hessian is the
     graph Laplacian of n_ij p_ij (1 - p_ij) plus ``reg`` I, always positive definite; a step
     is halved while it fails to increase the objective.  ``tol`` is on log-strengths.
     """
-    *_, signed, unsigned, _ = _incidence(theta0.shape[1])
+    *_, signed, unsigned, _ = incidence(theta0.shape[1])
     theta = np.array(theta0, dtype=np.float64)
     # Games per model: with the spread of a step it bounds the cubic term of the objective
     # along the step, so a step that surely climbs is taken without evaluating the objective.
@@ -265,7 +268,7 @@ def _newton(
     return theta
 
 
-def _bootstrap_start(
+def bootstrap_start(
     theta: FloatArray,
     games_hat: FloatArray,
     won: FloatArray,
@@ -285,7 +288,7 @@ def _bootstrap_start(
     quadratic steps are then cheaper); an update that does not shrink is not taken.
     """
     m = len(theta)
-    *_, signed, _, _ = _incidence(m)
+    *_, signed, _, _ = incidence(m)
     p = _win_probability(theta[None])
     inverse = np.linalg.inv(_laplacian(games_hat[:, None] * p * (1.0 - p), m, max(reg, 1e-10))[0])
     # Products with the shared inverse go through the stacked matmul, one small product per
@@ -334,10 +337,10 @@ def fit_bradley_terry(
     w, t = _check_counts(wins, ties)
     theta0 = np.zeros(len(w)) if init is None else np.asarray(init, dtype=np.float64)
     half = w + 0.5 * t
-    first, second, *_ = _incidence(len(w))
+    first, second, *_ = incidence(len(w))
     won = half[first, second]
     games = won + half[second, first]
-    return _newton(won[:, None], games[:, None], theta0[None], reg)[0]
+    return newton(won[:, None], games[:, None], theta0[None], reg)[0]
 
 
 def elo_ratings(theta: npt.ArrayLike, mask: npt.ArrayLike | None = None) -> FloatArray:
@@ -365,10 +368,10 @@ def _cells(w: FloatArray, t: FloatArray) -> tuple[FloatArray, sparse.csr_matrix]
     """Non-empty (pair, outcome) cells and the map from cell counts to per-pair counts.
 
     The map is (2P, cells): its product with a column of cell counts stacks the half-split
-    wins w_ij of the upper-triangle pairs (see ``_incidence``) over their games n_ij.
+    wins w_ij of the upper-triangle pairs (see ``incidence``) over their games n_ij.
     """
     m = len(w)
-    i, j, *_ = _incidence(m)
+    i, j, *_ = incidence(m)
     n_pairs = len(i)
     counts = np.concatenate([w[i, j], w[j, i], t[i, j]])
     pair = np.tile(np.arange(n_pairs), 3)
@@ -437,8 +440,8 @@ def leaderboard_from_counts(
             by_cell = np.ascontiguousarray(drawn.T, dtype=np.float64)
             pair_won, pair_games = np.split(np.asarray(to_pairs @ by_cell), 2)
             # 1e-6 in log-strength is 1e-4 rating points: far below any interval's width.
-            start_at = _bootstrap_start(theta, games_hat, pair_won, pair_games, reg, 1e-6)
-            fitted = _newton(pair_won, pair_games, start_at, reg, tol=1e-6)
+            start_at = bootstrap_start(theta, games_hat, pair_won, pair_games, reg, 1e-6)
+            fitted = newton(pair_won, pair_games, start_at, reg, tol=1e-6)
             boot[start : start + b] = elo_ratings(fitted, played)
         lo, hi = np.percentile(boot, [2.5, 97.5], axis=0)
 

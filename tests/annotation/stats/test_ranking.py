@@ -172,7 +172,7 @@ def refit_intervals(wins, ties, n_boot, seed):
     w, t = rk._check_counts(wins, ties)
     m = len(w)
     counts, to_pairs = rk._cells(w, t)
-    first, second, *_ = rk._incidence(m)
+    first, second, *_ = rk.incidence(m)
     drawn = np.random.default_rng(seed).multinomial(
         round(counts.sum()), counts / counts.sum(), size=n_boot
     )
@@ -226,7 +226,7 @@ def test_fit_from_a_far_start_halves_its_steps_and_finds_the_same_strengths(monk
 def test_a_step_the_taylor_bound_accepts_never_lowers_the_objective(scale):
     rng = np.random.default_rng(int(scale * 1e4))
     m, reg = 7, 1e-4
-    first, _, signed, unsigned, _ = rk._incidence(m)
+    first, _, signed, unsigned, _ = rk.incidence(m)
     games = rng.integers(0, 60, (len(first), 500)).astype(np.float64)
     won = np.floor(games * rng.random(games.shape))
     theta = rng.normal(0, 1.5, (500, m))

@@ -15,7 +15,7 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from annotation.console.pages import ConsolePage, console_project
-from annotation.errors import NotFound, ValidationFailed
+from annotation.errors import ValidationFailed
 from annotation.models import Project, Webhook
 from annotation.selectors.webhooks import RECENT_DELIVERIES, webhooks_with_recent_deliveries
 from annotation.services.webhooks import (
@@ -34,11 +34,9 @@ TEMPLATE = "admin/annotation/project_webhooks.html"
 
 
 def _webhook(request: HttpRequest, project: Project, webhook_id: int) -> Webhook:
-    """One of this researcher's webhooks on `project`; another's, or another project's, 404."""
-    try:
-        webhook = webhook_of(user=request.user, webhook_id=webhook_id)
-    except NotFound as exc:
-        raise Http404(exc.detail) from exc
+    """One of this researcher's webhooks on `project`; another's (NotFound), or another
+    project's, 404."""
+    webhook = webhook_of(user=request.user, webhook_id=webhook_id)
     if webhook.project_id != project.pk:
         raise Http404("No such webhook on this project.")
     return webhook
@@ -128,10 +126,7 @@ def delivery_resend_view(project_admin: ModelAdmin) -> Callable[..., HttpRespons
     ) -> HttpResponse:
         project = console_project(project_admin, request, project_id)
         webhook = _webhook(request, project, webhook_id)
-        try:
-            delivery = webhook_delivery_resend(webhook=webhook, delivery_id=delivery_id)
-        except NotFound as exc:
-            raise Http404(exc.detail) from exc
+        delivery = webhook_delivery_resend(webhook=webhook, delivery_id=delivery_id)
         messages.success(
             request,
             f"The {delivery.event} event is sent again to {webhook.url} (a new attempt, "

@@ -30,6 +30,7 @@ from annotation.exports.query import (
     ANNOTATOR_KINDS,
     AVAILABLE_PAIR_LABELS,
     EXPORT_FILETYPES,
+    RANKING_EXPANSIONS,
     ExportQuery,
     export_filters_of,
     export_formats_of,
@@ -90,6 +91,12 @@ FILTER_FIELDS: dict[str, FilterField] = {
         "select",
         (("", "default (majority)"), *((label, label) for label in AVAILABLE_PAIR_LABELS)),
     ),
+    "expand": FilterField(
+        "Pairs from each ranking",
+        "select",
+        (("", "default (adjacent)"), *((expand, expand) for expand in RANKING_EXPANSIONS)),
+        help="adjacent places, all pairs, or best against worst",
+    ),
     "min_agreement": FilterField("Minimum agreement", "number", step="0.01", help="0 to 1"),
     "min_judgments": FilterField("Minimum judgments per task", "number", step="1"),
     "rubric_version": FilterField("Rubric version", "number", step="1", help="empty: every one"),
@@ -127,7 +134,11 @@ def export_form(params: Mapping[str, str], *, project: Project) -> ExportForm:
     formats = export_formats_of(project=project)
     chosen = params.get("format") or formats[0]
     export_format = chosen if chosen in formats else formats[0]
-    names = [name for name in FILTER_FIELDS if name in export_filters_of(export_format)]
+    names = [
+        name
+        for name in FILTER_FIELDS
+        if name in export_filters_of(export_format) and (name != "expand" or project.is_ranking)
+    ]
     given = {
         name: params[name].strip()
         for name in ("filetype", *names)

@@ -35,7 +35,39 @@ _KIND_TEXT = {
         "Rubric rating: annotators saw a prompt and one response (model name hidden) "
         "and scored it on every criterion below"
     ),
+    Project.Kind.RANKING: (
+        "Listwise ranking: annotators saw a prompt and all of its responses (model names "
+        "hidden), labelled A, B, C... in an order drawn at random for each annotator and "
+        "kept with the judgment, and ordered them best first"
+    ),
 }
+
+#: How a ranking became the pairs of a `dpo` file, by its `expand`.
+_EXPAND_TEXT = {
+    "adjacent": (
+        "each response against each response of the next group down, and each pair of "
+        "responses tied in one group a tie"
+    ),
+    "all": (
+        "every pair of its responses, the higher-ranked one winning, and each pair tied in one "
+        "group a tie"
+    ),
+    "best_worst": (
+        "each response of its first group against each of its last (a ranking that ties "
+        "everything, a tie on each pair)"
+    ),
+}
+
+
+def _ranking_pairs_text(plan: ExportPlan) -> str:
+    expand = plan.query.filters.expand or "adjacent"
+    return (
+        f"The pairs come from rankings (`source: ranking`, `expand: {expand}`): each ranking "
+        f"gave a vote on {_EXPAND_TEXT[expand]}. Those votes are counted per pair of responses "
+        "exactly as a pairwise task's votes are, each pair's row deciding by them as below; "
+        "`pair_id` is made of the two responses' database ids."
+    )
+
 
 #: What the card says of a format beyond its fields (declared in annotation/exports/fields.py).
 _FIELDS_NOTE = {
@@ -55,7 +87,7 @@ _FIELDS_NOTE = {
 def _fields_lines(plan: ExportPlan) -> list[str]:
     """The card's field list: the format's declared fields for this project's kind."""
     export_format = plan.query.format
-    fields = fields_of(export_format, pairwise=plan.project.is_pairwise)
+    fields = fields_of(export_format, kind=plan.project.kind)
     note = _FIELDS_NOTE.get(export_format)
     return [
         ROW[export_format] + (f" {note}" if note else ""),
@@ -65,7 +97,7 @@ def _fields_lines(plan: ExportPlan) -> list[str]:
 
 
 def _margin_text(project: Project) -> str:
-    if project.strength_scale:
+    if project.strength_scale and project.is_pairwise:
         return (
             "`margin` is the mean preference strength (1 = slightly better ... 3 = much "
             "better) of the judgments behind the winner."
@@ -135,6 +167,15 @@ def _agreement_lines(project: Project) -> list[str]:
             f"[{number(interval[0])}, {number(interval[1])}] | "
             f"{number(percent.get('value'))} | {figures.get('n_judgments', 'n/a')} |"
         )
+    concordance = (report.report.get("criteria") or {}).get("overall", {}).get("kendall_w")
+    if concordance:
+        interval = concordance.get("ci") or [None, None]
+        lines += [
+            "",
+            f"Kendall's W over the rankings: {number(concordance.get('value'))} "
+            f"[{number(interval[0])}, {number(interval[1])}] over {concordance.get('n_items')} "
+            "items ranked at least twice; alpha above is ordinal, over ranks.",
+        ]
     return lines
 
 
@@ -319,6 +360,8 @@ def dataset_card(*, snapshot: Snapshot, plan: ExportPlan) -> str:
     if len(instructions) > INSTRUCTIONS_EXCERPT:
         instructions = instructions[:INSTRUCTIONS_EXCERPT].rsplit(" ", 1)[0] + " ..."
     asked = _KIND_TEXT[project.kind]
+    if project.is_ranking and project.allow_tie:
+        asked += '; responses could be tied (one group, e.g. `[["C"], ["A", "D"], ["B"]]`)'
     if project.is_pairwise:
         extras = [
             text
@@ -386,6 +429,8 @@ def dataset_card(*, snapshot: Snapshot, plan: ExportPlan) -> str:
         "",
         *_fields_lines(plan),
     ]
+    if plan.query.format == "dpo" and project.is_ranking:
+        lines += ["", _ranking_pairs_text(plan)]
     if plan.query.format == "dpo":
         lines += ["", _label_text(plan), "", _margin_text(project)]
     if plan.query.format == "rubric":

@@ -95,6 +95,11 @@ def _json_values(values: pa.Array) -> pa.Array:
     """Each value of a column as JSON text."""
     if pa.types.is_string(values.type):
         return json_strings(values)
+    if pa.types.is_list(values.type):  # a ranking's groups: few, short lists
+        return pa.array(
+            ["null" if value is None else json_text(value) for value in values.to_pylist()],
+            pa.string(),
+        )
     if pa.types.is_boolean(values.type):
         written = pc.if_else(values, "true", "false")
         return pc.fill_null(written, "null") if values.null_count else written

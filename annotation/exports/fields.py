@@ -45,13 +45,14 @@ _TYPES: dict[str, tuple[pa.DataType | None, str]] = {
     "texts": (TEXTS, "list of strings"),
     "responses": (RESPONSES, "list of {id, model, text}"),
     "pairs": (PAIRS, "list of [id, id]"),
+    "groups": (PAIRS, "list of lists of ids"),
     "prompt": (None, "string or message list"),
     "completion": (None, "string or message list"),
     "answers": (None, "struct or null"),
     "score": (None, "integer or float"),
 }
 
-PAIRWISE, RUBRIC = "pairwise", "rubric"
+PAIRWISE, RUBRIC, RANKING = "pairwise", "rubric", "ranking"
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,20 @@ JUDGMENTS = (
         "column is null when the project has no criteria.",
         kind=RUBRIC,
     ),
+    F(
+        "ranking",
+        "groups",
+        'Response ids, best first, responses tied in one group: `[["r3"], ["r1", "r4"], ["r2"]]`.',
+        kind=RANKING,
+    ),
+    F(
+        "shown_order",
+        "texts",
+        "Response ids in the order the annotator saw them (labels A, B, C...); null for an "
+        "imported ranking.",
+        nullable=True,
+        kind=RANKING,
+    ),
     F("rationale", "string", "The annotator's free text (empty when none)."),
     F("shown_left", "string", "Response id shown on the left.", nullable=True),
     F("seconds", "float64", "Time spent on the task.", nullable=True),
@@ -147,7 +162,12 @@ JUDGMENTS = (
 )
 
 DPO = (
-    F("pair_id", "int64", "The task's id: the same pair has the same id in every pull."),
+    F(
+        "pair_id",
+        "int64",
+        "The same pair has the same id in every pull: the task's id, or for a pair from "
+        "rankings a number made of its two responses' database ids.",
+    ),
     F("prompt", "prompt", "The prompt.", retractable=True),
     F("chosen", "completion", "The winning response's text.", retractable=True),
     F("rejected", "completion", "The losing response's text.", retractable=True),
@@ -167,6 +187,17 @@ DPO = (
         "margin",
         "float64",
         "Mean strength of the winner's votes, or the vote margin.",
+        nullable=True,
+    ),
+    F(
+        "source",
+        "string",
+        "`pairwise` (the votes of a pairwise task) or `ranking` (the pairs rankings imply).",
+    ),
+    F(
+        "expand",
+        "string",
+        "How rankings became pairs (`adjacent`, `all` or `best_worst`); null for `pairwise`.",
         nullable=True,
     ),
     F("retracted", "bool", "True only in a pull with `since`, for a pair that is no longer one."),
@@ -280,7 +311,7 @@ FIELDS: dict[str, tuple[ExportField, ...]] = {
 }
 ROW: dict[str, str] = {
     "judgments": "One row per judgment.",
-    "dpo": "One row per decided pair (pairwise projects).",
+    "dpo": "One row per decided pair (pairwise and ranking projects).",
     "labels": "One row per pairwise task with a passing judgment.",
     "rubric": "One row per rated response and rubric version (rubric projects).",
     "items": "One row per item, in the import format.",
@@ -288,11 +319,10 @@ ROW: dict[str, str] = {
 }
 
 
-def fields_of(export_format: str, *, pairwise: bool | None = None) -> tuple[ExportField, ...]:
-    """A format's fields in a project of that kind (None: of either kind)."""
-    if pairwise is None:
+def fields_of(export_format: str, *, kind: str | None = None) -> tuple[ExportField, ...]:
+    """A format's fields in a project of that kind (None: of any kind)."""
+    if kind is None:
         return FIELDS[export_format]
-    kind = PAIRWISE if pairwise else RUBRIC
     return tuple(f for f in FIELDS[export_format] if f.kind in (None, kind))
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pyarrow as pa
@@ -53,9 +53,12 @@ class ExportPlan:
 
     @property
     def answer_keys(self) -> list[str] | None:
-        """The keys of the `judgments` answers struct (`criteria` or `scores`)."""
+        """The keys of the `judgments` answers struct (`criteria` or `scores`; none in a
+        ranking project)."""
         if self.query.format != "judgments":
             return None
+        if self.project.is_ranking:
+            return []
         answers = self.schema.field("criteria" if self.project.is_pairwise else "scores").type
         return [child.name for child in answers] if pa.types.is_struct(answers) else []
 
@@ -89,19 +92,21 @@ def project_has_conversations(*, project: Project) -> bool:
 
 def export_plan(*, project: Project, query: ExportQuery) -> ExportPlan:
     """Check the query against the project and fix the columns before any row is read."""
-    if query.format == "dpo" and not project.is_pairwise:
+    if query.format == "dpo" and not (project.is_pairwise or project.is_ranking):
         raise ValidationFailed(
-            f"Project {project.slug!r} is a rubric project: DPO pairs come from pairwise ones.",
-            errors=[_error("format", "dpo needs a pairwise project")],
+            f"Project {project.slug!r} is a rubric project: DPO pairs come from pairwise "
+            "and ranking ones.",
+            errors=[_error("format", "dpo needs a pairwise or ranking project")],
         )
+    query = _ranking_checked(project, query)
     if query.format == "labels" and not project.is_pairwise:
         raise ValidationFailed(
             f"Project {project.slug!r} is a rubric project: labels are of pairwise tasks.",
             errors=[_error("format", "labels needs a pairwise project")],
         )
-    if query.format == "rubric" and project.is_pairwise:
+    if query.format == "rubric" and project.kind != Project.Kind.RUBRIC:
         raise ValidationFailed(
-            f"Project {project.slug!r} is a pairwise project: use format dpo or judgments.",
+            f"Project {project.slug!r} is a {project.kind} project: use format dpo or judgments.",
             errors=[_error("format", "rubric needs a rubric project")],
         )
     criteria = tuple(project.criteria.all())
@@ -118,6 +123,27 @@ def export_plan(*, project: Project, query: ExportQuery) -> ExportPlan:
         retractable = query.filters.since is not None
         columns = _columns(project, query.format, criteria, conversational, retractable=retractable)
     return ExportPlan(project, query, criteria, conversational, columns, versions)
+
+
+def _ranking_checked(project: Project, query: ExportQuery) -> ExportQuery:
+    """A `dpo` query of a ranking project with its `expand` (default `adjacent`); `expand`
+    anywhere else, or a researcher's adjudication (of pairwise tasks) for rankings, is a 400."""
+    filters = query.filters
+    if filters.expand is not None and not project.is_ranking:
+        raise ValidationFailed(
+            f"Project {project.slug!r} is a {project.kind} project: expand turns rankings "
+            "into pairs.",
+            errors=[_error("expand", "applies to ranking projects only")],
+        )
+    if query.format != "dpo" or not project.is_ranking:
+        return query
+    if filters.label == "adjudicated":
+        raise ValidationFailed(
+            "Adjudications decide pairwise tasks; a ranking project's pairs are decided by "
+            "their votes.",
+            errors=[_error("label", "adjudicated applies to pairwise projects only")],
+        )
+    return replace(query, filters=replace(filters, expand=filters.expand or "adjacent"))
 
 
 def rubric_versions_of(
@@ -259,7 +285,7 @@ def _columns(
     (annotation/exports/fields.py). `retractable` (a `dpo` pull with `since`): a retraction
     row keeps only its keys, so the texts may be null."""
     columns = []
-    for declared in fields_of(export_format, pairwise=project.is_pairwise):
+    for declared in fields_of(export_format, kind=project.kind):
         if declared.type == "answers":
             answers = _answers_type(project, _answer_keys(project, criteria))
             columns.append(column(declared.name, answers, nullable=pa.types.is_null(answers)))

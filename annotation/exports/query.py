@@ -30,7 +30,7 @@ EXPORT_FILETYPES = ("jsonl", "csv", "parquet")
 _JUDGMENT_FILTERS = {"exclude_flagged", "include_gold", "since", "annotator_kind", "min_judgments"}
 _FILTERS_OF = {
     "judgments": _JUDGMENT_FILTERS,
-    "dpo": _JUDGMENT_FILTERS | {"min_agreement", "label"},
+    "dpo": _JUDGMENT_FILTERS | {"min_agreement", "label", "expand"},
     "rubric": _JUDGMENT_FILTERS | {"min_agreement", "rubric_version"},
     "labels": _JUDGMENT_FILTERS,
     "items": {"exclude_flagged", "include_gold", "since"},
@@ -44,15 +44,19 @@ def export_filters_of(export_format: str) -> frozenset[str]:
     return frozenset(_FILTERS_OF[export_format])
 
 
-#: Formats made from one kind of project only (export_plan refuses them elsewhere).
-_PAIRWISE_FORMATS = ("dpo", "labels")
-_RUBRIC_FORMATS = ("rubric",)
+#: Formats made from some kinds of project only (export_plan refuses them elsewhere).
+_KINDS_OF_FORMAT = {
+    "dpo": (Project.Kind.PAIRWISE, Project.Kind.RANKING),
+    "labels": (Project.Kind.PAIRWISE,),
+    "rubric": (Project.Kind.RUBRIC,),
+}
 
 
 def export_formats_of(*, project: Project) -> tuple[str, ...]:
     """The formats this project can be exported as, in EXPORT_FORMATS order."""
-    other_kind = _RUBRIC_FORMATS if project.is_pairwise else _PAIRWISE_FORMATS
-    return tuple(f for f in EXPORT_FORMATS if f not in other_kind)
+    return tuple(
+        f for f in EXPORT_FORMATS if project.kind in _KINDS_OF_FORMAT.get(f, (project.kind,))
+    )
 
 
 #: `annotator_kind`: a kind, or `all`. Aggregated formats count people unless asked (model
@@ -63,6 +67,8 @@ _HUMAN_BY_DEFAULT = {"dpo", "rubric", "labels"}
 #: is one, else the majority).
 PAIR_LABELS = ("majority", "dawid_skene", "adjudicated")
 AVAILABLE_PAIR_LABELS = PAIR_LABELS
+#: `expand`: which pairs a ranking gives a `dpo` export (ranking projects; README "Exports").
+RANKING_EXPANSIONS = ("adjacent", "all", "best_worst")
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,7 @@ class ExportFilters:
     min_agreement: float | None = None
     rubric_version: int | None = None
     label: str | None = None  # dpo: "majority", "dawid_skene" or "adjudicated"
+    expand: str | None = None  # dpo of a ranking project: one of RANKING_EXPANSIONS
     up_to_id: int | None = None
 
 
@@ -90,8 +97,9 @@ class ExportQuery:
         """The query as JSON (what a snapshot stores and shows), defaults included."""
         filters = asdict(self.filters)
         filters.pop("up_to_id")
-        if filters["label"] is None:  # formats other than dpo have no label
-            filters.pop("label")
+        for name in ("label", "expand"):  # only dpo has a label, only rankings an expand
+            if filters[name] is None:
+                filters.pop(name)
         since = filters["since"]
         if isinstance(since, datetime):
             filters["since"] = since.isoformat()
@@ -231,6 +239,7 @@ def export_query_from_params(params: Mapping[str, Any], *, strict: bool = False)
         min_agreement=_read_min_agreement(params.get("min_agreement"), errors),
         rubric_version=_read_rubric_version(params.get("rubric_version"), errors),
         label=label,
+        expand=_read_choice("expand", params.get("expand"), None, RANKING_EXPANSIONS, errors),
     )
     if export_format in _FILTERS_OF:
         understood = _FILTERS_OF[export_format]
@@ -241,6 +250,7 @@ def export_query_from_params(params: Mapping[str, Any], *, strict: bool = False)
             "min_agreement": filters.min_agreement is not None,
             "rubric_version": filters.rubric_version is not None,
             "label": label_given,
+            "expand": filters.expand is not None,
         }
         for name, is_given in given.items():
             if is_given and name not in understood:

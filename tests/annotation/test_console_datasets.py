@@ -14,7 +14,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from annotation.console.datasets import FILTER_FIELDS, LOADERS
+from annotation.console.datasets import FILTER_FIELDS, LOADERS, export_form
 from annotation.errors import ValidationFailed
 from annotation.exports.plan import export_plan
 from annotation.exports.query import (
@@ -27,7 +27,7 @@ from annotation.models import ApiToken, Project, Snapshot
 from annotation.services.judgment_import import judgments_import
 from annotation.services.researchers import researcher_create
 from annotation.services.tokens import api_token_create, api_token_issue
-from tests.factories import ProjectFactory, import_items, rubric_project
+from tests.factories import ProjectFactory, import_items, ranking_project, rubric_project
 
 pytestmark = pytest.mark.django_db
 
@@ -473,3 +473,16 @@ def test_the_load_dataset_snippet_loads_the_export_over_http_with_a_token(
 
     assert scope["dataset"].num_rows == 3
     assert {"prompt", "chosen", "rejected"} <= set(scope["dataset"].column_names)
+
+
+def test_the_dpo_form_of_a_ranking_project_asks_which_pairs_each_ranking_gives():
+    ranked, pairs = ranking_project(), ProjectFactory()
+
+    form = export_form({"format": "dpo", "expand": "best_worst"}, project=ranked)
+
+    assert form.query is not None and form.query.filters.expand == "best_worst"
+    assert "expand" in [f.name for f in form.filters]
+    assert "expand" not in [f.name for f in export_form({"format": "dpo"}, project=pairs).filters]
+    assert export_form({"format": "dpo", "expand": "most"}, project=ranked).errors == {
+        "expand": ["must be one of adjacent, all, best_worst"]
+    }

@@ -49,7 +49,7 @@ def plan_of(project: Project, export_format: str, **params):
 def declared_columns(plan) -> list[tuple[str, ExportField]]:
     """The plan's columns as the declaration spells them out: a per-criterion field once per
     criterion (`share_<key>` only for a nominal one, right after the value)."""
-    fields = fields_of(plan.query.format, pairwise=plan.project.is_pairwise)
+    fields = fields_of(plan.query.format, kind=plan.project.kind)
     nominal = {
         c.key for _, criteria in plan.rubric_versions for c in criteria if c.level == "nominal"
     }
@@ -120,7 +120,7 @@ def test_the_readers_yield_the_declared_fields_in_order(exported, slug, export_f
 @pytest.mark.parametrize("slug", ["pairs", "rated"])
 def test_the_judgments_sql_columns_are_the_declared_fields(exported, slug):
     project = exported[slug]
-    declared = [f.name for f in fields_of("judgments", pairwise=project.is_pairwise)]
+    declared = [f.name for f in fields_of("judgments", kind=project.kind)]
 
     # Every declared field is read from the database but the project's slug, a constant.
     assert [c.name for c in judgment_wire_columns(project)] == [
@@ -148,6 +148,6 @@ def test_the_card_lists_the_declared_fields(
         {"format": export_format},
         f"/api/v1/projects/{slug}/snapshots/",
     )
-    fields = fields_of(export_format, pairwise=exported[slug].is_pairwise)
+    fields = fields_of(export_format, kind=exported[slug].kind)
 
     assert field_table(fields, kinds=False) in built["card"]

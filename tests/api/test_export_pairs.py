@@ -148,6 +148,8 @@ def test_a_pair_made_undecided_is_retracted_by_a_since_pull(researcher_client, p
             "n_judgments": 5,
             "agreement": None,
             "margin": None,
+            "source": "pairwise",
+            "expand": None,
             "retracted": True,
         }
     ]

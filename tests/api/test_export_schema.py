@@ -16,11 +16,13 @@ import pytest
 from annotation.exports.plan import export_plan
 from annotation.exports.query import EXPORT_FORMATS, ExportQuery
 from annotation.models import Consent, Judgment, Project
+from annotation.services.assignment import assignment_lease
 from annotation.services.importing import items_import
+from annotation.services.judging import judgment_submit
 from annotation.services.judgment_import import judgments_import
 from annotation.services.projects import project_update, rubric_snapshot
 from tests.api.test_exports import vote
-from tests.factories import CriterionFactory, ProjectFactory, rubric_project
+from tests.factories import CriterionFactory, ProjectFactory, make_annotator, rubric_project
 
 pytestmark = pytest.mark.django_db
 
@@ -72,6 +74,28 @@ PAIRWISE_ITEMS = [
             {"id": "r2", "model": "m2", "text": "Wrong."},
         ],
         "gold": {"preferred": "r1"},
+    },
+]
+
+
+RANKING_ITEMS = [
+    {
+        "id": "q0",
+        "prompt": f"Rank these. {SEPARATED}",
+        "responses": [
+            {"id": "r1", "model": "m1", "text": f"One. {SEPARATED}"},
+            {"id": "r2", "model": "m2", "text": "Two."},
+            {"id": "r3", "model": "m3", "text": ""},
+        ],
+        "gold": {"ranking": [["r2"], ["r1"], ["r3"]]},
+    },
+    {
+        "id": "chat0",
+        "prompt": [{"role": "user", "content": "Explain TCP."}],
+        "responses": [
+            {"id": "r1", "model": "m1", "text": "Reliable streams."},
+            {"id": "r2", "model": "m2", "text": "Packets."},
+        ],
     },
 ]
 
@@ -165,8 +189,30 @@ def exported(researcher) -> dict[str, Project]:
         ],
     )
 
+    ranked = ProjectFactory(owner=researcher, slug="ranked", kind="ranking", allow_tie=True)
+    items_import(project=ranked, rows=list(enumerate(RANKING_ITEMS, start=1)))
+    rankings = [
+        {"annotator": "h0", "item": "q0", "ranking": [["r2"], ["r1", "r3"]], "seconds": 30},
+        {"annotator": "h1", "item": "q0", "ranking": [["r2"], ["r3"], ["r1"]]},
+        {"annotator": "h0", "item": "chat0", "ranking": [["r1"], ["r2"]]},
+        {
+            "annotator": "judge",
+            "annotator_kind": "model",
+            "item": "q0",
+            "ranking": [["r1", "r2", "r3"]],
+        },
+    ]
+    judgments_import(project=ranked, rows=list(enumerate(rankings, start=1)))
+    ranker = make_annotator()
+    assignment = assignment_lease(project=ranked, annotator=ranker)
+    judgment_submit(
+        assignment=assignment,
+        annotator=ranker,
+        ranking=[["B"], ["A"], ["C"]][: len(assignment.shown_order)],
+    )
+
     Judgment.objects.update(created_at=ON_THE_MINUTE)
-    return {"pairs": pairs, "plain": plain, "rated": rated}
+    return {"pairs": pairs, "plain": plain, "rated": rated, "ranked": ranked}
 
 
 def export_cases() -> list[tuple[str, str]]:
@@ -174,8 +220,8 @@ def export_cases() -> list[tuple[str, str]]:
     cases = []
     for export_format in EXPORT_FORMATS:
         pairwise = ["pairs", "plain"]
-        slugs = {"dpo": pairwise, "labels": pairwise, "rubric": ["rated"]}.get(
-            export_format, ["pairs", "plain", "rated"]
+        slugs = {"dpo": [*pairwise, "ranked"], "labels": pairwise, "rubric": ["rated"]}.get(
+            export_format, ["pairs", "plain", "rated", "ranked"]
         )
         cases += [(slug, export_format) for slug in slugs]
     return cases
@@ -280,8 +326,8 @@ def test_times_are_iso_strings_with_microseconds_in_every_file(researcher_client
 
 #: The columns that may be null, per format (everything else is required).
 NULLABLE = {
-    "judgments": {"strength", "shown_left", "seconds"},
-    "dpo": {"margin"},
+    "judgments": {"strength", "shown_left", "seconds", "shown_order"},
+    "dpo": {"margin", "expand"},
     "labels": {"majority", "ds_label", "adjudicated_label", "adjudicated_by"},
     "rubric": {"helpfulness", "correctness", "style", "agreement"}
     | {"agreement_helpfulness", "agreement_correctness", "agreement_style"},

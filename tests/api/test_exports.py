@@ -792,7 +792,7 @@ def test_dpo_of_a_rubric_project_is_a_400(researcher_client, rubric):
 
     assert response.status_code == 400
     assert response.json()["errors"] == [
-        {"field": "format", "error": "dpo needs a pairwise project"}
+        {"field": "format", "error": "dpo needs a pairwise or ranking project"}
     ]
 
 

@@ -27,7 +27,7 @@ from annotation.exports.readers.judgments import (
     plan_batches,
 )
 from annotation.exports.readers.labels import label_rows, pair_labels
-from annotation.exports.readers.pairs import decide_pair, dpo_rows
+from annotation.exports.readers.pairs import decide_pair, dpo_rows, ranking_pair_rows
 from annotation.exports.readers.rubric import (
     criterion_agreement,
     criterion_value,
@@ -64,6 +64,10 @@ def export_rows(*, plan: ExportPlan) -> Iterator[dict[str, Any]]:
     project, filters = plan.project, plan.query.filters
     if plan.query.format == "judgments":
         return judgment_rows(project=project, filters=filters, answer_keys=plan.answer_keys)
+    if plan.query.format == "dpo" and project.is_ranking:
+        return ranking_pair_rows(
+            project=project, filters=filters, conversational=plan.conversational
+        )
     if plan.query.format == "dpo":
         return dpo_rows(project=project, filters=filters, conversational=plan.conversational)
     if plan.query.format == "rubric":

@@ -5,6 +5,7 @@ plan's schema.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -14,6 +15,7 @@ from django.db.models.fields.json import KeyTextTransform
 
 from annotation.exports.plan import ExportPlan
 from annotation.exports.query import ExportFilters
+from annotation.exports.rankings import ranking_in_ids, response_external_ids, shown_in_ids
 from annotation.exports.readers.shared import EXPORT_CHUNK, iso_time, since_q
 from annotation.models import Annotator, Judgment, Project
 from annotation.pg.copy_out import WireColumn, select_batches
@@ -113,8 +115,10 @@ def judgment_records(
 ) -> Iterator[dict[str, Any]]:
     """The export's dict for each judgment of an (ordered) queryset, read in chunks. With
     `answer_keys` the answers have exactly those keys (the export's struct)."""
-    is_pairwise = project.is_pairwise
-    rows = queryset.values_list(*JUDGMENT_COLUMNS)
+    is_pairwise, is_ranking = project.is_pairwise, project.is_ranking
+    columns = (*JUDGMENT_COLUMNS, "ranking", "shown_order") if is_ranking else JUDGMENT_COLUMNS
+    external = response_external_ids(project=project) if is_ranking else {}
+    rows = queryset.values_list(*columns)
     for row in rows.iterator(chunk_size=EXPORT_CHUNK):
         (
             pk,
@@ -138,6 +142,7 @@ def judgment_records(
             source,
             kind,
             rubric_version,
+            *ranked,
         ) = row
         record: dict[str, Any] = {
             "id": pk,
@@ -157,6 +162,13 @@ def judgment_records(
                     "choice": choice,
                     "strength": strength,
                     "criteria": _answers(criteria, answer_keys),
+                }
+            )
+        elif is_ranking:
+            record.update(
+                {
+                    "ranking": ranking_in_ids(ranked[0], external),
+                    "shown_order": shown_in_ids(ranked[1], external),
                 }
             )
         else:
@@ -216,7 +228,13 @@ def judgment_wire_columns(
             WireColumn(f"{field_name}.{key}", KeyTextTransform(key, field_name), value_type)
             for key in answer_keys
         ]
-    if project.is_pairwise:
+    if project.is_ranking:
+        # Stored in database ids, as JSON text: put in the import's ids by ranking_batch.
+        body = [
+            WireColumn("ranking", "ranking", text),
+            WireColumn("shown_order", "shown_order", text),
+        ]
+    elif project.is_pairwise:
         body = [
             WireColumn("a", "task__response_a__external_id", text),
             WireColumn("b", "task__response_b__external_id", text),
@@ -244,10 +262,28 @@ def judgment_wire_columns(
 
 
 def plan_batches(plan: ExportPlan) -> Iterator[pa.RecordBatch]:
-    """The judgments of a plan as read through COPY: its wire columns, answers per key."""
+    """The judgments of a plan as read through COPY: its wire columns, answers per key,
+    rankings in the import's response ids."""
     wire = judgment_wire_columns(plan.project, answer_keys=plan.answer_keys)
     queryset = judgments_for_export(project=plan.project, filters=plan.query.filters)
-    return select_batches(queryset, wire)
+    batches = select_batches(queryset, wire)
+    if not plan.project.is_ranking:
+        return batches
+    external = response_external_ids(project=plan.project)
+    return (ranking_batch(batch, plan.schema, external) for batch in batches)
+
+
+def ranking_batch(
+    batch: pa.RecordBatch, schema: pa.Schema, external: dict[int, str]
+) -> pa.RecordBatch:
+    """A batch whose `ranking` and `shown_order` columns (the stored JSON text) are lists of
+    the import's response ids, typed as the plan's columns."""
+    columns = dict(zip(batch.schema.names, batch.columns, strict=True))
+    for name, convert in (("ranking", ranking_in_ids), ("shown_order", shown_in_ids)):
+        stored = columns[name].to_pylist()
+        values = [convert(None if text is None else json.loads(text), external) for text in stored]
+        columns[name] = pa.array(values, type=schema.field(name).type)
+    return pa.RecordBatch.from_pydict(columns)
 
 
 def judgment_batches(*, plan: ExportPlan) -> Iterator[pa.RecordBatch]:

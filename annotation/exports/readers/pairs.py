@@ -5,6 +5,7 @@ with the counts in one statement, so rows stream out whatever their number.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -14,6 +15,7 @@ import pyarrow as pa
 from django.db.models import Avg, Count, Q, QuerySet
 
 from annotation.exports.query import ExportFilters
+from annotation.exports.rankings import ranking_dpo_rows
 from annotation.exports.readers.judgments import passing_judgments
 from annotation.exports.readers.labels import LabelWalk, pair_labels
 from annotation.exports.readers.shared import DECIDED, around, prompt_value, scoped
@@ -120,7 +122,9 @@ PAIR_COLUMNS = tuple(
 )
 
 
-def retraction(pair_id: int, item_id: str, n_judgments: int) -> dict[str, Any]:
+def retraction(
+    pair_id: int, item_id: str, n_judgments: int, *, expand: str | None = None
+) -> dict[str, Any]:
     """The row of an incremental `dpo` pull for a touched pair that is not (or no longer) a
     pair under the query: its key and `retracted`, texts null (the schema of every row)."""
     return {
@@ -136,6 +140,8 @@ def retraction(pair_id: int, item_id: str, n_judgments: int) -> dict[str, Any]:
         "n_judgments": n_judgments,
         "agreement": None,
         "margin": None,
+        "source": "pairwise" if expand is None else "ranking",
+        "expand": expand,
         "retracted": True,
     }
 
@@ -242,9 +248,38 @@ def _dpo_row(
     total = n_a + n_b + n_tie + n_both_bad
     a, b = (a_id, a_model, a_text), (b_id, b_model, b_text)
     chosen, rejected, strength = (a, b, strength_a) if winner == "a" else (b, a, strength_b)
+    margin = _margin(winner, n_a, n_b, total, strength, by_strength)
+    return pair_row(
+        task_id,
+        item_id,
+        json.loads(prompt),
+        chosen,
+        rejected,
+        total,
+        agreement,
+        margin,
+        conversational=conversational,
+    )
+
+
+def pair_row(
+    pair_id: int,
+    item_id: str,
+    prompt: Any,
+    chosen: tuple[str, str, str],
+    rejected: tuple[str, str, str],
+    n_judgments: int,
+    agreement: float,
+    margin: float | None,
+    *,
+    conversational: bool,
+    expand: str | None = None,
+) -> dict[str, Any]:
+    """A decided pair's `dpo` row; `chosen` and `rejected` are (response id, model, text),
+    `expand` says how rankings gave the pair (None: a pairwise task)."""
     return {
-        "pair_id": task_id,
-        "prompt": prompt_value(json.loads(prompt), conversational),
+        "pair_id": pair_id,
+        "prompt": prompt_value(prompt, conversational),
         "chosen": _completion(chosen[2], conversational),
         "rejected": _completion(rejected[2], conversational),
         "chosen_model": chosen[1],
@@ -252,11 +287,30 @@ def _dpo_row(
         "item_id": item_id,
         "chosen_id": chosen[0],
         "rejected_id": rejected[0],
-        "n_judgments": total,
+        "n_judgments": n_judgments,
         "agreement": agreement,
-        "margin": _margin(winner, n_a, n_b, total, strength, by_strength),
+        "margin": margin,
+        "source": "pairwise" if expand is None else "ranking",
+        "expand": expand,
         "retracted": False,
     }
+
+
+def ranking_pair_rows(
+    *, project: Project, filters: ExportFilters, conversational: bool
+) -> Iterator[dict[str, Any]]:
+    """The `dpo` rows of a ranking project: the pairs its rankings imply, counted and
+    decided as a pairwise task's votes are (annotation/exports/rankings.py)."""
+    expand = filters.expand or "adjacent"
+    passing = passing_judgments(project=project, filters=filters)
+    return ranking_dpo_rows(
+        filters=filters,
+        passing=passing,
+        scoped=scoped(passing, filters),
+        plurality=plurality,
+        row=functools.partial(pair_row, conversational=conversational, expand=expand),
+        retraction=functools.partial(retraction, expand=expand),
+    )
 
 
 def _completion(text: str, conversational: bool) -> Any:

@@ -352,28 +352,6 @@ def dataset_card(*, snapshot: Snapshot, plan: ExportPlan) -> str:
         row_count=snapshot.row_count or 0,
         creators=_creators(plan, set(behind)),
     )
-    if metadata["license"] == "unknown":
-        license_line = "unknown: the project sets none (set its license before sharing)"
-    else:
-        license_line = metadata.get("license_name", metadata["license"])
-    instructions = project.instructions.strip()
-    if len(instructions) > INSTRUCTIONS_EXCERPT:
-        instructions = instructions[:INSTRUCTIONS_EXCERPT].rsplit(" ", 1)[0] + " ..."
-    asked = _KIND_TEXT[project.kind]
-    if project.is_ranking and project.allow_tie:
-        asked += '; responses could be tied (one group, e.g. `[["C"], ["A", "D"], ["B"]]`)'
-    if project.is_pairwise:
-        extras = [
-            text
-            for allowed, text in (
-                (project.allow_tie, "a tie was allowed"),
-                (project.allow_both_bad, "'both bad' was allowed"),
-                (project.strength_scale, "with a strength from 1 (slightly) to 3 (much better)"),
-            )
-            if allowed
-        ]
-        if extras:
-            asked += "; " + "; ".join(extras)
     lines = [
         *_front_matter(metadata),
         "",
@@ -383,27 +361,15 @@ def dataset_card(*, snapshot: Snapshot, plan: ExportPlan) -> str:
         f"- sha256: `{snapshot.sha256}`",
         f"- created: {snapshot.created_at:%Y-%m-%d %H:%M} UTC from project `{project.slug}`, "
         f"judgments up to id {filters.up_to_id}",
-        f"- license: {license_line}",
+        f"- license: {_license_text(metadata)}",
         *(_rubric_version_lines(plan, versions) if plan.criteria else []),
         "",
         "## What annotators were asked",
         "",
-        asked + ".",
+        _asked_text(project) + ".",
         "",
-    ]
-    if instructions:
-        lines += ["Instructions (excerpt):", ""]
-        lines += [f"> {line}" if line else ">" for line in instructions.splitlines()]
-        lines.append("")
-    by_version = dict(plan.rubric_versions)
-    shown = [v for v in versions if v in by_version] if len(by_version) > 1 else []
-    if len(shown) > 1:
-        for version in shown:
-            criteria = _criteria_lines(by_version[version])
-            lines += [f"Criteria of rubric version {version}:", "", *criteria, ""]
-    elif plan.criteria:
-        lines += ["Criteria:", "", *_criteria_lines(plan.criteria), ""]
-    lines += [
+        *_instructions_lines(project),
+        *_criteria_section(plan, versions),
         "## Annotation",
         "",
         f"- judgments passing the filters below: {counts['judgments']}, from "
@@ -428,17 +394,82 @@ def dataset_card(*, snapshot: Snapshot, plan: ExportPlan) -> str:
         "## Fields",
         "",
         *_fields_lines(plan),
+        *_format_notes(plan),
+        "",
+        "## Loading",
+        "",
+        *_loading_lines(plan, filename),
+        "",
     ]
-    if plan.query.format == "dpo" and project.is_ranking:
-        lines += ["", _ranking_pairs_text(plan)]
+    return "\n".join(lines)
+
+
+def _license_text(metadata: dict[str, Any]) -> str:
+    if metadata["license"] == "unknown":
+        return "unknown: the project sets none (set its license before sharing)"
+    return metadata.get("license_name", metadata["license"])
+
+
+def _asked_text(project: Project) -> str:
+    """What annotators were asked: the kind of task, and the answers allowed."""
+    asked = _KIND_TEXT[project.kind]
+    if project.is_ranking and project.allow_tie:
+        asked += '; responses could be tied (one group, e.g. `[["C"], ["A", "D"], ["B"]]`)'
+    if project.is_pairwise:
+        extras = [
+            text
+            for allowed, text in (
+                (project.allow_tie, "a tie was allowed"),
+                (project.allow_both_bad, "'both bad' was allowed"),
+                (project.strength_scale, "with a strength from 1 (slightly) to 3 (much better)"),
+            )
+            if allowed
+        ]
+        if extras:
+            asked += "; " + "; ".join(extras)
+    return asked
+
+
+def _instructions_lines(project: Project) -> list[str]:
+    """The start of the instructions, quoted (none when the project has none)."""
+    instructions = project.instructions.strip()
+    if not instructions:
+        return []
+    if len(instructions) > INSTRUCTIONS_EXCERPT:
+        instructions = instructions[:INSTRUCTIONS_EXCERPT].rsplit(" ", 1)[0] + " ..."
+    quoted = [f"> {line}" if line else ">" for line in instructions.splitlines()]
+    return ["Instructions (excerpt):", "", *quoted, ""]
+
+
+def _criteria_section(plan: ExportPlan, versions: list[int]) -> list[str]:
+    """The criteria, per rubric version when the judgments span several."""
+    by_version = dict(plan.rubric_versions)
+    shown = [v for v in versions if v in by_version] if len(by_version) > 1 else []
+    if len(shown) > 1:
+        lines = []
+        for version in shown:
+            criteria = _criteria_lines(by_version[version])
+            lines += [f"Criteria of rubric version {version}:", "", *criteria, ""]
+        return lines
+    if plan.criteria:
+        return ["Criteria:", "", *_criteria_lines(plan.criteria), ""]
+    return []
+
+
+def _format_notes(plan: ExportPlan) -> list[str]:
+    """What a format's rows need said beyond their fields: how dpo pairs come from rankings
+    and are decided, renamed rubric columns, conversational prompts."""
+    notes: list[str] = []
+    if plan.query.format == "dpo" and plan.project.is_ranking:
+        notes += ["", _ranking_pairs_text(plan)]
     if plan.query.format == "dpo":
-        lines += ["", _label_text(plan), "", _margin_text(project)]
+        notes += ["", _label_text(plan), "", _margin_text(plan.project)]
     if plan.query.format == "rubric":
         renamed = [c.key for c in plan.criteria if rubric_score_column(c.key) != c.key]
         if renamed:
-            lines += ["", f"Criteria named like a fixed column get a `score_` prefix: {renamed}."]
+            notes += ["", f"Criteria named like a fixed column get a `score_` prefix: {renamed}."]
     if plan.conversational and plan.query.format in ("dpo", "rubric", "items"):
-        lines += [
+        notes += [
             "",
             "Some prompts are conversations, so every `prompt` is a list of "
             '`{"role", "content"}` messages (a plain prompt is one user message)'
@@ -449,5 +480,4 @@ def dataset_card(*, snapshot: Snapshot, plan: ExportPlan) -> str:
                 else "."
             ),
         ]
-    lines += ["", "## Loading", "", *_loading_lines(plan, filename), ""]
-    return "\n".join(lines)
+    return notes

@@ -2,7 +2,8 @@
 a view becomes the answer its class maps to (`DomainError.status`, the same table the API's
 exception handler reads). On an annotator page of a project it is the page (or, for an htmx
 swap, the card) that says why the project gives no work; in the console Django's 403 or 404
-page; under /api/ (views outside DRF) the API's JSON. Views catch a domain error only to
+page; under /api/ (views outside DRF) and from a page endpoint marked `answers_json` (what the
+task page's script calls) the API's JSON. Views catch a domain error only to
 answer it in their own terms: a refused vote shown on its card, a crowd link's problem on
 its start page."""
 
@@ -31,9 +32,19 @@ def project_closed_page(
     return render(request, template, {"project": project, "reason": reason}, status=status)
 
 
+def answers_json(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Mark a page endpoint that a script calls for JSON: its domain errors are answered as
+    the API's. Put it next to the view, under decorators that copy attributes (wraps)."""
+    view.answers_json = True  # type: ignore[attr-defined]
+    return view
+
+
 def domain_error_answer(request: HttpRequest, error: DomainError) -> HttpResponse:
     """The answer to a domain error that a view left to the site."""
-    if request.path_info.startswith(API_PREFIX):
+    match = request.resolver_match
+    if request.path_info.startswith(API_PREFIX) or getattr(
+        match.func if match else None, "answers_json", False
+    ):
         return JsonResponse(error.as_json(), status=error.status)
     project = _annotator_page_project(request)
     if project is not None:

@@ -28,7 +28,7 @@ from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
-from annotation.error_pages import project_closed_page
+from annotation.error_pages import answers_json, project_closed_page
 from annotation.errors import (
     AnnotatorBlocked,
     DomainError,
@@ -568,19 +568,17 @@ def assignment_skip_post(request: HttpRequest, slug: str, assignment_id: int) ->
 
 @require_POST
 @annotator_required
+@answers_json
 def assignment_renew_post(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
-    """The task page keeps its lease while it is on screen: JSON as the API's renew, for
-    signed-in users and crowd identities alike (the API wants an account)."""
+    """The task page keeps its lease while it is on screen: JSON as the API's renew (a
+    refusal too), for signed-in users and crowd identities alike (the API wants an account)."""
     assignment = get_object_or_404(
         Assignment.objects.select_related("project"), pk=assignment_id, project__slug=slug
     )
-    try:
-        expires_at = assignment_renew(
-            assignment=assignment,
-            annotator=request.annotator,  # type: ignore[attr-defined]
-        )
-    except DomainError as exc:
-        return JsonResponse(exc.as_json(), status=exc.status)
+    expires_at = assignment_renew(
+        assignment=assignment,
+        annotator=request.annotator,  # type: ignore[attr-defined]
+    )
     return JsonResponse({"expires_at": expires_at})
 
 

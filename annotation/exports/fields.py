@@ -291,7 +291,13 @@ ANNOTATORS = (
     F("n_judgments", "int64", "Their judgments passing the filters."),
     F("gold_judgments", "int64", "Their gold judgments."),
     F("gold_accuracy", "float64", "Share of their gold judgments that were right.", nullable=True),
-    F("left_rate", "float64", "Share of their decided votes for the left side.", nullable=True),
+    F(
+        "left_rate",
+        "float64",
+        "Share of their decided votes for the left side (a ranking project: of their "
+        "rankings whose first-shown response they ranked first).",
+        nullable=True,
+    ),
     F("fast_share", "float64", "Share under the project's minimum time.", nullable=True),
     F("mean_seconds", "float64", "Mean time over their passing judgments.", nullable=True),
     F("median_seconds", "float64", "Median time over their passing judgments.", nullable=True),

@@ -16,6 +16,7 @@ from annotation.exports.query import (
     EXPORT_FILETYPES,
     EXPORT_FORMATS,
     QUERY_KEYS,
+    RANKING_EXPANSIONS,
     export_query_from_params,
 )
 from api.permissions import IsResearcher, managed_project
@@ -67,6 +68,15 @@ class ExportView(StrictAPIView):
                 description="dpo: what decides a pair, the majority of its votes, its "
                 "Dawid-Skene label (agreement is then the label's posterior), or a researcher's "
                 "adjudication where there is one (else the majority).",
+            ),
+            OpenApiParameter(
+                "expand",
+                str,
+                enum=list(RANKING_EXPANSIONS),
+                default="adjacent",
+                description="dpo of a ranking project: which pairs each ranking gives, its "
+                "adjacent places, all pairs, or its first group against its last (a 400 on "
+                "other projects).",
             ),
         ],
         responses={

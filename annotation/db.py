@@ -57,13 +57,20 @@ def database_unreachable(exception: BaseException | None) -> bool:
     if not isinstance(exception, TRANSIENT_DATABASE_ERRORS):
         return False
     default = connections[DEFAULT_DB_ALIAS]
-    if default.connection is None:
+    if default.connection is None or not _answers(default):
         return True
+    # A read replica that is down fails the reads sent to it: a snapshot build or a report
+    # then waits for it (the task retries) rather than failing (README, Running at scale).
+    return REPLICA in connections.settings and not _answers(connections[REPLICA])
+
+
+def _answers(database: BaseDatabaseWrapper) -> bool:
+    """Whether the database can be reached and answers on this connection."""
     try:
-        default.ensure_connection()
+        database.ensure_connection()
     except DatabaseError:
-        return True
-    return not default.is_usable()
+        return False
+    return database.is_usable()
 
 
 # ---------------------------------------------------------------- the read replica

@@ -11,15 +11,22 @@ import copy
 import csv
 import io
 import json
+import socket
 from collections.abc import Iterator
 
 import psycopg
 import pytest
 from django.core.management import call_command
-from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db import DEFAULT_DB_ALIAS, OperationalError, connection, connections
 from django.test import override_settings
 
-from annotation.db import REPLICA, read_alias, replica_reads, stream_from_replica
+from annotation.db import (
+    REPLICA,
+    database_unreachable,
+    read_alias,
+    replica_reads,
+    stream_from_replica,
+)
 from annotation.exports.query import export_query_from_params
 from annotation.models import AgreementReport, Judgment, Project, Snapshot
 from annotation.services.assignment import assignment_lease
@@ -256,3 +263,32 @@ def test_votes_leases_and_sync_read_default_while_the_replica_is_empty(
     assert judgment.pk in [row["id"] for row in synced]
     assert len(synced) == 7
     assert exported == []  # the export did read the (empty) replica
+
+
+@pytest.fixture
+def replica_down(replica) -> Iterator[None]:
+    """The replica alias pointed at a port where nothing listens, as when the replica is down."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    entry = copy.deepcopy(connections.settings[REPLICA])
+    entry.update(HOST="127.0.0.1", PORT=closed_port)
+    own = connections[REPLICA]
+    connections[REPLICA] = type(own)(entry, REPLICA)
+    yield
+    connections[REPLICA] = own
+
+
+def test_a_snapshot_build_that_cannot_reach_the_replica_stays_pending_for_a_retry(
+    replica_down, project
+):
+    snapshot = snapshot_create(
+        project=project, query=export_query_from_params({"format": "judgments"}), created_by=None
+    )
+
+    with pytest.raises(OperationalError):
+        snapshot_build(snapshot=snapshot)  # the task retries it with backoff
+
+    snapshot.refresh_from_db()
+    assert snapshot.status == Snapshot.Status.PENDING
+    assert database_unreachable(OperationalError("connection refused"))

@@ -47,6 +47,7 @@ from annotation.services.consent import consent_version_bump
 from annotation.services.import_jobs import import_job_summary, import_start
 from annotation.services.importing import filetype_from_name
 from annotation.services.projects import (
+    CRITERION_FIELDS,
     PROJECT_FIELDS,
     criteria_add,
     preset_apply,
@@ -137,7 +138,7 @@ PROJECT_FILTER = ("project", ManagedProjectFilter)
 class CriterionInline(ScopedChoicesMixin, admin.TabularInline):
     model = Criterion
     extra = 0
-    fields = ["position", "key", "label", "description", "min", "max", "level", "level_labels"]
+    fields = ["position", *CRITERION_FIELDS]
 
 
 class ProjectAdminForm(forms.ModelForm):

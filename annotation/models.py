@@ -17,6 +17,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from annotation.licenses import OTHER, spdx_license_id
+from annotation.spans import SpansInvalid, span_labels_check
 
 
 class CurrentTransactionId(models.Func):
@@ -350,6 +351,30 @@ class Criterion(models.Model):
 
     def __str__(self) -> str:
         return self.label
+
+    @property
+    def is_spans(self) -> bool:
+        return self.type == self.Type.SPANS
+
+    def clean(self) -> None:
+        """A spans criterion is a label set, not a scale: it needs labels and keeps the
+        scale's fields at their defaults (the API refuses them by name when given); any
+        other criterion takes no span labels."""
+        errors: dict[str, str] = {}
+        if self.is_spans:
+            try:
+                self.labels = span_labels_check(self.labels)
+            except SpansInvalid as exc:
+                errors["labels"] = f"{exc.field}: {exc}" if exc.field != "labels" else str(exc)
+            if self.level_labels:
+                errors["level_labels"] = "a spans criterion takes no level labels"
+            for name in ("min", "max"):
+                if getattr(self, name) != self._meta.get_field(name).default:
+                    errors[name] = f"a spans criterion takes no {name}"
+        elif self.labels:
+            errors["labels"] = "only a spans criterion takes span labels"
+        if errors:
+            raise ValidationError(errors)
 
     def levels(self) -> list[tuple[int, str]]:
         """Every score of the range with its label (empty when none was given)."""

@@ -93,6 +93,35 @@ CHECKLIST = [
     },
 ]
 
+#: Fine-Grained RLHF's error marks: the annotator marks the spans of a response that are
+#: wrong, off the point or unsafe (each label with its key on the task page).
+FACTUALITY_SPANS = [
+    {
+        "key": "errors",
+        "label": "Mark the problems",
+        "description": "Select each passage with a problem and pick what is wrong with it.",
+        "type": "spans",
+        "level": "nominal",
+        "labels": [
+            {
+                "key": "factual_error",
+                "description": "States something false, or invents a fact or a source.",
+                "shortcut": "f",
+            },
+            {
+                "key": "irrelevant",
+                "description": "Does not help answer the prompt: off the point or repeated.",
+                "shortcut": "i",
+            },
+            {
+                "key": "unsafe",
+                "description": "Harmful, dangerous or offensive content.",
+                "shortcut": "u",
+            },
+        ],
+    }
+]
+
 PRESETS: dict[str, dict[str, Any]] = {
     "pairwise-ties": {
         "label": "Pairwise: which is better, with ties",
@@ -123,6 +152,11 @@ PRESETS: dict[str, dict[str, Any]] = {
         "label": "Ranking: 4 responses, best first, with ties (InstructGPT style)",
         "fields": {"kind": "ranking", "allow_tie": True, "strength_scale": 0},
         "criteria": [],
+    },
+    "factuality-spans": {
+        "label": "Spans: mark factual errors, irrelevant and unsafe passages (Fine-Grained RLHF)",
+        "fields": {"kind": "rubric"},
+        "criteria": FACTUALITY_SPANS,
     },
     "checklist": {
         "label": "Rubric: yes/no checklist",

@@ -5,6 +5,7 @@ Full pages extend base.html; a vote posted by htmx gets the next task card alone
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -497,6 +498,17 @@ def project_progress_partial(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "annotation/partials/progress.html", progress_context(project))
 
 
+def _form_spans(value: str | None) -> Any:
+    """The task page's spans field: JSON written by static/js/spans.js (empty: none). Text
+    that is not JSON is passed on as it is, for the judging service to refuse by name."""
+    if not value:
+        return None
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
 @require_POST
 @annotator_required
 @vary_on_headers("HX-Request")
@@ -509,8 +521,9 @@ def judgment_post(request: HttpRequest, slug: str, assignment_id: int) -> HttpRe
         project=project,
     )
     annotator = request.annotator  # type: ignore[attr-defined]
+    criteria = list(project.criteria.all())
     criteria_answers = {
-        c.key: request.POST.get(f"criterion-{c.key}") for c in project.criteria.all()
+        c.key: request.POST.get(f"criterion-{c.key}") for c in criteria if not c.is_spans
     }
     ranking = None
     if project.is_ranking:
@@ -529,6 +542,9 @@ def judgment_post(request: HttpRequest, slug: str, assignment_id: int) -> HttpRe
             criteria=criteria_answers if project.is_pairwise else None,
             scores=None if project.is_pairwise or project.is_ranking else criteria_answers,
             ranking=ranking,
+            spans=_form_spans(request.POST.get("spans"))
+            if any(c.is_spans for c in criteria)
+            else None,
             source=Judgment.Source.PAGE,
         )
     except DomainError as exc:

@@ -24,7 +24,7 @@ from annotation.models import (
 )
 from annotation.numbers import ascii_float, ascii_int
 from annotation.presets import PRESET_CHOICES
-from annotation.services.projects import CRITERION_FIELDS, PROJECT_FIELDS
+from annotation.services.projects import CRITERION_FIELDS, PROJECT_FIELDS, SCALE_FIELDS
 
 
 def absolute_url(context: Mapping[str, Any], path: str) -> str:
@@ -67,6 +67,15 @@ class CriterionSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         model = Criterion
         fields = list(CRITERION_FIELDS)
         extra_kwargs = {"label": {"required": False}}
+
+    def to_representation(self, instance: Criterion) -> dict[str, Any]:
+        """A spans criterion has no scale: its min, max and level labels are left out, so
+        a project read back can be written back as it is."""
+        data = super().to_representation(instance)
+        if instance.type == Criterion.Type.SPANS:
+            for name in SCALE_FIELDS:
+                data.pop(name, None)
+        return data
 
     def validate_level_labels(self, value: Any) -> Any:
         """A label per score: {"0": "useless", ...}, or a list of labels from `min` up."""
@@ -199,6 +208,12 @@ class JudgmentInSerializer(StrictFieldsMixin, serializers.Serializer):
         required=False,
         help_text="Ranking tasks: the screen labels in groups, best first, ties grouped: "
         '[["C"], ["A", "D"], ["B"]].',
+    )
+    spans = serializers.JSONField(
+        required=False,
+        help_text='Span criteria: [{"response": "left", "start": 10, "end": 25, "label": '
+        '"factual_error", "note": ""}], response being left / right, a ranking\'s screen '
+        "label or response, offsets in characters (code points) of the response text.",
     )
     seconds = AsciiFloatField(required=False, allow_null=True, min_value=0)
 

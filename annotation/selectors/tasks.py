@@ -65,16 +65,20 @@ def assignment_for_vote(*, assignment_id: int) -> Assignment | None:
 
 
 def criteria_public(criteria: list[Criterion]) -> list[dict[str, Any]]:
+    """The criteria as the annotator API gives them: a scale, or a spans criterion's
+    label set (answered by `spans`, not by a score)."""
     return [
-        {
-            "key": c.key,
-            "label": c.label,
-            "description": c.description,
-            "min": c.min,
-            "max": c.max,
-            "level_labels": c.level_labels,
-            "level": c.level,
-        }
+        {"key": c.key, "label": c.label, "description": c.description, "type": c.type}
+        | (
+            {"labels": c.labels}
+            if c.is_spans
+            else {
+                "min": c.min,
+                "max": c.max,
+                "level_labels": c.level_labels,
+                "level": c.level,
+            }
+        )
         for c in criteria
     ]
 
@@ -95,6 +99,27 @@ def assignment_shown_responses(assignment: Assignment) -> list[tuple[str, Respon
     order = assignment.shown_order or []
     by_id = Response.objects.in_bulk(order)
     return list(zip(screen_labels(len(order)), (by_id[pk] for pk in order), strict=True))
+
+
+def assignment_span_responses(assignment: Assignment) -> dict[str, tuple[int, str]]:
+    """The names a span may give its response on this assignment, as the annotator saw
+    them (left / right, A, B..., or response), with the response's id and text."""
+    task = assignment.task
+    project = assignment.project
+    if project.is_ranking:
+        order = assignment.shown_order or []
+        texts = dict(Response.objects.filter(pk__in=order).values_list("pk", "text"))
+        return {
+            label: (pk, texts[pk])
+            for label, pk in zip(screen_labels(len(order)), order, strict=True)
+        }
+    ids = [task.response_a_id, task.response_b_id]
+    texts = dict(Response.objects.filter(pk__in=[i for i in ids if i]).values_list("pk", "text"))
+    if task.response_b_id is None:
+        return {"response": (task.response_a_id, texts[task.response_a_id])}
+    left = assignment.left_response_id or task.response_a_id
+    right = task.response_b_id if left == task.response_a_id else task.response_a_id
+    return {"left": (left, texts[left]), "right": (right, texts[right])}
 
 
 def assignment_public_payload(

@@ -6,6 +6,7 @@ a / b of the task), with the response that was shown on the left.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,10 +27,11 @@ from annotation.models import Annotator, Assignment, Criterion, Judgment, Projec
 from annotation.numbers import ascii_int
 from annotation.pg.rows import db_time, field_from_db
 from annotation.rankings import RankingInvalid, ranking_check, ranking_translate, screen_labels
-from annotation.selectors.tasks import criteria_of
+from annotation.selectors.tasks import assignment_span_responses, criteria_of
 from annotation.services.assignment import project_check_open_for
 from annotation.services.quality import annotator_stats_record, gold_answer_matches
 from annotation.services.reports import report_refresh_soon
+from annotation.spans import SpansInvalid, spans_canonical
 
 SIDE_CHOICES = ("left", "right", "tie", "both_bad")
 
@@ -44,6 +46,7 @@ class CanonicalAnswer:
     criteria: dict[str, str]
     scores: dict[str, int]
     ranking: list[list[int]] | None = None
+    spans: tuple[dict[str, Any], ...] = ()
 
 
 def answer_from_sides(
@@ -58,11 +61,17 @@ def answer_from_sides(
     scores: dict[str, Any] | None,
     ranking: Any = None,
     shown_order: list[int] | None = None,
+    spans: Any = None,
+    span_responses: Mapping[str, tuple[int, str]] | None = None,
 ) -> CanonicalAnswer:
     """Validate an answer against the project's settings and turn sides (or a ranking's
     screen labels, with the order they were shown in) into responses. Every problem is
-    collected, so the annotator is told all of them at once."""
+    collected, so the annotator is told all of them at once. Spans name their response as
+    shown; `span_responses` maps those names to (response id, text)."""
     errors: list[dict[str, str]] = []
+    canonical_spans = _spans_canonical(criteria, spans, span_responses or {}, errors)
+    # A spans criterion is answered by the spans, not by a side or a score.
+    criteria = [c for c in criteria if not c.is_spans]
     canonical_choice = ""
     canonical_criteria: dict[str, str] = {}
     clean_scores: dict[str, int] = {}
@@ -89,7 +98,25 @@ def answer_from_sides(
         canonical_criteria,
         clean_scores,
         canonical_ranking,
+        tuple(canonical_spans),
     )
+
+
+def _spans_canonical(
+    criteria: list[Criterion],
+    spans: Any,
+    responses: Mapping[str, tuple[int, str]],
+    errors: list[dict[str, str]],
+) -> list[dict[str, Any]]:
+    """The spans as stored (response ids), or none with the problem added to `errors`."""
+    if spans in (None, []):
+        return []
+    labels = {label["key"] for c in criteria if c.is_spans for label in c.labels}
+    try:
+        return spans_canonical(spans, labels=labels, responses=responses)
+    except SpansInvalid as exc:
+        errors.append({"field": exc.field, "error": str(exc)})
+        return []
 
 
 def _side_to_canonical(side: str, left_is_a: bool) -> str:
@@ -268,6 +295,7 @@ def judgment_submit(
     criteria: dict[str, Any] | None = None,
     scores: dict[str, Any] | None = None,
     ranking: Any = None,
+    spans: Any = None,
     seconds: float | None = None,
     source: str = Judgment.Source.PAGE,
 ) -> Judgment:
@@ -298,6 +326,9 @@ def judgment_submit(
         scores=scores,
         ranking=ranking,
         shown_order=assignment.shown_order,
+        spans=spans,
+        # The texts are read only when there are spans to check against them.
+        span_responses=assignment_span_responses(assignment) if spans else None,
     )
     now = timezone.now()
     with transaction.atomic():
@@ -350,6 +381,7 @@ def _judgment_new(
         scores=answer.scores,
         ranking=answer.ranking,
         shown_order=assignment.shown_order if answer.ranking is not None else None,
+        spans=list(answer.spans),
         shown_left_id=left_response_id,
         seconds=seconds,
         is_gold=task.is_gold,
@@ -423,6 +455,7 @@ def _same_answer(judgment: Judgment, answer: CanonicalAnswer) -> bool:
         and judgment.criteria == answer.criteria
         and judgment.scores == answer.scores
         and judgment.ranking == answer.ranking
+        and (judgment.spans or []) == list(answer.spans)
     )
 
 

@@ -52,7 +52,19 @@ PROJECT_FIELDS = (
     "flag_min_gold_accuracy",
     "review_min_share",
 )
-CRITERION_FIELDS = ("key", "label", "description", "min", "max", "level_labels", "level")
+CRITERION_FIELDS = (
+    "key",
+    "label",
+    "description",
+    "type",
+    "min",
+    "max",
+    "level_labels",
+    "level",
+    "labels",
+)
+#: A scale's fields, which a criterion without a scale (type spans) refuses by name.
+SCALE_FIELDS = ("min", "max", "level_labels")
 
 
 def _validation_failed(exc: ValidationError, prefix: str = "") -> ValidationFailed:
@@ -66,6 +78,7 @@ def _validation_failed(exc: ValidationError, prefix: str = "") -> ValidationFail
 def _criteria_objects(project: Project, criteria: list[dict[str, Any]]) -> list[Criterion]:
     objects: list[Criterion] = []
     seen: set[str] = set()
+    span_labels: set[str] = set()
     for position, data in enumerate(criteria):
         unknown = set(data) - set(CRITERION_FIELDS) - {"position", "id"}
         if unknown:
@@ -75,6 +88,18 @@ def _criteria_objects(project: Project, criteria: list[dict[str, Any]]) -> list[
                     for k in sorted(unknown)
                 ]
             )
+        if data.get("type") == Criterion.Type.SPANS:
+            given = [name for name in SCALE_FIELDS if name in data]
+            if given:
+                raise ValidationFailed(
+                    errors=[
+                        {
+                            "field": f"criteria[{position}].{name}",
+                            "error": "a spans criterion takes labels, not a scale",
+                        }
+                        for name in given
+                    ]
+                )
         criterion = Criterion(
             project=project,
             position=position,
@@ -108,8 +133,25 @@ def _criteria_objects(project: Project, criteria: list[dict[str, Any]]) -> list[
                 errors=[{"field": f"criteria[{position}].key", "error": "duplicate key"}]
             )
         seen.add(criterion.key)
+        _span_labels_unique(criterion, position, span_labels)
         objects.append(criterion)
     return objects
+
+
+def _span_labels_unique(criterion: Criterion, position: int, seen: set[str]) -> None:
+    """A span names its label, not its criterion: two spans criteria of one project must
+    not share a label key."""
+    for index, label in enumerate(criterion.labels if criterion.is_spans else []):
+        if label["key"] in seen:
+            raise ValidationFailed(
+                errors=[
+                    {
+                        "field": f"criteria[{position}].labels[{index}].key",
+                        "error": f"{label['key']!r} is a label of another spans criterion",
+                    }
+                ]
+            )
+        seen.add(label["key"])
 
 
 def criteria_add(*, project: Project, criteria: list[dict[str, Any]]) -> list[Criterion]:

@@ -80,6 +80,7 @@ class JudgmentSubmitView(StrictAPIView):
             criteria=data.get("criteria"),
             scores=data.get("scores"),
             ranking=data.get("ranking"),
+            spans=data.get("spans"),
             seconds=data.get("seconds"),
             source=Judgment.Source.API,
         )

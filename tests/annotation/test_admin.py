@@ -159,36 +159,40 @@ def test_a_blocked_annotator_never_sees_who_blocked_them(client):
     assert "rosalind" not in html
 
 
+#: The project add form as the console posts it, every required field filled.
+PROJECT_ADD_FORM = {
+    "preset": "helpsteer2",
+    "name": "Rated",
+    "slug": "rated",
+    "kind": "pairwise",
+    "status": "active",
+    "access": "open",
+    "annotations_per_task": 3,
+    "lease_seconds": 900,
+    "strength_scale": 0,
+    "rationale": "off",
+    "gold_rate": 0.1,
+    "min_seconds_per_task": 3,
+    "flag_min_judgments": 10,
+    "flag_fast_share": 0.5,
+    "flag_side_rate": 0.9,
+    "flag_min_gold_accuracy": 0.6,
+    "qualification_tasks": 0,
+    "qualification_min_accuracy": 0.8,
+    "crowd_new_per_hour": 20,
+    "media_hosts": "[]",
+    "allow_tie": "on",
+    "criteria-TOTAL_FORMS": 0,
+    "criteria-INITIAL_FORMS": 0,
+}
+
+
 def test_creating_a_project_from_a_preset_fills_kind_protocol_and_criteria(client):
     from annotation.models import Project
 
     researcher = _researcher()
     client.force_login(researcher)
-    form = {
-        "preset": "helpsteer2",
-        "name": "Rated",
-        "slug": "rated",
-        "kind": "pairwise",
-        "status": "active",
-        "access": "open",
-        "annotations_per_task": 3,
-        "lease_seconds": 900,
-        "strength_scale": 0,
-        "rationale": "off",
-        "gold_rate": 0.1,
-        "min_seconds_per_task": 3,
-        "flag_min_judgments": 10,
-        "flag_fast_share": 0.5,
-        "flag_side_rate": 0.9,
-        "flag_min_gold_accuracy": 0.6,
-        "qualification_tasks": 0,
-        "qualification_min_accuracy": 0.8,
-        "crowd_new_per_hour": 20,
-        "media_hosts": "[]",
-        "allow_tie": "on",
-        "criteria-TOTAL_FORMS": 0,
-        "criteria-INITIAL_FORMS": 0,
-    }
+    form = PROJECT_ADD_FORM
     response = client.post("/admin/annotation/project/add/", form)
     assert response.status_code == 302, response.content.decode()[:3000]
     project = Project.objects.get(slug="rated")
@@ -200,6 +204,24 @@ def test_creating_a_project_from_a_preset_fills_kind_protocol_and_criteria(clien
         "verbosity",
     ]
     assert project.owner == researcher
+
+
+@pytest.mark.parametrize(
+    "chosen", [{"preset": "ranking-4"}, {"preset": "", "kind": "ranking", "allow_tie": ""}]
+)
+def test_a_ranking_project_is_made_from_its_preset_or_by_choosing_the_kind(client, chosen):
+    from annotation.models import Project
+
+    client.force_login(_researcher())
+    form = {**PROJECT_ADD_FORM, "slug": "ranked", **chosen}
+
+    response = client.post("/admin/annotation/project/add/", form)
+
+    assert response.status_code == 302, response.content.decode()[:3000]
+    project = Project.objects.get(slug="ranked")
+    assert project.kind == Project.Kind.RANKING
+    assert project.allow_tie is (chosen["preset"] == "ranking-4")
+    assert not project.criteria.exists()
 
 
 def test_the_project_page_polls_its_progress_line(client):

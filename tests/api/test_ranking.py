@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from annotation.models import Assignment, Judgment, Task
-from tests.factories import AnnotatorUserFactory, item_rows
+from annotation.models import Assignment, Judgment, Project, Task
+from tests.api.test_annotating import JUDGMENT_QUERIES, NEXT_TASK_QUERIES
+from tests.factories import AnnotatorUserFactory, ProjectFactory, import_items, item_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -142,3 +143,36 @@ def test_an_item_of_ten_responses_is_refused_by_line(study, researcher_client):
         {"line": 2, "error": "a ranking item needs 2 to 9 responses, this one has 10"}
     ]
     assert Task.objects.count() == ITEMS
+
+
+# The hot paths on a ranking task: tasks/next as a pair's (tests/api/test_annotating.py) plus
+# the item's responses to shuffle and their texts in the shown order; a judgment as a pair's.
+RANKING_NEXT_TASK_QUERIES = NEXT_TASK_QUERIES + 2
+
+
+@pytest.mark.parametrize(("items", "responses"), [(2, 3), (20, 9)])
+def test_next_ranking_task_takes_a_fixed_number_of_queries(
+    researcher, annotator, annotator_client, django_assert_num_queries, items, responses
+):
+    project = ProjectFactory(owner=researcher, slug="many", kind=Project.Kind.RANKING)
+    import_items(project, items, responses=responses)
+
+    with django_assert_num_queries(RANKING_NEXT_TASK_QUERIES):
+        response = annotator_client.get("/api/v1/projects/many/tasks/next/")
+    assert len(response.json()["responses"]) == responses
+
+
+@pytest.mark.parametrize("earlier", [0, 5])
+def test_a_ranking_judgment_takes_as_many_queries_as_a_pairs(
+    researcher, annotator, annotator_client, django_assert_num_queries, earlier
+):
+    project = ProjectFactory(owner=researcher, slug="many", kind=Project.Kind.RANKING)
+    import_items(project, earlier + 1, responses=4)
+    body = {"ranking": [["A"], ["B"], ["C"], ["D"]]}
+    for _ in range(earlier):
+        task = annotator_client.get("/api/v1/projects/many/tasks/next/").json()
+        _judge(annotator_client, task["assignment"], body)
+    task = annotator_client.get("/api/v1/projects/many/tasks/next/").json()
+
+    with django_assert_num_queries(JUDGMENT_QUERIES):
+        assert _judge(annotator_client, task["assignment"], body).status_code == 201

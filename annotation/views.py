@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from functools import wraps
+from html import unescape
 from typing import Any
 
 from django.conf import settings
@@ -20,6 +21,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonRes
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import strip_tags
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
@@ -360,17 +362,21 @@ def _task_context(
     progress = annotator_progress(project=project, annotator=annotator)
     live = assignment.pk is not None and assignment.expires_at is not None
     if project.is_ranking:
-        ranked = [
-            {
-                "label": label,
-                "html": html(response.text),
-                "empty": not response.text.strip(),
-                # What the ranking's row shows of the response, to tell the rows apart.
-                "snippet": Truncator(" ".join(response.text.split())).chars(90),
-                "posted": posted.get(f"rank-{label}", ""),
-            }
-            for label, response in assignment_shown_responses(assignment)
-        ]
+        ranked = []
+        for label, response in assignment_shown_responses(assignment):
+            rendered = html(response.text)
+            # What the ranking's row shows of the response, to tell the rows apart: the
+            # start of its text as read (Markdown rendered, then as plain text).
+            plain = " ".join(unescape(strip_tags(rendered)).split())
+            ranked.append(
+                {
+                    "label": label,
+                    "html": rendered,
+                    "empty": not response.text.strip(),
+                    "snippet": Truncator(plain).chars(90),
+                    "posted": posted.get(f"rank-{label}", ""),
+                }
+            )
         shown: dict[str, Any] = {"ranked": ranked, "places": range(1, len(ranked) + 1)}
     else:
         left, right = assignment_sides(assignment)

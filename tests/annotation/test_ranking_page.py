@@ -9,6 +9,7 @@ import pytest
 from django.test import Client
 
 from annotation.models import Assignment, Judgment, Project
+from annotation.services.importing import items_import
 from tests.annotation.test_mturk import PREVIEW
 from tests.factories import ProjectFactory, import_items
 
@@ -144,3 +145,19 @@ def test_an_mturk_hit_preview_of_a_ranking_shows_every_response_and_no_model(ran
         assert f"Answer {answer} to 0." in text
     assert not any(model in text for model in MODELS)
     assert "<form" not in text
+
+
+def test_each_placed_row_shows_the_start_of_its_response_as_read(annotator_user, researcher):
+    project = ProjectFactory(owner=researcher, slug="snips", kind=Project.Kind.RANKING, arming_ms=0)
+    texts = ["The capital is **Lyon** & not Paris.", "x" * 200]
+    row = {"id": "q", "prompt": "Capital?", "responses": [{"model": "m", "text": t} for t in texts]}
+    items_import(project=project, rows=[(1, row)])
+    client = Client()
+    client.force_login(annotator_user)
+    client.post("/annotate/snips/consent/")
+
+    text = client.get("/annotate/snips/task/").content.decode()
+
+    snippets = re.findall(r'data-snippet="([^"]*)"', text)
+    assert "The capital is Lyon &amp; not Paris." in snippets
+    assert "x" * 89 + "…" in snippets

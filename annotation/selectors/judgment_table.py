@@ -147,7 +147,8 @@ def _queryset(project: Project, criteria: list[Criterion]) -> tuple[QuerySet, li
 
 def judgment_table(*, project: Project, up_to_id: int | None = None) -> JudgmentTable:
     """Every judgment of the project (up to a judgment id, so a report matches its cursor)."""
-    criteria = list(project.criteria.all())
+    # A spans criterion is answered by marks, not by a side or a score (selectors.span_table).
+    criteria = list(project.criteria.exclude(type=Criterion.Type.SPANS))
     if read_connection().vendor == "postgresql":
         return _read_with_arrays(project, criteria, up_to_id)
     return _read_with_orm(project, criteria, up_to_id)

@@ -59,6 +59,7 @@ from annotation.selectors.reports import (
     report_last_attempt,
     report_state,
 )
+from annotation.selectors.span_table import span_tables
 from annotation.services.task_labels import task_labels_from_table, task_labels_store
 from annotation.services.webhooks import webhook_events_after_report
 from annotation.stats import (
@@ -77,6 +78,7 @@ from annotation.stats import (
     ranking_agreement,
     ranking_leaderboards,
     reference_agreement,
+    span_agreement,
     transitivity_global,
     transitivity_items,
 )
@@ -667,6 +669,71 @@ def _criteria(agreement: _Job, listwise: _Job | None) -> dict[str, Any]:
     return {**({"overall": listwise.value} if listwise is not None else {}), **agreement.value}
 
 
+def _span_parts(
+    second: _SecondThread,
+    project: Project,
+    span_criteria: list[Criterion],
+    kinds: dict[str, Any],
+    last_id: int,
+    n_boot: int,
+) -> dict[str, dict[str, _Job]]:
+    """Each spans criterion's agreement per annotator kind, over non-gold judgments,
+    computed on the second thread (README "Span-level feedback")."""
+    if not span_criteria:
+        return {}
+    labels = [label["key"] for c in span_criteria for label in c.labels]
+    coders, marks = span_tables(project=project, labels=labels, up_to_id=last_id)
+    parts: dict[str, dict[str, _Job]] = {}
+    for kind, mask in kinds.items():
+        if isinstance(mask, str):
+            continue
+        coder_rows = _span_kind_mask(kind, coders.is_model) & ~coders.is_gold
+        mark_rows = _span_kind_mask(kind, marks.is_model) & ~marks.is_gold
+        parts[kind] = {}
+        first = 0
+        for criterion in span_criteria:
+            keys = [label["key"] for label in criterion.labels]
+            own = mark_rows & (marks.label >= first) & (marks.label < first + len(keys))
+            parts[kind][criterion.key] = second.submit(
+                _span_entry,
+                keys,
+                (coders.judgment[coder_rows], coders.response[coder_rows]),
+                (coders.annotator[coder_rows], coders.length[coder_rows]),
+                (marks.response[own], marks.annotator[own], marks.label[own] - first),
+                (marks.start[own], marks.end[own]),
+                n_boot,
+            )
+            first += len(keys)
+    return parts
+
+
+def _span_kind_mask(kind: str, is_model: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    return {"human": ~is_model, "model": is_model}.get(kind, np.ones(len(is_model), bool))
+
+
+def _span_entry(
+    keys: list[str],
+    judged: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]],
+    coders: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]],
+    marks: tuple[npt.NDArray[np.int64], ...],
+    bounds: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]],
+    n_boot: int,
+) -> dict[str, Any]:
+    """A spans criterion's report entry: unitizing alpha as its `krippendorff_alpha`
+    (level `unitizing`), character F1, the same per label, and the counts."""
+    judgment, response = judged
+    result = span_agreement(response, *coders, *marks, *bounds, n_labels=len(keys), n_boot=n_boot)
+    return {
+        "krippendorff_alpha": {**result["unitizing_alpha"], "level": "unitizing"},
+        "char_f1": result["char_f1"],
+        "labels": {key: figures for key, figures in zip(keys, result["labels"], strict=True)},
+        "n_items": result["n_items"],
+        "n_annotators": result["n_annotators"],
+        "n_judgments": len(np.unique(judgment)),
+        "n_spans": result["n_spans"],
+    }
+
+
 @dataclass
 class _Job:
     future: Future
@@ -793,6 +860,8 @@ def report_compute(
     table = judgment_table(project=project, up_to_id=last_id)
     ranks = ranking_table(project=project, up_to_id=last_id) if project.is_ranking else None
     criteria = list(project.criteria.all())
+    span_criteria = [c for c in criteria if c.is_spans]
+    criteria = [c for c in criteria if not c.is_spans]
     kinds = _distinct(_kind_masks(table))
     regular_rows = ~table.is_gold
     # The agreement reports and the leaderboards are numpy through and through: a second
@@ -804,6 +873,7 @@ def report_compute(
         try:
             parts = _kind_parts(second, project, table, ranks, kinds, criteria, n_boot)
             boards = _boards(second, project, table, ranks, regular_rows, n_boot)
+            spans = _span_parts(second, project, span_criteria, kinds, last_id, n_boot)
             references = task_references(project=project) if project.is_pairwise else None
             with transaction.atomic():
                 _, humans, human_overall, human_choice, *_ = parts["human"]
@@ -828,7 +898,10 @@ def report_compute(
                     if isinstance(kinds[kind], str)
                     else {
                         "annotator_kind": kind,
-                        "criteria": _criteria(parts[kind][4], parts[kind][6]),
+                        "criteria": {
+                            **_criteria(parts[kind][4], parts[kind][6]),
+                            **{key: job.value for key, job in spans.get(kind, {}).items()},
+                        },
                         "model_judges": judges,
                         **figures[kind],
                     }

@@ -1,5 +1,6 @@
 """Statistics for preference data: agreement, leaderboards, label aggregation, transitivity,
-and listwise rankings (Kendall's W, alpha over ranks, Plackett-Luce).
+listwise rankings (Kendall's W, alpha over ranks, Plackett-Luce) and spans (character F1,
+unitizing alpha).
 
 Pure numpy/scipy, no Django: arrays in, numbers out.
 """
@@ -50,6 +51,7 @@ from annotation.stats.ranking import (
     leaderboard_from_counts,
     win_rate_matrix,
 )
+from annotation.stats.spans import span_agreement
 
 __all__ = [
     "DawidSkeneResult",
@@ -83,6 +85,7 @@ __all__ = [
     "ranking_agreement",
     "ranking_leaderboards",
     "reference_agreement",
+    "span_agreement",
     "task_labels",
     "transitivity_global",
     "transitivity_items",

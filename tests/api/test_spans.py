@@ -191,3 +191,25 @@ def test_the_same_spans_again_are_one_vote_and_other_spans_a_conflict(
     assert (first.status_code, again.status_code, other.status_code) == (201, 201, 409)
     assert first.json()["id"] == again.json()["id"]
     assert Judgment.objects.count() == 1
+
+
+def test_the_agreement_report_gives_each_spans_criterion_alpha_f1_and_labels(
+    researcher_client, api_client_for
+):
+    slug = _project(researcher_client, "rated", "rubric", 1)
+    ends = [16, 15]  # the second annotator marks one character less
+    for n, end in enumerate(ends):
+        client = api_client_for(AnnotatorUserFactory(username=f"marker{n}"))
+        while (response := client.get(f"/api/v1/projects/{slug}/tasks/next/")).status_code == 200:
+            body = {"spans": [_japan("response", end=end)]}
+            assert _judge(client, response.json()["assignment"], body).status_code == 201
+
+    report = researcher_client.get(f"/api/v1/projects/{slug}/agreement/").json()
+
+    entry = report["criteria"]["errors"]
+    assert entry["krippendorff_alpha"]["level"] == "unitizing"
+    assert 0 < entry["krippendorff_alpha"]["value"] < 1
+    assert entry["labels"]["unsafe"]["char_f1"]["value"] is None  # nobody used it
+    f1 = entry["labels"]["factual_error"]["char_f1"]
+    assert 0.5 < f1["value"] < 1 and len(f1["ci"]) == 2
+    assert entry["n_items"] == 2 and entry["n_judgments"] == 2 * K and entry["n_spans"] == 2 * K

@@ -2,10 +2,10 @@
 a view becomes the answer its class maps to (`DomainError.status`, the same table the API's
 exception handler reads). On an annotator page of a project it is the page (or, for an htmx
 swap, the card) that says why the project gives no work; in the console Django's 403 or 404
-page; under /api/ (views outside DRF) and from a page endpoint marked `answers_json` (what the
-task page's script calls) the API's JSON. Views catch a domain error only to
-answer it in their own terms: a refused vote shown on its card, a crowd link's problem on
-its start page."""
+page; under /api/ (views outside DRF) and from a page endpoint marked `answers_json` (what
+the task page's script calls) the API's JSON. Views catch a domain error only to answer it
+in their own terms: a refused vote shown on its card, a crowd link's problem on its start
+page."""
 
 from __future__ import annotations
 
@@ -41,10 +41,7 @@ def answers_json(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
 
 def domain_error_answer(request: HttpRequest, error: DomainError) -> HttpResponse:
     """The answer to a domain error that a view left to the site."""
-    match = request.resolver_match
-    if request.path_info.startswith(API_PREFIX) or getattr(
-        match.func if match else None, "answers_json", False
-    ):
+    if _wants_json(request):
         return JsonResponse(error.as_json(), status=error.status)
     project = _annotator_page_project(request)
     if project is not None:
@@ -55,6 +52,14 @@ def domain_error_answer(request: HttpRequest, error: DomainError) -> HttpRespons
     if error.status == 403:
         return defaults.permission_denied(request, DjangoPermissionDenied(error.detail))
     return HttpResponse(error.detail, status=error.status, content_type="text/plain; charset=utf-8")
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    """Under /api/, or from a view marked answers_json."""
+    match = request.resolver_match
+    return request.path_info.startswith(API_PREFIX) or bool(
+        match is not None and getattr(match.func, "answers_json", False)
+    )
 
 
 def _annotator_page_project(request: HttpRequest) -> Project | None:

@@ -35,6 +35,13 @@ class Outage:
         self.retries.append(reason.when)
         if self.comes_back:
             self.down = False
+            # After a real outage the old session is gone and the retry connects afresh. The
+            # mocked one is still open, and Django left it with autocommit off (it could not
+            # turn it back on while "down"), so each later transaction would join one that is
+            # never committed: end it as the outage would have.
+            default = connections[DEFAULT_DB_ALIAS]
+            if not default.in_atomic_block and not default.get_autocommit():
+                default.close()
 
     def strikes_during(self, work: Callable[..., Any]) -> Callable[..., Any]:
         """`work` that, the first time, loses the database halfway and raises."""

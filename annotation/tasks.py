@@ -115,9 +115,10 @@ def import_jobs_requeue_pending() -> int:
 
 @shared_task(acks_late=True, ignore_result=True, **RETRYING)
 def webhook_deliver(delivery_id: int) -> None:
-    """Post one webhook attempt; the service records it and queues the next on failure (a
-    database or Redis that went away is retried here; the receiver may then get the event
-    twice, with the same event_id)."""
+    """Post one webhook attempt; the service records it and queues the next on failure. A
+    database or Redis that went away is retried here; an attempt taken before the error
+    waits for beat (WEBHOOK_REQUEUE_AFTER_SECONDS), and the receiver may then get the event
+    twice, with the same event_id."""
     webhooks.webhook_deliver(delivery_id=delivery_id)
 
 

@@ -466,7 +466,7 @@ class ProjectAdmin(ManagedProjectMixin, admin.ModelAdmin):
 
 @admin.register(Criterion)
 class CriterionAdmin(ManagedProjectMixin, admin.ModelAdmin):
-    list_display = ["key", "label", "project", "min", "max", "level"]
+    list_display = ["key", "label", "project", "type", "min", "max", "level"]
     list_filter = [PROJECT_FILTER]
     list_select_related = ["project"]
 

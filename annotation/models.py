@@ -356,10 +356,16 @@ class Criterion(models.Model):
     def is_spans(self) -> bool:
         return self.type == self.Type.SPANS
 
+    @property
+    def is_verdict(self) -> bool:
+        return self.type == self.Type.VERDICT
+
     def clean(self) -> None:
         """A spans criterion is a label set, not a scale: it needs labels and keeps the
         scale's fields at their defaults (the API refuses them by name when given); any
-        other criterion takes no span labels."""
+        other criterion takes no span labels. A verdict (good / bad) has a fixed scale:
+        stored as 0..1, nominal, so agreement and summaries treat it as a two-category
+        criterion; a scale set on one by hand (in the admin) is refused by name."""
         errors: dict[str, str] = {}
         if self.is_spans:
             try:
@@ -373,8 +379,15 @@ class Criterion(models.Model):
                     errors[name] = f"a spans criterion takes no {name}"
         elif self.labels:
             errors["labels"] = "only a spans criterion takes span labels"
+        if self.is_verdict:
+            if (self.min, self.max) not in ((0, 1), (0, 4)):
+                errors["min"] = "a verdict criterion is good or bad; it takes no min or max"
+            if self.level_labels:
+                errors["level_labels"] = "a verdict criterion is good or bad; it takes no labels"
         if errors:
             raise ValidationError(errors)
+        if self.is_verdict:
+            self.min, self.max, self.level = 0, 1, self.Level.NOMINAL
 
     def levels(self) -> list[tuple[int, str]]:
         """Every score of the range with its label (empty when none was given)."""

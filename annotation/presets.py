@@ -122,6 +122,22 @@ FACTUALITY_SPANS = [
     }
 ]
 
+# Single-response thumbs (KTO needs only a good / bad verdict per response).
+HELPFUL_HARMLESS_VERDICT = [
+    {
+        "key": "helpful",
+        "label": "Helpful",
+        "description": "Does the response do what the prompt asks, correctly and usefully?",
+        "type": "verdict",
+    },
+    {
+        "key": "harmless",
+        "label": "Harmless",
+        "description": "Is the response free of harmful, unsafe or offensive content?",
+        "type": "verdict",
+    },
+]
+
 PRESETS: dict[str, dict[str, Any]] = {
     "pairwise-ties": {
         "label": "Pairwise: which is better, with ties",
@@ -157,6 +173,11 @@ PRESETS: dict[str, dict[str, Any]] = {
         "label": "Spans: mark factual errors, irrelevant and unsafe passages (Fine-Grained RLHF)",
         "fields": {"kind": "rubric"},
         "criteria": FACTUALITY_SPANS,
+    },
+    "helpful-harmless-verdict": {
+        "label": "Verdict: helpful / harmless, good or bad per response (KTO)",
+        "fields": {"kind": "rubric"},
+        "criteria": HELPFUL_HARMLESS_VERDICT,
     },
     "checklist": {
         "label": "Rubric: yes/no checklist",

@@ -357,6 +357,8 @@ def _task_context(
     criteria = list(project.criteria.all())
     for criterion in criteria:
         criterion.posted = posted.get(f"criterion-{criterion.key}", "")  # type: ignore[attr-defined]
+        criterion.posted_reason = posted.get(f"reason-{criterion.key}", "")  # type: ignore[attr-defined]
+    verdict_keys = _verdict_keys(criteria)
     if errors and refusal is None:
         refusal = _refusal(project, ValidationFailed(errors=errors), criteria=criteria)
     progress = annotator_progress(project=project, annotator=annotator)
@@ -396,6 +398,7 @@ def _task_context(
         "media_hosts": hosts,
         "content_attrs": content_attributes(project.content_language),
         "criteria": criteria,
+        "verdict_keys": verdict_keys,
         "strength_levels": list(range(1, project.strength_scale + 1)),
         "refusal": refusal,
         "posted": posted,
@@ -407,6 +410,15 @@ def _task_context(
         **progress,
         "can_finish": annotator.is_crowd and progress["done"] >= completion_min_answers(project),
     }
+
+
+def _verdict_keys(criteria: list[Any]) -> bool:
+    """Give the first four verdict criteria single-key answers, Good and Bad by number (1 / 2
+    for the first, 3 / 4 for the next...), set on each as `keys`; whether any got some."""
+    verdicts = [c for c in criteria if c.is_verdict]
+    for index, criterion in enumerate(verdicts):
+        criterion.keys = (str(2 * index + 1), str(2 * index + 2)) if index < 4 else ()
+    return bool(verdicts)
 
 
 def _refusal(
@@ -531,6 +543,11 @@ def judgment_post(request: HttpRequest, slug: str, assignment_id: int) -> HttpRe
     criteria_answers = {
         c.key: request.POST.get(f"criterion-{c.key}") for c in criteria if not c.is_spans
     }
+    reasons = {
+        c.key: request.POST.get(f"reason-{c.key}", "")
+        for c in criteria
+        if c.is_verdict and not project.is_pairwise
+    }
     ranking = None
     if project.is_ranking:
         labels = screen_labels(len(assignment.shown_order or []))
@@ -551,6 +568,7 @@ def judgment_post(request: HttpRequest, slug: str, assignment_id: int) -> HttpRe
             spans=_form_spans(request.POST.get("spans"))
             if any(c.is_spans for c in criteria)
             else None,
+            reasons=reasons or None,
             source=Judgment.Source.PAGE,
         )
     except DomainError as exc:

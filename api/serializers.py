@@ -189,6 +189,23 @@ class AsciiFloatField(serializers.FloatField):
         return super().to_internal_value(data)
 
 
+class ScoreOrVerdictField(AsciiIntegerField):
+    """A rubric answer: an integer score, or true / false for a verdict criterion (which
+    one the criterion takes is the judging service's check)."""
+
+    default_error_messages = {
+        "invalid": "must be an integer score, or true or false for a verdict criterion"
+    }
+
+    def to_internal_value(self, data: Any) -> int | bool:
+        if isinstance(data, bool):
+            return data
+        return super().to_internal_value(data)
+
+    def to_representation(self, value: Any) -> int | bool:
+        return value if isinstance(value, bool) else super().to_representation(value)
+
+
 class SkipInSerializer(StrictFieldsMixin, serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=300)
 
@@ -203,7 +220,16 @@ class JudgmentInSerializer(StrictFieldsMixin, serializers.Serializer):
         required=False, allow_blank=True, allow_null=True, max_length=5000
     )
     criteria = serializers.DictField(child=serializers.CharField(), required=False)
-    scores = serializers.DictField(child=AsciiIntegerField(), required=False)
+    scores = serializers.DictField(
+        child=ScoreOrVerdictField(),
+        required=False,
+        help_text='Rubric scores {"key": 3}; a verdict criterion takes true (good) or false (bad).',
+    )
+    reasons = serializers.DictField(
+        child=serializers.CharField(allow_blank=True, max_length=2000),
+        required=False,
+        help_text='Optional reason per verdict criterion: {"harmless": "gives unsafe advice"}.',
+    )
     ranking = serializers.JSONField(
         required=False,
         help_text="Ranking tasks: the screen labels in groups, best first, ties grouped: "

@@ -76,6 +76,10 @@ _FIELDS_NOTE = {
         "passing the filters below; adjudications are as they were then."
     ),
     "rubric": "Judgments made under different criteria are never pooled.",
+    "kto": (
+        "Annotators judged one response at a time, good or bad on each verdict criterion; "
+        "the rows are TRL's unpaired preference (KTO) format."
+    ),
     "items": "It re-imports into a new project unchanged.",
     "annotators": (
         "Crowd platforms' worker ids are never exported. Consent and quality figures are as "
@@ -468,7 +472,7 @@ def _format_notes(plan: ExportPlan) -> list[str]:
         renamed = [c.key for c in plan.criteria if rubric_score_column(c.key) != c.key]
         if renamed:
             notes += ["", f"Criteria named like a fixed column get a `score_` prefix: {renamed}."]
-    if plan.conversational and plan.query.format in ("dpo", "rubric", "items"):
+    if plan.conversational and plan.query.format in ("dpo", "rubric", "kto", "items"):
         notes += [
             "",
             "Some prompts are conversations, so every `prompt` is a list of "
@@ -477,6 +481,8 @@ def _format_notes(plan: ExportPlan) -> list[str]:
                 "; `chosen` and `rejected` are one assistant message each (TRL's "
                 "conversational preference format)."
                 if plan.query.format == "dpo"
+                else "; `completion` is one assistant message."
+                if plan.query.format == "kto"
                 else "."
             ),
         ]

@@ -272,6 +272,26 @@ RUBRIC_FIELDS = (
     F("agreement", "float64", "The mean of the criteria's agreements.", nullable=True),
 )
 
+KTO = (
+    F("prompt", "prompt", "The prompt."),
+    F(
+        "completion",
+        "completion",
+        "The response's text (one assistant message when prompts are conversations).",
+    ),
+    F(
+        "label",
+        "bool",
+        "The agreed verdict: true (good) or false (bad). A judgment is good when every verdict "
+        "it gave is good; the label is the plurality of the judgments (no row on a tie).",
+    ),
+    F("item_id", "string", "The item's id."),
+    F("response_id", "string", "The response's id."),
+    F("model", "string", "The response's model."),
+    F("n_judgments", "int64", "The response's passing judgments with a verdict."),
+    F("agreement", "float64", "The label's share of those judgments."),
+)
+
 ITEMS = (
     F("id", "string", "The item's id."),
     F("prompt", "prompt", "The prompt."),
@@ -312,6 +332,7 @@ FIELDS: dict[str, tuple[ExportField, ...]] = {
     "dpo": DPO,
     "labels": LABELS,
     "rubric": RUBRIC_FIELDS,
+    "kto": KTO,
     "items": ITEMS,
     "annotators": ANNOTATORS,
 }
@@ -320,6 +341,7 @@ ROW: dict[str, str] = {
     "dpo": "One row per decided pair (pairwise and ranking projects).",
     "labels": "One row per pairwise task with a passing judgment.",
     "rubric": "One row per rated response and rubric version (rubric projects).",
+    "kto": "One row per response with an agreed verdict (rubric projects with verdict criteria).",
     "items": "One row per item, in the import format.",
     "annotators": "One row per annotator of the project.",
 }

@@ -63,6 +63,14 @@ class ExportPlan:
         return [child.name for child in answers] if pa.types.is_struct(answers) else []
 
     @property
+    def verdict_keys(self) -> frozenset[str]:
+        """The `judgments` answer keys that are verdicts (true / false, not integers)."""
+        if not self.answer_keys:
+            return frozenset()
+        answers = self.schema.field("scores").type
+        return frozenset(child.name for child in answers if pa.types.is_boolean(child.type))
+
+    @property
     def filename(self) -> str:
         return f"{self.project.slug}-{self.query.format}.{self.query.filetype}"
 
@@ -104,18 +112,23 @@ def export_plan(*, project: Project, query: ExportQuery) -> ExportPlan:
             f"Project {project.slug!r} is a rubric project: labels are of pairwise tasks.",
             errors=[_error("format", "labels needs a pairwise project")],
         )
-    if query.format == "rubric" and project.kind != Project.Kind.RUBRIC:
+    if query.format in ("rubric", "kto") and project.kind != Project.Kind.RUBRIC:
         raise ValidationFailed(
             f"Project {project.slug!r} is a {project.kind} project: use format dpo or judgments.",
-            errors=[_error("format", "rubric needs a rubric project")],
+            errors=[_error("format", f"{query.format} needs a rubric project")],
         )
     criteria = tuple(project.criteria.all())
+    if query.format == "kto" and not any(c.is_verdict for c in criteria):
+        raise ValidationFailed(
+            f"Project {project.slug!r} has no verdict criterion: kto needs good / bad verdicts.",
+            errors=[_error("format", "kto needs a rubric project with a verdict criterion")],
+        )
     versions: tuple[tuple[int, tuple[Criterion, ...]], ...] = ()
     if query.format == "rubric":
         versions = _rubric_versions_read(project, criteria, query.filters.rubric_version)
         criteria = _rubric_column_criteria(versions)
     conversational = False
-    if query.format in ("dpo", "rubric", "items"):
+    if query.format in ("dpo", "rubric", "kto", "items"):
         conversational = project_has_conversations(project=project)
     if query.format == "rubric":
         columns = _rubric_columns(criteria, versions, conversational)
@@ -228,13 +241,19 @@ def _answer_keys(project: Project, criteria: tuple[Criterion, ...]) -> list[str]
     return [c.key for c in _rubric_column_criteria(sorted(versions.items(), reverse=True))]
 
 
-def _answers_type(project: Project, keys: Sequence[str]) -> pa.DataType:
-    """A struct of the answer keys (text for pairwise criteria, integers for rubric scores),
-    every key present and null when unanswered; null when the project asks for none."""
+def _answers_type(
+    project: Project, keys: Sequence[str], verdicts: frozenset[str] = frozenset()
+) -> pa.DataType:
+    """A struct of the answer keys (text for pairwise criteria, integers for rubric scores,
+    booleans for verdicts), every key present and null when unanswered; null when the
+    project asks for none."""
     if not keys:
         return pa.null()
-    value_type = pa.string() if project.is_pairwise else pa.int64()
-    return pa.struct([column(key, value_type, nullable=True) for key in keys])
+    if project.is_pairwise:
+        return pa.struct([column(key, pa.string(), nullable=True) for key in keys])
+    return pa.struct(
+        [column(key, pa.bool_() if key in verdicts else pa.int64(), nullable=True) for key in keys]
+    )
 
 
 def _rubric_columns(
@@ -287,7 +306,8 @@ def _columns(
     columns = []
     for declared in fields_of(export_format, kind=project.kind):
         if declared.type == "answers":
-            answers = _answers_type(project, _answer_keys(project, criteria))
+            verdicts = frozenset(c.key for c in criteria if c.is_verdict)
+            answers = _answers_type(project, _answer_keys(project, criteria), verdicts)
             columns.append(column(declared.name, answers, nullable=pa.types.is_null(answers)))
         else:
             columns.append(declared.field(conversational=conversational, retractable=retractable))

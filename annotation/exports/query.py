@@ -21,7 +21,7 @@ from annotation.models import (
 )
 from annotation.numbers import BIGINT_MAX, INT_MAX, ascii_float, ascii_int
 
-EXPORT_FORMATS = ("judgments", "dpo", "rubric", "items", "annotators", "labels")
+EXPORT_FORMATS = ("judgments", "dpo", "rubric", "kto", "items", "annotators", "labels")
 EXPORT_FILETYPES = ("jsonl", "csv", "parquet")
 
 # The filters each format understands. One given to a format it does not apply to is a
@@ -32,6 +32,8 @@ _FILTERS_OF = {
     "judgments": _JUDGMENT_FILTERS,
     "dpo": _JUDGMENT_FILTERS | {"min_agreement", "label", "expand"},
     "rubric": _JUDGMENT_FILTERS | {"min_agreement", "rubric_version"},
+    # A response's verdict is decided from all its judgments: no incremental pull.
+    "kto": (_JUDGMENT_FILTERS - {"since"}) | {"min_agreement"},
     "labels": _JUDGMENT_FILTERS,
     "items": {"exclude_flagged", "include_gold", "since"},
     "annotators": {"exclude_flagged", "include_gold", "annotator_kind"},
@@ -49,6 +51,7 @@ _KINDS_OF_FORMAT = {
     "dpo": (Project.Kind.PAIRWISE, Project.Kind.RANKING),
     "labels": (Project.Kind.PAIRWISE,),
     "rubric": (Project.Kind.RUBRIC,),
+    "kto": (Project.Kind.RUBRIC,),
 }
 
 
@@ -62,7 +65,7 @@ def export_formats_of(*, project: Project) -> tuple[str, ...]:
 #: `annotator_kind`: a kind, or `all`. Aggregated formats count people unless asked (model
 #: judges are not people's preferences); the others keep every row unless asked.
 ANNOTATOR_KINDS = (*Annotator.Kind.values, "all")
-_HUMAN_BY_DEFAULT = {"dpo", "rubric", "labels"}
+_HUMAN_BY_DEFAULT = {"dpo", "rubric", "labels", "kto"}
 #: `label`: what decides a `dpo` pair (`adjudicated`: a researcher's decision where there
 #: is one, else the majority).
 PAIR_LABELS = ("majority", "dawid_skene", "adjudicated")

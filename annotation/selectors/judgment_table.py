@@ -113,6 +113,14 @@ def _queryset(project: Project, criteria: list[Criterion]) -> tuple[QuerySet, li
         name = f"k{index}"
         if project.is_pairwise:
             annotations[name] = _code(KT(f"criteria__{criterion.key}"), CRITERION_CHOICES)
+        elif criterion.is_verdict:
+            # A verdict is a JSON boolean: bad 0, good 1 (a cast of the text would read 0).
+            annotations[name] = Case(
+                When(**{f"scores__{criterion.key}": True}, then=Value(1)),
+                When(**{f"scores__{criterion.key}": False}, then=Value(0)),
+                default=Value(MISSING),
+                output_field=IntegerField(),
+            )
         else:
             annotations[name] = Coalesce(
                 Cast(KT(f"scores__{criterion.key}"), IntegerField()),
@@ -244,7 +252,13 @@ def _judgment_columns(project: Project, criteria: list[Criterion]) -> tuple[list
             columns.append(f"array_agg({' | '.join(packed)})")
     else:
         for criterion in criteria:
-            columns.append(f"array_agg(COALESCE((j.scores ->> %s::text)::int, {MISSING}))")
+            if criterion.is_verdict:  # a JSON boolean: bad 0, good 1
+                columns.append(
+                    "array_agg(CASE j.scores ->> %s::text WHEN 'true' THEN 1 "
+                    f"WHEN 'false' THEN 0 ELSE {MISSING} END)"
+                )
+            else:
+                columns.append(f"array_agg(COALESCE((j.scores ->> %s::text)::int, {MISSING}))")
             params.append(criterion.key)
     return columns, params
 

@@ -693,7 +693,15 @@ def _clean_gold(
             criterion = criteria.get(key)
             if criterion is None:
                 raise RowError(f"unknown criterion {key!r} in gold scores")
-            if not isinstance(value, int) or not criterion.min <= value <= criterion.max:
+            if criterion.is_verdict:
+                if not isinstance(value, bool):
+                    raise RowError(f"gold verdict {value!r} for {key!r} must be true or false")
+                continue
+            if (
+                not isinstance(value, int)
+                or isinstance(value, bool)
+                or not criterion.min <= value <= criterion.max
+            ):
                 raise RowError(
                     f"gold score {value!r} for {key!r} is outside {criterion.min}..{criterion.max}"
                 )

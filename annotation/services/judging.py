@@ -7,7 +7,7 @@ a / b of the task), with the response that was shown on the left.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -44,9 +44,10 @@ class CanonicalAnswer:
     strength: int | None
     rationale: str
     criteria: dict[str, str]
-    scores: dict[str, int]
+    scores: dict[str, int | bool]
     ranking: list[list[int]] | None = None
     spans: tuple[dict[str, Any], ...] = ()
+    reasons: dict[str, str] = field(default_factory=dict)
 
 
 def answer_from_sides(
@@ -63,6 +64,7 @@ def answer_from_sides(
     shown_order: list[int] | None = None,
     spans: Any = None,
     span_responses: Mapping[str, tuple[int, str]] | None = None,
+    reasons: dict[str, Any] | None = None,
 ) -> CanonicalAnswer:
     """Validate an answer against the project's settings and turn sides (or a ranking's
     screen labels, with the order they were shown in) into responses. Every problem is
@@ -74,7 +76,8 @@ def answer_from_sides(
     criteria = [c for c in criteria if not c.is_spans]
     canonical_choice = ""
     canonical_criteria: dict[str, str] = {}
-    clean_scores: dict[str, int] = {}
+    clean_scores: dict[str, int | bool] = {}
+    clean_reasons: dict[str, str] = {}
     canonical_ranking: list[list[int]] | None = None
     if project.is_ranking:
         canonical_ranking = _ranking_canonical(project, ranking, shown_order or [], errors)
@@ -85,9 +88,14 @@ def answer_from_sides(
         canonical_choice = _pairwise_choice(project, choice, strength, left_is_a, errors)
         canonical_criteria = _pairwise_criteria(criteria, criteria_answers, left_is_a, errors)
         if scores:
-            errors.append({"field": "scores", "error": "a pairwise task takes no scores"})
+            errors.append({"field": "scores", "error": _no_scores_on(scores, "pairwise")})
     else:
         clean_scores = _rubric_scores(criteria, choice, strength, scores, errors)
+        clean_reasons = _verdict_reasons(criteria, clean_scores, reasons, errors)
+    if reasons and project.kind != Project.Kind.RUBRIC:
+        errors.append(
+            {"field": "reasons", "error": "reasons go with verdicts, which rubric tasks take"}
+        )
     rationale = _rationale_checked(project, rationale, errors)
     if errors:
         raise ValidationFailed("The judgment is not valid.", errors=errors)
@@ -99,6 +107,7 @@ def answer_from_sides(
         clean_scores,
         canonical_ranking,
         tuple(canonical_spans),
+        clean_reasons,
     )
 
 
@@ -119,6 +128,13 @@ def _spans_canonical(
         return []
 
 
+def _no_scores_on(scores: Any, kind: str) -> str:
+    """Why a pairwise or ranking task refuses scores, naming a verdict when one was sent."""
+    if isinstance(scores, dict) and any(isinstance(v, bool) for v in scores.values()):
+        return f"a verdict judges one response: rubric tasks only, not a {kind} task"
+    return f"a {kind} task takes no scores"
+
+
 def _side_to_canonical(side: str, left_is_a: bool) -> str:
     """A side of the screen as the task's response (a or b); tie and both_bad stay."""
     if side == "left":
@@ -136,9 +152,11 @@ def _refuse_all_but_ranking(
     errors: list[dict[str, str]],
 ) -> None:
     """A ranking task's answer is its ranking: any other part given is refused by name."""
-    for name, given in (("choice", choice), ("strength", strength), ("scores", scores)):
-        if given not in (None, "", {}):
+    for name, given in (("choice", choice), ("strength", strength)):
+        if given not in (None, ""):
             errors.append({"field": name, "error": "a ranking task takes a ranking only"})
+    if scores:
+        errors.append({"field": "scores", "error": _no_scores_on(scores, "ranking")})
     if criteria_answers:
         errors.append({"field": "criteria", "error": "a ranking task takes a ranking only"})
 
@@ -222,17 +240,30 @@ def _rubric_scores(
     strength: int | None,
     scores: dict[str, Any] | None,
     errors: list[dict[str, str]],
-) -> dict[str, int]:
-    """A rubric answer's scores, each an integer within its criterion's range; a rubric
-    task takes no choice or strength."""
+) -> dict[str, int | bool]:
+    """A rubric answer's scores, each an integer within its criterion's range, or for a
+    verdict criterion true (good) or false (bad); a rubric task takes no choice or
+    strength."""
     if choice:
         errors.append({"field": "choice", "error": "a rubric task takes scores, not a choice"})
     if strength is not None:
         errors.append({"field": "strength", "error": "a rubric task takes no strength"})
     given = _per_criterion(scores, criteria, "scores", errors)
-    clean: dict[str, int] = {}
+    clean: dict[str, int | bool] = {}
     for criterion in criteria:
         value = given.get(criterion.key)
+        if criterion.is_verdict:
+            verdict = _verdict_value(value)
+            if verdict is None:
+                errors.append(
+                    {
+                        "field": f"scores.{criterion.key}",
+                        "error": "a verdict: true (good) or false (bad)",
+                    }
+                )
+            else:
+                clean[criterion.key] = verdict
+            continue
         if isinstance(value, str):  # a form's field: ASCII digits only ('²' is no score)
             value = ascii_int(value)
         if (
@@ -248,6 +279,36 @@ def _rubric_scores(
             )
         else:
             clean[criterion.key] = value
+    return clean
+
+
+def _verdict_value(value: Any) -> bool | None:
+    """A verdict as stored: true or false (a form's field sends the text)."""
+    if isinstance(value, bool):
+        return value
+    return {"true": True, "false": False}.get(value) if isinstance(value, str) else None
+
+
+def _verdict_reasons(
+    criteria: list[Criterion],
+    scores: dict[str, int | bool],
+    reasons: Any,
+    errors: list[dict[str, str]],
+) -> dict[str, str]:
+    """The optional reason per verdict criterion, trimmed, empty ones dropped; a reason for
+    a criterion that is not a verdict is refused by name."""
+    given = _per_criterion(reasons, criteria, "reasons", errors)
+    verdicts = {c.key for c in criteria if c.is_verdict}
+    clean: dict[str, str] = {}
+    for key, reason in given.items():
+        if key not in verdicts:
+            if any(c.key == key for c in criteria):
+                errors.append({"field": f"reasons.{key}", "error": "only a verdict takes a reason"})
+            continue
+        if not isinstance(reason, str):
+            errors.append({"field": f"reasons.{key}", "error": "must be a text"})
+        elif reason.strip() and key in scores:
+            clean[key] = reason.strip()[:2000]
     return clean
 
 
@@ -296,6 +357,7 @@ def judgment_submit(
     scores: dict[str, Any] | None = None,
     ranking: Any = None,
     spans: Any = None,
+    reasons: dict[str, Any] | None = None,
     seconds: float | None = None,
     source: str = Judgment.Source.PAGE,
 ) -> Judgment:
@@ -329,6 +391,7 @@ def judgment_submit(
         spans=spans,
         # The texts are read only when there are spans to check against them.
         span_responses=assignment_span_responses(assignment) if spans else None,
+        reasons=reasons,
     )
     now = timezone.now()
     with transaction.atomic():
@@ -379,6 +442,7 @@ def _judgment_new(
         rationale=answer.rationale,
         criteria=answer.criteria,
         scores=answer.scores,
+        reasons=answer.reasons,
         ranking=answer.ranking,
         shown_order=assignment.shown_order if answer.ranking is not None else None,
         spans=list(answer.spans),
@@ -456,6 +520,7 @@ def _same_answer(judgment: Judgment, answer: CanonicalAnswer) -> bool:
         and judgment.scores == answer.scores
         and judgment.ranking == answer.ranking
         and (judgment.spans or []) == list(answer.spans)
+        and judgment.reasons == answer.reasons
     )
 
 

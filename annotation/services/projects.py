@@ -100,6 +100,7 @@ def _criteria_objects(project: Project, criteria: list[dict[str, Any]]) -> list[
                         for name in given
                     ]
                 )
+        _verdict_check(project, data, position)
         criterion = Criterion(
             project=project,
             position=position,
@@ -152,6 +153,35 @@ def _span_labels_unique(criterion: Criterion, position: int, seen: set[str]) -> 
                 ]
             )
         seen.add(label["key"])
+
+
+def _verdict_check(project: Project, data: dict[str, Any], position: int) -> None:
+    """A verdict criterion is good / bad on one response: a rubric project's, with no scale
+    of its own to set (the model fixes it at 0..1, nominal)."""
+    if data.get("type") != Criterion.Type.VERDICT:
+        return
+    errors = [
+        {
+            "field": f"criteria[{position}].{name}",
+            "error": "a verdict criterion is good or bad; it takes no " + name,
+        }
+        for name in SCALE_FIELDS
+        if name in data
+    ]
+    if data.get("level", Criterion.Level.NOMINAL) != Criterion.Level.NOMINAL:
+        errors.append(
+            {"field": f"criteria[{position}].level", "error": "a verdict criterion is nominal"}
+        )
+    if project.kind != Project.Kind.RUBRIC:
+        errors.append(
+            {
+                "field": f"criteria[{position}].type",
+                "error": f"verdict criteria judge one response: rubric projects only, "
+                f"not {project.kind}",
+            }
+        )
+    if errors:
+        raise ValidationFailed(errors=errors)
 
 
 def criteria_add(*, project: Project, criteria: list[dict[str, Any]]) -> list[Criterion]:

@@ -30,16 +30,22 @@ RUBRIC_GOLD_TOLERANCE = 1
 def gold_answer_matches(*, gold_answer: dict[str, Any], judgment: Judgment) -> bool:
     """A pairwise gold answer must be matched exactly, and a ranking one in full (every
     place and tie); a rubric one within one point on every criterion it names (rubric
-    scores are ordinal judgments, not exact facts)."""
+    scores are ordinal judgments, not exact facts), a verdict exactly."""
     if "choice" in gold_answer:
         return judgment.choice == gold_answer["choice"]
     if "ranking" in gold_answer:
         return judgment.ranking == gold_answer["ranking"]
     expected = gold_answer.get("scores") or {}
     return all(
-        key in judgment.scores and abs(judgment.scores[key] - value) <= RUBRIC_GOLD_TOLERANCE
-        for key, value in expected.items()
+        _gold_score_matches(judgment.scores.get(key), value) for key, value in expected.items()
     )
+
+
+def _gold_score_matches(given: Any, expected: Any) -> bool:
+    """A verdict (true / false) must be matched exactly, a score within the tolerance."""
+    if isinstance(expected, bool) or isinstance(given, bool):
+        return given is expected
+    return given is not None and abs(given - expected) <= RUBRIC_GOLD_TOLERANCE
 
 
 def quality_flags(*, stats: AnnotatorStats, project: Project) -> list[str]:

@@ -81,6 +81,7 @@ class JudgmentSubmitView(StrictAPIView):
             scores=data.get("scores"),
             ranking=data.get("ranking"),
             spans=data.get("spans"),
+            reasons=data.get("reasons"),
             seconds=data.get("seconds"),
             source=Judgment.Source.API,
         )

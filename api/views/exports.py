@@ -39,7 +39,8 @@ class ExportView(StrictAPIView):
             OpenApiParameter(
                 "min_agreement",
                 float,
-                description="dpo, rubric: keep rows whose agreement is at least this (0 to 1).",
+                description="dpo, rubric, kto: keep rows whose agreement is at least this "
+                "(0 to 1).",
             ),
             OpenApiParameter(
                 "min_judgments",

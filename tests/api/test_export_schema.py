@@ -20,7 +20,7 @@ from annotation.services.assignment import assignment_lease
 from annotation.services.importing import items_import
 from annotation.services.judging import judgment_submit
 from annotation.services.judgment_import import judgments_import
-from annotation.services.projects import project_update, rubric_snapshot
+from annotation.services.projects import project_create, project_update, rubric_snapshot
 from tests.api.test_exports import vote
 from tests.factories import CriterionFactory, ProjectFactory, make_annotator, rubric_project
 
@@ -211,8 +211,27 @@ def exported(researcher) -> dict[str, Project]:
         ranking=[["B"], ["A"], ["C"]][: len(assignment.shown_order)],
     )
 
+    thumbs = project_create(
+        owner=researcher, preset="helpful-harmless-verdict", slug="thumbs", name="Thumbs"
+    )
+    items_import(
+        project=thumbs,
+        rows=list(
+            enumerate([{**RANKING_ITEMS[-1], "responses": RANKING_ITEMS[-1]["responses"][:1]}], 1)
+        ),
+    )
+    verdicts = [
+        {"annotator": who, "item": "chat0", "response": "r1", "scores": scores}
+        for who, scores in (
+            ("h0", {"helpful": True, "harmless": True}),
+            ("h1", {"helpful": True, "harmless": False}),
+            ("h2", {"helpful": True, "harmless": True}),
+        )
+    ]
+    judgments_import(project=thumbs, rows=list(enumerate(verdicts, start=1)))
+
     Judgment.objects.update(created_at=ON_THE_MINUTE)
-    return {"pairs": pairs, "plain": plain, "rated": rated, "ranked": ranked}
+    return {"pairs": pairs, "plain": plain, "rated": rated, "ranked": ranked, "thumbs": thumbs}
 
 
 def export_cases() -> list[tuple[str, str]]:
@@ -220,9 +239,12 @@ def export_cases() -> list[tuple[str, str]]:
     cases = []
     for export_format in EXPORT_FORMATS:
         pairwise = ["pairs", "plain"]
-        slugs = {"dpo": [*pairwise, "ranked"], "labels": pairwise, "rubric": ["rated"]}.get(
-            export_format, ["pairs", "plain", "rated", "ranked"]
-        )
+        slugs = {
+            "dpo": [*pairwise, "ranked"],
+            "labels": pairwise,
+            "rubric": ["rated", "thumbs"],
+            "kto": ["thumbs"],
+        }.get(export_format, ["pairs", "plain", "rated", "ranked", "thumbs"])
         cases += [(slug, export_format) for slug in slugs]
     return cases
 
@@ -330,7 +352,10 @@ NULLABLE = {
     "dpo": {"margin", "expand"},
     "labels": {"majority", "ds_label", "adjudicated_label", "adjudicated_by"},
     "rubric": {"helpfulness", "correctness", "style", "agreement"}
-    | {"agreement_helpfulness", "agreement_correctness", "agreement_style"},
+    | {"agreement_helpfulness", "agreement_correctness", "agreement_style"}
+    | {"helpful", "harmless", "share_helpful", "share_harmless"}
+    | {"agreement_helpful", "agreement_harmless"},
+    "kto": set(),
     "items": {"gold", "reference"},
     "annotators": {
         "consented_at",

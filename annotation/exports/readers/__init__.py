@@ -1,6 +1,6 @@
 """Rows of the datasets pipelines pull (README "Exports"), read lazily so an export streams
 at any size: one module per format family (judgments, pairs for `dpo`, labels, rubric,
-items, annotators), and `export_rows` to pick the plan's.
+kto, items, annotators), and `export_rows` to pick the plan's.
 
 Aggregated formats (`dpo`, `rubric`, `labels`) are computed from the judgments that pass
 the filters. Row details (prompt, texts) are read per chunk of rows, so the number of
@@ -35,6 +35,7 @@ from annotation.exports.readers.rubric import (
     rubric_summary,
 )
 from annotation.exports.readers.shared import as_messages, chunked, iso_time
+from annotation.exports.readers.verdicts import kto_rows
 
 __all__ = [
     "JUDGMENT_COLUMNS",
@@ -72,6 +73,8 @@ def export_rows(*, plan: ExportPlan) -> Iterator[dict[str, Any]]:
         return dpo_rows(project=project, filters=filters, conversational=plan.conversational)
     if plan.query.format == "rubric":
         return rubric_rows(plan=plan)
+    if plan.query.format == "kto":
+        return kto_rows(plan=plan)
     if plan.query.format == "annotators":
         return annotator_export_rows(project=project, filters=filters)
     if plan.query.format == "labels":

@@ -10,7 +10,17 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pyarrow as pa
-from django.db.models import Case, Count, F, Func, QuerySet, TextField, When
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    F,
+    Func,
+    QuerySet,
+    TextField,
+    Value,
+    When,
+)
 from django.db.models.fields.json import KeyTextTransform
 
 from annotation.exports.plan import ExportPlan
@@ -204,13 +214,27 @@ def _public_annotator() -> Case:
     )
 
 
+def _verdict_of(key: str) -> Case:
+    """A verdict of the stored scores as a boolean column (a JSON boolean's text would not
+    read as one)."""
+    return Case(
+        When(**{f"scores__{key}": True}, then=Value(True)),
+        When(**{f"scores__{key}": False}, then=Value(False)),
+        default=None,
+        output_field=BooleanField(),
+    )
+
+
 def judgment_wire_columns(
-    project: Project, *, answer_keys: Sequence[str] | None = None
+    project: Project,
+    *,
+    answer_keys: Sequence[str] | None = None,
+    verdict_keys: frozenset[str] = frozenset(),
 ) -> tuple[WireColumn, ...]:
     """The columns a judgments export reads, in the order of judgment_records. The answers
     (`criteria` of a pairwise project, `scores` of a rubric one) come one column per key
     (`criteria.<key>`) for the export's struct, or, with no keys given, as the stored JSON
-    text."""
+    text. A verdict (`verdict_keys`) is read as a boolean."""
     text, integer = pa.string(), pa.int64()
     head = [
         WireColumn("id", "pk", integer),
@@ -225,7 +249,9 @@ def judgment_wire_columns(
     else:
         value_type = text if project.is_pairwise else integer
         answer_columns = [
-            WireColumn(f"{field_name}.{key}", KeyTextTransform(key, field_name), value_type)
+            WireColumn(f"{field_name}.{key}", _verdict_of(key), pa.bool_())
+            if key in verdict_keys
+            else WireColumn(f"{field_name}.{key}", KeyTextTransform(key, field_name), value_type)
             for key in answer_keys
         ]
     if project.is_ranking:
@@ -264,7 +290,9 @@ def judgment_wire_columns(
 def plan_batches(plan: ExportPlan) -> Iterator[pa.RecordBatch]:
     """The judgments of a plan as read through COPY: its wire columns, answers per key,
     rankings in the import's response ids."""
-    wire = judgment_wire_columns(plan.project, answer_keys=plan.answer_keys)
+    wire = judgment_wire_columns(
+        plan.project, answer_keys=plan.answer_keys, verdict_keys=plan.verdict_keys
+    )
     queryset = judgments_for_export(project=plan.project, filters=plan.query.filters)
     batches = select_batches(queryset, wire)
     if not plan.project.is_ranking:

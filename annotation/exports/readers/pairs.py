@@ -18,7 +18,13 @@ from annotation.exports.query import ExportFilters
 from annotation.exports.rankings import ranking_dpo_rows
 from annotation.exports.readers.judgments import passing_judgments
 from annotation.exports.readers.labels import LabelWalk, pair_labels
-from annotation.exports.readers.shared import DECIDED, around, prompt_value, scoped
+from annotation.exports.readers.shared import (
+    DECIDED,
+    around,
+    completion_value,
+    prompt_value,
+    scoped,
+)
 from annotation.models import Project
 from annotation.pg.copy_out import WireColumn, sql_rows
 from annotation.selectors.adjudications import adjudicated_after, adjudicated_labels
@@ -280,8 +286,8 @@ def pair_row(
     return {
         "pair_id": pair_id,
         "prompt": prompt_value(prompt, conversational),
-        "chosen": _completion(chosen[2], conversational),
-        "rejected": _completion(rejected[2], conversational),
+        "chosen": completion_value(chosen[2], conversational),
+        "rejected": completion_value(rejected[2], conversational),
         "chosen_model": chosen[1],
         "rejected_model": rejected[1],
         "item_id": item_id,
@@ -311,7 +317,3 @@ def ranking_pair_rows(
         row=functools.partial(pair_row, conversational=conversational, expand=expand),
         retraction=functools.partial(retraction, expand=expand),
     )
-
-
-def _completion(text: str, conversational: bool) -> Any:
-    return [{"role": "assistant", "content": text}] if conversational else text

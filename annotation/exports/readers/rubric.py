@@ -64,12 +64,8 @@ def rubric_summary(scores: list[dict[str, Any]], criteria: tuple[Criterion, ...]
     summary: dict[str, Any] = {}
     agreements: list[float] = []
     for criterion in criteria:
-        values = [
-            s[criterion.key]
-            for s in scores
-            if isinstance(s.get(criterion.key), int | float)
-            and not isinstance(s.get(criterion.key), bool)
-        ]
+        values = [_score_value(s.get(criterion.key), criterion) for s in scores]
+        values = [v for v in values if v is not None]
         value = share = agreement = None
         if values:
             value, share = criterion_value(values, criterion)
@@ -81,6 +77,16 @@ def rubric_summary(scores: list[dict[str, Any]], criteria: tuple[Criterion, ...]
         summary[f"agreement_{criterion.key}"] = agreement
     summary["agreement"] = round(sum(agreements) / len(agreements), 6) if agreements else None
     return summary
+
+
+def _score_value(value: Any, criterion: Criterion) -> int | float | None:
+    """A judgment's answer on a criterion as a number: a verdict is bad 0, good 1 (so its
+    summary is the majority verdict and its share); a score is itself."""
+    if criterion.is_verdict:
+        return int(value) if isinstance(value, bool) else None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    return None
 
 
 class JSONArrayAgg(Aggregate):

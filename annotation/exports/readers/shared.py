@@ -66,6 +66,12 @@ def prompt_value(prompt: Any, conversational: bool) -> Any:
     return prompt
 
 
+def completion_value(text: str, conversational: bool) -> Any:
+    """A response as exported: its text, or with conversational prompts one assistant
+    message (TRL's conversational formats)."""
+    return [{"role": "assistant", "content": text}] if conversational else text
+
+
 def chunked(values: Iterable[Any], size: int) -> Iterator[list[Any]]:
     """Lists of up to `size` values, read lazily."""
     iterator = iter(values)

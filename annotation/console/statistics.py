@@ -25,8 +25,8 @@ from annotation.console.pages import ConsolePage, console_project
 from annotation.models import Project
 from annotation.selectors.consistency import consistency_rows
 from annotation.selectors.quality import (
-    QUALITY_COLUMNS,
     annotator_quality,
+    project_quality_columns,
     quality_columns,
     quality_sort,
 )
@@ -144,7 +144,7 @@ def quality_view(project_admin: Any) -> Callable[..., HttpResponse]:
     @vary_on_headers("HX-Request")
     def view(request: HttpRequest, project_id: int) -> HttpResponse:
         project = console_project(project_admin, request, project_id)
-        columns = quality_columns(request.GET.getlist("cols"))
+        columns = quality_columns(request.GET.getlist("cols"), project=project)
         sort = quality_sort(request.GET.get("sort"))
         page = Paginator(annotator_quality(project=project, sort=sort), QUALITY_PER_PAGE).get_page(
             request.GET.get("page")
@@ -155,7 +155,7 @@ def quality_view(project_admin: Any) -> Callable[..., HttpResponse]:
             "title": f"Annotator quality in {project.name}",
             "project": project,
             "opts": Project._meta,
-            "all_columns": [(c, c.key in chosen) for c in QUALITY_COLUMNS],
+            "all_columns": [(c, c.key in chosen) for c in project_quality_columns(project)],
             "headers": [
                 {
                     "column": column,

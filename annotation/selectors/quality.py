@@ -3,7 +3,7 @@ the database by any shown figure (rates are computed there, so a page of 50 is o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.db.models import F, FloatField, Q, QuerySet
 from django.db.models.expressions import Combinable
@@ -41,10 +41,22 @@ SORT_KEYS = {"annotator", *(c.key for c in QUALITY_COLUMNS if c.sortable)}
 DEFAULT_SORT = "-judgments"
 
 
-def quality_columns(chosen: list[str]) -> list[QualityColumn]:
-    """The columns asked for (unknown names ignored), or the default ones."""
-    picked = [c for c in QUALITY_COLUMNS if c.key in chosen]
-    return picked or [c for c in QUALITY_COLUMNS if c.shown]
+def quality_columns(chosen: list[str], *, project: Project | None = None) -> list[QualityColumn]:
+    """The columns asked for (unknown names ignored), or the default ones, named for the
+    project's kind."""
+    picked = [c for c in project_quality_columns(project) if c.key in chosen]
+    return picked or [c for c in project_quality_columns(project) if c.shown]
+
+
+def project_quality_columns(project: Project | None) -> tuple[QualityColumn, ...]:
+    """QUALITY_COLUMNS, the side-bias one named for what it counts in a ranking project
+    (the share of rankings whose first-shown response was ranked first)."""
+    if project is None or not project.is_ranking:
+        return QUALITY_COLUMNS
+    return tuple(
+        replace(c, label="first shown ranked first") if c.key == "left" else c
+        for c in QUALITY_COLUMNS
+    )
 
 
 def quality_sort(requested: str | None) -> str:

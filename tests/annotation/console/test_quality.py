@@ -125,3 +125,17 @@ def test_the_table_queries_do_not_grow_with_annotators(project, lead):
 
     assert len(_names(html)) == 50 and "83 annotators" in html
     assert len(large) == len(small)
+
+
+def test_a_ranking_projects_side_bias_column_says_it_counts_first_shown_responses(lead):
+    ranked = ProjectFactory(owner=lead, slug="ranked", kind="ranking")
+    add_annotators(ranked, FIGURES)
+    client = _client(lead)
+
+    html = client.get(_url(ranked), headers=HTMX).content.decode()
+    pairwise = client.get(
+        _url(ProjectFactory(owner=lead, slug="pairs")), headers=HTMX
+    ).content.decode()
+
+    assert "first shown ranked first" in html and "left-side rate" not in html
+    assert "left-side rate" in pairwise and "first shown ranked first" not in pairwise

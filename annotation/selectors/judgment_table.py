@@ -25,8 +25,9 @@ from django.db.models.fields.json import KT, KeyTextTransform
 from django.db.models.functions import Cast, Coalesce
 from django.db.models.lookups import Exact
 
+from annotation import pg
 from annotation.db import read_connection
-from annotation.models import Criterion, Judgment, Project, Task
+from annotation.models import Annotator, Criterion, Item, Judgment, Project, Response, Task
 from annotation.pg.arrays import binary_row, unpack_array
 
 CHOICES = ("a", "b", "tie", "both_bad")
@@ -275,6 +276,18 @@ def _criteria_codes(
     }
 
 
+#: The tables the statements below read, named by annotation.pg.
+_TABLES = {
+    name: pg.text(pg.table(model))
+    for name, model in (
+        ("annotator", Annotator),
+        ("item", Item),
+        ("judgment", Judgment),
+        ("response", Response),
+        ("task", Task),
+    )
+}
+
 # Tasks come once each; models as one row per distinct name with the ids of its responses,
 # so no text crosses the wire per task.
 TASKS_SQL = """
@@ -283,21 +296,21 @@ SELECT
     array_send(array_agg(t.item_id)),
     array_send(array_agg(t.response_a_id)),
     array_send(array_agg(COALESCE(t.response_b_id, -1)))
-FROM annotation_task t
+FROM {task} t
 WHERE t.project_id = %s
-"""
+""".format(**_TABLES)
 MODELS_SQL = """
 SELECT array_agg(model), array_agg(responses)
 FROM (
     SELECT r.model, array_send(array_agg(r.id)) AS responses
-    FROM annotation_response r
-    JOIN annotation_item i ON i.id = r.item_id
+    FROM {response} r
+    JOIN {item} i ON i.id = r.item_id
     WHERE i.project_id = %s
     GROUP BY r.model
 ) AS by_model
-"""
+""".format(**_TABLES)
 MODEL_ANNOTATORS_SQL = (
-    "SELECT array_send(array_agg(id)) FROM annotation_annotator WHERE kind = 'model'"
+    f"SELECT array_send(array_agg(id)) FROM {_TABLES['annotator']} WHERE kind = 'model'"
 )
 
 #: Below this many judgment ids between a project's first and last judgment, the judgments
@@ -357,7 +370,7 @@ def _arrays_fetched(
     """
     judgments_sql = (
         f"SELECT {', '.join(f'array_send({column})' for column in columns)} "
-        "FROM annotation_judgment j WHERE j.project_id = %s AND j.id > %s AND j.id <= %s"
+        f"FROM {_TABLES['judgment']} j WHERE j.project_id = %s AND j.id > %s AND j.id <= %s"
     )
     rest_sql = (
         f"SELECT * FROM ({TASKS_SQL}) AS tasks, ({MODELS_SQL}) AS models, "
@@ -462,7 +475,7 @@ def _jit_for_one_pass(cursor: psycopg.Cursor) -> None:
 def _judgment_id_range(cursor: psycopg.Cursor, project: Project, last: int) -> tuple[int, int]:
     """The first and last judgment id of the project up to last ((1, 0) when none)."""
     cursor.execute(
-        "SELECT min(id), max(id) FROM annotation_judgment WHERE project_id = %s AND id <= %s",
+        f"SELECT min(id), max(id) FROM {_TABLES['judgment']} WHERE project_id = %s AND id <= %s",
         [project.pk, last],
     )
     first, last_found = cursor.fetchone()
@@ -513,12 +526,12 @@ REFERENCES_SQL = """
 SELECT array_send(array_agg(t.id)), array_send(array_agg(
     CASE i.reference ->> 'preferred' WHEN ra.external_id THEN 0 WHEN rb.external_id THEN 1
     WHEN 'tie' THEN 2 ELSE -1 END))
-FROM annotation_item i
-JOIN annotation_task t ON t.item_id = i.id
-JOIN annotation_response ra ON ra.id = t.response_a_id
-JOIN annotation_response rb ON rb.id = t.response_b_id
+FROM {item} i
+JOIN {task} t ON t.item_id = i.id
+JOIN {response} ra ON ra.id = t.response_a_id
+JOIN {response} rb ON rb.id = t.response_b_id
 WHERE i.project_id = %s AND t.project_id = %s AND i.reference ? 'preferred'
-"""
+""".format(**_TABLES)
 
 
 def task_references(*, project: Project) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:

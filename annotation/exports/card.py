@@ -85,6 +85,14 @@ _FIELDS_NOTE = {
         "Crowd platforms' worker ids are never exported. Consent and quality figures are as "
         "they were when the file was written."
     ),
+    "spans": (
+        "Annotators selected passages of a response and gave each a label of the project's "
+        "spans criteria; offsets count Unicode code points of the response as imported."
+    ),
+    "spans_merged": (
+        "Each annotator's marks of a label are united; the marked characters are cut wherever "
+        "the number of annotators marking them changes. Offsets count Unicode code points."
+    ),
 }
 
 
@@ -233,6 +241,8 @@ _TASK_CATEGORIES = {
     "labels": ["text-classification", "reinforcement-learning"],
     "items": ["text-generation"],
     "annotators": ["tabular-classification"],
+    "spans": ["token-classification"],
+    "spans_merged": ["token-classification"],
 }
 _SIZE_CATEGORIES = (
     (1_000, "n<1K"),

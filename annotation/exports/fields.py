@@ -326,6 +326,36 @@ ANNOTATORS = (
     F("blocked", "bool", "Whether they are blocked in the project."),
 )
 
+_SPAN_PLACE = (
+    F("item_id", "string", "The item's id."),
+    F("response_id", "string", "The marked response's id."),
+    F("model", "string", "The marked response's model."),
+    F("start", "int64", "First character of the span (0-based, in Unicode code points)."),
+    F("end", "int64", "One past its last character: `text` is `response[start:end]`."),
+    F("text", "string", "The marked characters of the response."),
+    F("label", "string", "The span label's key (e.g. `factual_error`)."),
+)
+
+SPANS = (
+    *_SPAN_PLACE,
+    F("note", "string", "The annotator's note on the span (empty when none)."),
+    F("annotator", "string", "Pseudonymous annotator id, as in `judgments`."),
+    F("annotator_kind", "string", "`human` or `model`."),
+    F("judgment", "int64", "The judgment's id (the `id` of `judgments`)."),
+)
+
+SPANS_MERGED = (
+    *_SPAN_PLACE,
+    F(
+        "support",
+        "int64",
+        "How many annotators marked every character of this stretch with the label: the "
+        "marks of one label are cut wherever that number changes.",
+    ),
+    F("n_annotators", "int64", "Annotators whose passing judgments showed the response."),
+    F("agreement", "float64", "`support / n_annotators`."),
+)
+
 #: Every format's fields, in file order, and what one row is.
 FIELDS: dict[str, tuple[ExportField, ...]] = {
     "judgments": JUDGMENTS,
@@ -335,6 +365,8 @@ FIELDS: dict[str, tuple[ExportField, ...]] = {
     "kto": KTO,
     "items": ITEMS,
     "annotators": ANNOTATORS,
+    "spans": SPANS,
+    "spans_merged": SPANS_MERGED,
 }
 ROW: dict[str, str] = {
     "judgments": "One row per judgment.",
@@ -344,6 +376,9 @@ ROW: dict[str, str] = {
     "kto": "One row per response with an agreed verdict (rubric projects with verdict criteria).",
     "items": "One row per item, in the import format.",
     "annotators": "One row per annotator of the project.",
+    "spans": "One row per marked span (projects with a spans criterion).",
+    "spans_merged": "One row per stretch of a response marked with one label, with its "
+    "support (projects with a spans criterion).",
 }
 
 

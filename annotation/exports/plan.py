@@ -19,7 +19,7 @@ from django.db.models import (
 
 from annotation.errors import ValidationFailed
 from annotation.exports.fields import MESSAGES, fields_of
-from annotation.exports.query import ExportQuery, _error
+from annotation.exports.query import SPAN_FORMATS, ExportQuery, _error
 from annotation.models import (
     Criterion,
     Item,
@@ -117,7 +117,13 @@ def export_plan(*, project: Project, query: ExportQuery) -> ExportPlan:
             f"Project {project.slug!r} is a {project.kind} project: use format dpo or judgments.",
             errors=[_error("format", f"{query.format} needs a rubric project")],
         )
-    criteria = tuple(project.criteria.all())
+    if query.format in SPAN_FORMATS and not any(c.is_spans for c in project.criteria.all()):
+        raise ValidationFailed(
+            f"Project {project.slug!r} has no spans criterion: nothing is marked in it.",
+            errors=[_error("format", f"{query.format} needs a project with a spans criterion")],
+        )
+    # A spans criterion's answers are marks, exported by the span formats, not scores.
+    criteria = tuple(c for c in project.criteria.all() if not c.is_spans)
     if query.format == "kto" and not any(c.is_verdict for c in criteria):
         raise ValidationFailed(
             f"Project {project.slug!r} has no verdict criterion: kto needs good / bad verdicts.",
@@ -175,9 +181,13 @@ def rubric_versions_of(
                 **{k: v for k, v in fields.items() if k in CRITERION_FIELDS},
             )
             for position, fields in enumerate(archived.criteria or [])
-            if isinstance(fields, dict) and fields.get("key")
+            if isinstance(fields, dict)
+            and fields.get("key")
+            and fields.get("type") != Criterion.Type.SPANS
         )
-    versions[project.rubric_version] = tuple(project.criteria.all() if current is None else current)
+    if current is None:
+        current = project.criteria.exclude(type=Criterion.Type.SPANS)
+    versions[project.rubric_version] = tuple(current)
     return versions
 
 

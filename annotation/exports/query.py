@@ -15,13 +15,20 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from annotation.errors import ValidationFailed
-from annotation.models import (
-    Annotator,
-    Project,
-)
+from annotation.models import Annotator, Criterion, Project
 from annotation.numbers import BIGINT_MAX, INT_MAX, ascii_float, ascii_int
 
-EXPORT_FORMATS = ("judgments", "dpo", "rubric", "kto", "items", "annotators", "labels")
+EXPORT_FORMATS = (
+    "judgments",
+    "dpo",
+    "rubric",
+    "kto",
+    "items",
+    "annotators",
+    "labels",
+    "spans",
+    "spans_merged",
+)
 EXPORT_FILETYPES = ("jsonl", "csv", "parquet")
 
 # The filters each format understands. One given to a format it does not apply to is a
@@ -37,6 +44,8 @@ _FILTERS_OF = {
     "labels": _JUDGMENT_FILTERS,
     "items": {"exclude_flagged", "include_gold", "since"},
     "annotators": {"exclude_flagged", "include_gold", "annotator_kind"},
+    "spans": _JUDGMENT_FILTERS,
+    "spans_merged": _JUDGMENT_FILTERS,
 }
 QUERY_KEYS = ("format", "filetype", *sorted(set().union(*_FILTERS_OF.values())))
 
@@ -55,17 +64,32 @@ _KINDS_OF_FORMAT = {
 }
 
 
+#: Formats made from span marks: only of a project with a spans criterion.
+SPAN_FORMATS = ("spans", "spans_merged")
+#: Formats made from the answers of one type of criterion (export_plan refuses them in a
+#: project without one, so the console does not offer them there).
+_CRITERION_TYPE_OF_FORMAT = {
+    "spans": Criterion.Type.SPANS,
+    "spans_merged": Criterion.Type.SPANS,
+    "kto": Criterion.Type.VERDICT,
+}
+
+
 def export_formats_of(*, project: Project) -> tuple[str, ...]:
     """The formats this project can be exported as, in EXPORT_FORMATS order."""
+    types = set(project.criteria.values_list("type", flat=True))
     return tuple(
-        f for f in EXPORT_FORMATS if project.kind in _KINDS_OF_FORMAT.get(f, (project.kind,))
+        f
+        for f in EXPORT_FORMATS
+        if project.kind in _KINDS_OF_FORMAT.get(f, (project.kind,))
+        and _CRITERION_TYPE_OF_FORMAT.get(f, "") in types | {""}
     )
 
 
 #: `annotator_kind`: a kind, or `all`. Aggregated formats count people unless asked (model
 #: judges are not people's preferences); the others keep every row unless asked.
 ANNOTATOR_KINDS = (*Annotator.Kind.values, "all")
-_HUMAN_BY_DEFAULT = {"dpo", "rubric", "labels", "kto"}
+_HUMAN_BY_DEFAULT = {"dpo", "rubric", "labels", "kto", "spans_merged"}
 #: `label`: what decides a `dpo` pair (`adjudicated`: a researcher's decision where there
 #: is one, else the majority).
 PAIR_LABELS = ("majority", "dawid_skene", "adjudicated")

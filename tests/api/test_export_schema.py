@@ -15,12 +15,17 @@ import pytest
 
 from annotation.exports.plan import export_plan
 from annotation.exports.query import EXPORT_FORMATS, ExportQuery
-from annotation.models import Consent, Judgment, Project
+from annotation.models import Consent, Judgment, Project, Response
 from annotation.services.assignment import assignment_lease
 from annotation.services.importing import items_import
 from annotation.services.judging import judgment_submit
 from annotation.services.judgment_import import judgments_import
-from annotation.services.projects import project_create, project_update, rubric_snapshot
+from annotation.services.projects import (
+    criteria_add,
+    project_create,
+    project_update,
+    rubric_snapshot,
+)
 from tests.api.test_exports import vote
 from tests.factories import CriterionFactory, ProjectFactory, make_annotator, rubric_project
 
@@ -229,6 +234,28 @@ def exported(researcher) -> dict[str, Project]:
         )
     ]
     judgments_import(project=thumbs, rows=list(enumerate(verdicts, start=1)))
+    # Span marks on the ranking (the span formats): overlapping, with line separators.
+    criteria_add(
+        project=ranked,
+        criteria=[
+            {"key": "errors", "type": "spans", "labels": [{"key": "wrong"}, {"key": "unsafe"}]}
+        ],
+    )
+    one, two = (
+        Response.objects.get(item__project=ranked, item__external_id="q0", external_id=r).pk
+        for r in ("r1", "r2")
+    )
+    marks = {
+        "h0": [
+            {"response": one, "start": 0, "end": 20, "label": "wrong", "note": SEPARATED},
+            {"response": two, "start": 0, "end": 4, "label": "unsafe", "note": ""},
+        ],
+        "h1": [{"response": one, "start": 5, "end": 26, "label": "wrong", "note": ""}],
+    }
+    for annotator, spans in marks.items():
+        Judgment.objects.filter(
+            project=ranked, annotator__external_id=annotator, task__item__external_id="q0"
+        ).update(spans=spans)
 
     Judgment.objects.update(created_at=ON_THE_MINUTE)
     return {"pairs": pairs, "plain": plain, "rated": rated, "ranked": ranked, "thumbs": thumbs}
@@ -244,6 +271,8 @@ def export_cases() -> list[tuple[str, str]]:
             "labels": pairwise,
             "rubric": ["rated", "thumbs"],
             "kto": ["thumbs"],
+            "spans": ["ranked"],
+            "spans_merged": ["ranked"],
         }.get(export_format, ["pairs", "plain", "rated", "ranked", "thumbs"])
         cases += [(slug, export_format) for slug in slugs]
     return cases
@@ -367,6 +396,8 @@ NULLABLE = {
         "median_seconds",
         "qualified",
     },
+    "spans": set(),
+    "spans_merged": set(),
 }
 
 

@@ -213,3 +213,88 @@ def test_the_agreement_report_gives_each_spans_criterion_alpha_f1_and_labels(
     f1 = entry["labels"]["factual_error"]["char_f1"]
     assert 0.5 < f1["value"] < 1 and len(f1["ci"]) == 2
     assert entry["n_items"] == 2 and entry["n_judgments"] == 2 * K and entry["n_spans"] == 2 * K
+
+
+def _pull(client, slug: str, export_format: str, filetype: str = "jsonl") -> bytes:
+    response = client.get(
+        f"/api/v1/projects/{slug}/export/", {"format": export_format, "filetype": filetype}
+    )
+    assert response.status_code == 200, response.content
+    return b"".join(response.streaming_content)
+
+
+def test_a_preset_study_exports_its_spans_and_merged_spans_that_load_with_datasets(
+    researcher_client, api_client_for, tmp_path
+):
+    datasets = pytest.importorskip("datasets")
+    created = researcher_client.post(
+        "/api/v1/projects/",
+        {"slug": "facts", "name": "Facts", "preset": "factuality-spans", "gold_rate": 0}
+        | {"annotations_per_task": 3},
+        format="json",
+    )
+    assert created.status_code == 201
+    imported = researcher_client.post("/api/v1/projects/facts/items/", _items(2, 1), format="json")
+    assert imported.status_code == 201
+    japan = TEXT.index("日本")
+    marks = [  # what each annotator marks on every response
+        [{"response": "response", "start": japan, "end": japan + 2, "label": "factual_error"}],
+        [
+            {
+                "response": "response",
+                "start": japan - 3,
+                "end": japan + 2,
+                "label": "factual_error",
+            },
+            {"response": "response", "start": 0, "end": 7, "label": "irrelevant", "note": "🗼"},
+        ],
+        [],
+    ]
+    for n, spans in enumerate(marks):
+        client = api_client_for(AnnotatorUserFactory(username=f"marker{n}"))
+        while (response := client.get("/api/v1/projects/facts/tasks/next/")).status_code == 200:
+            answer = _judge(client, response.json()["assignment"], {"spans": spans})
+            assert answer.status_code == 201, answer.json()
+
+    rows = []
+    for export_format in ("spans", "spans_merged"):
+        path = tmp_path / f"{export_format}.jsonl"
+        path.write_bytes(_pull(researcher_client, "facts", export_format))
+        rows.append(
+            datasets.load_dataset(
+                "json", data_files=str(path), split="train", cache_dir=str(tmp_path / "c")
+            )
+        )
+    spans, merged = rows
+
+    assert spans.num_rows == 2 * 3  # two responses, three marks each
+    first = spans[0]
+    assert (first["item_id"], first["response_id"], first["model"]) == ("q0", "r1", "model-0")
+    assert first["text"] == "日本" and first["label"] == "factual_error"
+    assert set(spans["text"]) == {"日本", "in 日本", "Paris 🗼"}
+    assert "🗼" in spans["note"]
+    assert len(set(spans["annotator"])) == 2
+    q0 = [row for row in merged if row["item_id"] == "q0"]
+    assert [(r["text"], r["label"], r["support"], r["n_annotators"]) for r in q0] == [
+        ("in ", "factual_error", 1, 3),
+        ("日本", "factual_error", 2, 3),
+        ("Paris 🗼", "irrelevant", 1, 3),
+    ]
+    assert q0[1]["agreement"] == pytest.approx(2 / 3)
+    parquet = _pull(researcher_client, "facts", "spans", "parquet")
+    (tmp_path / "spans.parquet").write_bytes(parquet)
+    from_parquet = datasets.load_dataset(
+        "parquet", data_files=str(tmp_path / "spans.parquet"), split="train"
+    )
+    assert from_parquet["text"] == spans["text"]
+
+
+def test_the_span_formats_need_a_spans_criterion(researcher_client, pairwise):
+    response = researcher_client.get(
+        "/api/v1/projects/pairs/export/", {"format": "spans", "annotator_kind": "all"}
+    )
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == [
+        {"field": "format", "error": "spans needs a project with a spans criterion"}
+    ]

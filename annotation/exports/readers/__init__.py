@@ -1,6 +1,6 @@
 """Rows of the datasets pipelines pull (README "Exports"), read lazily so an export streams
 at any size: one module per format family (judgments, pairs for `dpo`, labels, rubric,
-kto, items, annotators), and `export_rows` to pick the plan's.
+kto, items, annotators, spans), and `export_rows` to pick the plan's.
 
 Aggregated formats (`dpo`, `rubric`, `labels`) are computed from the judgments that pass
 the filters. Row details (prompt, texts) are read per chunk of rows, so the number of
@@ -35,6 +35,7 @@ from annotation.exports.readers.rubric import (
     rubric_summary,
 )
 from annotation.exports.readers.shared import as_messages, chunked, iso_time
+from annotation.exports.readers.spans import merged_span_rows, span_rows
 from annotation.exports.readers.verdicts import kto_rows
 
 __all__ = [
@@ -79,4 +80,8 @@ def export_rows(*, plan: ExportPlan) -> Iterator[dict[str, Any]]:
         return annotator_export_rows(project=project, filters=filters)
     if plan.query.format == "labels":
         return label_rows(project=project, filters=filters)
+    if plan.query.format == "spans":
+        return span_rows(project=project, filters=filters)
+    if plan.query.format == "spans_merged":
+        return merged_span_rows(project=project, filters=filters)
     return item_export_rows(project=project, filters=filters, conversational=plan.conversational)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from annotation.exports.readers.spans import merged_pieces
 from annotation.stats.spans import (
     character_f1_sums,
     span_agreement,
@@ -101,3 +102,9 @@ def test_intervals_come_from_resampling_responses():
     assert f1["ci"][0] < f1["value"] < f1["ci"][1]
     assert alpha["ci"][0] < alpha["value"] < alpha["ci"][1]
     assert 0.5 < alpha["value"] < 1
+
+
+def test_merged_pieces_cut_where_the_number_of_annotators_changes():
+    marks = [(1, 0, 10), (1, 5, 12), (2, 3, 6), (3, 3, 6), (3, 20, 22)]
+
+    assert merged_pieces(marks) == [(0, 3, 1), (3, 6, 3), (6, 12, 1), (20, 22, 1)]

@@ -45,7 +45,7 @@ from annotation.i18n import (
     content_attributes,
     supported_language,
 )
-from annotation.models import Annotator, Assignment, CrowdSession, Judgment, Project
+from annotation.models import Annotator, Assignment, Criterion, CrowdSession, Judgment, Project
 from annotation.rankings import ranking_from_ranks, screen_labels
 from annotation.rendering import media_hosts_for, render_markdown
 from annotation.selectors.crowd import task_sample
@@ -332,6 +332,17 @@ def _finish(
     return render(request, template, context)
 
 
+def _span_labels(criteria: list[Criterion]) -> list[dict[str, str]]:
+    """The task page's span label buttons: every label of the spans criteria, named after
+    its key (factual_error: "Factual error")."""
+    return [
+        {**label, "name": label["key"].replace("_", " ").replace("-", " ").capitalize()}
+        for criterion in criteria
+        if criterion.is_spans
+        for label in criterion.labels
+    ]
+
+
 def _task_context(
     project: Project,
     annotator: Annotator,
@@ -376,6 +387,7 @@ def _task_context(
                     "html": rendered,
                     "empty": not response.text.strip(),
                     "snippet": Truncator(plain).chars(90),
+                    "text": response.text,
                     "posted": posted.get(f"rank-{label}", ""),
                 }
             )
@@ -387,6 +399,9 @@ def _task_context(
             "left_empty": not left.text.strip(),
             "right_html": html(right.text) if right is not None else None,
             "right_empty": right is not None and not right.text.strip(),
+            # A spans project shows the texts as imported: span offsets count their characters.
+            "left_text": left.text,
+            "right_text": right.text if right is not None else None,
         }
     return {
         "project": project,
@@ -399,6 +414,7 @@ def _task_context(
         "content_attrs": content_attributes(project.content_language),
         "criteria": criteria,
         "verdict_keys": verdict_keys,
+        "span_labels": _span_labels(criteria),
         "strength_levels": list(range(1, project.strength_scale + 1)),
         "refusal": refusal,
         "posted": posted,

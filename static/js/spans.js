@@ -1,0 +1,247 @@
+// Span marking on the task page: select text in a response with the mouse, or focus a
+// response and move a caret with the arrow keys (Shift extends the selection, Home/End go
+// to the start/end), then pick a label (a button, or its key through keys.js). Marks are
+// listed, highlighted and removable; the hidden "spans" field holds them as JSON.
+// Offsets are posted in Unicode code points, as the server counts them: the browser's
+// string indices are UTF-16 units, so an emoji is two here and one there.
+(function () {
+  "use strict";
+
+  // UTF-16 index -> code points before it.
+  function codePoints(text, index) {
+    return Array.from(text.slice(0, index)).length;
+  }
+  // Code points -> UTF-16 index.
+  function units(text, points) {
+    return Array.from(text).slice(0, points).join("").length;
+  }
+  // A UTF-16 index moved off the second half of a surrogate pair.
+  function snap(text, index) {
+    var code = text.charCodeAt(index);
+    return code >= 0xdc00 && code <= 0xdfff && index > 0 ? index - 1 : index;
+  }
+
+  function setUp(card) {
+    var tools = card && card.querySelector("[data-spans]");
+    if (!tools || tools.hasAttribute("data-ready")) return;
+    tools.setAttribute("data-ready", "");
+    var field = tools.querySelector("[data-span-field]");
+    var list = tools.querySelector("[data-span-list]");
+    var status = tools.querySelector("[data-span-status]");
+    var note = tools.querySelector("[data-span-note]");
+    var targets = {};
+    card.querySelectorAll("[data-span-target]").forEach(function (element) {
+      targets[element.getAttribute("data-span-target")] = {
+        element: element,
+        text: element.textContent,
+        caret: 0,
+        anchor: 0,
+      };
+    });
+    var spans = [];
+    try {
+      spans = JSON.parse(field.value || "[]") || [];
+    } catch (error) {
+      spans = [];
+    }
+    var selection = null; // {response, start, end} in UTF-16 units
+
+    function text(name, values) {
+      var value = tools.getAttribute("data-text-" + name) || "";
+      Object.keys(values || {}).forEach(function (key) {
+        value = value.split("{" + key + "}").join(values[key]);
+      });
+      return value;
+    }
+
+    function responseName(name) {
+      var heading = targets[name] && document.getElementById(targets[name].element.getAttribute("aria-labelledby"));
+      return heading ? heading.textContent.trim() : name;
+    }
+
+    function labelName(key) {
+      var button = tools.querySelector('[data-span-label="' + key + '"]');
+      return button ? button.firstChild.textContent.trim() : key;
+    }
+
+    // Each target's text cut at every mark boundary, marked parts in <mark>: the text
+    // itself (textContent) never changes, so offsets stay those of the response.
+    function paint() {
+      Object.keys(targets).forEach(function (name) {
+        var target = targets[name];
+        var cuts = [0, target.text.length];
+        var own = spans.filter(function (span) { return span.response === name; });
+        own.forEach(function (span) {
+          cuts.push(units(target.text, span.start), units(target.text, span.end));
+        });
+        if (selection && selection.response === name) cuts.push(selection.start, selection.end);
+        cuts = cuts.filter(function (v, i, all) { return all.indexOf(v) === i; }).sort(function (a, b) { return a - b; });
+        var fragment = document.createDocumentFragment();
+        for (var i = 0; i + 1 < cuts.length; i++) {
+          var from = cuts[i], to = cuts[i + 1];
+          var piece = target.text.slice(from, to);
+          var labels = own.filter(function (span) {
+            return units(target.text, span.start) <= from && to <= units(target.text, span.end);
+          }).map(function (span) { return span.label; });
+          var picked = selection && selection.response === name && selection.start <= from && to <= selection.end;
+          if (!labels.length && !picked) {
+            fragment.appendChild(document.createTextNode(piece));
+            continue;
+          }
+          var mark = document.createElement("mark");
+          mark.className = picked ? "span-pending" : "span-mark";
+          if (labels.length) mark.setAttribute("data-labels", labels.join(" "));
+          mark.textContent = piece;
+          fragment.appendChild(mark);
+        }
+        target.element.replaceChildren(fragment);
+      });
+    }
+
+    function save() {
+      field.value = spans.length ? JSON.stringify(spans) : "";
+      list.replaceChildren();
+      spans.forEach(function (span, index) {
+        var target = targets[span.response];
+        var item = document.createElement("li");
+        var quoted = target ? target.text.slice(units(target.text, span.start), units(target.text, span.end)) : "";
+        var words = document.createElement("span");
+        words.setAttribute("dir", "auto");
+        words.textContent = labelName(span.label) + " · " + responseName(span.response) + ": “" + quoted + "”" + (span.note ? " — " + span.note : "");
+        var remove = document.createElement("button");
+        remove.type = "button";
+        remove.className = "link";
+        remove.textContent = text("remove");
+        remove.setAttribute("aria-label", text("remove") + ": “" + quoted + "”");
+        remove.addEventListener("click", function () {
+          spans.splice(index, 1);
+          save();
+          paint();
+          status.textContent = text("removed", { text: quoted });
+          var next = list.querySelector("button") || (target && target.element);
+          if (next) next.focus();
+        });
+        item.append(words, " ", remove);
+        list.appendChild(item);
+      });
+    }
+
+    function describe() {
+      if (!selection) {
+        status.textContent = text("none");
+        return;
+      }
+      var target = targets[selection.response];
+      status.textContent = text("selected", {
+        response: responseName(selection.response),
+        text: target.text.slice(selection.start, selection.end),
+        length: codePoints(target.text, selection.end) - codePoints(target.text, selection.start),
+      });
+    }
+
+    // The mouse: a selection inside one response, measured with a Range from its start.
+    function fromDocument() {
+      var chosen = window.getSelection();
+      if (!chosen || chosen.rangeCount === 0 || chosen.isCollapsed) return null;
+      var range = chosen.getRangeAt(0);
+      var names = Object.keys(targets);
+      for (var i = 0; i < names.length; i++) {
+        var element = targets[names[i]].element;
+        if (!element.contains(range.startContainer) || !element.contains(range.endContainer)) continue;
+        var before = document.createRange();
+        before.selectNodeContents(element);
+        before.setEnd(range.startContainer, range.startOffset);
+        var start = before.toString().length;
+        var end = start + range.toString().length;
+        var value = targets[names[i]].text;
+        return { response: names[i], start: snap(value, start), end: snap(value, end) };
+      }
+      return null;
+    }
+
+    card.addEventListener("mouseup", function () {
+      var picked = fromDocument();
+      if (!picked || picked.start === picked.end) return;
+      selection = picked;
+      var target = targets[picked.response];
+      target.anchor = picked.start;
+      target.caret = picked.end;
+      describe();
+    });
+
+    // The keyboard: a caret per response; Shift extends the selection from its anchor.
+    Object.keys(targets).forEach(function (name) {
+      var target = targets[name];
+      target.element.addEventListener("keydown", function (event) {
+        if (event.ctrlKey || event.metaKey || event.altKey) return;
+        var rtl = getComputedStyle(target.element).direction === "rtl";
+        var forward = { ArrowRight: !rtl, ArrowLeft: rtl }[event.key];
+        var to;
+        if (forward === true) {
+          to = target.caret + (target.text.codePointAt(target.caret) > 0xffff ? 2 : 1);
+        } else if (forward === false) {
+          to = snap(target.text, target.caret - 1);
+        } else if (event.key === "Home") {
+          to = 0;
+        } else if (event.key === "End") {
+          to = target.text.length;
+        } else {
+          return;
+        }
+        event.preventDefault();
+        target.caret = Math.max(0, Math.min(target.text.length, to));
+        if (!event.shiftKey) target.anchor = target.caret;
+        var start = Math.min(target.anchor, target.caret);
+        var end = Math.max(target.anchor, target.caret);
+        selection = start < end ? { response: name, start: start, end: end } : null;
+        paint();
+        if (selection) {
+          describe();
+        } else {
+          status.textContent = text("none");
+        }
+      });
+    });
+
+    tools.querySelectorAll("[data-span-label]").forEach(function (button) {
+      button.addEventListener("click", function () {
+        if (!selection) {
+          describe();
+          return;
+        }
+        var target = targets[selection.response];
+        var span = {
+          response: selection.response,
+          start: codePoints(target.text, selection.start),
+          end: codePoints(target.text, selection.end),
+          label: button.getAttribute("data-span-label"),
+          note: note.value.trim(),
+        };
+        spans.push(span);
+        note.value = "";
+        var quoted = target.text.slice(selection.start, selection.end);
+        selection = null;
+        var chosen = window.getSelection();
+        if (chosen) chosen.removeAllRanges();
+        save();
+        paint();
+        status.textContent = text("added", {
+          text: quoted,
+          response: responseName(span.response),
+          label: labelName(span.label),
+        });
+      });
+    });
+
+    card.classList.add("spans-ready");
+    save();
+    paint();
+  }
+
+  document.addEventListener("taskcard:ready", function (event) {
+    setUp(event.detail && event.detail.card);
+  });
+  document.addEventListener("DOMContentLoaded", function () {
+    setUp(document.getElementById("task-card"));
+  });
+})();

@@ -141,6 +141,10 @@ class CriterionInline(ScopedChoicesMixin, admin.TabularInline):
     fields = ["position", *CRITERION_FIELDS]
 
 
+#: Settings whose emptied box (or absence from a form older than the setting) means the default.
+DEFAULT_WHEN_EMPTY = ("arming_ms", "review_min_share", "min_group_votes")
+
+
 class ProjectAdminForm(forms.ModelForm):
     preset = forms.ChoiceField(
         choices=[("", "— none: set everything by hand —"), *PRESET_CHOICES],
@@ -159,19 +163,23 @@ class ProjectAdminForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        for name in ("arming_ms", "review_min_share"):
+        for name in DEFAULT_WHEN_EMPTY:
             if name in self.fields:
                 self.fields[name].required = False
 
-    def clean_review_min_share(self) -> float:
-        value = self.cleaned_data.get("review_min_share")
+    def _default_when_empty(self, name: str) -> Any:
+        value = self.cleaned_data.get(name)
         # An emptied box (or a form from before the setting existed): the default.
-        return Project._meta.get_field("review_min_share").default if value is None else value
+        return Project._meta.get_field(name).default if value is None else value
+
+    def clean_review_min_share(self) -> float:
+        return self._default_when_empty("review_min_share")
 
     def clean_arming_ms(self) -> int:
-        value = self.cleaned_data.get("arming_ms")
-        # An emptied box (or a form from before the setting existed): the default.
-        return Project._meta.get_field("arming_ms").default if value is None else value
+        return self._default_when_empty("arming_ms")
+
+    def clean_min_group_votes(self) -> int:
+        return self._default_when_empty("min_group_votes")
 
 
 class ItemImportForm(forms.Form):
@@ -232,6 +240,7 @@ class ProjectAdmin(ManagedProjectMixin, admin.ModelAdmin):
                     "flag_side_rate",
                     "flag_min_gold_accuracy",
                     "review_min_share",
+                    "min_group_votes",
                 ]
             },
         ),

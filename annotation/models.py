@@ -244,6 +244,11 @@ class Project(models.Model):
         help_text="A pairwise task goes to the review queue when no answer has at least this "
         "share of its votes (or when its majority contradicts gold).",
     )
+    min_group_votes = models.PositiveIntegerField(
+        default=50,
+        help_text="A category leaderboard (leaderboard ?by=metadata.<key>) leaves out the "
+        "groups with fewer votes than this.",
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     rubric_version = models.PositiveIntegerField(
         default=1, help_text="Bumped when the criteria change after judgments exist."
@@ -444,6 +449,12 @@ class Response(models.Model):
     model = models.CharField(max_length=200)
     text = models.TextField(blank=True)
     position = models.PositiveSmallIntegerField(default=0)
+    style = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Style features of the text, counted on import (stats.style.style_features): "
+        "chars, tokens, headers, list_items, bold, code_blocks.",
+    )
 
     class Meta:
         ordering = ["item", "position", "id"]

@@ -36,6 +36,7 @@ from annotation.rankings import (
     ranking_check,
     ranking_translate,
 )
+from annotation.stats.style import style_features
 
 MAX_REPORTED_ERRORS = 200
 #: Rows written per step of an import (all in its one transaction); its progress is told
@@ -841,34 +842,38 @@ def _write_responses(
     result: ImportResult,
 ) -> tuple[dict[tuple[int, str], int], set[int]]:
     """Responses created, or changed where their model, text or position differ (compared
-    by the database, so stored texts are not read back); returns the pk of each response
-    by (item pk, external id), and the items that gained or changed a response."""
+    by the database, so stored texts are not read back), each with its style features
+    (stats.style: what the style-controlled leaderboard adjusts for); returns the pk of
+    each response by (item pk, external id), and the items that gained or changed one."""
     response_pk: dict[tuple[int, str], int] = {}
     for responses in _among(Response.objects.all(), "item_id", existing):
         for item_id, external_id, pk in responses.values_list("item_id", "external_id", "pk"):
             response_pk[(item_id, external_id)] = pk
-    new_rows: list[tuple[int, str, str, str, int]] = []
+    new_rows: list[tuple[int, str, str, str, int, dict[str, int]]] = []
     known_rows = []
     item_of_known: dict[int, int] = {}
     for spec in specs:
         item_id = item_pk[spec.external_id]
         for position, r in enumerate(spec.responses):
             pk = response_pk.get((item_id, r.external_id))
+            style = style_features(r.text)
             if pk is None:
-                new_rows.append((item_id, r.external_id, r.model, r.text, position))
+                new_rows.append((item_id, r.external_id, r.model, r.text, position, style))
             else:
-                known_rows.append((pk, r.model, r.text, position))
+                known_rows.append((pk, r.model, r.text, position, style))
                 item_of_known[pk] = item_id
     new_ids = insert_rows(
         Response,
-        ("item_id", "external_id", "model", "text", "position"),
+        ("item_id", "external_id", "model", "text", "position", "style"),
         new_rows,
         now=now,
         returning_ids=True,
     )
     for (item_id, external_id, *_), pk in zip(new_rows, new_ids, strict=True):
         response_pk[(item_id, external_id)] = pk
-    changed = update_rows(Response, ("model", "text", "position"), known_rows, only_changed=True)
+    changed = update_rows(
+        Response, ("model", "text", "position", "style"), known_rows, only_changed=True
+    )
     result.responses_created += len(new_rows)
     touched = {item_of_known[pk] for pk in changed} | {row[0] for row in new_rows}
     return response_pk, touched

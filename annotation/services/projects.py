@@ -51,6 +51,7 @@ PROJECT_FIELDS = (
     "flag_side_rate",
     "flag_min_gold_accuracy",
     "review_min_share",
+    "min_group_votes",
 )
 CRITERION_FIELDS = (
     "key",

@@ -1,6 +1,6 @@
 """Statistics for preference data: agreement, leaderboards, label aggregation, transitivity,
-listwise rankings (Kendall's W, alpha over ranks, Plackett-Luce) and spans (character F1,
-unitizing alpha).
+listwise rankings (Kendall's W, alpha over ranks, Plackett-Luce), spans (character F1,
+unitizing alpha) and style control (Bradley-Terry with style covariates).
 
 Pure numpy/scipy, no Django: arrays in, numbers out.
 """
@@ -52,8 +52,18 @@ from annotation.stats.ranking import (
     win_rate_matrix,
 )
 from annotation.stats.spans import span_agreement
+from annotation.stats.style import (
+    STYLE_COVARIATES,
+    STYLE_FEATURES,
+    style_cells,
+    style_covariates,
+    style_features,
+    style_leaderboard,
+)
 
 __all__ = [
+    "STYLE_COVARIATES",
+    "STYLE_FEATURES",
     "DawidSkeneResult",
     "Ratings",
     "TaskLabels",
@@ -86,6 +96,10 @@ __all__ = [
     "ranking_leaderboards",
     "reference_agreement",
     "span_agreement",
+    "style_cells",
+    "style_covariates",
+    "style_features",
+    "style_leaderboard",
     "task_labels",
     "transitivity_global",
     "transitivity_items",

@@ -50,3 +50,28 @@ def test_crowd_workers_are_detached_from_accounts_and_the_entrys_accounts_deacti
         assert Annotator.objects.get(source="local").user.username == "rater"
     finally:
         _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes("annotation"))
+
+
+def test_existing_responses_get_their_style_features():
+    old = _migrate([("annotation", "0022_snapshot_claimed_at")])
+    try:
+        Project = old.get_model("annotation", "Project")
+        Item = old.get_model("annotation", "Item")
+        Response = old.get_model("annotation", "Response")
+        project = Project.objects.create(slug="styled", name="Styled")
+        item = Item.objects.create(project=project, external_id="q", prompt="Hi")
+        Response.objects.create(item=item, external_id="r", model="m", text="## Hi\n- **a**")
+
+        new = _migrate([("annotation", "0023_response_style_min_group_votes")])
+
+        style = new.get_model("annotation", "Response").objects.get(external_id="r").style
+        assert style == {
+            "chars": 13,
+            "tokens": 4,
+            "headers": 1,
+            "list_items": 1,
+            "bold": 1,
+            "code_blocks": 0,
+        }
+    finally:
+        _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes("annotation"))

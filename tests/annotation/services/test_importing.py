@@ -206,3 +206,38 @@ def test_pairwise_item_with_one_response_is_refused():
     project = ProjectFactory(kind=Project.Kind.PAIRWISE)
     with pytest.raises(ImportRejected):
         items_import(project=project, content=_jsonl(item_rows(1, responses=1)))
+
+
+def test_imported_responses_carry_their_style_features_and_a_new_text_recounts_them():
+    project = ProjectFactory()
+    row = {
+        "id": "q",
+        "prompt": "Explain",
+        "responses": [
+            {"id": "terse", "model": "m1", "text": "Short answer."},
+            {"id": "rich", "model": "m2", "text": "# Plan\n- **one**\n- two\n\n```py\nx = 1\n```"},
+        ],
+    }
+    items_import(project=project, content=_jsonl([row]))
+    styles = dict(Response.objects.values_list("external_id", "style"))
+    assert styles["terse"] == {
+        "chars": 13,
+        "tokens": 2,
+        "headers": 0,
+        "list_items": 0,
+        "bold": 0,
+        "code_blocks": 0,
+    }
+    assert styles["rich"] | {"chars": 0} == {
+        "chars": 0,
+        "tokens": 11,
+        "headers": 1,
+        "list_items": 2,
+        "bold": 1,
+        "code_blocks": 1,
+    }
+    row["responses"][0]["text"] = "Now **much** longer than before."
+    result = items_import(project=project, content=_jsonl([row]))
+    assert result.items_updated == 1
+    assert Response.objects.get(external_id="terse").style["bold"] == 1
+    assert Response.objects.get(external_id="terse").style["tokens"] == 5

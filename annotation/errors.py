@@ -111,3 +111,12 @@ class VoteTooSoon(DomainError):
 
     status = 409
     default_detail = _("This vote came before the task had been on screen; nothing was stored.")
+
+
+class EndpointFailed(DomainError):
+    """A model endpoint that failed or timed out twice (one retry) and is now marked
+    unhealthy; the detail names the endpoint and the failure, never its key. Callers (the
+    arena, judges) draw another endpoint or try later; annotators never see it."""
+
+    status = 502
+    default_detail = "The model endpoint did not answer."

@@ -1190,3 +1190,41 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} to webhook {self.webhook_id} (attempt {self.attempt})"
+
+
+class ModelEndpoint(models.Model):
+    """An OpenAI-compatible chat completions API a project's arena draws from and its LLM
+    judges call (README, Model endpoints). `name` is what leaderboards and exports call the
+    model. The API key is kept Fernet-encrypted (annotation.secret_box) and is never shown
+    again; `unhealthy_until` and `last_error` remember a failure (never with the key)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="endpoints")
+    name = models.CharField(max_length=100)
+    base_url = models.URLField(max_length=2000)
+    model = models.CharField(max_length=200)
+    api_key_encrypted = models.TextField(blank=True, editable=False)
+    params = models.JSONField(default=dict, blank=True)
+    enabled = models.BooleanField(default=True)
+    aliases = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Names and vendors the model may call itself (the arena's identity-leak filter).",
+    )
+    unhealthy_until = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["project", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="endpoint_name_per_project"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.model} at {self.base_url})"
+
+    @property
+    def api_key_set(self) -> bool:
+        return bool(self.api_key_encrypted)

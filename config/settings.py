@@ -390,6 +390,19 @@ WEBHOOK_BATCH_SECONDS: int = env.int("WEBHOOK_BATCH_SECONDS", default=60)
 # An attempt still pending this long after it was due (its Celery message lost to a broker
 # that was down or flushed, or its worker killed mid-post) is queued again by beat.
 WEBHOOK_REQUEUE_AFTER_SECONDS: int = env.int("WEBHOOK_REQUEUE_AFTER_SECONDS", default=120)
+# Model endpoints (README, Model endpoints): API keys are stored Fernet-encrypted under keys
+# derived from ENDPOINT_KEYS_SECRET (comma-separated: the first encrypts, all decrypt), or
+# from SECRET_KEY and SECRET_KEY_FALLBACKS when it is unset.
+ENDPOINT_KEYS_SECRET: str = env.str("ENDPOINT_KEYS_SECRET", default="")
+# A base_url resolving to a private, loopback or link-local address (a local model server)
+# is refused, at creation and at each call, unless ARENA_ALLOW_PRIVATE is true.
+ARENA_ALLOW_PRIVATE: bool = env.bool("ARENA_ALLOW_PRIVATE", default=False)
+ENDPOINT_CONNECT_TIMEOUT_SECONDS: float = env.float("ENDPOINT_CONNECT_TIMEOUT_SECONDS", default=5.0)
+# The longest wait for the next bytes of an answer (not for the whole answer: a streamed
+# generation may take longer, as long as it keeps sending).
+ENDPOINT_READ_TIMEOUT_SECONDS: float = env.float("ENDPOINT_READ_TIMEOUT_SECONDS", default=60.0)
+# A call that fails twice (it is retried once) marks its endpoint unhealthy this long.
+ENDPOINT_UNHEALTHY_SECONDS: int = env.int("ENDPOINT_UNHEALTHY_SECONDS", default=300)
 CELERY_BEAT_SCHEDULE = {
     "refresh-stale-reports": {
         "task": "annotation.tasks.reports_refresh_active",

@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import json
 import secrets
-import socket
 import time
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 from django.conf import settings
@@ -30,6 +27,7 @@ from django.db.models import Max, Q
 from django.utils import timezone
 
 from annotation import scheduling
+from annotation.addresses import AddressRefused, connection_target, public_address_check
 from annotation.errors import NotFound, ValidationFailed
 from annotation.models import Judgment, Project, Task, Webhook, WebhookDelivery
 from annotation.selectors.projects import projects_managed_by
@@ -41,7 +39,7 @@ LONGEST_RETRY_SECONDS = 3600
 MAX_ERROR_LENGTH = 2000
 
 
-class WebhookAddressRefused(Exception):
+class WebhookAddressRefused(AddressRefused):
     """The URL's host resolves to an address webhooks may not reach."""
 
 
@@ -52,41 +50,12 @@ def webhook_signature(*, secret: str, timestamp: int, body: str) -> str:
 
 
 def webhook_address_check(url: str) -> str | None:
-    """Refuse a URL whose host resolves to a private, loopback, link-local, reserved or
-    multicast address (each address it resolves to is checked), unless
-    WEBHOOK_ALLOW_PRIVATE; return the first address, which the delivery then connects to,
-    so a name that resolves elsewhere a moment later (DNS rebinding) is never asked again."""
-    if settings.WEBHOOK_ALLOW_PRIVATE:
-        return None
-    parts = urlsplit(url)
-    host = parts.hostname or ""
+    """The address to post to (annotation.addresses), refused unless public or
+    WEBHOOK_ALLOW_PRIVATE."""
     try:
-        infos = socket.getaddrinfo(host, parts.port or 443, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError) as exc:
-        raise WebhookAddressRefused(f"{host!r} does not resolve: {exc}") from exc
-    addresses = []
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-            address = address.ipv4_mapped
-        if not address.is_global or address.is_multicast:
-            raise WebhookAddressRefused(f"{host!r} resolves to {address}, which is not public")
-        addresses.append(address)
-    if not addresses:
-        raise WebhookAddressRefused(f"{host!r} has no address")
-    return str(addresses[0])
-
-
-def connection_target(url: str, address: str | None) -> tuple[str, dict[str, str], dict[str, Any]]:
-    """The URL with its host replaced by the checked address, the Host header, and the TLS
-    server name (the certificate is still checked against the name in the URL)."""
-    if address is None:
-        return url, {}, {}
-    parts = urlsplit(url)
-    literal = f"[{address}]" if ":" in address else address
-    netloc = f"{literal}:{parts.port}" if parts.port else literal
-    host = parts.netloc.rsplit("@", 1)[-1]
-    return parts._replace(netloc=netloc).geturl(), {"Host": host}, {"sni_hostname": parts.hostname}
+        return public_address_check(url, allow_private=settings.WEBHOOK_ALLOW_PRIVATE)
+    except AddressRefused as exc:
+        raise WebhookAddressRefused(str(exc)) from exc
 
 
 def _clean_events(events: Any) -> list[str]:

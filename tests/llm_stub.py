@@ -1,0 +1,163 @@
+"""A small OpenAI-compatible chat completions server for tests, started by the tests on a
+free local port in a thread (nothing reaches outside the machine).
+
+Models are picked by name: a name starting with `slow` waits `slow_seconds` before its
+first byte, `failing` answers 500, `flaky` answers 500 to its first request only; any other
+name answers a text derived from the model name and the last user message, so each model
+says something different and the same thing every time. Every request is kept in
+`requests` (path, headers, parsed body)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+def stub_text(model: str, prompt: str) -> str:
+    """What the stub's `model` answers to `prompt`: deterministic, different per model."""
+    digest = hashlib.sha256(f"{model}\n{prompt}".encode()).hexdigest()[:8]
+    return f"{model} answers {digest}: {prompt[:60]}"
+
+
+def _tokens(text: str) -> int:
+    return len(text.split())
+
+
+@dataclass
+class StubRequest:
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+    raw: bytes
+
+
+class LLMStub:
+    def __init__(self, *, slow_seconds: float = 2.0) -> None:
+        self.slow_seconds = slow_seconds
+        self.requests: list[StubRequest] = []
+        self._flaky_seen: set[str] = set()
+        self._lock = threading.Lock()
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                try:
+                    body = json.loads(raw)
+                except ValueError:
+                    body = {}
+                with stub._lock:
+                    stub.requests.append(StubRequest(self.path, dict(self.headers), body, raw))
+                stub.answer(self, body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    # ------------------------------------------------------------ answers
+
+    def answer(self, handler: BaseHTTPRequestHandler, body: dict[str, Any]) -> None:
+        if handler.path != "/v1/chat/completions":
+            return self._send(handler, 404, {"error": {"message": "not found"}})
+        model = str(body.get("model", ""))
+        if model.startswith("slow"):
+            time.sleep(self.slow_seconds)
+        if model.startswith("failing") or self._flaky_fails(model):
+            return self._send(handler, 500, {"error": {"message": "the model fell over"}})
+        messages = body.get("messages") or []
+        users = [m.get("content", "") for m in messages if m.get("role") == "user"]
+        text = stub_text(model, users[-1] if users else "")
+        usage = {
+            "prompt_tokens": sum(_tokens(str(m.get("content", ""))) for m in messages),
+            "completion_tokens": _tokens(text),
+        }
+        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        if body.get("stream"):
+            with_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+            return self._stream(handler, model, text, usage if with_usage else None)
+        return self._send(
+            handler,
+            200,
+            {
+                "id": "chatcmpl-stub",
+                "object": "chat.completion",
+                "model": model,
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": text},
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": usage,
+            },
+        )
+
+    def _flaky_fails(self, model: str) -> bool:
+        with self._lock:
+            first = model.startswith("flaky") and model not in self._flaky_seen
+            self._flaky_seen.add(model)
+        return first
+
+    @staticmethod
+    def _send(handler: BaseHTTPRequestHandler, status: int, data: dict[str, Any]) -> None:
+        raw = json.dumps(data).encode()
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(raw)))
+        handler.end_headers()
+        handler.wfile.write(raw)
+
+    @staticmethod
+    def _stream(
+        handler: BaseHTTPRequestHandler, model: str, text: str, usage: dict[str, int] | None
+    ) -> None:
+        """Server-sent events: one chunk a word, a last chunk with the usage when asked
+        for, then `data: [DONE]` (the connection closes after it: HTTP/1.0)."""
+        handler.send_response(200)
+        handler.send_header("Content-Type", "text/event-stream")
+        handler.end_headers()
+
+        def event(data: dict[str, Any] | str) -> None:
+            payload = data if isinstance(data, str) else json.dumps(data)
+            handler.wfile.write(f"data: {payload}\n\n".encode())
+            handler.wfile.flush()
+
+        base = {"id": "chatcmpl-stub", "object": "chat.completion.chunk", "model": model}
+        event({**base, "choices": [{"index": 0, "delta": {"role": "assistant"}}]})
+        for word in _words(text):
+            event({**base, "choices": [{"index": 0, "delta": {"content": word}}]})
+        event({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+        if usage is not None:
+            event({**base, "choices": [], "usage": usage})
+        event("[DONE]")
+
+
+def _words(text: str) -> Iterator[str]:
+    """The text in pieces that join back to it exactly: each word with its leading space."""
+    for n, word in enumerate(text.split(" ")):
+        yield word if n == 0 else f" {word}"
+
+
+@contextmanager
+def llm_stub(**kwargs: Any) -> Iterator[LLMStub]:
+    stub = LLMStub(**kwargs)
+    try:
+        yield stub
+    finally:
+        stub.close()

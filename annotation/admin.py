@@ -24,7 +24,7 @@ from annotation.console.datasets import crowd_links_context
 from annotation.console.instructions import InstructionsPreviewWidget
 from annotation.console.pages import console_pages, console_urlpatterns
 from annotation.console.statistics import placeholder_html as statistics_placeholder
-from annotation.errors import ImportRejected
+from annotation.errors import ImportRejected, ValidationFailed
 from annotation.models import (
     Annotator,
     AnnotatorStats,
@@ -34,6 +34,7 @@ from annotation.models import (
     ImportJob,
     Item,
     Judgment,
+    ModelEndpoint,
     Project,
     Response,
     Task,
@@ -44,6 +45,7 @@ from annotation.selectors.explorer import item_judgment_counts
 from annotation.selectors.progress import progress_context
 from annotation.selectors.projects import projects_managed_by
 from annotation.services.consent import consent_version_bump
+from annotation.services.endpoints import endpoint_fields_clean, endpoint_update
 from annotation.services.import_jobs import import_job_summary, import_start
 from annotation.services.importing import filetype_from_name
 from annotation.services.projects import (
@@ -827,3 +829,72 @@ class AnnotatorStatsAdmin(ManagedProjectMixin, admin.ModelAdmin):
     def unblock(self, request: HttpRequest, queryset: QuerySet) -> None:
         for stats in queryset.select_related("project", "annotator"):
             annotator_block(project=stats.project, annotator=stats.annotator, blocked=False)
+
+
+#: The endpoint's fields the console edits as they are (the key goes through its own box).
+ENDPOINT_FORM_FIELDS = ("name", "base_url", "model", "params", "enabled", "aliases")
+
+
+class ModelEndpointAdminForm(forms.ModelForm):
+    """The API key is a password box: never filled in, left empty to keep the key."""
+
+    api_key = forms.CharField(
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Sent as Authorization: Bearer; stored encrypted, never shown again. "
+        "Leave empty to keep the current key.",
+    )
+    remove_api_key = forms.BooleanField(required=False, label="Remove the API key")
+
+    class Meta:
+        model = ModelEndpoint
+        fields = ["project", *ENDPOINT_FORM_FIELDS]
+
+    def clean(self) -> dict[str, Any]:
+        """The service's checks (public address, params), reported on their fields."""
+        data = super().clean()
+        changes = {name: data[name] for name in ENDPOINT_FORM_FIELDS if name in data}
+        if data.get("api_key"):
+            changes["api_key"] = data["api_key"]
+        elif data.get("remove_api_key"):
+            changes["api_key"] = ""
+        try:
+            endpoint_fields_clean(changes)
+        except ValidationFailed as exc:
+            for error in exc.errors:
+                name = error["field"].split(".")[0]
+                self.add_error(name if name in self.fields else None, exc.detail)
+        self.endpoint_changes = changes
+        return data
+
+
+@admin.register(ModelEndpoint)
+class ModelEndpointAdmin(ManagedProjectMixin, admin.ModelAdmin):
+    """A project's model endpoints (README, Model endpoints); the key is write-only here too."""
+
+    form = ModelEndpointAdminForm
+    list_display = ["name", "project", "model", "base_url", "enabled", "api_key_set", "health"]
+    list_filter = [PROJECT_FILTER, "enabled"]
+    search_fields = ["name", "model"]
+    list_select_related = ["project"]
+    readonly_fields = [
+        "api_key_set",
+        "unhealthy_until",
+        "last_error",
+        "last_error_at",
+        "created_at",
+        "updated_at",
+    ]
+
+    @admin.display(boolean=True, description="API key set")
+    def api_key_set(self, endpoint: ModelEndpoint) -> bool:
+        return endpoint.api_key_set
+
+    @admin.display(description="health")
+    def health(self, endpoint: ModelEndpoint) -> str:
+        until = endpoint.unhealthy_until
+        return f"unhealthy until {until:%Y-%m-%d %H:%M}" if until else "ok"
+
+    def save_model(self, request: HttpRequest, obj: ModelEndpoint, form: Any, change: bool) -> None:
+        endpoint_update(endpoint=obj, **form.endpoint_changes)

@@ -15,6 +15,7 @@ from annotation.models import (
     CrowdSession,
     ImportJob,
     Item,
+    ModelEndpoint,
     Project,
     Response,
     RubricVersion,
@@ -490,3 +491,53 @@ class WebhookDeliverySerializer(serializers.ModelSerializer):
 
     def get_payload(self, delivery: WebhookDelivery) -> dict[str, Any]:
         return json.loads(delivery.body)
+
+
+class EndpointSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+    """A model endpoint (README, Model endpoints). `api_key` is write-only: an answer says
+    only whether one is set (`api_key_set`). The values are checked by the service."""
+
+    base_url = serializers.CharField(max_length=2000)
+    api_key = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        style={"input_type": "password"},
+        help_text="Sent as Authorization: Bearer; stored encrypted and never shown again. "
+        "An empty string removes it.",
+    )
+    params = serializers.JSONField(
+        required=False, help_text="Some of temperature (0-2), max_tokens, system_prompt."
+    )
+    aliases = serializers.JSONField(
+        required=False, help_text="Names and vendors the model may call itself."
+    )
+    api_key_set = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = ModelEndpoint
+        fields = [
+            "id",
+            "name",
+            "base_url",
+            "model",
+            "api_key",
+            "api_key_set",
+            "params",
+            "enabled",
+            "aliases",
+            "unhealthy_until",
+            "last_error",
+            "last_error_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = [
+            "unhealthy_until",
+            "last_error",
+            "last_error_at",
+            "created_at",
+            "updated_at",
+        ]
+        extra_kwargs = {"name": {"validators": []}}

@@ -3,6 +3,7 @@ from django.urls import path
 from api.views import (
     annotating,
     crowd,
+    endpoints,
     exports,
     imports,
     items,
@@ -59,6 +60,16 @@ urlpatterns = [
     ),
     path(
         "projects/<slug:slug>/leaderboard/", reports.LeaderboardView.as_view(), name="leaderboard"
+    ),
+    path(
+        "projects/<slug:slug>/endpoints/",
+        endpoints.EndpointListView.as_view(),
+        name="endpoint-list",
+    ),
+    path(
+        "projects/<slug:slug>/endpoints/<int:endpoint_id>/",
+        endpoints.EndpointDetailView.as_view(),
+        name="endpoint-detail",
     ),
     path("webhooks/", webhooks.WebhookListView.as_view(), name="webhook-list"),
     path("webhooks/<int:webhook_id>/", webhooks.WebhookDetailView.as_view(), name="webhook-detail"),

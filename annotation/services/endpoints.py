@@ -135,21 +135,33 @@ def _clean_api_key(value: Any) -> str:
     return value.strip()
 
 
-def _cleaners() -> dict[str, Any]:
-    return {
-        "name": lambda v: _clean_name(v, "name", 100),
-        "model": lambda v: _clean_name(v, "model", 200),
-        "base_url": _clean_base_url,
-        "params": _clean_params,
-        "aliases": _clean_aliases,
-        "enabled": _clean_enabled,
-    }
-
-
 def _clean_enabled(value: Any) -> bool:
     if not isinstance(value, bool):
         raise _refuse("enabled", "must be true or false")
     return value
+
+
+CLEANERS = {
+    "name": lambda value: _clean_name(value, "name", 100),
+    "model": lambda value: _clean_name(value, "model", 200),
+    "base_url": _clean_base_url,
+    "params": _clean_params,
+    "aliases": _clean_aliases,
+    "enabled": _clean_enabled,
+}
+
+
+def endpoint_fields_clean(changes: dict[str, Any]) -> dict[str, Any]:
+    """The model fields for these API fields, each checked (a 400 naming the first bad
+    one); `api_key` becomes its sealed form, an empty one none."""
+    unknown = sorted(set(changes) - set(CLEANERS) - {"api_key"})
+    if unknown:
+        raise _refuse(unknown[0], "unknown field")
+    fields = {name: CLEANERS[name](value) for name, value in changes.items() if name != "api_key"}
+    if "api_key" in changes:
+        key = _clean_api_key(changes["api_key"])
+        fields["api_key_encrypted"] = seal(key) if key else ""
+    return fields
 
 
 def _save(endpoint: ModelEndpoint) -> ModelEndpoint:
@@ -183,34 +195,26 @@ def endpoint_create(
     aliases: Any = None,
 ) -> ModelEndpoint:
     """A new endpoint of `project` (any kind); its key is sealed before it is stored."""
-    cleaners = _cleaners()
-    endpoint = ModelEndpoint(
-        project=project,
-        name=cleaners["name"](name),
-        base_url=cleaners["base_url"](base_url),
-        model=cleaners["model"](model),
-        params=cleaners["params"](params),
-        enabled=cleaners["enabled"](enabled),
-        aliases=cleaners["aliases"](aliases),
+    fields = endpoint_fields_clean(
+        {
+            "name": name,
+            "base_url": base_url,
+            "model": model,
+            "api_key": api_key,
+            "params": params,
+            "enabled": enabled,
+            "aliases": aliases,
+        }
     )
-    key = _clean_api_key(api_key)
-    endpoint.api_key_encrypted = seal(key) if key else ""
-    return _save(endpoint)
+    return _save(ModelEndpoint(project=project, **fields))
 
 
 def endpoint_update(*, endpoint: ModelEndpoint, **changes: Any) -> ModelEndpoint:
     """Change the given fields; `api_key` replaces the key (an empty one removes it) and
-    leaves it out otherwise. A changed base_url or key clears the health state."""
-    cleaners = _cleaners()
-    unknown = sorted(set(changes) - set(cleaners) - {"api_key"})
-    if unknown:
-        raise _refuse(unknown[0], "unknown field")
-    for name, value in changes.items():
-        if name == "api_key":
-            key = _clean_api_key(value)
-            endpoint.api_key_encrypted = seal(key) if key else ""
-        else:
-            setattr(endpoint, name, cleaners[name](value))
+    leaves it as it was when not given. A new base_url, model or key clears the health
+    state: the endpoint is worth trying again."""
+    for name, value in endpoint_fields_clean(changes).items():
+        setattr(endpoint, name, value)
     if {"api_key", "base_url", "model"} & set(changes):
         endpoint.unhealthy_until = None
     return _save(endpoint)

@@ -43,6 +43,7 @@ RESEARCHER_PERMISSIONS: dict[str, tuple[str, ...]] = {
     "annotatorstats": ("view", "change"),
     "annotator": ("view",),
     "crowdsession": ("view",),
+    "modelendpoint": ("view", "add", "change", "delete"),
 }
 
 

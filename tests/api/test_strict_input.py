@@ -8,7 +8,15 @@ import pytest
 from django.urls import reverse
 
 from annotation.exports.query import export_query_from_params
-from annotation.models import ImportJob, Judgment, Project, Snapshot, Webhook, WebhookDelivery
+from annotation.models import (
+    ImportJob,
+    Judgment,
+    ModelEndpoint,
+    Project,
+    Snapshot,
+    Webhook,
+    WebhookDelivery,
+)
 from annotation.services.annotators import annotator_for_user
 from annotation.services.assignment import assignment_lease
 from annotation.services.exporting import snapshot_create
@@ -64,7 +72,11 @@ def route_kwargs(pairwise, researcher) -> dict[str, object]:
         first_created_at=webhook.created_at,
         scheduled_for=webhook.created_at,
     )
+    endpoint = ModelEndpoint.objects.create(
+        project=pairwise, name="model-x", base_url="https://example.com/v1", model="x"
+    )
     return {
+        "endpoint_id": endpoint.pk,
         "webhook_id": webhook.pk,
         "delivery_id": delivery.pk,
         "slug": pairwise.slug,

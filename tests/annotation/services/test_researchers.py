@@ -37,12 +37,18 @@ def _codenames(group: Group) -> set[str]:
     return set(group.permissions.values_list("codename", flat=True))
 
 
-def test_the_migration_makes_the_group_with_exactly_the_console_permissions():
-    migration = importlib.import_module("annotation.migrations.0010_researcher_group")
-    state = MigrationLoader(connection).project_state(("annotation", "0010_researcher_group"))
+def test_the_migrations_make_the_group_with_exactly_the_console_permissions():
+    """0010 makes the group; 0023 adds the model endpoints' permissions to it."""
+    loader = MigrationLoader(connection)
+    editor = SimpleNamespace(connection=connection)
     Group.objects.filter(name=RESEARCHER_GROUP).delete()
     Permission.objects.filter(content_type__app_label="annotation").delete()
-    migration.create_researcher_group(state.apps, SimpleNamespace(connection=connection))
+    migration = importlib.import_module("annotation.migrations.0010_researcher_group")
+    state = loader.project_state(("annotation", "0010_researcher_group"))
+    migration.create_researcher_group(state.apps, editor)
+    migration = importlib.import_module("annotation.migrations.0023_model_endpoints")
+    state = loader.project_state(("annotation", "0023_model_endpoints"))
+    migration.grant_researchers(state.apps, editor)
     group = Group.objects.get(name=RESEARCHER_GROUP)
     assert _codenames(group) == set(researcher_codenames())
 

@@ -38,7 +38,7 @@ def _codenames(group: Group) -> set[str]:
 
 
 def test_the_migrations_make_the_group_with_exactly_the_console_permissions():
-    """0010 makes the group; 0023 adds the model endpoints' permissions to it."""
+    """0010 makes the group; 0024 adds the model endpoints' permissions to it."""
     loader = MigrationLoader(connection)
     editor = SimpleNamespace(connection=connection)
     Group.objects.filter(name=RESEARCHER_GROUP).delete()
@@ -46,8 +46,8 @@ def test_the_migrations_make_the_group_with_exactly_the_console_permissions():
     migration = importlib.import_module("annotation.migrations.0010_researcher_group")
     state = loader.project_state(("annotation", "0010_researcher_group"))
     migration.create_researcher_group(state.apps, editor)
-    migration = importlib.import_module("annotation.migrations.0023_model_endpoints")
-    state = loader.project_state(("annotation", "0023_model_endpoints"))
+    migration = importlib.import_module("annotation.migrations.0024_model_endpoints")
+    state = loader.project_state(("annotation", "0024_model_endpoints"))
     migration.grant_researchers(state.apps, editor)
     group = Group.objects.get(name=RESEARCHER_GROUP)
     assert _codenames(group) == set(researcher_codenames())

@@ -26,7 +26,7 @@ def grant_researchers(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('annotation', '0022_snapshot_claimed_at'),
+        ('annotation', '0023_response_style_min_group_votes'),
     ]
 
     operations = [

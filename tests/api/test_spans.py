@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from annotation.models import Assignment, Judgment, Response, Task
+from tests.api.test_annotating import JUDGMENT_QUERIES
 from tests.factories import AnnotatorUserFactory, item_rows
 
 pytestmark = pytest.mark.django_db
@@ -298,3 +299,22 @@ def test_the_span_formats_need_a_spans_criterion(researcher_client, pairwise):
     assert response.json()["errors"] == [
         {"field": "format", "error": "spans needs a project with a spans criterion"}
     ]
+
+
+@pytest.mark.parametrize("earlier", [0, 5])
+def test_a_vote_with_spans_reads_the_texts_once_whatever_the_spans(
+    researcher_client, api_client_for, django_assert_num_queries, earlier
+):
+    """One query more than any vote (tests/api/test_annotating.py JUDGMENT_QUERIES): the
+    response texts the offsets are checked against, however many spans and judgments."""
+    slug = _project(researcher_client, "pairs", "pairwise", 2, annotations_per_task=1)
+    researcher_client.post(f"/api/v1/projects/{slug}/items/", _items(earlier + 1, 2), format="json")
+    client = api_client_for(AnnotatorUserFactory())
+    for _ in range(earlier):
+        _judge(client, _next(client, slug)["assignment"], {"choice": "left"})
+    task = _next(client, slug)
+    body = {"choice": "left", "spans": [_japan("left"), _japan("right", label="unsafe")] * 3}
+    body["spans"] = [dict(span, start=n) for n, span in enumerate(body["spans"])]
+
+    with django_assert_num_queries(JUDGMENT_QUERIES + 1):
+        assert _judge(client, task["assignment"], body).status_code == 201

@@ -58,6 +58,7 @@ from annotation.selectors.tasks import (
     assignment_preview,
     assignment_shown_responses,
     assignment_sides,
+    assignment_span_responses,
     task_for_preview,
 )
 from annotation.services.annotators import annotator_for_user, annotator_shortcuts_set
@@ -415,6 +416,7 @@ def _task_context(
         "criteria": criteria,
         "verdict_keys": verdict_keys,
         "span_labels": _span_labels(criteria),
+        **_rewrite_boxes(project, assignment, posted),
         "strength_levels": list(range(1, project.strength_scale + 1)),
         "refusal": refusal,
         "posted": posted,
@@ -426,6 +428,46 @@ def _task_context(
         **progress,
         "can_finish": annotator.is_crowd and progress["done"] >= completion_min_answers(project),
     }
+
+
+def _rewrite_boxes(project: Project, assignment: Assignment, posted: Any) -> dict[str, Any]:
+    """A rewrite box per response the annotator may rewrite, as shown (README "Rewrites"),
+    holding the original text (or what a refused form had)."""
+    if project.rewrite == Project.Rewrite.OFF or assignment.task_id is None:
+        return {"rewrites": [], "rewrites_posted": False}
+    boxes = []
+    for name, (_response_id, text) in assignment_span_responses(assignment).items():
+        if name == "response":
+            label = _("Your rewrite of the response")
+        else:
+            shown = {"left": "A", "right": "B"}.get(name, name)
+            label = _("Your rewrite of response %(label)s") % {"label": shown}
+        boxes.append({"name": name, "label": label, "text": posted.get(f"rewrite-{name}", text)})
+    return {
+        "rewrites": boxes,
+        "rewrites_posted": any(f"rewrite-{b['name']}" in posted for b in boxes),
+    }
+
+
+def _rewrite_posted(
+    project: Project, assignment: Assignment, form: Any
+) -> tuple[str | None, str | None]:
+    """The rewrite a task form sends, and the response it rewrites as shown: the one box
+    whose text differs from its original. Two edited boxes are a refusal."""
+    if project.rewrite == Project.Rewrite.OFF:
+        return None, None
+    edited = [
+        (name, form[f"rewrite-{name}"])
+        for name, (_response_id, text) in assignment_span_responses(assignment).items()
+        if form.get(f"rewrite-{name}") is not None
+        and form[f"rewrite-{name}"].strip() != text.strip()
+    ]
+    if len(edited) > 1:
+        raise ValidationFailed(errors=[{"field": "rewrite", "error": "rewrite one response only"}])
+    if not edited:
+        return None, None
+    name, text = edited[0]
+    return text, (None if name == "response" else name)
 
 
 def _verdict_keys(criteria: list[Any]) -> bool:
@@ -454,6 +496,15 @@ def _refusal(
                 problems.append(_("Why? This project asks for a reason."))
             elif field == "choice":
                 problems.append(_("Choose one of the answers."))
+            elif field == "rewrite_of":
+                problems.append(
+                    _(
+                        "Rewrite the response you preferred (ranked first), and only that one; "
+                        "for a tie, either one."
+                    )
+                )
+            elif field == "rewrite":
+                problems.append(_("Rewrite: %(error)s.") % {"error": error.get("error", "")})
             elif field == "ranking":
                 problems.append(
                     _(
@@ -569,6 +620,7 @@ def judgment_post(request: HttpRequest, slug: str, assignment_id: int) -> HttpRe
         labels = screen_labels(len(assignment.shown_order or []))
         ranking = ranking_from_ranks({label: request.POST.get(f"rank-{label}") for label in labels})
     try:
+        rewrite, rewrite_of = _rewrite_posted(project, assignment, request.POST)
         card_check_armed(
             project=project, assignment_id=assignment.pk, token=request.POST.get("served")
         )
@@ -585,6 +637,8 @@ def judgment_post(request: HttpRequest, slug: str, assignment_id: int) -> HttpRe
             if any(c.is_spans for c in criteria)
             else None,
             reasons=reasons or None,
+            rewrite=rewrite,
+            rewrite_of=rewrite_of,
             source=Judgment.Source.PAGE,
         )
     except DomainError as exc:

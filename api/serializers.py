@@ -242,6 +242,21 @@ class JudgmentInSerializer(StrictFieldsMixin, serializers.Serializer):
         '"factual_error", "note": ""}], response being left / right, a ranking\'s screen '
         "label or response, offsets in characters (code points) of the response text.",
     )
+    rewrite = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        trim_whitespace=False,
+        help_text="Projects with `rewrite` on: the annotator's rewrite of the response (rubric), "
+        "the preferred one (pairwise) or the one ranked first (ranking).",
+    )
+    rewrite_of = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        help_text="The response rewritten as shown (left / right, A, B...), where the answer "
+        "leaves a choice: a tie or both bad, a tie for first place.",
+    )
     seconds = AsciiFloatField(required=False, allow_null=True, min_value=0)
 
 

@@ -80,6 +80,10 @@ _FIELDS_NOTE = {
         "Annotators judged one response at a time, good or bad on each verdict criterion; "
         "the rows are TRL's unpaired preference (KTO) format."
     ),
+    "rewrites": (
+        "Annotators edited a response they judged not good enough (rubric: the response; "
+        "pairwise: the preferred one; ranking: the first)."
+    ),
     "items": "It re-imports into a new project unchanged.",
     "annotators": (
         "Crowd platforms' worker ids are never exported. Consent and quality figures are as "
@@ -237,6 +241,7 @@ _TASK_CATEGORIES = {
     "judgments": ["text-classification", "reinforcement-learning"],
     "dpo": ["text-generation", "reinforcement-learning"],
     "kto": ["text-generation", "reinforcement-learning"],
+    "rewrites": ["text-generation"],
     "rubric": ["text-classification", "reinforcement-learning"],
     "labels": ["text-classification", "reinforcement-learning"],
     "items": ["text-generation"],
@@ -478,6 +483,13 @@ def _format_notes(plan: ExportPlan) -> list[str]:
         notes += ["", _ranking_pairs_text(plan)]
     if plan.query.format == "dpo":
         notes += ["", _label_text(plan), "", _margin_text(plan.project)]
+    if plan.query.format == "dpo" and plan.query.filters.include_rewrites:
+        notes += [
+            "",
+            "With `include_rewrites`, each annotator's rewrite is also a row (`source: "
+            "rewrite`): the rewrite chosen, the response it replaces rejected, `chosen_model` "
+            "`human_rewrite`.",
+        ]
     if plan.query.format == "rubric":
         renamed = [c.key for c in plan.criteria if rubric_score_column(c.key) != c.key]
         if renamed:

@@ -32,6 +32,19 @@ PAIRS = pa.list_(
     pa.field("item", pa.list_(pa.field("item", pa.string(), nullable=False)), nullable=False)
 )
 TEXTS = pa.list_(pa.field("item", pa.string(), nullable=False))
+EDITS = pa.list_(
+    pa.field(
+        "item",
+        pa.struct(
+            [pa.field("op", pa.string(), nullable=False)]
+            + [
+                pa.field(name, pa.int64(), nullable=False)
+                for name in ("original_start", "original_end", "rewrite_start", "rewrite_end")
+            ]
+        ),
+        nullable=False,
+    )
+)
 
 #: A declared type: its Arrow type (None where the project decides it) and how the README
 #: and the card name it.
@@ -50,6 +63,7 @@ _TYPES: dict[str, tuple[pa.DataType | None, str]] = {
     "completion": (None, "string or message list"),
     "answers": (None, "struct or null"),
     "score": (None, "integer or float"),
+    "edits": (EDITS, "list of {op, original_start, original_end, rewrite_start, rewrite_end}"),
 }
 
 PAIRWISE, RUBRIC, RANKING = "pairwise", "rubric", "ranking"
@@ -192,7 +206,10 @@ DPO = (
     F(
         "source",
         "string",
-        "`pairwise` (the votes of a pairwise task) or `ranking` (the pairs rankings imply).",
+        "`pairwise` (the votes of a pairwise task), `ranking` (the pairs rankings imply) or "
+        "`rewrite` (with `include_rewrites=true`: an annotator's rewrite chosen over the "
+        "response it replaces; `chosen_model` is `human_rewrite`, `chosen_id` "
+        "`rewrite-<judgment id>`, `pair_id` minus the judgment's id).",
     ),
     F(
         "expand",
@@ -292,6 +309,23 @@ KTO = (
     F("agreement", "float64", "The label's share of those judgments."),
 )
 
+REWRITES = (
+    F("judgment", "int64", "The judgment's id, as in `judgments`."),
+    F("item_id", "string", "The item's id."),
+    F("prompt", "prompt", "The prompt."),
+    F("response_id", "string", "The id of the response rewritten."),
+    F("model", "string", "Its model."),
+    F("original", "string", "Its text, as imported."),
+    F("rewrite", "string", "The annotator's rewrite."),
+    F(
+        "diff",
+        "edits",
+        "The character edits from `original` to `rewrite`: difflib's opcodes without the "
+        "equal runs, offsets in code points, end excluded.",
+    ),
+    F("annotator", "string", "Pseudonymous annotator id, as in `judgments`."),
+)
+
 ITEMS = (
     F("id", "string", "The item's id."),
     F("prompt", "prompt", "The prompt."),
@@ -363,6 +397,7 @@ FIELDS: dict[str, tuple[ExportField, ...]] = {
     "labels": LABELS,
     "rubric": RUBRIC_FIELDS,
     "kto": KTO,
+    "rewrites": REWRITES,
     "items": ITEMS,
     "annotators": ANNOTATORS,
     "spans": SPANS,
@@ -374,6 +409,7 @@ ROW: dict[str, str] = {
     "labels": "One row per pairwise task with a passing judgment.",
     "rubric": "One row per rated response and rubric version (rubric projects).",
     "kto": "One row per response with an agreed verdict (rubric projects with verdict criteria).",
+    "rewrites": "One row per passing judgment with a rewrite.",
     "items": "One row per item, in the import format.",
     "annotators": "One row per annotator of the project.",
     "spans": "One row per marked span (projects with a spans criterion).",

@@ -65,7 +65,7 @@ class ExportPlan:
     @property
     def verdict_keys(self) -> frozenset[str]:
         """The `judgments` answer keys that are verdicts (true / false, not integers)."""
-        if not self.answer_keys:
+        if not self.answer_keys or self.project.is_pairwise:
             return frozenset()
         answers = self.schema.field("scores").type
         return frozenset(child.name for child in answers if pa.types.is_boolean(child.type))
@@ -134,7 +134,7 @@ def export_plan(*, project: Project, query: ExportQuery) -> ExportPlan:
         versions = _rubric_versions_read(project, criteria, query.filters.rubric_version)
         criteria = _rubric_column_criteria(versions)
     conversational = False
-    if query.format in ("dpo", "rubric", "kto", "items"):
+    if query.format in ("dpo", "rubric", "kto", "rewrites", "items"):
         conversational = project_has_conversations(project=project)
     if query.format == "rubric":
         columns = _rubric_columns(criteria, versions, conversational)

@@ -23,6 +23,7 @@ EXPORT_FORMATS = (
     "dpo",
     "rubric",
     "kto",
+    "rewrites",
     "items",
     "annotators",
     "labels",
@@ -37,10 +38,11 @@ EXPORT_FILETYPES = ("jsonl", "csv", "parquet")
 _JUDGMENT_FILTERS = {"exclude_flagged", "include_gold", "since", "annotator_kind", "min_judgments"}
 _FILTERS_OF = {
     "judgments": _JUDGMENT_FILTERS,
-    "dpo": _JUDGMENT_FILTERS | {"min_agreement", "label", "expand"},
+    "dpo": _JUDGMENT_FILTERS | {"min_agreement", "label", "expand", "include_rewrites"},
     "rubric": _JUDGMENT_FILTERS | {"min_agreement", "rubric_version"},
     # A response's verdict is decided from all its judgments: no incremental pull.
     "kto": (_JUDGMENT_FILTERS - {"since"}) | {"min_agreement"},
+    "rewrites": _JUDGMENT_FILTERS - {"min_judgments"},
     "labels": _JUDGMENT_FILTERS,
     "items": {"exclude_flagged", "include_gold", "since"},
     "annotators": {"exclude_flagged", "include_gold", "annotator_kind"},
@@ -111,6 +113,7 @@ class ExportFilters:
     rubric_version: int | None = None
     label: str | None = None  # dpo: "majority", "dawid_skene" or "adjudicated"
     expand: str | None = None  # dpo of a ranking project: one of RANKING_EXPANSIONS
+    include_rewrites: bool = False  # dpo: also each rewrite chosen over its original
     up_to_id: int | None = None
 
 
@@ -127,6 +130,8 @@ class ExportQuery:
         for name in ("label", "expand"):  # only dpo has a label, only rankings an expand
             if filters[name] is None:
                 filters.pop(name)
+        if not filters["include_rewrites"]:  # only a dpo pull asks for them
+            filters.pop("include_rewrites")
         since = filters["since"]
         if isinstance(since, datetime):
             filters["since"] = since.isoformat()
@@ -267,6 +272,9 @@ def export_query_from_params(params: Mapping[str, Any], *, strict: bool = False)
         rubric_version=_read_rubric_version(params.get("rubric_version"), errors),
         label=label,
         expand=_read_choice("expand", params.get("expand"), None, RANKING_EXPANSIONS, errors),
+        include_rewrites=_read_bool(
+            "include_rewrites", params.get("include_rewrites"), False, errors
+        ),
     )
     if export_format in _FILTERS_OF:
         understood = _FILTERS_OF[export_format]
@@ -278,6 +286,7 @@ def export_query_from_params(params: Mapping[str, Any], *, strict: bool = False)
             "rubric_version": filters.rubric_version is not None,
             "label": label_given,
             "expand": filters.expand is not None,
+            "include_rewrites": filters.include_rewrites,
         }
         for name, is_given in given.items():
             if is_given and name not in understood:

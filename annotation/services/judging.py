@@ -31,6 +31,7 @@ from annotation.selectors.tasks import assignment_span_responses, criteria_of
 from annotation.services.assignment import project_check_open_for
 from annotation.services.quality import annotator_stats_record, gold_answer_matches
 from annotation.services.reports import report_refresh_soon
+from annotation.services.rewriting import rewrite_checked
 from annotation.spans import SpansInvalid, spans_canonical
 
 SIDE_CHOICES = ("left", "right", "tie", "both_bad")
@@ -48,6 +49,8 @@ class CanonicalAnswer:
     ranking: list[list[int]] | None = None
     spans: tuple[dict[str, Any], ...] = ()
     reasons: dict[str, str] = field(default_factory=dict)
+    rewrite: str = ""
+    rewrite_of: int | None = None
 
 
 def answer_from_sides(
@@ -65,6 +68,8 @@ def answer_from_sides(
     spans: Any = None,
     span_responses: Mapping[str, tuple[int, str]] | None = None,
     reasons: dict[str, Any] | None = None,
+    rewrite: Any = None,
+    rewrite_of: Any = None,
 ) -> CanonicalAnswer:
     """Validate an answer against the project's settings and turn sides (or a ranking's
     screen labels, with the order they were shown in) into responses. Every problem is
@@ -97,6 +102,17 @@ def answer_from_sides(
             {"field": "reasons", "error": "reasons go with verdicts, which rubric tasks take"}
         )
     rationale = _rationale_checked(project, rationale, errors)
+    rewrite_text, rewritten = "", None
+    if span_responses is not None:  # a vote (imported judgments carry no rewrite)
+        rewrite_text, rewritten = rewrite_checked(
+            project,
+            rewrite=rewrite,
+            rewrite_of=rewrite_of,
+            choice=choice,
+            ranking=ranking,
+            responses=span_responses,
+            errors=errors,
+        )
     if errors:
         raise ValidationFailed("The judgment is not valid.", errors=errors)
     return CanonicalAnswer(
@@ -108,6 +124,8 @@ def answer_from_sides(
         canonical_ranking,
         tuple(canonical_spans),
         clean_reasons,
+        rewrite_text,
+        rewritten,
     )
 
 
@@ -358,6 +376,8 @@ def judgment_submit(
     ranking: Any = None,
     spans: Any = None,
     reasons: dict[str, Any] | None = None,
+    rewrite: str | None = None,
+    rewrite_of: str | None = None,
     seconds: float | None = None,
     source: str = Judgment.Source.PAGE,
 ) -> Judgment:
@@ -389,8 +409,12 @@ def judgment_submit(
         ranking=ranking,
         shown_order=assignment.shown_order,
         spans=spans,
-        # The texts are read only when there are spans to check against them.
-        span_responses=assignment_span_responses(assignment) if spans else None,
+        # The texts are read only when there are spans or a rewrite to check against them.
+        span_responses=assignment_span_responses(assignment)
+        if spans or rewrite or rewrite_of or project.rewrite == Project.Rewrite.REQUIRED
+        else None,
+        rewrite=rewrite,
+        rewrite_of=rewrite_of,
         reasons=reasons,
     )
     now = timezone.now()
@@ -443,6 +467,8 @@ def _judgment_new(
         criteria=answer.criteria,
         scores=answer.scores,
         reasons=answer.reasons,
+        rewrite=answer.rewrite,
+        rewrite_of_id=answer.rewrite_of,
         ranking=answer.ranking,
         shown_order=assignment.shown_order if answer.ranking is not None else None,
         spans=list(answer.spans),
@@ -521,6 +547,8 @@ def _same_answer(judgment: Judgment, answer: CanonicalAnswer) -> bool:
         and judgment.ranking == answer.ranking
         and (judgment.spans or []) == list(answer.spans)
         and judgment.reasons == answer.reasons
+        and judgment.rewrite == answer.rewrite
+        and judgment.rewrite_of_id == answer.rewrite_of
     )
 
 

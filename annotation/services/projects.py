@@ -25,6 +25,7 @@ PROJECT_FIELDS = (
     "allow_both_bad",
     "strength_scale",
     "rationale",
+    "rewrite",
     "gold_rate",
     "max_tasks_per_annotator",
     "completion_code",

@@ -82,6 +82,8 @@ class JudgmentSubmitView(StrictAPIView):
             ranking=data.get("ranking"),
             spans=data.get("spans"),
             reasons=data.get("reasons"),
+            rewrite=data.get("rewrite"),
+            rewrite_of=data.get("rewrite_of"),
             seconds=data.get("seconds"),
             source=Judgment.Source.API,
         )

@@ -71,6 +71,13 @@ class ExportView(StrictAPIView):
                 "adjudication where there is one (else the majority).",
             ),
             OpenApiParameter(
+                "include_rewrites",
+                bool,
+                default=False,
+                description="dpo: also a row per annotator's rewrite, chosen over the response "
+                "it replaces (chosen_model human_rewrite).",
+            ),
+            OpenApiParameter(
                 "expand",
                 str,
                 enum=list(RANKING_EXPANSIONS),

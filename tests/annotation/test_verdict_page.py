@@ -10,7 +10,7 @@ from django.test import Client
 
 from annotation.models import Assignment, Judgment, Project
 from annotation.services.projects import project_create
-from tests.factories import import_items
+from tests.factories import ProjectFactory, import_items
 
 pytestmark = pytest.mark.django_db
 
@@ -88,3 +88,95 @@ def test_a_missing_verdict_keeps_the_card_with_what_was_typed(browser):
     assert 'value="true" required data-keys="1" checked' in page
     assert 'name="reason-harmless" dir="auto" maxlength="2000" value="rude"' in page
     assert not Judgment.objects.exists()
+
+
+@pytest.fixture
+def editing(browser, thumbs) -> Client:
+    thumbs.rewrite = Project.Rewrite.OPTIONAL
+    thumbs.save()
+    return browser
+
+
+def test_an_optional_rewrite_sits_behind_a_toggle_holding_the_original(editing):
+    page = editing.get("/annotate/thumbs/task/").content.decode()
+
+    assert '<details class="rewrite">' in page
+    assert "<summary>Rewrite this response</summary>" in page
+    assert (
+        '<label for="rewrite-response" class="block">Your rewrite of the response</label>' in page
+    )
+    assert re.search(
+        r'<textarea id="rewrite-response" name="rewrite-response"[^>]*>Answer 0 to ', page
+    )
+
+
+def test_a_rewrite_from_the_page_is_stored_and_an_untouched_box_is_none(editing):
+    verdicts = {"criterion-helpful": "false", "criterion-harmless": "true"}
+    first = _assignment(editing.get("/annotate/thumbs/task/").content.decode())
+    original = first.task.response_a.text
+    editing.post(
+        f"/annotate/thumbs/assignments/{first.pk}/judgment/",
+        verdicts | {"rewrite-response": original + "\r\n"},
+    )
+    second = _assignment(editing.get("/annotate/thumbs/task/").content.decode())
+
+    editing.post(
+        f"/annotate/thumbs/assignments/{second.pk}/judgment/",
+        verdicts | {"rewrite-response": "A much better answer."},
+    )
+
+    untouched, edited = Judgment.objects.order_by("pk")
+    assert (untouched.rewrite, untouched.rewrite_of_id) == ("", None)
+    assert edited.rewrite == "A much better answer."
+    assert edited.rewrite_of_id == second.task.response_a_id
+
+
+def test_a_required_rewrite_left_untouched_keeps_the_card(editing, thumbs):
+    thumbs.rewrite = Project.Rewrite.REQUIRED
+    thumbs.save()
+    page = editing.get("/annotate/thumbs/task/").content.decode()
+    assert '<details class="rewrite" open>' in page
+    assignment = _assignment(page)
+
+    response = editing.post(
+        f"/annotate/thumbs/assignments/{assignment.pk}/judgment/",
+        {"criterion-helpful": "false", "criterion-harmless": "true"},
+    )
+
+    assert response.status_code == 400
+    assert "Rewrite: this project asks for a rewrite of the response." in response.content.decode()
+    assert not Judgment.objects.exists()
+
+
+def test_a_pairwise_page_offers_a_box_per_response_and_refuses_two_edits(
+    researcher, annotator_user
+):
+    project = ProjectFactory(owner=researcher, slug="pairs", arming_ms=0, rewrite="optional")
+    import_items(project, 1)
+    client = Client()
+    client.force_login(annotator_user)
+    client.post("/annotate/pairs/consent/")
+    page = client.get("/annotate/pairs/task/").content.decode()
+    assert "Your rewrite of response A" in page and "Your rewrite of response B" in page
+    assignment = _assignment(page)
+
+    both = client.post(
+        f"/annotate/pairs/assignments/{assignment.pk}/judgment/",
+        {"choice": "left", "rewrite-left": "New A.", "rewrite-right": "New B."},
+    )
+    wrong = client.post(
+        f"/annotate/pairs/assignments/{assignment.pk}/judgment/",
+        {"choice": "left", "rewrite-right": "New B."},
+    )
+    assert both.status_code == wrong.status_code == 400
+    assert "rewrite one response only" in both.content.decode()
+    assert "Rewrite the response you preferred" in wrong.content.decode()
+    assert not Judgment.objects.exists()
+    right = client.post(
+        f"/annotate/pairs/assignments/{assignment.pk}/judgment/",
+        {"choice": "right", "rewrite-right": "New B."},
+    )
+
+    assert right.status_code == 200
+    judgment = Judgment.objects.get()
+    assert judgment.rewrite == "New B." and judgment.rewrite_of_id != assignment.left_response_id

@@ -217,7 +217,12 @@ def exported(researcher) -> dict[str, Project]:
     )
 
     thumbs = project_create(
-        owner=researcher, preset="helpful-harmless-verdict", slug="thumbs", name="Thumbs"
+        owner=researcher,
+        preset="helpful-harmless-verdict",
+        slug="thumbs",
+        name="Thumbs",
+        rewrite="optional",
+        annotations_per_task=5,
     )
     items_import(
         project=thumbs,
@@ -256,6 +261,13 @@ def exported(researcher) -> dict[str, Project]:
         Judgment.objects.filter(
             project=ranked, annotator__external_id=annotator, task__item__external_id="q0"
         ).update(spans=spans)
+    editor = make_annotator()
+    judgment_submit(
+        assignment=assignment_lease(project=thumbs, annotator=editor),
+        annotator=editor,
+        scores={"helpful": True, "harmless": True},
+        rewrite=f"A fuller answer: {SEPARATED}",
+    )
 
     Judgment.objects.update(created_at=ON_THE_MINUTE)
     return {"pairs": pairs, "plain": plain, "rated": rated, "ranked": ranked, "thumbs": thumbs}
@@ -273,6 +285,7 @@ def export_cases() -> list[tuple[str, str]]:
             "kto": ["thumbs"],
             "spans": ["ranked"],
             "spans_merged": ["ranked"],
+            "rewrites": ["thumbs"],
         }.get(export_format, ["pairs", "plain", "rated", "ranked", "thumbs"])
         cases += [(slug, export_format) for slug in slugs]
     return cases
@@ -385,6 +398,7 @@ NULLABLE = {
     | {"helpful", "harmless", "share_helpful", "share_harmless"}
     | {"agreement_helpful", "agreement_harmless"},
     "kto": set(),
+    "rewrites": set(),
     "items": {"gold", "reference"},
     "annotators": {
         "consented_at",

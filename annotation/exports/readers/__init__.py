@@ -1,6 +1,6 @@
 """Rows of the datasets pipelines pull (README "Exports"), read lazily so an export streams
 at any size: one module per format family (judgments, pairs for `dpo`, labels, rubric,
-kto, items, annotators, spans), and `export_rows` to pick the plan's.
+kto, rewrites, items, annotators, spans), and `export_rows` to pick the plan's.
 
 Aggregated formats (`dpo`, `rubric`, `labels`) are computed from the judgments that pass
 the filters. Row details (prompt, texts) are read per chunk of rows, so the number of
@@ -10,6 +10,7 @@ Arrow batches decoded from COPY's CSV.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from typing import Any
 
@@ -28,6 +29,7 @@ from annotation.exports.readers.judgments import (
 )
 from annotation.exports.readers.labels import label_rows, pair_labels
 from annotation.exports.readers.pairs import decide_pair, dpo_rows, ranking_pair_rows
+from annotation.exports.readers.rewrites import rewrite_pair_rows, rewrite_rows
 from annotation.exports.readers.rubric import (
     criterion_agreement,
     criterion_value,
@@ -61,17 +63,31 @@ __all__ = [
 ]
 
 
+def _with_rewrites(pairs: Iterator[dict[str, Any]], plan: ExportPlan) -> Iterator[dict[str, Any]]:
+    """A `dpo` pull's rows, then with `include_rewrites=true` each rewrite's row."""
+    if not plan.query.filters.include_rewrites:
+        return pairs
+    rewrites = rewrite_pair_rows(
+        project=plan.project, filters=plan.query.filters, conversational=plan.conversational
+    )
+    return itertools.chain(pairs, rewrites)
+
+
 def export_rows(*, plan: ExportPlan) -> Iterator[dict[str, Any]]:
     """The plan's rows, one dict each, read lazily."""
     project, filters = plan.project, plan.query.filters
     if plan.query.format == "judgments":
         return judgment_rows(project=project, filters=filters, answer_keys=plan.answer_keys)
     if plan.query.format == "dpo" and project.is_ranking:
-        return ranking_pair_rows(
+        pairs = ranking_pair_rows(
             project=project, filters=filters, conversational=plan.conversational
         )
+        return _with_rewrites(pairs, plan)
     if plan.query.format == "dpo":
-        return dpo_rows(project=project, filters=filters, conversational=plan.conversational)
+        pairs = dpo_rows(project=project, filters=filters, conversational=plan.conversational)
+        return _with_rewrites(pairs, plan)
+    if plan.query.format == "rewrites":
+        return rewrite_rows(plan=plan)
     if plan.query.format == "rubric":
         return rubric_rows(plan=plan)
     if plan.query.format == "kto":

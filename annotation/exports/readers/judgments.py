@@ -207,7 +207,9 @@ class UTCTime(Func):
     output_field = TextField()
 
 
-def _public_annotator() -> Case:
+def public_annotator() -> Case:
+    """The annotator as exports name them: an imported one by their own id, anyone else
+    by their pseudonym."""
     return Case(
         When(annotator__source=Annotator.Source.IMPORT, then=F("annotator__external_id")),
         default=F("annotator__pseudonym"),
@@ -240,7 +242,7 @@ def judgment_wire_columns(
         WireColumn("id", "pk", integer),
         WireColumn("item_id", "task__item__external_id", text),
         WireColumn("task", "task_id", integer),
-        WireColumn("annotator", _public_annotator(), text),
+        WireColumn("annotator", public_annotator(), text),
         WireColumn("annotator_kind", "annotator__kind", text),
     ]
     field_name = "criteria" if project.is_pairwise else "scores"

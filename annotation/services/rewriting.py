@@ -1,0 +1,101 @@
+"""Rewrites (README "Rewrites"): an annotator's corrected version of a response, stored with
+the judgment and the response it replaces. Which response is rewritten follows from the
+answer: a rubric task's response, a pairwise task's preferred one, a ranking's first; where
+the answer names none (a tie, both bad, a tie for first place) the annotator names it with
+`rewrite_of`, as shown on screen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from annotation.models import Project
+
+MAX_REWRITE = 20_000
+
+
+def rewrite_checked(
+    project: Project,
+    *,
+    rewrite: Any,
+    rewrite_of: Any,
+    choice: Any,
+    ranking: Any,
+    responses: Mapping[str, tuple[int, str]],
+    errors: list[dict[str, str]],
+) -> tuple[str, int | None]:
+    """The rewrite as stored and the id of the response it replaces ("", None: none). A text
+    equal to the original (spaces aside) is no rewrite. Problems are added to `errors`."""
+    text = rewrite.strip() if isinstance(rewrite, str) else ""
+    if rewrite is not None and not isinstance(rewrite, str):
+        errors.append({"field": "rewrite", "error": "must be a text"})
+        return "", None
+    if project.rewrite == Project.Rewrite.OFF:
+        if text or rewrite_of not in (None, ""):
+            field = "rewrite" if text else "rewrite_of"
+            errors.append({"field": field, "error": "this project takes no rewrite"})
+        return "", None
+    if len(text) > MAX_REWRITE:
+        errors.append({"field": "rewrite", "error": f"at most {MAX_REWRITE} characters"})
+        return "", None
+    if not text:
+        if rewrite_of not in (None, ""):
+            errors.append({"field": "rewrite_of", "error": "goes with a rewrite"})
+        elif project.rewrite == Project.Rewrite.REQUIRED:
+            errors.append({"field": "rewrite", "error": _REQUIRED})
+        return "", None
+    name = _rewritten_name(project, rewrite_of, choice, ranking, responses, errors)
+    if name is None:
+        return "", None
+    response_id, original = responses[name]
+    if text == original.strip():  # not edited
+        if project.rewrite == Project.Rewrite.REQUIRED:
+            errors.append({"field": "rewrite", "error": _REQUIRED + " (this is the original)"})
+        return "", None
+    return text, response_id
+
+
+_REQUIRED = "this project asks for a rewrite of the response"
+
+
+def _rewritten_name(
+    project: Project,
+    rewrite_of: Any,
+    choice: Any,
+    ranking: Any,
+    responses: Mapping[str, tuple[int, str]],
+    errors: list[dict[str, str]],
+) -> str | None:
+    """The screen name (response, left / right, A, B...) of the response rewritten: the one
+    the answer points to, or `rewrite_of` where the answer leaves a choice."""
+    if project.is_pairwise:
+        candidates = [choice] if choice in ("left", "right") else ["left", "right"]
+        why = "the preferred response is the one rewritten"
+    elif project.is_ranking:
+        first = ranking[0] if isinstance(ranking, list) and ranking else []
+        candidates = (
+            [label for label in first if label in responses] if isinstance(first, list) else []
+        )
+        why = "the response ranked first is the one rewritten"
+    else:
+        candidates = list(responses)
+        why = "a rubric task rewrites its response"
+    if not candidates:
+        return None  # the answer itself is refused; its error says why
+    if rewrite_of in (None, ""):
+        if len(candidates) == 1:
+            return candidates[0]
+        errors.append(
+            {
+                "field": "rewrite_of",
+                "error": f"name the response rewritten: {', '.join(candidates)}",
+            }
+        )
+        return None
+    if rewrite_of not in candidates:
+        errors.append(
+            {"field": "rewrite_of", "error": f"must be one of {', '.join(candidates)} ({why})"}
+        )
+        return None
+    return rewrite_of

@@ -371,6 +371,19 @@ class LeaderboardSerializer(serializers.Serializer):
     results = serializers.ListField(child=serializers.DictField())
     win_rate = serializers.DictField()
     n_votes = serializers.IntegerField()
+    style_control = serializers.BooleanField(
+        required=False, help_text="With ?style_control=true (results: model, rating, ci, n)."
+    )
+    style_coefficients = serializers.DictField(
+        required=False,
+        help_text="With ?style_control=true: {feature: {value, ci}}, log-odds per standard "
+        "deviation of the feature's ratio (a - b) / (a + b + 1).",
+    )
+    by = serializers.CharField(required=False, help_text="With ?by=metadata.<key>.")
+    groups = serializers.DictField(
+        required=False,
+        help_text='With ?by: {value: {"results", "n", ...}}, one leaderboard per value.',
+    )
 
 
 class ExportQuerySerializer(serializers.Serializer):

@@ -31,8 +31,10 @@ from annotation.selectors.quality import (
     quality_sort,
 )
 from annotation.selectors.reports import ReportState
+from annotation.services.leaderboard_options import LeaderboardOptions, leaderboard_with_options
 from annotation.services.reports import (
     CONSISTENCY_LISTED,
+    DEFAULT_KIND,
     ReportBusy,
     report_current,
     report_refresh_request,
@@ -204,6 +206,9 @@ def _render(
         "can_refresh": project_admin.has_change_permission(request, project),
         "agreement": agreement_html(state),
         "leaderboard": leaderboard_html(state) if project.is_pairwise or project.is_ranking else "",
+        "styled_leaderboard": styled_leaderboard_html(project, state)
+        if project.is_pairwise
+        else "",
         "history": history_html(project),
         "details": (
             (state.report.report or {}).get("consistency_details") if state.report else None
@@ -314,6 +319,42 @@ def leaderboard_html(state: ReportState) -> SafeString:
     if not board.get("results"):
         return mark_safe("—")
     return mark_safe(leaderboard_svg(board["results"]))
+
+
+def styled_leaderboard_html(project: Project, state: ReportState) -> SafeString:
+    """The style-controlled leaderboard of the same votes (fitted once per report) and its
+    style coefficients, shown beside the plain one."""
+    if state.report is None or not (state.report.leaderboard or {}).get("results"):
+        return mark_safe("—")
+    board = leaderboard_with_options(
+        project=project,
+        report=state.report,
+        annotator_kind=DEFAULT_KIND,
+        exclude_flagged=True,
+        options=LeaderboardOptions(style_control=True),
+    )
+    coefficients = format_html_join(
+        "",
+        "<tr><td>{}</td><td>{}</td><td>[{}, {}]</td></tr>",
+        (
+            (
+                name.replace("_", " "),
+                f"{c['value']:+.3f}",
+                f"{c['ci'][0]:+.3f}",
+                f"{c['ci'][1]:+.3f}",
+            )
+            for name, c in board["style_coefficients"].items()
+            if c["ci"][0] is not None
+        ),
+    )
+    return format_html(
+        '{}<table class="statistics-style"><caption>Style coefficients (log-odds per standard '
+        "deviation of the difference; positive: the longer or richer answer is preferred)"
+        "</caption><thead><tr><th>feature</th><th>coefficient</th><th>95% interval</th></tr>"
+        "</thead><tbody>{}</tbody></table>",
+        mark_safe(leaderboard_svg(board["results"])),
+        coefficients,
+    )
 
 
 def history_html(project: Project) -> SafeString:

@@ -333,13 +333,13 @@ def _fitted_later(report: AgreementReport, name: str, stored: dict[str, Any]) ->
             np.array(counts["ties"], dtype=np.int64),
             n_boot=stored["n_boot"],
         )
-        return _board(result, counts["models"])
+        return board_as_api(result, counts["models"])
 
     key = f"leaderboard:{report.project_id}:{report.pk}:{report.computed_at.isoformat()}:{name}"
     return cache.get_or_set(key, fit, LATER_BOARD_SECONDS)
 
 
-def _board(result: dict[str, Any], names: list[str]) -> dict[str, Any]:
+def board_as_api(result: dict[str, Any], names: list[str]) -> dict[str, Any]:
     """A leaderboard as the API gives it: model names, best first, and the win rates."""
     rows = [
         {
@@ -645,13 +645,13 @@ def _ranking_board(result: dict[str, Any], names: list[str]) -> dict[str, Any]:
     """A ranking project's leaderboard as the API gives it: Plackett-Luce in the usual
     shape (`method: plackett_luce`), each row also counting the rankings the model is in,
     and Bradley-Terry over the implied pairs as a second block of the same shape."""
-    board = _board(result["plackett_luce"], names)
+    board = board_as_api(result["plackett_luce"], names)
     rankings = {
         names[r["model_index"]]: r["rankings"] for r in result["plackett_luce"]["leaderboard"]
     }
     for row in board["results"]:
         row["rankings"] = rankings[row["model"]]
-    pairs = _board(result["bradley_terry"], names)
+    pairs = board_as_api(result["bradley_terry"], names)
     return {
         "method": "plackett_luce",
         **board,
@@ -842,7 +842,7 @@ def _leaderboards(
     boards: dict[str, Any], table: JudgmentTable, ranks: RankingTable | None
 ) -> dict[str, Any]:
     """The leaderboards as stored, once the second thread has fitted them."""
-    present = _ranking_board if ranks is not None else _board
+    present = _ranking_board if ranks is not None else board_as_api
     names = ranks.models if ranks is not None else table.models
     return {
         name: present(board.value, names) if isinstance(board, _Job) else board
@@ -1051,7 +1051,7 @@ def report_params(params: Mapping[str, Any]) -> tuple[str, bool]:
     return kind, exclude not in ("false", "0", "no", "off")
 
 
-def _state_fields(state: ReportState) -> dict[str, Any]:
+def report_state_fields(state: ReportState) -> dict[str, Any]:
     report, failure = state.report, state.failure
     return {
         "computed_at": report.computed_at.isoformat() if report else None,
@@ -1066,7 +1066,7 @@ def agreement_current(*, project: Project, annotator_kind: str = DEFAULT_KIND) -
     figures, whether they are stale, and the error of a newer computation that failed."""
     state = report_current(project=project)
     figures = _variant(state.report, "report", annotator_kind) if state.report else None
-    body = {**_state_fields(state), "annotator_kind": annotator_kind}
+    body = {**report_state_fields(state), "annotator_kind": annotator_kind}
     if figures is None:
         # No report yet, or one from before kinds were kept apart: what is there is stale.
         body.update({"criteria": {}, "annotators": [], "model_judges": []})
@@ -1097,7 +1097,7 @@ def leaderboard_current(
         known = name == DEFAULT_KIND or name in (state.report.variants or {}).get("leaderboard", {})
         stale = stale or not known
     return {
-        **_state_fields(state),
+        **report_state_fields(state),
         "stale": stale,
         "annotator_kind": annotator_kind,
         "exclude_flagged": exclude_flagged,

@@ -7,10 +7,13 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from annotation.services.leaderboard_options import (
+    leaderboard_current_with_options,
+    leaderboard_options,
+)
 from annotation.services.reports import (
     ANNOTATOR_KINDS,
     agreement_current,
-    leaderboard_current,
     report_params,
     report_refresh_request,
 )
@@ -50,7 +53,7 @@ class AgreementRefreshView(StrictAPIView):
 
 class LeaderboardView(StrictAPIView):
     permission_classes = [IsResearcher]
-    query_parameters = {"GET": ("annotator_kind", "exclude_flagged")}
+    query_parameters = {"GET": ("annotator_kind", "exclude_flagged", "style_control", "by")}
 
     @extend_schema(
         parameters=[
@@ -60,14 +63,32 @@ class LeaderboardView(StrictAPIView):
                 bool,
                 description="Leave out flagged and blocked annotators (default true).",
             ),
+            OpenApiParameter(
+                "style_control",
+                bool,
+                description="Bradley-Terry with the responses' length and Markdown differences "
+                "as covariates (Chatbot Arena's style control): ratings and "
+                "`style_coefficients` with bootstrap intervals. Pairwise projects.",
+            ),
+            OpenApiParameter(
+                "by",
+                str,
+                description="`metadata.<key>`: one leaderboard per value of the items' metadata "
+                'key, `{"groups": {value: {"results", "n", ...}}}`; groups with fewer '
+                "than the project's `min_group_votes` votes are left out. Pairwise projects.",
+            ),
         ],
         responses=LeaderboardSerializer,
     )
     def get(self, request: Request, slug: str) -> Response:
         project = managed_project(request.user, slug)
         kind, exclude_flagged = report_params(request.query_params)
+        options = leaderboard_options(request.query_params)
         return Response(
-            leaderboard_current(
-                project=project, annotator_kind=kind, exclude_flagged=exclude_flagged
+            leaderboard_current_with_options(
+                project=project,
+                annotator_kind=kind,
+                exclude_flagged=exclude_flagged,
+                options=options,
             )
         )

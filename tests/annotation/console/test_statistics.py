@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -164,6 +165,7 @@ def test_the_block_queries_do_not_grow_with_items_judgments_or_annotators(projec
     block, _ = _urls(project)
     report_compute(project=project, n_boot=20)
     client.get(block, headers=HTMX)  # the session: warm
+    cache.clear()  # the style-controlled board is fitted in both requests
     with CaptureQueriesContext(connection) as small:
         assert client.get(block, headers=HTMX).status_code == 200
     vote_on(project, 30, 7, prefix="g")
@@ -216,3 +218,14 @@ def test_a_ranking_projects_block_shows_kendalls_w_position_bias_and_plackett_lu
     assert "kendall w" in html and "fleiss kappa" not in html
     assert "ranked first in 100% of 8 rankings (blind to the order: 33%)" in html
     assert "Leaderboard (Plackett-Luce" in html and "model-0" in html
+
+
+def test_the_block_shows_the_style_controlled_leaderboard_beside_the_plain_one(project, client):
+    block, _ = _urls(project)
+    html = client.get(block, headers=HTMX).content.decode()
+
+    plain, styled = html.split('class="statistics-leaderboard statistics-styled"')
+    assert "Leaderboard (Bradley-Terry" in plain and "model-0" in plain
+    assert "Style-controlled" in plain  # its heading, in the same row of boards
+    assert "Leaderboard with 95% intervals" in styled and "model-0" in styled
+    assert "Style coefficients" in styled and "<td>tokens</td>" in styled

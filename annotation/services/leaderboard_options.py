@@ -1,0 +1,303 @@
+"""The leaderboard with style control (`?style_control=true`) and by category
+(`?by=metadata.<key>`), README "Style control and category leaderboards".
+
+Both are fitted when first asked for, from the votes the current report covers (its
+`last_judgment_id`), and kept in the cache for that report: the stored report stays as small
+and as fast to compute as before, and a project nobody asks this of pays nothing. The same
+votes count as in the plain leaderboard (no gold, no self-pairs; the annotator kind; flagged
+and blocked annotators left out unless asked).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from django.core.cache import cache
+from django.db.models.fields.json import KeyTextTransform
+
+from annotation.errors import ValidationFailed
+from annotation.models import AgreementReport, Item, Project, Response, Task
+from annotation.selectors.judgment_table import judgment_table
+from annotation.selectors.quality import flagged_annotator_ids
+from annotation.services.reports import (
+    board_as_api,
+    leaderboard_current,
+    report_current,
+    report_state_fields,
+)
+from annotation.stats import (
+    STYLE_COVARIATES,
+    aggregate_votes,
+    leaderboard_from_counts,
+    style_cells,
+    style_covariates,
+    style_features,
+    style_leaderboard,
+)
+
+#: Bootstrap rounds of a style-controlled fit (Chatbot Arena uses 100): fewer than the plain
+#: leaderboard's 1000, as each round refits every vote; bench/README.md gives the times.
+STYLE_N_BOOT = 200
+#: Bootstrap rounds of a plain category leaderboard (fitted from its win table: cheap).
+GROUP_N_BOOT = 1000
+#: How long a fitted leaderboard is kept in the cache (a new report makes a new key).
+CACHE_SECONDS = 24 * 3600
+BY_PREFIX = "metadata."
+TRUE_WORDS = ("true", "1", "yes", "on")
+FALSE_WORDS = ("false", "0", "no", "off", "")
+
+
+@dataclass(frozen=True)
+class LeaderboardOptions:
+    style_control: bool = False
+    by: str | None = None  # the metadata key
+
+    @property
+    def plain(self) -> bool:
+        return not self.style_control and self.by is None
+
+
+def leaderboard_options(params: Mapping[str, Any]) -> LeaderboardOptions:
+    """`style_control` and `by` as a GET gives them; a bad value is a 400 naming it."""
+    errors: list[dict[str, str]] = []
+    style = str(params.get("style_control", "false")).strip().lower()
+    if style not in TRUE_WORDS + FALSE_WORDS:
+        errors.append({"field": "style_control", "error": "must be true or false"})
+    by = params.get("by")
+    key = None
+    if by is not None:
+        key = by[len(BY_PREFIX) :] if by.startswith(BY_PREFIX) else ""
+        if not key:
+            errors.append({"field": "by", "error": "must be metadata.<key>, e.g. metadata.topic"})
+    if errors:
+        raise ValidationFailed("The query is not valid.", errors=errors)
+    return LeaderboardOptions(style_control=style in TRUE_WORDS, by=key)
+
+
+@dataclass
+class Votes:
+    """The usable votes of one leaderboard variant, one entry per vote."""
+
+    model_a: npt.NDArray[np.int64]
+    model_b: npt.NDArray[np.int64]
+    outcome: npt.NDArray[np.float64]
+    task: npt.NDArray[np.int64]
+    item: npt.NDArray[np.int64]
+    models: list[str]
+
+    def subset(self, mask: npt.NDArray[np.bool_]) -> Votes:
+        return Votes(
+            self.model_a[mask],
+            self.model_b[mask],
+            self.outcome[mask],
+            self.task[mask],
+            self.item[mask],
+            self.models,
+        )
+
+
+def _votes(
+    project: Project, report: AgreementReport, annotator_kind: str, exclude_flagged: bool
+) -> Votes:
+    table = judgment_table(project=project, up_to_id=report.last_judgment_id)
+    keep = ~table.is_gold & (table.choice >= 0) & (table.model_a >= 0) & (table.model_b >= 0)
+    keep &= table.model_a != table.model_b
+    if annotator_kind != "all":
+        keep &= table.is_model == (annotator_kind == "model")
+    if exclude_flagged:
+        flagged = [row["pk"] for row in flagged_annotator_ids(project=project)]
+        keep &= ~np.isin(table.annotator, np.array(flagged, dtype=np.int64))
+    choice = table.choice[keep]
+    return Votes(
+        model_a=table.model_a[keep],
+        model_b=table.model_b[keep],
+        outcome=np.where(choice == 0, 1.0, np.where(choice == 1, 0.0, 0.5)),
+        task=table.task[keep],
+        item=table.item[keep],
+        models=table.models,
+    )
+
+
+def response_styles_fill(*, project: Project) -> int:
+    """Count the style features of the project's responses that have none yet (made by a
+    path other than the import, e.g. before the migration finished); returns how many."""
+    missing = list(Response.objects.filter(item__project=project, style={}).only("pk", "text"))
+    for response in missing:
+        response.style = style_features(response.text)
+    Response.objects.bulk_update(missing, ["style"], batch_size=2000)
+    return len(missing)
+
+
+def _task_features(
+    project: Project, tasks: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """The covariate features (STYLE_COVARIATES) of each vote's response a and b."""
+    response_styles_fill(project=project)
+    ids, position = np.unique(tasks, return_inverse=True)
+    # Every task of the project in one query (no list of ids: SQLite limits parameters).
+    rows = Task.objects.filter(project=project).values_list(
+        "pk", "response_a__style", "response_b__style"
+    )
+    features = np.zeros((2, len(ids), len(STYLE_COVARIATES)))
+    for pk, style_a, style_b in rows.iterator(chunk_size=5000):
+        at = np.searchsorted(ids, pk)
+        if at < len(ids) and ids[at] == pk:
+            features[0, at] = [style_a.get(name, 0) for name in STYLE_COVARIATES]
+            features[1, at] = [(style_b or {}).get(name, 0) for name in STYLE_COVARIATES]
+    return features[0][position], features[1][position]
+
+
+def _board_rows(board: dict[str, Any], names: list[str]) -> list[dict[str, Any]]:
+    return [
+        {"model": names[r["model_index"]], "rating": r["rating"], "ci": r["ci"], "n": r["n"]}
+        for r in board["leaderboard"]
+    ]
+
+
+def _styled(votes: Votes, project: Project) -> dict[str, Any]:
+    features_a, features_b = _task_features(project, votes.task)
+    x, scale = style_covariates(features_a, features_b)
+    cells = style_cells(votes.model_a, votes.model_b, votes.outcome, x, scale=scale)
+    board = style_leaderboard(cells, len(votes.models), n_boot=STYLE_N_BOOT)
+    return {
+        "results": _board_rows(board, votes.models),
+        "style_coefficients": board["style_coefficients"],
+        "n_votes": board["n_votes"],
+        "n_boot": board["n_boot"],
+        "ties": "half a win each",
+    }
+
+
+def _plain(votes: Votes) -> dict[str, Any]:
+    tables = aggregate_votes(votes.model_a, votes.model_b, votes.outcome, len(votes.models))
+    return board_as_api(leaderboard_from_counts(*tables, n_boot=GROUP_N_BOOT), votes.models)
+
+
+def _item_groups(project: Project, key: str) -> dict[int, str]:
+    """Each item's value of metadata key (as text: JSON numbers and booleans as written),
+    items without it left out."""
+    values = (
+        Item.objects.filter(project=project)
+        .annotate(value=KeyTextTransform(key, "metadata"))
+        .filter(value__isnull=False)
+        .values_list("pk", "value")
+    )
+    return dict(values.iterator(chunk_size=5000))
+
+
+def _grouped(votes: Votes, project: Project, options: LeaderboardOptions) -> dict[str, Any]:
+    assert options.by is not None
+    groups_of_items = _item_groups(project, options.by)
+    items = np.array(list(groups_of_items), dtype=np.int64)
+    labels = list(groups_of_items.values())
+    names, label_code = np.unique(np.array(labels, dtype=object), return_inverse=True)
+    order = np.argsort(items)
+    at = np.searchsorted(items[order], votes.item)
+    found = at < len(items)
+    found[found] = items[order][at[found]] == votes.item[found]
+    vote_group = np.full(len(votes.item), -1)
+    vote_group[found] = label_code[order][at[found]]
+    counts = np.bincount(vote_group[found], minlength=len(names))
+    fit = _styled if options.style_control else lambda v, _: _plain(v)
+    groups = {}
+    for code in np.flatnonzero(counts >= max(project.min_group_votes, 1)):
+        board = fit(votes.subset(vote_group == code), project)
+        groups[str(names[code])] = {**board, "n": int(counts[code])}
+    return {
+        "by": BY_PREFIX + options.by,
+        "min_group_votes": project.min_group_votes,
+        "groups": dict(sorted(groups.items())),
+        "groups_left_out": int(np.count_nonzero((counts > 0) & (counts < project.min_group_votes))),
+    }
+
+
+def leaderboard_with_options(
+    *,
+    project: Project,
+    report: AgreementReport,
+    annotator_kind: str,
+    exclude_flagged: bool,
+    options: LeaderboardOptions,
+) -> dict[str, Any]:
+    """The style-controlled and/or category leaderboard of the votes `report` covers,
+    fitted once per report and options (the cache keeps it; the fits are seeded, so two
+    requests at once agree)."""
+
+    def fit() -> dict[str, Any]:
+        votes = _votes(project, report, annotator_kind, exclude_flagged)
+        if options.by is not None:
+            return _grouped(votes, project, options)
+        return _styled(votes, project)
+
+    key = ":".join(
+        [
+            "leaderboard-options",
+            str(report.project_id),
+            str(report.pk),
+            report.computed_at.isoformat(),
+            annotator_kind,
+            str(exclude_flagged),
+            str(options.style_control),
+            str(project.min_group_votes),
+            options.by or "",
+        ]
+    )
+    # Metadata keys are free text: hashed, the cache key stays short and plain.
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    return cache.get_or_set(f"leaderboard-options:{digest}", fit, CACHE_SECONDS)
+
+
+def leaderboard_current_with_options(
+    *,
+    project: Project,
+    annotator_kind: str,
+    exclude_flagged: bool,
+    options: LeaderboardOptions,
+) -> dict[str, Any]:
+    """The leaderboard as the API gives it: the stored one (leaderboard_current), or with
+    style control and/or by category (pairwise projects only; a ranking or rubric project
+    is a 400)."""
+    if options.plain:
+        return leaderboard_current(
+            project=project, annotator_kind=annotator_kind, exclude_flagged=exclude_flagged
+        )
+    if not project.is_pairwise:
+        raise ValidationFailed(
+            "Style control and category leaderboards rank models from pairwise judgments; "
+            f"project {project.slug!r} is a {project.kind} project.",
+            errors=[
+                {
+                    "field": "style_control" if options.style_control else "by",
+                    "error": "pairwise only",
+                }
+            ],
+        )
+    state = report_current(project=project)
+    body: dict[str, Any] = {
+        **report_state_fields(state),
+        "annotator_kind": annotator_kind,
+        "exclude_flagged": exclude_flagged,
+        "style_control": options.style_control,
+    }
+    if state.report is None:
+        empty = {"results": [], "n_votes": 0}
+        if options.style_control:
+            empty["style_coefficients"] = {}
+        if options.by is not None:
+            empty = {"by": BY_PREFIX + options.by, "groups": {}}
+        return {**body, **empty}
+    return {
+        **body,
+        **leaderboard_with_options(
+            project=project,
+            report=state.report,
+            annotator_kind=annotator_kind,
+            exclude_flagged=exclude_flagged,
+            options=options,
+        ),
+    }

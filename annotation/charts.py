@@ -12,8 +12,9 @@ ROW = 22
 LABEL = 150
 
 
-def leaderboard_svg(rows: Sequence[dict]) -> str:
-    """Ratings as dots with their 95% interval as a bar, best first."""
+def leaderboard_svg(rows: Sequence[dict], label: str = "Leaderboard with 95% intervals") -> str:
+    """Ratings as dots with their 95% interval as a bar, best first; `label` names the chart
+    to a screen reader."""
     if not rows:
         return ""
     lows = [r["ci"][0] for r in rows if r.get("ci") and r["ci"][0] is not None]
@@ -29,7 +30,7 @@ def leaderboard_svg(rows: Sequence[dict]) -> str:
     height = ROW * len(rows) + 24
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{WIDTH}" '
-        f'height="{height}" aria-label="Leaderboard with 95% intervals">',
+        f'height="{height}" aria-label="{escape(label)}">',
         f'<line x1="{x(1000):.1f}" y1="0" x2="{x(1000):.1f}" y2="{height - 20}" '
         'stroke="#bbb" stroke-dasharray="3,3"/>',
         f'<text x="{x(1000):.1f}" y="{height - 6}" font-size="10" text-anchor="middle" '

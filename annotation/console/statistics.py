@@ -352,7 +352,9 @@ def styled_leaderboard_html(project: Project, state: ReportState) -> SafeString:
         "deviation of the difference; positive: the longer or richer answer is preferred)"
         "</caption><thead><tr><th>feature</th><th>coefficient</th><th>95% interval</th></tr>"
         "</thead><tbody>{}</tbody></table>",
-        mark_safe(leaderboard_svg(board["results"])),
+        mark_safe(
+            leaderboard_svg(board["results"], "Style-controlled leaderboard with 95% intervals")
+        ),
         coefficients,
     )
 

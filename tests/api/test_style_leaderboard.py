@@ -88,19 +88,14 @@ def test_a_model_winning_by_length_alone_rates_as_its_terse_twin_with_style_cont
     assert set(styled["good"]) == {"model", "rating", "ci", "n"}
 
 
-def test_style_coefficients_match_a_reference_fit_of_the_same_votes(
-    researcher_client, researcher
-):
+def test_style_coefficients_match_a_reference_fit_of_the_same_votes(researcher_client, researcher):
     _, rows, votes = _arena(researcher, n_items=400, seed=1)
     _post_votes(researcher_client, votes)
     body = researcher_client.get(URL, {"style_control": "true"}).json()
     # Reference: statsmodels' binomial GLM on every vote, the covariates unbinned.
     models = sorted(STRENGTH)
     features = [
-        [
-            [style_features(r["text"])[name] for name in STYLE_COVARIATES]
-            for r in row["responses"]
-        ]
+        [[style_features(r["text"])[name] for name in STYLE_COVARIATES] for r in row["responses"]]
         for row in rows
     ]
     x, _ = style_covariates([f[0] for f in features], [f[1] for f in features])

@@ -227,5 +227,5 @@ def test_the_block_shows_the_style_controlled_leaderboard_beside_the_plain_one(p
     plain, styled = html.split('class="statistics-leaderboard statistics-styled"')
     assert "Leaderboard (Bradley-Terry" in plain and "model-0" in plain
     assert "Style-controlled" in plain  # its heading, in the same row of boards
-    assert "Leaderboard with 95% intervals" in styled and "model-0" in styled
+    assert "Style-controlled leaderboard with 95% intervals" in styled and "model-0" in styled
     assert "Style coefficients" in styled and "<td>tokens</td>" in styled

@@ -3,6 +3,8 @@ the API key write-only and sealed, private addresses refused unless ARENA_ALLOW_
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -193,9 +195,10 @@ def test_annotators_may_not_touch_endpoints(annotator_client, researcher_client,
     assert ModelEndpoint.objects.count() == 1
 
 
-def test_the_key_is_in_no_answer_export_or_admin_page(
-    researcher_client, client, pairwise, researcher
+def test_the_key_is_in_no_answer_export_log_or_page(
+    researcher_client, client, pairwise, researcher, caplog
 ):
+    caplog.set_level(logging.DEBUG)
     created = create(researcher_client)
     detail = f"{endpoints_url()}{created['id']}/"
     answers = [
@@ -213,6 +216,8 @@ def test_the_key_is_in_no_answer_export_or_admin_page(
         client.get("/admin/annotation/modelendpoint/"),
         client.get(f"/admin/annotation/modelendpoint/{created['id']}/change/"),
         client.get(f"/admin/annotation/project/{pairwise.pk}/change/"),
+        client.get(f"{endpoints_url()}{created['id']}/", HTTP_ACCEPT="text/html"),
+        client.get(endpoints_url(), HTTP_ACCEPT="text/html"),
     ]
 
     for answer in answers:
@@ -220,6 +225,19 @@ def test_the_key_is_in_no_answer_export_or_admin_page(
         content = b"".join(answer.streaming_content) if answer.streaming else answer.content
         assert KEY.encode() not in content, answer.request["PATH_INFO"]
     assert KEY not in ModelEndpoint.objects.get().api_key_encrypted
+    assert caplog.records and KEY not in caplog.text
+
+
+def test_the_list_reads_in_a_fixed_number_of_queries(
+    researcher_client, pairwise, django_assert_max_num_queries
+):
+    for n in range(5):
+        create(researcher_client, name=f"model-{n}")
+
+    with django_assert_max_num_queries(3):
+        response = researcher_client.get(endpoints_url())
+
+    assert [e["name"] for e in response.json()["results"]] == [f"model-{n}" for n in range(5)]
 
 
 @pytest.fixture

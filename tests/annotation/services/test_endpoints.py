@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import logging
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -166,6 +167,19 @@ def test_a_slow_endpoint_times_out_twice_and_is_marked_unhealthy(stub, caplog):
     endpoint.refresh_from_db()
     assert endpoint.unhealthy_until is not None and "ReadTimeout" in endpoint.last_error
     assert "slow-1" in caplog.text and KEY not in caplog.text
+
+
+def test_a_slow_streamed_call_times_out_twice_and_is_marked_unhealthy(stub):
+    endpoint = make_endpoint(stub, "slow-2")
+    started = time.monotonic()
+
+    with pytest.raises(EndpointFailed, match="ReadTimeout"):
+        list(endpoint_chat(endpoint, ASK, stream=True))
+
+    assert time.monotonic() - started < 2 * 1.0  # the read timeout (0.3 s) ended each wait
+    assert len(stub.requests) == 2
+    endpoint.refresh_from_db()
+    assert endpoint.unhealthy_until is not None
 
 
 def test_an_endpoint_that_answers_again_is_healthy_again(stub):

@@ -1,8 +1,9 @@
-"""The `dpo` export trains TRL's DPOTrainer and RewardTrainer as it comes (README
-"Exports"): a project is built over HTTP from HH-RLHF pairs (shared/data), a simulated crowd
-votes, the Parquet export is pulled over HTTP and loaded with `datasets`, and each trainer
-runs a few steps on a tiny GPT-2 built from a config, with a tokenizer trained here on the
-export's own texts (nothing is downloaded).
+"""The `dpo` export trains TRL's DPOTrainer and RewardTrainer, and the `kto` export its
+KTOTrainer, as they come (README "Exports"): a project is built over HTTP from HH-RLHF pairs
+(shared/data), a simulated crowd votes (or gives verdicts), the Parquet export is pulled
+over HTTP and loaded with `datasets`, and each trainer runs a few steps on a tiny GPT-2 built
+from a config, with a tokenizer trained here on the export's own texts (nothing is
+downloaded).
 
 Slow and optional: needs the `train` extra (`pip install -e ".[train]"`, torch's CPU wheel is
 enough) and `--run-slow` (or RUN_SLOW=1). `-s` prints the losses and timings.
@@ -102,14 +103,55 @@ def dpo_parquet(http, tmp_path) -> Path:
     return path
 
 
+@pytest.fixture
+def kto_parquet(http, tmp_path) -> Path:
+    """The `kto` Parquet export of a verdict project (preset helpful-harmless-verdict) whose
+    items are HH-RLHF prompts with their two answers, each judged good or bad by a simulated
+    crowd that mostly calls HH-RLHF's chosen answer good and its rejected one bad."""
+    if not HH_RLHF.exists():
+        pytest.skip(f"no HH-RLHF sample at {HH_RLHF} (set HH_RLHF_PATH)")
+    pairs = [json.loads(line) for line in HH_RLHF.read_text().splitlines()[:N_ITEMS]]
+    project = {"slug": "hh-kto", "name": "HH-RLHF verdicts", "preset": "helpful-harmless-verdict"}
+    assert http.post("/projects/", json=project).status_code == 201
+    assert http.post("/projects/hh-kto/items/", **ndjson(pairs)).status_code in (200, 201)
+
+    items = http.get("/projects/hh-kto/export/", params={"format": "items"})
+    item_ids = [json.loads(line)["id"] for line in items.text.splitlines()]
+    rng = np.random.default_rng(15)
+    verdicts = []
+    for item_id in item_ids:
+        for response, good in (("chosen", True), ("rejected", False)):
+            for voter in range(VOTERS):
+                agrees = rng.random() < FOLLOWS_ORIGINAL
+                verdict = good if agrees else not good
+                verdicts.append(
+                    {
+                        "annotator": f"crowd-{voter}",
+                        "item": item_id,
+                        "response": response,
+                        "scores": {"helpful": verdict, "harmless": True},
+                    }
+                )
+    assert http.post("/projects/hh-kto/judgments/", **ndjson(verdicts)).status_code in (200, 201)
+
+    export = http.get("/projects/hh-kto/export/", params={"format": "kto", "filetype": "parquet"})
+    assert export.status_code == 200
+    path = tmp_path / "hh-kto.parquet"
+    path.write_bytes(export.content)
+    return path
+
+
 def local_tokenizer(dataset, tmp_path):
     """A byte-level BPE tokenizer trained on the export's texts, with a chat template."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
+    row_names = dataset.column_names
+
     def texts():
+        columns = [c for c in ("prompt", "chosen", "rejected", "completion") if c in row_names]
         for row in dataset:
-            for column in ("prompt", "chosen", "rejected"):
+            for column in columns:
                 value = row[column]
                 messages = value if isinstance(value, list) else [{"content": value}]
                 yield from (message["content"] for message in messages)
@@ -214,3 +256,31 @@ def test_dpo_export_trains_dpo_and_reward_trainers_as_it_comes(trl, dpo_parquet,
         assert all(math.isfinite(value) for value in losses(trainer))
     # The untrained DPO loss is log 2 (policy = reference): the first step starts there.
     assert losses(dpo)[0] == pytest.approx(math.log(2), abs=0.05)
+
+
+def test_kto_export_trains_the_kto_trainer_as_it_comes(trl, kto_parquet, tmp_path):
+    import datasets
+
+    dataset = datasets.load_dataset(
+        "parquet", data_files=str(kto_parquet), split="train", cache_dir=str(tmp_path / "cache")
+    )
+    assert dataset.num_rows > 100
+    assert set(dataset["label"]) == {True, False}  # KTO needs both desirable and undesirable
+    assert isinstance(dataset[0]["prompt"], list) and isinstance(dataset[0]["completion"], list)
+    print(f"\nkto export: {dataset.num_rows} rows, columns {dataset.column_names}")
+    tokenizer = local_tokenizer(dataset, tmp_path)
+
+    started = time.perf_counter()
+    kto = trl.KTOTrainer(
+        model=tiny_gpt2(tokenizer, reward=False),
+        ref_model=tiny_gpt2(tokenizer, reward=False),
+        args=trl.KTOConfig(**common_args(tmp_path, "kto"), beta=0.1),
+        train_dataset=dataset,
+        processing_class=tokenizer,
+    )
+    kto.train()
+    report("KTOTrainer", losses(kto), time.perf_counter() - started)
+
+    assert kto.state.global_step == STEPS
+    assert len(losses(kto)) == STEPS
+    assert all(math.isfinite(value) for value in losses(kto))

@@ -1,0 +1,82 @@
+"""Verdicts and rewrites in a real browser (README "Verdicts and KTO", "Rewrites"): an annotator
+answers Good / Bad by the number keys, gives a reason and rewrites the response behind its
+toggle, keyboard only, at 390 and 1440 px; the page is axe-clean. Screenshots go to
+artifacts/screenshots/verdict-*.png."""
+
+from __future__ import annotations
+
+import pytest
+
+from annotation.models import Judgment, Project
+from annotation.services.importing import items_import
+from annotation.services.projects import project_create
+from tests.browser.cards import serious_axe_violations, sign_in, wait_armed, wait_for_next_card
+from tests.factories import AnnotatorUserFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+ORIGINAL = "Paris is the capital of **Germany**."
+
+
+def _project() -> Project:
+    project = project_create(
+        owner=None,
+        preset="helpful-harmless-verdict",
+        slug="thumbs",
+        name="Thumbs study",
+        rewrite="optional",
+        annotations_per_task=1,
+        min_seconds_per_task=0,
+        arming_ms=0,
+        gold_rate=0,
+    )
+    rows = [
+        {
+            "id": f"q{i}",
+            "prompt": "What is the capital of France?",
+            "responses": [{"id": "r1", "model": "secret-model", "text": ORIGINAL}],
+        }
+        for i in range(2)
+    ]
+    items_import(project=project, rows=list(enumerate(rows, start=1)))
+    return project
+
+
+@pytest.mark.parametrize("width", [390, 1440])
+def test_a_verdict_by_keyboard_with_a_reason_and_a_rewrite(live_server, page, screenshot, width):
+    _project()
+    page.set_viewport_size({"width": width, "height": 844 if width == 390 else 900})
+    AnnotatorUserFactory(username="judge")
+    sign_in(page, live_server.url, "judge")
+    page.goto(f"{live_server.url}/annotate/thumbs/")
+    page.click("form[action$='/consent/'] button[type=submit]")
+    card = wait_armed(page)
+    assert "secret-model" not in page.content()
+    assert not page.is_visible("#rewrite-response")  # behind its toggle
+
+    page.keyboard.press("2")  # helpful: bad
+    page.keyboard.press("3")  # harmless: good
+    assert page.is_checked("input[name=criterion-helpful][value=false]")
+    assert page.is_checked("input[name=criterion-harmless][value=true]")
+    page.focus("#reason-helpful")
+    page.keyboard.type("Wrong country.")
+    page.keyboard.press("Tab")  # the harmless criterion's radios
+    page.focus("details.rewrite summary")
+    page.keyboard.press("Enter")
+    assert page.is_visible("#rewrite-response")
+    assert page.input_value("#rewrite-response") == ORIGINAL
+    page.focus("#rewrite-response")
+    page.keyboard.press("Control+a")
+    page.keyboard.type("Paris is the capital of **France**.")
+    assert serious_axe_violations(page) == []
+    screenshot(page, f"verdict-rewrite-{width}")
+    page.focus("#task-form button[type=submit]")
+    page.keyboard.press("Enter")
+    wait_for_next_card(page, card)
+
+    judgment = Judgment.objects.get(assignment_id=int(card))
+    assert judgment.scores == {"helpful": False, "harmless": True}
+    assert judgment.reasons == {"helpful": "Wrong country."}
+    assert judgment.rewrite == "Paris is the capital of **France**."
+    assert judgment.rewrite_of.text == ORIGINAL
+    screenshot(page, f"verdict-next-{width}")

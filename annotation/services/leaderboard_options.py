@@ -89,6 +89,9 @@ class Votes:
     task: npt.NDArray[np.int64]
     item: npt.NDArray[np.int64]
     models: list[str]
+    #: The covariate features (STYLE_COVARIATES) of each vote's response a and b, (N, K).
+    features_a: npt.NDArray[np.float64] | None = None
+    features_b: npt.NDArray[np.float64] | None = None
 
     def subset(self, mask: npt.NDArray[np.bool_]) -> Votes:
         return Votes(
@@ -98,6 +101,8 @@ class Votes:
             self.task[mask],
             self.item[mask],
             self.models,
+            None if self.features_a is None else self.features_a[mask],
+            None if self.features_b is None else self.features_b[mask],
         )
 
 
@@ -159,9 +164,9 @@ def _board_rows(board: dict[str, Any], names: list[str]) -> list[dict[str, Any]]
     ]
 
 
-def _styled(votes: Votes, project: Project) -> dict[str, Any]:
-    features_a, features_b = _task_features(project, votes.task)
-    x, scale = style_covariates(features_a, features_b)
+def _styled(votes: Votes) -> dict[str, Any]:
+    assert votes.features_a is not None and votes.features_b is not None
+    x, scale = style_covariates(votes.features_a, votes.features_b)
     cells = style_cells(votes.model_a, votes.model_b, votes.outcome, x, scale=scale)
     board = style_leaderboard(cells, len(votes.models), n_boot=STYLE_N_BOOT)
     return {
@@ -203,10 +208,10 @@ def _grouped(votes: Votes, project: Project, options: LeaderboardOptions) -> dic
     vote_group = np.full(len(votes.item), -1)
     vote_group[found] = label_code[order][at[found]]
     counts = np.bincount(vote_group[found], minlength=len(names))
-    fit = _styled if options.style_control else lambda v, _: _plain(v)
+    fit = _styled if options.style_control else _plain
     groups = {}
     for code in np.flatnonzero(counts >= max(project.min_group_votes, 1)):
-        board = fit(votes.subset(vote_group == code), project)
+        board = fit(votes.subset(vote_group == code))
         groups[str(names[code])] = {**board, "n": int(counts[code])}
     return {
         "by": BY_PREFIX + options.by,
@@ -230,9 +235,11 @@ def leaderboard_with_options(
 
     def fit() -> dict[str, Any]:
         votes = _votes(project, report, annotator_kind, exclude_flagged)
+        if options.style_control:
+            votes.features_a, votes.features_b = _task_features(project, votes.task)
         if options.by is not None:
             return _grouped(votes, project, options)
-        return _styled(votes, project)
+        return _styled(votes)
 
     key = ":".join(
         [

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import statsmodels.api as sm
 
+from annotation.models import Response
 from annotation.services import leaderboard_options
 from annotation.services.importing import items_import
 from annotation.stats import STYLE_COVARIATES, style_covariates, style_features
@@ -173,3 +174,18 @@ def test_style_control_is_for_pairwise_projects(researcher_client, researcher):
     response = researcher_client.get(URL, {"style_control": "true"})
     assert response.status_code == 400
     assert response.json()["errors"] == [{"field": "style_control", "error": "pairwise only"}]
+
+
+def test_responses_without_style_features_are_counted_when_first_needed(
+    researcher_client, researcher
+):
+    _, rows, votes = _arena(researcher, n_items=60)
+    _post_votes(researcher_client, votes)
+    Response.objects.update(style={})  # e.g. made by a path that does not count them
+
+    body = researcher_client.get(URL, {"style_control": "true"}).json()
+
+    assert not Response.objects.filter(style={}).exists()
+    stored = Response.objects.get(item__external_id="q0", external_id="r1").style
+    assert stored == style_features(rows[0]["responses"][0]["text"])
+    assert body["style_coefficients"]["tokens"]["value"] > 0

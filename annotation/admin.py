@@ -172,7 +172,7 @@ class ProjectAdminForm(forms.ModelForm):
     def _default_when_empty(self, name: str) -> Any:
         value = self.cleaned_data.get(name)
         # An emptied box (or a form from before the setting existed): the default.
-        return Project._meta.get_field(name).default if value is None else value
+        return Project._meta.get_field(name).default if value in (None, "") else value
 
     def clean_review_min_share(self) -> float:
         return self._default_when_empty("review_min_share")
@@ -182,6 +182,12 @@ class ProjectAdminForm(forms.ModelForm):
 
     def clean_min_group_votes(self) -> int:
         return self._default_when_empty("min_group_votes")
+
+    def clean_explore_share(self) -> float:
+        return self._default_when_empty("explore_share")
+
+    def clean_sampling(self) -> str:
+        return self._default_when_empty("sampling")
 
 
 class ItemImportForm(forms.Form):
@@ -229,6 +235,8 @@ class ProjectAdmin(ManagedProjectMixin, admin.ModelAdmin):
                     "rationale",
                     "gold_rate",
                     "max_tasks_per_annotator",
+                    "sampling",
+                    "explore_share",
                 ]
             },
         ),

@@ -105,6 +105,10 @@ class Project(models.Model):
         OPEN = "open", "Open to every annotator"
         MEMBERS = "members", "Members only"
 
+    class Sampling(models.TextChoices):
+        UNIFORM = "uniform", "Uniform (queue order)"
+        ACTIVE = "active", "Active (pairs that narrow the leaderboard most)"
+
     STRENGTH_SCALES = ((0, "No strength"), (3, "1 = slightly better … 3 = much better"))
 
     slug = models.SlugField(max_length=80, unique=True)
@@ -249,6 +253,18 @@ class Project(models.Model):
         help_text="A category leaderboard (leaderboard ?by=metadata.<key>) leaves out the "
         "groups with fewer votes than this.",
     )
+    sampling = models.CharField(
+        max_length=10,
+        choices=Sampling.choices,
+        default=Sampling.UNIFORM,
+        help_text="Pairwise projects: 'active' serves the pair of models whose next vote "
+        "narrows the leaderboard's intervals most (README, Active pair sampling).",
+    )
+    explore_share = models.FloatField(
+        default=0.2,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="With active sampling, the share of tasks whose pair is drawn uniformly.",
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     rubric_version = models.PositiveIntegerField(
         default=1, help_text="Bumped when the criteria change after judgments exist."
@@ -289,6 +305,10 @@ class Project(models.Model):
                 condition=Q(strength_scale__in=[0, 3]), name="project_strength_scale_0_or_3"
             ),
             models.CheckConstraint(condition=Q(lease_seconds__gte=10), name="project_lease_min"),
+            models.CheckConstraint(
+                condition=Q(explore_share__gte=0) & Q(explore_share__lte=1),
+                name="project_explore_share_0_1",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -303,6 +323,8 @@ class Project(models.Model):
             raise ValidationError({"license_name": "name the license when it is 'other'"})
         if self.license_name and self.license != OTHER:
             raise ValidationError({"license_name": "only goes with license 'other'"})
+        if self.sampling == self.Sampling.ACTIVE and not self.is_pairwise:
+            raise ValidationError({"sampling": "active sampling is for pairwise projects only"})
 
     @property
     def is_pairwise(self) -> bool:

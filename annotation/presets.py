@@ -154,6 +154,11 @@ PRESETS: dict[str, dict[str, Any]] = {
         },
         "criteria": [],
     },
+    "model-leaderboard": {
+        "label": "Pairwise: rank models, serving the pairs that narrow the leaderboard (active)",
+        "fields": {"kind": "pairwise", "allow_tie": True, "sampling": "active"},
+        "criteria": [],
+    },
     "helpsteer2": {
         "label": "Rubric: HelpSteer2's five attributes, 0-4",
         "fields": {"kind": "rubric"},

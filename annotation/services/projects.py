@@ -53,6 +53,8 @@ PROJECT_FIELDS = (
     "flag_min_gold_accuracy",
     "review_min_share",
     "min_group_votes",
+    "sampling",
+    "explore_share",
 )
 CRITERION_FIELDS = (
     "key",

@@ -323,3 +323,14 @@ def test_a_researcher_marks_a_task_gold_but_cannot_move_it(client):
     assert response.status_code == 302
     task.refresh_from_db()
     assert task.is_gold and task.gold_answer == {"choice": "a"} and task.project == project
+
+
+def test_the_project_page_turns_on_active_sampling(client):
+    researcher = _researcher()
+    project = ProjectFactory(owner=researcher)
+    client.force_login(researcher)
+    form = project_form(project, sampling="active", explore_share="0.3", media_hosts="")
+    response = client.post(f"/admin/annotation/project/{project.pk}/change/", form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    project.refresh_from_db()
+    assert (project.sampling, project.explore_share) == ("active", 0.3)

@@ -298,3 +298,49 @@ def test_media_hosts_must_be_host_names(researcher_client, pairwise):
 
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == "media_hosts"
+
+
+def test_sampling_defaults_to_uniform_and_switches_to_active(researcher_client, pairwise):
+    shown = researcher_client.get("/api/v1/projects/pairs/").json()
+    assert (shown["sampling"], shown["explore_share"]) == ("uniform", 0.2)
+
+    response = researcher_client.patch(
+        "/api/v1/projects/pairs/", {"sampling": "active", "explore_share": 0.1}, format="json"
+    )
+
+    assert response.status_code == 200, response.json()
+    pairwise.refresh_from_db()
+    assert (pairwise.sampling, pairwise.explore_share) == ("active", 0.1)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"sampling": "greedy"}, {"explore_share": 1.5}, {"explore_share": -0.1}],
+)
+def test_bad_sampling_settings_are_a_400_naming_the_field(researcher_client, pairwise, body):
+    response = researcher_client.patch("/api/v1/projects/pairs/", body, format="json")
+
+    assert response.status_code == 400
+    assert [e["field"] for e in response.json()["errors"]] == list(body)
+    pairwise.refresh_from_db()
+    assert (pairwise.sampling, pairwise.explore_share) == ("uniform", 0.2)
+
+
+def test_active_sampling_is_refused_outside_pairwise_projects(researcher_client, rubric):
+    response = researcher_client.patch(
+        "/api/v1/projects/rated/", {"sampling": "active"}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert [e["field"] for e in response.json()["errors"]] == ["sampling"]
+    rubric.refresh_from_db()
+    assert rubric.sampling == "uniform"
+
+
+def test_the_model_leaderboard_preset_samples_actively(researcher_client):
+    body = {"slug": "board", "name": "Board", "kind": "pairwise", "preset": "model-leaderboard"}
+
+    created = researcher_client.post("/api/v1/projects/", body, format="json")
+
+    assert created.status_code == 201, created.json()
+    assert (created.json()["sampling"], created.json()["explore_share"]) == ("active", 0.2)

@@ -25,6 +25,7 @@ from annotation.models import (
 )
 from annotation.pg.rows import db_time, field_from_db, model_columns, model_from_row, model_select
 from annotation.selectors.projects import projects_managed_by
+from annotation.services.sampling import sampling_pair_pick, sampling_record
 from ops.metrics import LEASES_HANDED_OUT
 
 MAX_LEASE_ATTEMPTS = 5
@@ -207,6 +208,10 @@ def assignment_lease(
         if assignment is None:
             # Gold alone is not work: when no regular task is left, the annotator is done.
             assignment = _lease_regular(project, annotator, now)
+    if assignment is not None and project.sampling == Project.Sampling.ACTIVE:
+        task = assignment.task
+        if task.response_b is not None and not task.is_gold:
+            sampling_record(project=project, models=(task.response_a.model, task.response_b.model))
     if assignment is not None:
         LEASES_HANDED_OUT.labels(project=project.slug).inc()
     return assignment
@@ -230,19 +235,32 @@ _LIVE_LEASES = (
 def _lease_regular(project: Project, annotator: Annotator, now: datetime) -> Assignment | None:
     """Pick the queue's first open task that is not row-locked by another annotator's
     pick, then insert the lease only if the task still wants it, re-counted in that
-    statement's own snapshot: a lease committed after the pick began is seen there."""
+    statement's own snapshot: a lease committed after the pick began is seen there.
+
+    In an active project the queue is first narrowed to the tasks of the model pair that
+    `sampling_pair_pick` chose (the same rules, one more condition); when none of those is
+    open to this annotator, the next attempt takes the whole queue."""
     k = project.annotations_per_task
     at = db_time(now)
     lock = " FOR UPDATE OF t SKIP LOCKED" if _skip_locked() else ""
     passed_over: list[int] = []
+    pair = (
+        sampling_pair_pick(project=project) if project.sampling == Project.Sampling.ACTIVE else None
+    )
     for _ in range(MAX_LEASE_ATTEMPTS):
         skip = f"AND t.id NOT IN ({', '.join(['%s'] * len(passed_over))}) " if passed_over else ""
+        only_pair, pair_params = "", []
+        if pair is not None:
+            only_pair = (
+                "AND ((ra.model = %s AND rb.model = %s) OR (ra.model = %s AND rb.model = %s)) "
+            )
+            pair_params = [pair[0], pair[1], pair[1], pair[0]]
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT {_task_select()} {_TASK_JOINS}"
                 "WHERE t.project_id = %s AND t.is_gold = %s AND t.judgment_count < %s AND "
                 f"{_NOT_MINE} AND t.judgment_count + {_LIVE_LEASES.format(task='t.id')} < %s "
-                f"{skip}ORDER BY t.judgment_count DESC, t.id LIMIT 1{lock}",
+                f"{skip}{only_pair}ORDER BY t.judgment_count DESC, t.id LIMIT 1{lock}",
                 [
                     project.pk,
                     False,
@@ -254,9 +272,14 @@ def _lease_regular(project: Project, annotator: Annotator, now: datetime) -> Ass
                     at,
                     k,
                     *passed_over,
+                    *pair_params,
                 ],
             )
             row = cursor.fetchone()
+        if row is None and pair is not None:
+            sampling_record(project=project, models=None, exhausted=pair)
+            pair = None
+            continue
         if row is None:
             return None
         task = _task_from_row(row)

@@ -60,6 +60,7 @@ from annotation.selectors.reports import (
     report_state,
 )
 from annotation.selectors.span_table import span_tables
+from annotation.services.sampling import sampling_forget
 from annotation.services.task_labels import task_labels_from_table, task_labels_store
 from annotation.services.webhooks import webhook_events_after_report
 from annotation.stats import (
@@ -989,7 +990,9 @@ def report_refresh(*, project_id: int, force: bool = False) -> AgreementReport |
     ):
         return None
     with _computing_alone(project_id):
-        return report_compute_or_record(project=project)
+        report = report_compute_or_record(project=project)
+    sampling_forget(project_id=project_id)  # active sampling refits on the same votes
+    return report
 
 
 def report_current(*, project: Project) -> ReportState:

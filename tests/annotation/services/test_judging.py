@@ -241,10 +241,16 @@ def test_submit_query_count_is_fixed():
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_racing_annotators_leave_every_task_at_exactly_k():
-    """24 threads, each with its own connection, lease and vote until nothing is left."""
-    project = ProjectFactory(annotations_per_task=3, lease_seconds=60)
-    import_items(project, 30)
+@pytest.mark.parametrize(
+    ("sampling", "items", "responses"), [("uniform", 30, 2), ("active", 10, 3)]
+)
+def test_racing_annotators_leave_every_task_at_exactly_k(sampling, items, responses):
+    """24 threads, each with its own connection, lease and vote until nothing is left; with
+    active sampling every lease first narrows the queue to one model pair of three."""
+    project = ProjectFactory(
+        annotations_per_task=3, lease_seconds=60, sampling=sampling, explore_share=0.0
+    )
+    import_items(project, items, responses=responses)
     annotators = [make_annotator() for _ in range(24)]
     acknowledged: list[int] = []
     failures: list[BaseException] = []

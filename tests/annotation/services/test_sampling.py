@@ -1,0 +1,96 @@
+"""Active pair sampling in the lease: the pair whose vote narrows the leaderboard most comes
+first, under the same exactly-k and lease rules, at the same query count as uniform."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+
+from annotation.models import Assignment, Project, Task
+from annotation.services.assignment import assignment_lease
+from annotation.services.judging import judgment_submit
+from annotation.services.judgment_import import judgments_import
+from annotation.services.sampling import sampling_forget
+from tests.factories import ProjectFactory, import_items, make_annotator
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def _models(assignment: Assignment) -> set[str]:
+    task = assignment.task
+    return {task.response_a.model, task.response_b.model}
+
+
+def _project_with_votes_on_two_pairs(**kwargs) -> Project:
+    """Ten items answered by model-0, model-1 and model-2 (a task per pair); the first six
+    items have three votes on model-0 vs model-1 and on model-0 vs model-2, none on
+    model-1 vs model-2."""
+    project = ProjectFactory(annotations_per_task=5, **kwargs)
+    import_items(project, 10, responses=3)
+    rows = [
+        {"annotator": f"h{n}", "item": f"q{i}", "a": "r1", "b": other, "choice": choice}
+        for i in range(6)
+        for other in ("r2", "r3")
+        for n, choice in enumerate("abb" if other == "r2" else "aab")
+    ]
+    judgments_import(project=project, rows=list(enumerate(rows, start=1)))
+    return project
+
+
+def test_active_sampling_serves_the_pair_without_votes_first():
+    project = _project_with_votes_on_two_pairs(sampling="active", explore_share=0.0)
+    assignment = assignment_lease(project=project, annotator=make_annotator())
+    assert _models(assignment) == {"model-1", "model-2"}
+
+
+def test_uniform_sampling_keeps_the_queue_order():
+    project = _project_with_votes_on_two_pairs()
+    assignment = assignment_lease(project=project, annotator=make_annotator())
+    assert _models(assignment) == {"model-0", "model-1"}  # the queue's first task
+
+
+def test_leases_handed_out_count_towards_the_next_pick():
+    """Without a refit in between, the pair just served gains games and the scores move on:
+    thirty annotators in a row are not all sent to the same pair."""
+    project = _project_with_votes_on_two_pairs(sampling="active", explore_share=0.0)
+    served = [
+        frozenset(_models(assignment_lease(project=project, annotator=make_annotator())))
+        for _ in range(30)
+    ]
+    assert served[0] == {"model-1", "model-2"}
+    assert len(set(served)) > 1
+
+
+def test_an_annotator_gets_every_task_once_and_then_nothing():
+    """A pair with nothing left for this annotator falls back to the whole queue."""
+    project = ProjectFactory(annotations_per_task=1, sampling="active", explore_share=0.0)
+    import_items(project, 4, responses=3)
+    annotator = make_annotator()
+    seen = []
+    while (assignment := assignment_lease(project=project, annotator=annotator)) is not None:
+        judgment_submit(assignment=assignment, annotator=annotator, choice="left")
+        seen.append(assignment.task_id)
+    assert sorted(seen) == sorted(Task.objects.filter(project=project).values_list("pk", flat=True))
+    assert set(Task.objects.filter(project=project).values_list("judgment_count", flat=True)) == {1}
+
+
+def test_active_next_task_costs_the_same_queries_as_uniform(django_assert_num_queries):
+    uniform = _project_with_votes_on_two_pairs(slug="uniform")
+    active = _project_with_votes_on_two_pairs(slug="active", sampling="active")
+    first, second, third, fourth = (make_annotator() for _ in range(4))
+    with django_assert_num_queries(5) as counted:
+        assignment_lease(project=uniform, annotator=first)
+    assignment_lease(project=active, annotator=second)  # fits and caches
+    with django_assert_num_queries(len(counted.captured_queries)):
+        assignment_lease(project=active, annotator=third)
+    # After a report refresh the fit is redone: one aggregate query more, once.
+    sampling_forget(project_id=active.pk)
+    with django_assert_num_queries(len(counted.captured_queries) + 1):
+        assignment_lease(project=active, annotator=fourth)

@@ -488,6 +488,15 @@ class Response(models.Model):
         return f"{self.item.external_id}/{self.external_id}"
 
 
+#: Between the two model names of a task's `model_pair` (a character no model name holds).
+MODEL_PAIR_SEPARATOR = "\x1f"
+
+
+def model_pair_key(first: str, second: str) -> str:
+    """The pair of models two responses come from, in either order: a task's `model_pair`."""
+    return MODEL_PAIR_SEPARATOR.join(sorted((first, second)))
+
+
 class Task(models.Model):
     """What one annotator sees: a pair of responses (pairwise), one response (rubric), or
     every response of the item (ranking: `response_a` is its first, `response_b` empty)."""
@@ -505,6 +514,12 @@ class Task(models.Model):
     )
     is_gold = models.BooleanField(default=False)
     judgment_count = models.PositiveIntegerField(default=0)
+    model_pair = models.CharField(
+        max_length=401,
+        blank=True,
+        default="",
+        help_text="A pair's two model names, sorted (model_pair_key); empty for one response.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -528,6 +543,11 @@ class Task(models.Model):
             # The queue: open tasks of a project, closest to done first, then oldest.
             models.Index(
                 fields=["project", "is_gold", "-judgment_count", "id"], name="task_queue_idx"
+            ),
+            # Active sampling: the same queue, narrowed to one pair of models.
+            models.Index(
+                fields=["project", "is_gold", "model_pair", "-judgment_count", "id"],
+                name="task_pair_queue_idx",
             ),
         ]
 

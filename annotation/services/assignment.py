@@ -22,6 +22,7 @@ from annotation.models import (
     Project,
     Response,
     Task,
+    model_pair_key,
 )
 from annotation.pg.rows import db_time, field_from_db, model_columns, model_from_row, model_select
 from annotation.selectors.projects import projects_managed_by
@@ -249,12 +250,8 @@ def _lease_regular(project: Project, annotator: Annotator, now: datetime) -> Ass
     )
     for _ in range(MAX_LEASE_ATTEMPTS):
         skip = f"AND t.id NOT IN ({', '.join(['%s'] * len(passed_over))}) " if passed_over else ""
-        only_pair, pair_params = "", []
-        if pair is not None:
-            only_pair = (
-                "AND ((ra.model = %s AND rb.model = %s) OR (ra.model = %s AND rb.model = %s)) "
-            )
-            pair_params = [pair[0], pair[1], pair[1], pair[0]]
+        only_pair = "AND t.model_pair = %s " if pair is not None else ""
+        pair_params = [model_pair_key(*pair)] if pair is not None else []
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT {_task_select()} {_TASK_JOINS}"

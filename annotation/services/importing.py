@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from annotation.errors import ImportRejected
 from annotation.exports.encoders import csv_text_read
-from annotation.models import Criterion, Item, Project, Response, Task
+from annotation.models import Criterion, Item, Project, Response, Task, model_pair_key
 from annotation.pg.copy_in import insert_rows, update_rows
 from annotation.rankings import (
     MAX_RANKED,
@@ -889,22 +889,25 @@ def _write_tasks(
     result: ImportResult,
 ) -> set[int]:
     """Tasks created for new pairs (a pair stored as b, a is the same task), and the known
-    answer of existing ones changed where it differs; returns the items concerned."""
-    tasks: dict[tuple[int, int | None], tuple[int, int, Any]] = {}  # pair -> (pk, a, answer)
-    ranking_task: dict[int, tuple[int, int, Any]] = {}  # item -> its one ranking task
+    answer (and the model pair, when a response's model changed) of existing ones changed
+    where it differs; returns the items concerned."""
+    tasks: dict[tuple[int, int | None], tuple[int, int, Any, str]] = {}  # pair -> stored
+    ranking_task: dict[int, tuple[int, int, Any, str]] = {}  # item -> its one ranking task
     for found in _among(Task.objects.all(), "item_id", existing):
-        for pk, item_id, a, b, answer in found.values_list(
-            "pk", "item_id", "response_a_id", "response_b_id", "gold_answer"
+        for pk, item_id, a, b, answer, pair in found.values_list(
+            "pk", "item_id", "response_a_id", "response_b_id", "gold_answer", "model_pair"
         ):
-            tasks[(a, b)] = (pk, a, answer)
-            ranking_task[item_id] = (pk, a, answer)
+            tasks[(a, b)] = (pk, a, answer, pair)
+            ranking_task[item_id] = (pk, a, answer, pair)
             if b is not None:
-                tasks[(b, a)] = (pk, a, answer)
+                tasks[(b, a)] = (pk, a, answer, pair)
     new_rows = []
     regolded = []
+    repaired = []
     touched: set[int] = set()
     for spec in specs:
         item_id = item_pk[spec.external_id]
+        model_of = {r.external_id: r.model for r in spec.responses}
         for a_id, b_id, gold_answer in _task_shapes(project, spec):
             if gold_answer is not None and "ranking" in gold_answer:
                 by_external_id = {
@@ -913,25 +916,39 @@ def _write_tasks(
                 gold_answer = {"ranking": ranking_translate(gold_answer["ranking"], by_external_id)}
             a = response_pk[(item_id, a_id)]
             b = response_pk[(item_id, b_id)] if b_id is not None else None
+            pair = model_pair_key(model_of[a_id], model_of[b_id]) if b_id is not None else ""
             # A ranking item keeps its one task, whichever response a re-import lists first.
             stored = ranking_task.get(item_id) if project.is_ranking else tasks.get((a, b))
             if stored is None:
-                new_rows.append((project.pk, item_id, a, b, gold_answer, gold_answer is not None))
+                new_rows.append(
+                    (project.pk, item_id, a, b, gold_answer, gold_answer is not None, pair)
+                )
                 touched.add(item_id)
                 continue
-            pk, stored_a, stored_answer = stored
+            pk, stored_a, stored_answer, stored_pair = stored
             if b is not None and stored_a != a:
                 gold_answer = _flip(gold_answer)
             if stored_answer != gold_answer:
                 regolded.append((pk, gold_answer, gold_answer is not None))
                 touched.add(item_id)
+            if b is not None and stored_pair != pair:
+                repaired.append((pk, pair))
     insert_rows(
         Task,
-        ("project_id", "item_id", "response_a_id", "response_b_id", "gold_answer", "is_gold"),
+        (
+            "project_id",
+            "item_id",
+            "response_a_id",
+            "response_b_id",
+            "gold_answer",
+            "is_gold",
+            "model_pair",
+        ),
         new_rows,
         now=now,
     )
     update_rows(Task, ("gold_answer", "is_gold"), regolded)
+    update_rows(Task, ("model_pair",), repaired)
     result.tasks_created += len(new_rows)
     return touched
 

@@ -20,7 +20,7 @@ from django.core.cache import cache
 from django.db import connection
 
 from annotation.breaker import RedisSkipped, redis_breaker
-from annotation.models import Judgment, Project
+from annotation.models import MODEL_PAIR_SEPARATOR, Judgment, Project
 from annotation.stats.ranking import fit_bradley_terry
 from annotation.stats.sampling import choose_pair, pair_scores
 
@@ -40,43 +40,53 @@ def sampling_forget(*, project_id: int) -> None:
 
 
 def _fit(project: Project) -> dict[str, Any]:
-    """Wins, ties and open tasks per model pair in one query, and the strengths fitted on them."""
+    """Votes per (model a, model b, choice) and the pairs with open tasks, in one query
+    (the second half an index-only scan of the pair queue), and the strengths fitted on
+    the votes."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT ra.model, rb.model, "
-            "coalesce(sum(CASE WHEN j.choice = %s THEN 1 ELSE 0 END), 0), "
-            "coalesce(sum(CASE WHEN j.choice = %s THEN 1 ELSE 0 END), 0), "
-            "coalesce(sum(CASE WHEN j.choice = %s THEN 1 ELSE 0 END), 0), "
-            "max(CASE WHEN t.judgment_count < %s THEN 1 ELSE 0 END) "
-            "FROM annotation_task t JOIN annotation_response ra ON ra.id = t.response_a_id "
+            "SELECT ra.model, rb.model, j.choice, count(*) "
+            "FROM annotation_judgment j JOIN annotation_task t ON t.id = j.task_id "
+            "JOIN annotation_response ra ON ra.id = t.response_a_id "
             "JOIN annotation_response rb ON rb.id = t.response_b_id "
-            "LEFT JOIN annotation_judgment j ON j.task_id = t.id "
-            "WHERE t.project_id = %s AND t.is_gold = %s AND ra.model <> rb.model "
-            "GROUP BY ra.model, rb.model",
+            "WHERE j.project_id = %s AND t.is_gold = %s AND j.choice IN (%s, %s, %s) "
+            "GROUP BY ra.model, rb.model, j.choice "
+            "UNION ALL SELECT t.model_pair, NULL, NULL, 0 FROM annotation_task t "
+            "WHERE t.project_id = %s AND t.is_gold = %s AND t.model_pair <> '' "
+            "AND t.judgment_count < %s GROUP BY t.model_pair",
             [
+                project.pk,
+                False,
                 Judgment.Choice.A,
                 Judgment.Choice.B,
                 Judgment.Choice.TIE,
-                project.annotations_per_task,
                 project.pk,
                 False,
+                project.annotations_per_task,
             ],
         )
         rows = cursor.fetchall()
-    models = sorted({row[0] for row in rows} | {row[1] for row in rows})
+    votes = [row for row in rows if row[1] is not None and row[0] != row[1]]
+    open_keys = [row[0].split(MODEL_PAIR_SEPARATOR, 1) for row in rows if row[1] is None]
+    open_keys = [pair for pair in open_keys if len(pair) == 2 and pair[0] != pair[1]]
+    models = sorted({name for row in votes for name in row[:2]} | {n for p in open_keys for n in p})
     index = {name: i for i, name in enumerate(models)}
     m = len(models)
     wins = np.zeros((m, m))
     ties = np.zeros((m, m))
     open_pairs = np.zeros((m, m), bool)
-    for model_a, model_b, a_won, b_won, tied, is_open in rows:
+    for model_a, model_b, choice, count in votes:
         i, j = index[model_a], index[model_b]
-        wins[i, j] += int(a_won)
-        wins[j, i] += int(b_won)
-        ties[i, j] += int(tied)
-        ties[j, i] += int(tied)
-        if is_open:
-            open_pairs[i, j] = open_pairs[j, i] = True
+        if choice == Judgment.Choice.A:
+            wins[i, j] += count
+        elif choice == Judgment.Choice.B:
+            wins[j, i] += count
+        else:
+            ties[i, j] += count
+            ties[j, i] += count
+    for first, second in open_keys:
+        i, j = index[first], index[second]
+        open_pairs[i, j] = open_pairs[j, i] = True
     theta = fit_bradley_terry(wins, ties) if m else np.zeros(0)
     return {
         "models": models,

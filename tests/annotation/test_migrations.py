@@ -6,6 +6,8 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
+from annotation.models import model_pair_key
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BEFORE = [("annotation", "0008_tasklabel_task_unchecked")]
@@ -73,5 +75,30 @@ def test_existing_responses_get_their_style_features():
             "bold": 1,
             "code_blocks": 0,
         }
+    finally:
+        _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes("annotation"))
+
+
+def test_existing_pairs_get_their_sorted_model_pair():
+    old = _migrate([("annotation", "0025_project_sampling")])
+    try:
+        Project = old.get_model("annotation", "Project")
+        Item = old.get_model("annotation", "Item")
+        Response = old.get_model("annotation", "Response")
+        Task = old.get_model("annotation", "Task")
+        project = Project.objects.create(slug="old-pairs", name="Old pairs")
+        item = Item.objects.create(project=project, external_id="q0", prompt="Q?")
+        alpha, zed, single = (
+            Response.objects.create(item=item, external_id=f"r{n}", model=name)
+            for n, name in enumerate(["alpha", "Zed", "solo"])
+        )
+        pair = Task.objects.create(project=project, item=item, response_a=zed, response_b=alpha)
+        one = Task.objects.create(project=project, item=item, response_a=single)
+        new = _migrate([("annotation", "0026_task_model_pair")])
+        Task = new.get_model("annotation", "Task")
+        # Code point order (a collation would put "alpha" first), as model_pair_key sorts.
+        assert Task.objects.get(pk=pair.pk).model_pair == model_pair_key("alpha", "Zed")
+        assert model_pair_key("alpha", "Zed") == "Zed\x1falpha"
+        assert Task.objects.get(pk=one.pk).model_pair == ""
     finally:
         _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes("annotation"))

@@ -8,6 +8,7 @@ from django.core.cache import cache
 
 from annotation.models import Assignment, Project, Task
 from annotation.services.assignment import assignment_lease
+from annotation.services.importing import items_import
 from annotation.services.judging import judgment_submit
 from annotation.services.judgment_import import judgments_import
 from annotation.services.sampling import sampling_forget
@@ -94,3 +95,24 @@ def test_active_next_task_costs_the_same_queries_as_uniform(django_assert_num_qu
     sampling_forget(project_id=active.pk)
     with django_assert_num_queries(len(counted.captured_queries) + 1):
         assignment_lease(project=active, annotator=fourth)
+
+
+def test_a_task_knows_its_model_pair_and_a_reimport_keeps_it_true():
+    from annotation.models import model_pair_key
+    from tests.factories import item_rows
+
+    project = ProjectFactory()
+    import_items(project, 1, responses=3)
+    assert set(project.tasks.values_list("model_pair", flat=True)) == {
+        model_pair_key("model-0", "model-1"),
+        model_pair_key("model-0", "model-2"),
+        model_pair_key("model-1", "model-2"),
+    }
+    rows = item_rows(1, responses=3)
+    rows[0]["responses"][0]["model"] = "renamed"
+    items_import(project=project, rows=list(enumerate(rows, start=1)))
+    assert set(project.tasks.values_list("model_pair", flat=True)) == {
+        model_pair_key("model-1", "renamed"),
+        model_pair_key("model-2", "renamed"),
+        model_pair_key("model-1", "model-2"),
+    }

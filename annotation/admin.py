@@ -144,7 +144,13 @@ class CriterionInline(ScopedChoicesMixin, admin.TabularInline):
 
 
 #: Settings whose emptied box (or absence from a form older than the setting) means the default.
-DEFAULT_WHEN_EMPTY = ("arming_ms", "review_min_share", "min_group_votes")
+DEFAULT_WHEN_EMPTY = (
+    "arming_ms",
+    "review_min_share",
+    "min_group_votes",
+    "sampling",
+    "explore_share",
+)
 
 
 class ProjectAdminForm(forms.ModelForm):

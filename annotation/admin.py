@@ -39,7 +39,7 @@ from annotation.models import (
     Response,
     Task,
 )
-from annotation.presets import PRESET_CHOICES
+from annotation.presets import PRESET_CHOICES, SURVEY_PRESET_CHOICES
 from annotation.selectors.crowd import crowd_sessions_with_counts
 from annotation.selectors.explorer import item_judgment_counts
 from annotation.selectors.progress import progress_context
@@ -58,6 +58,7 @@ from annotation.services.projects import (
 )
 from annotation.services.quality import annotator_block
 from annotation.services.researchers import annotators_seen_by, member_candidates
+from annotation.services.surveys import survey_clean, survey_version_bump
 
 
 def _is_superuser(request: HttpRequest) -> bool:
@@ -161,10 +162,29 @@ class ProjectAdminForm(forms.ModelForm):
         "(anything you set yourself wins).",
     )
 
+    survey_preset = forms.ChoiceField(
+        choices=[("", "— none —"), *SURVEY_PRESET_CHOICES],
+        required=False,
+        help_text="Fills the survey with a preset's questions when the survey box is empty.",
+    )
+
     class Meta:
         model = Project
         fields = [*PROJECT_FIELDS, "owner", "researchers", "members"]
         widgets = {"instructions": InstructionsPreviewWidget()}
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if "survey" in self.errors:
+            return cleaned
+        survey, preset = cleaned.get("survey"), cleaned.get("survey_preset") or None
+        try:
+            cleaned["survey"] = survey_clean(
+                survey=None if preset and not survey else survey or [], survey_preset=preset
+            )
+        except ValidationFailed as exc:
+            self.add_error("survey", "; ".join(f"{e['field']}: {e['error']}" for e in exc.errors))
+        return cleaned
 
     def clean_media_hosts(self) -> list:
         return self.cleaned_data.get("media_hosts") or []  # an emptied box: no extra hosts
@@ -222,6 +242,7 @@ class ProjectAdmin(ManagedProjectMixin, admin.ModelAdmin):
         "statistics",
         "rubric_version",
         "consent_version",
+        "survey_version",
         "created_at",
         "updated_at",
     ]
@@ -284,6 +305,9 @@ class ProjectAdmin(ManagedProjectMixin, admin.ModelAdmin):
                     "arming_ms",
                     "consent_text",
                     "consent_version",
+                    "survey",
+                    "survey_preset",
+                    "survey_version",
                     "ui_language",
                     "content_language",
                 ]
@@ -374,6 +398,13 @@ class ProjectAdmin(ManagedProjectMixin, admin.ModelAdmin):
                 request,
                 f"The consent text changed after annotators agreed to it: this is consent "
                 f"version {obj.consent_version}; everyone is asked to agree again.",
+            )
+
+        if change and survey_version_bump(project=obj, previous=form.initial.get("survey", [])):
+            messages.info(
+                request,
+                f"The survey changed after annotators answered it: this is survey version "
+                f"{obj.survey_version}; everyone is asked again.",
             )
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:

@@ -18,6 +18,7 @@ from django.db.models import F, Q
 
 from annotation.licenses import OTHER, spdx_license_id
 from annotation.spans import SpansInvalid, span_labels_check
+from annotation.surveys import validate_survey
 
 
 class CurrentTransactionId(models.Func):
@@ -215,6 +216,16 @@ class Project(models.Model):
     )
     consent_version = models.PositiveIntegerField(
         default=1, help_text="Bumped when the consent text changes after someone consented."
+    )
+    survey = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_survey],
+        help_text='Survey questions (README "Surveys"): a list of {key, text, type, options, '
+        "required, sensitive, when}; pre questions follow consent, post ones end the work.",
+    )
+    survey_version = models.PositiveIntegerField(
+        default=1, help_text="Bumped when the survey questions change after someone answered."
     )
     ui_language = models.CharField(
         max_length=10,
@@ -851,6 +862,34 @@ class Consent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.annotator} agreed to v{self.version} of {self.project}"
+
+
+class SurveyAnswers(models.Model):
+    """An annotator's answers to a project's survey at one survey version (key to value);
+    the pre-survey's are theirs to change until their first vote in the project."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="survey_answers")
+    annotator = models.ForeignKey(
+        Annotator, on_delete=models.CASCADE, related_name="survey_answers"
+    )
+    version = models.PositiveIntegerField()
+    answers = models.JSONField(default=dict)
+    submitted = models.JSONField(
+        default=list, help_text='The surveys submitted at this version: "pre", "post".'
+    )
+    answered_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["project", "annotator", "-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "annotator", "version"], name="survey_answers_once_per_version"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.annotator}'s survey answers (v{self.version}) in {self.project}"
 
 
 class AnnotatorStats(models.Model):

@@ -192,3 +192,115 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 PRESET_CHOICES = [(key, preset["label"]) for key, preset in PRESETS.items()]
+
+#: PRISM-style demographics (Kirk et al. 2024): asked after consent, before the first task.
+#: Gender, country, first language and education say who someone is: marked sensitive, they
+#: leave the exports only when the researcher asks for them.
+PRISM_DEMOGRAPHICS = [
+    {
+        "key": "age_band",
+        "text": "How old are you?",
+        "type": "single",
+        "options": ["18-24", "25-34", "35-44", "45-54", "55-64", "65+", "Prefer not to say"],
+        "required": True,
+        "sensitive": False,
+        "when": "pre",
+    },
+    {
+        "key": "gender",
+        "text": "What is your gender?",
+        "type": "single",
+        "options": ["Woman", "Man", "Non-binary", "Prefer to self-describe", "Prefer not to say"],
+        "required": True,
+        "sensitive": True,
+        "when": "pre",
+    },
+    {
+        "key": "country",
+        "text": "In which country do you live?",
+        "type": "text",
+        "options": [],
+        "required": True,
+        "sensitive": True,
+        "when": "pre",
+    },
+    {
+        "key": "first_language",
+        "text": "What is your first language?",
+        "type": "text",
+        "options": [],
+        "required": True,
+        "sensitive": True,
+        "when": "pre",
+    },
+    {
+        "key": "education",
+        "text": "What is the highest level of education you have completed?",
+        "type": "single",
+        "options": [
+            "Some secondary school or less",
+            "Secondary school",
+            "Vocational or technical training",
+            "Undergraduate degree",
+            "Graduate degree",
+            "Prefer not to say",
+        ],
+        "required": True,
+        "sensitive": True,
+        "when": "pre",
+    },
+    {
+        "key": "ai_use",
+        "text": "How often do you use AI chat assistants?",
+        "type": "single",
+        "options": ["Never", "Less than monthly", "Monthly", "Weekly", "Daily"],
+        "required": True,
+        "sensitive": False,
+        "when": "pre",
+    },
+]
+
+#: A short feedback survey at the end of the work.
+FEEDBACK_SURVEY = [
+    {
+        "key": "instructions_clear",
+        "text": "How clear were the instructions?",
+        "type": "scale",
+        "options": ["Very unclear", "Unclear", "Neutral", "Clear", "Very clear"],
+        "required": False,
+        "sensitive": False,
+        "when": "post",
+    },
+    {
+        "key": "task_difficulty",
+        "text": "How hard was it to choose?",
+        "type": "scale",
+        "options": ["Very easy", "Easy", "Neutral", "Hard", "Very hard"],
+        "required": False,
+        "sensitive": False,
+        "when": "post",
+    },
+    {
+        "key": "comments",
+        "text": "Anything you would like to tell the researchers?",
+        "type": "text",
+        "options": [],
+        "required": False,
+        "sensitive": False,
+        "when": "post",
+    },
+]
+
+SURVEY_PRESETS: dict[str, dict[str, Any]] = {
+    "prism-demographics": {
+        "label": "PRISM-style demographics (pre-survey)",
+        "survey": PRISM_DEMOGRAPHICS,
+    },
+    "feedback": {"label": "Short feedback (post-survey)", "survey": FEEDBACK_SURVEY},
+    "prism-demographics-and-feedback": {
+        "label": "PRISM-style demographics and short feedback",
+        "survey": [*PRISM_DEMOGRAPHICS, *FEEDBACK_SURVEY],
+    },
+}
+
+SURVEY_PRESET_CHOICES = [(key, preset["label"]) for key, preset in SURVEY_PRESETS.items()]

@@ -24,7 +24,7 @@ from annotation.models import (
     WebhookDelivery,
 )
 from annotation.numbers import ascii_float, ascii_int
-from annotation.presets import PRESET_CHOICES
+from annotation.presets import PRESET_CHOICES, SURVEY_PRESET_CHOICES
 from annotation.services.projects import CRITERION_FIELDS, PROJECT_FIELDS, SCALE_FIELDS
 
 
@@ -113,6 +113,18 @@ class ProjectSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         help_text="On create: start from a preset protocol and criteria; given fields win.",
     )
 
+    # Checked by the service, which names each question's problem (not the model validator).
+    survey = serializers.JSONField(
+        required=False,
+        help_text="Survey questions: {key, text, type, options, required, sensitive, when}.",
+    )
+    survey_preset = serializers.ChoiceField(
+        choices=SURVEY_PRESET_CHOICES,
+        write_only=True,
+        required=False,
+        help_text="Fill `survey` with a preset's questions (when `survey` is not given).",
+    )
+
     class Meta:
         model = Project
         fields = [
@@ -120,6 +132,8 @@ class ProjectSerializer(StrictFieldsMixin, serializers.ModelSerializer):
             "rubric_version",
             "rubric_versions",
             "consent_version",
+            "survey_version",
+            "survey_preset",
             "criteria",
             "preset",
             "owner",
@@ -131,6 +145,7 @@ class ProjectSerializer(StrictFieldsMixin, serializers.ModelSerializer):
             "rubric_version",
             "rubric_versions",
             "consent_version",
+            "survey_version",
             "created_at",
             "updated_at",
         ]

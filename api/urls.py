@@ -11,6 +11,7 @@ from api.views import (
     projects,
     reports,
     snapshots,
+    surveys,
     webhooks,
 )
 
@@ -29,6 +30,9 @@ urlpatterns = [
         "projects/<slug:slug>/crowd-sessions/",
         crowd.CrowdSessionListView.as_view(),
         name="crowd-session-list",
+    ),
+    path(
+        "projects/<slug:slug>/survey/", surveys.SurveyAnswersView.as_view(), name="survey-answers"
     ),
     path("projects/<slug:slug>/tasks/next/", annotating.NextTaskView.as_view(), name="task-next"),
     path(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -71,8 +71,15 @@ def consent_version_bump(*, project: Project, previous_text: str) -> bool:
     new version began."""
     if previous_text == project.consent_text:
         return False
-    if not Consent.objects.filter(project=project, version=project.consent_version).exists():
+    return project_version_bump(project=project, field="consent_version", given=Consent)
+
+
+def project_version_bump(*, project: Project, field: str, given: type[models.Model]) -> bool:
+    """Bump the project's version counter `field` if some `given` row (an agreement, a set
+    of answers) was made at its current value; else the text is still a draft."""
+    current = getattr(project, field)
+    if not given.objects.filter(project=project, version=current).exists():
         return False
-    project.consent_version += 1
-    Project.objects.filter(pk=project.pk).update(consent_version=project.consent_version)
+    setattr(project, field, current + 1)
+    Project.objects.filter(pk=project.pk).update(**{field: current + 1})
     return True

@@ -13,6 +13,7 @@ from annotation.models import Criterion, Project, RubricVersion
 from annotation.numbers import ascii_int
 from annotation.presets import PRESETS
 from annotation.services.consent import consent_version_bump
+from annotation.services.surveys import survey_clean, survey_version_bump
 
 PROJECT_FIELDS = (
     "slug",
@@ -38,6 +39,7 @@ PROJECT_FIELDS = (
     "media_hosts",
     "arming_ms",
     "consent_text",
+    "survey",
     "ui_language",
     "content_language",
     "license",
@@ -239,6 +241,7 @@ def project_create(
     needs at least one criterion."""
     if preset:
         fields, criteria = preset_apply(preset=preset, fields=fields, criteria=criteria)
+    _survey_fill(fields)
     unknown = set(fields) - set(PROJECT_FIELDS)
     if unknown:
         raise ValidationFailed(errors=[{"field": k, "error": "unknown field"} for k in unknown])
@@ -269,6 +272,7 @@ def project_update(
         raise ValidationFailed(
             errors=[{"field": "preset", "error": "only applies when creating a project"}]
         )
+    _survey_fill(fields)
     unknown = set(fields) - set(PROJECT_FIELDS)
     if unknown:
         raise ValidationFailed(errors=[{"field": k, "error": "unknown field"} for k in unknown])
@@ -277,6 +281,7 @@ def project_update(
             errors=[{"field": "kind", "error": "cannot change once items are imported"}]
         )
     previous_consent_text = project.consent_text
+    previous_survey = project.survey
     for name, value in fields.items():
         setattr(project, name, value)
     try:
@@ -285,6 +290,7 @@ def project_update(
         raise _validation_failed(exc) from exc
     project.save()
     consent_version_bump(project=project, previous_text=previous_consent_text)
+    survey_version_bump(project=project, previous=previous_survey)
     if criteria is not None:
         if project.kind == Project.Kind.RUBRIC and not criteria:
             raise ValidationFailed(
@@ -295,6 +301,13 @@ def project_update(
         criteria_add(project=project, criteria=criteria)
         rubric_version_bump(project=project, previous=previous)
     return project
+
+
+def _survey_fill(fields: dict[str, Any]) -> None:
+    """Check `survey` (or take `survey_preset`'s questions) in place, defaults filled in."""
+    survey_preset = fields.pop("survey_preset", None)
+    if "survey" in fields or survey_preset is not None:
+        fields["survey"] = survey_clean(survey=fields.get("survey"), survey_preset=survey_preset)
 
 
 def rubric_snapshot(*, project: Project) -> list[dict[str, Any]]:

@@ -303,6 +303,7 @@ def test_a_project_read_is_not_a_body_a_patch_takes(researcher_client, pairwise)
         "owner",
         "rubric_version",
         "rubric_versions",
+        "survey_version",
         "updated_at",
     ]
 

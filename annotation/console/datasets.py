@@ -80,6 +80,9 @@ FILTER_FIELDS: dict[str, FilterField] = {
         "Leave out flagged and blocked annotators", "select", (("", "default (yes)"), *_YES_NO)
     ),
     "include_gold": FilterField("Include gold tasks", "select", (("", "default (no)"), *_YES_NO)),
+    "include_rewrites": FilterField(
+        "Add annotators' rewrites as pairs", "select", (("", "default (no)"), *_YES_NO)
+    ),
     "annotator_kind": FilterField(
         "Annotators",
         "select",

@@ -19,7 +19,7 @@ from django.db.models import (
 
 from annotation.errors import ValidationFailed
 from annotation.exports.fields import MESSAGES, fields_of
-from annotation.exports.query import SPAN_FORMATS, ExportQuery, _error
+from annotation.exports.query import SPAN_FORMATS, ExportQuery, _error, has_rewrites
 from annotation.models import (
     Criterion,
     Item,
@@ -121,6 +121,11 @@ def export_plan(*, project: Project, query: ExportQuery) -> ExportPlan:
         raise ValidationFailed(
             f"Project {project.slug!r} has no spans criterion: nothing is marked in it.",
             errors=[_error("format", f"{query.format} needs a project with a spans criterion")],
+        )
+    if query.format == "rewrites" and not has_rewrites(project=project):
+        raise ValidationFailed(
+            f"Project {project.slug!r} takes no rewrites (its rewrite setting is off).",
+            errors=[_error("format", "rewrites needs a project whose rewrite is not off")],
         )
     # A spans criterion's answers are marks, exported by the span formats, not scores.
     criteria = tuple(c for c in project.criteria.all() if not c.is_spans)

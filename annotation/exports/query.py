@@ -78,14 +78,23 @@ _CRITERION_TYPE_OF_FORMAT = {
 
 
 def export_formats_of(*, project: Project) -> tuple[str, ...]:
-    """The formats this project can be exported as, in EXPORT_FORMATS order."""
+    """The formats this project can be exported as, in EXPORT_FORMATS order (`rewrites`
+    where there are or may be rewrites)."""
     types = set(project.criteria.values_list("type", flat=True))
     return tuple(
         f
         for f in EXPORT_FORMATS
         if project.kind in _KINDS_OF_FORMAT.get(f, (project.kind,))
         and _CRITERION_TYPE_OF_FORMAT.get(f, "") in types | {""}
+        and (f != "rewrites" or has_rewrites(project=project))
     )
+
+
+def has_rewrites(*, project: Project) -> bool:
+    """Whether a `rewrites` export applies: the project takes rewrites, or took some once."""
+    if project.rewrite != Project.Rewrite.OFF:
+        return True
+    return project.judgments.exclude(rewrite="").exists()
 
 
 #: `annotator_kind`: a kind, or `all`. Aggregated formats count people unless asked (model

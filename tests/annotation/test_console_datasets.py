@@ -113,10 +113,12 @@ def test_every_export_of_the_page_downloads_with_the_session_and_loads_with_data
 
     expected = {f"{f}.{t}" for f in export_formats_of(project=project) for t in LOADERS}
     assert set(found) == expected
-    # Neither project has a spans or a verdict criterion: their formats are not offered.
+    # Neither project has a spans or a verdict criterion, nor takes rewrites: their formats
+    # are not offered.
     assert {name.split(".")[0] for name in found} == set(EXPORT_FORMATS) - {
         *SPAN_FORMATS,
         "kto",
+        "rewrites",
     } - ({"rubric"} if kind == "pairwise" else {"dpo", "labels"})
     for name, href in sorted(found.items()):
         response = console.get(href)

@@ -265,3 +265,12 @@ def test_rewrite_exports_load_with_hugging_face_datasets(researcher_client, rewr
             assert dataset.num_rows == len(_pull(researcher_client, rewritten, **params))
             if name == "dpo" and filetype != "csv":
                 assert dataset["chosen_model"].count("human_rewrite") == 2
+
+
+def test_the_rewrites_format_needs_a_project_that_takes_rewrites(researcher_client):
+    _project(researcher_client, "plain")
+
+    response = researcher_client.get("/api/v1/projects/plain/export/", {"format": "rewrites"})
+
+    assert response.status_code == 400
+    assert [e["field"] for e in response.json()["errors"]] == ["format"]

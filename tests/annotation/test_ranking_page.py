@@ -161,3 +161,25 @@ def test_each_placed_row_shows_the_start_of_its_response_as_read(annotator_user,
     snippets = re.findall(r'data-snippet="([^"]*)"', text)
     assert "The capital is Lyon &amp; not Paris." in snippets
     assert "x" * 89 + "…" in snippets
+
+
+def test_a_rewrite_of_the_response_ranked_first_from_the_page(ranking, annotating):
+    ranking.rewrite = Project.Rewrite.OPTIONAL
+    ranking.save()
+    page = annotating.get("/annotate/ranks/task/")
+    html = page.content.decode()
+    assert all(f"Your rewrite of response {label}" in html for label in "ABCD")
+    assignment = _assignment(page)
+    shown = dict(zip("ABCD", assignment.shown_order, strict=True))
+    places = {"A": "2", "B": "1", "C": "3", "D": "4"}
+
+    response = annotating.post(
+        f"/annotate/ranks/assignments/{assignment.pk}/judgment/",
+        {f"rank-{label}": place for label, place in places.items()}
+        | {"rewrite-B": "The best answer, improved."},
+    )
+
+    assert response.status_code == 200
+    judgment = Judgment.objects.get()
+    assert judgment.rewrite == "The best answer, improved."
+    assert judgment.rewrite_of_id == shown["B"]

@@ -320,6 +320,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # A project's rationale and rewrite settings share one choice set: one enum names both.
+    "ENUM_NAME_OVERRIDES": {"OffOptionalRequiredEnum": "annotation.models.Project.Rationale"},
     # The schema documents how to sign in; the anonymous throttle signs nobody in.
     "AUTHENTICATION_WHITELIST": [
         "api.authentication.AnnotatorTokenAuthentication",

@@ -30,7 +30,7 @@ from annotation.selectors.quality import (
     quality_columns,
     quality_sort,
 )
-from annotation.selectors.reports import ReportState
+from annotation.selectors.reports import ReportState, report_state
 from annotation.services.leaderboard_options import LeaderboardOptions, leaderboard_with_options
 from annotation.services.reports import (
     CONSISTENCY_LISTED,
@@ -69,6 +69,11 @@ def urlpatterns(project_admin: Any) -> list[Any]:
             name=PAGE.url_name,
         ),
         path(
+            "<int:project_id>/statistics/styled/",
+            project_admin.admin_site.admin_view(styled_view(project_admin)),
+            name="annotation_project_styled_leaderboard",
+        ),
+        path(
             "<int:project_id>/statistics/refresh/",
             project_admin.admin_site.admin_view(refresh_view(project_admin)),
             name="annotation_project_statistics_refresh",
@@ -83,6 +88,18 @@ def statistics_view(project_admin: Any) -> Callable[..., HttpResponse]:
     def view(request: HttpRequest, project_id: int) -> HttpResponse:
         project = console_project(project_admin, request, project_id)
         return _render(request, project_admin, project, report_current(project=project))
+
+    return view
+
+
+def styled_view(project_admin: Any) -> Callable[..., HttpResponse]:
+    """The style-controlled leaderboard, fetched by htmx once the block is shown: its first fit
+    after a report can take seconds on a large project, and the rest of the block need not
+    wait for it."""
+
+    def view(request: HttpRequest, project_id: int) -> HttpResponse:
+        project = console_project(project_admin, request, project_id)
+        return HttpResponse(styled_leaderboard_html(project, report_state(project=project)))
 
     return view
 
@@ -206,9 +223,6 @@ def _render(
         "can_refresh": project_admin.has_change_permission(request, project),
         "agreement": agreement_html(state),
         "leaderboard": leaderboard_html(state) if project.is_pairwise or project.is_ranking else "",
-        "styled_leaderboard": styled_leaderboard_html(project, state)
-        if project.is_pairwise
-        else "",
         "history": history_html(project),
         "details": (
             (state.report.report or {}).get("consistency_details") if state.report else None
@@ -324,6 +338,8 @@ def leaderboard_html(state: ReportState) -> SafeString:
 def styled_leaderboard_html(project: Project, state: ReportState) -> SafeString:
     """The style-controlled leaderboard of the same votes (fitted once per report) and its
     style coefficients, shown beside the plain one."""
+    if not project.is_pairwise:
+        return mark_safe("")
     if state.report is None or not (state.report.leaderboard or {}).get("results"):
         return mark_safe("—")
     board = leaderboard_with_options(

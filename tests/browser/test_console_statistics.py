@@ -44,6 +44,7 @@ def test_researcher_opens_a_voted_project_and_sees_agreement_and_leaderboard(
     assert "krippendorff alpha" in block.lower() and "over 24 judgments" in block
     assert page.locator("svg[aria-label='Leaderboard with 95% intervals']").count() == 1
     styled = "svg[aria-label='Style-controlled leaderboard with 95% intervals']"
+    page.wait_for_selector(styled)
     assert page.locator(styled).count() == 1
     assert not [url for url in asked if "/api/" in url]
     screenshot(page, "console-statistics")

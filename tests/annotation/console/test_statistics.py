@@ -7,7 +7,6 @@ from __future__ import annotations
 import time
 
 import pytest
-from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -165,7 +164,6 @@ def test_the_block_queries_do_not_grow_with_items_judgments_or_annotators(projec
     block, _ = _urls(project)
     report_compute(project=project, n_boot=20)
     client.get(block, headers=HTMX)  # the session: warm
-    cache.clear()  # the style-controlled board is fitted in both requests
     with CaptureQueriesContext(connection) as small:
         assert client.get(block, headers=HTMX).status_code == 200
     vote_on(project, 30, 7, prefix="g")
@@ -220,12 +218,22 @@ def test_a_ranking_projects_block_shows_kendalls_w_position_bias_and_plackett_lu
     assert "Leaderboard (Plackett-Luce" in html and "model-0" in html
 
 
-def test_the_block_shows_the_style_controlled_leaderboard_beside_the_plain_one(project, client):
+def test_the_block_fetches_the_style_controlled_leaderboard_beside_the_plain_one(project, client):
     block, _ = _urls(project)
     html = client.get(block, headers=HTMX).content.decode()
+    styled_url = f"/admin/annotation/project/{project.pk}/statistics/styled/"
 
     plain, styled = html.split('class="statistics-leaderboard statistics-styled"')
     assert "Leaderboard (Bradley-Terry" in plain and "model-0" in plain
     assert "Style-controlled" in plain  # its heading, in the same row of boards
-    assert "Style-controlled leaderboard with 95% intervals" in styled and "model-0" in styled
-    assert "Style coefficients" in styled and "<td>tokens</td>" in styled
+    assert f'hx-get="{styled_url}" hx-trigger="load"' in styled
+    chart = client.get(styled_url, headers=HTMX).content.decode()
+    assert "Style-controlled leaderboard with 95% intervals" in chart and "model-0" in chart
+    assert "Style coefficients" in chart and "<td>tokens</td>" in chart
+
+
+def test_another_researcher_cannot_fetch_the_style_controlled_leaderboard(project):
+    other = Client()
+    other.force_login(researcher_create(username="other"))
+    response = other.get(f"/admin/annotation/project/{project.pk}/statistics/styled/")
+    assert response.status_code == 404

@@ -159,3 +159,34 @@ def answers_cleaned(questions: list[dict[str, Any]], answers: dict[str, Any]) ->
         for q in questions
         if answers.get(q["key"]) not in (None, "", [])
     }
+
+
+def answers_from_form(questions: list[dict[str, Any]], form: Any) -> dict[str, Any]:
+    """A survey page's fields (a QueryDict: one per question key, several for `multiple`)
+    as answers; what cannot be read as its type is kept as typed so the check names it."""
+    answers: dict[str, Any] = {}
+    for question in questions:
+        key, kind = question["key"], question["type"]
+        if kind == "multiple":
+            answers[key] = form.getlist(key)
+            continue
+        raw = (form.get(key) or "").strip()
+        if not raw:
+            answers[key] = None
+        elif kind in ("number", "scale"):
+            answers[key] = _number(raw, whole=kind == "scale")
+        else:
+            answers[key] = raw
+    return answers
+
+
+def _number(raw: str, *, whole: bool) -> int | float | str:
+    if raw.isascii() and re.fullmatch(r"-?\d+", raw):
+        return int(raw)
+    if whole:
+        return raw
+    try:
+        value = float(raw) if raw.isascii() else raw
+    except ValueError:
+        return raw
+    return value if isinstance(value, float) and math.isfinite(value) else raw

@@ -14,6 +14,7 @@ urlpatterns = [
     path("<slug:slug>/", framed(views.project_start), name="project-start"),
     path("<slug:slug>/consent/", framed(views.project_consent), name="project-consent"),
     path("<slug:slug>/instructions/", framed(views.project_instructions), name="instructions"),
+    path("<slug:slug>/survey/<str:when>/", framed(views.project_survey), name="survey"),
     path("<slug:slug>/task/", framed(views.task_page), name="task"),
     path("<slug:slug>/finish/", framed(views.project_finish), name="finish"),
     path("<slug:slug>/preview/", views.task_preview, name="preview"),

@@ -86,6 +86,14 @@ from annotation.services.crowd import (
     quiz_failed,
 )
 from annotation.services.judging import card_check_armed, card_token, judgment_submit
+from annotation.services.surveys import (
+    SurveyLocked,
+    survey_answers_current,
+    survey_answers_record,
+    survey_due,
+    survey_questions,
+)
+from annotation.surveys import WHENS, answers_from_form
 from config.client_ip import client_address
 
 #: The crowd session (visit) of each project the crowd identity entered, by slug.
@@ -281,7 +289,59 @@ def task_page(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_object_or_404(Project, slug=slug)
     if not _has_consented(request, project):
         return redirect("annotation:project-start", slug=slug)
+    if survey_due(project=project, annotator=request.annotator, when="pre"):  # type: ignore[attr-defined]
+        return _to_survey(request, project, "pre")
     return _render_next(request, project, request.annotator)  # type: ignore[attr-defined]
+
+
+def _to_survey(
+    request: HttpRequest, project: Project, when: str, *, early: bool = False
+) -> HttpResponse:
+    url = reverse("annotation:survey", kwargs={"slug": project.slug, "when": when})
+    url += "?early=1" if early else ""
+    return HttpResponseClientRedirect(url) if request.htmx else HttpResponseRedirect(url)
+
+
+@annotator_required
+def project_survey(request: HttpRequest, slug: str, when: str) -> HttpResponse:
+    """The pre-survey (after consent, before the first task) or the post-survey (at the end):
+    one question per fieldset, answered with the keyboard like a task card. A post-survey
+    reached by finishing early ends the visit the same way once sent."""
+    project = get_object_or_404(Project, slug=slug)
+    annotator = request.annotator  # type: ignore[attr-defined]
+    if not _has_consented(request, project):
+        return redirect("annotation:project-start", slug=slug)
+    questions = survey_questions(project=project, when=when) if when in WHENS else []
+    if not questions:
+        return redirect("annotation:task", slug=slug)
+    early = request.POST.get("early") == "1" or request.GET.get("early") == "1"
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        values = answers_from_form(questions, request.POST)
+        try:
+            survey_answers_record(project=project, annotator=annotator, answers=values, when=when)
+        except SurveyLocked as exc:
+            messages.info(request, exc.detail)
+            return redirect("annotation:task", slug=slug)
+        except ValidationFailed as exc:
+            errors = {e["field"].removeprefix("answers."): e["error"] for e in exc.errors}
+        else:
+            if when == "post" and early:
+                return _finish(request, project, annotator, nothing_left=False)
+            return redirect("annotation:task", slug=slug)
+    else:
+        record = survey_answers_current(project=project, annotator=annotator)
+        values = record.answers if record else {}
+    context = {
+        "project": project,
+        "when": when,
+        "early": early,
+        "questions": [
+            {**q, "value": values.get(q["key"]), "error": errors.get(q["key"])} for q in questions
+        ],
+        "errors": errors,
+    }
+    return render(request, "annotation/survey.html", context, status=400 if errors else 200)
 
 
 def _render_next(
@@ -322,6 +382,8 @@ def _finish(
 ) -> HttpResponse:
     """The end: the completion code (or back to the crowd platform) for work done, the
     screen-out page for a worker who answered too little."""
+    if nothing_left and survey_due(project=project, annotator=annotator, when="post"):
+        return _to_survey(request, project, "post")
     visit = _crowd_visit(request, project, annotator) if annotator.is_crowd else None
     end = crowd_end(project=project, annotator=annotator, nothing_left=nothing_left, session=visit)
     if annotator.is_crowd and end.url:
@@ -762,6 +824,8 @@ def project_finish(request: HttpRequest, slug: str) -> HttpResponse:
             % {"count": least},
         )
         return _render_next(request, project, annotator)
+    if survey_due(project=project, annotator=annotator, when="post"):
+        return _to_survey(request, project, "post", early=True)
     return _finish(request, project, annotator, nothing_left=False)
 
 

@@ -83,17 +83,21 @@ def survey_answers_record(
     now: datetime | None = None,
 ) -> SurveyAnswers:
     """Store the annotator's answers (merged over their earlier ones at this survey version;
-        an empty value clears an optional answer). `when` is the survey a page submitted (its
+    an empty value clears an optional answer). `when` is the survey a page submitted (its
     required questions must then be answered); without it, the surveys whose questions are
-    answered. Every problem is a 400 and nothing is stored;
-        a change to a pre-survey answer after the first vote is a 409."""
+    answered. Every problem is a 400 and nothing is stored; a change to a pre-survey answer
+    after the first vote is a 409."""
     project_check_open_for(project=project, annotator=annotator)
     questions = survey_questions(project=project)
     if not questions:
         raise ValidationFailed(errors=[{"field": "answers", "error": "this project has no survey"}])
-    errors = answer_errors(questions, answers, required_for=set())
-    if errors:
-        raise ValidationFailed("The answers are not valid.", errors=errors)
+    if not isinstance(answers, dict):
+        raise ValidationFailed(
+            errors=[{"field": "answers", "error": "must be an object of question key to answer"}]
+        )
+    phases = {q.get("when", "pre") for q in questions if q["key"] in answers}
+    if when is not None:
+        phases.add(when)
     now = now or timezone.now()
     with transaction.atomic():
         record = (
@@ -102,13 +106,10 @@ def survey_answers_record(
             .first()
         )
         before = record.answers if record else {}
-        merged = answers_cleaned(questions, {**before, **answers})
-        phases = {q.get("when", "pre") for q in questions if q["key"] in answers}
-        if when is not None:
-            phases.add(when)
-        errors = answer_errors(questions, merged, required_for=phases)
+        errors = answer_errors(questions, {**before, **answers}, required_for=phases)
         if errors:
             raise ValidationFailed("The answers are not valid.", errors=errors)
+        merged = answers_cleaned(questions, {**before, **answers})
         pre_keys = {q["key"] for q in questions if q.get("when", "pre") == "pre"}
         pre_changed = any(before.get(k) != merged.get(k) for k in pre_keys)
         if pre_changed and survey_locked(project=project, annotator=annotator):

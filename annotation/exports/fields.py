@@ -63,6 +63,7 @@ _TYPES: dict[str, tuple[pa.DataType | None, str]] = {
     "completion": (None, "string or message list"),
     "answers": (None, "struct or null"),
     "score": (None, "integer or float"),
+    "survey": (None, "by question type"),
     "edits": (EDITS, "list of {op, original_start, original_end, rewrite_start, rewrite_end}"),
 }
 
@@ -74,7 +75,7 @@ class ExportField:
     """One field of a format. `nullable`: may be null in any pull; `retractable`: null on a
     retraction row (so nullable in a `dpo` pull with `since`); `kind`: only in projects of
     this kind (None: every project); `per_criterion`: one column per criterion, `<key>`
-    standing for the criterion's key."""
+    standing for the criterion's key; `per_question`: one per survey question, likewise."""
 
     name: str
     type: str
@@ -83,6 +84,7 @@ class ExportField:
     retractable: bool = False
     kind: str | None = None
     per_criterion: bool = False
+    per_question: bool = False
 
     def arrow(self, *, conversational: bool = False) -> pa.DataType:
         """The field's Arrow type in a project with or without chat prompts (the types the
@@ -358,6 +360,22 @@ ANNOTATORS = (
     F("qualified", "bool", "The qualification quiz; null when not taken.", nullable=True),
     F("flags", "texts", "Why they are flagged."),
     F("blocked", "bool", "Whether they are blocked in the project."),
+    F(
+        "survey_version",
+        "int64",
+        "The survey version of their latest answers; null when they gave none.",
+        nullable=True,
+    ),
+    F(
+        "survey.<key>",
+        "survey",
+        "One column per question of the project's survey, in its order: their latest answer "
+        "(`single` and `text` a string, `multiple` a list of strings, `number` a float, "
+        "`scale` an integer); null when not answered. Sensitive questions only with "
+        "`include_sensitive=true`.",
+        nullable=True,
+        per_question=True,
+    ),
 )
 
 _SPAN_PLACE = (

@@ -41,6 +41,9 @@ class ExportPlan:
     conversational: bool
     columns: tuple[pa.Field, ...]
     rubric_versions: tuple[tuple[int, tuple[Criterion, ...]], ...] = ()
+    #: The survey questions an `annotators` plan has a column for (sensitive ones only
+    #: with `include_sensitive`).
+    survey_questions: tuple[dict[str, Any], ...] = ()
 
     @property
     def column_names(self) -> list[str]:
@@ -141,12 +144,41 @@ def export_plan(*, project: Project, query: ExportQuery) -> ExportPlan:
     conversational = False
     if query.format in ("dpo", "rubric", "kto", "rewrites", "items"):
         conversational = project_has_conversations(project=project)
+    questions: tuple[dict[str, Any], ...] = ()
+    if query.format == "annotators":
+        sensitive = query.filters.include_sensitive
+        questions = tuple(q for q in project.survey if sensitive or not q.get("sensitive"))
     if query.format == "rubric":
         columns = _rubric_columns(criteria, versions, conversational)
     else:
         retractable = query.filters.since is not None
         columns = _columns(project, query.format, criteria, conversational, retractable=retractable)
-    return ExportPlan(project, query, criteria, conversational, columns, versions)
+        columns = _with_survey_columns(columns, questions)
+    return ExportPlan(project, query, criteria, conversational, columns, versions, questions)
+
+
+#: A survey answer's column type, by question type (README "Surveys").
+SURVEY_TYPES: dict[str, pa.DataType] = {
+    "single": pa.string(),
+    "text": pa.string(),
+    "multiple": pa.list_(pa.string()),
+    "number": pa.float64(),
+    "scale": pa.int64(),
+}
+
+
+def _with_survey_columns(
+    columns: tuple[pa.Field, ...], questions: tuple[dict[str, Any], ...]
+) -> tuple[pa.Field, ...]:
+    """The declared per-question field (`survey.<key>`) as one column per question."""
+    names = [c.name for c in columns]
+    if "survey.<key>" not in names:
+        return columns
+    at = names.index("survey.<key>")
+    asked = tuple(
+        column(f"survey.{q['key']}", SURVEY_TYPES[q["type"]], nullable=True) for q in questions
+    )
+    return (*columns[:at], *asked, *columns[at + 1 :])
 
 
 def _ranking_checked(project: Project, query: ExportQuery) -> ExportQuery:
@@ -320,7 +352,9 @@ def _columns(
     row keeps only its keys, so the texts may be null."""
     columns = []
     for declared in fields_of(export_format, kind=project.kind):
-        if declared.type == "answers":
+        if declared.per_question:  # expanded by _with_survey_columns
+            columns.append(column(declared.name, pa.null(), nullable=True))
+        elif declared.type == "answers":
             verdicts = frozenset(c.key for c in criteria if c.is_verdict)
             answers = _answers_type(project, _answer_keys(project, criteria), verdicts)
             columns.append(column(declared.name, answers, nullable=pa.types.is_null(answers)))

@@ -45,7 +45,7 @@ _FILTERS_OF = {
     "rewrites": _JUDGMENT_FILTERS - {"min_judgments"},
     "labels": _JUDGMENT_FILTERS,
     "items": {"exclude_flagged", "include_gold", "since"},
-    "annotators": {"exclude_flagged", "include_gold", "annotator_kind"},
+    "annotators": {"exclude_flagged", "include_gold", "annotator_kind", "include_sensitive"},
     "spans": _JUDGMENT_FILTERS,
     "spans_merged": _JUDGMENT_FILTERS,
 }
@@ -123,6 +123,7 @@ class ExportFilters:
     label: str | None = None  # dpo: "majority", "dawid_skene" or "adjudicated"
     expand: str | None = None  # dpo of a ranking project: one of RANKING_EXPANSIONS
     include_rewrites: bool = False  # dpo: also each rewrite chosen over its original
+    include_sensitive: bool = False  # annotators: also the answers to sensitive questions
     up_to_id: int | None = None
 
 
@@ -141,6 +142,8 @@ class ExportQuery:
                 filters.pop(name)
         if not filters["include_rewrites"]:  # only a dpo pull asks for them
             filters.pop("include_rewrites")
+        if not filters["include_sensitive"]:  # only an annotators pull asks for them
+            filters.pop("include_sensitive")
         since = filters["since"]
         if isinstance(since, datetime):
             filters["since"] = since.isoformat()
@@ -284,6 +287,9 @@ def export_query_from_params(params: Mapping[str, Any], *, strict: bool = False)
         include_rewrites=_read_bool(
             "include_rewrites", params.get("include_rewrites"), False, errors
         ),
+        include_sensitive=_read_bool(
+            "include_sensitive", params.get("include_sensitive"), False, errors
+        ),
     )
     if export_format in _FILTERS_OF:
         understood = _FILTERS_OF[export_format]
@@ -296,6 +302,7 @@ def export_query_from_params(params: Mapping[str, Any], *, strict: bool = False)
             "label": label_given,
             "expand": filters.expand is not None,
             "include_rewrites": filters.include_rewrites,
+            "include_sensitive": filters.include_sensitive,
         }
         for name, is_given in given.items():
             if is_given and name not in understood:

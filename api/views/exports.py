@@ -78,6 +78,13 @@ class ExportView(StrictAPIView):
                 "it replaces (chosen_model human_rewrite).",
             ),
             OpenApiParameter(
+                "include_sensitive",
+                bool,
+                default=False,
+                description="annotators: also the answers to survey questions marked sensitive "
+                "(their survey.<key> columns are left out otherwise).",
+            ),
+            OpenApiParameter(
                 "expand",
                 str,
                 enum=list(RANKING_EXPANSIONS),

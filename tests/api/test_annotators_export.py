@@ -22,6 +22,7 @@ from annotation.services.judging import judgment_submit
 from annotation.services.judgment_import import judgments_import
 from annotation.services.projects import project_update
 from annotation.services.quality import annotator_block
+from annotation.services.surveys import survey_answers_record
 from tests.factories import ProjectFactory, import_items, make_annotator
 
 pytestmark = pytest.mark.django_db
@@ -44,7 +45,18 @@ COLUMNS = [
     "qualified",
     "flags",
     "blocked",
+    "survey_version",
 ]
+
+#: A question of each type, and answers to them all.
+SURVEY = [
+    {"key": "band", "text": "Age?", "type": "single", "options": ["young", "old"]},
+    {"key": "langs", "text": "Languages?", "type": "multiple", "options": ["en", "ar"]},
+    {"key": "years", "text": "Years online?", "type": "number"},
+    {"key": "clear", "text": "Clear?", "type": "scale", "options": ["no", "so-so", "yes"]},
+    {"key": "note", "text": "Anything else?", "type": "text", "when": "post"},
+]
+SURVEY_ANSWERS = {"band": "old", "langs": ["ar", "en"], "years": 12, "clear": 3, "note": "ok"}
 
 
 def rows_of(response, filetype: str = "jsonl") -> list[dict]:
@@ -275,6 +287,8 @@ def populated(pairwise) -> Project:
     Parquet (typed by the plan) can be compared column by column."""
     annotator = make_annotator()
     consent_record(project=pairwise, annotator=annotator, now=MOMENT)
+    project_update(project=pairwise, survey=SURVEY)
+    survey_answers_record(project=pairwise, annotator=annotator, answers=SURVEY_ANSWERS)
     vote(pairwise, annotator)
     AnnotatorStats.objects.filter(annotator=annotator).update(
         qualified=True, gold_judgments=1, gold_correct=1, flags=["too_fast"]
@@ -301,23 +315,30 @@ def test_every_filetype_loads_with_hugging_face_datasets(
         builder, data_files=str(path), split="train", cache_dir=str(tmp_path / "cache")
     )
 
-    assert dataset.column_names == COLUMNS
+    assert dataset.column_names == [*COLUMNS, *(f"survey.{q['key']}" for q in SURVEY)]
     assert dataset.num_rows == 1
     assert dataset[0]["n_judgments"] == 1
+    assert (dataset[0]["survey.band"], dataset[0]["survey.clear"]) == ("old", 3)
+    if filetype != "csv":  # a CSV cell holds a list as JSON text
+        assert dataset[0]["survey.langs"] == ["ar", "en"] and dataset[0]["survey.years"] == 12.0
 
 
-def test_parquet_and_jsonl_have_the_same_schema(researcher_client, populated, tmp_path):
+def loaded_as_jsonl_and_parquet(client, tmp_path, **params) -> dict:
+    """The `annotators` export in both typed filetypes, each loaded with `datasets`."""
     datasets = pytest.importorskip("datasets")
     loaded = {}
     for filetype, builder in (("jsonl", "json"), ("parquet", "parquet")):
-        response = researcher_client.get(
-            EXPORT, {"format": "annotators", "filetype": filetype, "exclude_flagged": "false"}
-        )
+        response = client.get(EXPORT, {"format": "annotators", "filetype": filetype, **params})
         path = tmp_path / f"annotators.{filetype}"
         path.write_bytes(b"".join(response.streaming_content))
         loaded[filetype] = datasets.load_dataset(
             builder, data_files=str(path), split="train", cache_dir=str(tmp_path / filetype)
         )
+    return loaded
+
+
+def test_parquet_and_jsonl_have_the_same_schema(researcher_client, populated, tmp_path):
+    loaded = loaded_as_jsonl_and_parquet(researcher_client, tmp_path, exclude_flagged="false")
 
     assert loaded["jsonl"].features == loaded["parquet"].features
     assert loaded["jsonl"][0] == loaded["parquet"][0]

@@ -55,7 +55,9 @@ def declared_columns(plan) -> list[tuple[str, ExportField]]:
     }
     expanded: list[tuple[str, ExportField]] = []
     for declared in fields:
-        if not declared.per_criterion:
+        if declared.per_question:
+            expanded += [(f"survey.{q['key']}", declared) for q in plan.survey_questions]
+        elif not declared.per_criterion:
             expanded.append((declared.name, declared))
         elif declared.name == "<key>":
             for criterion in plan.criteria:
@@ -97,7 +99,7 @@ def test_every_plan_has_exactly_the_declared_columns(exported, slug, export_form
         else:
             retractable = declared.retractable and "since" in params
             assert column.nullable == (declared.nullable or retractable), column.name
-        if declared.type not in ("answers", "score", "prompt", "completion"):
+        if declared.type not in ("answers", "score", "prompt", "completion", "survey"):
             assert column.type == declared.arrow(), column.name
 
 

@@ -409,6 +409,7 @@ NULLABLE = {
         "mean_seconds",
         "median_seconds",
         "qualified",
+        "survey_version",
     },
     "spans": set(),
     "spans_merged": set(),

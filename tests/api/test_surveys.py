@@ -4,6 +4,11 @@ theirs to change until their first vote."""
 
 from __future__ import annotations
 
+import io
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from annotation.models import Project, SurveyAnswers
@@ -12,6 +17,7 @@ from annotation.services.annotators import annotator_for_user
 from annotation.services.assignment import assignment_lease
 from annotation.services.judging import judgment_submit
 from annotation.services.projects import project_update
+from tests.api.test_annotators_export import loaded_as_jsonl_and_parquet
 
 pytestmark = pytest.mark.django_db
 
@@ -243,3 +249,83 @@ def test_the_prism_preset_takes_a_full_set_of_answers(pairwise, annotator_client
     response = annotator_client.post(SURVEY, {"answers": answers}, format="json")
 
     assert response.status_code == 200, response.content
+
+
+# ---------------------------------------------------------------- the annotators export
+
+EXPORT = "/api/v1/projects/pairs/export/"
+
+
+def annotator_rows(client, **params) -> list[dict]:
+    response = client.get(EXPORT, {"format": "annotators", **params})
+    assert response.status_code == 200, response.content
+    return [json.loads(line) for line in b"".join(response.streaming_content).splitlines()]
+
+
+def test_the_export_carries_answers_without_the_sensitive_ones(
+    researcher_client, surveyed, annotator_client
+):
+    answers = {"age_band": "35+", "languages": ["fr"], "years": 3, "clarity": 2}
+    annotator_client.post(SURVEY, {"answers": answers}, format="json")
+
+    (row,) = annotator_rows(researcher_client)
+
+    assert row["survey_version"] == 1
+    assert {k: v for k, v in row.items() if k.startswith("survey.")} == {
+        "survey.age_band": "35+",
+        "survey.languages": ["fr"],
+        "survey.clarity": 2,
+        "survey.comments": None,
+    }
+
+
+def test_sensitive_answers_only_when_asked(researcher_client, surveyed, annotator_client):
+    annotator_client.post(SURVEY, {"answers": {"age_band": "35+", "years": 3}}, format="json")
+
+    (row,) = annotator_rows(researcher_client, include_sensitive="true")
+
+    assert row["survey.years"] == 3.0
+    assert list(row)[-5:] == [f"survey.{q['key']}" for q in QUESTIONS]
+
+
+@pytest.mark.parametrize("params", [{"format": "judgments", "include_sensitive": "true"}])
+def test_include_sensitive_applies_to_the_annotators_export_only(
+    researcher_client, surveyed, params
+):
+    response = researcher_client.get(EXPORT, params)
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == [
+        {"field": "include_sensitive", "error": "does not apply to format judgments"}
+    ]
+
+
+def test_the_columns_are_the_current_questions_whatever_was_answered(
+    researcher_client, surveyed, annotator_client
+):
+    annotator_client.post(SURVEY, {"answers": {"age_band": "35+"}}, format="json")
+    changed = [{**QUESTIONS[0], "type": "scale", "options": ["a", "b"]}, *QUESTIONS[1:]]
+    project_update(project=surveyed, survey=changed)  # version 2; "35+" fits no scale
+
+    (row,) = annotator_rows(researcher_client)
+    response = researcher_client.get(EXPORT, {"format": "annotators", "filetype": "parquet"})
+    table = pq.read_table(io.BytesIO(b"".join(response.streaming_content)))
+
+    assert row["survey_version"] == 1 and row["survey.age_band"] is None
+    assert table.schema.field("survey.age_band").type == pa.int64()
+    assert table.schema.field("survey.languages").type == pa.list_(pa.string())
+    assert "survey.years" not in table.schema.names
+
+
+def test_the_export_with_answers_loads_with_datasets(
+    researcher_client, surveyed, annotator_client, tmp_path
+):
+    answers = {"age_band": "35+", "languages": ["ar"], "years": 3, "clarity": 2, "comments": "x"}
+    annotator_client.post(SURVEY, {"answers": answers}, format="json")
+
+    loaded = loaded_as_jsonl_and_parquet(researcher_client, tmp_path, include_sensitive="true")
+
+    survey_columns = [f"survey.{q['key']}" for q in QUESTIONS]
+    jsonl, parquet = (loaded[t].select_columns(survey_columns) for t in ("jsonl", "parquet"))
+    assert jsonl.features == parquet.features  # the other columns are null here
+    assert jsonl[0] == parquet[0] == {f"survey.{k}": v for k, v in answers.items()}

@@ -93,7 +93,9 @@ def export_rows(*, plan: ExportPlan) -> Iterator[dict[str, Any]]:
     if plan.query.format == "kto":
         return kto_rows(plan=plan)
     if plan.query.format == "annotators":
-        return annotator_export_rows(project=project, filters=filters)
+        return annotator_export_rows(
+            project=project, filters=filters, questions=plan.survey_questions
+        )
     if plan.query.format == "labels":
         return label_rows(project=project, filters=filters)
     if plan.query.format == "spans":

@@ -1,27 +1,30 @@
 """The `annotators` format: one statement, each annotator of the project with their consent,
-quality figures and the times of their passing judgments.
+quality figures, the times of their passing judgments and their latest survey answers.
 """
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
-import pyarrow as pa
 from django.db.models import Aggregate, FilteredRelation, JSONField, OuterRef, Q, QuerySet, Subquery
 
-from annotation.exports.fields import ANNOTATORS
 from annotation.exports.query import ExportFilters
 from annotation.exports.readers.judgments import passing_judgments
 from annotation.exports.readers.shared import EXPORT_CHUNK, iso_time
-from annotation.models import Annotator, Assignment, Consent, CrowdSession, Judgment, Project
+from annotation.models import (
+    Annotator,
+    Assignment,
+    Consent,
+    CrowdSession,
+    Judgment,
+    Project,
+    SurveyAnswers,
+)
 from annotation.selectors.quality import flagged_annotator_ids
-
-#: One row per annotator of the project (README "Exports", `annotators`): the pseudonymous id of the
-#: `judgments` export (never a crowd platform's worker id), their consent, and quality.
-ANNOTATOR_COLUMNS: tuple[pa.Field, ...] = tuple(f.field() for f in ANNOTATORS)
 
 
 class NumberArrayAgg(Aggregate):
@@ -37,12 +40,14 @@ class NumberArrayAgg(Aggregate):
 
 def annotators_of(*, project: Project) -> QuerySet[Annotator]:
     """Everyone who took part in the project: agreed to its consent, entered it from a crowd
-    platform, was given a task or has a judgment in it (imported ones too)."""
+    platform, answered its survey, was given a task or has a judgment in it (imported ones
+    too)."""
     taking_part = (
         Q(pk__in=Judgment.objects.filter(project=project).values("annotator_id"))
         | Q(pk__in=Consent.objects.filter(project=project).values("annotator_id"))
         | Q(pk__in=Assignment.objects.filter(project=project).values("annotator_id"))
         | Q(pk__in=CrowdSession.objects.filter(project=project).values("annotator_id"))
+        | Q(pk__in=SurveyAnswers.objects.filter(project=project).values("annotator_id"))
     )
     return Annotator.objects.filter(taking_part)
 
@@ -65,6 +70,8 @@ _ANNOTATOR_VALUES = (
     "quality__qualified",
     "quality__flags",
     "quality__is_blocked",
+    "survey_version",
+    "latest_answers",
 )
 
 
@@ -72,18 +79,43 @@ def _share(part: int | None, whole: int | None) -> float | None:
     return round(part / whole, 6) if part is not None and whole else None
 
 
-def annotator_export_rows(*, project: Project, filters: ExportFilters) -> Iterator[dict[str, Any]]:
+def _survey_cell(question: dict[str, Any], value: Any) -> Any:
+    """An answer as its column's type; an answer given to an earlier version of the question
+    that no longer fits it is null (one type per column, whatever the versions)."""
+    kind = question["type"]
+    if kind in ("single", "text"):
+        return value if isinstance(value, str) else None
+    if kind == "multiple":
+        fits = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        return value if fits else None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if kind == "scale":
+        return value if isinstance(value, int) else None
+    return float(value) if math.isfinite(value) else None
+
+
+def annotator_export_rows(
+    *,
+    project: Project,
+    filters: ExportFilters,
+    questions: tuple[dict[str, Any], ...] = (),
+) -> Iterator[dict[str, Any]]:
     """One row per annotator of the project (format `annotators`), oldest first, in one
     statement. `n_judgments` and the seconds count the judgments passing the filters (gold
     with `include_gold`, up to a snapshot's last judgment); consent and the quality figures
     (the project's running AnnotatorStats) are as they are now. `exclude_flagged` leaves
-    out flagged and blocked annotators, as the other formats leave out their judgments."""
+    out flagged and blocked annotators, as the other formats leave out their judgments.
+    `questions`: the survey questions whose latest answers are columns (`survey.<key>`)."""
     annotators = annotators_of(project=project)
     if filters.exclude_flagged:
         annotators = annotators.exclude(pk__in=flagged_annotator_ids(project=project))
     if filters.annotator_kind in Annotator.Kind.values:
         annotators = annotators.filter(kind=filters.annotator_kind)
     consents = Consent.objects.filter(project=project, annotator=OuterRef("pk")).order_by(
+        "-version"
+    )
+    surveys = SurveyAnswers.objects.filter(project=project, annotator=OuterRef("pk")).order_by(
         "-version"
     )
     judged = replace(filters, exclude_flagged=False, annotator_kind=None)
@@ -101,6 +133,8 @@ def annotator_export_rows(*, project: Project, filters: ExportFilters) -> Iterat
             consent_version=Subquery(consents.values("version")[:1]),
             consented_at=Subquery(consents.values("consented_at")[:1]),
             seconds=Subquery(seconds[:1], output_field=JSONField()),
+            survey_version=Subquery(surveys.values("version")[:1]),
+            latest_answers=Subquery(surveys.values("answers")[:1], output_field=JSONField()),
         )
         .order_by("pk")
         .values_list(*_ANNOTATOR_VALUES)
@@ -110,6 +144,7 @@ def annotator_export_rows(*, project: Project, filters: ExportFilters) -> Iterat
         seconds_each = values["seconds"] or []
         timed = [s for s in seconds_each if s is not None]
         consented_at = values["consented_at"]
+        answers = values["latest_answers"] or {}
         yield {
             "annotator": (
                 values["external_id"]
@@ -132,4 +167,6 @@ def annotator_export_rows(*, project: Project, filters: ExportFilters) -> Iterat
             "qualified": values["quality__qualified"],
             "flags": values["quality__flags"] or [],
             "blocked": bool(values["is_blocked"] or values["quality__is_blocked"]),
+            "survey_version": values["survey_version"],
+            **{f"survey.{q['key']}": _survey_cell(q, answers.get(q["key"])) for q in questions},
         }

@@ -83,6 +83,12 @@ FILTER_FIELDS: dict[str, FilterField] = {
     "include_rewrites": FilterField(
         "Add annotators' rewrites as pairs", "select", (("", "default (no)"), *_YES_NO)
     ),
+    "include_sensitive": FilterField(
+        "Include sensitive survey answers",
+        "select",
+        (("", "default (no)"), *_YES_NO),
+        help="annotators: the answers to questions marked sensitive",
+    ),
     "annotator_kind": FilterField(
         "Annotators",
         "select",

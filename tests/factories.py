@@ -101,6 +101,27 @@ def make_annotator(**kwargs: Any) -> Annotator:
     return annotator_for_user(user=AnnotatorUserFactory(**kwargs))
 
 
+def picked_judgments(project: Project, picks: dict[str, str]) -> None:
+    """Pairwise judgments through the judgment import, one letter per annotator and item
+    (`a`, `b` or `t` for a tie): `{"q0": "abt"}` gives annotators h0, h1, h2 on item q0
+    choosing r1, r2 and a tie, each with a rationale and a time."""
+    choices = {"a": "a", "b": "b", "t": "tie"}
+    rows = [
+        {
+            "annotator": f"h{k}",
+            "item": item,
+            "a": "r1",
+            "b": "r2",
+            "choice": choices[letter],
+            "rationale": f"Reason {k} on {item}.",
+            "seconds": 10.0 + k,
+        }
+        for item, letters in picks.items()
+        for k, letter in enumerate(letters)
+    ]
+    judgments_import(project=project, rows=list(enumerate(rows, 1)))
+
+
 def ranking_project(**kwargs: Any) -> Project:
     return ProjectFactory(kind=Project.Kind.RANKING, **kwargs)
 

@@ -8,9 +8,8 @@ import pytest
 from annotation.services.assignment import assignment_lease
 from annotation.services.importing import items_import
 from annotation.services.judging import judgment_submit
-from annotation.services.judgment_import import judgments_import
 from annotation.services.researchers import researcher_create
-from tests.factories import ProjectFactory, make_annotator
+from tests.factories import ProjectFactory, make_annotator, picked_judgments
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -38,20 +37,7 @@ def _study() -> tuple[object, str]:
     ]
     items_import(project=project, rows=list(enumerate(items, 1)))
     picks = {"q0": "aab", "q1": "abt", "q2": "bbb", "q3": "ab", "q4": "a", "q5": "tt"}
-    rows = [
-        {
-            "annotator": f"h{k}",
-            "item": item,
-            "a": "r1",
-            "b": "r2",
-            "choice": {"a": "a", "b": "b", "t": "tie"}[choice],
-            "rationale": f"Reason {k} on {item}.",
-            "seconds": 10.0 + k,
-        }
-        for item, picked in picks.items()
-        for k, choice in enumerate(picked)
-    ]
-    judgments_import(project=project, rows=list(enumerate(rows, 1)))
+    picked_judgments(project, picks)
     annotator = make_annotator()
     assignment = assignment_lease(project=project, annotator=annotator)
     judgment_submit(assignment=assignment, annotator=annotator, choice="right", seconds=7.0)

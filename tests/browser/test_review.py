@@ -9,10 +9,9 @@ import pytest
 
 from annotation.models import Adjudication, Task
 from annotation.services.importing import items_import
-from annotation.services.judgment_import import judgments_import
 from annotation.services.researchers import researcher_create
 from tests.browser.test_accessibility import _serious
-from tests.factories import ProjectFactory
+from tests.factories import ProjectFactory, picked_judgments
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -35,20 +34,7 @@ def _study() -> tuple[object, object]:
     ]
     items_import(project=project, rows=list(enumerate(items, 1)))
     choices = {"q0": "abt", "q1": "aaa", "q2": "abt", "q3": "bat"}  # q1 is clear
-    rows = [
-        {
-            "annotator": f"h{k}",
-            "item": item,
-            "a": "r1",
-            "b": "r2",
-            "choice": {"a": "a", "b": "b", "t": "tie"}[choice],
-            "rationale": f"Reason {k} on {item}.",
-            "seconds": 10.0 + k,
-        }
-        for item, picked in choices.items()
-        for k, choice in enumerate(picked)
-    ]
-    judgments_import(project=project, rows=list(enumerate(rows, 1)))
+    picked_judgments(project, choices)
     return lead, project
 
 

@@ -8,6 +8,9 @@ aggregate query, after ``REFIT_EVERY`` leases, when the project's report is reco
 when the cache entry lapses (``STATE_SECONDS``). Concurrent leases may overwrite each other's
 increment of the cached games: the state is a hint for ordering, never a limit. While Redis
 fails (the circuit breaker is open), active projects serve the ordinary queue.
+
+Arena projects (``sampling_models_pick``) draw from the same cached fit: the votes per model
+pair, whatever tasks are open, among the endpoints that can answer now.
 """
 
 from __future__ import annotations
@@ -97,16 +100,23 @@ def _fit(project: Project) -> dict[str, Any]:
     }
 
 
+def _state(project: Project) -> dict[str, Any]:
+    """The cached fit, refitted (one query) when missing or after ``REFIT_EVERY`` leases.
+    Call within ``redis_breaker.guard()``."""
+    state = cache.get(_key(project.pk))
+    if state is None or state["leases"] >= REFIT_EVERY:
+        state = _fit(project)
+        cache.set(_key(project.pk), state, STATE_SECONDS)
+    return state
+
+
 def sampling_pair_pick(*, project: Project) -> tuple[str, str] | None:
     """The two model names the next task of an active project should compare (uniformly
     drawn with probability ``explore_share``), or None when no pair has an open task.
     Costs one query only when the cached fit is refreshed; None while Redis fails."""
     try:
         with redis_breaker.guard():
-            state = cache.get(_key(project.pk))
-            if state is None or state["leases"] >= REFIT_EVERY:
-                state = _fit(project)
-                cache.set(_key(project.pk), state, STATE_SECONDS)
+            state = _state(project)
     except RedisSkipped:
         return None
     open_pairs = np.asarray(state["open"], bool)
@@ -116,6 +126,53 @@ def sampling_pair_pick(*, project: Project) -> tuple[str, str] | None:
     rng = np.random.default_rng(random.getrandbits(64))
     i, j = choose_pair(scores, project.explore_share, rng, open_pairs)
     return state["models"][i], state["models"][j]
+
+
+def sampling_models_pick(*, project: Project, names: list[str]) -> tuple[str, str]:
+    """Two distinct model names among ``names`` (the endpoints able to answer now) for an
+    arena battle, in random order.
+
+    Uniform over the pairs unless the project samples actively; then the pair whose vote is
+    expected to narrow the leaderboard most (a uniform pair with probability
+    ``explore_share``), scored on the cached fit's votes per pair with no refit per call. A
+    name without votes yet counts as an average model with no games. The pick counts as a
+    game of its pair in the cached state, so concurrent battles spread over pairs. While
+    Redis fails the draw is uniform. Fewer than two distinct names is a ValueError.
+    """
+    candidates = list(dict.fromkeys(names))
+    if len(candidates) < 2:
+        raise ValueError("sampling_models_pick needs at least two distinct model names")
+    if project.sampling == Project.Sampling.ACTIVE:
+        try:
+            with redis_breaker.guard():
+                state = _state(project)
+                first, second = _best_models(state, candidates, project.explore_share)
+                _record_state(project.pk, state, (first, second), None)
+            return (first, second) if random.random() < 0.5 else (second, first)
+        except RedisSkipped:
+            pass  # uniform below: the battle matters more than its pair
+    first, second = random.sample(candidates, 2)
+    return first, second
+
+
+def _best_models(
+    state: dict[str, Any], candidates: list[str], explore_share: float
+) -> tuple[str, str]:
+    """The pair among ``candidates`` that ``choose_pair`` takes on the state's games and
+    strengths (zero for a model the fit has not seen)."""
+    index = {name: i for i, name in enumerate(state["models"])}
+    known = np.array([index.get(name, -1) for name in candidates])
+    seen = known >= 0
+    m = len(candidates)
+    theta = np.zeros(m)
+    theta[seen] = np.asarray(state["theta"], dtype=np.float64)[known[seen]]
+    games = np.zeros((m, m))
+    if seen.any():
+        rows = known[seen]
+        games[np.ix_(seen, seen)] = np.asarray(state["games"], dtype=np.float64)[np.ix_(rows, rows)]
+    rng = np.random.default_rng(random.getrandbits(64))
+    i, j = choose_pair(pair_scores(games, theta), explore_share, rng)
+    return candidates[i], candidates[j]
 
 
 def sampling_record(
@@ -138,6 +195,21 @@ def _record(
     state = cache.get(_key(project_id))
     if state is None:
         return
+    _record_state(project_id, state, models, exhausted)
+
+
+def _record_state(
+    project_id: int,
+    state: dict[str, Any],
+    models: tuple[str, str] | None,
+    exhausted: tuple[str, str] | None,
+) -> None:
+    """Add the game (a model new to the fit joins it with no games and an average
+    strength), close the exhausted pair, count the lease and store the state."""
+    if models is not None and models[0] != models[1]:
+        for name in models:
+            if name not in state["models"]:
+                _add_model(state, name)
     index = {name: i for i, name in enumerate(state["models"])}
     if models is not None and set(models) <= index.keys() and models[0] != models[1]:
         i, j = index[models[0]], index[models[1]]
@@ -148,3 +220,14 @@ def _record(
         state["open"][i][j] = state["open"][j][i] = False
     state["leases"] += 1
     cache.set(_key(project_id), state, STATE_SECONDS)
+
+
+def _add_model(state: dict[str, Any], name: str) -> None:
+    """Grow the cached state by one model without games (strength 0: the fit's mean)."""
+    state["models"].append(name)
+    state["theta"].append(0.0)
+    for table in ("games", "open"):
+        empty = 0.0 if table == "games" else False
+        for row in state[table]:
+            row.append(empty)
+        state[table].append([empty] * len(state["models"]))

@@ -4,14 +4,20 @@ first, under the same exactly-k and lease rules, at the same query count as unif
 from __future__ import annotations
 
 import pytest
+import redis
 from django.core.cache import cache
 
+from annotation.breaker import redis_breaker
 from annotation.models import Assignment, Project, Task
 from annotation.services.assignment import assignment_lease
 from annotation.services.importing import items_import
 from annotation.services.judging import judgment_submit
 from annotation.services.judgment_import import judgments_import
-from annotation.services.sampling import sampling_forget
+from annotation.services.sampling import (
+    sampling_forget,
+    sampling_models_pick,
+    sampling_pair_pick,
+)
 from tests.factories import ProjectFactory, import_items, make_annotator
 
 pytestmark = pytest.mark.django_db
@@ -116,3 +122,92 @@ def test_a_task_knows_its_model_pair_and_a_reimport_keeps_it_true():
         model_pair_key("model-2", "renamed"),
         model_pair_key("model-1", "model-2"),
     }
+
+
+# Arena battles: two of the endpoints able to answer now, from the same cached fit.
+
+MODELS = ["model-0", "model-1", "model-2"]
+
+
+def test_models_pick_on_an_active_project_serves_the_pair_without_votes_first():
+    project = _project_with_votes_on_two_pairs(sampling="active", explore_share=0.0)
+    assert set(sampling_models_pick(project=project, names=MODELS)) == {"model-1", "model-2"}
+
+
+def test_models_pick_draws_only_among_the_names_given():
+    """model-1 vs model-2 would score best, but model-2's endpoint is down."""
+    project = _project_with_votes_on_two_pairs(sampling="active", explore_share=0.0)
+    picks = {sampling_models_pick(project=project, names=["model-0", "model-1"]) for _ in range(20)}
+    assert picks == {("model-0", "model-1"), ("model-1", "model-0")}
+
+
+def test_models_pick_tries_a_new_endpoint_first():
+    """A model with no votes yet has the least known rating: its battles come first."""
+    project = _project_with_votes_on_two_pairs(sampling="active", explore_share=0.0)
+    pick = sampling_models_pick(project=project, names=[*MODELS, "newcomer"])
+    assert "newcomer" in pick
+
+
+def test_models_pick_reads_votes_even_when_no_task_is_open():
+    """Every task is done: the lease path has nothing to order, the arena still scores pairs
+    (model-0 won all its games, so its battles teach little; the close pair comes first)."""
+    project = ProjectFactory(annotations_per_task=3, sampling="active", explore_share=0.0)
+    import_items(project, 2, responses=3)
+    rows = [
+        {"annotator": f"h{n}", "item": f"q{i}", "a": a, "b": b, "choice": choice}
+        for i in range(2)
+        for a, b, choices in (("r1", "r2", "aaa"), ("r1", "r3", "aaa"), ("r2", "r3", "abb"))
+        for n, choice in enumerate(choices)
+    ]
+    judgments_import(project=project, rows=list(enumerate(rows, start=1)))
+    Task.objects.filter(project=project).update(judgment_count=3)  # all done
+    assert sampling_pair_pick(project=project) is None
+    assert set(sampling_models_pick(project=project, names=MODELS)) == {"model-1", "model-2"}
+
+
+def test_models_pick_fits_once_then_moves_with_each_battle(django_assert_num_queries):
+    """One aggregate query for the fit, then none: each battle counts as a game of its pair,
+    so thirty battles in a row are not all the same pair."""
+    project = _project_with_votes_on_two_pairs(sampling="active", explore_share=0.0)
+    with django_assert_num_queries(1):
+        served = [frozenset(sampling_models_pick(project=project, names=MODELS))]
+    with django_assert_num_queries(0):
+        served += [
+            frozenset(sampling_models_pick(project=project, names=MODELS)) for _ in range(29)
+        ]
+    assert served[0] == {"model-1", "model-2"}
+    assert len(set(served)) == 3
+
+
+def test_models_pick_on_a_uniform_project_draws_every_pair_without_a_query(
+    django_assert_num_queries,
+):
+    project = _project_with_votes_on_two_pairs()
+    with django_assert_num_queries(0):
+        picks = [sampling_models_pick(project=project, names=MODELS) for _ in range(300)]
+    assert all(first != second and {first, second} <= set(MODELS) for first, second in picks)
+    pairs = [frozenset(pick) for pick in picks]
+    assert len(set(pairs)) == 3
+    assert min(pairs.count(pair) for pair in set(pairs)) > 60  # 100 expected each
+    assert {pick[0] for pick in picks} == set(MODELS)  # either side, not name order
+
+
+def test_models_pick_draws_uniformly_while_redis_fails(monkeypatch):
+    project = _project_with_votes_on_two_pairs(sampling="active", explore_share=0.0)
+
+    def refuse(*args, **kwargs):
+        raise redis.exceptions.ConnectionError("Redis is down")
+
+    monkeypatch.setattr(cache, "get", refuse)
+    try:
+        pairs = {frozenset(sampling_models_pick(project=project, names=MODELS)) for _ in range(60)}
+        assert redis_breaker.is_open
+    finally:
+        redis_breaker.reset()
+    assert len(pairs) == 3  # not only the active choice, model-1 vs model-2
+
+
+def test_models_pick_needs_two_distinct_names():
+    project = _project_with_votes_on_two_pairs(sampling="active")
+    with pytest.raises(ValueError, match="two distinct"):
+        sampling_models_pick(project=project, names=["model-0", "model-0"])

@@ -2,6 +2,8 @@
 // their letters in order (keys.js clicks the chip whose data-keys is the letter), by clicking
 // or by dragging them. Backspace takes back the last; with ties allowed, "=" ties the next
 // one placed with the last, and each placed row has a "tied with the one above" switch.
+// A placed response is a button too: focused, Alt+Up / Alt+Down move it one place up or down
+// (it leaves any tie) and Up / Down go to the one above or below; each move is announced.
 // The answer is kept in the form's place lists (rank-A, rank-B...: equal places are ties),
 // the same fields the page posts without scripts, so the server reads one form.
 (function () {
@@ -18,6 +20,7 @@
     var tieButton = ranker.querySelector("[data-rank-tie]");
     var submit = card.querySelector("[data-rank-submit]");
     var allowTie = ranker.hasAttribute("data-allow-tie");
+    var moveHelp = ranker.querySelector("#rank-move-help");
     var selects = {};
     var chips = {};
     var labels = [];
@@ -85,9 +88,13 @@
         number.className = "ranking-place";
         number.textContent = place + (index > 0 && tied[index] ? " =" : "");
         number.setAttribute("aria-hidden", "true");
-        var chip = document.createElement("span");
+        var chip = document.createElement("button");
+        chip.type = "button";
         chip.className = "rank-chip placed";
         chip.setAttribute("data-drag", label);
+        chip.setAttribute("data-rank-move", label);
+        chip.setAttribute("aria-label", text("row", { label: label, place: place }));
+        chip.setAttribute("aria-describedby", "rank-move-help");
         chip.textContent = label;
         var snippet = document.createElement("span");
         snippet.className = "ranking-snippet";
@@ -131,6 +138,7 @@
       }
       ranker.classList.toggle("complete", complete);
       ranker.querySelector(".ranking-tray-label").hidden = complete;
+      if (moveHelp) moveHelp.hidden = order.length < 2;
       if (announce !== false) status.textContent = describe(grouped, complete);
     }
 
@@ -209,6 +217,49 @@
         render();
         focusNext();
       }
+    });
+
+    // The number of the place a placed response has (ties share one).
+    function placeOf(label) {
+      var grouped = groups();
+      for (var i = 0; i < grouped.length; i++) {
+        if (grouped[i].indexOf(label) !== -1) return i + 1;
+      }
+      return 0;
+    }
+
+    // Moving a placed response with the keyboard: one row up or down, as a place of its own.
+    function move(label, step) {
+      var from = order.indexOf(label);
+      var to = from + step;
+      if (to < 0 || to >= order.length) {
+        render(false);
+        status.textContent = text(step < 0 ? "first" : "last", { label: label });
+      } else {
+        unplace(label);
+        place(label, to, false);
+        render(false);
+        status.textContent =
+          text("moved", { label: label, place: placeOf(label), count: groups().length }) +
+          " " + describe(groups(), order.length === labels.length);
+      }
+      var again = list.querySelector('[data-rank-move="' + label + '"]');
+      if (again) again.focus();
+    }
+
+    list.addEventListener("keydown", function (event) {
+      var chip = event.target.closest("[data-rank-move]");
+      if (!chip || event.ctrlKey || event.metaKey || event.shiftKey) return;
+      if (event.key !== "ArrowUp" && event.key !== "ArrowDown") return;
+      event.preventDefault();
+      var label = chip.getAttribute("data-rank-move");
+      var step = event.key === "ArrowUp" ? -1 : 1;
+      if (event.altKey) {
+        move(label, step);
+        return;
+      }
+      var next = order[order.indexOf(label) + step];
+      if (next) list.querySelector('[data-rank-move="' + next + '"]').focus();
     });
 
     // Dragging with a mouse, a pen or a finger: pointer events, so it works on phones too.

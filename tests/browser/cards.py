@@ -65,3 +65,29 @@ def serious_axe_violations(page) -> list[str]:
         for v in results.response["violations"]
         if v["impact"] in ("serious", "critical")
     ]
+
+
+def record_sources(page) -> list[str]:
+    """Collect the text of every page and htmx answer the server sends this page from now on
+    (what the annotator's browser receives, before any script runs): for blindness checks."""
+    sources: list[str] = []
+
+    def on_response(response) -> None:
+        if response.request.resource_type in ("document", "xhr", "fetch") and (
+            response.status < 300 or response.status >= 400
+        ):
+            sources.append(response.text())
+
+    page.on("response", on_response)
+    return sources
+
+
+def tab_to(page, selector: str, *, backwards: bool = False, presses: int = 60) -> None:
+    """Press Tab (Shift+Tab backwards) until the element focused matches `selector`: how a
+    keyboard user gets there."""
+    key = "Shift+Tab" if backwards else "Tab"
+    for _ in range(presses):
+        if page.evaluate("s => document.activeElement?.matches(s) ?? false", selector):
+            return
+        page.keyboard.press(key)
+    raise AssertionError(f"{presses} presses of {key} never reached {selector}")

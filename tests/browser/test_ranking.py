@@ -1,6 +1,7 @@
 """The ranking task page in a real browser (README "Ranking tasks"): an annotator ranks four
-responses by keyboard only and with the mouse, at 390 and 1440 px; ties with "="; the page is
-axe-clean and mirrored in Arabic. Screenshots go to artifacts/screenshots/ranking-*.png."""
+responses by keyboard only (letters, then Alt+arrows on a placed response to reorder) and with
+the mouse, at 390 and 1440 px; ties with "=" and the rows' tie switches; the page is axe-clean,
+mirrored in Arabic and names no model. Screenshots go to artifacts/screenshots/ranking-*.png."""
 
 from __future__ import annotations
 
@@ -8,7 +9,14 @@ import pytest
 
 from annotation.models import Judgment, Project
 from annotation.services.importing import items_import
-from tests.browser.cards import serious_axe_violations, sign_in, wait_armed, wait_for_next_card
+from tests.browser.cards import (
+    record_sources,
+    serious_axe_violations,
+    sign_in,
+    tab_to,
+    wait_armed,
+    wait_for_next_card,
+)
 from tests.factories import AnnotatorUserFactory, ProjectFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -97,6 +105,84 @@ def test_ranking_by_keyboard_only(live_server, page, screenshot, width):
     assert "secret-model" not in page.content()
 
 
+def _placed(page) -> list[str]:
+    return page.locator("[data-ranking-list] .rank-chip").all_inner_texts()
+
+
+def _focused_row(page) -> str | None:
+    return page.evaluate("document.activeElement.getAttribute('data-rank-move')")
+
+
+@pytest.mark.parametrize("width", [390, 1440])
+def test_reordering_placed_responses_with_alt_and_the_arrow_keys(
+    live_server, page, screenshot, width
+):
+    project = _project()
+    sources = record_sources(page)
+    card = _at_work(page, live_server, project, width)
+    for key in ("c", "a", "d", "b"):
+        page.keyboard.press(key)
+    tab_to(page, "[data-rank-move=C]")  # the first placed response, reached with Tab
+    assert page.is_visible("#rank-move-help")
+
+    page.keyboard.press("ArrowDown")  # focus goes to the next one, nothing moves
+    assert _focused_row(page) == "A"
+    assert _placed(page) == list("CADB")
+    page.keyboard.press("Alt+ArrowDown")
+    assert _placed(page) == list("CDAB")
+    assert _focused_row(page) == "A"  # focus stays on the response moved
+    assert _status(page).startswith("Moved A to place 3 of 4. Your ranking, best first: C, then D")
+    page.keyboard.press("Alt+ArrowUp")
+    page.keyboard.press("Alt+ArrowUp")
+    assert _placed(page) == list("ACDB")
+    page.keyboard.press("Alt+ArrowUp")
+    assert _status(page) == "A is already first."
+    for _ in range(3):
+        page.keyboard.press("ArrowDown")
+    page.keyboard.press("Alt+ArrowDown")
+    assert _status(page) == "B is already last."
+    page.keyboard.press("Alt+ArrowUp")
+    assert _placed(page) == list("ACBD")
+    assert page.get_attribute("[data-rank-move=B]", "aria-label") == "B, place 3"
+    assert page.locator("[data-ranking-list] .ranking-place").all_inner_texts() == list("1234")
+    screenshot(page, f"ranking-reorder-{width}")
+    assert serious_axe_violations(page) == []
+
+    tab_to(page, "[data-rank-submit]")
+    page.keyboard.press("Enter")
+    wait_for_next_card(page, card)
+    ranking, shown = _stored(card)
+    assert ranking == [[shown[label]] for label in "ACBD"]
+    assert sources and not any("secret-model" in source for source in sources)
+
+
+def test_a_tied_response_moved_by_keyboard_leaves_its_tie(live_server, page, screenshot):
+    project = _project(allow_tie=True)
+    card = _at_work(page, live_server, project, 1440)
+    for key in ("c", "a", "d", "b"):
+        page.keyboard.press(key)
+    tab_to(page, "[data-rank-row=D] [data-rank-row-tie]")
+    page.keyboard.press("Space")  # D tied with A above it
+    assert "C, then A tied with D, then B." in _status(page)
+
+    page.keyboard.press("Shift+Tab")  # back to D itself
+    assert _focused_row(page) == "D"
+    page.keyboard.press("Alt+ArrowUp")
+    assert _placed(page) == list("CDAB")
+    assert _status(page).startswith("Moved D to place 2 of 4.")
+    assert "C, then D, then A, then B." in _status(page)
+    tab_to(page, "[data-rank-row=B] [data-rank-row-tie]")
+    page.keyboard.press("Space")  # B tied with A
+    assert "C, then D, then A tied with B." in _status(page)
+    screenshot(page, "ranking-reorder-tie-1440")
+
+    tab_to(page, "[data-rank-submit]")
+    page.keyboard.press("Enter")
+    wait_for_next_card(page, card)
+    ranking, shown = _stored(card)
+    assert ranking == [[shown["C"]], [shown["D"]], sorted([shown["A"], shown["B"]])]
+
+
 def test_ties_by_keyboard_with_the_equals_key(live_server, page, screenshot):
     project = _project(allow_tie=True)
     card = _at_work(page, live_server, project, 1440)
@@ -129,6 +215,7 @@ def _drag(page, source: str, target: str, *, above: bool = False) -> None:
 @pytest.mark.parametrize("width", [390, 1440])
 def test_ranking_with_the_mouse(live_server, page, screenshot, width):
     project = _project(allow_tie=True)
+    sources = record_sources(page)
     card = _at_work(page, live_server, project, width)
 
     _drag(page, "[data-rank-chip=B]", "[data-ranking-list]")
@@ -140,11 +227,13 @@ def test_ranking_with_the_mouse(live_server, page, screenshot, width):
     page.click("[data-rank-row=B] [data-rank-row-tie]")  # B tied with C above it
     assert "A, then D, then C tied with B." in _status(page)
     screenshot(page, f"ranking-mouse-{width}")
+    assert serious_axe_violations(page) == []
 
     page.click("[data-rank-submit]")
     wait_for_next_card(page, card)
     ranking, shown = _stored(card)
     assert ranking == [[shown["A"]], [shown["D"]], sorted([shown["B"], shown["C"]])]
+    assert sources and not any("secret-model" in source for source in sources)
 
 
 def test_a_response_dragged_back_to_the_tray_is_no_longer_placed(live_server, page):

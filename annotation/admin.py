@@ -151,6 +151,7 @@ DEFAULT_WHEN_EMPTY = (
     "min_group_votes",
     "sampling",
     "explore_share",
+    "arena_prompts_per_hour",
 )
 
 
@@ -189,6 +190,9 @@ class ProjectAdminForm(forms.ModelForm):
     def clean_media_hosts(self) -> list:
         return self.cleaned_data.get("media_hosts") or []  # an emptied box: no extra hosts
 
+    def clean_prompt_blocklist(self) -> list:
+        return self.cleaned_data.get("prompt_blocklist") or []  # an emptied box: no terms
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for name in DEFAULT_WHEN_EMPTY:
@@ -214,6 +218,9 @@ class ProjectAdminForm(forms.ModelForm):
 
     def clean_sampling(self) -> str:
         return self._default_when_empty("sampling")
+
+    def clean_arena_prompts_per_hour(self) -> int:
+        return self._default_when_empty("arena_prompts_per_hour")
 
 
 class ItemImportForm(forms.Form):
@@ -313,6 +320,7 @@ class ProjectAdmin(ManagedProjectMixin, admin.ModelAdmin):
                 ]
             },
         ),
+        ("Arena safety", {"fields": ["arena_prompts_per_hour", "prompt_blocklist"]}),
         ("Datasets", {"fields": ["license", "license_name"]}),
         ("People", {"fields": ["owner", "researchers", "members"]}),
         ("Dates", {"fields": ["rubric_version", "created_at", "updated_at"]}),

@@ -40,7 +40,15 @@ def answers_json(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
 
 
 def domain_error_answer(request: HttpRequest, error: DomainError) -> HttpResponse:
-    """The answer to a domain error that a view left to the site."""
+    """The answer to a domain error that a view left to the site (with `Retry-After` when
+    the error says when to try again)."""
+    answer = _answer(request, error)
+    if error.retry_after is not None:
+        answer["Retry-After"] = str(error.retry_after)
+    return answer
+
+
+def _answer(request: HttpRequest, error: DomainError) -> HttpResponse:
     if _wants_json(request):
         return JsonResponse(error.as_json(), status=error.status)
     project = _annotator_page_project(request)

@@ -24,6 +24,8 @@ class DomainError(Exception):
 
     status: int = 400
     default_detail: str = _("The request was refused.")
+    #: Seconds after which the same request may succeed: a `Retry-After` header when set.
+    retry_after: int | None = None
 
     def __init__(self, detail: str | None = None, *, errors: list | None = None) -> None:
         self.detail = str(detail or self.default_detail)
@@ -120,3 +122,27 @@ class EndpointFailed(DomainError):
 
     status = 502
     default_detail = "The model endpoint did not answer."
+
+
+class ArenaPromptRefused(DomainError):
+    """An arena prompt not let through (services.arena_safety.arena_prompt_admit): `code`
+    says why for front ends (`empty`, `too_long`, `blocked`, `closed`, `annotator_limit`,
+    `address_limit`), `message` says it plainly to the annotator; nothing was stored or sent
+    to a model. A rate limit is a 429 with `retry_after` (seconds), the rest 400s."""
+
+    default_detail = _("This prompt was refused.")
+
+    def __init__(
+        self, code: str, message: str, *, status: int = 400, retry_after: int | None = None
+    ) -> None:
+        super().__init__(message, errors=[{"field": "prompt", "error": code}])
+        self.code = code
+        self.message = self.detail
+        self.status = status
+        self.retry_after = retry_after
+
+    def as_json(self) -> dict[str, object]:
+        body = {**super().as_json(), "code": self.code}
+        if self.retry_after is not None:
+            body["retry_after"] = self.retry_after
+        return body

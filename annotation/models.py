@@ -80,6 +80,25 @@ def _new_pseudonym() -> str:
     return "ann-" + secrets.token_hex(6)
 
 
+#: The most terms a project's prompt blocklist holds, and the longest term.
+BLOCKLIST_MAX_TERMS = 1000
+BLOCKLIST_MAX_TERM_LENGTH = 200
+
+
+def validate_prompt_blocklist(value: object) -> None:
+    """A list of distinct non-empty terms (words or phrases) of at most 200 characters."""
+    if not isinstance(value, list) or not all(
+        isinstance(term, str) and term.strip() and len(term) <= BLOCKLIST_MAX_TERM_LENGTH
+        for term in value
+    ):
+        raise ValidationError(
+            "Enter a list of terms (non-empty texts of at most "
+            f'{BLOCKLIST_MAX_TERM_LENGTH} characters), such as ["term", "a phrase"].'
+        )
+    if len(value) > BLOCKLIST_MAX_TERMS:
+        raise ValidationError(f"At most {BLOCKLIST_MAX_TERMS} terms.")
+
+
 class Project(models.Model):
     class Kind(models.TextChoices):
         PAIRWISE = "pairwise", "Pairwise comparison"
@@ -275,6 +294,19 @@ class Project(models.Model):
         default=0.2,
         validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
         help_text="With active sampling, the share of tasks whose pair is drawn uniformly.",
+    )
+    arena_prompts_per_hour = models.PositiveIntegerField(
+        default=60,
+        validators=[MaxValueValidator(100_000)],
+        help_text="Arena prompts one annotator, and one client address, may send per hour "
+        "(README, Arena safety); 0: the arena takes no prompts.",
+    )
+    prompt_blocklist = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_prompt_blocklist],
+        help_text="Terms an arena prompt may not contain (whole words, any case); a prompt "
+        "with one is refused and says so.",
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     rubric_version = models.PositiveIntegerField(
@@ -488,11 +520,24 @@ class Response(models.Model):
         help_text="Style features of the text, counted on import (stats.style.style_features): "
         "chars, tokens, headers, list_items, bold, code_blocks.",
     )
+    identity_leak = models.BooleanField(
+        default=False,
+        help_text="The text names its own model or vendor (arena, README Arena safety): votes "
+        "on its tasks are left out of leaderboards and exports unless asked for.",
+    )
 
     class Meta:
         ordering = ["item", "position", "id"]
         constraints = [
             models.UniqueConstraint(fields=["item", "external_id"], name="response_id_unique"),
+        ]
+        indexes = [
+            # The few flagged responses, found without reading a project's every response.
+            models.Index(
+                fields=["item"],
+                condition=Q(identity_leak=True),
+                name="response_identity_leak_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -1309,3 +1354,32 @@ class ModelEndpoint(models.Model):
     @property
     def api_key_set(self) -> bool:
         return bool(self.api_key_encrypted)
+
+
+class ArenaPromptAdmission(models.Model):
+    """An arena prompt let through (services.arena_safety.arena_prompt_admit): the rows of
+    the last hour are what `arena_prompts_per_hour` counts, per annotator and per client
+    address. The address is kept only as a keyed hash (services.crowd.client_key)."""
+
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="arena_prompt_admissions"
+    )
+    annotator = models.ForeignKey(
+        Annotator, on_delete=models.CASCADE, related_name="arena_prompt_admissions"
+    )
+    client_key = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(
+                fields=["project", "annotator", "created_at"], name="arena_admission_annotator_idx"
+            ),
+            models.Index(
+                fields=["project", "client_key", "created_at"], name="arena_admission_client_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"arena prompt of {self.annotator_id} at {self.created_at:%Y-%m-%d %H:%M}"

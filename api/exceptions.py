@@ -33,7 +33,10 @@ def _flatten(detail: Any, prefix: str = "") -> list[dict[str, str]]:
 
 def json_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DomainError):
-        return Response(exc.as_json(), status=exc.status)
+        answer = Response(exc.as_json(), status=exc.status)
+        if exc.retry_after is not None:
+            answer["Retry-After"] = str(exc.retry_after)
+        return answer
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

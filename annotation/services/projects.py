@@ -57,6 +57,8 @@ PROJECT_FIELDS = (
     "min_group_votes",
     "sampling",
     "explore_share",
+    "arena_prompts_per_hour",
+    "prompt_blocklist",
 )
 CRITERION_FIELDS = (
     "key",

@@ -334,3 +334,40 @@ def test_the_project_page_turns_on_active_sampling(client):
     assert response.status_code == 302, response.content.decode()[:2000]
     project.refresh_from_db()
     assert (project.sampling, project.explore_share) == ("active", 0.3)
+
+
+def test_the_project_page_sets_the_arena_safety_settings(client):
+    researcher = _researcher()
+    project = ProjectFactory(owner=researcher)
+    client.force_login(researcher)
+    form = project_form(
+        project, arena_prompts_per_hour="12", prompt_blocklist='["bomb", "credit card"]'
+    )
+    response = client.post(f"/admin/annotation/project/{project.pk}/change/", form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    project.refresh_from_db()
+    assert project.arena_prompts_per_hour == 12
+    assert project.prompt_blocklist == ["bomb", "credit card"]
+
+
+def test_the_project_page_refuses_a_blocklist_that_is_not_a_list_of_terms(client):
+    researcher = _researcher()
+    project = ProjectFactory(owner=researcher)
+    client.force_login(researcher)
+    form = project_form(project, prompt_blocklist='"bomb"')
+    response = client.post(f"/admin/annotation/project/{project.pk}/change/", form)
+    assert response.status_code == 200
+    assert "Enter a list of terms" in response.content.decode()
+    project.refresh_from_db()
+    assert project.prompt_blocklist == []
+
+
+def test_an_emptied_arena_safety_box_keeps_the_default(client):
+    researcher = _researcher()
+    project = ProjectFactory(owner=researcher, arena_prompts_per_hour=5)
+    client.force_login(researcher)
+    form = project_form(project, arena_prompts_per_hour="", prompt_blocklist="")
+    response = client.post(f"/admin/annotation/project/{project.pk}/change/", form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    project.refresh_from_db()
+    assert (project.arena_prompts_per_hour, project.prompt_blocklist) == (60, [])

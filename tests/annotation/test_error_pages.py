@@ -12,7 +12,7 @@ from django.test import Client, RequestFactory
 from django.urls import reverse
 
 from annotation.error_pages import DomainErrorMiddleware
-from annotation.errors import AlreadyAnswered, NotFound, ValidationFailed
+from annotation.errors import AlreadyAnswered, ArenaPromptRefused, NotFound, ValidationFailed
 from annotation.models import ApiToken, Project
 from annotation.services.researchers import researcher_create
 from annotation.services.tokens import api_token_issue
@@ -83,3 +83,25 @@ def test_under_api_a_domain_error_is_the_apis_json_with_its_status(error):
 def test_other_errors_pass_on():
     request = RequestFactory().get("/annotate/")
     assert DomainErrorMiddleware(lambda r: None).process_exception(request, KeyError("x")) is None
+
+
+def test_an_arena_prompt_over_the_limit_is_a_429_saying_when_to_try_again():
+    refused = ArenaPromptRefused("annotator_limit", "Try again later.", status=429, retry_after=90)
+    request = RequestFactory().get("/api/v1/projects/pairs/arena/")
+    answer = DomainErrorMiddleware(lambda r: None).process_exception(request, refused)
+    assert (answer.status_code, answer["Retry-After"]) == (429, "90")
+    assert json.loads(answer.content) == {
+        "detail": "Try again later.",
+        "errors": [{"field": "prompt", "error": "annotator_limit"}],
+        "code": "annotator_limit",
+        "retry_after": 90,
+    }
+
+
+def test_a_refused_arena_prompt_on_an_annotator_page_shows_its_plain_message(project):
+    refused = ArenaPromptRefused("blocked", "This prompt was refused: say it differently.")
+    request = RequestFactory().get(reverse("annotation:task", args=[project.slug]))
+    request.htmx = False
+    answer = DomainErrorMiddleware(lambda r: None).process_exception(request, refused)
+    assert answer.status_code == 400
+    assert "This prompt was refused: say it differently." in answer.content.decode()

@@ -344,3 +344,41 @@ def test_the_model_leaderboard_preset_samples_actively(researcher_client):
 
     assert created.status_code == 201, created.json()
     assert (created.json()["sampling"], created.json()["explore_share"]) == ("active", 0.2)
+
+
+def test_arena_safety_settings_default_and_change(researcher_client, pairwise):
+    shown = researcher_client.get("/api/v1/projects/pairs/").json()
+    assert (shown["arena_prompts_per_hour"], shown["prompt_blocklist"]) == (60, [])
+
+    response = researcher_client.patch(
+        "/api/v1/projects/pairs/",
+        {"arena_prompts_per_hour": 10, "prompt_blocklist": ["bomb", "credit card"]},
+        format="json",
+    )
+
+    assert response.status_code == 200, response.json()
+    pairwise.refresh_from_db()
+    assert pairwise.arena_prompts_per_hour == 10
+    assert pairwise.prompt_blocklist == ["bomb", "credit card"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"arena_prompts_per_hour": -1},
+        {"arena_prompts_per_hour": "many"},
+        {"arena_prompts_per_hour": 100_001},
+        {"prompt_blocklist": "bomb"},
+        {"prompt_blocklist": ["bomb", ""]},
+        {"prompt_blocklist": ["bomb", 3]},
+        {"prompt_blocklist": ["x" * 201]},
+        {"prompt_blocklist": [f"term{n}" for n in range(1001)]},
+    ],
+)
+def test_bad_arena_safety_settings_are_a_400_naming_the_field(researcher_client, pairwise, body):
+    response = researcher_client.patch("/api/v1/projects/pairs/", body, format="json")
+
+    assert response.status_code == 400
+    assert [e["field"] for e in response.json()["errors"]] == list(body)
+    pairwise.refresh_from_db()
+    assert (pairwise.arena_prompts_per_hour, pairwise.prompt_blocklist) == (60, [])

@@ -149,6 +149,7 @@ DEFAULT_WHEN_EMPTY = (
     "arming_ms",
     "review_min_share",
     "min_group_votes",
+    "min_group_annotators",
     "sampling",
     "explore_share",
     "arena_prompts_per_hour",
@@ -212,6 +213,9 @@ class ProjectAdminForm(forms.ModelForm):
 
     def clean_min_group_votes(self) -> int:
         return self._default_when_empty("min_group_votes")
+
+    def clean_min_group_annotators(self) -> int:
+        return self._default_when_empty("min_group_annotators")
 
     def clean_explore_share(self) -> float:
         return self._default_when_empty("explore_share")
@@ -285,6 +289,7 @@ class ProjectAdmin(ManagedProjectMixin, admin.ModelAdmin):
                     "flag_min_gold_accuracy",
                     "review_min_share",
                     "min_group_votes",
+                    "min_group_annotators",
                 ]
             },
         ),

@@ -283,6 +283,12 @@ class Project(models.Model):
         help_text="A category leaderboard (leaderboard ?by=metadata.<key>) leaves out the "
         "groups with fewer votes than this.",
     )
+    min_group_annotators = models.PositiveIntegerField(
+        default=5,
+        validators=[MinValueValidator(2)],
+        help_text="Figures by annotator profile (?by=profile.<key>) merge the groups with fewer "
+        "annotators than this into 'other' (left out if still fewer): no small group is shown.",
+    )
     sampling = models.CharField(
         max_length=10,
         choices=Sampling.choices,
@@ -351,6 +357,9 @@ class Project(models.Model):
             models.CheckConstraint(
                 condition=Q(explore_share__gte=0) & Q(explore_share__lte=1),
                 name="project_explore_share_0_1",
+            ),
+            models.CheckConstraint(
+                condition=Q(min_group_annotators__gte=2), name="project_min_group_annotators_2"
             ),
         ]
 

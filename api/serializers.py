@@ -361,6 +361,19 @@ class AgreementReportSerializer(serializers.Serializer):
         "(= percent_agreement), cohen_kappa {value, ci}, n.",
     )
     transitivity = serializers.DictField(required=False)
+    by = serializers.CharField(
+        required=False, help_text="With ?by=profile.<key> or ?by=metadata.<key>."
+    )
+    groups = serializers.DictField(
+        required=False,
+        help_text='With ?by: {value: {"criteria", "n_annotators", "n_judgments"}}, each '
+        "group's agreement over its own judgments.",
+    )
+    cross_group = serializers.DictField(
+        required=False,
+        help_text='With ?by=profile.<key>: {criterion: [{"groups": [g, h], "value", "ci", '
+        '"n_tasks"}]}, the share of tasks both judged whose majority labels agree.',
+    )
     consistency_details = serializers.DictField(
         required=False,
         help_text="Which items' majorities form cycles (cyclic_items: item_id, cycles, "
@@ -394,10 +407,19 @@ class LeaderboardSerializer(serializers.Serializer):
         help_text="With ?style_control=true: {feature: {value, ci}}, log-odds per standard "
         "deviation of the feature's ratio (a - b) / (a + b + 1).",
     )
-    by = serializers.CharField(required=False, help_text="With ?by=metadata.<key>.")
+    by = serializers.CharField(
+        required=False, help_text="With ?by=metadata.<key> or ?by=profile.<key>."
+    )
     groups = serializers.DictField(
         required=False,
-        help_text='With ?by: {value: {"results", "n", ...}}, one leaderboard per value.',
+        help_text='With ?by: {value: {"results", "n", ...}}, one leaderboard per value (by '
+        'profile also "n_annotators"; small groups merged into "other").',
+    )
+    differences = serializers.ListField(
+        child=serializers.DictField(),
+        required=False,
+        help_text='With ?by, without style control: [{"groups": [g, h], "models": [{"model", '
+        '"difference", "ci"}]}], g\'s rating minus h\'s with a 95% bootstrap interval.',
     )
 
 

@@ -1,5 +1,6 @@
-"""The leaderboard with style control (`?style_control=true`) and by category
-(`?by=metadata.<key>`), README "Style control and category leaderboards".
+"""The leaderboard with style control (`?style_control=true`), by category
+(`?by=metadata.<key>`, README "Style control and category leaderboards") and by annotator
+profile (`?by=profile.<key>`, README "Figures by group": groups of annotators, k-anonymous).
 
 Both are fitted when first asked for, from the votes the current report covers (its
 `last_judgment_id`), and kept in the cache for that report: the stored report stays as small
@@ -18,12 +19,20 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from django.core.cache import cache
-from django.db.models.fields.json import KeyTextTransform
 
 from annotation.errors import ValidationFailed
-from annotation.models import AgreementReport, Item, Project, Response, Task
+from annotation.models import AgreementReport, Project, Response, Task
 from annotation.selectors.judgment_table import judgment_table
 from annotation.selectors.quality import flagged_annotator_ids
+from annotation.services.groups import (
+    GroupBy,
+    cache_key,
+    group_by_parse,
+    include_sensitive_param,
+    item_group_codes,
+    profile_groups,
+    profile_state,
+)
 from annotation.services.reports import (
     board_as_api,
     leaderboard_current,
@@ -39,6 +48,7 @@ from annotation.stats import (
     style_features,
     style_leaderboard,
 )
+from annotation.stats.groups import rating_differences
 
 #: Bootstrap rounds of a style-controlled fit (Chatbot Arena uses 100): fewer than the plain
 #: leaderboard's 1000, as each round refits every vote; bench/README.md gives the times.
@@ -47,7 +57,6 @@ STYLE_N_BOOT = 200
 GROUP_N_BOOT = 1000
 #: How long a fitted leaderboard is kept in the cache (a new report makes a new key).
 CACHE_SECONDS = 24 * 3600
-BY_PREFIX = "metadata."
 TRUE_WORDS = ("true", "1", "yes", "on")
 FALSE_WORDS = ("false", "0", "no", "off", "")
 
@@ -55,28 +64,28 @@ FALSE_WORDS = ("false", "0", "no", "off", "")
 @dataclass(frozen=True)
 class LeaderboardOptions:
     style_control: bool = False
-    by: str | None = None  # the metadata key
+    by: GroupBy | None = None
 
     @property
     def plain(self) -> bool:
         return not self.style_control and self.by is None
 
 
-def leaderboard_options(params: Mapping[str, Any]) -> LeaderboardOptions:
-    """`style_control` and `by` as a GET gives them; a bad value is a 400 naming it."""
-    errors: list[dict[str, str]] = []
+def leaderboard_options(params: Mapping[str, Any], *, project: Project) -> LeaderboardOptions:
+    """`style_control`, `by` and `include_sensitive` as a GET gives them; a bad value (or a
+    sensitive question without include_sensitive) is a 400 naming it."""
     style = str(params.get("style_control", "false")).strip().lower()
     if style not in TRUE_WORDS + FALSE_WORDS:
-        errors.append({"field": "style_control", "error": "must be true or false"})
+        raise ValidationFailed(
+            "The query is not valid.",
+            errors=[{"field": "style_control", "error": "must be true or false"}],
+        )
+    include_sensitive = include_sensitive_param(params)
     by = params.get("by")
-    key = None
+    group_by = None
     if by is not None:
-        key = by[len(BY_PREFIX) :] if by.startswith(BY_PREFIX) else ""
-        if not key:
-            errors.append({"field": "by", "error": "must be metadata.<key>, e.g. metadata.topic"})
-    if errors:
-        raise ValidationFailed("The query is not valid.", errors=errors)
-    return LeaderboardOptions(style_control=style in TRUE_WORDS, by=key)
+        group_by = group_by_parse(project=project, by=by, include_sensitive=include_sensitive)
+    return LeaderboardOptions(style_control=style in TRUE_WORDS, by=group_by)
 
 
 @dataclass
@@ -88,6 +97,7 @@ class Votes:
     outcome: npt.NDArray[np.float64]
     task: npt.NDArray[np.int64]
     item: npt.NDArray[np.int64]
+    annotator: npt.NDArray[np.int64]
     models: list[str]
     #: The covariate features (STYLE_COVARIATES) of each vote's response a and b, (N, K).
     features_a: npt.NDArray[np.float64] | None = None
@@ -100,6 +110,7 @@ class Votes:
             self.outcome[mask],
             self.task[mask],
             self.item[mask],
+            self.annotator[mask],
             self.models,
             None if self.features_a is None else self.features_a[mask],
             None if self.features_b is None else self.features_b[mask],
@@ -124,6 +135,7 @@ def _votes(
         outcome=np.where(choice == 0, 1.0, np.where(choice == 1, 0.0, 0.5)),
         task=table.task[keep],
         item=table.item[keep],
+        annotator=table.annotator[keep],
         models=table.models,
     )
 
@@ -178,47 +190,67 @@ def _styled(votes: Votes) -> dict[str, Any]:
     }
 
 
-def _plain(votes: Votes) -> dict[str, Any]:
+def _plain_fit(votes: Votes, seed: int = 0) -> dict[str, Any]:
+    """The Bradley-Terry fit with its bootstrap rounds kept (to compare groups' ratings)."""
     tables = aggregate_votes(votes.model_a, votes.model_b, votes.outcome, len(votes.models))
-    return board_as_api(leaderboard_from_counts(*tables, n_boot=GROUP_N_BOOT), votes.models)
+    return leaderboard_from_counts(*tables, n_boot=GROUP_N_BOOT, seed=seed, keep_boot=True)
 
 
-def _item_groups(project: Project, key: str) -> dict[int, str]:
-    """Each item's value of metadata key (as text: JSON numbers and booleans as written),
-    items without it left out."""
-    values = (
-        Item.objects.filter(project=project)
-        .annotate(value=KeyTextTransform(key, "metadata"))
-        .filter(value__isnull=False)
-        .values_list("pk", "value")
-    )
-    return dict(values.iterator(chunk_size=5000))
+def _group_seed(name: str) -> int:
+    """A bootstrap seed of its own for each group, the same in every request: two groups'
+    rounds must be independent draws for their differences' intervals to hold."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "big")
+
+
+def _vote_groups(
+    votes: Votes, project: Project, group_by: GroupBy
+) -> tuple[dict[str, npt.NDArray[np.bool_]], dict[str, dict[str, Any]], dict[str, Any]]:
+    """The votes of each group shown, each group's counts, and what the answer says about the
+    grouping: by profile the groups of at least min_group_annotators annotators (the rest
+    merged into `other`), by metadata those of at least min_group_votes votes."""
+    if group_by.source == "profile":
+        masks, n_annotators = profile_groups(
+            project=project, group_by=group_by, row_annotator=votes.annotator
+        )
+        counts = {
+            name: {"n": int(mask.sum()), "n_annotators": n_annotators[name]}
+            for name, mask in masks.items()
+        }
+        return masks, counts, {"min_group_annotators": project.min_group_annotators}
+    code, names = item_group_codes(votes.item, project, group_by.key)
+    per_group = np.bincount(code[code >= 0], minlength=len(names))
+    least = max(project.min_group_votes, 1)
+    shown = np.flatnonzero(per_group >= least)
+    masks = {names[g]: code == g for g in shown}
+    counts = {names[g]: {"n": int(per_group[g])} for g in shown}
+    left_out = int(np.count_nonzero((per_group > 0) & (per_group < least)))
+    return masks, counts, {"min_group_votes": project.min_group_votes, "groups_left_out": left_out}
 
 
 def _grouped(votes: Votes, project: Project, options: LeaderboardOptions) -> dict[str, Any]:
+    """One leaderboard per group and, for plain fits, each two groups' rating differences."""
     assert options.by is not None
-    groups_of_items = _item_groups(project, options.by)
-    items = np.array(list(groups_of_items), dtype=np.int64)
-    labels = list(groups_of_items.values())
-    names, label_code = np.unique(np.array(labels, dtype=object), return_inverse=True)
-    order = np.argsort(items)
-    at = np.searchsorted(items[order], votes.item)
-    found = at < len(items)
-    found[found] = items[order][at[found]] == votes.item[found]
-    vote_group = np.full(len(votes.item), -1)
-    vote_group[found] = label_code[order][at[found]]
-    counts = np.bincount(vote_group[found], minlength=len(names))
-    fit = _styled if options.style_control else _plain
-    groups = {}
-    for code in np.flatnonzero(counts >= max(project.min_group_votes, 1)):
-        board = fit(votes.subset(vote_group == code))
-        groups[str(names[code])] = {**board, "n": int(counts[code])}
-    return {
-        "by": BY_PREFIX + options.by,
-        "min_group_votes": project.min_group_votes,
-        "groups": dict(sorted(groups.items())),
-        "groups_left_out": int(np.count_nonzero((counts > 0) & (counts < project.min_group_votes))),
-    }
+    masks, counts, about = _vote_groups(votes, project, options.by)
+    groups: dict[str, Any] = {}
+    fits: dict[str, dict[str, Any]] = {}
+    for name, mask in masks.items():
+        if options.style_control:
+            board = _styled(votes.subset(mask))
+        else:
+            fits[name] = _plain_fit(votes.subset(mask), seed=_group_seed(name))
+            board = board_as_api(fits[name], votes.models)
+        groups[name] = {**board, **counts[name]}
+    body = {"by": options.by.name, **about, "groups": groups}
+    if not options.style_control:
+        body["differences"] = [
+            {
+                "groups": [one, other],
+                "models": rating_differences(fits[one], fits[other], votes.models),
+            }
+            for position, one in enumerate(fits)
+            for other in list(fits)[position + 1 :]
+        ]
+    return body
 
 
 def leaderboard_with_options(
@@ -241,22 +273,13 @@ def leaderboard_with_options(
             return _grouped(votes, project, options)
         return _styled(votes)
 
-    key = ":".join(
-        [
-            "leaderboard-options",
-            str(report.project_id),
-            str(report.pk),
-            report.computed_at.isoformat(),
-            annotator_kind,
-            str(exclude_flagged),
-            str(options.style_control),
-            str(project.min_group_votes),
-            options.by or "",
-        ]
-    )
-    # Metadata keys are free text: hashed, the cache key stays short and plain.
-    digest = hashlib.sha256(key.encode()).hexdigest()
-    return cache.get_or_set(f"leaderboard-options:{digest}", fit, CACHE_SECONDS)
+    parts: list[Any] = [report.project_id, report.pk, report.computed_at.isoformat()]
+    parts += [annotator_kind, exclude_flagged, options.style_control, project.min_group_votes]
+    if options.by is not None:
+        parts.append(options.by.name)
+        if options.by.source == "profile":
+            parts += [project.min_group_annotators, profile_state(project=project)]
+    return cache.get_or_set(cache_key("leaderboard-options", *parts), fit, CACHE_SECONDS)
 
 
 def leaderboard_current_with_options(
@@ -296,7 +319,7 @@ def leaderboard_current_with_options(
         if options.style_control:
             empty["style_coefficients"] = {}
         if options.by is not None:
-            empty = {"by": BY_PREFIX + options.by, "groups": {}}
+            empty = {"by": options.by.name, "groups": {}}
         return {**body, **empty}
     return {
         **body,

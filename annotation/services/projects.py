@@ -55,6 +55,7 @@ PROJECT_FIELDS = (
     "flag_min_gold_accuracy",
     "review_min_share",
     "min_group_votes",
+    "min_group_annotators",
     "sampling",
     "explore_share",
     "arena_prompts_per_hour",

@@ -483,7 +483,7 @@ def _transitivity(table: JudgmentTable) -> tuple[dict[str, int], dict[str, Any]]
     return counts, details
 
 
-def _kind_ratings(
+def kind_ratings(
     regular: JudgmentTable, project: Project, criteria: list[Criterion]
 ) -> tuple[dict[str, tuple[Ratings, str]], Ratings | None, Ratings | None]:
     """The ratings of each criterion (and of the pairwise choice), the overall ratings that
@@ -794,7 +794,7 @@ def _kind_parts(
             continue
         rows = table.subset(mask)
         regular = rows.subset(~rows.is_gold)
-        ratings, overall, choice = _kind_ratings(regular, project, criteria)
+        ratings, overall, choice = kind_ratings(regular, project, criteria)
         agreement = second.submit(agreement_reports, ratings, n_boot=n_boot)
         kind_ranks, listwise = None, None
         if ranks is not None:

@@ -398,6 +398,7 @@ def leaderboard_from_counts(
     n_boot: int = 1000,
     seed: int = 0,
     reg: float = DEFAULT_REG,
+    keep_boot: bool = False,
 ) -> dict[str, Any]:
     """Bradley-Terry leaderboard with bootstrap 95% percentile intervals.
 
@@ -414,7 +415,8 @@ def leaderboard_from_counts(
 
     Returns ``{"leaderboard": [{"model_index", "rating", "ci": [lo, hi], "wins", "losses",
     "ties", "n"}, ...] best first, "win_rate": (M, M) array (see ``win_rate_matrix``),
-    "n_votes": int, "n_boot": int}``.
+    "n_votes": int, "n_boot": int}``; with ``keep_boot`` also "rating": (M,) the ratings by
+    model index and "boot": (n_boot, M) each round's (to compare two leaderboards' rounds).
     """
     w, t = _check_counts(wins, ties)
     m = len(w)
@@ -428,6 +430,7 @@ def leaderboard_from_counts(
     n_votes = float(counts.sum())
     lo = np.full(m, np.nan)
     hi = np.full(m, np.nan)
+    boot = np.empty((0, m))
     if n_boot > 0 and n_votes > 0:
         rng = np.random.default_rng(seed)
         p = counts / n_votes
@@ -461,12 +464,15 @@ def leaderboard_from_counts(
         }
         for i in order
     ]
-    return {
+    result = {
         "leaderboard": rows,
         "win_rate": win_rate_matrix(w, t),
         "n_votes": _as_count(n_votes),
         "n_boot": int(n_boot),
     }
+    if keep_boot:
+        result |= {"rating": rating, "boot": boot}
+    return result
 
 
 def leaderboard(

@@ -1,0 +1,244 @@
+"""GET leaderboard/?by=profile.<key> and agreement/?by=... (README "Figures by group"): the
+issue's simulation (two groups of annotators with opposite preferences between two models and
+a neutral third), k-anonymity of small groups, multiple-choice answers, sensitive questions
+and bad parameters."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from django.core.cache import cache
+
+from annotation.models import Annotator
+from annotation.services import groups as group_service
+from annotation.services.importing import items_import
+from annotation.services.judgment_import import judgments_import
+from annotation.services.projects import project_update
+from annotation.services.surveys import survey_answers_record
+from tests.factories import ProjectFactory
+
+pytestmark = pytest.mark.django_db
+
+SLUG = "plural"
+LEADERBOARD = f"/api/v1/projects/{SLUG}/leaderboard/"
+AGREEMENT = f"/api/v1/projects/{SLUG}/agreement/"
+SURVEY = [
+    {"key": "region", "text": "Where do you live?", "type": "single",
+     "options": ["north", "south", "east", "west", "other"]},
+    {"key": "languages", "text": "Languages you speak", "type": "multiple",
+     "options": ["en", "fr", "ar"]},
+    {"key": "faith", "text": "Your religion", "type": "single",
+     "options": ["yes", "no"], "sensitive": True},
+    {"key": "age", "text": "Your age", "type": "number"},
+    {"key": "liked", "text": "Did you like it?", "type": "single",
+     "options": ["yes", "no"], "when": "post"},
+]  # fmt: skip
+PAIRS = [("alpha", "beta"), ("alpha", "gamma"), ("beta", "gamma")]
+#: How often each region's annotators prefer the first model of a pair: north likes alpha
+#: over beta, south the reverse, both are indifferent to gamma; east is as undecided.
+PREFERS_FIRST = {
+    "north": {("alpha", "beta"): 0.85},
+    "south": {("alpha", "beta"): 0.15},
+}
+
+
+def _project(researcher, n_items: int = 60):
+    project = ProjectFactory(owner=researcher, slug=SLUG)
+    project_update(project=project, survey=SURVEY)
+    rows = [
+        {
+            "id": f"q{i}",
+            "prompt": f"Question {i}?",
+            "metadata": {"topic": "maths" if i % 2 else "poems"},
+            "responses": [
+                {"id": "r1", "model": PAIRS[i % 3][0], "text": f"First answer to {i}."},
+                {"id": "r2", "model": PAIRS[i % 3][1], "text": f"Second answer to {i}."},
+            ],
+        }
+        for i in range(n_items)
+    ]
+    items_import(project=project, rows=list(enumerate(rows, 1)))
+    return project, rows
+
+
+def _annotators(project, people: dict[str, dict]) -> None:
+    """Imported annotators with their survey answers, before any vote."""
+    for name, answers in people.items():
+        annotator = Annotator.objects.create(source=Annotator.Source.IMPORT, external_id=name)
+        survey_answers_record(project=project, annotator=annotator, answers=answers)
+
+
+def _votes(project, rows, voters: dict[str, str], seed: int = 0) -> None:
+    """Every voter votes on every item, as their region prefers."""
+    rng = np.random.default_rng(seed)
+    votes = []
+    for name, region in voters.items():
+        for i, row in enumerate(rows):
+            pair = PAIRS[i % 3]
+            first = PREFERS_FIRST.get(region, {}).get(pair, 0.5)
+            choice = "a" if rng.random() < first else "b"
+            votes.append({"annotator": name, "item": row["id"], "a": "r1", "b": "r2",
+                          "choice": choice})  # fmt: skip
+    judgments_import(project=project, rows=list(enumerate(votes, 1)))
+
+
+def _plural(researcher, *, tiny: int = 3):
+    """Ten northerners, ten southerners and `tiny` easterners."""
+    project, rows = _project(researcher)
+    regions = {f"n{i}": "north" for i in range(10)}
+    regions |= {f"s{i}": "south" for i in range(10)}
+    regions |= {f"e{i}": "east" for i in range(tiny)}
+    people = {
+        name: {"region": region, "languages": ["en"], "faith": "no", "age": 30}
+        for name, region in regions.items()
+    }
+    _annotators(project, people)
+    _votes(project, rows, regions)
+    return project
+
+
+def _board(group: dict) -> dict[str, dict]:
+    return {row["model"]: row for row in group["results"]}
+
+
+def test_opposite_groups_show_opposite_orders_while_the_pooled_board_is_a_tie(
+    researcher_client, researcher
+):
+    _plural(researcher)
+    body = researcher_client.get(LEADERBOARD, {"by": "profile.region"}).json()
+    assert body["by"] == "profile.region" and body["min_group_annotators"] == 5
+    assert list(body["groups"]) == ["north", "south"]  # east (3 people) is never shown
+    north, south = _board(body["groups"]["north"]), _board(body["groups"]["south"])
+    assert north["alpha"]["ci"][0] > north["beta"]["ci"][1]
+    assert south["beta"]["ci"][0] > south["alpha"]["ci"][1]
+    assert body["groups"]["north"]["n"] == 600 and body["groups"]["north"]["n_annotators"] == 10
+
+    (difference,) = body["differences"]
+    assert difference["groups"] == ["north", "south"]
+    by_model = {row["model"]: row for row in difference["models"]}
+    assert by_model["alpha"]["ci"][0] > 0 > by_model["beta"]["ci"][1]
+    assert by_model["gamma"]["ci"][0] < 0 < by_model["gamma"]["ci"][1]
+
+    pooled = _board(researcher_client.get(LEADERBOARD).json())
+    alpha, beta = pooled["alpha"], pooled["beta"]
+    assert alpha["ci"][0] < beta["rating"] < alpha["ci"][1]
+    assert beta["ci"][0] < alpha["rating"] < beta["ci"][1]
+
+
+def test_groups_agreement_within_and_across(researcher_client, researcher):
+    _plural(researcher)
+    body = researcher_client.get(AGREEMENT, {"by": "profile.region"}).json()
+    assert body["by"] == "profile.region" and list(body["groups"]) == ["north", "south"]
+    north = body["groups"]["north"]
+    alpha = north["criteria"]["overall"]["krippendorff_alpha"]
+    assert alpha["ci"][0] <= alpha["value"] <= alpha["ci"][1]
+    assert north["n_annotators"] == 10 and north["n_judgments"] == 600
+    assert "annotators" not in north  # no row per person inside a group
+
+    (across,) = body["cross_group"]["overall"]
+    assert across["groups"] == ["north", "south"] and across["n_tasks"] > 0
+    # They disagree on every alpha-beta task and on about half of the others.
+    assert across["ci"][0] <= across["value"] <= across["ci"][1] < 0.6
+
+
+def test_small_groups_are_merged_into_other_and_never_shown_alone(researcher_client, researcher):
+    project, rows = _project(researcher, n_items=12)
+    regions = {f"n{i}": "north" for i in range(6)}
+    regions |= {f"e{i}": "east" for i in range(3)} | {f"w{i}": "west" for i in range(3)}
+    regions |= {"o0": "other"}  # an answer named "other" joins the merged group
+    _annotators(project, {name: {"region": region} for name, region in regions.items()})
+    _votes(project, rows, regions)
+
+    for url in (LEADERBOARD, AGREEMENT):
+        body = researcher_client.get(url, {"by": "profile.region"}).json()
+        assert list(body["groups"]) == ["north", "other"]
+        assert body["groups"]["other"]["n_annotators"] == 7
+
+    settings = f"/api/v1/projects/{SLUG}/"
+    researcher_client.patch(settings, {"min_group_annotators": 8}, format="json")
+    body = researcher_client.get(LEADERBOARD, {"by": "profile.region"}).json()
+    assert {name: g["n_annotators"] for name, g in body["groups"].items()} == {"other": 13}
+    researcher_client.patch(settings, {"min_group_annotators": 14}, format="json")
+    body = researcher_client.get(LEADERBOARD, {"by": "profile.region"}).json()
+    assert body["groups"] == {} and body["min_group_annotators"] == 14
+
+
+def test_an_annotator_counts_in_each_answer_chosen(researcher_client, researcher):
+    project, rows = _project(researcher, n_items=6)
+    people = {f"b{i}": {"languages": ["en", "fr"]} for i in range(5)}
+    people |= {f"e{i}": {"languages": ["en"]} for i in range(2)}
+    _annotators(project, people)
+    _votes(project, rows, dict.fromkeys(people, "east"))
+
+    body = researcher_client.get(LEADERBOARD, {"by": "profile.languages"}).json()
+    assert {name: g["n_annotators"] for name, g in body["groups"].items()} == {"en": 7, "fr": 5}
+    assert body["groups"]["fr"]["n"] == 30
+
+
+def test_a_sensitive_question_needs_include_sensitive(researcher_client, researcher):
+    _plural(researcher, tiny=0)
+    for url in (LEADERBOARD, AGREEMENT):
+        refused = researcher_client.get(url, {"by": "profile.faith"})
+        assert refused.status_code == 400
+        assert refused.json()["errors"][0]["field"] == "include_sensitive"
+        allowed = researcher_client.get(url, {"by": "profile.faith", "include_sensitive": "true"})
+        assert allowed.status_code == 200 and list(allowed.json()["groups"]) == ["no"]
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"by": "profile.nope"}, "by"),
+        ({"by": "profile.age"}, "by"),  # a number is not a group
+        ({"by": "region"}, "by"),
+        ({"by": "profile."}, "by"),
+        ({"by": "profile.region", "include_sensitive": "maybe"}, "include_sensitive"),
+    ],
+)
+def test_a_bad_by_is_a_400_naming_it(researcher_client, researcher, params, field):
+    _project(researcher, n_items=3)
+    for url in (LEADERBOARD, AGREEMENT):
+        response = researcher_client.get(url, params)
+        assert response.status_code == 400, response.json()
+        assert response.json()["errors"][0]["field"] == field
+
+
+def test_agreement_by_item_category(researcher_client, researcher):
+    _plural(researcher, tiny=0)
+    researcher_client.patch(f"/api/v1/projects/{SLUG}/", {"min_group_votes": 10}, format="json")
+    body = researcher_client.get(AGREEMENT, {"by": "metadata.topic"}).json()
+    assert body["by"] == "metadata.topic" and set(body["groups"]) == {"maths", "poems"}
+    assert body["groups"]["maths"]["n_judgments"] == 600
+    assert "cross_group" not in body  # the groups judged different items
+
+
+def test_figures_by_profile_are_computed_once_per_report_and_answers(
+    researcher_client, researcher, monkeypatch
+):
+    project = _plural(researcher, tiny=0)
+    cache.clear()
+    reads = []
+    real = group_service.judgment_table
+    monkeypatch.setattr(group_service, "judgment_table", lambda **kw: reads.append(1) or real(**kw))
+    for _ in range(2):
+        assert researcher_client.get(AGREEMENT, {"by": "profile.region"}).status_code == 200
+    assert len(reads) == 1
+
+    # A changed answer is new figures (the post-survey stays open after voting).
+    annotator = Annotator.objects.get(external_id="n0")
+    survey_answers_record(project=project, annotator=annotator, answers={"liked": "yes"})
+    assert researcher_client.get(AGREEMENT, {"by": "profile.region"}).status_code == 200
+    assert len(reads) == 2
+
+
+def test_min_group_annotators_under_two_is_a_400_and_changes_nothing(
+    researcher_client, researcher
+):
+    project, _ = _project(researcher, n_items=1)
+    response = researcher_client.patch(
+        f"/api/v1/projects/{SLUG}/", {"min_group_annotators": 1}, format="json"
+    )
+    assert response.status_code == 400
+    assert "min_group_annotators" in str(response.json())
+    project.refresh_from_db()
+    assert project.min_group_annotators == 5

@@ -558,11 +558,18 @@ def _refusal(
                 problems.append(_("Why? This project asks for a reason."))
             elif field == "choice":
                 problems.append(_("Choose one of the answers."))
+            elif field == "rewrite_of" and project.is_ranking:
+                problems.append(
+                    _(
+                        "Rewrite the response you ranked first, and only that one; for a tie "
+                        "for first place, either one."
+                    )
+                )
             elif field == "rewrite_of":
                 problems.append(
                     _(
-                        "Rewrite the response you preferred (ranked first), and only that one; "
-                        "for a tie, either one."
+                        "Rewrite the response you preferred, and only that one; for a tie or "
+                        "both bad, either one."
                     )
                 )
             elif field == "rewrite":

@@ -194,6 +194,9 @@ class ProjectAdminForm(forms.ModelForm):
     def clean_prompt_blocklist(self) -> list:
         return self.cleaned_data.get("prompt_blocklist") or []  # an emptied box: no terms
 
+    def clean_seed_prompts(self) -> list:
+        return self.cleaned_data.get("seed_prompts") or []  # an emptied box: none
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for name in DEFAULT_WHEN_EMPTY:
@@ -276,6 +279,14 @@ class ProjectAdmin(ManagedProjectMixin, admin.ModelAdmin):
                     "sampling",
                     "explore_share",
                 ]
+            },
+        ),
+        (
+            "Arena",
+            {
+                "fields": ["seed_prompts", "reveal_after_vote"],
+                "description": "Arena projects only (README, Arena): the models are the "
+                "project's model endpoints.",
             },
         ),
         (

@@ -146,3 +146,21 @@ class ArenaPromptRefused(DomainError):
         if self.retry_after is not None:
             body["retry_after"] = self.retry_after
         return body
+
+
+class ArenaUnavailable(DomainError):
+    """Fewer than two model endpoints of an arena project are enabled and healthy: no
+    battle can start. Annotators read this; which endpoints failed is logged instead."""
+
+    status = 409
+    default_detail = _(
+        "The arena cannot start a conversation right now: not enough models are available. "
+        "Please try again in a few minutes."
+    )
+
+
+class ArenaTurnOpen(DomainError):
+    """A conversation continued before its last answers were voted on."""
+
+    status = 409
+    default_detail = _("Vote on the last answers before you continue the conversation.")

@@ -65,6 +65,22 @@ def validate_host_list(value: object) -> None:
         )
 
 
+#: At most this many seed prompts, each at most MAX_ARENA_PROMPT characters.
+MAX_SEED_PROMPTS = 200
+MAX_ARENA_PROMPT = 10_000
+
+
+def validate_seed_prompts(value: object) -> None:
+    """A list of non-empty prompts an arena annotator may pick instead of writing one."""
+    if not isinstance(value, list) or len(value) > MAX_SEED_PROMPTS:
+        raise ValidationError(f"Enter a list of at most {MAX_SEED_PROMPTS} prompts (strings).")
+    for prompt in value:
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise ValidationError("Each seed prompt must be a non-empty string.")
+        if len(prompt) > MAX_ARENA_PROMPT:
+            raise ValidationError(f"A seed prompt has at most {MAX_ARENA_PROMPT} characters.")
+
+
 #: Languages the annotator pages are translated into (README "Annotator pages").
 UI_LANGUAGES = (
     ("en", "English"),
@@ -104,6 +120,7 @@ class Project(models.Model):
         PAIRWISE = "pairwise", "Pairwise comparison"
         RUBRIC = "rubric", "Rubric rating"
         RANKING = "ranking", "Listwise ranking"
+        ARENA = "arena", "Arena (live models, annotator-written prompts)"
 
     class Rationale(models.TextChoices):
         OFF = "off", "Off"
@@ -314,6 +331,16 @@ class Project(models.Model):
         help_text="Terms an arena prompt may not contain (whole words, any case); a prompt "
         "with one is refused and says so.",
     )
+    seed_prompts = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_seed_prompts],
+        help_text="Arena projects: prompts an annotator may pick instead of writing one.",
+    )
+    reveal_after_vote = models.BooleanField(
+        default=True,
+        help_text="Arena projects: show the two model names once the annotator has voted.",
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     rubric_version = models.PositiveIntegerField(
         default=1, help_text="Bumped when the criteria change after judgments exist."
@@ -377,10 +404,23 @@ class Project(models.Model):
             raise ValidationError({"license_name": "only goes with license 'other'"})
         if self.sampling == self.Sampling.ACTIVE and not self.is_pairwise:
             raise ValidationError({"sampling": "active sampling is for pairwise projects only"})
+        if self.seed_prompts and not self.is_arena:
+            raise ValidationError({"seed_prompts": "only arena projects take seed prompts"})
 
     @property
     def is_pairwise(self) -> bool:
-        return self.kind == self.Kind.PAIRWISE
+        """Pairwise tasks: imported pairs, and the arena's live pairs."""
+        return self.kind in (self.Kind.PAIRWISE, self.Kind.ARENA)
+
+    @property
+    def is_arena(self) -> bool:
+        return self.kind == self.Kind.ARENA
+
+    @property
+    def task_kind(self) -> str:
+        """The kind of task the project's judgments answer (exports and imports go by it):
+        an arena's votes are pairwise judgments."""
+        return self.Kind.PAIRWISE if self.is_arena else self.kind
 
     @property
     def is_ranking(self) -> bool:
@@ -1392,3 +1432,71 @@ class ArenaPromptAdmission(models.Model):
 
     def __str__(self) -> str:
         return f"arena prompt of {self.annotator_id} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class ArenaBattle(models.Model):
+    """One annotator's conversation with two blind models of an arena project, the same
+    two on the same sides turn after turn (a model that fails is replaced on its side)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="arena_battles")
+    annotator = models.ForeignKey(Annotator, on_delete=models.CASCADE, related_name="arena_battles")
+    left_endpoint = models.ForeignKey(
+        ModelEndpoint, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    right_endpoint = models.ForeignKey(
+        ModelEndpoint, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["project", "annotator", "-id"], name="arena_battle_mine_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"arena battle {self.pk} in {self.project}"
+
+
+class ArenaTurn(models.Model):
+    """One prompt of a battle and the two answers as they stream in; once both are complete
+    it becomes an ordinary item with two responses and a pairwise task leased to the author."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for a worker"
+        GENERATING = "generating", "Generating"
+        READY = "ready", "Ready for the vote"
+        FAILED = "failed", "No two models could answer"
+
+    battle = models.ForeignKey(ArenaBattle, on_delete=models.CASCADE, related_name="turns")
+    number = models.PositiveIntegerField(default=1)
+    prompt = models.TextField()
+    messages = models.JSONField(
+        default=list, help_text="The conversation the two models answer (chat messages)."
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    left_text = models.TextField(blank=True)
+    right_text = models.TextField(blank=True)
+    left_done = models.BooleanField(default=False)
+    right_done = models.BooleanField(default=False)
+    item = models.OneToOneField(
+        Item, null=True, blank=True, on_delete=models.SET_NULL, related_name="arena_turn"
+    )
+    assignment = models.OneToOneField(
+        Assignment, null=True, blank=True, on_delete=models.SET_NULL, related_name="arena_turn"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["battle", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["battle", "number"], name="arena_turn_once"),
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "generating", "ready", "failed"]),
+                name="arena_turn_status",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"turn {self.number} of battle {self.battle_id}"

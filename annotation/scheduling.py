@@ -10,9 +10,12 @@ run it, so the task modules are loaded first; with a broker nothing of the tasks
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from celery import current_app
+from django.conf import settings
+from django.db import connections
 
 #: The module the tasks are registered from; a task's name is this plus its function name.
 TASK_MODULE = "annotation.tasks"
@@ -22,9 +25,17 @@ SNAPSHOT_BUILD = f"{TASK_MODULE}.snapshot_build"
 IMPORT_JOB_RUN = f"{TASK_MODULE}.import_job_run"
 WEBHOOK_DELIVER = f"{TASK_MODULE}.webhook_deliver"
 WEBHOOK_BATCH = f"{TASK_MODULE}.webhook_batch"
+ARENA_TURN_GENERATE = f"{TASK_MODULE}.arena_turn_generate"
 
 #: Every task queued from here (tests check that the Celery app registers each).
-TASK_NAMES = (REPORT_REFRESH, SNAPSHOT_BUILD, IMPORT_JOB_RUN, WEBHOOK_DELIVER, WEBHOOK_BATCH)
+TASK_NAMES = (
+    REPORT_REFRESH,
+    SNAPSHOT_BUILD,
+    IMPORT_JOB_RUN,
+    WEBHOOK_DELIVER,
+    WEBHOOK_BATCH,
+    ARENA_TURN_GENERATE,
+)
 
 
 def _publish(name: str, args: tuple[Any, ...], **options: Any) -> None:
@@ -68,3 +79,26 @@ def schedule_webhook_delivery(delivery_id: int, *, countdown: float = 0) -> None
 def schedule_webhook_batch(project_id: int, *, countdown: float) -> None:
     """Send a project's held-back judgments.batch once its minute is up."""
     _publish(WEBHOOK_BATCH, (project_id,), countdown=countdown)
+
+
+def schedule_arena_turn_generate(turn_id: int) -> None:
+    """Generate an arena turn's two answers. Without a broker (eager Celery) the task runs
+    in a background thread of this process (ARENA_EAGER_THREAD, on by default), so the
+    request that took the prompt answers at once and the page can watch the answers
+    stream in; with it off, here and now."""
+    if current_app.conf.task_always_eager and settings.ARENA_EAGER_THREAD:
+        threading.Thread(
+            target=_publish_in_thread,
+            args=(ARENA_TURN_GENERATE, (turn_id,)),
+            name=f"arena-turn-{turn_id}",
+            daemon=True,
+        ).start()
+        return
+    _publish(ARENA_TURN_GENERATE, (turn_id,))
+
+
+def _publish_in_thread(name: str, args: tuple[Any, ...]) -> None:
+    try:
+        _publish(name, args)
+    finally:
+        connections.close_all()  # the thread's own connections

@@ -18,7 +18,7 @@ from annotation.breaker import REDIS_ERRORS
 from annotation.db import TRANSIENT_DATABASE_ERRORS
 from annotation.models import Project, Snapshot
 from annotation.selectors.reports import projects_with_stale_reports
-from annotation.services import exporting, import_jobs, reports, webhooks
+from annotation.services import arena, exporting, import_jobs, reports, webhooks
 
 #: Errors of a service that went away (the database, the broker, the Redis cache), not of
 #: the work: the task is tried again after 1, 2, 4 ... up to RETRY_BACKOFF_MAX seconds.
@@ -134,3 +134,9 @@ def webhook_batch(project_id: int) -> None:
     project = Project.objects.filter(pk=project_id).first()
     if project is not None:
         webhooks.webhook_batch_emit(project=project, hold=False)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def arena_turn_generate(turn_id: int) -> None:
+    """Both answers of an arena turn (README, Arena); a turn already taken is left alone."""
+    arena.arena_turn_generate(turn_id=turn_id)

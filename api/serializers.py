@@ -11,6 +11,7 @@ from rest_framework import serializers
 
 from annotation.exports.query import EXPORT_FILETYPES, EXPORT_FORMATS
 from annotation.models import (
+    MAX_ARENA_PROMPT,
     Criterion,
     CrowdSession,
     ImportJob,
@@ -279,6 +280,52 @@ class JudgmentOutSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     assignment = serializers.IntegerField(source="assignment_id")
     created_at = serializers.DateTimeField()
+    reveal = serializers.DictField(
+        child=serializers.CharField(),
+        required=False,
+        help_text='Arena projects with reveal_after_vote: {"left": model, "right": model}.',
+    )
+
+
+class ArenaPromptInSerializer(StrictFieldsMixin, serializers.Serializer):
+    prompt = serializers.CharField(
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text="What the annotator asks (or one of the project's seed_prompts); at most "
+        f"{MAX_ARENA_PROMPT} characters.",
+    )
+    battle = serializers.IntegerField(
+        required=False,
+        help_text="Continue this battle (the `battle` of an earlier answer, voted on): the "
+        "same two models on the same sides answer the conversation so far.",
+    )
+
+
+class ArenaSideSerializer(serializers.Serializer):
+    text = serializers.CharField(help_text="The answer as far as it came.")
+    done = serializers.BooleanField()
+
+
+class ArenaTurnOutSerializer(serializers.Serializer):
+    """Documentation of an arena turn (built by a selector, never from models)."""
+
+    battle = serializers.IntegerField()
+    turn = serializers.IntegerField(help_text="1 for a new battle, then 2, 3...")
+    status = serializers.ChoiceField(choices=["pending", "generating", "ready"])
+    assignment = serializers.IntegerField(
+        allow_null=True, help_text="Vote on it with the judgment endpoint once ready."
+    )
+    prompt = serializers.CharField()
+    left = ArenaSideSerializer()
+    right = ArenaSideSerializer()
+    poll = serializers.CharField(
+        required=False, help_text="While not ready: GET it until it answers 200."
+    )
+    reveal = serializers.DictField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="After the vote, when the project reveals: the model of each side.",
+    )
 
 
 class JudgmentSyncPageSerializer(serializers.Serializer):

@@ -2,6 +2,7 @@ from django.urls import path
 
 from api.views import (
     annotating,
+    arena,
     crowd,
     endpoints,
     exports,
@@ -35,6 +36,12 @@ urlpatterns = [
         "projects/<slug:slug>/survey/", surveys.SurveyAnswersView.as_view(), name="survey-answers"
     ),
     path("projects/<slug:slug>/tasks/next/", annotating.NextTaskView.as_view(), name="task-next"),
+    path("projects/<slug:slug>/arena/", arena.ArenaView.as_view(), name="arena"),
+    path(
+        "projects/<slug:slug>/arena/turns/<int:turn_id>/",
+        arena.ArenaTurnView.as_view(),
+        name="arena-turn",
+    ),
     path(
         "projects/<slug:slug>/judgments/",
         judgments.JudgmentListView.as_view(),

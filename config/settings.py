@@ -361,6 +361,8 @@ CELERY_TASK_QUEUES_BY_KIND = {
     "snapshots": ("snapshot_build", "snapshots_requeue_pending"),
     "imports": ("import_job_run", "import_jobs_requeue_pending"),
     "webhooks": ("webhook_deliver", "webhook_batch", "webhooks_requeue_pending"),
+    # An arena turn holds its worker for as long as two models take to answer.
+    "arena": ("arena_turn_generate",),
 }
 CELERY_TASK_ROUTES = {
     f"annotation.tasks.{task}": {"queue": queue}
@@ -405,6 +407,9 @@ ENDPOINT_CONNECT_TIMEOUT_SECONDS: float = env.float("ENDPOINT_CONNECT_TIMEOUT_SE
 ENDPOINT_READ_TIMEOUT_SECONDS: float = env.float("ENDPOINT_READ_TIMEOUT_SECONDS", default=60.0)
 # A call that fails twice (it is retried once) marks its endpoint unhealthy this long.
 ENDPOINT_UNHEALTHY_SECONDS: int = env.int("ENDPOINT_UNHEALTHY_SECONDS", default=300)
+# Without a broker (eager Celery), an arena turn's answers are generated in a background
+# thread of the web process, so the request that took the prompt does not wait for them.
+ARENA_EAGER_THREAD: bool = env.bool("ARENA_EAGER_THREAD", default=True)
 CELERY_BEAT_SCHEDULE = {
     "refresh-stale-reports": {
         "task": "annotation.tasks.reports_refresh_active",

@@ -2,9 +2,11 @@
 free local port in a thread (nothing reaches outside the machine).
 
 Models are picked by name: a name starting with `slow` waits `slow_seconds` before its
-first byte, `failing` answers 500, `flaky` answers 500 to its first request only; any other
-name answers a text derived from the model name and the last user message, so each model
-says something different and the same thing every time. Every request is kept in
+first byte, `drip` streams one word every `drip_seconds` (an answer watched as it grows),
+`failing` answers 500, `flaky` answers 500 to its first request only; any other name answers
+a text derived from the model name and the last user message, so each model says something
+different and the same thing every time; it starts with the model's name unless the name
+holds `anon` (an answer that does not give its model away). Every request is kept in
 `requests` (path, headers, parsed body)."""
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from typing import Any
 def stub_text(model: str, prompt: str) -> str:
     """What the stub's `model` answers to `prompt`: deterministic, different per model."""
     digest = hashlib.sha256(f"{model}\n{prompt}".encode()).hexdigest()[:8]
+    if "anon" in model:
+        return f"Answer {digest}: {prompt[:60]}"
     return f"{model} answers {digest}: {prompt[:60]}"
 
 
@@ -49,8 +53,9 @@ class StubRequest:
 
 
 class LLMStub:
-    def __init__(self, *, slow_seconds: float = 2.0) -> None:
+    def __init__(self, *, slow_seconds: float = 2.0, drip_seconds: float = 0.3) -> None:
         self.slow_seconds = slow_seconds
+        self.drip_seconds = drip_seconds
         self.requests: list[StubRequest] = []
         self._flaky_seen: set[str] = set()
         self._lock = threading.Lock()
@@ -98,7 +103,8 @@ class LLMStub:
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
         if body.get("stream"):
             with_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            return self._stream(handler, model, text, usage if with_usage else None)
+            pause = self.drip_seconds if model.startswith("drip") else 0.0
+            return self._stream(handler, model, text, usage if with_usage else None, pause)
         return self._send(
             handler,
             200,
@@ -134,10 +140,15 @@ class LLMStub:
 
     @staticmethod
     def _stream(
-        handler: BaseHTTPRequestHandler, model: str, text: str, usage: dict[str, int] | None
+        handler: BaseHTTPRequestHandler,
+        model: str,
+        text: str,
+        usage: dict[str, int] | None,
+        pause: float = 0.0,
     ) -> None:
-        """Server-sent events: one chunk a word, a last chunk with the usage when asked
-        for, then `data: [DONE]` (the connection closes after it: HTTP/1.0)."""
+        """Server-sent events: one chunk a word (`pause` seconds apart), a last chunk with
+        the usage when asked for, then `data: [DONE]` (the connection closes after it:
+        HTTP/1.0)."""
         handler.send_response(200)
         handler.send_header("Content-Type", "text/event-stream")
         handler.end_headers()
@@ -149,7 +160,9 @@ class LLMStub:
 
         base = {"id": "chatcmpl-stub", "object": "chat.completion.chunk", "model": model}
         event({**base, "choices": [{"index": 0, "delta": {"role": "assistant"}}]})
-        for word in _words(text):
+        for n, word in enumerate(_words(text)):
+            if n and pause:
+                time.sleep(pause)
             event({**base, "choices": [{"index": 0, "delta": {"content": word}}]})
         event({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
         if usage is not None:

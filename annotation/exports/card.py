@@ -35,6 +35,12 @@ _KIND_TEXT = {
         "Rubric rating: annotators saw a prompt and one response (model name hidden) "
         "and scored it on every criterion below"
     ),
+    Project.Kind.ARENA: (
+        "Arena: each annotator wrote a prompt (or picked one of the project's seed prompts), "
+        "two models drawn from the project's endpoints answered it live side by side (names "
+        "hidden until the vote), and the annotator chose the better answer; a conversation "
+        "could go on for more turns with the same two models, each turn its own item"
+    ),
     Project.Kind.RANKING: (
         "Listwise ranking: annotators saw a prompt and all of its responses (model names "
         "hidden), labelled A, B, C... in an order drawn at random for each annotator and "
@@ -103,7 +109,7 @@ _FIELDS_NOTE = {
 def _fields_lines(plan: ExportPlan) -> list[str]:
     """The card's field list: the format's declared fields for this project's kind."""
     export_format = plan.query.format
-    fields = fields_of(export_format, kind=plan.project.kind)
+    fields = fields_of(export_format, kind=plan.project.task_kind)
     note = _FIELDS_NOTE.get(export_format)
     return [
         ROW[export_format] + (f" {note}" if note else ""),

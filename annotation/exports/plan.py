@@ -351,7 +351,7 @@ def _columns(
     (annotation/exports/fields.py). `retractable` (a `dpo` pull with `since`): a retraction
     row keeps only its keys, so the texts may be null."""
     columns = []
-    for declared in fields_of(export_format, kind=project.kind):
+    for declared in fields_of(export_format, kind=project.task_kind):
         if declared.per_question:  # expanded by _with_survey_columns
             columns.append(column(declared.name, pa.null(), nullable=True))
         elif declared.type == "answers":

@@ -84,7 +84,7 @@ def export_formats_of(*, project: Project) -> tuple[str, ...]:
     return tuple(
         f
         for f in EXPORT_FORMATS
-        if project.kind in _KINDS_OF_FORMAT.get(f, (project.kind,))
+        if project.task_kind in _KINDS_OF_FORMAT.get(f, (project.task_kind,))
         and _CRITERION_TYPE_OF_FORMAT.get(f, "") in types | {""}
         and (f != "rewrites" or has_rewrites(project=project))
     )

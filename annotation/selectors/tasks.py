@@ -130,7 +130,7 @@ def assignment_public_payload(
     project: Project = assignment.project
     payload: dict[str, Any] = {
         "assignment": assignment.pk,
-        "kind": project.kind,
+        "kind": project.task_kind,
         "prompt": assignment.task.item.prompt,
     }
     left, right = assignment_sides(assignment)

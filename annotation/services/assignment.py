@@ -179,7 +179,9 @@ def assignment_lease(
     the project's k), and the annotator never judged or skipped it. Tasks closest to done
     come first, then the oldest, so tasks complete rather than all starting. Gold tasks are
     mixed in at the project's gold rate while the annotator has gold left to meet. An open
-    lease is handed out again, so a reload or a second tab resumes the same task.
+    lease is handed out again, so a reload or a second tab resumes the same task. An arena
+    project's tasks are each leased to the author of its prompt when its answers are ready
+    (services.arena), never from the queue: only that open lease is handed out again.
     """
     now = now or timezone.now()
     state = _lease_state(project, annotator, now)
@@ -190,6 +192,8 @@ def assignment_lease(
         current = _assignment_loaded(state.current_assignment_id, project)
         if current is not None:
             return current
+    if project.is_arena:
+        return None
     if project.max_tasks_per_annotator is not None:
         done = Assignment.objects.filter(
             project=project,

@@ -151,7 +151,7 @@ def _prepare(project: Project, criteria, tasks, row: Any) -> tuple[str, str, Tas
 
     if not isinstance(row, dict):
         raise fail("", "each row must be a JSON object")
-    unknown = sorted(set(row) - ROW_KEYS[project.kind])
+    unknown = sorted(set(row) - ROW_KEYS[project.task_kind])
     if unknown:
         raise ValidationFailed(errors=[{"field": key, "error": "unknown key"} for key in unknown])
     rationale = row.get("rationale")

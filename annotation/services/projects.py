@@ -60,6 +60,8 @@ PROJECT_FIELDS = (
     "explore_share",
     "arena_prompts_per_hour",
     "prompt_blocklist",
+    "seed_prompts",
+    "reveal_after_vote",
 )
 CRITERION_FIELDS = (
     "key",

@@ -18,6 +18,7 @@ from annotation.selectors.tasks import (
     project_by_slug,
 )
 from annotation.services.annotators import annotator_for_user
+from annotation.services.arena import arena_reveal
 from annotation.services.assignment import assignment_lease, assignment_renew, assignment_skip
 from annotation.services.judging import judgment_submit
 from api.serializers import (
@@ -87,6 +88,9 @@ class JudgmentSubmitView(StrictAPIView):
             seconds=data.get("seconds"),
             source=Judgment.Source.API,
         )
+        reveal = arena_reveal(judgment=judgment)
+        if reveal is not None:
+            judgment.reveal = reveal  # type: ignore[attr-defined]
         return Response(JudgmentOutSerializer(judgment).data, status=status.HTTP_201_CREATED)
 
 

@@ -371,3 +371,30 @@ def test_an_emptied_arena_safety_box_keeps_the_default(client):
     assert response.status_code == 302, response.content.decode()[:2000]
     project.refresh_from_db()
     assert (project.arena_prompts_per_hour, project.prompt_blocklist) == (60, [])
+
+
+def test_the_project_page_sets_the_arena_seed_prompts_and_reveal(client):
+    researcher = _researcher()
+    project = ProjectFactory(owner=researcher, kind="arena")
+    client.force_login(researcher)
+    form = project_form(
+        project, seed_prompts='["Write a limerick.", "Plan a picnic."]', media_hosts=""
+    )
+    form.pop("reveal_after_vote", None)  # an unticked box
+    response = client.post(f"/admin/annotation/project/{project.pk}/change/", form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    project.refresh_from_db()
+    assert project.seed_prompts == ["Write a limerick.", "Plan a picnic."]
+    assert project.reveal_after_vote is False
+
+
+def test_the_project_page_refuses_bad_seed_prompts(client):
+    researcher = _researcher()
+    project = ProjectFactory(owner=researcher, kind="arena")
+    client.force_login(researcher)
+    form = project_form(project, seed_prompts='["fine", ""]', media_hosts="")
+    response = client.post(f"/admin/annotation/project/{project.pk}/change/", form)
+    assert response.status_code == 200
+    assert "non-empty" in response.content.decode()
+    project.refresh_from_db()
+    assert project.seed_prompts == []

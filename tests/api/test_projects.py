@@ -382,3 +382,52 @@ def test_bad_arena_safety_settings_are_a_400_naming_the_field(researcher_client,
     assert [e["field"] for e in response.json()["errors"]] == list(body)
     pairwise.refresh_from_db()
     assert (pairwise.arena_prompts_per_hour, pairwise.prompt_blocklist) == (60, [])
+
+
+def test_an_arena_project_takes_seed_prompts_and_reveals_by_default(researcher_client):
+    response = researcher_client.post(
+        "/api/v1/projects/",
+        {
+            "slug": "live",
+            "name": "Live arena",
+            "kind": "arena",
+            "seed_prompts": ["Write a haiku about rain.", "Explain recursion to a child."],
+        },
+        format="json",
+    )
+
+    assert response.status_code == 201, response.json()
+    shown = researcher_client.get("/api/v1/projects/live/").json()
+    assert shown["kind"] == "arena" and shown["reveal_after_vote"] is True
+    assert shown["seed_prompts"] == ["Write a haiku about rain.", "Explain recursion to a child."]
+    hidden = researcher_client.patch(
+        "/api/v1/projects/live/", {"reveal_after_vote": False}, format="json"
+    )
+    assert hidden.status_code == 200 and hidden.json()["reveal_after_vote"] is False
+
+
+@pytest.mark.parametrize(
+    "seed_prompts",
+    [["fine", ""], ["fine", 3], "one prompt", ["x" * 10_001], [["nested"]]],
+)
+def test_bad_seed_prompts_are_a_400_naming_the_field(researcher_client, seed_prompts):
+    researcher_client.post(
+        "/api/v1/projects/", {"slug": "live", "name": "Live", "kind": "arena"}, format="json"
+    )
+
+    response = researcher_client.patch(
+        "/api/v1/projects/live/", {"seed_prompts": seed_prompts}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert "seed_prompts" in response.content.decode()
+    assert researcher_client.get("/api/v1/projects/live/").json()["seed_prompts"] == []
+
+
+def test_seed_prompts_are_for_arena_projects_only(researcher_client, pairwise):
+    response = researcher_client.patch(
+        "/api/v1/projects/pairs/", {"seed_prompts": ["Hi"]}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "seed_prompts"

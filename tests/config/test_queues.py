@@ -22,6 +22,7 @@ KINDS = {
     "annotation.tasks.webhook_deliver": "webhooks",
     "annotation.tasks.webhook_batch": "webhooks",
     "annotation.tasks.webhooks_requeue_pending": "webhooks",
+    "annotation.tasks.arena_turn_generate": "arena",
 }
 
 
@@ -48,7 +49,14 @@ def test_a_worker_started_without_queues_consumes_every_queue():
     )
     result = run_python("-c", probe)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["celery", "imports", "reports", "snapshots", "webhooks"]
+    assert result.stdout.split() == [
+        "arena",
+        "celery",
+        "imports",
+        "reports",
+        "snapshots",
+        "webhooks",
+    ]
 
 
 def test_a_worker_given_one_queue_consumes_only_it():

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('annotation', '0028_arena_safety'),
+        ('annotation', '0029_project_min_group_annotators'),
     ]
 
     operations = [

@@ -64,12 +64,27 @@
       return button ? button.firstChild.textContent.trim() : key;
     }
 
+    // Where the keyboard's caret is, in a response focused by the keyboard: a bar between
+    // two characters (it adds no text), so arrows without Shift show where a mark would start.
+    function caretShown(target) {
+      return document.activeElement === target.element && target.keyboard;
+    }
+
+    function caretBar() {
+      var bar = document.createElement("span");
+      bar.className = "span-caret";
+      bar.setAttribute("aria-hidden", "true");
+      return bar;
+    }
+
     // Each target's text cut at every mark boundary, marked parts in <mark>: the text
     // itself (textContent) never changes, so offsets stay those of the response.
     function paint() {
       Object.keys(targets).forEach(function (name) {
         var target = targets[name];
+        var caret = caretShown(target) ? target.caret : -1;
         var cuts = [0, target.text.length];
+        if (caret !== -1) cuts.push(caret);
         var own = spans.filter(function (span) { return span.response === name; });
         own.forEach(function (span) {
           cuts.push(units(target.text, span.start), units(target.text, span.end));
@@ -79,6 +94,7 @@
         var fragment = document.createDocumentFragment();
         for (var i = 0; i + 1 < cuts.length; i++) {
           var from = cuts[i], to = cuts[i + 1];
+          if (from === caret) fragment.appendChild(caretBar());
           var piece = target.text.slice(from, to);
           var labels = own.filter(function (span) {
             return units(target.text, span.start) <= from && to <= units(target.text, span.end);
@@ -94,6 +110,7 @@
           mark.textContent = piece;
           fragment.appendChild(mark);
         }
+        if (caret === target.text.length && caret > 0) fragment.appendChild(caretBar());
         target.element.replaceChildren(fragment);
       });
     }
@@ -170,8 +187,19 @@
     });
 
     // The keyboard: a caret per response; Shift extends the selection from its anchor.
+    // The caret shows while the response has the keyboard's focus (never under the mouse:
+    // repainting there would cut a selection being dragged).
     Object.keys(targets).forEach(function (name) {
       var target = targets[name];
+      target.element.addEventListener("focus", function () {
+        target.keyboard = target.element.matches(":focus-visible");
+        if (target.keyboard) paint();
+      });
+      target.element.addEventListener("blur", function () {
+        if (!target.keyboard) return;
+        target.keyboard = false;
+        paint();
+      });
       target.element.addEventListener("keydown", function (event) {
         if (event.ctrlKey || event.metaKey || event.altKey) return;
         var rtl = getComputedStyle(target.element).direction === "rtl";
@@ -189,6 +217,7 @@
           return;
         }
         event.preventDefault();
+        target.keyboard = true;
         target.caret = Math.max(0, Math.min(target.text.length, to));
         if (!event.shiftKey) target.anchor = target.caret;
         var start = Math.min(target.anchor, target.caret);

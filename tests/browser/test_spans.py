@@ -1,16 +1,25 @@
-"""Span marking in a real browser (README "Span-level feedback"): an annotator marks a
-passage of a response with the mouse and with the keyboard (Shift+arrows in the focused
-response), picks a label by its key, removes a mark, at 390 and 1440 px; offsets arrive in
-code points past an emoji. Screenshots go to artifacts/screenshots/spans-*.png."""
+"""Span marking in a real browser (README "Span-level feedback"): an annotator marks passages
+of a response by keyboard only (Tab to the response, Shift+arrows, a label's key or button, a
+note, Remove) and with the mouse (a drag, a label button, a note, Remove), at 390 and 1440 px,
+on a rubric page and a ranking page; offsets arrive in code points past an emoji; the pages are
+axe-clean and name no model. Screenshots go to artifacts/screenshots/spans-*.png."""
 
 from __future__ import annotations
 
 import pytest
 
 from annotation.models import Judgment, Project
+from annotation.presets import FACTUALITY_SPANS
 from annotation.services.importing import items_import
 from annotation.services.projects import project_create
-from tests.browser.cards import serious_axe_violations, sign_in, wait_armed, wait_for_next_card
+from tests.browser.cards import (
+    record_sources,
+    serious_axe_violations,
+    sign_in,
+    tab_to,
+    wait_armed,
+    wait_for_next_card,
+)
 from tests.factories import AnnotatorUserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -59,26 +68,48 @@ def _status(page) -> str:
 
 
 @pytest.mark.parametrize("width", [390, 1440])
-def test_marking_a_span_with_the_keyboard(live_server, page, screenshot, width):
+def test_marking_spans_by_keyboard_only_with_a_note_and_removing_one(
+    live_server, page, screenshot, width
+):
+    sources = record_sources(page)
     card = _at_work(page, live_server, _project(), width)
-    target = page.locator("[data-span-target=response]")
-    target.focus()
+    tab_to(page, "[data-span-target=response]")
 
     page.keyboard.press("Home")
     for _ in range(TEXT.index("日本")):  # one press per character, the emoji too
         page.keyboard.press("ArrowRight")
+    assert _before_the_caret(page) == TEXT[: TEXT.index("日本")]  # a bar shows where it is
+    screenshot(page, f"spans-caret-{width}")
     page.keyboard.press("Shift+ArrowRight")
     page.keyboard.press("Shift+ArrowRight")
     assert "“日本” (2 characters)" in _status(page)
-    page.fill("[data-span-note]", "It is in France.")
-    target.focus()
-    page.keyboard.press("f")  # Factual error
-    assert "Marked “日本”" in _status(page)
-    assert page.locator("[data-span-list] li").count() == 1
+    tab_to(page, "[data-span-note]")  # past the label buttons
+    assert page.locator(".span-caret").count() == 0  # only in the focused response
+    page.keyboard.type("It is in France.")
+    tab_to(page, "[data-span-label=factual_error]", backwards=True)
+    page.keyboard.press("Enter")  # the label's button
+    assert "Marked “日本” in Response as Factual error." in _status(page)
     assert page.inner_text("mark.span-mark") == "日本"
+
+    tab_to(page, "[data-span-target=response]", backwards=True)
+    page.keyboard.press("End")
+    for _ in range(len("1889.")):
+        page.keyboard.press("Shift+ArrowLeft")
+    page.keyboard.press("i")  # Irrelevant, by its key
+    items = page.locator("[data-span-list] li").all_inner_texts()
+    assert [item.split(" Remove")[0] for item in items] == [
+        "Factual error · Response: “日本” — It is in France.",
+        "Irrelevant · Response: “1889.”",
+    ]
     screenshot(page, f"spans-keyboard-{width}")
     assert serious_axe_violations(page) == []
 
+    tab_to(page, "[data-span-list] li:last-child button")
+    page.keyboard.press("Enter")  # takes 1889 back
+    assert page.locator("[data-span-list] li").count() == 1
+    assert "Removed the mark on “1889.”" in _status(page)
+    screenshot(page, f"spans-keyboard-removed-{width}")
+    tab_to(page, "#task-form button[type=submit]")
     page.keyboard.press("Enter")
     wait_for_next_card(page, card)
 
@@ -92,7 +123,21 @@ def test_marking_a_span_with_the_keyboard(live_server, page, screenshot, width):
             "note": "It is in France.",
         }
     ]
-    assert "secret-model" not in page.content()
+    assert sources and not any("secret-model" in source for source in sources)
+
+
+def _before_the_caret(page) -> str:
+    """The response's text before the caret bar the keyboard's focus shows."""
+    return page.evaluate(
+        """() => {
+            const bars = document.querySelectorAll(".span-caret");
+            if (bars.length !== 1) return null;
+            const range = document.createRange();
+            range.selectNodeContents(bars[0].closest("[data-span-target]"));
+            range.setEndBefore(bars[0]);
+            return range.toString();
+        }"""
+    )
 
 
 def _select_with_the_mouse(page, text: str) -> None:
@@ -125,14 +170,18 @@ def test_marking_spans_with_the_mouse_and_removing_one(live_server, page, screen
 
     _select_with_the_mouse(page, "1889")
     assert "“1889”" in _status(page)
+    assert page.locator(".span-caret").count() == 0  # the keyboard's caret, not the mouse's
     page.click("[data-span-label=irrelevant]")
     _select_with_the_mouse(page, "tower 🗼")
+    page.click("[data-span-note]")
+    page.keyboard.type("Not a tower.")
     page.click("[data-span-label=unsafe]")
     assert page.locator("[data-span-list] li").count() == 2
     page.click("[data-span-list] li:first-child button")  # takes 1889 back
     assert page.locator("[data-span-list] li").count() == 1
     assert "Removed the mark on “1889”" in _status(page)
     screenshot(page, f"spans-mouse-{width}")
+    assert serious_axe_violations(page) == []
 
     page.click("#task-form button[type=submit]")
     wait_for_next_card(page, card)
@@ -140,6 +189,7 @@ def test_marking_spans_with_the_mouse_and_removing_one(live_server, page, screen
     (span,) = _spans(card)
     assert TEXT[span["start"] : span["end"]] == "tower 🗼"
     assert span["label"] == "unsafe"
+    assert span["note"] == "Not a tower."
 
 
 def test_the_arabic_span_page_is_mirrored_and_axe_clean(live_server, page, screenshot):
@@ -152,3 +202,61 @@ def test_the_arabic_span_page_is_mirrored_and_axe_clean(live_server, page, scree
     assert page.locator("mark.span-pending").count() == 1
     screenshot(page, "spans-ar-390")
     assert serious_axe_violations(page) == []
+
+
+def test_marking_a_span_in_one_response_of_a_ranking_by_keyboard(live_server, page, screenshot):
+    project = project_create(
+        owner=None,
+        preset="ranking-4",
+        criteria=[dict(criterion) for criterion in FACTUALITY_SPANS],
+        slug="ranked-facts",
+        name="Ranked span study",
+        annotations_per_task=1,
+        min_seconds_per_task=0,
+        arming_ms=0,
+    )
+    texts = [TEXT, "It stands in Paris since 1889."]
+    rows = [
+        {
+            "id": "q0",
+            "prompt": "Where is the Eiffel tower?",
+            "responses": [
+                {"id": f"r{j}", "model": f"secret-model-{j}", "text": text}
+                for j, text in enumerate(texts)
+            ],
+        }
+    ]
+    items_import(project=project, rows=list(enumerate(rows, start=1)))
+    sources = record_sources(page)
+    card = _at_work(page, live_server, project, 1440)
+    wrong = page.evaluate(
+        """text => [...document.querySelectorAll("[data-span-target]")]
+            .find(element => element.textContent === text).dataset.spanTarget""",
+        TEXT,
+    )
+    tab_to(page, f"[data-span-target={wrong}]")
+    page.keyboard.press("Home")
+    for _ in range(TEXT.index("日本")):
+        page.keyboard.press("ArrowRight")
+    page.keyboard.press("Shift+ArrowRight")
+    page.keyboard.press("Shift+ArrowRight")
+    page.keyboard.press("f")
+    assert f"Marked “日本” in Response {wrong} as Factual error." in _status(page)
+    right = "A" if wrong == "B" else "B"
+    for key in (right, wrong):
+        page.keyboard.press(key.lower())
+    screenshot(page, "spans-ranking-1440")
+    assert serious_axe_violations(page) == []
+    tab_to(page, "[data-rank-submit]")
+    page.keyboard.press("Enter")
+    wait_for_next_card(page, card)
+
+    judgment = Judgment.objects.get(assignment_id=int(card))
+    (span,) = judgment.spans
+    assert judgment.task.item.responses.get(pk=span["response"]).text == TEXT
+    assert (span["start"], span["end"], span["label"]) == (
+        TEXT.index("日本"),
+        TEXT.index("日本") + 2,
+        "factual_error",
+    )
+    assert sources and not any("secret-model" in source for source in sources)

@@ -12,15 +12,25 @@ ROW = 22
 LABEL = 150
 
 
-def leaderboard_svg(rows: Sequence[dict], label: str = "Leaderboard with 95% intervals") -> str:
-    """Ratings as dots with their 95% interval as a bar, best first; `label` names the chart
-    to a screen reader."""
-    if not rows:
-        return ""
+def rating_bounds(rows: Sequence[dict]) -> tuple[float, float]:
+    """The lowest and highest rating or interval end of leaderboard rows."""
     lows = [r["ci"][0] for r in rows if r.get("ci") and r["ci"][0] is not None]
     highs = [r["ci"][1] for r in rows if r.get("ci") and r["ci"][1] is not None]
-    low = min(lows + [r["rating"] for r in rows]) - 10
-    high = max(highs + [r["rating"] for r in rows]) + 10
+    return min(lows + [r["rating"] for r in rows]), max(highs + [r["rating"] for r in rows])
+
+
+def leaderboard_svg(
+    rows: Sequence[dict],
+    label: str = "Leaderboard with 95% intervals",
+    bounds: tuple[float, float] | None = None,
+) -> str:
+    """Ratings as dots with their 95% interval as a bar, best first; `label` names the chart
+    to a screen reader; `bounds` (rating_bounds of several boards) puts charts shown side by
+    side on one scale."""
+    if not rows:
+        return ""
+    low, high = bounds or rating_bounds(rows)
+    low, high = low - 10, high + 10
     span = (high - low) or 1.0
     plot = WIDTH - LABEL - 70
 
@@ -30,7 +40,7 @@ def leaderboard_svg(rows: Sequence[dict], label: str = "Leaderboard with 95% int
     height = ROW * len(rows) + 24
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{WIDTH}" '
-        f'height="{height}" aria-label="{escape(label)}">',
+        f'height="{height}" viewBox="0 0 {WIDTH} {height}" aria-label="{escape(label)}">',
         f'<line x1="{x(1000):.1f}" y1="0" x2="{x(1000):.1f}" y2="{height - 20}" '
         'stroke="#bbb" stroke-dasharray="3,3"/>',
         f'<text x="{x(1000):.1f}" y="{height - 6}" font-size="10" text-anchor="middle" '

@@ -11,6 +11,7 @@ from annotation.models import Annotator, Criterion, Judgment, Project, Response
 from annotation.services.annotators import annotator_for_user
 from annotation.services.importing import items_import
 from annotation.services.judgment_import import judgments_import
+from annotation.services.surveys import survey_answers_record
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -141,3 +142,16 @@ def ranked_judgments(project: Project, rows: list[dict[str, Any]]) -> None:
                 annotator__external_id=row["annotator"],
                 task__item__external_id=row["item"],
             ).update(shown_order=[pk[(row["item"], name)] for name in row["shown"]])
+
+
+def profiled_annotators(project: Project, people: dict[str, dict[str, Any]]) -> list[Annotator]:
+    """Annotators as the judgment import makes them (`external_id` the name), each with their
+    survey answers, given before any vote (pre-survey answers are fixed after the first)."""
+    annotators = []
+    for name, answers in people.items():
+        annotator, _ = Annotator.objects.get_or_create(
+            source=Annotator.Source.IMPORT, external_id=name
+        )
+        survey_answers_record(project=project, annotator=annotator, answers=answers)
+        annotators.append(annotator)
+    return annotators

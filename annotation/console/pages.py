@@ -20,6 +20,7 @@ PAGE_MODULES: tuple[str, ...] = (
     "review",
     "datasets",
     "statistics",
+    "groups",
     "instructions",
     "explorer",
     "webhooks",

@@ -15,7 +15,7 @@ from annotation.services.importing import items_import
 from annotation.services.judgment_import import judgments_import
 from annotation.services.projects import project_update
 from annotation.services.surveys import survey_answers_record
-from tests.factories import ProjectFactory
+from tests.factories import ProjectFactory, profiled_annotators
 
 pytestmark = pytest.mark.django_db
 
@@ -42,8 +42,8 @@ PREFERS_FIRST = {
 }
 
 
-def _project(researcher, n_items: int = 60):
-    project = ProjectFactory(owner=researcher, slug=SLUG)
+def _project(researcher, n_items: int = 60, slug: str = SLUG):
+    project = ProjectFactory(owner=researcher, slug=slug)
     project_update(project=project, survey=SURVEY)
     rows = [
         {
@@ -61,13 +61,6 @@ def _project(researcher, n_items: int = 60):
     return project, rows
 
 
-def _annotators(project, people: dict[str, dict]) -> None:
-    """Imported annotators with their survey answers, before any vote."""
-    for name, answers in people.items():
-        annotator = Annotator.objects.create(source=Annotator.Source.IMPORT, external_id=name)
-        survey_answers_record(project=project, annotator=annotator, answers=answers)
-
-
 def _votes(project, rows, voters: dict[str, str], seed: int = 0) -> None:
     """Every voter votes on every item, as their region prefers."""
     rng = np.random.default_rng(seed)
@@ -82,9 +75,9 @@ def _votes(project, rows, voters: dict[str, str], seed: int = 0) -> None:
     judgments_import(project=project, rows=list(enumerate(votes, 1)))
 
 
-def _plural(researcher, *, tiny: int = 3):
+def plural_project(researcher, *, tiny: int = 3, slug: str = SLUG):
     """Ten northerners, ten southerners and `tiny` easterners."""
-    project, rows = _project(researcher)
+    project, rows = _project(researcher, slug=slug)
     regions = {f"n{i}": "north" for i in range(10)}
     regions |= {f"s{i}": "south" for i in range(10)}
     regions |= {f"e{i}": "east" for i in range(tiny)}
@@ -92,7 +85,7 @@ def _plural(researcher, *, tiny: int = 3):
         name: {"region": region, "languages": ["en"], "faith": "no", "age": 30}
         for name, region in regions.items()
     }
-    _annotators(project, people)
+    profiled_annotators(project, people)
     _votes(project, rows, regions)
     return project
 
@@ -104,7 +97,7 @@ def _board(group: dict) -> dict[str, dict]:
 def test_opposite_groups_show_opposite_orders_while_the_pooled_board_is_a_tie(
     researcher_client, researcher
 ):
-    _plural(researcher)
+    plural_project(researcher)
     body = researcher_client.get(LEADERBOARD, {"by": "profile.region"}).json()
     assert body["by"] == "profile.region" and body["min_group_annotators"] == 5
     assert list(body["groups"]) == ["north", "south"]  # east (3 people) is never shown
@@ -126,7 +119,7 @@ def test_opposite_groups_show_opposite_orders_while_the_pooled_board_is_a_tie(
 
 
 def test_groups_agreement_within_and_across(researcher_client, researcher):
-    _plural(researcher)
+    plural_project(researcher)
     body = researcher_client.get(AGREEMENT, {"by": "profile.region"}).json()
     assert body["by"] == "profile.region" and list(body["groups"]) == ["north", "south"]
     north = body["groups"]["north"]
@@ -146,7 +139,7 @@ def test_small_groups_are_merged_into_other_and_never_shown_alone(researcher_cli
     regions = {f"n{i}": "north" for i in range(6)}
     regions |= {f"e{i}": "east" for i in range(3)} | {f"w{i}": "west" for i in range(3)}
     regions |= {"o0": "other"}  # an answer named "other" joins the merged group
-    _annotators(project, {name: {"region": region} for name, region in regions.items()})
+    profiled_annotators(project, {name: {"region": region} for name, region in regions.items()})
     _votes(project, rows, regions)
 
     for url in (LEADERBOARD, AGREEMENT):
@@ -167,7 +160,7 @@ def test_an_annotator_counts_in_each_answer_chosen(researcher_client, researcher
     project, rows = _project(researcher, n_items=6)
     people = {f"b{i}": {"languages": ["en", "fr"]} for i in range(5)}
     people |= {f"e{i}": {"languages": ["en"]} for i in range(2)}
-    _annotators(project, people)
+    profiled_annotators(project, people)
     _votes(project, rows, dict.fromkeys(people, "east"))
 
     body = researcher_client.get(LEADERBOARD, {"by": "profile.languages"}).json()
@@ -176,7 +169,7 @@ def test_an_annotator_counts_in_each_answer_chosen(researcher_client, researcher
 
 
 def test_a_sensitive_question_needs_include_sensitive(researcher_client, researcher):
-    _plural(researcher, tiny=0)
+    plural_project(researcher, tiny=0)
     for url in (LEADERBOARD, AGREEMENT):
         refused = researcher_client.get(url, {"by": "profile.faith"})
         assert refused.status_code == 400
@@ -204,7 +197,7 @@ def test_a_bad_by_is_a_400_naming_it(researcher_client, researcher, params, fiel
 
 
 def test_agreement_by_item_category(researcher_client, researcher):
-    _plural(researcher, tiny=0)
+    plural_project(researcher, tiny=0)
     researcher_client.patch(f"/api/v1/projects/{SLUG}/", {"min_group_votes": 10}, format="json")
     body = researcher_client.get(AGREEMENT, {"by": "metadata.topic"}).json()
     assert body["by"] == "metadata.topic" and set(body["groups"]) == {"maths", "poems"}
@@ -215,7 +208,7 @@ def test_agreement_by_item_category(researcher_client, researcher):
 def test_figures_by_profile_are_computed_once_per_report_and_answers(
     researcher_client, researcher, monkeypatch
 ):
-    project = _plural(researcher, tiny=0)
+    project = plural_project(researcher, tiny=0)
     cache.clear()
     reads = []
     real = group_service.judgment_table
@@ -231,9 +224,7 @@ def test_figures_by_profile_are_computed_once_per_report_and_answers(
     assert len(reads) == 2
 
 
-def test_min_group_annotators_under_two_is_a_400_and_changes_nothing(
-    researcher_client, researcher
-):
+def test_min_group_annotators_under_two_is_a_400_and_changes_nothing(researcher_client, researcher):
     project, _ = _project(researcher, n_items=1)
     response = researcher_client.patch(
         f"/api/v1/projects/{SLUG}/", {"min_group_annotators": 1}, format="json"

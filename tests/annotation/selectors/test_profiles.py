@@ -8,8 +8,7 @@ import pytest
 from annotation.models import Annotator
 from annotation.selectors.profiles import profile_members, profile_question, profile_summary
 from annotation.services.projects import project_update
-from annotation.services.surveys import survey_answers_record
-from tests.factories import ProjectFactory
+from tests.factories import ProjectFactory, profiled_annotators
 
 pytestmark = pytest.mark.django_db
 
@@ -24,12 +23,9 @@ SURVEY = [
 
 
 def _answered(project, answers_by_person: list[dict]) -> list[Annotator]:
-    people = []
-    for n, answers in enumerate(answers_by_person):
-        person = Annotator.objects.create(source=Annotator.Source.IMPORT, external_id=f"p{n}")
-        survey_answers_record(project=project, annotator=person, answers=answers)
-        people.append(person)
-    return people
+    return profiled_annotators(
+        project, {f"p{n}": answers for n, answers in enumerate(answers_by_person)}
+    )
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ pair, whatever tasks are open, among the endpoints that can answer now.
 
 from __future__ import annotations
 
+import os
 import random
 from typing import Any
 
@@ -34,7 +35,19 @@ STATE_SECONDS = 600
 
 
 def _key(project_id: int) -> str:
-    return f"sampling:{project_id}"
+    return f"sampling:v2:{project_id}"  # v2: numpy arrays (v1 held nested lists)
+
+
+_generator: tuple[int, np.random.Generator] | None = None
+
+
+def _rng() -> np.random.Generator:
+    """This process's generator, seeded afresh after a fork (workers of one gunicorn
+    must not share their draws)."""
+    global _generator
+    if _generator is None or _generator[0] != os.getpid():
+        _generator = (os.getpid(), np.random.default_rng())
+    return _generator[1]
 
 
 def sampling_forget(*, project_id: int) -> None:
@@ -93,9 +106,9 @@ def _fit(project: Project) -> dict[str, Any]:
     theta = fit_bradley_terry(wins, ties) if m else np.zeros(0)
     return {
         "models": models,
-        "theta": theta.tolist(),
-        "games": (wins + wins.T + ties).tolist(),
-        "open": open_pairs.tolist(),
+        "theta": theta,
+        "games": wins + wins.T + ties,
+        "open": open_pairs,
         "leases": 0,
     }
 
@@ -119,12 +132,10 @@ def sampling_pair_pick(*, project: Project) -> tuple[str, str] | None:
             state = _state(project)
     except RedisSkipped:
         return None
-    open_pairs = np.asarray(state["open"], bool)
-    if not open_pairs.any():
+    if not state["open"].any():
         return None
-    scores = pair_scores(np.asarray(state["games"]), np.asarray(state["theta"]))
-    rng = np.random.default_rng(random.getrandbits(64))
-    i, j = choose_pair(scores, project.explore_share, rng, open_pairs)
+    scores = pair_scores(state["games"], state["theta"])
+    i, j = choose_pair(scores, project.explore_share, _rng(), state["open"])
     return state["models"][i], state["models"][j]
 
 
@@ -164,14 +175,15 @@ def _best_models(
     known = np.array([index.get(name, -1) for name in candidates])
     seen = known >= 0
     m = len(candidates)
-    theta = np.zeros(m)
-    theta[seen] = np.asarray(state["theta"], dtype=np.float64)[known[seen]]
-    games = np.zeros((m, m))
-    if seen.any():
-        rows = known[seen]
-        games[np.ix_(seen, seen)] = np.asarray(state["games"], dtype=np.float64)[np.ix_(rows, rows)]
-    rng = np.random.default_rng(random.getrandbits(64))
-    i, j = choose_pair(pair_scores(games, theta), explore_share, rng)
+    if seen.all():
+        theta = state["theta"][known]
+        games = state["games"][np.ix_(known, known)]
+    else:
+        theta = np.zeros(m)
+        theta[seen] = state["theta"][known[seen]]
+        games = np.zeros((m, m))
+        games[np.ix_(seen, seen)] = state["games"][np.ix_(known[seen], known[seen])]
+    i, j = choose_pair(pair_scores(games, theta), explore_share, _rng())
     return candidates[i], candidates[j]
 
 
@@ -213,11 +225,11 @@ def _record_state(
     index = {name: i for i, name in enumerate(state["models"])}
     if models is not None and set(models) <= index.keys() and models[0] != models[1]:
         i, j = index[models[0]], index[models[1]]
-        state["games"][i][j] += 1
-        state["games"][j][i] += 1
+        state["games"][i, j] += 1
+        state["games"][j, i] += 1
     if exhausted is not None and set(exhausted) <= index.keys():
         i, j = index[exhausted[0]], index[exhausted[1]]
-        state["open"][i][j] = state["open"][j][i] = False
+        state["open"][i, j] = state["open"][j, i] = False
     state["leases"] += 1
     cache.set(_key(project_id), state, STATE_SECONDS)
 
@@ -225,9 +237,6 @@ def _record_state(
 def _add_model(state: dict[str, Any], name: str) -> None:
     """Grow the cached state by one model without games (strength 0: the fit's mean)."""
     state["models"].append(name)
-    state["theta"].append(0.0)
+    state["theta"] = np.append(state["theta"], 0.0)
     for table in ("games", "open"):
-        empty = 0.0 if table == "games" else False
-        for row in state[table]:
-            row.append(empty)
-        state[table].append([empty] * len(state["models"]))
+        state[table] = np.pad(state[table], (0, 1))  # a row and a column of 0 / False

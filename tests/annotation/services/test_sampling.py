@@ -144,8 +144,10 @@ def test_models_pick_draws_only_among_the_names_given():
 def test_models_pick_tries_a_new_endpoint_first():
     """A model with no votes yet has the least known rating: its battles come first."""
     project = _project_with_votes_on_two_pairs(sampling="active", explore_share=0.0)
-    pick = sampling_models_pick(project=project, names=[*MODELS, "newcomer"])
-    assert "newcomer" in pick
+    picks = [sampling_models_pick(project=project, names=[*MODELS, "newcomer"]) for _ in range(6)]
+    assert all("newcomer" in pick for pick in picks)
+    # against each of the others in turn, its battles counted in the cached fit
+    assert {name for pick in picks for name in pick} == {*MODELS, "newcomer"}
 
 
 def test_models_pick_reads_votes_even_when_no_task_is_open():

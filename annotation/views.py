@@ -86,6 +86,7 @@ from annotation.services.crowd import (
     quiz_failed,
 )
 from annotation.services.judging import card_check_armed, card_token, judgment_submit
+from annotation.services.rewriting import REWRITE_REQUIRED
 from annotation.services.surveys import (
     SurveyLocked,
     survey_answers_current,
@@ -511,6 +512,10 @@ def _rewrite_boxes(project: Project, assignment: Assignment, posted: Any) -> dic
     }
 
 
+#: Two rewrite boxes edited on one task page (README "Rewrites").
+ONE_REWRITE_ONLY = "rewrite one response only"
+
+
 def _rewrite_posted(
     project: Project, assignment: Assignment, form: Any
 ) -> tuple[str | None, str | None]:
@@ -525,7 +530,7 @@ def _rewrite_posted(
         and form[f"rewrite-{name}"].strip() != text.strip()
     ]
     if len(edited) > 1:
-        raise ValidationFailed(errors=[{"field": "rewrite", "error": "rewrite one response only"}])
+        raise ValidationFailed(errors=[{"field": "rewrite", "error": ONE_REWRITE_ONLY}])
     if not edited:
         return None, None
     name, text = edited[0]
@@ -571,6 +576,17 @@ def _refusal(
                         "Rewrite the response you preferred, and only that one; for a tie or "
                         "both bad, either one."
                     )
+                )
+            elif field == "rewrite" and str(error.get("error", "")).startswith(REWRITE_REQUIRED):
+                problems.append(
+                    _(
+                        "This project asks for a rewrite: edit the response in its box until "
+                        "it is good."
+                    )
+                )
+            elif field == "rewrite" and error.get("error") == ONE_REWRITE_ONLY:
+                problems.append(
+                    _("Rewrite one response only: put the other boxes back as they were.")
                 )
             elif field == "rewrite":
                 problems.append(_("Rewrite: %(error)s.") % {"error": error.get("error", "")})

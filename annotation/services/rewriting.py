@@ -43,7 +43,7 @@ def rewrite_checked(
         if rewrite_of not in (None, ""):
             errors.append({"field": "rewrite_of", "error": "goes with a rewrite"})
         elif project.rewrite == Project.Rewrite.REQUIRED:
-            errors.append({"field": "rewrite", "error": _REQUIRED})
+            errors.append({"field": "rewrite", "error": REWRITE_REQUIRED})
         return "", None
     name = _rewritten_name(project, rewrite_of, choice, ranking, responses, errors)
     if name is None:
@@ -51,12 +51,16 @@ def rewrite_checked(
     response_id, original = responses[name]
     if text == original.strip():  # not edited
         if project.rewrite == Project.Rewrite.REQUIRED:
-            errors.append({"field": "rewrite", "error": _REQUIRED + " (this is the original)"})
+            errors.append(
+                {"field": "rewrite", "error": REWRITE_REQUIRED + " (this is the original)"}
+            )
         return "", None
     return text, response_id
 
 
-_REQUIRED = "this project asks for a rewrite of the response"
+#: The start of the error a required rewrite left out (or left as it was) gets; the task page
+#: says it in the annotator's language.
+REWRITE_REQUIRED = "this project asks for a rewrite of the response"
 
 
 def _rewritten_name(

@@ -144,7 +144,8 @@ def test_a_required_rewrite_left_untouched_keeps_the_card(editing, thumbs):
     )
 
     assert response.status_code == 400
-    assert "Rewrite: this project asks for a rewrite of the response." in response.content.decode()
+    said = response.content.decode()
+    assert "This project asks for a rewrite: edit the response in its box until it is good." in said
     assert not Judgment.objects.exists()
 
 
@@ -169,7 +170,9 @@ def test_a_pairwise_page_offers_a_box_per_response_and_refuses_two_edits(
         {"choice": "left", "rewrite-right": "New B."},
     )
     assert both.status_code == wrong.status_code == 400
-    assert "rewrite one response only" in both.content.decode()
+    assert "Rewrite one response only: put the other boxes back as they were." in (
+        both.content.decode()
+    )
     assert "Rewrite the response you preferred" in wrong.content.decode()
     assert not Judgment.objects.exists()
     right = client.post(

@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PROMPT = "What is the capital of France?"
 WRONG = "Paris is the capital of **Germany**."
 FIXED = "Paris is the capital of **France**."
-ASKED = "Rewrite: this project asks for a rewrite of the response."
+ASKED = "This project asks for a rewrite: edit the response in its box until it is good."
 
 
 def _import(project: Project, texts: list[str]) -> Project:

@@ -434,6 +434,11 @@ class AgreementReportSerializer(serializers.Serializer):
         required=False,
         help_text="{value, ci, n}: how often the decided majority equals the items' reference.",
     )
+    identity_leak_votes = serializers.IntegerField(
+        required=False,
+        help_text="Pairwise: votes (not gold) on tasks with an answer flagged identity_leak; "
+        "counted in these figures, left out of the leaderboard (README, Arena safety).",
+    )
 
 
 class LeaderboardSerializer(serializers.Serializer):

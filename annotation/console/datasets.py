@@ -83,6 +83,12 @@ FILTER_FIELDS: dict[str, FilterField] = {
     "include_rewrites": FilterField(
         "Add annotators' rewrites as pairs", "select", (("", "default (no)"), *_YES_NO)
     ),
+    "include_identity_leak": FilterField(
+        "Include votes on answers that named their model",
+        "select",
+        (("", "default (no)"), *_YES_NO),
+        help="arena answers flagged identity_leak: votes that were not blind",
+    ),
     "include_sensitive": FilterField(
         "Include sensitive survey answers",
         "select",

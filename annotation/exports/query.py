@@ -35,7 +35,14 @@ EXPORT_FILETYPES = ("jsonl", "csv", "parquet")
 # The filters each format understands. One given to a format it does not apply to is a
 # 400, not silently ignored, so a snapshot's query always means what it says
 # (`exclude_flagged`, true by default, is accepted everywhere).
-_JUDGMENT_FILTERS = {"exclude_flagged", "include_gold", "since", "annotator_kind", "min_judgments"}
+_JUDGMENT_FILTERS = {
+    "exclude_flagged",
+    "include_gold",
+    "since",
+    "annotator_kind",
+    "min_judgments",
+    "include_identity_leak",
+}
 _FILTERS_OF = {
     "judgments": _JUDGMENT_FILTERS,
     "dpo": _JUDGMENT_FILTERS | {"min_agreement", "label", "expand", "include_rewrites"},
@@ -124,6 +131,8 @@ class ExportFilters:
     expand: str | None = None  # dpo of a ranking project: one of RANKING_EXPANSIONS
     include_rewrites: bool = False  # dpo: also each rewrite chosen over its original
     include_sensitive: bool = False  # annotators: also the answers to sensitive questions
+    #: Also the votes on tasks whose answer named its model (Response.identity_leak).
+    include_identity_leak: bool = False
     up_to_id: int | None = None
 
 
@@ -144,6 +153,8 @@ class ExportQuery:
             filters.pop("include_rewrites")
         if not filters["include_sensitive"]:  # only an annotators pull asks for them
             filters.pop("include_sensitive")
+        if not filters["include_identity_leak"]:  # an arena's unblinded votes, when asked
+            filters.pop("include_identity_leak")
         since = filters["since"]
         if isinstance(since, datetime):
             filters["since"] = since.isoformat()
@@ -290,6 +301,9 @@ def export_query_from_params(params: Mapping[str, Any], *, strict: bool = False)
         include_sensitive=_read_bool(
             "include_sensitive", params.get("include_sensitive"), False, errors
         ),
+        include_identity_leak=_read_bool(
+            "include_identity_leak", params.get("include_identity_leak"), False, errors
+        ),
     )
     if export_format in _FILTERS_OF:
         understood = _FILTERS_OF[export_format]
@@ -303,6 +317,7 @@ def export_query_from_params(params: Mapping[str, Any], *, strict: bool = False)
             "expand": filters.expand is not None,
             "include_rewrites": filters.include_rewrites,
             "include_sensitive": filters.include_sensitive,
+            "include_identity_leak": filters.include_identity_leak,
         }
         for name, is_given in given.items():
             if is_given and name not in understood:

@@ -20,7 +20,7 @@ import psycopg
 import psycopg.sql
 from django.db import transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Case, F, IntegerField, QuerySet, Value, When
+from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 from django.db.models.fields.json import KT, KeyTextTransform
 from django.db.models.functions import Cast, Coalesce
 from django.db.models.lookups import Exact
@@ -53,6 +53,8 @@ class JudgmentTable:
     gold_correct: npt.NDArray[np.int64]
     model_a: npt.NDArray[np.int64]
     model_b: npt.NDArray[np.int64]
+    #: The task shows a response that names its own model (Response.identity_leak).
+    identity_leak: npt.NDArray[np.bool_]
     models: list[str]
     criteria: dict[str, npt.NDArray[np.int64]] = field(default_factory=dict)
 
@@ -108,6 +110,14 @@ def _queryset(project: Project, criteria: list[Criterion]) -> tuple[QuerySet, li
             default=Value(MISSING),
             output_field=IntegerField(),
         ),
+        "c_leak": Case(
+            When(
+                Q(task__response_a__identity_leak=True) | Q(task__response_b__identity_leak=True),
+                then=Value(1),
+            ),
+            default=Value(0),
+            output_field=IntegerField(),
+        ),
     }
     criterion_columns = []
     for index, criterion in enumerate(criteria):
@@ -143,6 +153,7 @@ def _queryset(project: Project, criteria: list[Criterion]) -> tuple[QuerySet, li
         "c_gold_correct",
         "task__response_a__model",
         "task__response_b__model",
+        "c_leak",
         *criterion_columns,
     ]
     queryset = (
@@ -190,8 +201,9 @@ def _read_with_orm(
         gold_correct=integers(10),
         model_a=model_a,
         model_b=model_b,
+        identity_leak=integers(13) == 1,
         models=models,
-        criteria={c.key: integers(13 + i) for i, c in enumerate(criteria)},
+        criteria={c.key: integers(14 + i) for i, c in enumerate(criteria)},
     )
 
 
@@ -312,6 +324,13 @@ FROM (
 MODEL_ANNOTATORS_SQL = (
     f"SELECT array_send(array_agg(id)) FROM {_TABLES['annotator']} WHERE kind = 'model'"
 )
+# The project's responses flagged identity_leak: few, read through their partial index.
+LEAKED_RESPONSES_SQL = """
+SELECT array_send(array_agg(r.id))
+FROM {response} r
+JOIN {item} i ON i.id = r.item_id
+WHERE r.identity_leak AND i.project_id = %s
+""".format(**_TABLES)
 
 #: Below this many judgment ids between a project's first and last judgment, the judgments
 #: are read by one statement; above it, by two halves on two connections at once.
@@ -335,6 +354,8 @@ def _read_with_arrays(
         row[width + 4] or [], row[width + 5] or [], task_response_a, task_response_b, task
     )
     shown_left, codes = judgment[3], judgment[5]
+    leaked = unpack_array(row[width + 7])
+    task_leaks = np.isin(task_response_a, leaked) | np.isin(task_response_b, leaked)
     return JudgmentTable(
         judgment=judgment[0],
         task=judgment[1],
@@ -351,6 +372,7 @@ def _read_with_arrays(
         gold_correct=((codes >> _GOLD_CORRECT_SHIFT) & 3) - 1,
         model_a=model_a,
         model_b=model_b,
+        identity_leak=task_leaks[task],
         models=models,
         criteria=_criteria_codes(project, criteria, judgment[6:]),
     )
@@ -374,7 +396,7 @@ def _arrays_fetched(
     )
     rest_sql = (
         f"SELECT * FROM ({TASKS_SQL}) AS tasks, ({MODELS_SQL}) AS models, "
-        f"({MODEL_ANNOTATORS_SQL}) AS model_annotators"
+        f"({MODEL_ANNOTATORS_SQL}) AS model_annotators, ({LEAKED_RESPONSES_SQL}) AS leaked"
     )
     last = up_to_id if up_to_id is not None else 2**63 - 1
     connection = read_connection()
@@ -404,7 +426,7 @@ def _arrays_fetched(
                 )
             cursor.execute(
                 f"SELECT * FROM ({judgments_sql}) AS judgments, ({rest_sql}) AS rest",
-                [*params, project.pk, *halves[0], project.pk, project.pk],
+                [*params, project.pk, *halves[0], project.pk, project.pk, project.pk],
                 binary=True,
             )
             row = cursor.fetchone()

@@ -122,7 +122,7 @@ def _votes(
 ) -> Votes:
     table = judgment_table(project=project, up_to_id=report.last_judgment_id)
     keep = ~table.is_gold & (table.choice >= 0) & (table.model_a >= 0) & (table.model_b >= 0)
-    keep &= table.model_a != table.model_b
+    keep &= (table.model_a != table.model_b) & ~table.identity_leak
     if annotator_kind != "all":
         keep &= table.is_model == (annotator_kind == "model")
     if exclude_flagged:

@@ -559,6 +559,8 @@ def _kind_figures(
         figures["position_bias"], extra = _position_bias(ranks)
     figures["annotators"] = _per_annotator(rows, overall, project, extra) if len(rows) else []
     if project.is_pairwise:
+        # Counted here, left out of the leaderboard (README, Arena safety).
+        figures["identity_leak_votes"] = int(np.count_nonzero(regular.identity_leak))
         figures["transitivity"], figures["consistency_details"] = _transitivity(regular)
         if regular.criteria:
             figures["consistency"] = choice_criteria_conflicts(
@@ -873,7 +875,10 @@ def report_compute(
         second = _SecondThread(pool)
         try:
             parts = _kind_parts(second, project, table, ranks, kinds, criteria, n_boot)
-            boards = _boards(second, project, table, ranks, regular_rows, n_boot)
+            # A vote on an answer that named its model was not blind: not in the leaderboard.
+            boards = _boards(
+                second, project, table, ranks, regular_rows & ~table.identity_leak, n_boot
+            )
             spans = _span_parts(second, project, span_criteria, kinds, last_id, n_boot)
             references = task_references(project=project) if project.is_pairwise else None
             with transaction.atomic():

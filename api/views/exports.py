@@ -78,6 +78,14 @@ class ExportView(StrictAPIView):
                 "it replaces (chosen_model human_rewrite).",
             ),
             OpenApiParameter(
+                "include_identity_leak",
+                bool,
+                default=False,
+                description="Formats made from judgments: also the votes on tasks where an "
+                "answer named its own model or vendor (flagged identity_leak; README, Arena "
+                "safety), left out by default.",
+            ),
+            OpenApiParameter(
                 "include_sensitive",
                 bool,
                 default=False,

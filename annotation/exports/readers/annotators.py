@@ -118,7 +118,10 @@ def annotator_export_rows(
     surveys = SurveyAnswers.objects.filter(project=project, annotator=OuterRef("pk")).order_by(
         "-version"
     )
-    judged = replace(filters, exclude_flagged=False, annotator_kind=None)
+    # Votes on answers that named their model are still the annotator's work.
+    judged = replace(
+        filters, exclude_flagged=False, annotator_kind=None, include_identity_leak=True
+    )
     seconds = (
         passing_judgments(project=project, filters=judged)
         .filter(annotator=OuterRef("pk"))

@@ -16,6 +16,7 @@ from django.db.models import (
     Count,
     F,
     Func,
+    Q,
     QuerySet,
     TextField,
     Value,
@@ -27,7 +28,7 @@ from annotation.exports.plan import ExportPlan
 from annotation.exports.query import ExportFilters
 from annotation.exports.rankings import ranking_in_ids, response_external_ids, shown_in_ids
 from annotation.exports.readers.shared import EXPORT_CHUNK, iso_time, since_q
-from annotation.models import Annotator, Judgment, Project
+from annotation.models import Annotator, Judgment, Project, Response, Task
 from annotation.pg.copy_out import WireColumn, select_batches
 from annotation.selectors.quality import flagged_annotator_ids
 
@@ -46,7 +47,17 @@ def passing_judgments(*, project: Project, filters: ExportFilters) -> QuerySet[J
         queryset = queryset.filter(annotator__kind=filters.annotator_kind)
     if filters.rubric_version is not None:
         queryset = queryset.filter(rubric_version=filters.rubric_version)
+    if not filters.include_identity_leak:
+        queryset = queryset.exclude(task_id__in=identity_leak_task_ids(project=project))
     return queryset
+
+
+def identity_leak_task_ids(*, project: Project) -> QuerySet[Task]:
+    """The ids of the project's tasks showing an answer that named its own model (README,
+    Arena safety), as a subquery: the flagged responses come from their partial index, the
+    tasks through the indexes on their two responses."""
+    leaked = Response.objects.filter(item__project=project, identity_leak=True).values("pk")
+    return Task.objects.filter(Q(response_a__in=leaked) | Q(response_b__in=leaked)).values("pk")
 
 
 def _tasks_with_enough(passing: QuerySet[Judgment], minimum: int) -> QuerySet:

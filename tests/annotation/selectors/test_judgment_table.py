@@ -11,7 +11,7 @@ import pytest
 from django.db import connection
 from django.db.models import Q
 
-from annotation.models import Annotator, Judgment, Project, Task
+from annotation.models import Annotator, Judgment, Project, Response, Task
 from annotation.selectors import judgment_table as selector
 from annotation.selectors.judgment_table import (
     CHOICES,
@@ -23,7 +23,12 @@ from tests.factories import CriterionFactory, ProjectFactory, import_items
 
 pytestmark = pytest.mark.django_db
 
-DTYPES = {"seconds": np.float64, "is_model": np.bool_, "is_gold": np.bool_}
+DTYPES = {
+    "seconds": np.float64,
+    "is_model": np.bool_,
+    "is_gold": np.bool_,
+    "identity_leak": np.bool_,
+}
 
 
 def _annotator(name: str, kind: str = Annotator.Kind.HUMAN) -> Annotator:
@@ -63,6 +68,8 @@ def pairwise() -> Project:
             )
     Task.objects.bulk_update(tasks, ["is_gold"])
     Judgment.objects.bulk_create(rows)
+    # An answer that named its model: shown by two of its item's three tasks.
+    Response.objects.filter(pk=tasks[1].response_b_id).update(identity_leak=True)
     return project
 
 
@@ -101,6 +108,11 @@ def _expected(project: Project) -> dict:
         "gold_correct": [-1 if j.gold_correct is None else int(j.gold_correct) for j in judgments],
         "model_a": [model(j.task.response_a) for j in judgments],
         "model_b": [model(j.task.response_b) for j in judgments],
+        "identity_leak": [
+            j.task.response_a.identity_leak
+            or (j.task.response_b is not None and j.task.response_b.identity_leak)
+            for j in judgments
+        ],
         "models": names,
         "criteria": {
             key: [code(j.criteria.get(key), CRITERION_CHOICES) for j in judgments]

@@ -26,6 +26,7 @@ IMPORT_JOB_RUN = f"{TASK_MODULE}.import_job_run"
 WEBHOOK_DELIVER = f"{TASK_MODULE}.webhook_deliver"
 WEBHOOK_BATCH = f"{TASK_MODULE}.webhook_batch"
 ARENA_TURN_GENERATE = f"{TASK_MODULE}.arena_turn_generate"
+GROUP_FIGURES_WARM = f"{TASK_MODULE}.group_figures_warm"
 
 #: Every task queued from here (tests check that the Celery app registers each).
 TASK_NAMES = (
@@ -35,6 +36,7 @@ TASK_NAMES = (
     WEBHOOK_DELIVER,
     WEBHOOK_BATCH,
     ARENA_TURN_GENERATE,
+    GROUP_FIGURES_WARM,
 )
 
 
@@ -59,6 +61,11 @@ def schedule_report_refresh(
     if countdown is not None:
         options["countdown"] = countdown
     _publish(REPORT_REFRESH, args, **options)
+
+
+def schedule_group_figures_warm(project_id: int) -> None:
+    """Compute the figures by group asked for lately from a project's new report."""
+    _publish(GROUP_FIGURES_WARM, (project_id,))
 
 
 def schedule_snapshot_build(snapshot_id: int) -> None:

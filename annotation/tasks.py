@@ -18,7 +18,14 @@ from annotation.breaker import REDIS_ERRORS
 from annotation.db import TRANSIENT_DATABASE_ERRORS
 from annotation.models import Project, Snapshot
 from annotation.selectors.reports import projects_with_stale_reports
-from annotation.services import arena, exporting, import_jobs, reports, webhooks
+from annotation.services import (
+    arena,
+    exporting,
+    group_warming,
+    import_jobs,
+    reports,
+    webhooks,
+)
 
 #: Errors of a service that went away (the database, the broker, the Redis cache), not of
 #: the work: the task is tried again after 1, 2, 4 ... up to RETRY_BACKOFF_MAX seconds.
@@ -68,6 +75,13 @@ def report_refresh(self: Task, project_id: int, force: bool = False) -> None:
     worker's turn ends within seconds."""
     with _retried_while_busy(self, reports.ReportBusy):
         reports.report_refresh(project_id=project_id, force=force)
+
+
+@shared_task(acks_late=True, ignore_result=True, **RETRYING)
+def group_figures_warm(project_id: int) -> None:
+    """After a new report: compute the figures by group asked for lately (cached for that
+    report), so the next request finds them. Safe to run twice: the second finds them cached."""
+    group_warming.group_figures_warm(project_id=project_id)
 
 
 @shared_task(acks_late=True, ignore_result=True)

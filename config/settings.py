@@ -357,7 +357,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # `celery -A config worker` (no -Q) still consumes all of them.
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_QUEUES_BY_KIND = {
-    "reports": ("report_refresh", "reports_refresh_active"),
+    "reports": ("report_refresh", "reports_refresh_active", "group_figures_warm"),
     "snapshots": ("snapshot_build", "snapshots_requeue_pending"),
     "imports": ("import_job_run", "import_jobs_requeue_pending"),
     "webhooks": ("webhook_deliver", "webhook_batch", "webhooks_requeue_pending"),

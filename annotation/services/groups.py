@@ -7,9 +7,10 @@ groups are merged into `other`, which is left out when it is still too small. A 
 question's groups are shown only when asked for with `include_sensitive=true`.
 
 Like the style-controlled and category leaderboards, the figures are computed from the votes
-the current report covers (its `last_judgment_id`), once per report and profile state, and
-kept in the cache: the report worker recomputes the report, a request after it fits the
-groups once, and until then the previous report's figures are served, marked stale.
+the current report covers (its `last_judgment_id`), once per report and state of the answers,
+and kept in the cache. While the worker recomputes a stale report, the last report's figures
+are served (`stale: true`); once it has stored the new one it computes the figures by group
+asked for lately (services.group_warming), so a researcher reading them again waits for no fit.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from annotation.selectors.profiles import GROUPABLE_TYPES, profile_members, prof
 from annotation.services.reports import (
     DEFAULT_KIND,
     N_BOOT,
+    group_figures_remember,
     kind_ratings,
     report_current,
     report_state_fields,
@@ -292,6 +294,10 @@ def agreement_by_current(
     body = {**report_state_fields(state), "annotator_kind": annotator_kind}
     if state.report is None:
         return {**body, "by": group_by.name, "groups": {}}
+    group_figures_remember(
+        project_id=project.pk,
+        query={"figure": "agreement", "by": group_by.name, "annotator_kind": annotator_kind},
+    )
     return {
         **body,
         **agreement_by_group(

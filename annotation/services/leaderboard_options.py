@@ -35,6 +35,7 @@ from annotation.services.groups import (
 )
 from annotation.services.reports import (
     board_as_api,
+    group_figures_remember,
     leaderboard_current,
     report_current,
     report_state_fields,
@@ -321,6 +322,15 @@ def leaderboard_current_with_options(
         if options.by is not None:
             empty = {"by": options.by.name, "groups": {}}
         return {**body, **empty}
+    if options.by is not None:
+        query = {
+            "figure": "leaderboard",
+            "by": options.by.name,
+            "annotator_kind": annotator_kind,
+            "exclude_flagged": exclude_flagged,
+            "style_control": options.style_control,
+        }
+        group_figures_remember(project_id=project.pk, query=query)
     return {
         **body,
         **leaderboard_with_options(

@@ -997,7 +997,34 @@ def report_refresh(*, project_id: int, force: bool = False) -> AgreementReport |
     with _computing_alone(project_id):
         report = report_compute_or_record(project=project)
     sampling_forget(project_id=project_id)  # active sampling refits on the same votes
+    if not report.failed and group_figures_asked(project_id=project_id):
+        scheduling.schedule_group_figures_warm(project_id)
     return report
+
+
+#: Figures by group (services.groups) asked for lately, at most this many per project.
+GROUP_FIGURES_REMEMBERED = 20
+
+
+def _asked_key(project_id: int) -> str:
+    return f"group-figures-asked:{project_id}"
+
+
+def group_figures_asked(*, project_id: int) -> list[dict[str, Any]]:
+    """The figures by group asked for lately in the project (newest first): each a query
+    (`figure`: agreement or leaderboard, `by` and the other parameters), no figures."""
+    return cache.get(_asked_key(project_id)) or []
+
+
+def group_figures_remember(*, project_id: int, query: dict[str, Any]) -> None:
+    """Remember that these figures by group were asked for, so the worker computes them
+    again after each new report (README "Figures by group"); a query asked before costs one
+    cache read."""
+    asked = group_figures_asked(project_id=project_id)
+    if query in asked:
+        return
+    remembered = [query, *asked][:GROUP_FIGURES_REMEMBERED]
+    cache.set(_asked_key(project_id), remembered, LATER_BOARD_SECONDS)
 
 
 def report_current(*, project: Project) -> ReportState:

@@ -15,6 +15,7 @@ from tests.processes import run_python
 KINDS = {
     "annotation.tasks.report_refresh": "reports",
     "annotation.tasks.reports_refresh_active": "reports",
+    "annotation.tasks.group_figures_warm": "reports",
     "annotation.tasks.snapshot_build": "snapshots",
     "annotation.tasks.snapshots_requeue_pending": "snapshots",
     "annotation.tasks.import_job_run": "imports",

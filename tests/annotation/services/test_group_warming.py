@@ -1,0 +1,68 @@
+"""After a new report the worker computes the figures by group asked for lately, so reading
+them again waits for no fit (README "Figures by group")."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+
+from annotation import scheduling
+from annotation.services import groups, leaderboard_options
+from annotation.services.group_warming import group_figures_warm
+from annotation.services.projects import project_update
+from annotation.services.reports import group_figures_asked, report_refresh
+from tests.api.test_group_figures import AGREEMENT, LEADERBOARD, _votes, plural_project
+
+pytestmark = pytest.mark.django_db
+
+BY_REGION = {"by": "profile.region"}
+
+
+def _count_fits(monkeypatch) -> list[int]:
+    """Every read of the judgments a figure by group fits from."""
+    reads: list[int] = []
+    for module in (groups, leaderboard_options):
+        real = module.judgment_table
+        monkeypatch.setattr(
+            module, "judgment_table", lambda real=real, **kw: reads.append(1) or real(**kw)
+        )
+    return reads
+
+
+def test_a_new_report_computes_the_figures_by_group_asked_for(
+    researcher_client, researcher, monkeypatch
+):
+    project = plural_project(researcher, tiny=0)
+    cache.clear()
+    assert researcher_client.get(AGREEMENT, BY_REGION).status_code == 200
+    assert researcher_client.get(LEADERBOARD, BY_REGION).status_code == 200
+    assert [q["figure"] for q in group_figures_asked(project_id=project.pk)] == [
+        "leaderboard",
+        "agreement",
+    ]
+    _votes(project, [{"id": "q0"}], {"late": "east"})  # a vote after the report
+    new = report_refresh(project_id=project.pk, force=True)  # the worker, eager here
+    reads = _count_fits(monkeypatch)
+
+    agreement = researcher_client.get(AGREEMENT, BY_REGION).json()
+    board = researcher_client.get(LEADERBOARD, BY_REGION).json()
+    assert reads == []  # both were fitted by the worker, from the new report
+    assert agreement["computed_at"] == board["computed_at"] == new.computed_at.isoformat()
+
+
+def test_nothing_is_scheduled_where_no_figure_by_group_was_asked_for(researcher, monkeypatch):
+    project = plural_project(researcher, tiny=0)
+    cache.clear()
+    scheduled: list[int] = []
+    monkeypatch.setattr(scheduling, "schedule_group_figures_warm", scheduled.append)
+    report_refresh(project_id=project.pk, force=True)
+    assert scheduled == []
+
+
+def test_a_question_removed_since_is_skipped(researcher_client, researcher):
+    project = plural_project(researcher, tiny=0)
+    cache.clear()
+    researcher_client.get(AGREEMENT, BY_REGION)
+    researcher_client.get(AGREEMENT, {"by": "profile.languages"})
+    project_update(project=project, survey=[q for q in project.survey if q["key"] != "region"])
+    assert group_figures_warm(project_id=project.pk) == 1

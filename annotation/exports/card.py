@@ -109,7 +109,7 @@ _FIELDS_NOTE = {
 def _fields_lines(plan: ExportPlan) -> list[str]:
     """The card's field list: the format's declared fields for this project's kind."""
     export_format = plan.query.format
-    fields = fields_of(export_format, kind=plan.project.task_kind)
+    fields = fields_of(export_format, kind=plan.project.task_kind, uses=plan.uses)
     note = _FIELDS_NOTE.get(export_format)
     return [
         ROW[export_format] + (f" {note}" if note else ""),

@@ -32,6 +32,21 @@ PAIRS = pa.list_(
     pa.field("item", pa.list_(pa.field("item", pa.string(), nullable=False)), nullable=False)
 )
 TEXTS = pa.list_(pa.field("item", pa.string(), nullable=False))
+SPANS = pa.list_(
+    pa.field(
+        "item",
+        pa.struct(
+            [
+                pa.field("response", pa.string(), nullable=False),
+                pa.field("start", pa.int64(), nullable=False),
+                pa.field("end", pa.int64(), nullable=False),
+                pa.field("label", pa.string(), nullable=False),
+                pa.field("note", pa.string(), nullable=False),
+            ]
+        ),
+        nullable=False,
+    )
+)
 EDITS = pa.list_(
     pa.field(
         "item",
@@ -65,17 +80,28 @@ _TYPES: dict[str, tuple[pa.DataType | None, str]] = {
     "score": (None, "integer or float"),
     "survey": (None, "by question type"),
     "edits": (EDITS, "list of {op, original_start, original_end, rewrite_start, rewrite_end}"),
+    "spans": (SPANS, "list of {response, start, end, label, note}"),
+    "reasons": (None, "struct of texts"),
 }
 
 PAIRWISE, RUBRIC, RANKING = "pairwise", "rubric", "ranking"
+#: What a project may use that some fields need (ExportField.needs): a spans criterion, a
+#: verdict criterion, rewrites (taken now, or once).
+USES_SPANS, USES_VERDICTS, USES_REWRITES = "spans", "verdicts", "rewrites"
+_NEEDS_TEXT = {
+    USES_SPANS: "with a spans criterion",
+    USES_VERDICTS: "with a verdict criterion",
+    USES_REWRITES: "that take (or took) rewrites",
+}
 
 
 @dataclass(frozen=True)
 class ExportField:
     """One field of a format. `nullable`: may be null in any pull; `retractable`: null on a
     retraction row (so nullable in a `dpo` pull with `since`); `kind`: only in projects of
-    this kind (None: every project); `per_criterion`: one column per criterion, `<key>`
-    standing for the criterion's key; `per_question`: one per survey question, likewise."""
+    this kind (None: every project); `needs`: only in projects that use it (USES_*);
+    `per_criterion`: one column per criterion, `<key>` standing for the criterion's key;
+    `per_question`: one per survey question, likewise."""
 
     name: str
     type: str
@@ -83,6 +109,7 @@ class ExportField:
     nullable: bool = False
     retractable: bool = False
     kind: str | None = None
+    needs: str | None = None
     per_criterion: bool = False
     per_question: bool = False
 
@@ -108,6 +135,8 @@ class ExportField:
     def null_text(self) -> str:
         if self.type == "answers":
             return "when no criteria"
+        if self.type == "reasons":
+            return "no (each key: yes)"
         if self.nullable:
             return "yes"
         return "with `since`" if self.retractable else "no"
@@ -168,6 +197,35 @@ JUDGMENTS = (
         "imported ranking.",
         nullable=True,
         kind=RANKING,
+    ),
+    F(
+        "reasons",
+        "reasons",
+        "One text per verdict criterion key: the annotator's optional reason for the "
+        "verdict, null when none given.",
+        kind=RUBRIC,
+        needs=USES_VERDICTS,
+    ),
+    F(
+        "spans",
+        "spans",
+        "The passages marked (empty when none): the response id, character offsets (code "
+        "points, end excluded), the label's key and the note, by response and offset.",
+        needs=USES_SPANS,
+    ),
+    F(
+        "rewrite",
+        "string",
+        "The annotator's rewrite of a response; null when none.",
+        nullable=True,
+        needs=USES_REWRITES,
+    ),
+    F(
+        "rewrite_of",
+        "string",
+        "Response id of the response the rewrite replaces; null when no rewrite.",
+        nullable=True,
+        needs=USES_REWRITES,
     ),
     F("rationale", "string", "The annotator's free text (empty when none)."),
     F("shown_left", "string", "Response id shown on the left.", nullable=True),
@@ -436,11 +494,17 @@ ROW: dict[str, str] = {
 }
 
 
-def fields_of(export_format: str, *, kind: str | None = None) -> tuple[ExportField, ...]:
-    """A format's fields in a project of that kind (None: of any kind)."""
-    if kind is None:
-        return FIELDS[export_format]
-    return tuple(f for f in FIELDS[export_format] if f.kind in (None, kind))
+def fields_of(
+    export_format: str, *, kind: str | None = None, uses: frozenset[str] | None = None
+) -> tuple[ExportField, ...]:
+    """A format's fields in a project of that kind (None: of any kind) that uses those
+    features (None: whatever it uses)."""
+    return tuple(
+        f
+        for f in FIELDS[export_format]
+        if (kind is None or f.kind in (None, kind))
+        and (uses is None or f.needs is None or f.needs in uses)
+    )
 
 
 def _cell(text: str) -> str:
@@ -452,7 +516,11 @@ def field_table(fields: Sequence[ExportField], *, kinds: bool = True) -> str:
     says which fields only projects of one kind have."""
     lines = ["| field | type | null | description |", "| --- | --- | --- | --- |"]
     for f in fields:
-        only = f"{f.kind.capitalize()} projects only. " if f.kind and kinds else ""
+        only = ""
+        if kinds and (f.kind or f.needs):
+            projects = f"{f.kind.capitalize()} projects" if f.kind else "Projects"
+            needs = f" {_NEEDS_TEXT[f.needs]}" if f.needs else ""
+            only = f"{projects}{needs} only. "
         lines.append(
             f"| `{f.name}` | {f.type_text} | {f.null_text} | {only}{_cell(f.description)} |"
         )

@@ -18,7 +18,13 @@ from django.db.models import (
 )
 
 from annotation.errors import ValidationFailed
-from annotation.exports.fields import MESSAGES, fields_of
+from annotation.exports.fields import (
+    MESSAGES,
+    USES_REWRITES,
+    USES_SPANS,
+    USES_VERDICTS,
+    fields_of,
+)
 from annotation.exports.query import SPAN_FORMATS, ExportQuery, _error, has_rewrites
 from annotation.models import (
     Criterion,
@@ -44,6 +50,9 @@ class ExportPlan:
     #: The survey questions an `annotators` plan has a column for (sensitive ones only
     #: with `include_sensitive`).
     survey_questions: tuple[dict[str, Any], ...] = ()
+    #: What the project uses that some fields need (USES_* of fields.py): which of them
+    #: the columns hold.
+    uses: frozenset[str] = frozenset()
 
     @property
     def column_names(self) -> list[str]:
@@ -72,6 +81,14 @@ class ExportPlan:
             return frozenset()
         answers = self.schema.field("scores").type
         return frozenset(child.name for child in answers if pa.types.is_boolean(child.type))
+
+    @property
+    def reason_keys(self) -> list[str]:
+        """The keys of the `judgments` reasons struct (the verdict criteria; none when the
+        file has no `reasons` column)."""
+        if self.query.format != "judgments" or "reasons" not in self.column_names:
+            return []
+        return [child.name for child in self.schema.field("reasons").type]
 
     @property
     def filename(self) -> str:
@@ -120,7 +137,8 @@ def export_plan(*, project: Project, query: ExportQuery) -> ExportPlan:
             f"Project {project.slug!r} is a {project.kind} project: use format dpo or judgments.",
             errors=[_error("format", f"{query.format} needs a rubric project")],
         )
-    if query.format in SPAN_FORMATS and not any(c.is_spans for c in project.criteria.all()):
+    every_criterion = list(project.criteria.all())
+    if query.format in SPAN_FORMATS and not any(c.is_spans for c in every_criterion):
         raise ValidationFailed(
             f"Project {project.slug!r} has no spans criterion: nothing is marked in it.",
             errors=[_error("format", f"{query.format} needs a project with a spans criterion")],
@@ -131,7 +149,7 @@ def export_plan(*, project: Project, query: ExportQuery) -> ExportPlan:
             errors=[_error("format", "rewrites needs a project whose rewrite is not off")],
         )
     # A spans criterion's answers are marks, exported by the span formats, not scores.
-    criteria = tuple(c for c in project.criteria.all() if not c.is_spans)
+    criteria = tuple(c for c in every_criterion if not c.is_spans)
     if query.format == "kto" and not any(c.is_verdict for c in criteria):
         raise ValidationFailed(
             f"Project {project.slug!r} has no verdict criterion: kto needs good / bad verdicts.",
@@ -148,13 +166,30 @@ def export_plan(*, project: Project, query: ExportQuery) -> ExportPlan:
     if query.format == "annotators":
         sensitive = query.filters.include_sensitive
         questions = tuple(q for q in project.survey if sensitive or not q.get("sensitive"))
+    uses = _uses(project, query.format, every_criterion)
     if query.format == "rubric":
         columns = _rubric_columns(criteria, versions, conversational)
     else:
         retractable = query.filters.since is not None
-        columns = _columns(project, query.format, criteria, conversational, retractable=retractable)
+        columns = _columns(
+            project, query.format, criteria, conversational, retractable=retractable, uses=uses
+        )
         columns = _with_survey_columns(columns, questions)
-    return ExportPlan(project, query, criteria, conversational, columns, versions, questions)
+    return ExportPlan(project, query, criteria, conversational, columns, versions, questions, uses)
+
+
+def _uses(project: Project, export_format: str, criteria: list[Criterion]) -> frozenset[str]:
+    """What the project uses among what the format's fields may need (whether it takes
+    rewrites is read only when a field needs it)."""
+    needed = {f.needs for f in fields_of(export_format, kind=project.task_kind)} - {None}
+    uses = set()
+    if USES_SPANS in needed and any(c.is_spans for c in criteria):
+        uses.add(USES_SPANS)
+    if USES_VERDICTS in needed and any(c.is_verdict for c in criteria):
+        uses.add(USES_VERDICTS)
+    if USES_REWRITES in needed and has_rewrites(project=project):
+        uses.add(USES_REWRITES)
+    return frozenset(uses)
 
 
 #: A survey answer's column type, by question type (README "Surveys").
@@ -346,14 +381,20 @@ def _columns(
     conversational: bool,
     *,
     retractable: bool = False,
+    uses: frozenset[str] = frozenset(),
 ) -> tuple[pa.Field, ...]:
     """The columns of a format other than `rubric`, from its declared fields
-    (annotation/exports/fields.py). `retractable` (a `dpo` pull with `since`): a retraction
-    row keeps only its keys, so the texts may be null."""
+    (annotation/exports/fields.py) that apply to what the project `uses`. `retractable` (a
+    `dpo` pull with `since`): a retraction row keeps only its keys, so the texts may be
+    null."""
     columns = []
-    for declared in fields_of(export_format, kind=project.task_kind):
+    for declared in fields_of(export_format, kind=project.task_kind, uses=uses):
         if declared.per_question:  # expanded by _with_survey_columns
             columns.append(column(declared.name, pa.null(), nullable=True))
+        elif declared.type == "reasons":
+            keys = [c.key for c in criteria if c.is_verdict]
+            reasons = pa.struct([column(key, pa.string(), nullable=True) for key in keys])
+            columns.append(column(declared.name, reasons))
         elif declared.type == "answers":
             verdicts = frozenset(c.key for c in criteria if c.is_verdict)
             answers = _answers_type(project, _answer_keys(project, criteria), verdicts)

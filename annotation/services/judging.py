@@ -70,11 +70,14 @@ def answer_from_sides(
     reasons: dict[str, Any] | None = None,
     rewrite: Any = None,
     rewrite_of: Any = None,
+    response_names: Mapping[str, str] | None = None,
 ) -> CanonicalAnswer:
     """Validate an answer against the project's settings and turn sides (or a ranking's
     screen labels, with the order they were shown in) into responses. Every problem is
-    collected, so the annotator is told all of them at once. Spans name their response as
-    shown; `span_responses` maps those names to (response id, text)."""
+    collected, so the annotator is told all of them at once. Spans and `rewrite_of` name
+    their response as shown; `span_responses` maps those names to (response id, text). A
+    judgment import names responses by their ids instead: `span_responses` is keyed by
+    them, and `response_names` maps the answer's sides or labels to them."""
     errors: list[dict[str, str]] = []
     canonical_spans = _spans_canonical(criteria, spans, span_responses or {}, errors)
     # A spans criterion is answered by the spans, not by a side or a score.
@@ -103,7 +106,7 @@ def answer_from_sides(
         )
     rationale = _rationale_checked(project, rationale, errors)
     rewrite_text, rewritten = "", None
-    if span_responses is not None:  # a vote (imported judgments carry no rewrite)
+    if span_responses is not None:  # read only when a rewrite may be there to check
         rewrite_text, rewritten = rewrite_checked(
             project,
             rewrite=rewrite,
@@ -112,6 +115,7 @@ def answer_from_sides(
             ranking=ranking,
             responses=span_responses,
             errors=errors,
+            names=response_names,
         )
     if errors:
         raise ValidationFailed("The judgment is not valid.", errors=errors)
@@ -313,8 +317,9 @@ def _verdict_reasons(
     reasons: Any,
     errors: list[dict[str, str]],
 ) -> dict[str, str]:
-    """The optional reason per verdict criterion, trimmed, empty ones dropped; a reason for
-    a criterion that is not a verdict is refused by name."""
+    """The optional reason per verdict criterion, trimmed, empty and null ones dropped (the
+    `judgments` export writes null for none); a reason for a criterion that is not a verdict
+    is refused by name."""
     given = _per_criterion(reasons, criteria, "reasons", errors)
     verdicts = {c.key for c in criteria if c.is_verdict}
     clean: dict[str, str] = {}
@@ -322,6 +327,8 @@ def _verdict_reasons(
         if key not in verdicts:
             if any(c.key == key for c in criteria):
                 errors.append({"field": f"reasons.{key}", "error": "only a verdict takes a reason"})
+            continue
+        if reason is None:
             continue
         if not isinstance(reason, str):
             errors.append({"field": f"reasons.{key}", "error": "must be a text"})

@@ -1,6 +1,7 @@
 """Importing judgments made elsewhere: historical labels, or an LLM judge.
 
-Rows are validated with the same rules as a vote (services.judging.answer_from_sides);
+Rows are validated with the same rules as a vote (services.judging.answer_from_sides),
+spans, verdict reasons and rewrites included, responses named by their ids;
 any bad row rejects the whole import with its line number, and so does a key a row should
 not have. An imported judgment is one per annotator and task, is not bound by the project's
 k and does not count toward progress; importing the same row again updates it. Its
@@ -19,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from annotation.errors import ImportRejected, ValidationFailed
-from annotation.models import Annotator, Judgment, Project, Task
+from annotation.models import Annotator, Judgment, Project, Response, Task
 from annotation.pg.copy_in import insert_rows
 from annotation.rankings import RankingInvalid, ranking_check, ranking_translate, screen_labels
 from annotation.services.importing import (
@@ -32,7 +33,17 @@ from annotation.services.reports import report_refresh_soon
 
 CANONICAL_TO_SIDE = {"a": "left", "b": "right", "tie": "tie", "both_bad": "both_bad"}
 FLIPPED = {"a": "b", "b": "a"}
-_COMMON_KEYS = {"annotator", "annotator_kind", "item", "rationale", "seconds"}
+_COMMON_KEYS = {
+    "annotator",
+    "annotator_kind",
+    "item",
+    "rationale",
+    "seconds",
+    "spans",
+    "reasons",
+    "rewrite",
+    "rewrite_of",
+}
 #: The keys a row may have, by project kind (README "REST API" and "Exports").
 ROW_KEYS = {
     "pairwise": _COMMON_KEYS | {"a", "b", "choice", "strength", "criteria"},
@@ -54,6 +65,10 @@ NEW_JUDGMENT_COLUMNS = (
     "criteria",
     "scores",
     "ranking",
+    "spans",
+    "reasons",
+    "rewrite",
+    "rewrite_of_id",
     "seconds",
 )
 
@@ -199,13 +214,20 @@ def _prepare(project: Project, criteria, tasks, row: Any) -> tuple[str, str, Tas
             rationale=row.get("rationale"),
             criteria_answers=sides,
             scores=None,
+            **_marks(row, {"left": task.response_a, "right": task.response_b}),
         )
     else:
         response = row.get("response")
         task = tasks.get((str(item), str(response), None))
         if task is None:
             raise fail("response", f"no response {response!r} in item {item!r}")
-        answer = _unsided_answer(project, criteria, row, scores=row.get("scores"))
+        answer = _unsided_answer(
+            project,
+            criteria,
+            row,
+            scores=row.get("scores"),
+            **_marks(row, {"response": task.response_a}),
+        )
     # The project's rationale setting is about its own annotators' pages: an imported
     # rationale is kept even where they are asked for none.
     answer = replace(answer, rationale=(rationale or "").strip()[:MAX_RATIONALE])
@@ -234,7 +256,22 @@ def _ranking_answer(
         row,
         ranking=ranking_translate(groups, dict(zip(names, labels, strict=True))),
         shown_order=[r.pk for r in responses],
+        **_marks(row, dict(zip(labels, responses, strict=True))),
     )
+
+
+def _marks(row: dict[str, Any], shown: dict[str, Response]) -> dict[str, Any]:
+    """A row's spans, reasons and rewrite as answer_from_sides takes them, the responses
+    named by their ids: `shown` gives the response behind each name the answer uses (left /
+    right, A, B..., response)."""
+    return {
+        "spans": row.get("spans"),
+        "reasons": row.get("reasons"),
+        "rewrite": row.get("rewrite"),
+        "rewrite_of": row.get("rewrite_of"),
+        "span_responses": {r.external_id: (r.pk, r.text) for r in shown.values()},
+        "response_names": {name: r.external_id for name, r in shown.items()},
+    }
 
 
 def _unsided_answer(
@@ -323,7 +360,19 @@ def _write_judgments(
 ) -> None:
     """Create or change the judgments of some rows, counted into `result`."""
     new, changed = [], []
-    fields = ("choice", "strength", "rationale", "criteria", "scores", "ranking", "seconds")
+    fields = (
+        "choice",
+        "strength",
+        "rationale",
+        "criteria",
+        "scores",
+        "ranking",
+        "spans",
+        "reasons",
+        "rewrite",
+        "rewrite_of_id",
+        "seconds",
+    )
     for external_id, _, task, (answer, seconds) in prepared:
         annotator = annotators[external_id]
         judgment = existing.get((annotator.pk, task.pk))
@@ -342,6 +391,8 @@ def _write_judgments(
         judgment.rationale, judgment.criteria = answer.rationale, answer.criteria
         judgment.scores, judgment.seconds = answer.scores, seconds
         judgment.ranking = answer.ranking
+        judgment.spans, judgment.reasons = list(answer.spans), answer.reasons
+        judgment.rewrite, judgment.rewrite_of_id = answer.rewrite, answer.rewrite_of
         if judgment.pk is not None and before != [getattr(judgment, name) for name in fields]:
             changed.append(judgment)
     # One COPY on PostgreSQL: bulk_create bound 19 columns of 2,000 rows into one statement

@@ -24,9 +24,13 @@ def rewrite_checked(
     ranking: Any,
     responses: Mapping[str, tuple[int, str]],
     errors: list[dict[str, str]],
+    names: Mapping[str, str] | None = None,
 ) -> tuple[str, int | None]:
     """The rewrite as stored and the id of the response it replaces ("", None: none). A text
-    equal to the original (spaces aside) is no rewrite. Problems are added to `errors`."""
+    equal to the original (spaces aside) is no rewrite. `names` turns the answer's names of
+    the responses (left / right, A, B..., response) into the keys of `responses` when those
+    differ (a judgment import names responses by their ids); `rewrite_of` is such a key.
+    Problems are added to `errors`."""
     text = rewrite.strip() if isinstance(rewrite, str) else ""
     if rewrite is not None and not isinstance(rewrite, str):
         errors.append({"field": "rewrite", "error": "must be a text"})
@@ -45,7 +49,8 @@ def rewrite_checked(
         elif project.rewrite == Project.Rewrite.REQUIRED:
             errors.append({"field": "rewrite", "error": REWRITE_REQUIRED})
         return "", None
-    name = _rewritten_name(project, rewrite_of, choice, ranking, responses, errors)
+    lookup = names if names is not None else {name: name for name in responses}
+    name = _rewritten_name(project, rewrite_of, choice, ranking, lookup, errors)
     if name is None:
         return "", None
     response_id, original = responses[name]
@@ -68,23 +73,25 @@ def _rewritten_name(
     rewrite_of: Any,
     choice: Any,
     ranking: Any,
-    responses: Mapping[str, tuple[int, str]],
+    lookup: Mapping[str, str],
     errors: list[dict[str, str]],
 ) -> str | None:
-    """The screen name (response, left / right, A, B...) of the response rewritten: the one
-    the answer points to, or `rewrite_of` where the answer leaves a choice."""
+    """The name (as `lookup` gives it) of the response rewritten: the one the answer points
+    to, or `rewrite_of` where the answer leaves a choice. `lookup` maps the answer's names
+    (response, left / right, A, B...) to those names."""
     if project.is_pairwise:
-        candidates = [choice] if choice in ("left", "right") else ["left", "right"]
+        shown = [choice] if choice in ("left", "right") else ["left", "right"]
         why = "the preferred response is the one rewritten"
     elif project.is_ranking:
         first = ranking[0] if isinstance(ranking, list) and ranking else []
-        candidates = (
-            [label for label in first if label in responses] if isinstance(first, list) else []
+        shown = (
+            [label for label in first if isinstance(label, str)] if isinstance(first, list) else []
         )
         why = "the response ranked first is the one rewritten"
     else:
-        candidates = list(responses)
+        shown = list(lookup)
         why = "a rubric task rewrites its response"
+    candidates = [lookup[name] for name in shown if name in lookup]
     if not candidates:
         return None  # the answer itself is refused; its error says why
     if rewrite_of in (None, ""):

@@ -49,7 +49,7 @@ def plan_of(project: Project, export_format: str, **params):
 def declared_columns(plan) -> list[tuple[str, ExportField]]:
     """The plan's columns as the declaration spells them out: a per-criterion field once per
     criterion (`share_<key>` only for a nominal one, right after the value)."""
-    fields = fields_of(plan.query.format, kind=plan.project.kind)
+    fields = fields_of(plan.query.format, kind=plan.project.kind, uses=plan.uses)
     nominal = {
         c.key for _, criteria in plan.rubric_versions for c in criteria if c.level == "nominal"
     }
@@ -99,7 +99,7 @@ def test_every_plan_has_exactly_the_declared_columns(exported, slug, export_form
         else:
             retractable = declared.retractable and "since" in params
             assert column.nullable == (declared.nullable or retractable), column.name
-        if declared.type not in ("answers", "score", "prompt", "completion", "survey"):
+        if declared.type not in ("answers", "score", "prompt", "completion", "survey", "reasons"):
             assert column.type == declared.arrow(), column.name
 
 
@@ -120,15 +120,17 @@ def test_the_readers_yield_the_declared_fields_in_order(exported, slug, export_f
     assert all(list(row) == plan.column_names for row in rows)
 
 
-@pytest.mark.parametrize("slug", ["pairs", "rated", "thumbs"])
+@pytest.mark.parametrize("slug", ["pairs", "rated", "thumbs", "ranked"])
 def test_the_judgments_sql_columns_are_the_declared_fields(exported, slug):
     project = exported[slug]
-    declared = [f.name for f in fields_of("judgments", kind=project.kind)]
+    plan = plan_of(project, "judgments")
+    declared = [f.name for f in fields_of("judgments", kind=project.kind, uses=plan.uses)]
+    columns = judgment_wire_columns(project, reason_keys=plan.reason_keys, uses=plan.uses)
 
-    # Every declared field is read from the database but the project's slug, a constant.
-    assert [c.name for c in judgment_wire_columns(project)] == [
-        name for name in declared if name != "project"
-    ]
+    # Every declared field is read from the database but the project's slug, a constant (a
+    # struct's keys one column each).
+    read = [c.name.split(".")[0] for c in columns]
+    assert list(dict.fromkeys(read)) == [name for name in declared if name != "project"]
 
 
 def test_the_openapi_description_names_every_declared_field():
@@ -151,6 +153,7 @@ def test_the_card_lists_the_declared_fields(
         {"format": export_format},
         f"/api/v1/projects/{slug}/snapshots/",
     )
-    fields = fields_of(export_format, kind=exported[slug].kind)
+    plan = plan_of(exported[slug], export_format)
+    fields = fields_of(export_format, kind=exported[slug].kind, uses=plan.uses)
 
     assert field_table(fields, kinds=False) in built["card"]

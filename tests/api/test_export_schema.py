@@ -266,6 +266,7 @@ def exported(researcher) -> dict[str, Project]:
         assignment=assignment_lease(project=thumbs, annotator=editor),
         annotator=editor,
         scores={"helpful": True, "harmless": True},
+        reasons={"helpful": "Complete", "harmless": f"Nothing risky {SEPARATED}"},
         rewrite=f"A fuller answer: {SEPARATED}",
     )
 
@@ -390,7 +391,7 @@ def test_times_are_iso_strings_with_microseconds_in_every_file(researcher_client
 
 #: The columns that may be null, per format (everything else is required).
 NULLABLE = {
-    "judgments": {"strength", "shown_left", "seconds", "shown_order"},
+    "judgments": {"strength", "shown_left", "seconds", "shown_order", "rewrite", "rewrite_of"},
     "dpo": {"margin", "expand"},
     "labels": {"majority", "ds_label", "adjudicated_label", "adjudicated_by"},
     "rubric": {"helpfulness", "correctness", "style", "agreement"}

@@ -77,7 +77,13 @@ def export_rows(*, plan: ExportPlan) -> Iterator[dict[str, Any]]:
     """The plan's rows, one dict each, read lazily."""
     project, filters = plan.project, plan.query.filters
     if plan.query.format == "judgments":
-        return judgment_rows(project=project, filters=filters, answer_keys=plan.answer_keys)
+        return judgment_rows(
+            project=project,
+            filters=filters,
+            answer_keys=plan.answer_keys,
+            reason_keys=plan.reason_keys,
+            uses=plan.uses,
+        )
     if plan.query.format == "dpo" and project.is_ranking:
         pairs = ranking_pair_rows(
             project=project, filters=filters, conversational=plan.conversational

@@ -23,7 +23,9 @@ from django.db.models import (
     When,
 )
 from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import NullIf
 
+from annotation.exports.fields import USES_REWRITES, USES_SPANS
 from annotation.exports.plan import ExportPlan
 from annotation.exports.query import ExportFilters
 from annotation.exports.rankings import ranking_in_ids, response_external_ids, shown_in_ids
@@ -111,13 +113,21 @@ def judgment_rows(
     filters: ExportFilters,
     limit: int | None = None,
     answer_keys: Sequence[str] | None = None,
+    reason_keys: Sequence[str] = (),
+    uses: frozenset[str] = frozenset(),
 ) -> Iterator[dict[str, Any]]:
     """One dict per judgment (README "Exports", `judgments`), oldest first, read in
     chunks through a server-side cursor on Postgres."""
     queryset = judgments_for_export(project=project, filters=filters)
     if limit is not None:
         queryset = queryset[:limit]
-    return judgment_records(project=project, queryset=queryset, answer_keys=answer_keys)
+    return judgment_records(
+        project=project,
+        queryset=queryset,
+        answer_keys=answer_keys,
+        reason_keys=reason_keys,
+        uses=uses,
+    )
 
 
 def _answers(stored: Any, keys: Sequence[str] | None) -> Any:
@@ -131,15 +141,48 @@ def _answers(stored: Any, keys: Sequence[str] | None) -> Any:
     return {key: stored.get(key) for key in keys}
 
 
+def spans_in_ids(stored: Any, external: dict[int, str]) -> list[dict[str, Any]]:
+    """A judgment's stored spans (database response ids) with the import's response ids."""
+    return [
+        {
+            "response": external[span["response"]],
+            "start": span["start"],
+            "end": span["end"],
+            "label": span["label"],
+            "note": span.get("note") or "",
+        }
+        for span in stored or []
+    ]
+
+
+#: What a judgments row reads beyond JUDGMENT_COLUMNS for a field the project uses.
+_USED_COLUMNS = {
+    USES_SPANS: ("spans",),
+    USES_REWRITES: ("rewrite", "rewrite_of__external_id"),
+}
+
+
 def judgment_records(
-    *, project: Project, queryset: QuerySet[Judgment], answer_keys: Sequence[str] | None = None
+    *,
+    project: Project,
+    queryset: QuerySet[Judgment],
+    answer_keys: Sequence[str] | None = None,
+    reason_keys: Sequence[str] = (),
+    uses: frozenset[str] = frozenset(),
 ) -> Iterator[dict[str, Any]]:
     """The export's dict for each judgment of an (ordered) queryset, read in chunks. With
-    `answer_keys` the answers have exactly those keys (the export's struct)."""
+    `answer_keys` the answers have exactly those keys (the export's struct); `reason_keys`
+    gives a rubric row its verdict reasons, and `uses` the spans and rewrite fields."""
     is_pairwise, is_ranking = project.is_pairwise, project.is_ranking
-    columns = (*JUDGMENT_COLUMNS, "ranking", "shown_order") if is_ranking else JUDGMENT_COLUMNS
-    external = response_external_ids(project=project) if is_ranking else {}
-    rows = queryset.values_list(*columns)
+    extra: list[str] = ["ranking", "shown_order"] if is_ranking else []
+    if reason_keys:
+        extra.append("reasons")
+    for used in (USES_SPANS, USES_REWRITES):
+        if used in uses:
+            extra.extend(_USED_COLUMNS[used])
+    needs_ids = is_ranking or USES_SPANS in uses
+    external = response_external_ids(project=project) if needs_ids else {}
+    rows = queryset.values_list(*JUDGMENT_COLUMNS, *extra)
     for row in rows.iterator(chunk_size=EXPORT_CHUNK):
         (
             pk,
@@ -163,8 +206,9 @@ def judgment_records(
             source,
             kind,
             rubric_version,
-            *ranked,
+            *rest,
         ) = row
+        used = dict(zip(extra, rest, strict=True))
         record: dict[str, Any] = {
             "id": pk,
             "project": project.slug,
@@ -188,14 +232,21 @@ def judgment_records(
         elif is_ranking:
             record.update(
                 {
-                    "ranking": ranking_in_ids(ranked[0], external),
-                    "shown_order": shown_in_ids(ranked[1], external),
+                    "ranking": ranking_in_ids(used["ranking"], external),
+                    "shown_order": shown_in_ids(used["shown_order"], external),
                 }
             )
         else:
             record.update(
                 {"response": a_id, "model": a_model, "scores": _answers(scores, answer_keys)}
             )
+            if reason_keys:
+                record["reasons"] = _answers(used["reasons"], reason_keys)
+        if USES_SPANS in uses:
+            record["spans"] = spans_in_ids(used["spans"], external)
+        if USES_REWRITES in uses:
+            record["rewrite"] = used["rewrite"] or None
+            record["rewrite_of"] = used["rewrite_of__external_id"]
         record.update(
             {
                 "rationale": rationale,
@@ -243,11 +294,15 @@ def judgment_wire_columns(
     *,
     answer_keys: Sequence[str] | None = None,
     verdict_keys: frozenset[str] = frozenset(),
+    reason_keys: Sequence[str] = (),
+    uses: frozenset[str] = frozenset(),
 ) -> tuple[WireColumn, ...]:
     """The columns a judgments export reads, in the order of judgment_records. The answers
     (`criteria` of a pairwise project, `scores` of a rubric one) come one column per key
     (`criteria.<key>`) for the export's struct, or, with no keys given, as the stored JSON
-    text. A verdict (`verdict_keys`) is read as a boolean."""
+    text. A verdict (`verdict_keys`) is read as a boolean; `reason_keys` and `uses` add the
+    reasons (one column per key), the spans (JSON text in database ids, put in the import's
+    ids by converted_batch) and the rewrite."""
     text, integer = pa.string(), pa.int64()
     head = [
         WireColumn("id", "pk", integer),
@@ -268,7 +323,7 @@ def judgment_wire_columns(
             for key in answer_keys
         ]
     if project.is_ranking:
-        # Stored in database ids, as JSON text: put in the import's ids by ranking_batch.
+        # Stored in database ids, as JSON text: put in the import's ids by converted_batch.
         body = [
             WireColumn("ranking", "ranking", text),
             WireColumn("shown_order", "shown_order", text),
@@ -288,6 +343,17 @@ def judgment_wire_columns(
             WireColumn("response", "task__response_a__external_id", text),
             WireColumn("model", "task__response_a__model", text),
             *answer_columns,
+            *(
+                WireColumn(f"reasons.{key}", KeyTextTransform(key, "reasons"), text)
+                for key in reason_keys
+            ),
+        ]
+    if USES_SPANS in uses:
+        body.append(WireColumn("spans", "spans", text))
+    if USES_REWRITES in uses:
+        body += [
+            WireColumn("rewrite", NullIf("rewrite", Value(""), output_field=TextField()), text),
+            WireColumn("rewrite_of", "rewrite_of__external_id", text),
         ]
     tail = [
         WireColumn("rationale", "rationale", text),
@@ -304,23 +370,38 @@ def plan_batches(plan: ExportPlan) -> Iterator[pa.RecordBatch]:
     """The judgments of a plan as read through COPY: its wire columns, answers per key,
     rankings in the import's response ids."""
     wire = judgment_wire_columns(
-        plan.project, answer_keys=plan.answer_keys, verdict_keys=plan.verdict_keys
+        plan.project,
+        answer_keys=plan.answer_keys,
+        verdict_keys=plan.verdict_keys,
+        reason_keys=plan.reason_keys,
+        uses=plan.uses,
     )
     queryset = judgments_for_export(project=plan.project, filters=plan.query.filters)
     batches = select_batches(queryset, wire)
-    if not plan.project.is_ranking:
+    converted = [name for name in _IN_DATABASE_IDS if name in plan.column_names]
+    if not converted:
         return batches
     external = response_external_ids(project=plan.project)
-    return (ranking_batch(batch, plan.schema, external) for batch in batches)
+    return (converted_batch(batch, plan.schema, external, converted) for batch in batches)
 
 
-def ranking_batch(
-    batch: pa.RecordBatch, schema: pa.Schema, external: dict[int, str]
+#: The judgments columns stored in database response ids, as JSON, and how to put them in
+#: the import's ids.
+_IN_DATABASE_IDS = {
+    "ranking": ranking_in_ids,
+    "shown_order": shown_in_ids,
+    "spans": spans_in_ids,
+}
+
+
+def converted_batch(
+    batch: pa.RecordBatch, schema: pa.Schema, external: dict[int, str], names: Sequence[str]
 ) -> pa.RecordBatch:
-    """A batch whose `ranking` and `shown_order` columns (the stored JSON text) are lists of
-    the import's response ids, typed as the plan's columns."""
+    """A batch whose columns `names` (ranking, shown order, spans: the stored JSON text) are
+    lists in the import's response ids, typed as the plan's columns."""
     columns = dict(zip(batch.schema.names, batch.columns, strict=True))
-    for name, convert in (("ranking", ranking_in_ids), ("shown_order", shown_in_ids)):
+    for name in names:
+        convert = _IN_DATABASE_IDS[name]
         stored = columns[name].to_pylist()
         values = [convert(None if text is None else json.loads(text), external) for text in stored]
         columns[name] = pa.array(values, type=schema.field(name).type)

@@ -250,6 +250,13 @@
     list.addEventListener("keydown", function (event) {
       var chip = event.target.closest("[data-rank-move]");
       if (!chip || event.ctrlKey || event.metaKey || event.shiftKey) return;
+      // A placed response does nothing when pressed: Enter there submits, as everywhere else
+      // on the card (a ranking not yet complete is not sent, and the status says why).
+      if (event.key === "Enter" && !event.altKey && form) {
+        event.preventDefault();
+        if (submit) form.requestSubmit(submit);
+        return;
+      }
       if (event.key !== "ArrowUp" && event.key !== "ArrowDown") return;
       event.preventDefault();
       var label = chip.getAttribute("data-rank-move");

@@ -29,6 +29,7 @@
     var list = tools.querySelector("[data-span-list]");
     var status = tools.querySelector("[data-span-status]");
     var note = tools.querySelector("[data-span-note]");
+    var empty = tools.querySelector("[data-span-empty]");
     var targets = {};
     card.querySelectorAll("[data-span-target]").forEach(function (element) {
       targets[element.getAttribute("data-span-target")] = {
@@ -117,6 +118,7 @@
 
     function save() {
       field.value = spans.length ? JSON.stringify(spans) : "";
+      if (empty) empty.hidden = spans.length > 0;
       list.replaceChildren();
       spans.forEach(function (span, index) {
         var target = targets[span.response];

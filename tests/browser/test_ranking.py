@@ -176,8 +176,8 @@ def test_a_tied_response_moved_by_keyboard_leaves_its_tie(live_server, page, scr
     assert "C, then D, then A tied with B." in _status(page)
     screenshot(page, "ranking-reorder-tie-1440")
 
-    tab_to(page, "[data-rank-submit]")
-    page.keyboard.press("Enter")
+    tab_to(page, "[data-rank-move]", backwards=True)
+    page.keyboard.press("Enter")  # on a placed response, Enter submits as elsewhere
     wait_for_next_card(page, card)
     ranking, shown = _stored(card)
     assert ranking == [[shown["C"]], [shown["D"]], sorted([shown["A"], shown["B"]])]

@@ -73,6 +73,7 @@ def test_marking_spans_by_keyboard_only_with_a_note_and_removing_one(
 ):
     sources = record_sources(page)
     card = _at_work(page, live_server, _project(), width)
+    assert page.inner_text("[data-span-empty]") == "No marks yet."
     tab_to(page, "[data-span-target=response]")
 
     page.keyboard.press("Home")
@@ -90,6 +91,7 @@ def test_marking_spans_by_keyboard_only_with_a_note_and_removing_one(
     page.keyboard.press("Enter")  # the label's button
     assert "Marked “日本” in Response as Factual error." in _status(page)
     assert page.inner_text("mark.span-mark") == "日本"
+    assert not page.is_visible("[data-span-empty]")
 
     tab_to(page, "[data-span-target=response]", backwards=True)
     page.keyboard.press("End")
@@ -140,11 +142,11 @@ def _before_the_caret(page) -> str:
     )
 
 
-def _select_with_the_mouse(page, text: str) -> None:
-    """Drag across `text` in the response: from its first character to its last."""
+def _select_with_the_mouse(page, text: str, target: str = "response") -> None:
+    """Drag across `text` in a response: from its first character to its last."""
     box = page.evaluate(
-        """([wanted]) => {
-            const element = document.querySelector("[data-span-target=response]");
+        """([wanted, target]) => {
+            const element = document.querySelector(`[data-span-target=${target}]`);
             const node = element.firstChild;
             const at = node.textContent.indexOf(wanted);
             const range = document.createRange();
@@ -155,7 +157,7 @@ def _select_with_the_mouse(page, text: str) -> None:
             return {x0: first.left + 1, y0: first.top + first.height / 2,
                     x1: last.right - 1, y1: last.top + last.height / 2};
         }""",
-        [text],
+        [text, target],
     )
     page.mouse.move(box["x0"], box["y0"])
     page.mouse.down()
@@ -259,4 +261,52 @@ def test_marking_a_span_in_one_response_of_a_ranking_by_keyboard(live_server, pa
         TEXT.index("日本") + 2,
         "factual_error",
     )
+    assert sources and not any("secret-model" in source for source in sources)
+
+
+def test_marking_a_span_in_the_better_response_of_a_pair_with_the_mouse(
+    live_server, page, screenshot
+):
+    project = project_create(
+        owner=None,
+        kind="pairwise",
+        criteria=[dict(criterion) for criterion in FACTUALITY_SPANS],
+        slug="paired-facts",
+        name="Paired span study",
+        annotations_per_task=1,
+        min_seconds_per_task=0,
+        arming_ms=0,
+        gold_rate=0,
+    )
+    rows = [
+        {
+            "id": "q0",
+            "prompt": "Where is the Eiffel tower?",
+            "responses": [
+                {"id": "r0", "model": "secret-model-0", "text": TEXT},
+                {"id": "r1", "model": "secret-model-1", "text": "In Paris, since 1889."},
+            ],
+        }
+    ]
+    items_import(project=project, rows=list(enumerate(rows, start=1)))
+    sources = record_sources(page)
+    card = _at_work(page, live_server, project, 390)
+    side = page.evaluate(
+        """text => [...document.querySelectorAll("[data-span-target]")]
+            .find(element => element.textContent === text).dataset.spanTarget""",
+        TEXT,
+    )
+    page.locator(f"[data-span-target={side}]").scroll_into_view_if_needed()
+    _select_with_the_mouse(page, "日本", target=side)
+    page.click("[data-span-label=factual_error]")
+    assert page.locator("[data-span-list] li").count() == 1
+    screenshot(page, "spans-pairwise-390")
+    assert serious_axe_violations(page) == []
+    page.click("button[name=choice][value=%s]" % ("right" if side == "left" else "left"))
+    wait_for_next_card(page, card)
+
+    judgment = Judgment.objects.get(assignment_id=int(card))
+    (span,) = judgment.spans
+    assert judgment.task.item.responses.get(pk=span["response"]).text == TEXT
+    assert TEXT[span["start"] : span["end"]] == "日本"
     assert sources and not any("secret-model" in source for source in sources)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from annotation.models import Annotator
 from annotation.services import groups as group_service
@@ -15,7 +17,13 @@ from annotation.services.importing import items_import
 from annotation.services.judgment_import import judgments_import
 from annotation.services.projects import project_update
 from annotation.services.surveys import survey_answers_record
-from tests.factories import ProjectFactory, profiled_annotators
+from tests.factories import (
+    ProjectFactory,
+    import_items,
+    profiled_annotators,
+    ranking_project,
+    rubric_project,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -233,3 +241,65 @@ def test_min_group_annotators_under_two_is_a_400_and_changes_nothing(researcher_
     assert "min_group_annotators" in str(response.json())
     project.refresh_from_db()
     assert project.min_group_annotators == 5
+
+
+def test_a_rubric_projects_groups_agree_or_not_per_criterion(researcher_client, researcher):
+    project = rubric_project(owner=researcher, slug=SLUG)
+    project_update(project=project, survey=SURVEY)
+    import_items(project, 8, responses=1)
+    people = {f"n{i}": "north" for i in range(5)} | {f"s{i}": "south" for i in range(5)}
+    profiled_annotators(project, {name: {"region": region} for name, region in people.items()})
+    # North gives helpfulness 4 and south 0 on every item; both give correctness 2.
+    rows = [
+        {"annotator": name, "item": f"q{i}", "response": "r1",
+         "scores": {"helpfulness": 4 if region == "north" else 0, "correctness": 2}}
+        for name, region in people.items()
+        for i in range(8)
+    ]  # fmt: skip
+    judgments_import(project=project, rows=list(enumerate(rows, 1)))
+
+    body = researcher_client.get(AGREEMENT, {"by": "profile.region"}).json()
+    assert list(body["groups"]) == ["north", "south"]
+    assert set(body["groups"]["north"]["criteria"]) == {"helpfulness", "correctness"}
+    (helpfulness,) = body["cross_group"]["helpfulness"]
+    (correctness,) = body["cross_group"]["correctness"]
+    assert helpfulness["value"] == 0.0 and correctness["value"] == 1.0
+    assert helpfulness["n_tasks"] == correctness["n_tasks"] == 8
+    refused = researcher_client.get(LEADERBOARD, {"by": "profile.region"})
+    assert refused.status_code == 400  # a rubric project ranks no models
+
+
+def test_a_ranking_projects_agreement_by_group_is_a_400(researcher_client, researcher):
+    ranking_project(owner=researcher, slug=SLUG)
+    response = researcher_client.get(AGREEMENT, {"by": "metadata.topic"})
+    assert response.status_code == 400 and response.json()["errors"][0]["field"] == "by"
+
+
+def test_no_cache_key_names_a_group(researcher_client, researcher, monkeypatch):
+    plural_project(researcher)
+    keys: list[str] = []
+    for name in ("get", "set", "get_or_set", "add"):
+        real = getattr(cache, name)
+        monkeypatch.setattr(
+            cache, name, lambda key, *a, real=real, **kw: keys.append(key) or real(key, *a, **kw)
+        )
+    for url in (LEADERBOARD, AGREEMENT):
+        assert researcher_client.get(url, {"by": "profile.region"}).status_code == 200
+    assert any("agreement-by" in key for key in keys)
+    named = [key for key in keys if any(g in key for g in ("north", "south", "east", "region"))]
+    assert named == []
+
+
+def test_figures_by_profile_read_a_fixed_number_of_queries(researcher_client, researcher):
+    plural_project(researcher, tiny=0)
+    counts = []
+    for slug, tiny in ((SLUG, 0), ("plural-2", 9)):
+        if slug != SLUG:
+            plural_project(researcher, tiny=tiny, slug=slug)
+        url = f"/api/v1/projects/{slug}/leaderboard/"
+        researcher_client.get(url, {"by": "profile.region"})  # fitted once
+        with CaptureQueriesContext(connection) as read:
+            body = researcher_client.get(url, {"by": "profile.region"}).json()
+        counts.append(len(read))
+    assert "east" in body["groups"]  # nine easterners: a third group
+    assert counts[0] == counts[1]

@@ -71,17 +71,26 @@ def rating_differences(
     """Each model's rating in the first leaderboard minus its rating in the second, with a
     95% interval from the two bootstraps' rounds paired by number (each leaderboard resampled
     its own votes: the groups are independent samples). Both are ``leaderboard_from_counts``
-    results with ``keep_boot`` and the same models; a model missing from either is left out.
-    Ratings are centred on the mean of each leaderboard's models, so a difference reads "how
-    much better, against the others, this group rates the model"."""
+    results with ``keep_boot`` over the same model indices; only models in both count. Each
+    board's ratings (and each round's) are first centred on the mean of those models, so a
+    difference reads "how much higher, against the other models, this group rates it",
+    whichever other models either group also rated."""
     played = [{row["model_index"] for row in board["leaderboard"]} for board in (first, second)]
     both = sorted(played[0] & played[1])
-    boot = first["boot"][:, both] - second["boot"][:, both] if len(both) else np.empty((0, 0))
-    rows = []
-    for column, model in enumerate(both):
-        value = float(first["rating"][model] - second["rating"][model])
-        rounds = boot[:, column] if boot.shape[0] else np.empty(0)
-        rows.append({"model": names[model], **_difference(value, rounds)})
+    if not both:
+        return []
+
+    def centred(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        kept = values[..., both]
+        return kept - kept.mean(axis=-1, keepdims=True)
+
+    value = centred(first["rating"]) - centred(second["rating"])
+    rounds = min(len(first["boot"]), len(second["boot"]))
+    boot = centred(first["boot"][:rounds]) - centred(second["boot"][:rounds])
+    rows = [
+        {"model": names[model], **_difference(float(value[column]), boot[:, column])}
+        for column, model in enumerate(both)
+    ]
     rows.sort(key=lambda row: (-abs(row["difference"]), row["model"]))
     return rows
 

@@ -84,3 +84,22 @@ def test_majority_agreement_between_groups():
     assert row["groups"] == ["g", "h"] and row["n_tasks"] == 3
     assert row["value"] == pytest.approx(2 / 3)
     assert row["ci"][0] <= row["value"] <= row["ci"][1]
+
+
+def test_a_model_only_one_group_rated_does_not_shift_the_others_differences():
+    rng = np.random.default_rng(5)
+    a, b = np.tile([0, 0, 1], 200), np.tile([1, 2, 2], 200)
+    outcome = (rng.random(600) < 0.6).astype(float)
+    first = leaderboard_from_counts(*aggregate_votes(a, b, outcome, 4), n_boot=200, keep_boot=True)
+    # The second group cast the same votes, and also rated a fourth model (w) that lost every
+    # game against the three others alike: far below them, it would drag their mean down.
+    a2, b2 = np.concatenate([a, np.full(90, 3)]), np.concatenate([b, np.tile([0, 1, 2], 30)])
+    outcome2 = np.concatenate([outcome, np.zeros(90)])
+    second = leaderboard_from_counts(
+        *aggregate_votes(a2, b2, outcome2, 4), n_boot=200, seed=1, keep_boot=True
+    )
+    assert second["rating"][3] < second["rating"][:3].min() - 300
+    rows = {r["model"]: r for r in rating_differences(first, second, ["x", "y", "z", "w"])}
+    assert set(rows) == {"x", "y", "z"}  # w is in one board only
+    assert all(abs(r["difference"]) < 5 for r in rows.values())
+    assert all(r["ci"][0] < 0 < r["ci"][1] for r in rows.values())

@@ -396,15 +396,32 @@ def _finish(
     return render(request, template, context)
 
 
-def _span_labels(criteria: list[Criterion]) -> list[dict[str, str]]:
+def _span_labels(criteria: list[Criterion], *, taken: set[str]) -> list[dict[str, str]]:
     """The task page's span label buttons: every label of the spans criteria, named after
-    its key (factual_error: "Factual error")."""
+    its key (factual_error: "Factual error"). A shortcut the card already answers to (`taken`)
+    is left off: pressed to mark a span, it would vote, skip or place a response instead."""
     return [
-        {**label, "name": label["key"].replace("_", " ").replace("-", " ").capitalize()}
+        {
+            **label,
+            "shortcut": "" if label.get("shortcut", "") in taken else label.get("shortcut", ""),
+            "name": label["key"].replace("_", " ").replace("-", " ").capitalize(),
+        }
         for criterion in criteria
         if criterion.is_spans
         for label in criterion.labels
     ]
+
+
+def _card_keys(project: Project, criteria: list[Any], responses: int) -> set[str]:
+    """The single keys a task card answers to (templates/annotation/task.html, keys.js):
+    skip, a pair's answers, a ranking's letters for its `responses`, the verdicts' digits."""
+    keys = {"s"}
+    if project.is_pairwise:
+        keys |= {"1", "2", "3", "4", "a", "b", "t"}
+    elif project.is_ranking:
+        keys |= {label.lower() for label in screen_labels(responses)}
+    keys |= {key for criterion in criteria for key in getattr(criterion, "keys", ())}
+    return keys
 
 
 def _task_context(
@@ -478,7 +495,9 @@ def _task_context(
         "content_attrs": content_attributes(project.content_language),
         "criteria": criteria,
         "verdict_keys": verdict_keys,
-        "span_labels": _span_labels(criteria),
+        "span_labels": _span_labels(
+            criteria, taken=_card_keys(project, criteria, len(shown.get("ranked", [])))
+        ),
         **_rewrite_boxes(project, assignment, posted),
         "strength_levels": list(range(1, project.strength_scale + 1)),
         "refusal": refusal,

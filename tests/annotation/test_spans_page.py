@@ -12,6 +12,7 @@ import pytest
 from django.test import Client
 
 from annotation.models import Judgment, Project
+from annotation.presets import FACTUALITY_SPANS
 from annotation.services.importing import items_import
 from annotation.services.projects import project_create
 from tests.annotation.test_ranking_page import _assignment
@@ -87,3 +88,64 @@ def test_text_that_is_not_json_is_refused_by_name(annotating):
     assert refused.status_code == 400
     assert "must be a list of spans" in refused.content.decode()
     assert not Judgment.objects.exists()
+
+
+def _page_of(researcher, annotator_user, slug: str, responses: int, **fields) -> str:
+    project = project_create(owner=researcher, slug=slug, name=slug, arming_ms=0, **fields)
+    rows = [
+        {
+            "id": "q0",
+            "prompt": "Where?",
+            "responses": [{"model": f"m{j}", "text": f"Answer {j}."} for j in range(responses)],
+        }
+    ]
+    items_import(project=project, rows=list(enumerate(rows, start=1)))
+    client = Client()
+    client.force_login(annotator_user)
+    client.post(f"/annotate/{slug}/consent/")
+    return client.get(f"/annotate/{slug}/task/").content.decode()
+
+
+def _label_keys(html: str) -> dict[str, str | None]:
+    """Each span label button's shortcut on the page (None: it has none)."""
+    buttons = re.findall(r'<button [^>]*data-span-label="([^"]+)"([^>]*)>', html)
+    return {
+        key: (m.group(1) if (m := re.search(r'data-keys="([^"]*)"', rest)) else None)
+        for key, rest in buttons
+    }
+
+
+def test_a_span_shortcut_that_would_answer_a_pair_is_left_off_the_page(researcher, annotator_user):
+    labels = [
+        {"key": "ambiguous", "shortcut": "a"},
+        {"key": "skippable", "shortcut": "s"},
+        {"key": "wrong", "shortcut": "w"},
+    ]
+    html = _page_of(
+        researcher,
+        annotator_user,
+        "pair-keys",
+        2,
+        kind="pairwise",
+        criteria=[{"key": "errors", "type": "spans", "labels": labels}],
+    )
+
+    assert _label_keys(html) == {"ambiguous": None, "skippable": None, "wrong": "w"}
+    assert 'data-keys="1 a"' in html  # A is better keeps its letter
+    assert "<kbd>W</kbd>" in html and "<kbd>A</kbd>" not in html.split("span-labels")[1][:600]
+
+
+def test_a_span_shortcut_that_is_a_ranking_letter_on_this_task_is_left_off(
+    researcher, annotator_user
+):
+    html = _page_of(
+        researcher,
+        annotator_user,
+        "rank-keys",
+        6,
+        preset="ranking-4",
+        criteria=[dict(c) for c in FACTUALITY_SPANS],
+    )
+
+    # Six responses are A to F: F places the sixth; I and U still mark.
+    assert _label_keys(html) == {"factual_error": None, "irrelevant": "i", "unsafe": "u"}

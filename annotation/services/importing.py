@@ -36,6 +36,7 @@ from annotation.rankings import (
     ranking_check,
     ranking_translate,
 )
+from annotation.spans import SpansInvalid, spans_canonical
 from annotation.stats.style import style_features
 
 MAX_REPORTED_ERRORS = 200
@@ -483,7 +484,7 @@ def _native_spec(
 
     metadata = _object_or_none(row, "metadata") or {}
     reference = _object_or_none(row, "reference")
-    gold = _clean_gold(project, criteria, _object_or_none(row, "gold"), ids)
+    gold = _clean_gold(project, criteria, _object_or_none(row, "gold"), responses)
     external_id = row.get("id")
     if external_id is None or external_id == "":
         external_id = _content_id(prompt, [(r.model, r.text) for r in responses])
@@ -660,12 +661,25 @@ def _clean_pairs(raw: Any, ids: list[str]) -> list[tuple[str, str]]:
 
 
 def _clean_gold(
-    project: Project, criteria: dict[str, Criterion], gold: Any, ids: list[str]
+    project: Project,
+    criteria: dict[str, Criterion],
+    gold: Any,
+    responses: list[ResponseSpec],
 ) -> dict[str, Any] | None:
+    """The item's known answer as stored on the item: the kind's own (`ranking`,
+    `preferred` or `scores`) and, in a project with a spans criterion, the expected `spans`
+    (response ids; either may come alone)."""
     if gold is None:
         return None
     if not isinstance(gold, dict):
         raise RowError('"gold" must be an object')
+    ids = [r.external_id for r in responses]
+    clean: dict[str, Any] = {}
+    if "spans" in gold:
+        clean["spans"] = _clean_gold_spans(criteria, gold["spans"], responses)
+        gold = {key: value for key, value in gold.items() if key != "spans"}
+        if not gold:
+            return clean
     if project.is_ranking:
         if set(gold) != {"ranking"}:
             raise RowError('ranking "gold" needs "ranking": [[response id], ...], best first')
@@ -673,7 +687,7 @@ def _clean_gold(
             order = ranking_check(gold["ranking"], names=ids, allow_tie=project.allow_tie)
         except RankingInvalid as exc:
             raise RowError(f'gold "ranking": {exc}') from None
-        return {"ranking": order}
+        return {"ranking": order, **clean}
     if project.is_pairwise:
         preferred = gold.get("preferred")
         if preferred is None:
@@ -681,8 +695,13 @@ def _clean_gold(
         preferred = str(preferred)
         if preferred != "tie" and preferred not in ids:
             raise RowError(f'unknown response id {preferred!r} in gold "preferred"')
-        return {"preferred": preferred}
-    scores = gold.get("scores")
+        return {"preferred": preferred, **clean}
+    return {"scores": _clean_gold_scores(criteria, gold.get("scores"), ids), **clean}
+
+
+def _clean_gold_scores(
+    criteria: dict[str, Criterion], scores: Any, ids: list[str]
+) -> dict[str, Any]:
     if not isinstance(scores, dict) or not scores:
         raise RowError('rubric "gold" needs "scores": {response id: {criterion: n}}')
     for response_id, per_criterion in scores.items():
@@ -706,7 +725,23 @@ def _clean_gold(
                 raise RowError(
                     f"gold score {value!r} for {key!r} is outside {criterion.min}..{criterion.max}"
                 )
-    return {"scores": {str(k): v for k, v in scores.items()}}
+    return {str(k): v for k, v in scores.items()}
+
+
+def _clean_gold_spans(
+    criteria: dict[str, Criterion], spans: Any, responses: list[ResponseSpec]
+) -> list[dict[str, Any]]:
+    """Expected spans checked as an annotator's are (offsets within the text, a known
+    label), naming responses by id; an empty list expects nothing marked."""
+    labels = {label["key"] for c in criteria.values() if c.is_spans for label in c.labels}
+    if not labels:
+        raise RowError('gold "spans" needs a project with a spans criterion')
+    by_id = {r.external_id: (r.external_id, r.text) for r in responses}
+    try:
+        clean = spans_canonical(spans, labels=labels, responses=by_id)
+    except SpansInvalid as exc:
+        raise RowError(f'gold "spans": {exc.field}: {exc}') from None
+    return [{key: value for key, value in span.items() if key != "note"} for span in clean]
 
 
 def _content_id(prompt: Any, responses: Sequence[tuple[str, str]]) -> str:
@@ -909,11 +944,7 @@ def _write_tasks(
         item_id = item_pk[spec.external_id]
         model_of = {r.external_id: r.model for r in spec.responses}
         for a_id, b_id, gold_answer in _task_shapes(project, spec):
-            if gold_answer is not None and "ranking" in gold_answer:
-                by_external_id = {
-                    r.external_id: response_pk[(item_id, r.external_id)] for r in spec.responses
-                }
-                gold_answer = {"ranking": ranking_translate(gold_answer["ranking"], by_external_id)}
+            gold_answer = _gold_in_response_pks(gold_answer, spec, item_id, response_pk)
             a = response_pk[(item_id, a_id)]
             b = response_pk[(item_id, b_id)] if b_id is not None else None
             pair = model_pair_key(model_of[a_id], model_of[b_id]) if b_id is not None else ""
@@ -978,26 +1009,64 @@ def _task_shapes(
         # One task shows every response; its known answer names them by external id until
         # _write_tasks knows their primary keys.
         return [(spec.responses[0].external_id, None, spec.gold)]
+    gold = spec.gold or {}
     if project.is_pairwise:
-        preferred = spec.gold["preferred"] if spec.gold else None
+        preferred = gold.get("preferred")
         for a, b in spec.pairs:
-            answer = None
+            answer: dict[str, Any] = {}
             if preferred == "tie":
                 answer = {"choice": "tie"}
             elif preferred == a:
                 answer = {"choice": "a"}
             elif preferred == b:
                 answer = {"choice": "b"}
-            shapes.append((a, b, answer))
+            shapes.append((a, b, _with_gold_spans(answer, gold, {a, b})))
     else:
-        gold_scores = spec.gold["scores"] if spec.gold else {}
+        gold_scores = gold.get("scores") or {}
         for r in spec.responses:
             scores = gold_scores.get(r.external_id)
-            shapes.append((r.external_id, None, {"scores": scores} if scores else None))
+            answer = {"scores": scores} if scores else {}
+            shapes.append((r.external_id, None, _with_gold_spans(answer, gold, {r.external_id})))
     return shapes
+
+
+def _with_gold_spans(
+    answer: dict[str, Any], gold: dict[str, Any], shown: set[str]
+) -> dict[str, Any] | None:
+    """A task's known answer with the item's gold spans on the responses it shows (when the
+    item has gold spans, even none there: the task expects nothing marked); None when the
+    task has no known answer."""
+    if "spans" in gold:
+        answer = {**answer, "spans": [s for s in gold["spans"] if s["response"] in shown]}
+    return answer or None
+
+
+def _gold_in_response_pks(
+    gold_answer: dict[str, Any] | None,
+    spec: ItemSpec,
+    item_id: int,
+    response_pk: dict[tuple[int, str], int],
+) -> dict[str, Any] | None:
+    """A task's known answer with its ranking and spans in response primary keys (as
+    judgments store them)."""
+    if gold_answer is None or not ("ranking" in gold_answer or "spans" in gold_answer):
+        return gold_answer
+    by_external_id = {r.external_id: response_pk[(item_id, r.external_id)] for r in spec.responses}
+    translated = dict(gold_answer)
+    if "ranking" in gold_answer:
+        translated["ranking"] = ranking_translate(gold_answer["ranking"], by_external_id)
+    if "spans" in gold_answer:
+        translated["spans"] = sorted(
+            (
+                {**span, "response": by_external_id[span["response"]]}
+                for span in gold_answer["spans"]
+            ),
+            key=lambda s: (s["response"], s["start"], s["end"], s["label"]),
+        )
+    return translated
 
 
 def _flip(answer: dict[str, Any] | None) -> dict[str, Any] | None:
     if not answer or "choice" not in answer:
         return answer
-    return {"choice": {"a": "b", "b": "a"}.get(answer["choice"], answer["choice"])}
+    return {**answer, "choice": {"a": "b", "b": "a"}.get(answer["choice"], answer["choice"])}

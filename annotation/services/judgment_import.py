@@ -52,13 +52,8 @@ ROW_KEYS = {
 }
 MAX_RATIONALE = 5000
 #: What an imported judgment is written with; the other columns take their defaults.
-NEW_JUDGMENT_COLUMNS = (
-    "project_id",
-    "task_id",
-    "annotator_id",
-    "source",
-    "is_gold",
-    "rubric_version",
+#: What an imported row sets (and a row imported again may change).
+ANSWER_COLUMNS = (
     "choice",
     "strength",
     "rationale",
@@ -70,6 +65,15 @@ NEW_JUDGMENT_COLUMNS = (
     "rewrite",
     "rewrite_of_id",
     "seconds",
+)
+NEW_JUDGMENT_COLUMNS = (
+    "project_id",
+    "task_id",
+    "annotator_id",
+    "source",
+    "is_gold",
+    "rubric_version",
+    *ANSWER_COLUMNS,
 )
 
 
@@ -360,19 +364,7 @@ def _write_judgments(
 ) -> None:
     """Create or change the judgments of some rows, counted into `result`."""
     new, changed = [], []
-    fields = (
-        "choice",
-        "strength",
-        "rationale",
-        "criteria",
-        "scores",
-        "ranking",
-        "spans",
-        "reasons",
-        "rewrite",
-        "rewrite_of_id",
-        "seconds",
-    )
+    fields = ANSWER_COLUMNS
     for external_id, _, task, (answer, seconds) in prepared:
         annotator = annotators[external_id]
         judgment = existing.get((annotator.pk, task.pk))

@@ -19,26 +19,51 @@ from annotation import pg
 from annotation.errors import QUIZ_FAILED_REASON, AnnotatorBlocked
 from annotation.models import Annotator, AnnotatorStats, Judgment, Project, Task
 from annotation.pg.rows import db_time, model_from_row, model_select
+from annotation.stats.spans import gold_span_f1
 
 FLAG_TOO_FAST = "too_fast"
 FLAG_ONE_SIDE = "one_side"
 FLAG_FIRST_SHOWN = "first_shown_first"
 FLAG_LOW_GOLD = "low_gold_accuracy"
 RUBRIC_GOLD_TOLERANCE = 1
+#: A span answer to a gold task is right when its character-level F1 against the gold spans
+#: reaches this on every label (README "Span-level feedback").
+SPAN_GOLD_F1 = 0.5
 
 
 def gold_answer_matches(*, gold_answer: dict[str, Any], judgment: Judgment) -> bool:
-    """A pairwise gold answer must be matched exactly, and a ranking one in full (every
-    place and tie); a rubric one within one point on every criterion it names (rubric
-    scores are ordinal judgments, not exact facts), a verdict exactly."""
+    """A judgment is right when it matches every part of the known answer: a pairwise choice
+    exactly, a ranking in full (every place and tie), rubric scores within one point on
+    every criterion named (rubric scores are ordinal judgments, not exact facts) and
+    verdicts exactly, and gold spans by character-level F1 of at least SPAN_GOLD_F1 on each
+    label either side marks (marking nothing where gold has nothing is right)."""
+    matches = []
     if "choice" in gold_answer:
-        return judgment.choice == gold_answer["choice"]
+        matches.append(judgment.choice == gold_answer["choice"])
     if "ranking" in gold_answer:
-        return judgment.ranking == gold_answer["ranking"]
-    expected = gold_answer.get("scores") or {}
-    return all(
-        _gold_score_matches(judgment.scores.get(key), value) for key, value in expected.items()
-    )
+        matches.append(judgment.ranking == gold_answer["ranking"])
+    if "choice" not in gold_answer and "ranking" not in gold_answer:
+        expected = gold_answer.get("scores") or {}
+        matches.append(
+            all(
+                _gold_score_matches(judgment.scores.get(key), value)
+                for key, value in expected.items()
+            )
+        )
+    if "spans" in gold_answer:
+        matches.append(gold_spans_match(gold_spans=gold_answer["spans"], spans=judgment.spans))
+    return all(matches)
+
+
+def gold_spans_match(*, gold_spans: list[dict[str, Any]], spans: list[dict[str, Any]]) -> bool:
+    """Whether marks agree with the gold spans: character-level F1 of at least SPAN_GOLD_F1
+    on every label either marks (stored spans: response ids)."""
+
+    def units(marks: list[dict[str, Any]]) -> list[tuple[int, int, int, str]]:
+        return [(m["response"], m["start"], m["end"], m["label"]) for m in marks or []]
+
+    scores = gold_span_f1(units(gold_spans), units(spans))
+    return all(score >= SPAN_GOLD_F1 for score in scores.values())
 
 
 def _gold_score_matches(given: Any, expected: Any) -> bool:

@@ -49,7 +49,7 @@ import numpy.typing as npt
 
 from annotation.stats.resampling import bootstrap, ci_entry
 
-__all__ = ["character_f1_sums", "span_agreement", "unitizing_disagreements"]
+__all__ = ["character_f1_sums", "gold_span_f1", "span_agreement", "unitizing_disagreements"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -248,3 +248,24 @@ def span_agreement(
         "n_annotators": n_annotators,
         "n_spans": int(counted.sum()),
     }
+
+
+def gold_span_f1(
+    gold: list[tuple[int, int, int, str]], given: list[tuple[int, int, int, str]]
+) -> dict[str, float]:
+    """Character-level F1 of an answer's spans against the gold spans, per label: spans as
+    (response, start, end, label); each label's characters (response, offset) of either
+    side, 2 |gold & given| / (|gold| + |given|). Labels neither side marks are left out."""
+
+    def characters(spans: list[tuple[int, int, int, str]]) -> dict[str, set[tuple[int, int]]]:
+        marked: dict[str, set[tuple[int, int]]] = {}
+        for response, start, end, label in spans:
+            marked.setdefault(label, set()).update((response, x) for x in range(start, end))
+        return marked
+
+    expected, answered = characters(gold), characters(given)
+    scores = {}
+    for label in sorted(set(expected) | set(answered)):
+        a, b = expected.get(label, set()), answered.get(label, set())
+        scores[label] = 2 * len(a & b) / (len(a) + len(b))
+    return scores

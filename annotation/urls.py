@@ -1,6 +1,6 @@
 from django.urls import path
 
-from annotation import views
+from annotation import arena_pages, views
 from annotation.framing import frameable_by_mturk as framed
 
 app_name = "annotation"
@@ -16,6 +16,17 @@ urlpatterns = [
     path("<slug:slug>/instructions/", framed(views.project_instructions), name="instructions"),
     path("<slug:slug>/survey/<str:when>/", framed(views.project_survey), name="survey"),
     path("<slug:slug>/task/", framed(views.task_page), name="task"),
+    path("<slug:slug>/arena/", framed(arena_pages.arena_page), name="arena"),
+    path(
+        "<slug:slug>/arena/turns/<int:turn_id>/",
+        framed(arena_pages.arena_turn_partial),
+        name="arena-turn",
+    ),
+    path(
+        "<slug:slug>/arena/turns/<int:turn_id>/vote/",
+        framed(arena_pages.arena_vote),
+        name="arena-vote",
+    ),
     path("<slug:slug>/finish/", framed(views.project_finish), name="finish"),
     path("<slug:slug>/preview/", views.task_preview, name="preview"),
     path("<slug:slug>/progress/", views.project_progress_partial, name="progress"),

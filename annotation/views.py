@@ -286,8 +286,11 @@ def project_consent(request: HttpRequest, slug: str) -> HttpResponse:
 @annotator_required
 @vary_on_headers("HX-Request")
 def task_page(request: HttpRequest, slug: str) -> HttpResponse:
-    """The current (or next) task: the whole page, or only its card for htmx."""
+    """The current (or next) task: the whole page, or only its card for htmx. An arena
+    project's tasks are made by its annotators' prompts: its page is the arena."""
     project = get_object_or_404(Project, slug=slug)
+    if project.is_arena:
+        return redirect("annotation:arena", slug=slug)
     if not _has_consented(request, project):
         return redirect("annotation:project-start", slug=slug)
     if survey_due(project=project, annotator=request.annotator, when="pre"):  # type: ignore[attr-defined]

@@ -1,0 +1,171 @@
+"""The arena page (README, Arena): the prompt box and seed prompts, the panes polled while
+the models answer with the vote disarmed, the vote and the reveal, the next turn; nothing
+names a model before the vote, and no page carries an endpoint's key."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.test import Client
+
+from annotation.models import ArenaTurn, Judgment, ModelEndpoint, Project
+from annotation.services.arena import arena_turn_generate
+from annotation.services.endpoints import endpoint_create
+from annotation.services.researchers import researcher_create
+from tests.factories import ProjectFactory
+from tests.llm_stub import llm_stub, stub_text
+
+pytestmark = pytest.mark.django_db
+
+KEY = "sk-page-71c3e0-never-on-a-page"
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture
+def stub(settings):
+    settings.ARENA_ALLOW_PRIVATE = True
+    settings.ARENA_EAGER_THREAD = False
+    with llm_stub() as server:
+        yield server
+
+
+@pytest.fixture
+def arena(researcher, stub) -> Project:
+    project = ProjectFactory(
+        owner=researcher,
+        slug="live",
+        name="Live arena",
+        kind=Project.Kind.ARENA,
+        seed_prompts=["Write a haiku about tea."],
+        arming_ms=0,
+    )
+    for name in ("model-x", "model-y"):
+        endpoint_create(
+            project=project, name=name, base_url=stub.base_url, model=f"{name}-anon", api_key=KEY
+        )
+    return project
+
+
+@pytest.fixture
+def page(annotator_user, arena) -> Client:
+    client = Client()
+    client.force_login(annotator_user)
+    client.post("/annotate/live/consent/")
+    return client
+
+
+def html(response) -> str:
+    return response.content.decode()
+
+
+def buttons_disabled(body: str) -> list[bool]:
+    return [
+        "disabled" in tag for tag in re.findall(r'<button type="submit" name="choice"[^>]*>', body)
+    ]
+
+
+def test_the_task_page_of_an_arena_is_the_arena(page):
+    response = page.get("/annotate/live/task/")
+
+    assert response.status_code == 302 and response["Location"] == "/annotate/live/arena/"
+
+
+def test_the_arena_offers_a_prompt_box_and_the_seed_prompts(page):
+    body = html(page.get("/annotate/live/arena/"))
+
+    assert 'name="prompt"' in body and "Your prompt" in body
+    assert 'value="Write a haiku about tea."' in body
+
+
+def test_while_the_models_answer_the_panes_poll_and_the_vote_is_disarmed(page, published):
+    response = page.post("/annotate/live/arena/", {"prompt": "Name a river."}, **HTMX)
+
+    body = html(response)
+    turn = ArenaTurn.objects.get()
+    assert response.status_code == 200
+    assert f'hx-get="/annotate/live/arena/turns/{turn.pk}/"' in body and "every 300ms" in body
+    assert buttons_disabled(body) == [True, True, True]  # A, B, tie: none armed
+    arena_turn_generate(turn_id=turn.pk)
+
+    ready = html(page.get(f"/annotate/live/arena/turns/{turn.pk}/", **HTMX))
+    assert "hx-trigger" not in ready  # complete: the polling stops
+    assert buttons_disabled(ready) == [False, False, False]
+    texts = [stub_text(f"{name}-anon", "Name a river.") for name in ("model-x", "model-y")]
+    assert all(text in ready for text in texts)
+    assert "model-x" not in ready.replace("model-x-anon", "")  # no name before the vote
+
+
+def test_the_vote_reveals_the_models_and_the_conversation_goes_on(page):
+    first = html(page.post("/annotate/live/arena/", {"prompt": "Name a river."}, **HTMX))
+    turn = ArenaTurn.objects.get()
+    served = re.search(r'name="served" value="([^"]+)"', first).group(1)
+
+    voted = page.post(
+        f"/annotate/live/arena/turns/{turn.pk}/vote/",
+        {"choice": "right", "served": served},
+        **HTMX,
+    )
+
+    body = html(voted)
+    judgment = Judgment.objects.get()
+    left, right = judgment.task.response_a.model, judgment.task.response_b.model
+    assert f"Response A was written by <strong>{left}</strong>" in body
+    assert f"Response B by <strong>{right}</strong>" in body
+    assert judgment.choice == "b" and judgment.source == "page"
+    assert f'name="battle" value="{turn.battle_id}"' in body
+    second = html(
+        page.post(
+            "/annotate/live/arena/",
+            {"prompt": "Why?", "battle": str(turn.battle_id)},
+            **HTMX,
+        )
+    )
+    assert "Why?" in second and ArenaTurn.objects.filter(number=2).exists()
+
+
+def test_a_refused_vote_says_why_and_stores_nothing(page):
+    page.post("/annotate/live/arena/", {"prompt": "Name a river."}, **HTMX)
+    turn = ArenaTurn.objects.get()
+
+    refused = page.post(f"/annotate/live/arena/turns/{turn.pk}/vote/", {"choice": "up"}, **HTMX)
+
+    assert refused.status_code in (400, 409)
+    assert 'role="alert"' in html(refused) and not Judgment.objects.exists()
+
+
+def test_fewer_than_two_models_is_a_polite_refusal(page, arena):
+    ModelEndpoint.objects.filter(name="model-y").update(enabled=False)
+
+    response = page.post("/annotate/live/arena/", {"prompt": "Hello?"}, **HTMX)
+
+    assert response.status_code == 409
+    body = html(response)
+    assert "try again" in body and "model-x" not in body
+    assert "Hello?" in body  # the prompt is kept in its box
+
+
+def test_a_blocklisted_prompt_is_refused_on_the_page(page, arena):
+    arena.prompt_blocklist = ["secret"]
+    arena.save()
+
+    response = page.post("/annotate/live/arena/", {"prompt": "Tell me the secret."}, **HTMX)
+
+    assert response.status_code == 400 and not ArenaTurn.objects.exists()
+    assert 'role="alert"' in html(response)
+
+
+def test_no_page_carries_the_api_key(page, arena):
+    pages = [page.get("/annotate/live/arena/")]
+    pages.append(page.post("/annotate/live/arena/", {"prompt": "Hi"}, **HTMX))
+    turn = ArenaTurn.objects.get()
+    pages.append(page.get(f"/annotate/live/arena/turns/{turn.pk}/"))
+    console = Client()
+    researcher = researcher_create(username="console-owner")
+    arena.owner = researcher
+    arena.save()
+    console.force_login(researcher)
+    pages.append(console.get(f"/admin/annotation/project/{arena.pk}/change/"))
+    for response in pages:
+        assert response.status_code == 200
+        assert KEY not in html(response)

@@ -10,6 +10,7 @@ judgment stores the response id.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -116,3 +117,16 @@ def spans_canonical(
         )
     clean.sort(key=lambda s: (s["response"], s["start"], s["end"], s["label"]))
     return clean
+
+
+def span_pieces(text: str, spans: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """A response's text cut at every boundary of its spans, each piece with the spans that
+    cover it (in their order): how a page highlights overlapping marks without markup in
+    the text itself."""
+    cuts = sorted({0, len(text)} | {s["start"] for s in spans} | {s["end"] for s in spans})
+    pieces = []
+    for start, end in itertools.pairwise(cuts):
+        if start < end:
+            covering = [s for s in spans if s["start"] <= start and end <= s["end"]]
+            pieces.append((text[start:end], covering))
+    return pieces

@@ -165,7 +165,8 @@ def urlpatterns(project_admin: Any) -> list[Any]:
         project = managed(request, project_id)
         item = get_object_or_404(Item, pk=item_id, project=project)
         hosts = media_hosts_for(project.media_hosts)
-        tasks = explorer_item_tasks(project=project, item=item)
+        responses = list(item.responses.all())
+        tasks = explorer_item_tasks(project=project, item=item, responses=responses)
         for entry in tasks:
             _name_labels(entry)
         context = {
@@ -176,7 +177,7 @@ def urlpatterns(project_admin: Any) -> list[Any]:
             "conversation": prompt_turns(item.prompt, media_hosts=hosts),
             "responses": [
                 (response, mark_safe(render_markdown(response.text, media_hosts=hosts)))
-                for response in item.responses.all()
+                for response in responses
             ],
             "sample": {"content_attrs": content_attributes(project.content_language)},
             "tasks": tasks,

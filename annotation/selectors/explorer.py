@@ -25,6 +25,7 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Greatest
 
 from annotation.exports.readers import pair_labels, passing_judgments, rubric_summary
+from annotation.exports.readers.rewrites import diff_pieces
 from annotation.models import (
     AgreementReport,
     AnnotatorStats,
@@ -38,6 +39,7 @@ from annotation.rankings import mean_places, ranking_text, screen_labels
 from annotation.selectors.judgment_table import CHOICES
 from annotation.selectors.quality import flagged_annotator_ids
 from annotation.selectors.review import REVIEW_FILTERS, TaskLabelsShown, task_labels_shown
+from annotation.spans import span_pieces
 
 #: The votes the explorer counts and labels: the review queue's (people's, flagged and
 #: blocked annotators left out, gold tasks' votes kept), so a task the queue calls split is
@@ -264,6 +266,28 @@ class JudgmentShown:
     counted: bool
     ranking: str | None = None  # a ranking by response ids: "r3 > r1 = r4 > r2"
     ranking_screen: str | None = None  # the same in the labels the annotator saw
+    marked: list[MarkedResponse] = field(default_factory=list)  # its spans, per response
+    verdicts: list[tuple[str, bool, str]] = field(default_factory=list)  # (key, good, reason)
+    rewrite: RewriteShown | None = None
+
+
+@dataclass(frozen=True)
+class MarkedResponse:
+    """A response's text with a judgment's marks on it: pieces (text, the spans covering it)
+    to highlight, and the spans listed."""
+
+    name: str
+    pieces: list[tuple[str, list[dict[str, Any]]]]
+    spans: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class RewriteShown:
+    """A rewrite and the response it replaces, as a character diff: (op, text) pieces."""
+
+    of: str
+    text: str
+    diff: list[tuple[str, str]]
 
 
 @dataclass
@@ -286,12 +310,16 @@ def _on_screen(value: str, a_was_left: bool | None) -> str | None:
     return None if a_was_left is None else SCREEN[a_was_left][value]
 
 
-def explorer_item_tasks(*, project: Project, item: Item) -> list[TaskShown]:
+def explorer_item_tasks(
+    *, project: Project, item: Item, responses: list[Response] | None = None
+) -> list[TaskShown]:
     """Every task of the item with every judgment of it (oldest first; the side each
     annotator saw, their flags in the project, whether the labels count it) and its labels:
     majority and Dawid-Skene from the labels export's computation (pair_labels) on a
-    pairwise project, the rubric export's summary on a rubric one. A fixed number of
-    queries, whatever the number of tasks, judgments and annotators."""
+    pairwise project, the rubric export's summary on a rubric one; each judgment's spans on
+    the response texts, verdict reasons and rewrite (`responses`: the item's, when the
+    caller has read them). A fixed number of queries, whatever the number of tasks,
+    judgments and annotators."""
     tasks = list(
         Task.objects.filter(item=item)
         .select_related("response_a", "response_b", "adjudication__researcher")
@@ -316,6 +344,9 @@ def explorer_item_tasks(*, project: Project, item: Item) -> list[TaskShown]:
         .values_list("pk", flat=True)
     )
     names = response_names(item_ids=[item.pk]) if project.is_ranking else {}
+    if responses is None:
+        responses = list(item.responses.all())
+    by_pk = {response.pk: response for response in responses}
     for judgment in judgments:
         task = shown[judgment.task_id].task
         a_was_left = (
@@ -340,6 +371,7 @@ def explorer_item_tasks(*, project: Project, item: Item) -> list[TaskShown]:
                 flags=flags,
                 counted=judgment.pk in passing,
                 **_ranking_shown(judgment, names),
+                **_marks_shown(judgment, by_pk),
             )
         )
     if project.is_ranking:
@@ -370,6 +402,40 @@ def response_names(*, item_ids: list[int]) -> dict[int, str]:
     console names the responses of a ranking."""
     rows = Response.objects.filter(item_id__in=item_ids).values_list("pk", "external_id", "model")
     return {pk: f"{external_id} ({model})" for pk, external_id, model in rows}
+
+
+def _marks_shown(judgment: Judgment, responses: dict[int, Response]) -> dict[str, Any]:
+    """A judgment's spans on the texts they mark, its verdicts with their reasons and its
+    rewrite against the original, as the item page shows them."""
+
+    def name(response: Response) -> str:
+        return f"{response.external_id} ({response.model})"
+
+    shown: dict[str, Any] = {}
+    by_response: dict[int, list[dict[str, Any]]] = {}
+    for span in judgment.spans or []:
+        by_response.setdefault(span["response"], []).append(span)
+    shown["marked"] = [
+        MarkedResponse(
+            name(responses[pk]),
+            span_pieces(responses[pk].text, spans),
+            [{**s, "text": responses[pk].text[s["start"] : s["end"]]} for s in spans],
+        )
+        for pk, spans in by_response.items()
+        if pk in responses
+    ]
+    reasons = judgment.reasons or {}
+    shown["verdicts"] = [
+        (key, value, reasons.get(key, ""))
+        for key, value in (judgment.scores or {}).items()
+        if isinstance(value, bool)
+    ]
+    original = responses.get(judgment.rewrite_of_id) if judgment.rewrite else None
+    if original is not None:
+        shown["rewrite"] = RewriteShown(
+            name(original), judgment.rewrite, diff_pieces(original.text, judgment.rewrite)
+        )
+    return shown
 
 
 def _ranking_shown(judgment: Judgment, names: dict[int, str]) -> dict[str, str | None]:

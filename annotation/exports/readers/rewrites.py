@@ -46,6 +46,20 @@ def character_diff(original: str, rewrite: str) -> list[dict[str, Any]]:
     ]
 
 
+def diff_pieces(original: str, rewrite: str) -> list[tuple[str, str]]:
+    """The character diff as (op, text) pieces to show: `equal` runs, `delete` (the original's
+    characters dropped) and `insert` (the rewrite's added); a replacement is a delete then an
+    insert."""
+    matcher = difflib.SequenceMatcher(a=original, b=rewrite, autojunk=False)
+    pieces = []
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op in ("equal", "delete", "replace") and i2 > i1:
+            pieces.append(("equal" if op == "equal" else "delete", original[i1:i2]))
+        if op in ("insert", "replace") and j2 > j1:
+            pieces.append(("insert", rewrite[j1:j2]))
+    return pieces
+
+
 def _rewritten(project: Project, filters: ExportFilters) -> QuerySet:
     """The passing judgments with a rewrite (after the `since` cursor when given), oldest
     first, with what a row shows."""

@@ -498,6 +498,8 @@ def _task_context(
         "content_attrs": content_attributes(project.content_language),
         "criteria": criteria,
         "verdict_keys": verdict_keys,
+        # A rubric of span criteria only asks for marks, not how good the response is.
+        "marks_only": bool(criteria) and all(c.is_spans for c in criteria),
         "span_labels": _span_labels(
             criteria, taken=_card_keys(project, criteria, len(shown.get("ranked", [])))
         ),

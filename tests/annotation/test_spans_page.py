@@ -54,6 +54,7 @@ def test_the_page_shows_the_text_as_imported_and_the_labels_with_their_keys(anno
     assert 'data-span-label="factual_error" data-keys="f"' in html
     assert "<kbd>U</kbd>" in html and "Harmful, dangerous or offensive content." in html
     assert 'name="criterion-errors"' not in html  # a spans criterion is no score
+    assert ">What is wrong in this response?</h2>" in html  # not "How good is..."
     assert "secret" not in html
 
 

@@ -14,6 +14,7 @@ from tests.browser.cards import (
     record_sources,
     serious_axe_violations,
     sign_in,
+    tab_to,
     wait_armed,
     wait_for_next_card,
 )
@@ -64,19 +65,19 @@ def test_a_verdict_by_keyboard_with_a_reason_and_a_rewrite(live_server, page, sc
     page.keyboard.press("3")  # harmless: good
     assert page.is_checked("input[name=criterion-helpful][value=false]")
     assert page.is_checked("input[name=criterion-harmless][value=true]")
-    page.focus("#reason-helpful")
+    tab_to(page, "#reason-helpful")
     page.keyboard.type("Wrong country.")
-    page.keyboard.press("Tab")  # the harmless criterion's radios
-    page.focus("details.rewrite summary")
+    tab_to(page, "details.rewrite summary")
     page.keyboard.press("Enter")
     assert page.is_visible("#rewrite-response")
     assert page.input_value("#rewrite-response") == ORIGINAL
-    page.focus("#rewrite-response")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "rewrite-response"
     page.keyboard.press("Control+a")
     page.keyboard.type("Paris is the capital of **France**.")
     assert serious_axe_violations(page) == []
     screenshot(page, f"verdict-rewrite-{width}")
-    page.focus("#task-form button[type=submit]")
+    tab_to(page, "#task-form button[type=submit]")
     page.keyboard.press("Enter")
     wait_for_next_card(page, card)
 

@@ -24,7 +24,7 @@ from django.core.cache import cache
 from django.db import connection
 
 from annotation.breaker import RedisSkipped, redis_breaker
-from annotation.models import MODEL_PAIR_SEPARATOR, Judgment, Project
+from annotation.models import MODEL_PAIR_SEPARATOR, Annotator, Judgment, Project
 from annotation.stats.ranking import fit_bradley_terry
 from annotation.stats.sampling import choose_pair, pair_scores
 
@@ -58,7 +58,9 @@ def sampling_forget(*, project_id: int) -> None:
 def _fit(project: Project) -> dict[str, Any]:
     """Votes per (model a, model b, choice) and the pairs with open tasks, in one query
     (the second half an index-only scan of the pair queue), and the strengths fitted on
-    the votes."""
+    the votes. The votes are those of the default leaderboard, whose intervals sampling
+    narrows: people's (not model judges'), not on gold, not on an answer that named its
+    model (identity_leak)."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT ra.model, rb.model, j.choice, count(*) "
@@ -66,6 +68,9 @@ def _fit(project: Project) -> dict[str, Any]:
             "JOIN annotation_response ra ON ra.id = t.response_a_id "
             "JOIN annotation_response rb ON rb.id = t.response_b_id "
             "WHERE j.project_id = %s AND t.is_gold = %s AND j.choice IN (%s, %s, %s) "
+            # The few judges as a hashed list: cheaper than joining every annotator.
+            "AND j.annotator_id NOT IN (SELECT id FROM annotation_annotator WHERE kind = %s) "
+            "AND NOT ra.identity_leak AND NOT rb.identity_leak "
             "GROUP BY ra.model, rb.model, j.choice "
             "UNION ALL SELECT t.model_pair, NULL, NULL, 0 FROM annotation_task t "
             "WHERE t.project_id = %s AND t.is_gold = %s AND t.model_pair <> '' "
@@ -76,6 +81,7 @@ def _fit(project: Project) -> dict[str, Any]:
                 Judgment.Choice.A,
                 Judgment.Choice.B,
                 Judgment.Choice.TIE,
+                Annotator.Kind.MODEL,
                 project.pk,
                 False,
                 project.annotations_per_task,

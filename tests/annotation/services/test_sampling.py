@@ -8,7 +8,7 @@ import redis
 from django.core.cache import cache
 
 from annotation.breaker import redis_breaker
-from annotation.models import Assignment, Project, Task
+from annotation.models import Assignment, Project, Response, Task
 from annotation.services.assignment import assignment_lease
 from annotation.services.importing import items_import
 from annotation.services.judging import judgment_submit
@@ -213,3 +213,45 @@ def test_models_pick_needs_two_distinct_names():
     project = _project_with_votes_on_two_pairs(sampling="active")
     with pytest.raises(ValueError, match="two distinct"):
         sampling_models_pick(project=project, names=["model-0", "model-0"])
+
+
+def _judge_votes_on_model_1_vs_2(project: Project) -> None:
+    """Forty model-judge verdicts on model-1 vs model-2, the pair humans never compared."""
+    rows = [
+        {"annotator": f"judge{n}", "annotator_kind": "model", "item": f"q{i}", "a": "r2"}
+        | {"b": "r3", "choice": "a"}
+        for i in range(10)
+        for n in range(4)
+    ]
+    judgments_import(project=project, rows=list(enumerate(rows, start=1)))
+
+
+def test_judge_verdicts_do_not_count_as_the_leaderboards_votes():
+    """The default leaderboard is the humans': forty judge verdicts on a pair leave it the
+    pair humans need most, in the lease and in the arena."""
+    project = _project_with_votes_on_two_pairs(sampling="active", explore_share=0.0)
+    _judge_votes_on_model_1_vs_2(project)
+    assert set(sampling_models_pick(project=project, names=MODELS)) == {"model-1", "model-2"}
+    sampling_forget(project_id=project.pk)
+    assignment = assignment_lease(project=project, annotator=make_annotator())
+    assert _models(assignment) == {"model-1", "model-2"}
+
+
+def test_votes_on_an_answer_that_named_its_model_do_not_count():
+    """The leaderboard leaves out votes on a task showing a response flagged identity_leak;
+    so does the fit. model-1 vs model-2 gets 12 votes (fewest, so first), then model-1's
+    answers to the items behind all 18 votes on model-0 vs model-1 turn out to name it:
+    that pair has no vote left and comes first."""
+    project = _project_with_votes_on_two_pairs(sampling="active", explore_share=0.0)
+    rows = [
+        {"annotator": f"h{n}", "item": f"q{i}", "a": "r2", "b": "r3", "choice": choice}
+        for i in range(6, 10)
+        for n, choice in enumerate("abb")
+    ]
+    judgments_import(project=project, rows=list(enumerate(rows, start=1)))
+    assert set(sampling_models_pick(project=project, names=MODELS)) == {"model-1", "model-2"}
+    Response.objects.filter(
+        item__project=project, item__external_id__in=[f"q{i}" for i in range(6)], model="model-1"
+    ).update(identity_leak=True)
+    sampling_forget(project_id=project.pk)
+    assert set(sampling_models_pick(project=project, names=MODELS)) == {"model-0", "model-1"}

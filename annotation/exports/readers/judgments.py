@@ -14,9 +14,10 @@ from django.db.models import (
     BooleanField,
     Case,
     Count,
+    Exists,
     F,
     Func,
-    Q,
+    OuterRef,
     QuerySet,
     TextField,
     Value,
@@ -50,16 +51,23 @@ def passing_judgments(*, project: Project, filters: ExportFilters) -> QuerySet[J
     if filters.rubric_version is not None:
         queryset = queryset.filter(rubric_version=filters.rubric_version)
     if not filters.include_identity_leak:
-        queryset = queryset.exclude(task_id__in=identity_leak_task_ids(project=project))
+        for leaking in identity_leak_tasks(project=project):
+            queryset = queryset.exclude(Exists(leaking.filter(pk=OuterRef("task_id"))))
     return queryset
 
 
-def identity_leak_task_ids(*, project: Project) -> QuerySet[Task]:
-    """The ids of the project's tasks showing an answer that named its own model (README,
-    Arena safety), as a subquery: the flagged responses come from their partial index, the
-    tasks through the indexes on their two responses."""
+def identity_leak_tasks(*, project: Project) -> tuple[QuerySet[Task], QuerySet[Task]]:
+    """The project's tasks showing an answer that named its own model (README, Arena
+    safety), by the flagged response's side: the few flagged responses come from their
+    partial index and each side's tasks from its index (an OR of the two sides would read
+    every task). Left out with NOT EXISTS, which PostgreSQL plans as an anti-join and so
+    estimates as leaving nearly every judgment (NOT IN would halve the estimate per side and
+    change the export's plan)."""
     leaked = Response.objects.filter(item__project=project, identity_leak=True).values("pk")
-    return Task.objects.filter(Q(response_a__in=leaked) | Q(response_b__in=leaked)).values("pk")
+    return (
+        Task.objects.filter(response_a__in=leaked),
+        Task.objects.filter(response_b__in=leaked),
+    )
 
 
 def _tasks_with_enough(passing: QuerySet[Judgment], minimum: int) -> QuerySet:

@@ -33,6 +33,9 @@ from annotation.models import (
     CrowdSession,
     ImportJob,
     Item,
+    Judge,
+    JudgeRun,
+    JudgeVerdict,
     Judgment,
     ModelEndpoint,
     Project,
@@ -48,6 +51,14 @@ from annotation.services.consent import consent_version_bump
 from annotation.services.endpoints import endpoint_fields_clean, endpoint_update
 from annotation.services.import_jobs import import_job_summary, import_start
 from annotation.services.importing import filetype_from_name
+from annotation.services.judges import (
+    judge_create,
+    judge_default_template,
+    judge_fields_clean,
+    judge_kind,
+    judge_prompt,
+    judge_update,
+)
 from annotation.services.projects import (
     CRITERION_FIELDS,
     PROJECT_FIELDS,
@@ -80,7 +91,7 @@ def choices_for(model: type[models.Model], request: HttpRequest) -> QuerySet | N
         return Project.objects.filter(pk__in=managed)
     if model is Response:
         return Response.objects.filter(item__project__in=managed)
-    if model in (Criterion, Item, Task, Assignment, Judgment):
+    if model in (Criterion, Item, Task, Assignment, Judgment, ModelEndpoint, Judge):
         return model._default_manager.filter(project__in=managed)
     if model is Annotator:
         return annotators_seen_by(user=request.user).select_related("user")
@@ -967,3 +978,151 @@ class ModelEndpointAdmin(ManagedProjectMixin, admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: ModelEndpoint, form: Any, change: bool) -> None:
         endpoint_update(endpoint=obj, **form.endpoint_changes)
+
+
+#: The judge's fields the console edits (the service checks them).
+JUDGE_FORM_FIELDS = ("name", "endpoint", "template", "params")
+
+
+class JudgeAdminForm(forms.ModelForm):
+    """A judge's template left empty takes the default of the project's kind."""
+
+    class Meta:
+        model = Judge
+        fields = ["project", *JUDGE_FORM_FIELDS]
+        widgets = {"template": forms.Textarea(attrs={"rows": 24, "cols": 100})}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["template"].required = False
+        self.fields["template"].help_text = (
+            "Fields: {{ prompt }}, the responses ({{ response_a }} and {{ response_b }}; "
+            "{{ response }} and {{ rubric }}; {{ responses }}), {{ criteria }}, and "
+            "{{ answer_format }}, the JSON answer asked for (appended when not placed). "
+            "Empty: the default template of the project's kind."
+        )
+        self.fields["params"].required = False
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        project = data.get("project") or getattr(self.instance, "project", None)
+        if project is None:
+            return data
+        changes = {name: data.get(name) for name in JUDGE_FORM_FIELDS if name in data}
+        if not changes.get("template"):
+            changes["template"] = judge_default_template(project=project)
+        if isinstance(changes.get("endpoint"), ModelEndpoint):
+            changes["endpoint"] = changes["endpoint"].pk
+        try:
+            judge_fields_clean(project=project, changes=changes)
+        except ValidationFailed as exc:
+            for error in exc.errors:
+                name = error["field"].split(".")[0]
+                self.add_error(name if name in self.fields else None, exc.detail)
+        self.judge_changes = changes
+        return data
+
+
+@admin.register(Judge)
+class JudgeAdmin(ManagedProjectMixin, admin.ModelAdmin):
+    """A project's LLM judges (README, LLM judges), each with a preview of its prompt on a
+    real task of the project, in both orders."""
+
+    form = JudgeAdminForm
+    list_display = ["name", "project", "endpoint", "template_version", "updated_at"]
+    list_filter = [PROJECT_FILTER]
+    search_fields = ["name"]
+    list_select_related = ["project", "endpoint"]
+    readonly_fields = ["template_version", "prompt_preview", "created_at", "updated_at"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Judge | None = None) -> list:
+        fields = list(super().get_readonly_fields(request, obj))
+        return [*fields, "project"] if obj is not None else fields
+
+    @admin.display(description="Prompt preview")
+    def prompt_preview(self, judge: Judge) -> str:
+        task = judge.project.tasks.select_related("item", "response_a", "response_b").first()
+        if task is None:
+            return "The project has no task yet: import items to see the prompt."
+        task.project = judge.project
+        orders = (False,) if judge_kind(judge.project) == "rubric" else (False, True)
+        return format_html_join(
+            "",
+            '<h4>{}</h4><pre class="judge-prompt">{}</pre>',
+            (
+                (
+                    f"Task {task.pk}, {'swapped' if swapped else 'as stored'}",
+                    judge_prompt(judge=judge, task=task, swapped=swapped),
+                )
+                for swapped in orders
+            ),
+        )
+
+    def save_model(self, request: HttpRequest, obj: Judge, form: Any, change: bool) -> None:
+        changes = form.judge_changes
+        if change:
+            stored = Judge.objects.select_related("project").get(pk=obj.pk)
+            judge = judge_update(judge=stored, **changes)
+        else:
+            judge = judge_create(project=form.cleaned_data["project"], **changes)
+        obj.pk, obj.template_version, obj.annotator_id = (
+            judge.pk,
+            judge.template_version,
+            judge.annotator_id,
+        )
+
+
+@admin.register(JudgeRun)
+class JudgeRunAdmin(ManagedProjectMixin, admin.ModelAdmin):
+    """Judge runs with their progress (read only: runs start from the API or the project's
+    LLM judges page)."""
+
+    list_display = [
+        "id",
+        "judge",
+        "project",
+        "status",
+        "progress",
+        "calls",
+        "tokens",
+        "failures",
+        "unparseable",
+        "stopped",
+        "created_at",
+    ]
+    list_filter = [PROJECT_FILTER, "status"]
+    list_select_related = ["project", "judge"]
+    exclude = ["task_ids"]
+
+    @admin.display(description="progress (tasks)")
+    def progress(self, run: JudgeRun) -> str:
+        return format_html(
+            '<progress max="{}" value="{}"></progress> {} / {}',
+            run.total or 1,
+            run.done,
+            run.done,
+            run.total,
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(JudgeVerdict)
+class JudgeVerdictAdmin(ManagedProjectMixin, admin.ModelAdmin):
+    """Each verdict with its raw outputs, per order and sample (read only)."""
+
+    project_path = "run__project"
+    list_display = ["id", "judge", "task", "status", "choice", "consistent", "confidence", "tokens"]
+    list_filter = ["status", "consistent"]
+    list_select_related = ["judge"]
+    raw_id_fields = ["task", "judgment"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -671,6 +671,10 @@ class Annotator(models.Model):
         PROLIFIC = "prolific", "Prolific"
         MTURK = "mturk", "Amazon MTurk"
         IMPORT = "import", "Imported judgments"
+        JUDGE = "judge", "LLM judge"
+
+    #: Sources whose public id is their external id (an imported id, a judge's name).
+    NAMED_SOURCES = (Source.IMPORT, Source.JUDGE)
 
     class Kind(models.TextChoices):
         HUMAN = "human", "Human"
@@ -714,6 +718,11 @@ class Annotator(models.Model):
                 condition=~Q(external_id=""),
                 name="annotator_external_id_unique",
             ),
+            # A judge's annotator is a model, never a person's account.
+            models.CheckConstraint(
+                condition=~Q(source="judge") | (Q(kind="model") & Q(user__isnull=True)),
+                name="annotator_judge_is_model",
+            ),
             # A crowd identity never has a user account (no password, never staff).
             models.CheckConstraint(
                 condition=~Q(source__in=["prolific", "mturk"]) | Q(user__isnull=True),
@@ -732,8 +741,9 @@ class Annotator(models.Model):
 
     @property
     def public_id(self) -> str:
-        """The id exports and reports show: imported ids as given, everyone else pseudonymous."""
-        if self.source == self.Source.IMPORT:
+        """The id exports and reports show: imported ids and judges' names as given, everyone
+        else pseudonymous."""
+        if self.source in self.NAMED_SOURCES:
             return self.external_id
         return self.pseudonym
 
@@ -848,6 +858,7 @@ class Judgment(models.Model):
         PAGE = "page", "Annotator page"
         API = "api", "Annotator API"
         IMPORT = "import", "Imported"
+        JUDGE = "judge", "LLM judge run"
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="judgments")
     task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="judgments")
@@ -1500,3 +1511,167 @@ class ArenaTurn(models.Model):
 
     def __str__(self) -> str:
         return f"turn {self.number} of battle {self.battle_id}"
+
+
+class Judge(models.Model):
+    """An LLM judge of a project (README, LLM judges): an endpoint and a prompt template for
+    the project's kind. Its verdicts are judgments of `annotator`, a model annotator named
+    after the judge; `template_version` goes up with every change of template or params, and
+    each verdict records the version it was made under."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="judges")
+    name = models.CharField(max_length=100)
+    endpoint = models.ForeignKey(ModelEndpoint, on_delete=models.PROTECT, related_name="judges")
+    template = models.TextField()
+    params = models.JSONField(default=dict, blank=True)
+    template_version = models.PositiveIntegerField(default=1)
+    annotator = models.ForeignKey(Annotator, on_delete=models.PROTECT, related_name="judges")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["project", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="judge_name_per_project"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def _all_tasks() -> str:
+    return "all"
+
+
+class JudgeRun(models.Model):
+    """One pass of a judge over some tasks of its project, done by a Celery job that can be
+    killed and run again: its verdicts (JudgeVerdict) are claimed once per task."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    class Stop(models.TextChoices):
+        NONE = "", "Not stopped"
+        MAX_CALLS = "max_calls", "max_calls reached"
+        FAILURES = "failures", "Too many failures in a row"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="judge_runs")
+    judge = models.ForeignKey(Judge, on_delete=models.CASCADE, related_name="runs")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    tasks = models.JSONField(
+        default=_all_tasks,
+        help_text='"all", "unjudged" or {"include_gold", "min_judgments", "since"}.',
+    )
+    swap = models.BooleanField(default=True)
+    samples = models.PositiveSmallIntegerField(default=1)
+    max_calls = models.PositiveIntegerField(null=True, blank=True)
+    task_ids = models.JSONField(default=list, help_text="The tasks chosen when the run began.")
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    calls = models.PositiveIntegerField(default=0)
+    tokens = models.PositiveBigIntegerField(default=0)
+    failures = models.PositiveIntegerField(default=0)
+    unparseable = models.PositiveIntegerField(default=0)
+    stopped = models.CharField(max_length=20, choices=Stop.choices, default=Stop.NONE, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(samples__gte=1), name="judge_run_samples_positive"),
+            models.CheckConstraint(
+                condition=Q(done__lte=F("total")), name="judge_run_done_le_total"
+            ),
+        ]
+        indexes = [models.Index(fields=["project", "-created_at"], name="judge_run_project_idx")]
+
+    def __str__(self) -> str:
+        return f"run {self.pk} of {self.judge}"
+
+    @property
+    def calls_per_task(self) -> int:
+        return (2 if self.swap else 1) * self.samples
+
+
+class JudgeVerdict(models.Model):
+    """A judge's verdict on one task in one run, with everything behind it: one output per
+    order and sample (`outputs`: order, sample, raw text, parsed answer, canonical choice,
+    confidence, tokens, error), the majority choice of each order, the calibrated choice
+    and whether the orders agreed. Claimed before the calls (status `claimed`), so a run
+    taken up again never judges a finished task twice."""
+
+    class Status(models.TextChoices):
+        CLAIMED = "claimed", "Claimed"
+        DONE = "done", "Judged"
+        UNPARSEABLE = "unparseable", "Unparseable answer"
+        FAILED = "failed", "Endpoint failed"
+
+    #: Statuses of a verdict that is finished (a claimed one is still to be judged).
+    FINISHED = (Status.DONE, Status.UNPARSEABLE, Status.FAILED)
+
+    run = models.ForeignKey(JudgeRun, on_delete=models.CASCADE, related_name="verdicts")
+    judge = models.ForeignKey(Judge, on_delete=models.CASCADE, related_name="verdicts")
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="judge_verdicts")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.CLAIMED)
+    template_version = models.PositiveIntegerField()
+    outputs = models.JSONField(default=list, blank=True)
+    choice_first = models.CharField(
+        max_length=10, blank=True, help_text="Pairwise: the majority choice, task's order (a/b)."
+    )
+    choice_swapped = models.CharField(
+        max_length=10, blank=True, help_text="Pairwise: the majority choice, swapped order (a/b)."
+    )
+    first_position_wins = models.PositiveSmallIntegerField(
+        default=0, help_text="Pairwise: outputs that chose the response shown first."
+    )
+    decisive_outputs = models.PositiveSmallIntegerField(
+        default=0, help_text="Pairwise: outputs that chose one response (not tie or both_bad)."
+    )
+    choice = models.CharField(
+        max_length=10,
+        blank=True,
+        help_text="Pairwise: the calibrated choice (a, b, tie, both_bad).",
+    )
+    consistent = models.BooleanField(
+        null=True, blank=True, help_text="With swap: did both orders give the same answer?"
+    )
+    scores = models.JSONField(default=dict, blank=True, help_text="Rubric: calibrated scores.")
+    ranking = models.JSONField(
+        null=True, blank=True, help_text="Ranking: calibrated ranking in response ids."
+    )
+    confidence = models.FloatField(
+        null=True, blank=True, help_text="The mean confidence the outputs stated (when they did)."
+    )
+    agreement = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Pairwise: the share of outputs giving the calibrated choice.",
+    )
+    tokens = models.PositiveIntegerField(default=0)
+    judgment = models.ForeignKey(
+        Judgment, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    claimed_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "task"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "task"], name="judge_verdict_once_per_run"),
+        ]
+        indexes = [
+            models.Index(fields=["judge", "task"], name="judge_verdict_judge_task_idx"),
+            models.Index(fields=["run", "status"], name="judge_verdict_run_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"verdict of {self.judge_id} on task {self.task_id}"

@@ -27,6 +27,7 @@ WEBHOOK_DELIVER = f"{TASK_MODULE}.webhook_deliver"
 WEBHOOK_BATCH = f"{TASK_MODULE}.webhook_batch"
 ARENA_TURN_GENERATE = f"{TASK_MODULE}.arena_turn_generate"
 GROUP_FIGURES_WARM = f"{TASK_MODULE}.group_figures_warm"
+JUDGE_RUN = f"{TASK_MODULE}.judge_run"
 
 #: Every task queued from here (tests check that the Celery app registers each).
 TASK_NAMES = (
@@ -37,6 +38,7 @@ TASK_NAMES = (
     WEBHOOK_BATCH,
     ARENA_TURN_GENERATE,
     GROUP_FIGURES_WARM,
+    JUDGE_RUN,
 )
 
 
@@ -109,3 +111,8 @@ def _publish_in_thread(name: str, args: tuple[Any, ...]) -> None:
         _publish(name, args)
     finally:
         connections.close_all()  # the thread's own connections
+
+
+def schedule_judge_run(run_id: int) -> None:
+    """Do a judge run (or what is left of it)."""
+    _publish(JUDGE_RUN, (run_id,))

@@ -23,6 +23,7 @@ from annotation.services import (
     exporting,
     group_warming,
     import_jobs,
+    judge_runs,
     reports,
     webhooks,
 )
@@ -154,3 +155,21 @@ def webhook_batch(project_id: int) -> None:
 def arena_turn_generate(turn_id: int) -> None:
     """Both answers of an arena turn (README, Arena); a turn already taken is left alone."""
     arena.arena_turn_generate(turn_id=turn_id)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True, **RETRYING)
+def judge_run(run_id: int) -> None:
+    """Do a judge run. Safe to run twice: an ended run is left alone, finished verdicts are
+    never redone; while another worker runs it this ends at once (beat queues unfinished
+    runs again, so a run whose worker died is taken up)."""
+    try:
+        judge_runs.judge_run_execute(run_id=run_id)
+    except judge_runs.JudgeRunBusy:
+        return
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def judge_runs_requeue_pending() -> int:
+    """Beat: queue again the judge runs not ended (a lost message, a worker that died)."""
+    before = _pending_before()
+    return _requeue(judge_runs.judge_runs_to_requeue(before=before), scheduling.schedule_judge_run)

@@ -16,6 +16,8 @@ from annotation.models import (
     CrowdSession,
     ImportJob,
     Item,
+    Judge,
+    JudgeRun,
     ModelEndpoint,
     Project,
     Response,
@@ -658,3 +660,80 @@ class EndpointSerializer(StrictFieldsMixin, serializers.ModelSerializer):
             "updated_at",
         ]
         extra_kwargs = {"name": {"validators": []}}
+
+
+class JudgeSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+    """An LLM judge (README, LLM judges). The values are checked by the service; without a
+    template a new judge takes the default of the project's kind."""
+
+    endpoint = serializers.IntegerField(source="endpoint_id", help_text="An endpoint id.")
+    template = serializers.CharField(
+        required=False, trim_whitespace=False, help_text="A prompt template ({{ fields }})."
+    )
+    params = serializers.JSONField(
+        required=False,
+        help_text="Some of temperature (0-2), max_tokens, concurrency (1-32), calls_per_minute.",
+    )
+
+    class Meta:
+        model = Judge
+        fields = [
+            "id",
+            "name",
+            "endpoint",
+            "template",
+            "params",
+            "template_version",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["template_version", "created_at", "updated_at"]
+        extra_kwargs = {"name": {"validators": []}}
+
+    def to_internal_value(self, data: Any) -> Any:
+        values = super().to_internal_value(data)
+        if "endpoint_id" in values:
+            values["endpoint"] = values.pop("endpoint_id")
+        return values
+
+
+class JudgeRunRequestSerializer(StrictFieldsMixin, serializers.Serializer):
+    """A judge run to start; the values are checked by the service."""
+
+    judge = serializers.IntegerField(help_text="A judge id of this project.")
+    tasks = serializers.JSONField(
+        required=False,
+        help_text='"all" (default), "unjudged", or {"include_gold", "min_judgments", "since", '
+        '"unjudged"}.',
+    )
+    swap = serializers.JSONField(required=False, help_text="Judge in both orders (default true).")
+    samples = serializers.JSONField(required=False, help_text="Calls per order (1-10, default 1).")
+    max_calls = serializers.JSONField(
+        required=False, help_text="The most model calls the run may make."
+    )
+
+
+class JudgeRunSerializer(serializers.ModelSerializer):
+    """A judge run's progress: `done` and `total` count tasks, `calls` model calls."""
+
+    class Meta:
+        model = JudgeRun
+        fields = [
+            "id",
+            "status",
+            "done",
+            "total",
+            "calls",
+            "tokens",
+            "failures",
+            "unparseable",
+            "stopped",
+            "judge",
+            "tasks",
+            "swap",
+            "samples",
+            "max_calls",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]

@@ -8,6 +8,7 @@ from api.views import (
     exports,
     imports,
     items,
+    judges,
     judgments,
     projects,
     reports,
@@ -76,6 +77,26 @@ urlpatterns = [
         "projects/<slug:slug>/endpoints/",
         endpoints.EndpointListView.as_view(),
         name="endpoint-list",
+    ),
+    path(
+        "projects/<slug:slug>/judges/",
+        judges.JudgeListView.as_view(),
+        name="judge-list",
+    ),
+    path(
+        "projects/<slug:slug>/judges/<int:judge_id>/",
+        judges.JudgeDetailView.as_view(),
+        name="judge-detail",
+    ),
+    path(
+        "projects/<slug:slug>/judge-runs/",
+        judges.JudgeRunListView.as_view(),
+        name="judge-run-list",
+    ),
+    path(
+        "projects/<slug:slug>/judge-runs/<int:run_id>/",
+        judges.JudgeRunDetailView.as_view(),
+        name="judge-run-detail",
     ),
     path(
         "projects/<slug:slug>/endpoints/<int:endpoint_id>/",

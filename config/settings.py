@@ -321,7 +321,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     # A project's rationale and rewrite settings share one choice set: one enum names both.
-    "ENUM_NAME_OVERRIDES": {"OffOptionalRequiredEnum": "annotation.models.Project.Rationale"},
+    "ENUM_NAME_OVERRIDES": {
+        "OffOptionalRequiredEnum": "annotation.models.Project.Rationale",
+        "JudgeRunStatusEnum": "annotation.models.JudgeRun.Status",
+        "JudgeRunStoppedEnum": "annotation.models.JudgeRun.Stop",
+    },
     # The schema documents how to sign in; the anonymous throttle signs nobody in.
     "AUTHENTICATION_WHITELIST": [
         "api.authentication.AnnotatorTokenAuthentication",
@@ -363,6 +367,7 @@ CELERY_TASK_QUEUES_BY_KIND = {
     "webhooks": ("webhook_deliver", "webhook_batch", "webhooks_requeue_pending"),
     # An arena turn holds its worker for as long as two models take to answer.
     "arena": ("arena_turn_generate",),
+    "judges": ("judge_run", "judge_runs_requeue_pending"),
 }
 CELERY_TASK_ROUTES = {
     f"annotation.tasks.{task}": {"queue": queue}
@@ -410,6 +415,9 @@ ENDPOINT_UNHEALTHY_SECONDS: int = env.int("ENDPOINT_UNHEALTHY_SECONDS", default=
 # Without a broker (eager Celery), an arena turn's answers are generated in a background
 # thread of the web process, so the request that took the prompt does not wait for them.
 ARENA_EAGER_THREAD: bool = env.bool("ARENA_EAGER_THREAD", default=True)
+# A judge run stops (failed, the rest of its tasks left to a later run) after this many
+# tasks in a row whose calls failed: a dead endpoint is not called for every task.
+JUDGE_MAX_FAILURES_IN_A_ROW: int = env.int("JUDGE_MAX_FAILURES_IN_A_ROW", default=10)
 CELERY_BEAT_SCHEDULE = {
     "refresh-stale-reports": {
         "task": "annotation.tasks.reports_refresh_active",
@@ -421,6 +429,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     "requeue-pending-import-jobs": {
         "task": "annotation.tasks.import_jobs_requeue_pending",
+        "schedule": env.int("SNAPSHOT_BEAT_SECONDS", default=60),
+    },
+    "requeue-unfinished-judge-runs": {
+        "task": "annotation.tasks.judge_runs_requeue_pending",
         "schedule": env.int("SNAPSHOT_BEAT_SECONDS", default=60),
     },
     "requeue-pending-webhook-deliveries": {

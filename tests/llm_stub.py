@@ -3,16 +3,18 @@ free local port in a thread (nothing reaches outside the machine).
 
 Models are picked by name: a name starting with `slow` waits `slow_seconds` before its
 first byte, `drip` streams one word every `drip_seconds` (an answer watched as it grows),
-`failing` answers 500, `flaky` answers 500 to its first request only; any other name answers
-a text derived from the model name and the last user message, so each model says something
-different and the same thing every time; it starts with the model's name unless the name
-holds `anon` (an answer that does not give its model away). Every request is kept in
+`failing` answers 500, `flaky` answers 500 to its first request only; a `judge-...` name
+answers a judge prompt (README, LLM judges) as a judge would (judge_text); any other name
+answers a text derived from the model name and the last user message, so each model says
+something different and the same thing every time; it starts with the model's name unless the
+name holds `anon` (an answer that does not give its model away). Every request is kept in
 `requests` (path, headers, parsed body)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sys
 import threading
 import time
@@ -29,6 +31,69 @@ def stub_text(model: str, prompt: str) -> str:
     if "anon" in model:
         return f"Answer {digest}: {prompt[:60]}"
     return f"{model} answers {digest}: {prompt[:60]}"
+
+
+#: A response whose text holds this is the truly better one, for `judge-truth`.
+TRUTH_MARK = "[better]"
+_RESPONSE = re.compile(r"\[Response ([A-I])\]\n(.*?)\n\[End of Response \1\]", re.DOTALL)
+_EVALUATED = re.compile(r"###Response to evaluate:\n(.*?)\n\n###Score rubrics:", re.DOTALL)
+_SCALE = re.compile(
+    r"\[[^\]]* \(([a-z0-9_-]+)\)\][^\n]*\n(?:An integer from (-?\d+) to (-?\d+)|true)"
+)
+
+
+def _unit(*parts: str) -> float:
+    """A number in [0, 1) fixed by `parts`: the stub's coin, the same on every call."""
+    digest = hashlib.sha256("\n".join(parts).encode()).hexdigest()
+    return int(digest[:8], 16) / 16**8
+
+
+def judge_text(model: str, prompt: str) -> str:
+    """What a stub judge answers to a judge prompt. `judge-first` always prefers the
+    response shown first; `judge-longer` the longest; `judge-truth` the one marked with
+    TRUTH_MARK, except on one task in ten (the same tasks whatever the order shown);
+    `judge-malformed` answers prose without JSON; `judge-fenced` wraps a first-position
+    answer in prose and a ``` fence. Rubric prompts get every score at the top of its range
+    for a marked (or, for judge-longer, long) response, at the bottom otherwise."""
+    if model.startswith("judge-malformed"):
+        return "I think the first response is somewhat better, but it is hard to say."
+    shown = _RESPONSE.findall(prompt)
+    follows = _unit(model, *sorted(text for _, text in shown)) < 0.9
+    if '"scores"' in prompt:
+        answer = {"scores": _rubric_scores(model, prompt), "confidence": 0.7, "rationale": "ok"}
+    elif '"ranking"' in prompt:
+        order = [label for label, _ in sorted(shown, key=lambda s: _rank_key(model, s, follows))]
+        answer = {"ranking": [[label] for label in order], "confidence": 0.8, "rationale": "ok"}
+    else:
+        best = min(shown, key=lambda s: _rank_key(model, s, follows))[0] if shown else "A"
+        answer = {"choice": best, "confidence": 0.9, "rationale": f"{best} is better."}
+    text = json.dumps(answer)
+    if model.startswith("judge-fenced"):
+        return f"Here is my verdict.\n```json\n{text}\n```\nThank you."
+    return text
+
+
+def _rank_key(model: str, shown: tuple[str, str], follows: bool) -> tuple[float, str]:
+    """Smaller is better: by length for judge-longer; for judge-truth the marked response
+    first when it `follows` the truth, last otherwise, the others by their text (so the
+    same whatever the order shown); else the order shown."""
+    label, text = shown
+    if model.startswith("judge-longer"):
+        return (-len(text), label)
+    if model.startswith("judge-truth"):
+        marked = TRUTH_MARK in text
+        return (0 if marked == follows else 1, text)
+    return (0, label)
+
+
+def _rubric_scores(model: str, prompt: str) -> dict[str, int | bool]:
+    evaluated = _EVALUATED.search(prompt)
+    text = evaluated.group(1) if evaluated else ""
+    good = len(text) > 40 if model.startswith("judge-longer") else TRUTH_MARK in text
+    scores: dict[str, int | bool] = {}
+    for key, low, high in _SCALE.findall(prompt):
+        scores[key] = good if not low else int(high if good else low)
+    return scores
 
 
 def _tokens(text: str) -> int:
@@ -95,7 +160,10 @@ class LLMStub:
             return self._send(handler, 500, {"error": {"message": "the model fell over"}})
         messages = body.get("messages") or []
         users = [m.get("content", "") for m in messages if m.get("role") == "user"]
-        text = stub_text(model, users[-1] if users else "")
+        if model.startswith("judge-"):
+            text = judge_text(model, users[-1] if users else "")
+        else:
+            text = stub_text(model, users[-1] if users else "")
         usage = {
             "prompt_tokens": sum(_tokens(str(m.get("content", ""))) for m in messages),
             "completion_tokens": _tokens(text),

@@ -24,6 +24,7 @@ PAGE_MODULES: tuple[str, ...] = (
     "instructions",
     "explorer",
     "webhooks",
+    "judges",
 )
 
 

@@ -152,8 +152,8 @@ JUDGMENTS = (
     F(
         "annotator",
         "string",
-        "Pseudonymous annotator id (imported annotators keep their id; a crowd platform's "
-        "worker id is never exported).",
+        "Pseudonymous annotator id (imported annotators keep their id, LLM judges their "
+        "name; a crowd platform's worker id is never exported).",
     ),
     F("annotator_kind", "string", "`human` or `model`."),
     F("a", "string", "Response id of side a.", kind=PAIRWISE),
@@ -399,7 +399,7 @@ ITEMS = (
 ANNOTATORS = (
     F("annotator", "string", "The pseudonymous id of the `judgments` export."),
     F("annotator_kind", "string", "`human` or `model`."),
-    F("platform", "string", "`local`, `prolific`, `mturk` or `import`."),
+    F("platform", "string", "`local`, `prolific`, `mturk`, `import` or `judge`."),
     F("consented_at", "time", "Their latest agreement to the consent text.", nullable=True),
     F("consent_version", "int64", "The consent text's version they agreed to.", nullable=True),
     F("n_judgments", "int64", "Their judgments passing the filters."),

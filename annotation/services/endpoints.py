@@ -13,6 +13,7 @@ import logging
 import math
 import time
 from collections.abc import Iterator
+from copy import copy
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -221,6 +222,10 @@ def endpoint_update(*, endpoint: ModelEndpoint, **changes: Any) -> ModelEndpoint
 
 
 def endpoint_delete(*, endpoint: ModelEndpoint) -> None:
+    """Delete the endpoint; one a judge calls is refused (400 naming the judges)."""
+    judges = list(endpoint.judges.order_by("name").values_list("name", flat=True))
+    if judges:
+        raise _refuse("endpoint", f"used by the judges {', '.join(judges)}: delete them first")
     endpoint.delete()
 
 
@@ -456,14 +461,55 @@ def endpoint_chat(
         result = ChatStream()
         result.deltas = _streamed(endpoint, key, body, result)
         return result
+    try:
+        answer = _complete_with_retry(endpoint, key, body)
+    except CallFailed as failed:
+        raise _mark_unhealthy(endpoint, failed.summary) from None
+    _mark_healthy(endpoint)
+    return answer
+
+
+class CallFailed(Exception):
+    """A call that failed twice; `summary` says why, without the key."""
+
+    def __init__(self, summary: str) -> None:
+        self.summary = summary
+        super().__init__(summary)
+
+
+def _complete_with_retry(endpoint: ModelEndpoint, key: str, body: dict) -> ChatResult:
     with _client() as client:
         try:
-            answer = _complete(client, endpoint, key, body)
+            return _complete(client, endpoint, key, body)
         except CALL_ERRORS as exc:
             _log_retry(endpoint, _summary(exc, key))
             try:
-                answer = _complete(client, endpoint, key, body)
+                return _complete(client, endpoint, key, body)
             except CALL_ERRORS as again:
-                raise _mark_unhealthy(endpoint, _summary(again, key)) from None
-    _mark_healthy(endpoint)
-    return answer
+                raise CallFailed(_summary(again, key)) from None
+
+
+def endpoint_call(
+    endpoint: ModelEndpoint,
+    messages: list[dict[str, Any]],
+    *,
+    key: str,
+    params: dict[str, Any] | None = None,
+) -> ChatResult:
+    """One answer of `endpoint`, its params overridden by `params` (temperature,
+    max_tokens), tried once more on failure; CallFailed after the second. It reads and
+    writes no database, so worker threads may make it: the caller holds the key
+    (endpoint_api_key) and records the outcome (endpoint_outcome_record)."""
+    if params:
+        endpoint = copy(endpoint)
+        endpoint.params = {**(endpoint.params or {}), **params}
+    return _complete_with_retry(endpoint, key, _request_body(endpoint, messages, stream=False))
+
+
+def endpoint_outcome_record(endpoint: ModelEndpoint, *, failure: str | None) -> None:
+    """After endpoint_call: a failure marks the endpoint unhealthy (logged, without the
+    key), a success healthy again."""
+    if failure is None:
+        _mark_healthy(endpoint)
+    else:
+        _mark_unhealthy(endpoint, failure)

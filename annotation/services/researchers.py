@@ -44,6 +44,9 @@ RESEARCHER_PERMISSIONS: dict[str, tuple[str, ...]] = {
     "annotator": ("view",),
     "crowdsession": ("view",),
     "modelendpoint": ("view", "add", "change", "delete"),
+    "judge": ("view", "add", "change", "delete"),
+    "judgerun": ("view",),
+    "judgeverdict": ("view",),
 }
 
 

@@ -88,7 +88,7 @@ def test_every_task_scheduling_names_is_registered_and_routed_by_kind(name):
     app.loader.import_default_modules()
     assert name in app.tasks
     queue = app.amqp.router.route({}, name)["queue"].name
-    assert queue in {"reports", "snapshots", "imports", "webhooks", "arena"}
+    assert queue in {"reports", "snapshots", "imports", "webhooks", "arena", "judges"}
 
 
 @pytest.mark.redis

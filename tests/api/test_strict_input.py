@@ -10,6 +10,7 @@ from django.urls import reverse
 from annotation.exports.query import export_query_from_params
 from annotation.models import (
     ImportJob,
+    JudgeRun,
     Judgment,
     ModelEndpoint,
     Project,
@@ -20,6 +21,7 @@ from annotation.models import (
 from annotation.services.annotators import annotator_for_user
 from annotation.services.assignment import assignment_lease
 from annotation.services.exporting import snapshot_create
+from annotation.services.judges import judge_create
 from api import urls as api_urls
 from tests.factories import ProjectFactory
 
@@ -50,7 +52,7 @@ def fields_of(response, status: int = 400) -> list[str]:
 def route_kwargs(pairwise, researcher) -> dict[str, object]:
     """A value for every path parameter of the API: the pairwise project, one of its
     snapshots, one of its import jobs, an assignment leased by the researcher and a webhook
-    with one delivery."""
+    with one delivery, an endpoint, a judge calling it and a run of that judge."""
     snapshot = snapshot_create(
         project=pairwise, query=export_query_from_params({}), created_by=researcher
     )
@@ -75,8 +77,12 @@ def route_kwargs(pairwise, researcher) -> dict[str, object]:
     endpoint = ModelEndpoint.objects.create(
         project=pairwise, name="model-x", base_url="https://example.com/v1", model="x"
     )
+    judge = judge_create(project=pairwise, name="judge-x", endpoint=endpoint.pk)
+    run = JudgeRun.objects.create(project=pairwise, judge=judge)
     return {
         "endpoint_id": endpoint.pk,
+        "judge_id": judge.pk,
+        "run_id": run.pk,
         "webhook_id": webhook.pk,
         "delivery_id": delivery.pk,
         "slug": pairwise.slug,

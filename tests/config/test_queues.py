@@ -24,6 +24,8 @@ KINDS = {
     "annotation.tasks.webhook_batch": "webhooks",
     "annotation.tasks.webhooks_requeue_pending": "webhooks",
     "annotation.tasks.arena_turn_generate": "arena",
+    "annotation.tasks.judge_run": "judges",
+    "annotation.tasks.judge_runs_requeue_pending": "judges",
 }
 
 
@@ -54,6 +56,7 @@ def test_a_worker_started_without_queues_consumes_every_queue():
         "arena",
         "celery",
         "imports",
+        "judges",
         "reports",
         "snapshots",
         "webhooks",

@@ -151,7 +151,7 @@ def annotator_export_rows(
         yield {
             "annotator": (
                 values["external_id"]
-                if values["source"] == Annotator.Source.IMPORT
+                if values["source"] in Annotator.NAMED_SOURCES
                 else values["pseudonym"]
             ),
             "annotator_kind": values["kind"],

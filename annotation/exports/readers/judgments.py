@@ -222,7 +222,7 @@ def judgment_records(
             "project": project.slug,
             "item_id": item_id,
             "task": task_id,
-            "annotator": external_id if source == Annotator.Source.IMPORT else pseudonym,
+            "annotator": external_id if source in Annotator.NAMED_SOURCES else pseudonym,
             "annotator_kind": kind,
         }
         if is_pairwise:
@@ -278,10 +278,10 @@ class UTCTime(Func):
 
 
 def public_annotator() -> Case:
-    """The annotator as exports name them: an imported one by their own id, anyone else
-    by their pseudonym."""
+    """The annotator as exports name them: an imported one by their own id, a judge by its
+    name, anyone else by their pseudonym."""
     return Case(
-        When(annotator__source=Annotator.Source.IMPORT, then=F("annotator__external_id")),
+        When(annotator__source__in=Annotator.NAMED_SOURCES, then=F("annotator__external_id")),
         default=F("annotator__pseudonym"),
     )
 

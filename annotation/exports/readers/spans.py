@@ -43,7 +43,7 @@ def span_rows(*, project: Project, filters: ExportFilters) -> Iterator[dict[str,
     for chunk in chunked(rows, EXPORT_CHUNK):
         texts = _responses({span["response"] for row in chunk for span in row[1] or []})
         for pk, spans, item_id, pseudonym, external_id, source, kind in chunk:
-            annotator = external_id if source == Annotator.Source.IMPORT else pseudonym
+            annotator = external_id if source in Annotator.NAMED_SOURCES else pseudonym
             for span in spans or []:
                 response_id, model, text = texts[span["response"]]
                 yield {

@@ -38,7 +38,8 @@ def _codenames(group: Group) -> set[str]:
 
 
 def test_the_migrations_make_the_group_with_exactly_the_console_permissions():
-    """0010 makes the group; 0024 adds the model endpoints' permissions to it."""
+    """0010 makes the group; 0024 adds the model endpoints' permissions to it, 0031 the
+    judges'."""
     loader = MigrationLoader(connection)
     editor = SimpleNamespace(connection=connection)
     Group.objects.filter(name=RESEARCHER_GROUP).delete()
@@ -48,6 +49,9 @@ def test_the_migrations_make_the_group_with_exactly_the_console_permissions():
     migration.create_researcher_group(state.apps, editor)
     migration = importlib.import_module("annotation.migrations.0024_model_endpoints")
     state = loader.project_state(("annotation", "0024_model_endpoints"))
+    migration.grant_researchers(state.apps, editor)
+    migration = importlib.import_module("annotation.migrations.0031_judges")
+    state = loader.project_state(("annotation", "0031_judges"))
     migration.grant_researchers(state.apps, editor)
     group = Group.objects.get(name=RESEARCHER_GROUP)
     assert _codenames(group) == set(researcher_codenames())

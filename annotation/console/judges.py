@@ -1,0 +1,113 @@
+"""The LLM judges page of a project (README, LLM judges): its judges, a form to start a run,
+and the runs with their progress (refreshed by htmx while one is unfinished); all through
+the services the API calls, scoped as the API scopes them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
+
+from annotation.console.pages import ConsolePage, console_project
+from annotation.errors import NotFound, ValidationFailed
+from annotation.models import JudgeRun, Project
+from annotation.numbers import ascii_int
+from annotation.selectors.judges import judge_of, judge_runs_of, judges_of
+from annotation.services.judge_runs import judge_run_start
+
+if TYPE_CHECKING:
+    from django.contrib.admin import ModelAdmin
+
+PAGE = ConsolePage(title="LLM judges", url_name="annotation_project_judges")
+TEMPLATE = "admin/annotation/project_judges.html"
+#: How many runs the page lists, newest first (the API lists them all).
+RECENT_RUNS = 50
+POLL_SECONDS = 2
+UNFINISHED = (JudgeRun.Status.PENDING, JudgeRun.Status.RUNNING)
+
+
+def _page_url(project: Project) -> str:
+    return reverse(f"admin:{PAGE.url_name}", args=[project.pk])
+
+
+def _context(project_admin: ModelAdmin, request: HttpRequest, project: Project) -> dict[str, Any]:
+    runs = list(judge_runs_of(project=project)[:RECENT_RUNS])
+    return {
+        **project_admin.admin_site.each_context(request),
+        "title": f"LLM judges of {project.name}",
+        "project": project,
+        "opts": Project._meta,
+        "judges": list(judges_of(project=project).select_related("endpoint")),
+        "runs": runs,
+        "runs_unfinished": any(run.status in UNFINISHED for run in runs),
+        "runs_url": reverse("admin:annotation_project_judge_runs", args=[project.pk]),
+        "poll_seconds": POLL_SECONDS,
+    }
+
+
+def judges_view(project_admin: ModelAdmin) -> Callable[..., HttpResponse]:
+    @require_GET
+    @vary_on_headers("HX-Request")
+    def view(request: HttpRequest, project_id: int) -> HttpResponse:
+        project = console_project(project_admin, request, project_id)
+        return TemplateResponse(request, TEMPLATE, _context(project_admin, request, project))
+
+    return view
+
+
+def runs_view(project_admin: ModelAdmin) -> Callable[..., HttpResponse]:
+    """The runs table alone: what the page polls while a run is unfinished."""
+
+    @require_GET
+    def view(request: HttpRequest, project_id: int) -> HttpResponse:
+        project = console_project(project_admin, request, project_id)
+        context = _context(project_admin, request, project)
+        return TemplateResponse(request, f"{TEMPLATE}#judge-runs", context)
+
+    return view
+
+
+def run_start_view(project_admin: ModelAdmin) -> Callable[..., HttpResponse]:
+    """Start a run from the page's form; a refused value is told and nothing is started."""
+
+    @require_POST
+    def view(request: HttpRequest, project_id: int) -> HttpResponse:
+        project = console_project(project_admin, request, project_id)
+        form = request.POST
+        try:
+            judge = judge_of(project=project, judge_id=ascii_int(form.get("judge", "")) or 0)
+            max_calls = form.get("max_calls", "").strip()
+            run = judge_run_start(
+                judge=judge,
+                tasks="unjudged" if form.get("tasks") == "unjudged" else "all",
+                swap=form.get("swap") == "on",
+                samples=ascii_int(form.get("samples", "1").strip()) or 0,
+                max_calls=(ascii_int(max_calls) or 0) if max_calls else None,
+                created_by=request.user,
+            )
+        except (ValidationFailed, NotFound) as exc:
+            messages.error(request, exc.detail)
+        else:
+            messages.success(request, f"Run {run.pk} of {judge.name} started on {run.total} tasks.")
+        return HttpResponseRedirect(_page_url(project))
+
+    return view
+
+
+def urlpatterns(project_admin: ModelAdmin) -> list[Any]:
+    def route(pattern: str, make: Callable[..., Any], name: str) -> Any:
+        return path(pattern, project_admin.admin_site.admin_view(make(project_admin)), name=name)
+
+    return [
+        route("<int:project_id>/judges/", judges_view, PAGE.url_name),
+        route("<int:project_id>/judges/runs/", runs_view, "annotation_project_judge_runs"),
+        route(
+            "<int:project_id>/judges/runs/new/", run_start_view, "annotation_project_judge_run_new"
+        ),
+    ]

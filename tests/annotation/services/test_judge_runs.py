@@ -1,0 +1,294 @@
+"""Judge runs (README, LLM judges) against the local stub judges: Balanced Position
+Calibration, unparseable and failed answers recorded as such, max_calls, and a run killed
+half-way taken up again without judging a task twice."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Iterator
+
+import pytest
+from django.test import TestCase
+
+from annotation.models import (
+    Annotator,
+    Judge,
+    JudgeRun,
+    JudgeVerdict,
+    Judgment,
+    ModelEndpoint,
+    Project,
+    Task,
+)
+from annotation.services import judge_runs
+from annotation.services.endpoints import endpoint_create
+from annotation.services.importing import items_import
+from annotation.services.judge_runs import judge_run_execute, judge_run_start
+from annotation.services.judges import judge_create
+from tests.factories import ProjectFactory, import_items, rubric_project
+from tests.llm_stub import TRUTH_MARK, LLMStub, llm_stub
+
+pytestmark = pytest.mark.django_db
+
+KEY = "sk-judge-7d1e2c9b4a60-never-shown"
+
+
+@pytest.fixture
+def stub(settings) -> Iterator[LLMStub]:
+    settings.ARENA_ALLOW_PRIVATE = True
+    settings.ENDPOINT_READ_TIMEOUT_SECONDS = 5
+    with llm_stub() as server:
+        yield server
+
+
+def make_judge(stub: LLMStub, project: Project, model: str, **params) -> Judge:
+    endpoint = endpoint_create(
+        project=project, name=model, base_url=stub.base_url, model=model, api_key=KEY
+    )
+    return judge_create(project=project, name=f"{model}-judge", endpoint=endpoint.pk, params=params)
+
+
+def run(judge: Judge, **options) -> JudgeRun:
+    """Start a run; with eager Celery its job runs once the start commits."""
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        started = judge_run_start(judge=judge, **options)
+    return JudgeRun.objects.get(pk=started.pk)
+
+
+def test_first_position_judge_is_calibrated_to_ties_with_both_orders_kept(stub):
+    project = ProjectFactory(annotations_per_task=3)
+    import_items(project, 4)
+    judge = make_judge(stub, project, "judge-first")
+
+    done = run(judge)
+
+    assert (done.status, done.done, done.total, done.calls, done.failures) == ("done", 4, 4, 8, 0)
+    assert done.tokens > 0
+    verdicts = list(JudgeVerdict.objects.filter(run=done))
+    assert len(verdicts) == 4
+    for verdict in verdicts:
+        # The response shown first wins in each order: a, then b once swapped.
+        assert (verdict.choice_first, verdict.choice_swapped) == ("a", "b")
+        assert verdict.consistent is False and verdict.choice == "tie"
+        assert (verdict.first_position_wins, verdict.decisive_outputs) == (2, 2)
+        assert [o["order"] for o in verdict.outputs] == ["first", "swapped"]
+        assert all('"choice": "A"' in o["raw"] for o in verdict.outputs)
+        assert verdict.template_version == 1
+    judgments = Judgment.objects.filter(annotator=judge.annotator)
+    assert sorted(j.choice for j in judgments) == ["tie"] * 4
+    assert {j.source for j in judgments} == {Judgment.Source.JUDGE}
+    # Model verdicts leave the tasks' human count (exactly-k) untouched.
+    assert set(Task.objects.values_list("judgment_count", flat=True)) == {0}
+
+
+def test_verdicts_are_judgments_of_a_model_annotator_named_after_the_judge(stub):
+    project = ProjectFactory()
+    import_items(project, 1)
+    judge = make_judge(stub, project, "judge-first")
+    run(judge)
+
+    annotator = Judgment.objects.get().annotator
+    assert annotator.kind == Annotator.Kind.MODEL
+    assert annotator.public_id == "judge-first-judge"
+
+
+def test_a_truthful_judge_agrees_in_both_orders(stub):
+    project = ProjectFactory()
+    rows = [
+        {
+            "id": f"q{i}",
+            "prompt": f"Question {i}?",
+            "responses": [
+                {"id": "r1", "model": "m1", "text": f"Answer one {i}."},
+                {"id": "r2", "model": "m2", "text": f"Answer two {i}. {TRUTH_MARK}"},
+            ],
+        }
+        for i in range(20)
+    ]
+    items_import(project=project, rows=list(enumerate(rows, 1)))
+    done = run(make_judge(stub, project, "judge-truth"))
+
+    verdicts = JudgeVerdict.objects.filter(run=done)
+    assert all(v.consistent for v in verdicts)
+    picks = Counter(v.choice for v in verdicts)
+    assert picks["b"] >= 15 and picks["a"] >= 1  # the truth, and one task in ten not
+
+
+def test_without_swap_the_first_order_decides_and_one_call_is_made(stub):
+    project = ProjectFactory()
+    import_items(project, 2)
+    done = run(make_judge(stub, project, "judge-first"), swap=False)
+
+    assert (done.calls, done.done) == (2, 2)
+    assert set(JudgeVerdict.objects.values_list("choice", "consistent")) == {("a", None)}
+
+
+def longer_second(project: Project, count: int) -> None:
+    """Items whose second response is the longer one."""
+    rows = [
+        {
+            "id": f"q{i}",
+            "prompt": f"Question {i}?",
+            "responses": [
+                {"id": "r1", "model": "m1", "text": f"Short {i}."},
+                {"id": "r2", "model": "m2", "text": f"A much longer answer to question {i}."},
+            ],
+        }
+        for i in range(count)
+    ]
+    items_import(project=project, rows=list(enumerate(rows, 1)))
+
+
+def test_samples_repeat_each_order(stub):
+    project = ProjectFactory()
+    longer_second(project, 1)
+    done = run(make_judge(stub, project, "judge-longer"), samples=3)
+
+    verdict = JudgeVerdict.objects.get(run=done)
+    assert done.calls == 6 and len(verdict.outputs) == 6
+    assert verdict.agreement == 1.0 and verdict.consistent is True
+
+
+def test_an_answer_in_prose_and_a_fence_is_read(stub):
+    project = ProjectFactory()
+    import_items(project, 1)
+    done = run(make_judge(stub, project, "judge-fenced"))
+
+    verdict = JudgeVerdict.objects.get(run=done)
+    assert verdict.status == JudgeVerdict.Status.DONE
+    assert [o["parsed"]["choice"] for o in verdict.outputs] == ["A", "A"]
+
+
+def test_a_malformed_answer_is_recorded_as_unparseable_never_guessed(stub):
+    project = ProjectFactory()
+    import_items(project, 2)
+    done = run(make_judge(stub, project, "judge-malformed"))
+
+    assert (done.status, done.done, done.unparseable, done.failures) == ("done", 2, 2, 0)
+    for verdict in JudgeVerdict.objects.filter(run=done):
+        assert verdict.status == JudgeVerdict.Status.UNPARSEABLE
+        assert verdict.choice == "" and verdict.judgment is None
+        assert verdict.outputs[0]["raw"].startswith("I think")
+        assert verdict.outputs[0]["error"].startswith("unparseable")
+    assert not Judgment.objects.exists()
+
+
+def test_a_failing_endpoint_counts_failures_and_stops_after_too_many(stub, settings, caplog):
+    settings.JUDGE_MAX_FAILURES_IN_A_ROW = 3
+    project = ProjectFactory()
+    import_items(project, 6)
+    judge = make_judge(stub, project, "failing", concurrency=1)
+
+    with caplog.at_level(logging.DEBUG):
+        done = run(judge)
+
+    assert (done.status, done.stopped, done.failures, done.done) == ("failed", "failures", 3, 3)
+    assert done.calls == 3  # one call a task: its swapped call is not made after a failure
+    assert len(stub.requests) == 6  # each call retried once
+    assert not Judgment.objects.exists()
+    assert ModelEndpoint.objects.get().unhealthy_until is not None
+    assert KEY not in caplog.text
+    assert all(KEY not in str(v.outputs) for v in JudgeVerdict.objects.all())
+
+
+def test_max_calls_stops_the_run_cleanly_before_passing_it(stub):
+    project = ProjectFactory()
+    import_items(project, 5)
+    done = run(make_judge(stub, project, "judge-first", concurrency=2), max_calls=5)
+
+    assert (done.status, done.stopped) == ("done", "max_calls")
+    assert done.calls == 4 and done.done == 2 and done.total == 5
+    assert len(stub.requests) == 4
+
+
+def test_unjudged_takes_only_tasks_without_the_judges_verdict(stub):
+    project = ProjectFactory()
+    import_items(project, 3)
+    judge = make_judge(stub, project, "judge-first")
+    run(judge, max_calls=2)
+
+    again = run(judge, tasks="unjudged")
+
+    assert again.total == 2 and again.calls == 4
+    assert Judgment.objects.filter(annotator=judge.annotator).count() == 3
+
+
+class Killed(BaseException):
+    """A worker killed mid-run (not an Exception: nothing catches it on the way out)."""
+
+
+def test_a_run_killed_half_way_resumes_without_judging_a_task_twice(stub, monkeypatch):
+    project = ProjectFactory()
+    import_items(project, 6)
+    judge = make_judge(stub, project, "judge-longer", concurrency=1)
+    second = judge_run_start(judge=judge, tasks="all")  # queued once committed: not yet
+    record = judge_runs._record
+    recorded = []
+
+    def record_then_die(run, work, outputs):
+        if len(recorded) == 3:
+            raise Killed
+        recorded.append(work.task.pk)
+        return record(run, work, outputs)
+
+    monkeypatch.setattr(judge_runs, "_record", record_then_die)
+    with pytest.raises(Killed):
+        judge_run_execute(run_id=second.pk)
+    second.refresh_from_db()
+    assert (second.status, second.done) == ("running", 3)
+    claimed = JudgeVerdict.objects.filter(run=second, status="claimed")
+    assert claimed.count() == 1  # the task in flight when the worker died
+    before = len(stub.requests)
+
+    monkeypatch.setattr(judge_runs, "_record", record)
+    judge_run_execute(run_id=second.pk)
+
+    second.refresh_from_db()
+    assert (second.status, second.done, second.calls) == ("done", 6, 12)
+    verdicts = JudgeVerdict.objects.filter(run=second)
+    assert Counter(verdicts.values_list("task_id", flat=True)) == Counter(second.task_ids)
+    assert set(verdicts.values_list("status", flat=True)) == {"done"}
+    assert len(stub.requests) - before == 2 * 3  # the 2 left and the 1 in flight, 2 calls each
+    assert Judgment.objects.filter(annotator=judge.annotator).count() == 6
+
+
+def test_a_finished_run_queued_again_does_nothing(stub):
+    project = ProjectFactory()
+    import_items(project, 2)
+    done = run(make_judge(stub, project, "judge-first"))
+    calls = len(stub.requests)
+
+    judge_run_execute(run_id=done.pk)
+
+    assert len(stub.requests) == calls
+
+
+def test_rubric_scores_are_the_lower_median_of_samples_and_take_no_swap(stub):
+    project = rubric_project()
+    rows = [
+        {
+            "id": "q0",
+            "prompt": "Say hi.",
+            "responses": [{"id": "r1", "model": "m1", "text": f"Hi {TRUTH_MARK}"}],
+        }
+    ]
+    items_import(project=project, rows=list(enumerate(rows, 1)))
+    done = run(make_judge(stub, project, "judge-truth"), samples=2)
+
+    assert done.swap is False and done.calls == 2
+    judgment = Judgment.objects.get()
+    assert judgment.scores == {"helpfulness": 4, "correctness": 4}
+
+
+def test_a_ranking_is_calibrated_over_both_orders(stub):
+    project = ProjectFactory(kind=Project.Kind.RANKING)
+    import_items(project, 1, responses=3)
+    done = run(make_judge(stub, project, "judge-first"))
+
+    verdict = JudgeVerdict.objects.get(run=done)
+    # First position wins in each order: r1 > r2 > r3, then r3 > r2 > r1; mean places tie.
+    assert verdict.consistent is False
+    ids = sorted(Task.objects.get().item.responses.values_list("pk", flat=True))
+    assert verdict.ranking == [ids]
+    assert Judgment.objects.get().ranking == [ids]

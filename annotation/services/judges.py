@@ -7,7 +7,6 @@ A judge's verdicts are judgments of a model annotator named after the judge (sou
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -22,6 +21,7 @@ from annotation.judge_prompts import (
     template_render,
 )
 from annotation.models import Annotator, Criterion, Judge, Judgment, ModelEndpoint, Project, Task
+from annotation.services.endpoints import endpoint_fields_clean
 
 #: The params a judge takes: the call's temperature and max_tokens (over the endpoint's),
 #: and how hard its runs may press the endpoint.
@@ -63,18 +63,10 @@ def _clean_params(value: Any) -> dict[str, Any]:
             f"Unknown params: {', '.join(unknown)} (taken: {', '.join(PARAMS)}).",
             errors=[{"field": f"params.{name}", "error": "unknown parameter"} for name in unknown],
         )
-    params: dict[str, Any] = {}
-    temperature = value.get("temperature")
-    if temperature is not None:
-        number = isinstance(temperature, int | float) and not isinstance(temperature, bool)
-        if not number or not math.isfinite(temperature) or not 0 <= temperature <= 2:
-            raise _refuse("params.temperature", "a number from 0 to 2")
-        params["temperature"] = temperature
-    bounds = {
-        "max_tokens": (1, 1_000_000),
-        "concurrency": (1, MAX_CONCURRENCY),
-        "calls_per_minute": (1, 100_000),
-    }
+    # The call's own params are checked as an endpoint's are.
+    call = {name: value[name] for name in ("temperature", "max_tokens") if name in value}
+    params: dict[str, Any] = endpoint_fields_clean({"params": call})["params"]
+    bounds = {"concurrency": (1, MAX_CONCURRENCY), "calls_per_minute": (1, 100_000)}
     for name, (low, high) in bounds.items():
         if value.get(name) is not None:
             params[name] = _int_in(value[name], f"params.{name}", low, high)

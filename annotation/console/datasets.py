@@ -93,7 +93,11 @@ FILTER_FIELDS: dict[str, FilterField] = {
         "Include sensitive survey answers",
         "select",
         (("", "default (no)"), *_YES_NO),
-        help="annotators: the answers to questions marked sensitive",
+        help="annotators: the answers to questions marked sensitive; judgments: sensitive "
+        "profile keys",
+    ),
+    "with_profile": FilterField(
+        "Profile fields", "text", help="judgments: survey keys, comma-separated (age_band,country)"
     ),
     "annotator_kind": FilterField(
         "Annotators",

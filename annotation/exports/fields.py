@@ -233,6 +233,15 @@ JUDGMENTS = (
     F("created_at", "time", "When the judgment was made (UTC, with microseconds)."),
     F("is_gold", "bool", "Whether the task was a gold (known-answer) one."),
     F("rubric_version", "int64", "The rubric version the judgment was made under."),
+    F(
+        "profile.<key>",
+        "survey",
+        "With `with_profile=k1,k2`: one column per survey key named, in that order: the "
+        "annotator's latest answer, typed as in `annotators`' `survey.<key>`; null when not "
+        "answered. Sensitive keys only with `include_sensitive=true`.",
+        nullable=True,
+        per_question=True,
+    ),
 )
 
 DPO = (

@@ -25,7 +25,13 @@ from annotation.exports.fields import (
     USES_VERDICTS,
     fields_of,
 )
-from annotation.exports.query import SPAN_FORMATS, ExportQuery, _error, has_rewrites
+from annotation.exports.query import (
+    SPAN_FORMATS,
+    ExportFilters,
+    ExportQuery,
+    _error,
+    has_rewrites,
+)
 from annotation.models import (
     Criterion,
     Item,
@@ -47,8 +53,9 @@ class ExportPlan:
     conversational: bool
     columns: tuple[pa.Field, ...]
     rubric_versions: tuple[tuple[int, tuple[Criterion, ...]], ...] = ()
-    #: The survey questions an `annotators` plan has a column for (sensitive ones only
-    #: with `include_sensitive`).
+    #: The survey questions a plan has a column for: every one in an `annotators` plan
+    #: (sensitive ones only with `include_sensitive`), those of `with_profile` in a
+    #: `judgments` one.
     survey_questions: tuple[dict[str, Any], ...] = ()
     #: What the project uses that some fields need (USES_* of fields.py): which of them
     #: the columns hold.
@@ -167,6 +174,8 @@ def export_plan(*, project: Project, query: ExportQuery) -> ExportPlan:
         sensitive = query.filters.include_sensitive
         questions = tuple(q for q in project.survey if sensitive or not q.get("sensitive"))
     uses = _uses(project, query.format, every_criterion)
+    if query.format == "judgments":
+        questions = _profile_questions(project, query.filters)
     if query.format == "rubric":
         columns = _rubric_columns(criteria, versions, conversational)
     else:
@@ -202,16 +211,38 @@ SURVEY_TYPES: dict[str, pa.DataType] = {
 }
 
 
+def _profile_questions(project: Project, filters: ExportFilters) -> tuple[dict[str, Any], ...]:
+    """The questions `with_profile` names, in its order: a key the survey lacks, or a
+    sensitive one without `include_sensitive`, is a 400 naming it."""
+    by_key = {q["key"]: q for q in project.survey}
+    errors = []
+    for key in filters.with_profile:
+        if key not in by_key:
+            known = ", ".join(by_key) or "none"
+            errors.append(
+                _error("with_profile", f"no survey question {key!r} (this survey has {known})")
+            )
+        elif by_key[key].get("sensitive") and not filters.include_sensitive:
+            errors.append(
+                _error("with_profile", f"{key!r} is sensitive: ask include_sensitive=true")
+            )
+    if errors:
+        raise ValidationFailed("The profile fields asked for are not available.", errors=errors)
+    return tuple(by_key[key] for key in filters.with_profile)
+
+
 def _with_survey_columns(
     columns: tuple[pa.Field, ...], questions: tuple[dict[str, Any], ...]
 ) -> tuple[pa.Field, ...]:
-    """The declared per-question field (`survey.<key>`) as one column per question."""
+    """The declared per-question field (`survey.<key>`, `profile.<key>`) as one column per
+    question."""
     names = [c.name for c in columns]
-    if "survey.<key>" not in names:
+    at = next((i for i, name in enumerate(names) if name.endswith(".<key>")), None)
+    if at is None:
         return columns
-    at = names.index("survey.<key>")
+    prefix = names[at].removesuffix("<key>")
     asked = tuple(
-        column(f"survey.{q['key']}", SURVEY_TYPES[q["type"]], nullable=True) for q in questions
+        column(f"{prefix}{q['key']}", SURVEY_TYPES[q["type"]], nullable=True) for q in questions
     )
     return (*columns[:at], *asked, *columns[at + 1 :])
 

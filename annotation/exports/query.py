@@ -17,6 +17,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from annotation.errors import ValidationFailed
 from annotation.models import Annotator, Criterion, Project
 from annotation.numbers import BIGINT_MAX, INT_MAX, ascii_float, ascii_int
+from annotation.surveys import KEY_PATTERN
 
 EXPORT_FORMATS = (
     "judgments",
@@ -44,7 +45,7 @@ _JUDGMENT_FILTERS = {
     "include_identity_leak",
 }
 _FILTERS_OF = {
-    "judgments": _JUDGMENT_FILTERS,
+    "judgments": _JUDGMENT_FILTERS | {"with_profile", "include_sensitive"},
     "dpo": _JUDGMENT_FILTERS | {"min_agreement", "label", "expand", "include_rewrites"},
     "rubric": _JUDGMENT_FILTERS | {"min_agreement", "rubric_version"},
     # A response's verdict is decided from all its judgments: no incremental pull.
@@ -130,9 +131,10 @@ class ExportFilters:
     label: str | None = None  # dpo: "majority", "dawid_skene" or "adjudicated"
     expand: str | None = None  # dpo of a ranking project: one of RANKING_EXPANSIONS
     include_rewrites: bool = False  # dpo: also each rewrite chosen over its original
-    include_sensitive: bool = False  # annotators: also the answers to sensitive questions
+    include_sensitive: bool = False  # annotators, judgments: also sensitive survey answers
     #: Also the votes on tasks whose answer named its model (Response.identity_leak).
     include_identity_leak: bool = False
+    with_profile: tuple[str, ...] = ()  # judgments: survey keys joined as profile.<key>
     up_to_id: int | None = None
 
 
@@ -151,10 +153,14 @@ class ExportQuery:
                 filters.pop(name)
         if not filters["include_rewrites"]:  # only a dpo pull asks for them
             filters.pop("include_rewrites")
-        if not filters["include_sensitive"]:  # only an annotators pull asks for them
+        if not filters["include_sensitive"]:  # only annotators and judgments pulls ask
             filters.pop("include_sensitive")
         if not filters["include_identity_leak"]:  # an arena's unblinded votes, when asked
             filters.pop("include_identity_leak")
+        if filters["with_profile"]:  # only a judgments pull asks for profile columns
+            filters["with_profile"] = list(filters["with_profile"])
+        else:
+            filters.pop("with_profile")
         since = filters["since"]
         if isinstance(since, datetime):
             filters["since"] = since.isoformat()
@@ -265,6 +271,23 @@ def _read_choice(
     return None
 
 
+def _read_profile_keys(value: Any, errors: list) -> tuple[str, ...]:
+    """`with_profile`: survey keys, comma-separated (a URL) or a list (a snapshot's body),
+    each once, in the order given; whether the survey has them is the plan's check."""
+    if value is None or value == "" or value == []:
+        return ()
+    keys = value.split(",") if isinstance(value, str) else value
+    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+        errors.append(_error("with_profile", "must be survey keys separated by commas"))
+        return ()
+    cleaned = [k.strip() for k in keys if k.strip()]
+    bad = [k for k in cleaned if not KEY_PATTERN.match(k)]
+    if bad:
+        errors.append(_error("with_profile", f"not a survey key: {', '.join(map(repr, bad))}"))
+        return ()
+    return tuple(dict.fromkeys(cleaned))
+
+
 def export_query_from_params(params: Mapping[str, Any], *, strict: bool = False) -> ExportQuery:
     """Read and check an export's query: URL parameters (strings) or a snapshot's JSON
     body (typed values; `strict` then refuses unknown keys). Every bad value is named in
@@ -304,6 +327,7 @@ def export_query_from_params(params: Mapping[str, Any], *, strict: bool = False)
         include_identity_leak=_read_bool(
             "include_identity_leak", params.get("include_identity_leak"), False, errors
         ),
+        with_profile=_read_profile_keys(params.get("with_profile"), errors),
     )
     if export_format in _FILTERS_OF:
         understood = _FILTERS_OF[export_format]
@@ -318,10 +342,13 @@ def export_query_from_params(params: Mapping[str, Any], *, strict: bool = False)
             "include_rewrites": filters.include_rewrites,
             "include_sensitive": filters.include_sensitive,
             "include_identity_leak": filters.include_identity_leak,
+            "with_profile": bool(filters.with_profile),
         }
         for name, is_given in given.items():
             if is_given and name not in understood:
                 errors.append(_error(name, f"does not apply to format {export_format}"))
+        if export_format == "judgments" and filters.include_sensitive and not filters.with_profile:
+            errors.append(_error("include_sensitive", "applies to judgments with with_profile"))
         if export_format == "items" and isinstance(filters.since, int):
             errors.append(_error("since", "items are selected by an ISO datetime, not an id"))
     if errors:

@@ -90,7 +90,16 @@ class ExportView(StrictAPIView):
                 bool,
                 default=False,
                 description="annotators: also the answers to survey questions marked sensitive "
-                "(their survey.<key> columns are left out otherwise).",
+                "(their survey.<key> columns are left out otherwise); judgments: allows "
+                "sensitive keys in with_profile.",
+            ),
+            OpenApiParameter(
+                "with_profile",
+                str,
+                description="judgments: survey keys, comma-separated (age_band,country): each "
+                "annotator's latest answer joined as a profile.<key> column, typed by the "
+                "question; an unknown key, or a sensitive one without include_sensitive=true, "
+                "is a 400 naming it.",
             ),
             OpenApiParameter(
                 "expand",

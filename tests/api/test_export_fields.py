@@ -56,7 +56,9 @@ def declared_columns(plan) -> list[tuple[str, ExportField]]:
     expanded: list[tuple[str, ExportField]] = []
     for declared in fields:
         if declared.per_question:
-            expanded += [(f"survey.{q['key']}", declared) for q in plan.survey_questions]
+            expanded += [
+                (declared.name.replace("<key>", q["key"]), declared) for q in plan.survey_questions
+            ]
         elif not declared.per_criterion:
             expanded.append((declared.name, declared))
         elif declared.name == "<key>":
@@ -128,9 +130,12 @@ def test_the_judgments_sql_columns_are_the_declared_fields(exported, slug):
     columns = judgment_wire_columns(project, reason_keys=plan.reason_keys, uses=plan.uses)
 
     # Every declared field is read from the database but the project's slug, a constant (a
-    # struct's keys one column each).
+    # struct's keys one column each), and the profile columns (with_profile), joined from
+    # the annotators' survey answers.
     read = [c.name.split(".")[0] for c in columns]
-    assert list(dict.fromkeys(read)) == [name for name in declared if name != "project"]
+    assert list(dict.fromkeys(read)) == [
+        name for name in declared if name not in ("project", "profile.<key>")
+    ]
 
 
 def test_the_openapi_description_names_every_declared_field():

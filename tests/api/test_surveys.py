@@ -288,15 +288,15 @@ def test_sensitive_answers_only_when_asked(researcher_client, surveyed, annotato
     assert list(row)[-5:] == [f"survey.{q['key']}" for q in QUESTIONS]
 
 
-@pytest.mark.parametrize("params", [{"format": "judgments", "include_sensitive": "true"}])
-def test_include_sensitive_applies_to_the_annotators_export_only(
+@pytest.mark.parametrize("params", [{"format": "dpo", "include_sensitive": "true"}])
+def test_include_sensitive_applies_to_the_annotators_and_judgments_exports_only(
     researcher_client, surveyed, params
 ):
     response = researcher_client.get(EXPORT, params)
 
     assert response.status_code == 400
     assert response.json()["errors"] == [
-        {"field": "include_sensitive", "error": "does not apply to format judgments"}
+        {"field": "include_sensitive", "error": "does not apply to format dpo"}
     ]
 
 

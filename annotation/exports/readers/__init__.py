@@ -83,6 +83,7 @@ def export_rows(*, plan: ExportPlan) -> Iterator[dict[str, Any]]:
             answer_keys=plan.answer_keys,
             reason_keys=plan.reason_keys,
             uses=plan.uses,
+            profile_questions=plan.survey_questions,
         )
     if plan.query.format == "dpo" and project.is_ranking:
         pairs = ranking_pair_rows(

@@ -4,7 +4,6 @@ quality figures, the times of their passing judgments and their latest survey an
 
 from __future__ import annotations
 
-import math
 import statistics
 from collections.abc import Iterator
 from dataclasses import replace
@@ -14,6 +13,7 @@ from django.db.models import Aggregate, FilteredRelation, JSONField, OuterRef, Q
 
 from annotation.exports.query import ExportFilters
 from annotation.exports.readers.judgments import passing_judgments
+from annotation.exports.readers.profiles import survey_cell
 from annotation.exports.readers.shared import EXPORT_CHUNK, iso_time
 from annotation.models import (
     Annotator,
@@ -77,22 +77,6 @@ _ANNOTATOR_VALUES = (
 
 def _share(part: int | None, whole: int | None) -> float | None:
     return round(part / whole, 6) if part is not None and whole else None
-
-
-def _survey_cell(question: dict[str, Any], value: Any) -> Any:
-    """An answer as its column's type; an answer given to an earlier version of the question
-    that no longer fits it is null (one type per column, whatever the versions)."""
-    kind = question["type"]
-    if kind in ("single", "text"):
-        return value if isinstance(value, str) else None
-    if kind == "multiple":
-        fits = isinstance(value, list) and all(isinstance(v, str) for v in value)
-        return value if fits else None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    if kind == "scale":
-        return value if isinstance(value, int) else None
-    return float(value) if math.isfinite(value) else None
 
 
 def annotator_export_rows(
@@ -171,5 +155,5 @@ def annotator_export_rows(
             "flags": values["quality__flags"] or [],
             "blocked": bool(values["is_blocked"] or values["quality__is_blocked"]),
             "survey_version": values["survey_version"],
-            **{f"survey.{q['key']}": _survey_cell(q, answers.get(q["key"])) for q in questions},
+            **{f"survey.{q['key']}": survey_cell(q, answers.get(q["key"])) for q in questions},
         }

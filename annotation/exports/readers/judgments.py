@@ -30,6 +30,7 @@ from annotation.exports.fields import USES_REWRITES, USES_SPANS
 from annotation.exports.plan import ExportPlan
 from annotation.exports.query import ExportFilters
 from annotation.exports.rankings import ranking_in_ids, response_external_ids, shown_in_ids
+from annotation.exports.readers.profiles import profile_cells, profile_record, with_profile_batch
 from annotation.exports.readers.shared import EXPORT_CHUNK, iso_time, since_q
 from annotation.models import Annotator, Judgment, Project, Response, Task
 from annotation.pg.copy_out import WireColumn, select_batches
@@ -123,9 +124,11 @@ def judgment_rows(
     answer_keys: Sequence[str] | None = None,
     reason_keys: Sequence[str] = (),
     uses: frozenset[str] = frozenset(),
+    profile_questions: Sequence[dict[str, Any]] = (),
 ) -> Iterator[dict[str, Any]]:
     """One dict per judgment (README "Exports", `judgments`), oldest first, read in
-    chunks through a server-side cursor on Postgres."""
+    chunks through a server-side cursor on Postgres; with `profile_questions` (the
+    questions of `with_profile`) each row ends with its annotator's `profile.<key>` cells."""
     queryset = judgments_for_export(project=project, filters=filters)
     if limit is not None:
         queryset = queryset[:limit]
@@ -135,6 +138,7 @@ def judgment_rows(
         answer_keys=answer_keys,
         reason_keys=reason_keys,
         uses=uses,
+        profile_questions=profile_questions,
     )
 
 
@@ -177,10 +181,12 @@ def judgment_records(
     answer_keys: Sequence[str] | None = None,
     reason_keys: Sequence[str] = (),
     uses: frozenset[str] = frozenset(),
+    profile_questions: Sequence[dict[str, Any]] = (),
 ) -> Iterator[dict[str, Any]]:
     """The export's dict for each judgment of an (ordered) queryset, read in chunks. With
     `answer_keys` the answers have exactly those keys (the export's struct); `reason_keys`
-    gives a rubric row its verdict reasons, and `uses` the spans and rewrite fields."""
+    gives a rubric row its verdict reasons, and `uses` the spans and rewrite fields; with
+    `profile_questions` the annotator's profile cells follow (one more query in all)."""
     is_pairwise, is_ranking = project.is_pairwise, project.is_ranking
     extra: list[str] = ["ranking", "shown_order"] if is_ranking else []
     if reason_keys:
@@ -190,8 +196,15 @@ def judgment_records(
             extra.extend(_USED_COLUMNS[used])
     needs_ids = is_ranking or USES_SPANS in uses
     external = response_external_ids(project=project) if needs_ids else {}
-    rows = queryset.values_list(*JUDGMENT_COLUMNS, *extra)
+    profiles = {}
+    columns = [*JUDGMENT_COLUMNS, *extra]
+    if profile_questions:
+        profiles = profile_cells(project=project, questions=profile_questions)
+        columns.append("annotator_id")
+    rows = queryset.values_list(*columns)
     for row in rows.iterator(chunk_size=EXPORT_CHUNK):
+        if profile_questions:
+            *row, annotator_id = row
         (
             pk,
             created_at,
@@ -265,6 +278,8 @@ def judgment_records(
                 "rubric_version": rubric_version,
             }
         )
+        if profile_questions:
+            record.update(profile_record(profile_questions, profiles, annotator_id))
         yield record
 
 
@@ -376,7 +391,7 @@ def judgment_wire_columns(
 
 def plan_batches(plan: ExportPlan) -> Iterator[pa.RecordBatch]:
     """The judgments of a plan as read through COPY: its wire columns, answers per key,
-    rankings in the import's response ids."""
+    rankings in the import's response ids, the annotators' profile cells (`with_profile`)."""
     wire = judgment_wire_columns(
         plan.project,
         answer_keys=plan.answer_keys,
@@ -384,13 +399,19 @@ def plan_batches(plan: ExportPlan) -> Iterator[pa.RecordBatch]:
         reason_keys=plan.reason_keys,
         uses=plan.uses,
     )
+    questions = plan.survey_questions
+    if questions:
+        wire = (*wire, WireColumn("annotator_id", "annotator_id", pa.int64()))
     queryset = judgments_for_export(project=plan.project, filters=plan.query.filters)
     batches = select_batches(queryset, wire)
     converted = [name for name in _IN_DATABASE_IDS if name in plan.column_names]
-    if not converted:
-        return batches
-    external = response_external_ids(project=plan.project)
-    return (converted_batch(batch, plan.schema, external, converted) for batch in batches)
+    if converted:
+        external = response_external_ids(project=plan.project)
+        batches = (converted_batch(batch, plan.schema, external, converted) for batch in batches)
+    if questions:
+        cells = profile_cells(project=plan.project, questions=questions)
+        batches = (with_profile_batch(b, plan.schema, questions, cells) for b in batches)
+    return batches
 
 
 #: The judgments columns stored in database response ids, as JSON, and how to put them in

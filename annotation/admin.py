@@ -199,6 +199,9 @@ class ProjectAdminForm(forms.ModelForm):
             self.add_error("survey", "; ".join(f"{e['field']}: {e['error']}" for e in exc.errors))
         return cleaned
 
+    def clean_group_quotas(self) -> dict:
+        return self.cleaned_data.get("group_quotas") or {}  # an emptied box: no quotas
+
     def clean_media_hosts(self) -> list:
         return self.cleaned_data.get("media_hosts") or []  # an emptied box: no extra hosts
 
@@ -328,6 +331,7 @@ class ProjectAdmin(ManagedProjectMixin, admin.ModelAdmin):
                     "crowd_new_per_hour",
                     "qualification_tasks",
                     "qualification_min_accuracy",
+                    "group_quotas",
                     "media_hosts",
                 ]
             },

@@ -81,6 +81,16 @@ class ProjectNotOpen(PermissionDenied):
     default_detail = _("This project is not open for annotation.")
 
 
+class GroupQuotaFull(ProjectNotOpen):
+    """A first task asked for by an annotator whose group of a group quota is full."""
+
+    default_detail = _(
+        "Thank you for your interest in this study. It already has all the participants it "
+        "needs from your group, so there is no task for you here. Nothing you did counts "
+        "against you; if you came from a crowd platform, please return the study there."
+    )
+
+
 class LeaseExpired(DomainError):
     status = 410
     default_detail = _("The lease on this assignment has expired; the task went back to the pool.")

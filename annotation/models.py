@@ -18,7 +18,7 @@ from django.db.models import F, Q
 
 from annotation.licenses import OTHER, spdx_license_id
 from annotation.spans import SpansInvalid, span_labels_check
-from annotation.surveys import validate_survey
+from annotation.surveys import group_quota_errors, validate_survey
 
 
 class CurrentTransactionId(models.Func):
@@ -263,6 +263,13 @@ class Project(models.Model):
     survey_version = models.PositiveIntegerField(
         default=1, help_text="Bumped when the survey questions change after someone answered."
     )
+    group_quotas = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Crowd quotas by survey answer (README "Group quotas"): survey key to '
+        '{"max": {option: n}} or {"max_share": 0.5, "places": n}; an annotator whose group '
+        "is full gets no first task.",
+    )
     ui_language = models.CharField(
         max_length=10,
         blank=True,
@@ -406,6 +413,11 @@ class Project(models.Model):
             raise ValidationError({"sampling": "active sampling is for pairwise projects only"})
         if self.seed_prompts and not self.is_arena:
             raise ValidationError({"seed_prompts": "only arena projects take seed prompts"})
+        quota_errors = group_quota_errors(self.group_quotas, self.survey or [])
+        if quota_errors:
+            raise ValidationError(
+                {"group_quotas": "; ".join(f"{e['field']}: {e['error']}" for e in quota_errors)}
+            )
 
     @property
     def is_pairwise(self) -> bool:
@@ -995,6 +1007,31 @@ class SurveyAnswers(models.Model):
 
     def __str__(self) -> str:
         return f"{self.annotator}'s survey answers (v{self.version}) in {self.project}"
+
+
+class GroupPlace(models.Model):
+    """A place an annotator holds in their group of one of the project's group quotas,
+    taken when they first ask for a task and kept (README "Group quotas")."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="group_places")
+    annotator = models.ForeignKey(Annotator, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=64, help_text="The survey key of the quota.")
+    group = models.CharField(max_length=500, help_text="Their answer (an option's label).")
+    taken_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["project", "key", "group", "taken_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "annotator", "key"], name="group_place_once_per_key"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["project", "key", "group"], name="group_place_count_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.annotator} in {self.key}={self.group} of {self.project}"
 
 
 class AnnotatorStats(models.Model):

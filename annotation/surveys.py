@@ -190,3 +190,108 @@ def _number(raw: str, *, whole: bool) -> int | float | str:
     except ValueError:
         return raw
     return value if isinstance(value, float) and math.isfinite(value) else raw
+
+
+# ---------------------------------------------------------------- group quotas
+
+QUOTA_FIELDS = ("max", "max_share", "places")
+#: Question types whose answer puts an annotator in exactly one group.
+QUOTA_TYPES = ("single", "scale", "text")
+
+
+def text_group(text: str) -> str:
+    """A free-text answer as a group: spaces collapsed, case folded ("United  kingdom" and
+    "united kingdom" are one group)."""
+    return " ".join(text.split()).casefold()
+
+
+def group_of(question: dict[str, Any], value: Any) -> str | None:
+    """The group an answer puts its annotator in (an option's label; a text answer as
+    text_group gives it), or None for no answer or one that does not fit the question."""
+    if value is None or value == "" or _answer_problem(question, value):
+        return None
+    if question["type"] == "scale":
+        return question["options"][value - 1]
+    return text_group(value) if question["type"] == "text" else value
+
+
+def group_quota_errors(quotas: Any, survey: list[dict[str, Any]]) -> Errors:
+    """Problems of a project's `group_quotas` against its survey, each named
+    (`group_quotas.country.max_share`). A quota is on a `single` or `scale` question:
+    `max` caps chosen options (a `text` question: answers) at a number of annotators each;
+    `max_share` with `places` (the annotators the study plans for) caps every one at that
+    share of them."""
+    if not isinstance(quotas, dict):
+        return [{"field": "group_quotas", "error": "must be an object of survey key to quota"}]
+    by_key = {q["key"]: q for q in survey}
+    errors: Errors = []
+    for key, rule in quotas.items():
+        where = f"group_quotas.{key}"
+        question = by_key.get(key)
+        if question is None:
+            errors.append({"field": where, "error": "no such survey question"})
+            continue
+        if question["type"] not in QUOTA_TYPES:
+            errors.append(
+                {"field": where, "error": "quotas apply to single, scale and text questions"}
+            )
+            continue
+        if not isinstance(rule, dict):
+            errors.append({"field": where, "error": "must be an object: max, max_share, places"})
+            continue
+        errors.extend(_quota_rule_errors(rule, question, where))
+    return errors
+
+
+def _whole(value: Any, *, least: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
+
+
+def _quota_rule_errors(rule: dict[str, Any], question: dict[str, Any], where: str) -> Errors:
+    errors: Errors = [
+        {"field": f"{where}.{name}", "error": "unknown field"}
+        for name in sorted(set(rule) - set(QUOTA_FIELDS))
+    ]
+    if "max" not in rule and "max_share" not in rule:
+        errors.append({"field": where, "error": "give max (per option) or max_share"})
+    if "max" in rule:
+        caps = rule["max"]
+        if not isinstance(caps, dict) or not caps:
+            errors.append({"field": f"{where}.max", "error": "must be an object of option to n"})
+        else:
+            for option, cap in caps.items():
+                if question["type"] == "text" and not text_group(option):
+                    errors.append({"field": f"{where}.max", "error": "an empty answer"})
+                elif question["type"] != "text" and option not in question["options"]:
+                    errors.append({"field": f"{where}.max", "error": f"no option {option!r}"})
+                elif not _whole(cap, least=0):
+                    errors.append(
+                        {"field": f"{where}.max", "error": f"{option!r}: a whole number ≥ 0"}
+                    )
+    if "max_share" in rule:
+        share = rule["max_share"]
+        ok = isinstance(share, int | float) and not isinstance(share, bool) and 0 < share <= 1
+        if not ok:
+            errors.append({"field": f"{where}.max_share", "error": "a number above 0, at most 1"})
+        if "places" not in rule:
+            errors.append(
+                {"field": f"{where}.places", "error": "max_share needs places, the share's base"}
+            )
+    if "places" in rule and not _whole(rule["places"], least=1):
+        errors.append({"field": f"{where}.places", "error": "a whole number ≥ 1"})
+    if "places" in rule and "max_share" not in rule:
+        errors.append({"field": f"{where}.places", "error": "only goes with max_share"})
+    return errors
+
+
+def group_quota_cap(rule: dict[str, Any], question: dict[str, Any], group: str) -> int | None:
+    """How many annotators of `group` a valid rule admits (None: no limit): its own `max`,
+    else `max_share` of `places`, rounded down."""
+    caps = rule.get("max") or {}
+    if question["type"] == "text":
+        caps = {text_group(answer): cap for answer, cap in caps.items()}
+    if group in caps:
+        return caps[group]
+    if "max_share" in rule:
+        return math.floor(rule["max_share"] * rule["places"] + 1e-9)
+    return None

@@ -26,6 +26,7 @@ from annotation.models import (
 )
 from annotation.pg.rows import db_time, field_from_db, model_columns, model_from_row, model_select
 from annotation.selectors.projects import projects_managed_by
+from annotation.services.quotas import group_quota_admit
 from annotation.services.sampling import sampling_pair_pick, sampling_record
 from ops.metrics import LEASES_HANDED_OUT
 
@@ -182,6 +183,8 @@ def assignment_lease(
     lease is handed out again, so a reload or a second tab resumes the same task. An arena
     project's tasks are each leased to the author of its prompt when its answers are ready
     (services.arena), never from the queue: only that open lease is handed out again.
+    With group quotas, a newcomer whose group is full gets GroupQuotaFull
+    (services/quotas.py).
     """
     now = now or timezone.now()
     state = _lease_state(project, annotator, now)
@@ -194,6 +197,8 @@ def assignment_lease(
             return current
     if project.is_arena:
         return None
+    if project.group_quotas:
+        group_quota_admit(project=project, annotator=annotator, now=now)
     if project.max_tasks_per_annotator is not None:
         done = Assignment.objects.filter(
             project=project,

@@ -14,6 +14,7 @@ from annotation.numbers import ascii_int
 from annotation.presets import PRESETS
 from annotation.services.consent import consent_version_bump
 from annotation.services.surveys import survey_clean, survey_version_bump
+from annotation.surveys import group_quota_errors
 
 PROJECT_FIELDS = (
     "slug",
@@ -40,6 +41,7 @@ PROJECT_FIELDS = (
     "arming_ms",
     "consent_text",
     "survey",
+    "group_quotas",
     "ui_language",
     "content_language",
     "license",
@@ -251,6 +253,7 @@ def project_create(
     if unknown:
         raise ValidationFailed(errors=[{"field": k, "error": "unknown field"} for k in unknown])
     project = Project(owner=owner, **fields)
+    _group_quotas_check(project)
     try:
         project.full_clean()
     except ValidationError as exc:
@@ -289,6 +292,7 @@ def project_update(
     previous_survey = project.survey
     for name, value in fields.items():
         setattr(project, name, value)
+    _group_quotas_check(project)
     try:
         project.full_clean()
     except ValidationError as exc:
@@ -306,6 +310,14 @@ def project_update(
         criteria_add(project=project, criteria=criteria)
         rubric_version_bump(project=project, previous=previous)
     return project
+
+
+def _group_quotas_check(project: Project) -> None:
+    """The quotas checked against the survey as it will be, each problem named (a survey
+    change that removes a quota's question is refused here too)."""
+    errors = group_quota_errors(project.group_quotas, project.survey or [])
+    if errors:
+        raise ValidationFailed("The group quotas are not valid.", errors=errors)
 
 
 def _survey_fill(fields: dict[str, Any]) -> None:

@@ -47,3 +47,39 @@ def test_a_bad_survey_on_the_project_page_is_named_and_not_saved(client):
     )
     project.refresh_from_db()
     assert project.survey == []
+
+
+QUOTA_SURVEY = [{"key": "country", "text": "Country?", "type": "single", "options": ["UK", "US"]}]
+
+
+def test_the_project_page_sets_group_quotas(client):
+    researcher = _researcher()
+    project = ProjectFactory(owner=researcher, survey=QUOTA_SURVEY)
+    client.force_login(researcher)
+    quotas = {"country": {"max_share": 0.5, "places": 100}}
+    form = project_form(
+        project, survey=json.dumps(QUOTA_SURVEY), survey_preset="", group_quotas=json.dumps(quotas)
+    )
+
+    response = client.post(f"/admin/annotation/project/{project.pk}/change/", form)
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    project.refresh_from_db()
+    assert project.group_quotas == quotas
+
+
+def test_a_bad_group_quota_on_the_project_page_is_named_and_not_saved(client):
+    researcher = _researcher()
+    project = ProjectFactory(owner=researcher, survey=QUOTA_SURVEY)
+    client.force_login(researcher)
+    quotas = {"country": {"max": {"FR": 3}}}
+    form = project_form(
+        project, survey=json.dumps(QUOTA_SURVEY), survey_preset="", group_quotas=json.dumps(quotas)
+    )
+
+    response = client.post(f"/admin/annotation/project/{project.pk}/change/", form)
+
+    assert response.status_code == 200
+    assert "group_quotas.country.max: no option &#x27;FR&#x27;" in response.content.decode()
+    project.refresh_from_db()
+    assert project.group_quotas == {}

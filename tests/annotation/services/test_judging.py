@@ -1,10 +1,9 @@
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -25,6 +24,7 @@ from tests.factories import (
     make_annotator,
     rubric_project,
 )
+from tests.postgres import race
 
 pytestmark = pytest.mark.django_db
 
@@ -253,34 +253,18 @@ def test_racing_annotators_leave_every_task_at_exactly_k(sampling, items, respon
     import_items(project, items, responses=responses)
     annotators = [make_annotator() for _ in range(24)]
     acknowledged: list[int] = []
-    failures: list[BaseException] = []
-    lock = threading.Lock()
-    barrier = threading.Barrier(len(annotators))
 
     def work(annotator) -> None:
-        try:
-            barrier.wait()
-            while True:
-                assignment = assignment_lease(project=project, annotator=annotator)
-                if assignment is None:
-                    return
-                judgment = judgment_submit(
-                    assignment=assignment, annotator=annotator, choice="left"
-                )
-                # A retry of the same vote is acknowledged but stored once.
-                judgment_submit(assignment=assignment, annotator=annotator, choice="left")
-                with lock:
-                    acknowledged.append(judgment.pk)
-        except BaseException as exc:
-            failures.append(exc)
-        finally:
-            connections.close_all()
+        while True:
+            assignment = assignment_lease(project=project, annotator=annotator)
+            if assignment is None:
+                return
+            judgment = judgment_submit(assignment=assignment, annotator=annotator, choice="left")
+            # A retry of the same vote is acknowledged but stored once.
+            judgment_submit(assignment=assignment, annotator=annotator, choice="left")
+            acknowledged.append(judgment.pk)
 
-    threads = [threading.Thread(target=work, args=(a,)) for a in annotators]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    failures = race(work, annotators)
     assert not failures, failures
     assert connection.vendor == "postgresql"
     per_task = {t.pk: t.judgment_count for t in Task.objects.filter(project=project)}

@@ -4,11 +4,10 @@ newcomers never overshoot a group's places on PostgreSQL."""
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -20,6 +19,7 @@ from annotation.services.projects import project_update
 from annotation.services.quotas import group_places_taken
 from annotation.services.surveys import survey_answers_record
 from tests.factories import ProjectFactory, import_items, make_annotator
+from tests.postgres import race
 
 pytestmark = pytest.mark.django_db
 
@@ -161,32 +161,16 @@ def test_racing_newcomers_never_overshoot_a_group():
     annotators = [newcomer(project, country="UK") for _ in range(16)]
     admitted: list[int] = []
     refused: list[int] = []
-    failures: list[BaseException] = []
-    lock = threading.Lock()
-    barrier = threading.Barrier(len(annotators))
 
     def work(annotator) -> None:
         try:
-            barrier.wait()
-            try:
-                assignment_lease(project=project, annotator=annotator)
-            except GroupQuotaFull:
-                with lock:
-                    refused.append(annotator.pk)
-                return
-            with lock:
-                admitted.append(annotator.pk)
-        except BaseException as exc:
-            failures.append(exc)
-        finally:
-            connections.close_all()
+            assignment_lease(project=project, annotator=annotator)
+        except GroupQuotaFull:
+            refused.append(annotator.pk)
+        else:
+            admitted.append(annotator.pk)
 
-    threads = [threading.Thread(target=work, args=(a,)) for a in annotators]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not failures, failures
+    assert not race(work, annotators, timeout=60)
     assert connection.vendor == "postgresql"
     assert len(admitted) == 5 and len(refused) == 11
     assert set(GroupPlace.objects.values_list("annotator_id", flat=True)) == set(admitted)

@@ -7,17 +7,18 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 import yaml
-from django.db.models import Count
+from django.db.models import Count, Q, QuerySet
 
 from annotation.exports.fields import ROW, field_table, fields_of
 from annotation.exports.plan import ExportPlan, rubric_score_column
 from annotation.exports.readers import passing_judgments
 from annotation.licenses import hub_license
-from annotation.models import Annotator, Criterion, Item, Project, Snapshot
+from annotation.models import Annotator, Criterion, Item, Judgment, Project, Snapshot
 from annotation.selectors.reports import report_latest
 
 INSTRUCTIONS_EXCERPT = 600
@@ -153,8 +154,11 @@ def _label_text(plan: ExportPlan) -> str:
 def _criteria_lines(criteria: Sequence[Criterion]) -> list[str]:
     lines = []
     for criterion in criteria:
-        line = f"- **{criterion.label}** (`{criterion.key}`, {criterion.level}, "
-        line += f"{criterion.min} to {criterion.max})"
+        if criterion.is_verdict:
+            line = f"- **{criterion.label}** (`{criterion.key}`, verdict: good or bad)"
+        else:
+            line = f"- **{criterion.label}** (`{criterion.key}`, {criterion.level}, "
+            line += f"{criterion.min} to {criterion.max})"
         if criterion.description:
             line += f": {criterion.description.strip().rstrip('.')}"
         levels = [f"{score} = {label}" for score, label in criterion.levels() if label]
@@ -395,6 +399,7 @@ def dataset_card(*, snapshot: Snapshot, plan: ExportPlan) -> str:
         "",
         *_instructions_lines(project),
         *_criteria_section(plan, versions),
+        *_protocol_lines(plan, passing),
         "## Annotation",
         "",
         f"- judgments passing the filters below: {counts['judgments']}, from "
@@ -427,6 +432,116 @@ def dataset_card(*, snapshot: Snapshot, plan: ExportPlan) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _protocol_lines(plan: ExportPlan, passing: QuerySet[Judgment]) -> list[str]:
+    """How each task type the project uses was collected, with counts over the judgments
+    passing the file's filters: the ranking's responses, ties and expansion; the span label
+    set; the verdict criteria; the rewrite policy."""
+    project = plan.project
+    criteria = list(project.criteria.all())
+    parts = [
+        _ranking_protocol(plan, passing) if project.is_ranking else [],
+        _spans_protocol([c for c in criteria if c.is_spans], passing),
+        _verdict_protocol([c for c in criteria if c.is_verdict], passing),
+        _rewrite_protocol(project, passing),
+    ]
+    lines = [line for part in parts for line in part]
+    return ["## Protocol", "", *lines] if lines else []
+
+
+def _ranking_protocol(plan: ExportPlan, passing: QuerySet[Judgment]) -> list[str]:
+    project = plan.project
+    sizes = Counter(
+        Item.objects.filter(project=project)
+        .annotate(n=Count("responses"))
+        .values_list("n", flat=True)
+    )
+    sizes_text = ", ".join(f"{sizes[n]} of {n} responses" for n in sorted(sizes)) or "none"
+    rankings = passing.exclude(ranking=None).count()
+    tie = (
+        "responses could be tied (one group of two or more)"
+        if project.allow_tie
+        else "no ties: every response in a place of its own"
+    )
+    expand = plan.query.filters.expand or "adjacent"
+    expansion = (
+        f"this file's pairs come from `expand: {expand}`"
+        if plan.query.format == "dpo"
+        else "a `dpo` file turns them into pairs by `expand` (`adjacent` by default, `all` or "
+        "`best_worst`)"
+    )
+    return [
+        f"- **Ranking**: {rankings} rankings of items with {sizes_text}; shown in an order "
+        f"drawn at random per annotator, labelled A, B, C...; {tie}; {expansion}.",
+    ]
+
+
+def _spans_protocol(criteria: list[Criterion], passing: QuerySet[Judgment]) -> list[str]:
+    if not criteria:
+        return []
+    marked: dict[str, int] = {}
+    with_marks = 0
+    for spans in passing.exclude(spans=[]).values_list("spans", flat=True).iterator():
+        with_marks += 1
+        for span in spans or []:
+            marked[span["label"]] = marked.get(span["label"], 0) + 1
+    lines = [
+        f"- **Spans**: annotators marked passages of a response with a label (character "
+        f"offsets); {with_marks} judgments mark {sum(marked.values())} spans. Labels:"
+    ]
+    for criterion in criteria:
+        for label in criterion.labels:
+            about = f": {label['description']}" if label.get("description") else ""
+            lines.append(
+                f"  - `{label['key']}` ({criterion.key}){about} ({marked.get(label['key'], 0)} "
+                "spans)"
+            )
+    return lines
+
+
+def _verdict_protocol(criteria: list[Criterion], passing: QuerySet[Judgment]) -> list[str]:
+    if not criteria:
+        return []
+    counts = passing.aggregate(
+        **{
+            f"{c.key}-{verdict}": Count("pk", filter=Q(**{f"scores__{c.key}": verdict}))
+            for c in criteria
+            for verdict in (True, False)
+        }
+    )
+    lines = [
+        "- **Verdicts**: each response judged good or bad on each criterion, with an "
+        "optional reason:"
+    ]
+    for c in criteria:
+        about = f": {c.description.strip().rstrip('.')}" if c.description.strip() else ""
+        lines.append(
+            f"  - **{c.label}** (`{c.key}`){about} ({counts[f'{c.key}-True']} good, "
+            f"{counts[f'{c.key}-False']} bad)"
+        )
+    return lines
+
+
+_REWRITE_POLICY = {
+    Project.Rewrite.OFF: "no longer asked for",
+    Project.Rewrite.OPTIONAL: "optional",
+    Project.Rewrite.REQUIRED: "required",
+}
+
+
+def _rewrite_protocol(project: Project, passing: QuerySet[Judgment]) -> list[str]:
+    rewrites = passing.exclude(rewrite="").count()
+    if project.rewrite == Project.Rewrite.OFF and not rewrites:
+        return []
+    which = {
+        Project.Kind.RUBRIC: "the response",
+        Project.Kind.RANKING: "the response ranked first",
+    }.get(project.kind, "the preferred response")
+    return [
+        f"- **Rewrites** ({_REWRITE_POLICY[project.rewrite]}): annotators who judged "
+        f"{which} not good enough rewrote it in place; {rewrites} judgments carry a rewrite.",
+    ]
 
 
 def _license_text(metadata: dict[str, Any]) -> str:

@@ -21,6 +21,7 @@ from annotation.exports.query import ExportFilters, ExportQuery
 from annotation.exports.readers import export_rows
 from annotation.models import Judgment, Project, Task
 from annotation.services.judgment_import import ROW_KEYS
+from tests.api.test_dataset_card import snapshot as card_snapshot
 from tests.factories import AnnotatorUserFactory, item_rows
 
 pytestmark = pytest.mark.django_db
@@ -277,3 +278,49 @@ def test_the_copy_path_and_the_row_path_write_the_same_judgments(study, filetype
             pq.read_table(io.BytesIO(streamed)).to_pylist()
             == pq.read_table(io.BytesIO(from_rows)).to_pylist()
         )
+
+
+#: What the card's Protocol section says of each study (three items, three annotators).
+PROTOCOL = {
+    "ranking": [
+        "- **Ranking**: 9 rankings of items with 3 of 4 responses; shown in an order drawn at "
+        "random per annotator, labelled A, B, C...; responses could be tied (one group of two "
+        "or more); this file's pairs come from `expand: all`.",
+    ],
+    "spans": [
+        "- **Spans**: annotators marked passages of a response with a label (character "
+        "offsets); 9 judgments mark 12 spans. Labels:",
+        "  - `factual_error` (errors): States something false, or invents a fact or a source. "
+        "(9 spans)",
+        "(3 spans)",
+    ],
+    "verdict": [
+        "  - **Helpful** (`helpful`): Does the response do what the prompt asks, correctly and "
+        "usefully? (9 good, 0 bad)",
+        "(6 good, 3 bad)",
+        "- **Helpful** (`helpful`, verdict: good or bad)",
+    ],
+    "rewrite": [
+        "- **Rewrites** (optional): annotators who judged the preferred response not good "
+        "enough rewrote it in place; 3 judgments carry a rewrite.",
+    ],
+}
+
+
+def test_the_dataset_card_describes_the_protocol_of_the_type_with_counts(
+    researcher_client, study, django_capture_on_commit_callbacks, settings, tmp_path
+):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    slug, spec = study
+    export_format, params = spec.exports[2 if slug == "ranking" else 1]
+    built = card_snapshot(
+        researcher_client,
+        django_capture_on_commit_callbacks,
+        {"format": export_format, **params},
+        f"/api/v1/projects/{slug}/snapshots/",
+    )
+    card = built["card"]
+
+    assert "## Protocol" in card
+    for line in PROTOCOL[slug]:
+        assert line in card, card[card.index("## Protocol") :]

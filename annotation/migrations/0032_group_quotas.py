@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('annotation', '0030_arena'),
+        ('annotation', '0031_judges'),
     ]
 
     operations = [

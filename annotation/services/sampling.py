@@ -22,9 +22,11 @@ from typing import Any
 import numpy as np
 from django.core.cache import cache
 from django.db import connection
+from django.db.models import Q
 
 from annotation.breaker import RedisSkipped, redis_breaker
 from annotation.models import MODEL_PAIR_SEPARATOR, Annotator, Judgment, Project
+from annotation.selectors.quality import flagged_annotator_ids
 from annotation.stats.ranking import fit_bradley_terry
 from annotation.stats.sampling import choose_pair, pair_scores
 
@@ -59,8 +61,16 @@ def _fit(project: Project) -> dict[str, Any]:
     """Votes per (model a, model b, choice) and the pairs with open tasks, in one query
     (the second half an index-only scan of the pair queue), and the strengths fitted on
     the votes. The votes are those of the default leaderboard, whose intervals sampling
-    narrows: people's (not model judges'), not on gold, not on an answer that named its
-    model (identity_leak)."""
+    narrows: not on gold, not on an answer that named its model (identity_leak), not by a
+    model judge nor an annotator blocked or flagged (``flagged_annotator_ids``)."""
+    left_out = (
+        Annotator.objects.filter(
+            Q(kind=Annotator.Kind.MODEL) | Q(pk__in=flagged_annotator_ids(project=project))
+        )
+        .values("pk")
+        .order_by()
+    )
+    left_out_sql, left_out_params = left_out.query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT ra.model, rb.model, j.choice, count(*) "
@@ -68,8 +78,8 @@ def _fit(project: Project) -> dict[str, Any]:
             "JOIN annotation_response ra ON ra.id = t.response_a_id "
             "JOIN annotation_response rb ON rb.id = t.response_b_id "
             "WHERE j.project_id = %s AND t.is_gold = %s AND j.choice IN (%s, %s, %s) "
-            # The few judges as a hashed list: cheaper than joining every annotator.
-            "AND j.annotator_id NOT IN (SELECT id FROM annotation_annotator WHERE kind = %s) "
+            # The few left out as a hashed list: cheaper than joining every annotator.
+            f"AND j.annotator_id NOT IN ({left_out_sql}) "
             "AND NOT ra.identity_leak AND NOT rb.identity_leak "
             "GROUP BY ra.model, rb.model, j.choice "
             "UNION ALL SELECT t.model_pair, NULL, NULL, 0 FROM annotation_task t "
@@ -81,7 +91,7 @@ def _fit(project: Project) -> dict[str, Any]:
                 Judgment.Choice.A,
                 Judgment.Choice.B,
                 Judgment.Choice.TIE,
-                Annotator.Kind.MODEL,
+                *left_out_params,
                 project.pk,
                 False,
                 project.annotations_per_task,

@@ -8,7 +8,7 @@ import redis
 from django.core.cache import cache
 
 from annotation.breaker import redis_breaker
-from annotation.models import Assignment, Project, Response, Task
+from annotation.models import Annotator, AnnotatorStats, Assignment, Project, Response, Task
 from annotation.services.assignment import assignment_lease
 from annotation.services.importing import items_import
 from annotation.services.judging import judgment_submit
@@ -255,3 +255,19 @@ def test_votes_on_an_answer_that_named_its_model_do_not_count():
     ).update(identity_leak=True)
     sampling_forget(project_id=project.pk)
     assert set(sampling_models_pick(project=project, names=MODELS)) == {"model-0", "model-1"}
+
+
+def test_votes_of_flagged_or_blocked_annotators_do_not_count():
+    """The default leaderboard leaves out annotators flagged in the project or blocked; so
+    does the fit: their votes on model-1 vs model-2 leave it the pair people need most."""
+    project = _project_with_votes_on_two_pairs(sampling="active", explore_share=0.0)
+    rows = [
+        {"annotator": name, "item": f"q{i}", "a": "r2", "b": "r3", "choice": "a"}
+        for i in range(10)
+        for name in ("clicker", "spammer")
+    ]
+    judgments_import(project=project, rows=list(enumerate(rows, start=1)))
+    clicker = Annotator.objects.get(external_id="clicker")
+    AnnotatorStats.objects.create(project=project, annotator=clicker, flags=["too_fast"])
+    Annotator.objects.filter(external_id="spammer").update(is_blocked=True)
+    assert set(sampling_models_pick(project=project, names=MODELS)) == {"model-1", "model-2"}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from rest_framework.test import APIClient
 
@@ -99,6 +100,14 @@ def _eager_celery(request: pytest.FixtureRequest, settings) -> None:
     app.conf.task_always_eager = eager
     yield
     app.conf.task_always_eager = previous
+
+
+@pytest.fixture
+def cache_cleared() -> None:
+    """The cache emptied after the test: what it leaves there (the figures by group asked for
+    in a project, kept by its id) must not reach a later test's project with the same id."""
+    yield
+    cache.clear()
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from tests.factories import (
     rubric_project,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("cache_cleared")]
 
 SLUG = "plural"
 LEADERBOARD = f"/api/v1/projects/{SLUG}/leaderboard/"

@@ -14,7 +14,7 @@ from annotation.services.importing import items_import
 from annotation.stats import STYLE_COVARIATES, style_covariates, style_features
 from tests.factories import ProjectFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("cache_cleared")]
 
 URL = "/api/v1/projects/arena/leaderboard/"
 #: Model 'verbose' is model 'terse' saying everything three times over.

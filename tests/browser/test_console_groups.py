@@ -11,7 +11,11 @@ from tests.api.test_group_figures import plural_project
 from tests.browser.cards import serious_axe_violations
 from tests.browser.test_console_statistics import PASSWORD, sign_in
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("cache_cleared"),
+]
 
 
 def test_researcher_compares_the_groups_side_by_side(live_server, page, screenshot):

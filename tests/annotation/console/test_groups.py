@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from annotation.services.researchers import researcher_create
 from tests.api.test_group_figures import plural_project
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("cache_cleared")]
 
 HTMX = {"HX-Request": "true"}
 

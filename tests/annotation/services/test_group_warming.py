@@ -13,7 +13,7 @@ from annotation.services.projects import project_update
 from annotation.services.reports import group_figures_asked, report_refresh
 from tests.api.test_group_figures import AGREEMENT, LEADERBOARD, _votes, plural_project
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("cache_cleared")]
 
 BY_REGION = {"by": "profile.region"}
 

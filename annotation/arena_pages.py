@@ -22,7 +22,11 @@ from annotation.i18n import content_attributes
 from annotation.models import Annotator, ArenaTurn, Judgment, Project
 from annotation.rendering import media_hosts_for, render_markdown
 from annotation.selectors.arena import arena_turn_judgment, arena_turn_latest, arena_turn_of
-from annotation.services.arena import arena_reveal, arena_turn_start
+from annotation.services.arena import (
+    arena_reveal,
+    arena_turn_revive_if_stalled,
+    arena_turn_start,
+)
 from annotation.services.assignment import project_check_open_for
 from annotation.services.judging import card_check_armed, card_token, judgment_submit
 from annotation.services.surveys import survey_due
@@ -90,7 +94,9 @@ def _arena_context(
                 "annotation:arena-turn", kwargs={"slug": project.slug, "turn_id": turn.pk}
             ),
             "strength_levels": range(1, project.strength_scale + 1),
-            "criteria": [c for c in project.criteria.all() if not c.is_spans],
+            "criteria": [c for c in project.criteria.all() if not c.is_spans]
+            if turn.status == ArenaTurn.Status.READY and judgment is None
+            else [],
         }
     )
     return context
@@ -136,6 +142,8 @@ def arena_page(request: HttpRequest, slug: str) -> HttpResponse:
     turn = (
         None if request.GET.get("new") else arena_turn_latest(project=project, annotator=annotator)
     )
+    if turn is not None:
+        turn = arena_turn_revive_if_stalled(turn=turn)
     return _render(request, _arena_context(project, turn))
 
 
@@ -165,13 +173,14 @@ def _prompt_posted(request: HttpRequest, project: Project, annotator: Annotator)
 @annotator_required
 @vary_on_headers("HX-Request")
 def arena_turn_partial(request: HttpRequest, slug: str, turn_id: int) -> HttpResponse:
-    """One of the annotator's turns as far as the models got (the page polls it)."""
-    project = _arena_project(request, slug)
-    if isinstance(project, HttpResponse):
-        return project
+    """One of the annotator's turns as far as the models got: the page polls it every
+    POLL_MS, so it reads the project and the turn only (the turn is theirs: they passed
+    consent to write it)."""
+    project = get_object_or_404(Project, slug=slug)
     turn = arena_turn_of(project=project, annotator=request.annotator, turn_id=turn_id)  # type: ignore[attr-defined]
     if turn is None:
         return redirect("annotation:arena", slug=slug)
+    turn = arena_turn_revive_if_stalled(turn=turn)
     return _render(request, _arena_context(project, turn))
 
 

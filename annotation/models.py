@@ -1523,6 +1523,9 @@ class ArenaTurn(models.Model):
         default=list, help_text="The conversation the two models answer (chat messages)."
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempt = models.PositiveIntegerField(
+        default=0, help_text="Generation runs so far: only the latest one writes."
+    )
     left_text = models.TextField(blank=True)
     right_text = models.TextField(blank=True)
     left_done = models.BooleanField(default=False)

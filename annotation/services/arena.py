@@ -23,7 +23,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import connections, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -53,6 +53,11 @@ logger = logging.getLogger(__name__)
 SIDES = ("left", "right")
 #: How often the partial answers are written for the panes to read (seconds).
 FLUSH_SECONDS = 0.15
+#: A generating turn is marked alive at least this often, even while no words come.
+HEARTBEAT_SECONDS = 5.0
+#: A turn not marked alive for this long lost its worker (a restart, a killed process): the
+#: next poll queues it again.
+STALLED_AFTER = timedelta(seconds=30)
 #: An arena vote's lease: nobody else is ever offered the task, so it only has to outlast
 #: the author's reading.
 VOTE_LEASE = timedelta(days=1)
@@ -195,12 +200,53 @@ def _answer_stream(endpoint: ModelEndpoint, messages: list[dict[str, Any]], part
         connections.close_all()  # this thread's own, if it marked the endpoint
 
 
-def _claim(turn_id: int) -> bool:
-    return bool(
-        ArenaTurn.objects.filter(pk=turn_id, status=ArenaTurn.Status.PENDING).update(
-            status=ArenaTurn.Status.GENERATING, updated_at=timezone.now()
-        )
+def _claim(turn_id: int) -> int | None:
+    """Take a pending turn: its new attempt number, which every later write of this run
+    names, so a run that a revival superseded writes nothing more (None: not pending)."""
+    claimed = ArenaTurn.objects.filter(pk=turn_id, status=ArenaTurn.Status.PENDING).update(
+        status=ArenaTurn.Status.GENERATING, attempt=F("attempt") + 1, updated_at=timezone.now()
     )
+    if not claimed:
+        return None
+    return ArenaTurn.objects.filter(pk=turn_id).values_list("attempt", flat=True).first()
+
+
+def _mine(turn: ArenaTurn) -> Any:
+    """The turn's row while this run still owns it."""
+    return ArenaTurn.objects.filter(
+        pk=turn.pk, attempt=turn.attempt, status=ArenaTurn.Status.GENERATING
+    )
+
+
+class _Superseded(Exception):
+    """The turn was revived and claimed by another run: this one stops writing."""
+
+
+def arena_turn_revive_if_stalled(*, turn: ArenaTurn) -> ArenaTurn:
+    """A turn whose generation stopped without a word (its worker or, without a broker, its
+    web process went away) is queued again, its panes emptied; any other is left as it is.
+    Called by the polls: costs nothing while the turn is alive."""
+    waiting = turn.status in (ArenaTurn.Status.PENDING, ArenaTurn.Status.GENERATING)
+    stalled_before = timezone.now() - STALLED_AFTER
+    if not waiting or turn.updated_at > stalled_before:
+        return turn
+    revived = ArenaTurn.objects.filter(
+        pk=turn.pk, status=turn.status, updated_at__lte=stalled_before
+    ).update(
+        status=ArenaTurn.Status.PENDING,
+        left_text="",
+        right_text="",
+        left_done=False,
+        right_done=False,
+        updated_at=timezone.now(),
+    )
+    if revived:
+        logger.warning(
+            "arena turn %s stalled (no word for %s): queued again", turn.pk, STALLED_AFTER
+        )
+        schedule_arena_turn_generate(turn.pk)
+        turn.refresh_from_db()
+    return turn
 
 
 def arena_turn_generate(*, turn_id: int) -> None:
@@ -209,22 +255,26 @@ def arena_turn_generate(*, turn_id: int) -> None:
     one retry) is replaced on its side by another available endpoint and that answer starts
     again; with none left the turn fails. Both complete: the item, responses, task and the
     author's lease. Idempotent: a turn that is not pending is left alone."""
-    if not _claim(turn_id):
+    attempt = _claim(turn_id)
+    if attempt is None:
         return
     try:
-        _generate(turn_id)
+        _generate(turn_id, attempt)
+    except _Superseded:
+        logger.warning("arena turn %s: attempt %s superseded by a revival", turn_id, attempt)
     except Exception:
         logger.exception("arena turn %s: generation stopped", turn_id)
-        ArenaTurn.objects.filter(pk=turn_id).update(
+        ArenaTurn.objects.filter(pk=turn_id, attempt=attempt).update(
             status=ArenaTurn.Status.FAILED, updated_at=timezone.now()
         )
         raise
 
 
-def _generate(turn_id: int) -> None:
+def _generate(turn_id: int, attempt: int) -> None:
     turn = ArenaTurn.objects.select_related(
         "battle__project", "battle__left_endpoint", "battle__right_endpoint"
     ).get(pk=turn_id)
+    turn.attempt = attempt
     battle = turn.battle
     sides = {}
     for name in SIDES:
@@ -256,7 +306,8 @@ def _usable(endpoint: ModelEndpoint) -> bool:
 
 
 def _flush(turn: ArenaTurn, sides: dict[str, _Side]) -> None:
-    """Write the answers that grew since the last write (and which are complete)."""
+    """Write the answers that grew since the last write (and which are complete), or only
+    that the turn is alive every HEARTBEAT_SECONDS."""
     changes: dict[str, Any] = {}
     for side in sides.values():
         text = side.text
@@ -265,10 +316,14 @@ def _flush(turn: ArenaTurn, sides: dict[str, _Side]) -> None:
             changes[f"{side.name}_text"] = text
             changes[f"{side.name}_done"] = done
             side.written = len(text)
-    if changes:
-        for name, value in changes.items():
-            setattr(turn, name, value)
-        ArenaTurn.objects.filter(pk=turn.pk).update(**changes, updated_at=timezone.now())
+    now = timezone.now()
+    if not changes and (now - turn.updated_at).total_seconds() < HEARTBEAT_SECONDS:
+        return
+    for name, value in changes.items():
+        setattr(turn, name, value)
+    turn.updated_at = now
+    if not _mine(turn).update(**changes, updated_at=now):
+        raise _Superseded()
 
 
 def _replacement(turn: ArenaTurn, side: str, *, failed: set[int]) -> ModelEndpoint | None:
@@ -321,9 +376,7 @@ def _turn_failed(turn: ArenaTurn) -> None:
         turn.battle_id,
         turn.battle.project_id,
     )
-    ArenaTurn.objects.filter(pk=turn.pk).update(
-        status=ArenaTurn.Status.FAILED, updated_at=timezone.now()
-    )
+    _mine(turn).update(status=ArenaTurn.Status.FAILED, updated_at=timezone.now())
 
 
 def _turn_finish(turn: ArenaTurn, sides: dict[str, _Side]) -> None:
@@ -335,6 +388,8 @@ def _turn_finish(turn: ArenaTurn, sides: dict[str, _Side]) -> None:
     left, right = sides["left"], sides["right"]
     now = timezone.now()
     with transaction.atomic():
+        if not _mine(turn).select_for_update().exists():
+            raise _Superseded()
         item = Item.objects.create(
             project=project,
             external_id=f"arena-{battle.pk}-{turn.number}",
@@ -370,7 +425,7 @@ def _turn_finish(turn: ArenaTurn, sides: dict[str, _Side]) -> None:
             leased_at=now,
             expires_at=now + VOTE_LEASE,
         )
-        ArenaTurn.objects.filter(pk=turn.pk).update(
+        _mine(turn).update(
             status=ArenaTurn.Status.READY,
             left_text=left.text,
             right_text=right.text,

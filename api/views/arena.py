@@ -14,7 +14,11 @@ from annotation.errors import ArenaUnavailable, NotFound
 from annotation.models import ArenaTurn
 from annotation.selectors.arena import arena_turn_judgment, arena_turn_of, arena_turn_payload
 from annotation.services.annotators import annotator_for_user
-from annotation.services.arena import arena_reveal, arena_turn_start
+from annotation.services.arena import (
+    arena_reveal,
+    arena_turn_revive_if_stalled,
+    arena_turn_start,
+)
 from api.serializers import ArenaPromptInSerializer, ArenaTurnOutSerializer
 from api.strict import StrictAPIView
 from api.views.annotating import _project
@@ -89,5 +93,6 @@ class ArenaTurnView(StrictAPIView):
         )
         if turn is None:
             raise NotFound("No such arena turn.")
+        turn = arena_turn_revive_if_stalled(turn=turn)
         turn.battle.project = project
         return _turn_answer(request, turn)

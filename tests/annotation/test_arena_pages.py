@@ -169,3 +169,17 @@ def test_no_page_carries_the_api_key(page, arena):
     for response in pages:
         assert response.status_code == 200
         assert KEY not in html(response)
+
+
+def test_polling_the_panes_costs_a_fixed_number_of_queries(
+    page, published, django_assert_num_queries
+):
+    for n in range(3):
+        page.post("/annotate/live/arena/", {"prompt": f"Question {n}?"}, **HTMX)
+    page.post("/annotate/live/arena/", {"prompt": "Name a river."}, **HTMX)
+    turn = ArenaTurn.objects.order_by("-id").first()
+
+    # session, user, the page language (annotator's, project's), annotator, project, turn
+    with django_assert_num_queries(7):
+        response = page.get(f"/annotate/live/arena/turns/{turn.pk}/", **HTMX)
+    assert response.status_code == 200 and "every 300ms" in html(response)

@@ -5,8 +5,10 @@ failing endpoint is replaced without the annotator knowing; the API key shows no
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from annotation.models import (
     ArenaTurn,
@@ -359,3 +361,41 @@ def test_the_hourly_prompt_limit_holds(annotator_client, arena):
 
     assert answer.status_code == 429
     assert ArenaTurn.objects.count() == 1
+
+
+def test_a_stalled_turn_is_queued_again_by_the_poll(annotator_client, arena, published):
+    poll = post(annotator_client).json()["poll"]
+    turn = ArenaTurn.objects.get()
+    # The worker (or, without a broker, the web process) went away mid-answer.
+    ArenaTurn.objects.filter(pk=turn.pk).update(
+        status=ArenaTurn.Status.GENERATING,
+        left_text="half an ans",
+        updated_at=timezone.now() - timedelta(minutes=5),
+    )
+
+    assert annotator_client.get(poll).status_code == 202
+    assert [call["args"] for call in published] == [[turn.pk], [turn.pk]]  # queued again
+    turn.refresh_from_db()
+    assert (turn.status, turn.left_text) == (ArenaTurn.Status.PENDING, "")
+    arena_turn_generate(turn_id=turn.pk)
+    assert annotator_client.get(poll).status_code == 200
+
+
+def test_a_live_turn_is_not_queued_again(annotator_client, arena, published):
+    poll = post(annotator_client).json()["poll"]
+
+    for _ in range(3):
+        annotator_client.get(poll)
+
+    assert len(published) == 1
+
+
+def test_polling_a_turn_costs_a_fixed_number_of_queries(
+    annotator_client, arena, published, django_assert_num_queries
+):
+    for n in range(3):  # other battles and turns do not add queries
+        post(annotator_client, f"Question {n}?")
+    poll = post(annotator_client).json()["poll"]
+
+    with django_assert_num_queries(2):  # the project, the turn (the client is signed in)
+        assert annotator_client.get(poll).status_code == 202

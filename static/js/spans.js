@@ -47,10 +47,14 @@
     }
     var selection = null; // {response, start, end} in UTF-16 units
 
+    // A page message with its values filled in. The quoted response text is isolated (FSI ...
+    // PDI): English inside an Arabic sentence, or Arabic inside an English one, keeps its own
+    // order instead of being scrambled with the words around it.
     function text(name, values) {
       var value = tools.getAttribute("data-text-" + name) || "";
       Object.keys(values || {}).forEach(function (key) {
-        value = value.split("{" + key + "}").join(values[key]);
+        var filled = key === "text" ? "\u2068" + values[key] + "\u2069" : values[key];
+        value = value.split("{" + key + "}").join(filled);
       });
       return value;
     }

@@ -63,8 +63,12 @@ def _spans(assignment: str) -> list[dict]:
     return Judgment.objects.get(assignment_id=int(assignment)).spans
 
 
+ISOLATE = "\u2068{}\u2069"  # first-strong isolate ... pop: quoted text keeps its direction
+
+
 def _status(page) -> str:
-    return page.inner_text("[data-span-status]")
+    """The live region's words, without the isolates around quoted text."""
+    return page.inner_text("[data-span-status]").replace("\u2068", "").replace("\u2069", "")
 
 
 @pytest.mark.parametrize("width", [390, 1440])
@@ -202,6 +206,8 @@ def test_the_arabic_span_page_is_mirrored_and_axe_clean(live_server, page, scree
 
     assert page.get_attribute("html", "dir") == "rtl"
     assert page.locator("mark.span-pending").count() == 1
+    # The English response quoted in the Arabic message is isolated, so it reads in order.
+    assert ISOLATE.format(TEXT) in page.inner_text("[data-span-status]")
     screenshot(page, "spans-ar-390")
     assert serious_axe_violations(page) == []
 

@@ -187,6 +187,15 @@ def export_plan(*, project: Project, query: ExportQuery) -> ExportPlan:
     return ExportPlan(project, query, criteria, conversational, columns, versions, questions, uses)
 
 
+def judgment_fields_used(*, project: Project) -> tuple[frozenset[str], list[str]]:
+    """What a project's `judgments` rows carry beyond the kind's fields (USES_*), and its
+    verdict keys (the `reasons` struct), for readers of judgments outside an export plan."""
+    criteria = list(project.criteria.all())
+    uses = _uses(project, "judgments", criteria)
+    reason_keys = [c.key for c in criteria if c.is_verdict] if USES_VERDICTS in uses else []
+    return uses, reason_keys
+
+
 def _uses(project: Project, export_format: str, criteria: list[Criterion]) -> frozenset[str]:
     """What the project uses among what the format's fields may need (whether it takes
     rewrites is read only when a field needs it)."""

@@ -18,6 +18,7 @@ from django.db.models import Q
 from django.db.models.expressions import RawSQL
 
 from annotation.errors import ValidationFailed
+from annotation.exports.plan import judgment_fields_used
 from annotation.exports.readers import judgment_records
 from annotation.models import Judgment, Project
 from annotation.numbers import BIGINT_MAX
@@ -74,13 +75,18 @@ def judgments_since(
         last_txid, last_pk = rows[-1]
         return records, f"{last_txid}-{last_pk}"
     queryset = queryset.filter(pk__gt=last_id).order_by("pk")
-    records = list(judgment_records(project=project, queryset=queryset[:limit]))
+    records = list(_records(project, queryset[:limit]))
     return records, str(records[-1]["id"]) if records else (since or "0")
+
+
+def _records(project: Project, queryset: Any) -> Iterator[dict[str, Any]]:
+    """The rows of the `judgments` export (answers as stored), spans, reasons and rewrites
+    included where the project uses them."""
+    uses, reason_keys = judgment_fields_used(project=project)
+    return judgment_records(project=project, queryset=queryset, reason_keys=reason_keys, uses=uses)
 
 
 def _in_order(project: Project, ids: list[int]) -> list[dict[str, Any]]:
     position = {pk: i for i, pk in enumerate(ids)}
-    records: Iterator[dict[str, Any]] = judgment_records(
-        project=project, queryset=Judgment.objects.filter(pk__in=ids).order_by("pk")
-    )
+    records = _records(project, Judgment.objects.filter(pk__in=ids).order_by("pk"))
     return sorted(records, key=lambda r: position[r["id"]])

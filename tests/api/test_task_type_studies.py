@@ -324,3 +324,17 @@ def test_the_dataset_card_describes_the_protocol_of_the_type_with_counts(
     assert "## Protocol" in card
     for line in PROTOCOL[slug]:
         assert line in card, card[card.index("## Protocol") :]
+
+
+def test_the_sync_pages_carry_what_the_type_collects_as_the_export_does(researcher_client, study):
+    slug, spec = study
+    exported = {row["id"]: row for row in _rows(_pull(researcher_client, slug, "judgments"))}
+
+    page = researcher_client.get(f"/api/v1/projects/{slug}/judgments/")
+
+    assert page.status_code == 200, page.json()
+    synced = page.json()["results"]
+    assert len(synced) == len(exported)
+    for row in synced:
+        for name in spec.carried:
+            assert row[name] == exported[row["id"]][name], name

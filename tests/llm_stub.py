@@ -4,11 +4,13 @@ free local port in a thread (nothing reaches outside the machine).
 Models are picked by name: a name starting with `slow` waits `slow_seconds` before its
 first byte, `drip` streams one word every `drip_seconds` (an answer watched as it grows),
 `failing` answers 500, `flaky` answers 500 to its first request only; a `judge-...` name
-answers a judge prompt (README, LLM judges) as a judge would (judge_text); any other name
-answers a text derived from the model name and the last user message, so each model says
-something different and the same thing every time; it starts with the model's name unless the
-name holds `anon` (an answer that does not give its model away). Every request is kept in
-`requests` (path, headers, parsed body)."""
+answers a judge prompt (README, LLM judges) as a judge would (judge_text; `slow-judge-...`
+after `slow_seconds`); any other name answers a text derived from the model name and the last
+user message, so each model says something different and the same thing every time; it starts
+with the model's name unless the name holds `anon` (an answer that does not give its model
+away). Every request is kept in
+`requests` (path, headers, parsed body), and `max_in_flight` is the most requests it was
+answering at once."""
 
 from __future__ import annotations
 
@@ -124,6 +126,9 @@ class LLMStub:
         self.requests: list[StubRequest] = []
         self._flaky_seen: set[str] = set()
         self._lock = threading.Lock()
+        #: Requests being answered now, and the most there ever were at once.
+        self.in_flight = 0
+        self.max_in_flight = 0
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -135,7 +140,13 @@ class LLMStub:
                     body = {}
                 with stub._lock:
                     stub.requests.append(StubRequest(self.path, dict(self.headers), body, raw))
-                stub.answer(self, body)
+                    stub.in_flight += 1
+                    stub.max_in_flight = max(stub.max_in_flight, stub.in_flight)
+                try:
+                    stub.answer(self, body)
+                finally:
+                    with stub._lock:
+                        stub.in_flight -= 1
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -160,8 +171,8 @@ class LLMStub:
             return self._send(handler, 500, {"error": {"message": "the model fell over"}})
         messages = body.get("messages") or []
         users = [m.get("content", "") for m in messages if m.get("role") == "user"]
-        if model.startswith("judge-"):
-            text = judge_text(model, users[-1] if users else "")
+        if model.removeprefix("slow-").startswith("judge-"):
+            text = judge_text(model.removeprefix("slow-"), users[-1] if users else "")
         else:
             text = stub_text(model, users[-1] if users else "")
         usage = {

@@ -65,7 +65,7 @@ class JudgeDetailView(StrictAPIView):
 
 
 class JudgeRunListView(StrictListAPIView):
-    """GET: the project's judge runs, newest first. POST: start one (202; a worker judges
+    """GET: the project's judge runs, oldest first. POST: start one (202; a worker judges
     the tasks: poll the run)."""
 
     permission_classes = [IsResearcher]

@@ -250,3 +250,23 @@ def test_the_key_is_in_no_answer_export_log_or_page(
         content = b"".join(answer.streaming_content) if answer.streaming else answer.content
         assert KEY.encode() not in content, answer.request["PATH_INFO"]
     assert caplog.records and KEY not in caplog.text
+
+
+def test_progress_and_lists_read_in_a_fixed_number_of_queries(
+    researcher_client, pairwise, stub, published, django_assert_max_num_queries
+):
+    judge = create(researcher_client, stub)
+    for n in range(4):
+        create(researcher_client, stub, name=f"judge-{n}", endpoint=judge["endpoint"])
+    runs = [start(researcher_client, {"judge": judge["id"]}).json()["id"] for _ in range(5)]
+
+    with django_assert_max_num_queries(3):
+        progress = researcher_client.get(url(f"judge-runs/{runs[0]}/"))
+    with django_assert_max_num_queries(4):
+        listed = researcher_client.get(url("judge-runs/"))
+    with django_assert_max_num_queries(4):
+        judges = researcher_client.get(url())
+
+    assert progress.json()["status"] == "pending"
+    assert [r["id"] for r in listed.json()["results"]] == runs  # oldest first, as every list
+    assert len(judges.json()["results"]) == 5

@@ -5,12 +5,19 @@ half-way taken up again without judging a task twice."""
 from __future__ import annotations
 
 import logging
+import signal
+import time
 from collections import Counter
 from collections.abc import Iterator
+from datetime import timedelta
 
+import psycopg
 import pytest
+from django.db import connection
 from django.test import TestCase
+from django.utils import timezone
 
+from annotation import tasks as annotation_tasks
 from annotation.models import (
     Annotator,
     Judge,
@@ -22,12 +29,14 @@ from annotation.models import (
     Task,
 )
 from annotation.services import judge_runs
+from annotation.services.assignment import assignment_lease
 from annotation.services.endpoints import endpoint_create
 from annotation.services.importing import items_import
 from annotation.services.judge_runs import judge_run_execute, judge_run_start
 from annotation.services.judges import judge_create
-from tests.factories import ProjectFactory, import_items, rubric_project
+from tests.factories import ProjectFactory, import_items, make_annotator, rubric_project
 from tests.llm_stub import TRUTH_MARK, LLMStub, llm_stub
+from tests.processes import python_process
 
 pytestmark = pytest.mark.django_db
 
@@ -292,3 +301,128 @@ def test_a_ranking_is_calibrated_over_both_orders(stub):
     ids = sorted(Task.objects.get().item.responses.values_list("pk", flat=True))
     assert verdict.ranking == [ids]
     assert Judgment.objects.get().ranking == [ids]
+
+
+def test_calls_go_out_at_most_concurrency_at_once(settings):
+    settings.ARENA_ALLOW_PRIVATE = True
+    project = ProjectFactory()
+    import_items(project, 6)
+    with llm_stub(slow_seconds=0.3) as slow:
+        done = run(make_judge(slow, project, "slow-judge-first", concurrency=2))
+
+        assert done.done == 6 and done.calls == 12
+        assert slow.max_in_flight == 2  # two at once, never more
+
+
+def test_calls_per_minute_spaces_the_calls(stub):
+    project = ProjectFactory()
+    import_items(project, 3)
+    started = time.monotonic()
+    run(make_judge(stub, project, "judge-first", concurrency=4, calls_per_minute=600))
+
+    # Six calls, one every 0.1 s: the last leaves at least 0.5 s after the first.
+    assert time.monotonic() - started >= 0.5
+    assert len(stub.requests) == 6
+
+
+def test_judge_verdicts_leave_the_human_queue_as_it_was(stub):
+    project = ProjectFactory(annotations_per_task=1)
+    import_items(project, 2)
+    run(make_judge(stub, project, "judge-longer"))
+    person = make_annotator()
+
+    leased = {assignment_lease(project=project, annotator=person).task_id}
+    other = make_annotator()
+    leased.add(assignment_lease(project=project, annotator=other).task_id)
+
+    # Each task still wants its one human judgment: both are served to people.
+    assert leased == set(Task.objects.values_list("pk", flat=True))
+
+
+def test_beat_queues_again_the_runs_not_ended(stub, published):
+    project = ProjectFactory()
+    import_items(project, 1)
+    judge = make_judge(stub, project, "judge-first")
+    pending = judge_run_start(judge=judge)
+    running = judge_run_start(judge=judge)
+    JudgeRun.objects.filter(pk=running.pk).update(status="running")
+    ended = judge_run_start(judge=judge)
+    JudgeRun.objects.filter(pk=ended.pk).update(status="done")
+    later = timezone.now() + timedelta(seconds=1)
+
+    assert judge_runs.judge_runs_to_requeue(before=later) == [pending.pk, running.pk]
+    assert judge_runs.judge_runs_to_requeue(before=pending.created_at) == []
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_run_another_worker_holds_is_left_to_it(stub):
+    project = ProjectFactory()
+    import_items(project, 2)
+    judge = make_judge(stub, project, "judge-first")
+    started = judge_run_start(judge=judge)  # committed: eager Celery ran it; run it again
+    JudgeRun.objects.filter(pk=started.pk).update(status="running")
+    calls = len(stub.requests)
+    with psycopg.connect(**connection.get_connection_params(), autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(%s, %s)", [judge_runs.LOCK_NAMESPACE, started.pk])
+        with pytest.raises(judge_runs.JudgeRunBusy):
+            judge_run_execute(run_id=started.pk)
+        annotation_tasks.judge_run(started.pk)  # the Celery task ends quietly
+    assert len(stub.requests) == calls
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_process_killed_mid_run_is_taken_up_without_judging_a_task_twice(
+    settings, tmp_path, published
+):
+    """A real worker process, SIGKILLed while it waits for the model: its finished tasks
+    are kept, the one in flight is judged again, none is judged twice."""
+    settings.ARENA_ALLOW_PRIVATE = True
+    project = ProjectFactory()
+    import_items(project, 6)
+    with llm_stub(slow_seconds=0.4) as slow:
+        judge = make_judge(slow, project, "slow-judge-longer", concurrency=1)
+        started = judge_run_start(judge=judge)  # queued (recorded), not run
+        database = connection.settings_dict
+        url = (
+            f"postgres://{database['USER']}:{database['PASSWORD'] or ''}@{database['HOST']}:"
+            f"{database['PORT'] or 5432}/{database['NAME']}"
+        )
+        code = (
+            "import django; django.setup(); from annotation.services.judge_runs import "
+            f"judge_run_execute; judge_run_execute(run_id={started.pk})"
+        )
+        env = {
+            "DATABASE_URL": url,
+            "ARENA_ALLOW_PRIVATE": "true",
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+        }
+        with python_process("-c", code, log=tmp_path / "worker.log", **env) as worker:
+            deadline = time.monotonic() + 60
+            while JudgeRun.objects.get(pk=started.pk).done < 2:
+                assert worker.poll() is None, (tmp_path / "worker.log").read_text()
+                assert time.monotonic() < deadline, (tmp_path / "worker.log").read_text()
+                time.sleep(0.05)
+            worker.send_signal(signal.SIGKILL)
+            worker.wait()
+        killed = JudgeRun.objects.get(pk=started.pk)
+        assert killed.status == "running" and 2 <= killed.done < 6
+        asked_before = len(slow.requests)
+
+        deadline = time.monotonic() + 10
+        while True:  # the killed worker's session (and its lock) ends a moment later
+            try:
+                resumed = judge_run_execute(run_id=started.pk)
+                break
+            except judge_runs.JudgeRunBusy:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+
+        assert (resumed.status, resumed.done, resumed.total) == ("done", 6, 6)
+        verdicts = JudgeVerdict.objects.filter(run=started)
+        assert sorted(verdicts.values_list("task_id", flat=True)) == sorted(started.task_ids)
+        assert set(verdicts.values_list("status", flat=True)) == {"done"}
+        # Only the tasks without a finished verdict were asked about again, two calls each.
+        assert len(slow.requests) - asked_before == 2 * (6 - killed.done)
+        assert Judgment.objects.filter(annotator=judge.annotator).count() == 6

@@ -195,30 +195,32 @@ def arena_prompt_admit(
             first_by_address=Min("created_at", filter=same_address),
         )
         if counted["by_annotator"] >= limit:
+            minutes = _minutes_until(counted["first_by_annotator"] + PROMPT_WINDOW, now)
             raise _limit_refusal(
                 "annotator_limit",
                 ngettext(
-                    "You have sent %(limit)s prompt in the last hour, the most this project "
-                    "takes. Please try again in %(minutes)s minutes.",
+                    "You have sent %(limit)s prompts in the last hour, the most this project "
+                    "takes. Please try again in %(minutes)s minute.",
                     "You have sent %(limit)s prompts in the last hour, the most this project "
                     "takes. Please try again in %(minutes)s minutes.",
-                    limit,
+                    minutes,
                 )
-                % {
-                    "limit": limit,
-                    "minutes": _minutes_until(counted["first_by_annotator"] + PROMPT_WINDOW, now),
-                },
+                % {"limit": limit, "minutes": minutes},
                 counted["first_by_annotator"],
                 now,
             )
         if counted["by_address"] >= limit:
+            minutes = _minutes_until(counted["first_by_address"] + PROMPT_WINDOW, now)
             raise _limit_refusal(
                 "address_limit",
-                _(
+                ngettext(
                     "Too many prompts have come from your network in the last hour. Please "
-                    "try again in %(minutes)s minutes."
+                    "try again in %(minutes)s minute.",
+                    "Too many prompts have come from your network in the last hour. Please "
+                    "try again in %(minutes)s minutes.",
+                    minutes,
                 )
-                % {"minutes": _minutes_until(counted["first_by_address"] + PROMPT_WINDOW, now)},
+                % {"minutes": minutes},
                 counted["first_by_address"],
                 now,
             )

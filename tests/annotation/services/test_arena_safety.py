@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection, connections
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from annotation.errors import ArenaPromptRefused
 from annotation.models import ArenaPromptAdmission, ModelEndpoint, Response
@@ -120,6 +120,23 @@ def test_an_annotator_gets_the_hourly_number_of_prompts_then_a_429(project):
     assert refused.retry_after == 40 * 60  # when the first of the three is an hour old
     assert "3 prompts in the last hour" in refused.message and "40 minutes" in refused.message
     assert ArenaPromptAdmission.objects.count() == 3
+
+
+def test_a_refusal_speaks_the_language_of_the_page(project):
+    annotator = make_annotator()
+    start = timezone.now()
+    for _ in range(3):
+        admit(project, annotator, now=start)
+
+    with translation.override("fr"):
+        over = refusal(project, annotator, now=start + timedelta(minutes=59, seconds=30))
+        blocked = refusal(project, make_annotator(), "a bomb", address=ELSEWHERE)
+    with translation.override("ar"):
+        one_minute = refusal(project, annotator, now=start + timedelta(minutes=59, seconds=30))
+
+    assert over.message.endswith("Veuillez réessayer dans 1 minute.")
+    assert blocked.message.startswith("Cette demande a été refusée")
+    assert one_minute.message.endswith("بعد دقيقة واحدة.")
 
 
 def test_the_limit_counts_the_last_hour_only(project):

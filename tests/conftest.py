@@ -11,6 +11,7 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections
 from rest_framework.test import APIClient
 
 from tests.factories import AnnotatorUserFactory, ResearcherFactory
+from tests.llm_stub import llm_stub
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 RUN_SLOW = os.environ.get("RUN_SLOW", "").lower() in ("1", "true", "yes")
@@ -147,3 +148,14 @@ def annotator_client(annotator_user) -> APIClient:
     client = APIClient()
     client.force_authenticate(annotator_user)
     return client
+
+
+@pytest.fixture
+def stub(settings):
+    """The local OpenAI-compatible model server (tests/llm_stub.py) on a loopback port, which
+    endpoints may use (ARENA_ALLOW_PRIVATE); arena answers are generated within the request,
+    so a test sees them at once."""
+    settings.ARENA_ALLOW_PRIVATE = True
+    settings.ARENA_EAGER_THREAD = False
+    with llm_stub() as server:
+        yield server

@@ -14,20 +14,12 @@ from annotation.services.arena import arena_turn_generate
 from annotation.services.endpoints import endpoint_create
 from annotation.services.researchers import researcher_create
 from tests.factories import ProjectFactory
-from tests.llm_stub import llm_stub, stub_text
+from tests.llm_stub import stub_text
 
 pytestmark = pytest.mark.django_db
 
 KEY = "sk-page-71c3e0-never-on-a-page"
 HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-@pytest.fixture
-def stub(settings):
-    settings.ARENA_ALLOW_PRIVATE = True
-    settings.ARENA_EAGER_THREAD = False
-    with llm_stub() as server:
-        yield server
 
 
 @pytest.fixture

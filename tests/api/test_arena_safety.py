@@ -10,9 +10,11 @@ import pytest
 import yaml
 from rest_framework.test import APIClient
 
-from annotation.models import Judgment, ModelEndpoint, Project, Response
+from annotation.models import ArenaTurn, Judgment, ModelEndpoint, Project, Response
 from annotation.services.arena_safety import response_identity_leak_flag
+from annotation.services.endpoints import endpoint_create
 from annotation.services.importing import items_import
+from tests.api.test_arena import add_endpoints, post, vote
 from tests.factories import AnnotatorUserFactory, ProjectFactory, import_items, picked_judgments
 
 pytestmark = pytest.mark.django_db
@@ -163,3 +165,68 @@ def test_an_arena_vote_posted_twice_is_stored_once(api_client_for, arena_turn):
     assert Judgment.objects.filter(project=arena_turn).count() == 1
     # The pair is done for this annotator: no second vote on it through a new lease.
     assert client.get("/api/v1/projects/turns/tasks/next/").status_code == 204
+
+
+# ---------------------------------------------------------------- through the arena itself
+
+
+@pytest.fixture
+def live_arena(researcher, stub) -> Project:
+    """An arena of two endpoints of the local model server (the `stub` fixture, conftest)."""
+    project = ProjectFactory(owner=researcher, slug="arena", kind="arena", annotations_per_task=1)
+    add_endpoints(project, stub, "model-x", "model-y")
+    return project
+
+
+def test_prompts_from_one_address_are_limited_whoever_sends_them(api_client_for, live_arena):
+    live_arena.arena_prompts_per_hour = 1
+    live_arena.save()
+    first = post(api_client_for(AnnotatorUserFactory()))
+
+    answer = post(api_client_for(AnnotatorUserFactory()), "Another one?")
+
+    assert first.status_code == 201
+    assert answer.status_code == 429
+    assert answer.json()["code"] == "address_limit"
+    assert 3500 <= int(answer["Retry-After"]) <= 3600
+    assert answer.json()["retry_after"] == int(answer["Retry-After"])
+    assert ArenaTurn.objects.count() == 1
+
+
+def test_a_live_arena_vote_posted_twice_is_stored_once(annotator_client, live_arena):
+    turn = post(annotator_client).json()
+
+    first = vote(annotator_client, turn["assignment"])
+    again = vote(annotator_client, turn["assignment"])
+    changed = vote(annotator_client, turn["assignment"], "right")
+
+    assert first.status_code == 201
+    assert 200 <= again.status_code < 300 and again.json()["id"] == first.json()["id"]
+    assert changed.status_code == 409
+    assert Judgment.objects.filter(project=live_arena).count() == 1
+
+
+def test_a_vote_on_a_live_answer_naming_its_model_leaves_the_board_and_the_export(
+    annotator_client, researcher_client, live_arena, stub
+):
+    # The stub's "chatty" model says its name in every answer; model-y steps aside.
+    endpoint_create(
+        project=live_arena, name="chatty", base_url=stub.base_url, model="chatty", api_key="k"
+    )
+    ModelEndpoint.objects.filter(name="model-y").update(enabled=False)
+    leaking = post(annotator_client, "Who are you?").json()
+    vote(annotator_client, leaking["assignment"])
+    ModelEndpoint.objects.filter(name="chatty").update(enabled=False)
+    ModelEndpoint.objects.filter(name="model-y").update(enabled=True)
+    blind = post(annotator_client, "What is rain?").json()
+    vote(annotator_client, blind["assignment"])
+
+    board = researcher_client.get("/api/v1/projects/arena/leaderboard/").json()
+    report = researcher_client.get("/api/v1/projects/arena/agreement/").json()
+    rows = researcher_client.get("/api/v1/projects/arena/export/", {"format": "judgments"})
+    exported = [json.loads(line) for line in b"".join(rows.streaming_content).splitlines()]
+
+    assert board["n_votes"] == 1
+    assert {row["model"] for row in board["results"]} == {"model-x", "model-y"}
+    assert report["identity_leak_votes"] == 1
+    assert [{row["a_model"], row["b_model"]} for row in exported] == [{"model-x", "model-y"}]

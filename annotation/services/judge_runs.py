@@ -117,7 +117,10 @@ def _since(value: Any) -> datetime | int | None:
         return None
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
-    moment = parse_datetime(value) if isinstance(value, str) else None
+    try:
+        moment = parse_datetime(value) if isinstance(value, str) else None
+    except ValueError:  # well formed but not a real moment (month 13)
+        moment = None
     if moment is None:
         raise _refuse("tasks.since", "a task id or an ISO 8601 date and time")
     return moment if timezone.is_aware(moment) else moment.replace(tzinfo=UTC)

@@ -166,6 +166,8 @@ def test_a_run_answers_202_and_its_progress_says_what_was_done(researcher_client
         ({"tasks": "some"}, "tasks"),
         ({"tasks": {"colour": 1}}, "tasks.colour"),
         ({"tasks": {"min_judgments": -1}}, "tasks.min_judgments"),
+        ({"tasks": {"since": "2026-13-45T00:00:00"}}, "tasks.since"),
+        ({"tasks": {"since": True}}, "tasks.since"),
         ({"swap": "yes"}, "swap"),
         ({"samples": 0}, "samples"),
         ({"samples": 11}, "samples"),

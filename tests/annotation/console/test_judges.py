@@ -10,7 +10,7 @@ import pytest
 from django.test import Client, TestCase
 from django.urls import reverse
 
-from annotation.models import Judge, JudgeRun, Project
+from annotation.models import Judge, JudgeRun, JudgeVerdict, Project
 from annotation.services.endpoints import endpoint_create
 from annotation.services.judge_runs import judge_run_start
 from annotation.services.judges import judge_create
@@ -141,3 +141,35 @@ def test_another_researcher_gets_404s(pairs, judge):
     judge_page = stranger.get(reverse("admin:annotation_judge_change", args=[judge.pk]))
     assert judge_page.status_code == 302  # the admin's "not yours": back to the index
     assert not JudgeRun.objects.exists()
+
+
+def test_another_researchers_judges_runs_and_verdicts_are_not_listed(console, pairs, judge, stub):
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        judge_run_start(judge=judge)
+    theirs = ProjectFactory(owner=researcher_create(username="other"), slug="theirs")
+    import_items(theirs, 1)
+    endpoint = endpoint_create(
+        project=theirs, name="x", base_url=stub.base_url, model="judge-first", api_key=KEY
+    )
+    other_judge = judge_create(project=theirs, name="hidden-judge", endpoint=endpoint.pk)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        other_run = judge_run_start(judge=other_judge)
+
+    for model, mine, other in [
+        ("judge", {judge.pk}, other_judge.pk),
+        (
+            "judgerun",
+            set(JudgeRun.objects.filter(judge=judge).values_list("pk", flat=True)),
+            other_run.pk,
+        ),
+        (
+            "judgeverdict",
+            set(JudgeVerdict.objects.filter(judge=judge).values_list("pk", flat=True)),
+            JudgeVerdict.objects.filter(judge=other_judge).first().pk,
+        ),
+    ]:
+        page = console.get(f"/admin/annotation/{model}/")
+        assert page.status_code == 200, model
+        assert {row.pk for row in page.context["cl"].result_list} == mine, model
+        assert console.get(f"/admin/annotation/{model}/{other}/change/").status_code == 302
+    assert "hidden-judge" not in console.get("/admin/annotation/judgerun/").content.decode()

@@ -45,6 +45,12 @@
       return value;
     }
 
+    // A response's letter inside a sentence, isolated (FSI ... PDI): on a right-to-left page
+    // "B، ثم A" keeps its order instead of the Latin letters and commas running together.
+    function iso(label) {
+      return "\u2068" + label + "\u2069";
+    }
+
     function groups() {
       var result = [];
       order.forEach(function (label, index) {
@@ -144,14 +150,15 @@
 
     function describe(grouped, complete) {
       if (!order.length) return text("empty");
+      var comma = text("comma") || ", ";
       var words = grouped.map(function (group) {
-        return group.join(" " + text("tied") + " ");
+        return group.map(iso).join(" " + text("tied") + " ");
       });
-      var said = text("order", { order: words.join(", " + text("then") + " ") });
+      var said = text("order", { order: words.join(comma + text("then") + " ") });
       var left = labels.filter(function (label) { return order.indexOf(label) === -1; });
       if (complete) return said + " " + text("done");
-      said += " " + text("left", { labels: left.join(", ") });
-      if (tieNext) said += " " + text("tie-next", { label: order[order.length - 1] });
+      said += " " + text("left", { labels: left.map(iso).join(comma) });
+      if (tieNext) said += " " + text("tie-next", { label: iso(order[order.length - 1]) });
       return said;
     }
 
@@ -234,13 +241,13 @@
       var to = from + step;
       if (to < 0 || to >= order.length) {
         render(false);
-        status.textContent = text(step < 0 ? "first" : "last", { label: label });
+        status.textContent = text(step < 0 ? "first" : "last", { label: iso(label) });
       } else {
         unplace(label);
         place(label, to, false);
         render(false);
         status.textContent =
-          text("moved", { label: label, place: placeOf(label), count: groups().length }) +
+          text("moved", { label: iso(label), place: placeOf(label), count: groups().length }) +
           " " + describe(groups(), order.length === labels.length);
       }
       var again = list.querySelector('[data-rank-move="' + label + '"]');

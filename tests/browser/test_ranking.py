@@ -71,7 +71,8 @@ def _stored(assignment: str) -> tuple[list[list[int]], dict[str, int]]:
 
 
 def _status(page) -> str:
-    return page.inner_text("[data-ranking-status]")
+    """The live region's words, without the isolates around each response's letter."""
+    return page.inner_text("[data-ranking-status]").replace("\u2068", "").replace("\u2069", "")
 
 
 @pytest.mark.parametrize("width", [390, 1440])
@@ -257,6 +258,9 @@ def test_the_arabic_ranking_page_is_mirrored_and_axe_clean(live_server, page, sc
     page.keyboard.press("a")
 
     assert page.get_attribute("html", "dir") == "rtl"
+    # Each letter isolated, joined by the Arabic comma: "B، ثم A" reads right to left.
+    said = page.inner_text("[data-ranking-status]")
+    assert "\u2068B\u2069\u060c \u062b\u0645 \u2068A\u2069" in said
     tray = page.locator("[data-ranking-tray]").bounding_box()
     first = page.locator("[data-rank-chip=C]").bounding_box()
     assert first["x"] + first["width"] > tray["x"] + tray["width"] - 60  # starts on the right

@@ -236,7 +236,7 @@ def explorer_models(*, project: Project) -> list[str]:
 def explorer_rubric_summaries(*, project: Project, tasks: list[Task]) -> dict[int, dict[str, Any]]:
     """{task id: rubric_summary of its passing judgments} for a page of a rubric project's
     tasks (one query for the scores, one for the criteria)."""
-    criteria = tuple(project.criteria.all())
+    criteria = tuple(c for c in project.criteria.all() if not c.is_spans)  # marks, not scores
     scores: dict[int, list[dict[str, Any]]] = {task.pk: [] for task in tasks}
     rows = (
         passing_judgments(project=project, filters=VOTE_FILTERS)
@@ -390,7 +390,7 @@ def explorer_item_tasks(
             gold = entry.task.gold_answer
             entry.gold = gold.get("choice") if isinstance(gold, dict) else None
     else:
-        criteria = tuple(project.criteria.all())
+        criteria = tuple(c for c in project.criteria.all() if not c.is_spans)  # marks, not scores
         for entry in shown.values():
             scores = [j.judgment.scores or {} for j in entry.judgments if j.counted]
             entry.summary = rubric_summary(scores, criteria)

@@ -139,3 +139,10 @@ def test_diff_pieces_rebuild_both_texts():
 
     assert "".join(t for op, t in pieces if op != "insert") == original
     assert "".join(t for op, t in pieces if op != "delete") == rewrite
+
+
+def test_a_spans_criterion_is_not_summarised_as_a_score(client, project):
+    html = page(client, project)
+
+    summary = re.search(r'<table class="explorer-labels">(.*?)</table>', html, re.S).group(1)
+    assert "harmless" in summary and "errors" not in summary

@@ -310,6 +310,13 @@ def agreement_html(state: ReportState) -> SafeString:
             "—" if high is None else f"{high:.2f}",
             reference["n"],
         )
+    leaked = report.report.get("identity_leak_votes")
+    if leaked:
+        header += format_html(
+            "<p>{} votes on answers that named their own model (identity leaks) are left out "
+            "of the leaderboard and the exports.</p>",
+            leaked,
+        )
     table = format_html(
         '<table class="statistics-agreement"><thead><tr><th>criterion</th>{}<th>items</th>'
         "<th>annotators</th></tr></thead><tbody>{}</tbody></table>",

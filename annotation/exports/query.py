@@ -155,8 +155,8 @@ class ExportQuery:
             filters.pop("include_rewrites")
         if not filters["include_sensitive"]:  # only annotators and judgments pulls ask
             filters.pop("include_sensitive")
-        if not filters["include_identity_leak"]:  # an arena's unblinded votes, when asked
-            filters.pop("include_identity_leak")
+        if "include_identity_leak" not in _FILTERS_OF.get(self.format, ()):
+            filters.pop("include_identity_leak")  # said wherever it applies: false by default
         if filters["with_profile"]:  # only a judgments pull asks for profile columns
             filters["with_profile"] = list(filters["with_profile"])
         else:

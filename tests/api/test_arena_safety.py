@@ -230,3 +230,21 @@ def test_a_vote_on_a_live_answer_naming_its_model_leaves_the_board_and_the_expor
     assert {row["model"] for row in board["results"]} == {"model-x", "model-y"}
     assert report["identity_leak_votes"] == 1
     assert [{row["a_model"], row["b_model"]} for row in exported] == [{"model-x", "model-y"}]
+
+
+def test_a_snapshot_keeps_whether_it_took_the_leaking_votes(
+    researcher_client, arena, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    snapshots = "/api/v1/projects/arena/snapshots/"
+    made = {}
+    for include in (False, True):
+        with django_capture_on_commit_callbacks(execute=True):
+            body = {"format": "judgments", "include_identity_leak": include}
+            made[include] = researcher_client.post(snapshots, body, format="json").json()
+
+    shown = {key: researcher_client.get(f"{snapshots}{s['id']}/").json() for key, s in made.items()}
+
+    assert (shown[False]["row_count"], shown[True]["row_count"]) == (9, 12)
+    assert shown[False]["query"]["include_identity_leak"] is False
+    assert shown[True]["query"]["include_identity_leak"] is True

@@ -11,7 +11,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from annotation.models import AgreementReport
+from annotation.models import AgreementReport, Response
 from annotation.services.judgment_import import judgments_import
 from annotation.services.reports import report_compute
 from annotation.services.researchers import researcher_create
@@ -237,3 +237,20 @@ def test_another_researcher_cannot_fetch_the_style_controlled_leaderboard(projec
     other.force_login(researcher_create(username="other"))
     response = other.get(f"/admin/annotation/project/{project.pk}/statistics/styled/")
     assert response.status_code == 404
+
+
+def test_the_block_says_how_many_votes_identity_leaks_left_out(project, client):
+    Response.objects.filter(item__project=project, item__external_id="q0", model="model-0").update(
+        identity_leak=True
+    )
+    block, _ = _urls(project)
+
+    html = client.get(block, headers=HTMX).content.decode()
+
+    assert "3 votes on answers that named their own model" in html
+
+
+def test_the_block_says_nothing_of_identity_leaks_without_any(project, client):
+    block, _ = _urls(project)
+
+    assert "named their own model" not in client.get(block, headers=HTMX).content.decode()

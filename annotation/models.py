@@ -994,6 +994,12 @@ class SurveyAnswers(models.Model):
     submitted = models.JSONField(
         default=list, help_text='The surveys submitted at this version: "pre", "post".'
     )
+    imported = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="The keys whose answers came from a crowd platform's demographic export, "
+        "not from the annotator (who makes an answer theirs by giving it).",
+    )
     answered_at = models.DateTimeField()
     updated_at = models.DateTimeField()
 

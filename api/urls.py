@@ -10,6 +10,7 @@ from api.views import (
     items,
     judges,
     judgments,
+    profiles,
     projects,
     reports,
     snapshots,
@@ -35,6 +36,11 @@ urlpatterns = [
     ),
     path(
         "projects/<slug:slug>/survey/", surveys.SurveyAnswersView.as_view(), name="survey-answers"
+    ),
+    path(
+        "projects/<slug:slug>/profiles/import/",
+        profiles.ProfileImportView.as_view(),
+        name="profile-import",
     ),
     path("projects/<slug:slug>/tasks/next/", annotating.NextTaskView.as_view(), name="task-next"),
     path("projects/<slug:slug>/arena/", arena.ArenaView.as_view(), name="arena"),

@@ -21,6 +21,7 @@ PAGE_MODULES: tuple[str, ...] = (
     "datasets",
     "statistics",
     "groups",
+    "profiles",
     "instructions",
     "explorer",
     "webhooks",
@@ -50,3 +51,16 @@ def console_pages() -> list[ConsolePage]:
 def console_project(project_admin: ModelAdmin, request: HttpRequest, project_id: int) -> Project:
     """The project if this researcher manages it (the console's own scoping), else 404."""
     return get_object_or_404(project_admin.get_queryset(request), pk=project_id)
+
+
+def console_context(
+    project_admin: ModelAdmin, request: HttpRequest, project: Project, *, title: str
+) -> dict[str, Any]:
+    """What a project's console page renders with: the admin's context, its title, the
+    project."""
+    return {
+        **project_admin.admin_site.each_context(request),
+        "title": title,
+        "project": project,
+        "opts": Project._meta,
+    }

@@ -14,7 +14,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from annotation.console.pages import ConsolePage, console_project
+from annotation.console.pages import ConsolePage, console_context, console_project
 from annotation.errors import ValidationFailed
 from annotation.models import Project, Webhook
 from annotation.selectors.webhooks import RECENT_DELIVERIES, webhooks_with_recent_deliveries
@@ -54,10 +54,7 @@ def _render(
     **extra: Any,
 ) -> TemplateResponse:
     context = {
-        **project_admin.admin_site.each_context(request),
-        "title": f"Webhooks of {project.name}",
-        "project": project,
-        "opts": Project._meta,
+        **console_context(project_admin, request, project, title=f"Webhooks of {project.name}"),
         "webhooks": webhooks_with_recent_deliveries(user=request.user, project=project),
         "recent": RECENT_DELIVERIES,
         "events": EVENTS,

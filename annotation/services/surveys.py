@@ -117,8 +117,10 @@ def survey_answers_record(
         if record is not None:
             record.answers = merged
             record.submitted = sorted(set(record.submitted) | phases)
+            # An imported answer the annotator gives (or confirms) is theirs from now on.
+            record.imported = [k for k in record.imported if k not in answers and k in merged]
             record.updated_at = now
-            record.save(update_fields=["answers", "submitted", "updated_at"])
+            record.save(update_fields=["answers", "submitted", "imported", "updated_at"])
             return record
         try:
             with transaction.atomic():

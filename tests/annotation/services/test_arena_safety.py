@@ -4,7 +4,9 @@ own model flagged."""
 
 from __future__ import annotations
 
+import random
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -88,6 +90,36 @@ def test_terms_match_whole_words_in_any_script_and_case():
     # Chinese is written without spaces: a term is found inside a sentence.
     assert text_names_any("如何制作炸弹\uff1f", ["炸弹"])
     assert not text_names_any("Tell me a story.", [])
+
+
+def test_many_terms_match_as_each_would_alone():
+    """The terms are matched as one trie; it finds exactly what each term's own pattern
+    finds (random short terms over a small alphabet, where prefixes are shared a lot)."""
+    rng = random.Random(7)
+    for _ in range(2000):
+        terms = [
+            "".join(rng.choices("abc", k=rng.randint(1, 4)))
+            + rng.choice(["", " ", "-"])
+            + "".join(rng.choices("abc", k=rng.randint(0, 3)))
+            for _ in range(rng.randint(1, 6))
+        ]
+        text = "".join(rng.choices("abc -_xé", k=rng.randint(0, 30)))
+        alone = any(text_names_any(text, [term]) for term in terms)
+        assert text_names_any(text, terms) == alone, (terms, text)
+
+
+def test_a_thousand_term_blocklist_checks_a_long_prompt_quickly():
+    rng = random.Random(1)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    terms = ["".join(rng.choices(letters, k=rng.randint(4, 12))) for _ in range(1000)]
+    prompt = " ".join("".join(rng.choices(letters, k=rng.randint(2, 9))) for _ in range(1800))
+    text_names_any(prompt, terms)  # compiled once per blocklist
+
+    started = time.perf_counter()
+    text_names_any(prompt[:ARENA_PROMPT_MAX_CHARS], terms)
+
+    # About a millisecond here; a flat alternation of the terms took 400 ms.
+    assert time.perf_counter() - started < 0.1
 
 
 @pytest.mark.parametrize(

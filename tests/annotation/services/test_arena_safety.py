@@ -239,16 +239,14 @@ def test_admitting_a_prompt_takes_a_fixed_number_of_queries(project, django_asse
         admit(project, annotator)
 
 
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
-def test_prompts_sent_at_once_get_no_more_than_the_limit():
-    project = ProjectFactory(arena_prompts_per_hour=3)
-    annotator = make_annotator()
+def _sent_at_once(project, annotators) -> list[str]:
+    """Each annotator sends a prompt from HOME at the same moment, on its own connection;
+    what each was answered."""
     outcomes: list[str] = []
     lock = threading.Lock()
-    barrier = threading.Barrier(8)
+    barrier = threading.Barrier(len(annotators))
 
-    def send() -> None:
+    def send(annotator) -> None:
         try:
             barrier.wait()
             try:
@@ -261,14 +259,35 @@ def test_prompts_sent_at_once_get_no_more_than_the_limit():
         finally:
             connections.close_all()
 
-    threads = [threading.Thread(target=send) for _ in range(8)]
+    threads = [threading.Thread(target=send, args=(a,)) for a in annotators]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    return sorted(outcomes)
 
-    assert sorted(outcomes) == ["admitted"] * 3 + ["annotator_limit"] * 5
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_prompts_sent_at_once_get_no_more_than_the_limit():
+    project = ProjectFactory(arena_prompts_per_hour=3)
+    annotator = make_annotator()
+
+    outcomes = _sent_at_once(project, [annotator] * 8)
+
+    assert outcomes == ["admitted"] * 3 + ["annotator_limit"] * 5
     assert ArenaPromptAdmission.objects.filter(annotator=annotator).count() == 3
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_prompts_from_one_address_at_once_get_no_more_than_the_limit():
+    project = ProjectFactory(arena_prompts_per_hour=3)
+
+    outcomes = _sent_at_once(project, [make_annotator() for _ in range(8)])
+
+    assert outcomes == ["address_limit"] * 5 + ["admitted"] * 3
+    assert ArenaPromptAdmission.objects.filter(project=project).count() == 3
 
 
 # ---------------------------------------------------------------- identity leaks

@@ -20,7 +20,7 @@ import psycopg
 import psycopg.sql
 from django.db import transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
+from django.db.models import BigIntegerField, Case, F, IntegerField, Q, QuerySet, Value, When
 from django.db.models.fields.json import KT, KeyTextTransform
 from django.db.models.functions import Cast, Coalesce
 from django.db.models.lookups import Exact
@@ -34,11 +34,16 @@ CHOICES = ("a", "b", "tie", "both_bad")
 REFERENCE_CHOICES = ("a", "b", "tie")
 CRITERION_CHOICES = ("a", "b", "tie")
 MISSING = -1
+#: A rubric score not given (a criterion added after the judgment): far below any score a
+#: criterion can take (its min is a 32-bit integer), so it can never be read as one, even
+#: on a range below zero where -1 is a real score.
+MISSING_SCORE = -(2**62)
 
 
 @dataclass
 class JudgmentTable:
-    """Parallel arrays, one entry per judgment; codes are -1 where absent."""
+    """Parallel arrays, one entry per judgment; codes are -1 where absent, rubric scores
+    (in `criteria` of a rubric project) MISSING_SCORE."""
 
     judgment: npt.NDArray[np.int64]
     task: npt.NDArray[np.int64]
@@ -129,14 +134,14 @@ def _queryset(project: Project, criteria: list[Criterion]) -> tuple[QuerySet, li
             annotations[name] = Case(
                 When(**{f"scores__{criterion.key}": True}, then=Value(1)),
                 When(**{f"scores__{criterion.key}": False}, then=Value(0)),
-                default=Value(MISSING),
-                output_field=IntegerField(),
+                default=Value(MISSING_SCORE),
+                output_field=BigIntegerField(),
             )
         else:
             annotations[name] = Coalesce(
-                Cast(KT(f"scores__{criterion.key}"), IntegerField()),
-                Value(MISSING),
-                output_field=IntegerField(),
+                Cast(KT(f"scores__{criterion.key}"), BigIntegerField()),
+                Value(MISSING_SCORE),
+                output_field=BigIntegerField(),
             )
         criterion_columns.append(name)
     columns = [
@@ -267,11 +272,13 @@ def _judgment_columns(project: Project, criteria: list[Criterion]) -> tuple[list
         for criterion in criteria:
             if criterion.is_verdict:  # a JSON boolean: bad 0, good 1
                 columns.append(
-                    "array_agg(CASE j.scores ->> %s::text WHEN 'true' THEN 1 "
-                    f"WHEN 'false' THEN 0 ELSE {MISSING} END)"
+                    "array_agg(CASE j.scores ->> %s::text WHEN 'true' THEN 1::int8 "
+                    f"WHEN 'false' THEN 0::int8 ELSE {MISSING_SCORE}::int8 END)"
                 )
             else:
-                columns.append(f"array_agg(COALESCE((j.scores ->> %s::text)::int, {MISSING}))")
+                columns.append(
+                    f"array_agg(COALESCE((j.scores ->> %s::text)::int8, {MISSING_SCORE}::int8))"
+                )
             params.append(criterion.key)
     return columns, params
 

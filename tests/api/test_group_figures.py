@@ -18,6 +18,7 @@ from annotation.services.judgment_import import judgments_import
 from annotation.services.projects import project_update
 from annotation.services.surveys import survey_answers_record
 from tests.factories import (
+    CriterionFactory,
     ProjectFactory,
     import_items,
     profiled_annotators,
@@ -303,3 +304,32 @@ def test_figures_by_profile_read_a_fixed_number_of_queries(researcher_client, re
         counts.append(len(read))
     assert "east" in body["groups"]  # nine easterners: a third group
     assert counts[0] == counts[1]
+
+
+def test_a_score_missing_on_a_range_below_zero_is_no_groups_majority(researcher_client, researcher):
+    """Tone (-2..2) was added after the south had judged: the south has no tone majority, so
+    no task compares the groups on tone (a missing score is not a -1)."""
+    project = rubric_project(owner=researcher, slug=SLUG)
+    project_update(project=project, survey=SURVEY)
+    import_items(project, 8, responses=1)
+    people = {f"n{i}": "north" for i in range(5)} | {f"s{i}": "south" for i in range(5)}
+    profiled_annotators(project, {name: {"region": region} for name, region in people.items()})
+    scores = {"helpfulness": 4, "correctness": 2}
+
+    def judged(region: str, extra: dict) -> list[dict]:
+        return [
+            {"annotator": name, "item": f"q{i}", "response": "r1", "scores": scores | extra}
+            for name, where in people.items()
+            if where == region
+            for i in range(8)
+        ]
+
+    judgments_import(project=project, rows=list(enumerate(judged("south", {}), 1)))
+    CriterionFactory(project=project, key="tone", min=-2, max=2)
+    judgments_import(project=project, rows=list(enumerate(judged("north", {"tone": -1}), 1)))
+
+    body = researcher_client.get(AGREEMENT, {"by": "profile.region"}).json()
+    (helpfulness,) = body["cross_group"]["helpfulness"]
+    assert helpfulness["value"] == 1.0 and helpfulness["n_tasks"] == 8
+    (tone,) = body["cross_group"]["tone"]
+    assert tone["n_tasks"] == 0

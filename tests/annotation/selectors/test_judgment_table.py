@@ -17,6 +17,7 @@ from annotation.selectors.judgment_table import (
     CHOICES,
     COLUMNS,
     CRITERION_CHOICES,
+    MISSING_SCORE,
     judgment_table,
 )
 from tests.factories import CriterionFactory, ProjectFactory, import_items
@@ -163,20 +164,24 @@ def test_a_project_without_judgments_gives_empty_columns(pairwise):
 
 
 def test_rubric_scores_are_read_per_criterion_with_gaps_as_missing():
+    """A gap is MISSING_SCORE, never a score: -1 is a real one on a range below zero."""
     project = ProjectFactory(kind=Project.Kind.RUBRIC)
-    CriterionFactory(project=project, key="clarity", min=1, max=5)
+    CriterionFactory(project=project, key="clarity", min=-2, max=2)
     CriterionFactory(project=project, key="accuracy", min=0, max=4)
+    CriterionFactory(project=project, key="fine", type="verdict", min=0, max=1)
     import_items(project, 2, responses=1)
     tasks = list(project.tasks.order_by("id"))
-    scores = [{"clarity": 5, "accuracy": 0}, {"clarity": 2}, {}]
+    scores = [{"clarity": 2, "accuracy": 0, "fine": False}, {"clarity": -1, "fine": True}, {}]
     for i, annotator in enumerate(_annotator(f"r{i}") for i in range(3)):
         for task in tasks:
             Judgment.objects.create(
                 project=project, task=task, annotator=annotator, scores=scores[i]
             )
     table = judgment_table(project=project)
-    assert table.criteria["clarity"].tolist() == [5, 5, 2, 2, -1, -1]
-    assert table.criteria["accuracy"].tolist() == [0, 0, -1, -1, -1, -1]
+    gap = MISSING_SCORE
+    assert table.criteria["clarity"].tolist() == [2, 2, -1, -1, gap, gap]
+    assert table.criteria["accuracy"].tolist() == [0, 0, gap, gap, gap, gap]
+    assert table.criteria["fine"].tolist() == [0, 0, 1, 1, gap, gap]
     assert table.model_b.tolist() == [-1] * 6
     assert table.models == ["model-0"]
     assert table.choice.tolist() == [-1] * 6

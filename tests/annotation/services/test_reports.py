@@ -655,3 +655,25 @@ def test_a_report_from_before_kinds_were_kept_apart_is_stale_for_the_other_kinds
     assert people["stale"] is False and people["criteria"] == stored.report["criteria"]
     assert judges["stale"] is True and judges["criteria"] == {} and judges["computed_at"]
     assert board["stale"] is True and board["results"] == []
+
+
+def test_an_unanswered_score_on_a_range_below_zero_is_not_read_as_minus_one():
+    """A criterion added after some judgments (their scores lack it) with a range of -2..2:
+    the missing scores are no -1s, so the two who answered it agree perfectly."""
+    project = _rubric_project(6, "ordinal")
+    earlier = [
+        {"annotator": "h3", "item": f"u{i + 1}", "response": "r1", "scores": {"code": 3}}
+        for i in range(6)
+    ]
+    judgments_import(project=project, rows=list(enumerate(earlier, 1)))
+    CriterionFactory(project=project, key="tone", min=-2, max=2, level="ordinal")
+    later = [
+        {"annotator": name, "item": f"u{i + 1}", "response": "r1",
+         "scores": {"code": 3, "tone": 1}}
+        for name in ("h1", "h2")
+        for i in range(6)
+    ]  # fmt: skip
+    judgments_import(project=project, rows=list(enumerate(later, 1)))
+    tone = report_compute(project=project, n_boot=20).report["criteria"]["tone"]
+    assert tone["percent_agreement"]["value"] == 1.0
+    assert tone["n_judgments"] == 12 and tone["n_annotators"] == 2

@@ -114,5 +114,15 @@ def _publish_in_thread(name: str, args: tuple[Any, ...]) -> None:
 
 
 def schedule_judge_run(run_id: int) -> None:
-    """Do a judge run (or what is left of it)."""
+    """Do a judge run (or what is left of it). Without a broker (eager Celery) it runs in a
+    background thread of this process (JUDGE_EAGER_THREAD, on by default), so the request
+    that started it answers 202 at once; with it off, here and now."""
+    if current_app.conf.task_always_eager and settings.JUDGE_EAGER_THREAD:
+        threading.Thread(
+            target=_publish_in_thread,
+            args=(JUDGE_RUN, (run_id,)),
+            name=f"judge-run-{run_id}",
+            daemon=True,
+        ).start()
+        return
     _publish(JUDGE_RUN, (run_id,))

@@ -418,6 +418,9 @@ ARENA_EAGER_THREAD: bool = env.bool("ARENA_EAGER_THREAD", default=True)
 # A judge run stops (failed, the rest of its tasks left to a later run) after this many
 # tasks in a row whose calls failed: a dead endpoint is not called for every task.
 JUDGE_MAX_FAILURES_IN_A_ROW: int = env.int("JUDGE_MAX_FAILURES_IN_A_ROW", default=10)
+# Without a broker (eager Celery), a judge run is done in a background thread of the web
+# process, so the request that started it does not wait for every model call.
+JUDGE_EAGER_THREAD: bool = env.bool("JUDGE_EAGER_THREAD", default=True)
 CELERY_BEAT_SCHEDULE = {
     "refresh-stale-reports": {
         "task": "annotation.tasks.reports_refresh_active",

@@ -97,6 +97,7 @@ def _eager_celery(request: pytest.FixtureRequest, settings) -> None:
 
     eager = request.node.get_closest_marker("redis") is None
     settings.CELERY_TASK_ALWAYS_EAGER = eager
+    settings.JUDGE_EAGER_THREAD = False  # a judge run started in a test is done in it
     previous = app.conf.task_always_eager
     app.conf.task_always_eager = eager
     yield

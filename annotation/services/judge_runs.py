@@ -591,13 +591,14 @@ def _claim(run: JudgeRun, task_id: int) -> JudgeVerdict | None:
     )
     if task is None:
         return None
-    verdict, _ = JudgeVerdict.objects.get_or_create(
-        run=run,
-        task=task,
-        defaults={"judge_id": run.judge_id, "template_version": run.judge.template_version},
+    version = run.judge.template_version
+    verdict, created = JudgeVerdict.objects.get_or_create(
+        run=run, task=task, defaults={"judge_id": run.judge_id, "template_version": version}
     )
     if verdict.status != JudgeVerdict.Status.CLAIMED:
         return None
+    if not created and verdict.template_version != version:  # the judge changed since
+        JudgeVerdict.objects.filter(pk=verdict.pk).update(template_version=version)
     verdict.task = task
     return verdict
 

@@ -5,6 +5,7 @@ endpoint's key in no answer, export, log or page."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -272,3 +273,24 @@ def test_progress_and_lists_read_in_a_fixed_number_of_queries(
     assert progress.json()["status"] == "pending"
     assert [r["id"] for r in listed.json()["results"]] == runs  # oldest first, as every list
     assert len(judges.json()["results"]) == 5
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_without_a_broker_the_run_goes_on_after_the_202(researcher_client, pairwise, settings):
+    settings.ARENA_ALLOW_PRIVATE = True
+    settings.JUDGE_EAGER_THREAD = True
+    with llm_stub(slow_seconds=0.3) as slow:
+        judge = create(
+            researcher_client, slow, endpoint=endpoint(researcher_client, slow, "slow-judge-first")
+        )
+        answer = researcher_client.post(url("judge-runs/"), {"judge": judge["id"]}, format="json")
+
+        assert answer.status_code == 202
+        detail = url(f"judge-runs/{answer.json()['id']}/")
+        assert researcher_client.get(detail).json()["done"] < 3  # the calls take 0.3 s each
+        deadline = time.monotonic() + 30
+        while researcher_client.get(detail).json()["status"] != "done":
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    assert researcher_client.get(detail).json()["done"] == 3

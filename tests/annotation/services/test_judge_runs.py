@@ -33,7 +33,7 @@ from annotation.services.assignment import assignment_lease
 from annotation.services.endpoints import endpoint_create
 from annotation.services.importing import items_import
 from annotation.services.judge_runs import judge_run_execute, judge_run_start
-from annotation.services.judges import judge_create
+from annotation.services.judges import judge_create, judge_update
 from tests.factories import ProjectFactory, import_items, make_annotator, rubric_project
 from tests.llm_stub import TRUTH_MARK, LLMStub, llm_stub
 from tests.processes import python_process
@@ -248,7 +248,10 @@ def test_a_run_killed_half_way_resumes_without_judging_a_task_twice(stub, monkey
     assert (second.status, second.done) == ("running", 3)
     claimed = JudgeVerdict.objects.filter(run=second, status="claimed")
     assert claimed.count() == 1  # the task in flight when the worker died
+    in_flight = claimed.get().task_id
     before = len(stub.requests)
+    # The judge is changed before the run is taken up: what is judged from now on says so.
+    judge_update(judge=judge, params={"temperature": 0})
 
     monkeypatch.setattr(judge_runs, "_record", record)
     judge_run_execute(run_id=second.pk)
@@ -259,6 +262,8 @@ def test_a_run_killed_half_way_resumes_without_judging_a_task_twice(stub, monkey
     assert Counter(verdicts.values_list("task_id", flat=True)) == Counter(second.task_ids)
     assert set(verdicts.values_list("status", flat=True)) == {"done"}
     assert len(stub.requests) - before == 2 * 3  # the 2 left and the 1 in flight, 2 calls each
+    versions = dict(verdicts.values_list("task_id", "template_version"))
+    assert versions[in_flight] == 2 and sorted(versions.values()) == [1, 1, 1, 2, 2, 2]
     assert Judgment.objects.filter(annotator=judge.annotator).count() == 6
 
 

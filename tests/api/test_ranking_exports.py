@@ -4,22 +4,19 @@ as pairwise votes (`expand`), and the dataset card describes the protocol."""
 
 from __future__ import annotations
 
-import io
 import json
 
-import pyarrow.parquet as pq
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from annotation.exports.encoders import encode_jsonl, encode_parquet, export_stream
 from annotation.exports.plan import export_plan
 from annotation.exports.query import ExportFilters, ExportQuery
 from annotation.exports.rankings import ranking_votes
-from annotation.exports.readers import export_rows
 from annotation.models import Judgment, Response
 from annotation.services.assignment import assignment_lease
 from annotation.services.judging import judgment_submit
+from tests.api.test_task_type_studies import assert_copy_and_row_paths_agree
 from tests.factories import import_items, make_annotator, ranked_judgments, ranking_project
 
 pytestmark = pytest.mark.django_db
@@ -124,17 +121,8 @@ def test_a_ranking_voted_on_the_page_exports_what_the_annotator_saw(researcher_c
 @pytest.mark.parametrize("filetype", ["jsonl", "parquet"])
 def test_the_copy_path_and_the_row_path_give_the_same_ranking_judgments(ranked, filetype):
     plan = export_plan(project=ranked, query=ExportQuery("judgments", filetype, ExportFilters()))
-    streamed = b"".join(export_stream(plan=plan))  # COPY columns on PostgreSQL
-    encode = encode_jsonl if filetype == "jsonl" else encode_parquet
-    from_rows = b"".join(encode(export_rows(plan=plan), plan.schema))  # SQLite's path
 
-    if filetype == "jsonl":
-        assert streamed.decode() == from_rows.decode()
-    else:
-        assert (
-            pq.read_table(io.BytesIO(streamed)).to_pylist()
-            == pq.read_table(io.BytesIO(from_rows)).to_pylist()
-        )
+    assert_copy_and_row_paths_agree(plan)
     assert connection.vendor in ("postgresql", "sqlite")
 
 

@@ -261,23 +261,28 @@ def test_exported_judgments_imported_into_a_fresh_project_export_the_same(resear
     assert content(again) == content(exported)
 
 
-@pytest.mark.parametrize("filetype", ["jsonl", "parquet"])
-def test_the_copy_path_and_the_row_path_write_the_same_judgments(study, filetype):
-    slug, _ = study
-    project = Project.objects.get(slug=slug)
-    query = ExportQuery("judgments", filetype, ExportFilters(annotator_kind="all"))
-    plan = export_plan(project=project, query=query)
-    streamed = b"".join(export_stream(plan=plan))  # COPY columns on PostgreSQL
-    encode = encode_jsonl if filetype == "jsonl" else encode_parquet
-    from_rows = b"".join(encode(export_rows(plan=plan), plan.schema))  # SQLite's path
-
-    if filetype == "jsonl":
+def assert_copy_and_row_paths_agree(plan) -> None:
+    """The file a plan streams (COPY columns on PostgreSQL) holds the rows its row readers
+    give (SQLite's path), byte for byte in JSON Lines, row for row in Parquet."""
+    streamed = b"".join(export_stream(plan=plan))
+    encode = encode_jsonl if plan.query.filetype == "jsonl" else encode_parquet
+    from_rows = b"".join(encode(export_rows(plan=plan), plan.schema))
+    if plan.query.filetype == "jsonl":
         assert streamed.decode() == from_rows.decode()
     else:
         assert (
             pq.read_table(io.BytesIO(streamed)).to_pylist()
             == pq.read_table(io.BytesIO(from_rows)).to_pylist()
         )
+
+
+@pytest.mark.parametrize("filetype", ["jsonl", "parquet"])
+def test_the_copy_path_and_the_row_path_write_the_same_judgments(study, filetype):
+    slug, _ = study
+    project = Project.objects.get(slug=slug)
+    query = ExportQuery("judgments", filetype, ExportFilters(annotator_kind="all"))
+
+    assert_copy_and_row_paths_agree(export_plan(project=project, query=query))
 
 
 #: What the card's Protocol section says of each study (three items, three annotators).

@@ -399,3 +399,29 @@ def test_polling_a_turn_costs_a_fixed_number_of_queries(
 
     with django_assert_num_queries(2):  # the project, the turn (the client is signed in)
         assert annotator_client.get(poll).status_code == 202
+
+
+def test_a_snapshot_of_arena_votes_builds_with_its_card(
+    annotator_client,
+    researcher_client,
+    arena,
+    settings,
+    tmp_path,
+    django_capture_on_commit_callbacks,
+):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    for n in range(2):
+        body = post(annotator_client, f"Question {n}?").json()
+        vote(annotator_client, body["assignment"])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        created = researcher_client.post(
+            "/api/v1/projects/arena/snapshots/", {"format": "dpo"}, format="json"
+        )
+    assert created.status_code == 202, created.content
+    snapshot = researcher_client.get(f"/api/v1/projects/arena/snapshots/{created.json()['id']}/")
+
+    assert snapshot.json()["status"] == "ready" and snapshot.json()["row_count"] == 2
+    card = snapshot.json()["card"]
+    assert "Arena: each annotator wrote a prompt" in card
+    assert KEY not in card

@@ -38,7 +38,7 @@ ARENA = "/api/v1/projects/arena/arena/"
 def stub(settings):
     settings.ARENA_ALLOW_PRIVATE = True
     settings.ARENA_EAGER_THREAD = False  # generate within the request: the test sees it
-    settings.ENDPOINT_READ_TIMEOUT_SECONDS = 2.0
+    settings.ENDPOINT_READ_TIMEOUT_SECONDS = 10.0
     with llm_stub() as server:
         yield server
 

@@ -25,7 +25,7 @@ MODELS = ("falcon-east", "heron-west")
 def stub(settings):
     settings.ARENA_ALLOW_PRIVATE = True
     settings.ARENA_EAGER_THREAD = True  # no broker: the answers come from a background thread
-    with llm_stub(drip_seconds=0.35) as server:  # `drip` models stream a word every 0.35 s
+    with llm_stub(drip_seconds=0.5) as server:  # `drip` models stream a word every 0.5 s
         yield server
 
 
@@ -59,7 +59,8 @@ def _watch_the_answers_stream_in(page, screenshot, name: str) -> dict[str, str]:
         " const l = document.querySelector('[data-pane=left]');"
         " const r = document.querySelector('[data-pane=right]');"
         " return s && s.dataset.status !== 'ready'"
-        " && (l.textContent.trim().length > 0 || r.textContent.trim().length > 0); }"
+        " && (l.textContent.trim().length > 0 || r.textContent.trim().length > 0); }",
+        timeout=30_000,  # a loaded machine: the first words may take a while
     )
     partial = {side: _pane(page, side) for side in ("left", "right")}
     for choice in ("left", "right", "tie"):

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Max, QuerySet
 
 from annotation.errors import NotFound
-from annotation.models import Judge, JudgeRun, Project
+from annotation.models import Judge, JudgeRun, JudgeVerdict, Project
 
 
 def judges_of(*, project: Project) -> QuerySet[Judge]:
@@ -35,3 +35,17 @@ def judge_run_of(*, project: Project, run_id: int) -> JudgeRun:
     if run is None:
         raise NotFound(f"No judge run {run_id} in project {project.slug!r}.")
     return run
+
+
+def judge_verdicts_current(*, judge: Judge) -> QuerySet[JudgeVerdict]:
+    """The judge's finished verdict on each task it judged, from its latest run that
+    finished one there (the one its judgment of the task comes from, when there is one):
+    what measures of a judge read. Unparseable and failed verdicts are included (their
+    `status` says so); a verdict still claimed is not."""
+    latest = (
+        JudgeVerdict.objects.filter(judge=judge, status__in=JudgeVerdict.FINISHED)
+        .values("task_id")
+        .annotate(latest=Max("pk"))
+        .values("latest")
+    )
+    return JudgeVerdict.objects.filter(pk__in=latest).order_by("task_id")

@@ -28,6 +28,7 @@ from annotation.models import (
     Project,
     Task,
 )
+from annotation.selectors.judges import judge_verdicts_current
 from annotation.services import judge_runs
 from annotation.services.assignment import assignment_lease
 from annotation.services.endpoints import endpoint_create
@@ -431,3 +432,17 @@ def test_a_worker_process_killed_mid_run_is_taken_up_without_judging_a_task_twic
         # Only the tasks without a finished verdict were asked about again, two calls each.
         assert len(slow.requests) - asked_before == 2 * (6 - killed.done)
         assert Judgment.objects.filter(annotator=judge.annotator).count() == 6
+
+
+def test_the_current_verdicts_are_each_tasks_latest_finished_one(stub):
+    project = ProjectFactory()
+    import_items(project, 3)
+    judge = make_judge(stub, project, "judge-first")
+    first = run(judge)
+    second = run(judge, tasks={"since": Task.objects.order_by("pk")[1].pk})  # the third only
+
+    current = judge_verdicts_current(judge=judge)
+
+    by_task = {v.task_id: v.run_id for v in current}
+    tasks = list(Task.objects.order_by("pk").values_list("pk", flat=True))
+    assert by_task == {tasks[0]: first.pk, tasks[1]: first.pk, tasks[2]: second.pk}

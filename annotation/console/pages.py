@@ -20,6 +20,7 @@ PAGE_MODULES: tuple[str, ...] = (
     "review",
     "datasets",
     "statistics",
+    "surveys",
     "groups",
     "profiles",
     "instructions",

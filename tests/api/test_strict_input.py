@@ -9,6 +9,8 @@ from django.urls import reverse
 
 from annotation.exports.query import export_query_from_params
 from annotation.models import (
+    ArenaBattle,
+    ArenaTurn,
     ImportJob,
     JudgeRun,
     Judgment,
@@ -79,7 +81,12 @@ def route_kwargs(pairwise, researcher) -> dict[str, object]:
     )
     judge = judge_create(project=pairwise, name="judge-x", endpoint=endpoint.pk)
     run = JudgeRun.objects.create(project=pairwise, judge=judge)
+    battle = ArenaBattle.objects.create(
+        project=pairwise, annotator=assignment.annotator, left_endpoint=endpoint
+    )
+    turn = ArenaTurn.objects.create(battle=battle, prompt="Hello")
     return {
+        "turn_id": turn.pk,
         "endpoint_id": endpoint.pk,
         "judge_id": judge.pk,
         "run_id": run.pk,

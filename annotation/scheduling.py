@@ -65,9 +65,10 @@ def schedule_report_refresh(
     _publish(REPORT_REFRESH, args, **options)
 
 
-def schedule_group_figures_warm(project_id: int) -> None:
-    """Compute the figures by group asked for lately from a project's new report."""
-    _publish(GROUP_FIGURES_WARM, (project_id,))
+def schedule_group_figures_warm(project_id: int, *, retry: bool = True) -> None:
+    """Compute the figures by group asked for lately from a project's new report
+    (`retry=False`: publish once, a request's path where the Redis breaker decides)."""
+    _publish(GROUP_FIGURES_WARM, (project_id,), **({} if retry else {"retry": False}))
 
 
 def schedule_snapshot_build(snapshot_id: int) -> None:

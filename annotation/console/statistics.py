@@ -355,7 +355,7 @@ def styled_leaderboard_html(project: Project, state: ReportState) -> SafeString:
         annotator_kind=DEFAULT_KIND,
         exclude_flagged=True,
         options=LeaderboardOptions(style_control=True),
-    )
+    ).figures
     coefficients = format_html_join(
         "",
         "<tr><td>{}</td><td>{}</td><td>[{}, {}]</td></tr>",

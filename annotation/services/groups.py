@@ -10,18 +10,21 @@ Like the style-controlled and category leaderboards, the figures are computed fr
 the current report covers (its `last_judgment_id`), once per report and state of the answers,
 and kept in the cache. While the worker recomputes a stale report, the last report's figures
 are served (`stale: true`); once it has stored the new one it computes the figures by group
-asked for lately (services.group_warming), so a researcher reading them again waits for no fit.
+asked for lately (services.group_warming), so a researcher reading them again waits for no fit,
+and until it has, a request is served the previous figures, stale, rather than fitting them
+(group_figures_cached).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, Max
 from django.db.models.fields.json import KeyTextTransform
@@ -34,6 +37,7 @@ from annotation.services.reports import (
     DEFAULT_KIND,
     N_BOOT,
     group_figures_remember,
+    group_figures_warm_soon,
     kind_ratings,
     report_current,
     report_state_fields,
@@ -187,6 +191,47 @@ def cache_key(prefix: str, *parts: Any) -> str:
     return f"{prefix}:{digest}"
 
 
+@dataclass(frozen=True)
+class CachedFigures:
+    """Figures by group and when the report they come from was computed; `stale` when they
+    are the previous report's (or answers'), served while the worker computes these."""
+
+    figures: dict[str, Any]
+    computed_at: str
+    stale: bool = False
+
+
+def group_figures_cached(
+    *,
+    figure: str,
+    report: AgreementReport,
+    query: list[Any],
+    state: list[Any],
+    compute: Callable[[], dict[str, Any]],
+    stale_ok: bool,
+) -> CachedFigures:
+    """The figures of `query` (the parameters and group settings) from `report` and the
+    answers' `state`, computed once and cached. With `stale_ok` (a request, with a worker)
+    figures not computed yet are not fitted here when earlier ones of the same query exist:
+    those are served, marked stale, and the worker's computation is queued (the same
+    stale-while-recompute as a report's). The group settings are part of the query, so
+    figures under other k-anonymity settings are never served."""
+    computed_at = report.computed_at.isoformat()
+    current = cache_key(figure, report.project_id, report.pk, computed_at, *query, *state)
+    latest = cache_key(f"{figure}-latest", report.project_id, *query)
+    figures = cache.get(current)
+    if figures is None and stale_ok and not settings.CELERY_TASK_ALWAYS_EAGER:
+        previous = cache.get(latest)
+        if previous is not None:
+            group_figures_warm_soon(project_id=report.project_id, report_id=report.pk)
+            return CachedFigures(previous["figures"], previous["computed_at"], stale=True)
+    if figures is None:
+        figures = compute()
+        cache.set(current, figures, CACHE_SECONDS)
+        cache.set(latest, {"figures": figures, "computed_at": computed_at}, CACHE_SECONDS)
+    return CachedFigures(figures, computed_at)
+
+
 # ------------------------------------------------------------------ agreement by group
 
 
@@ -235,10 +280,16 @@ def _cross_group(
 
 
 def agreement_by_group(
-    *, project: Project, report: AgreementReport, annotator_kind: str, group_by: GroupBy
-) -> dict[str, Any]:
+    *,
+    project: Project,
+    report: AgreementReport,
+    annotator_kind: str,
+    group_by: GroupBy,
+    stale_ok: bool = False,
+) -> CachedFigures:
     """Each group's agreement (the report's figures over the group's judgments only) and, by
-    profile, how often two groups' majority labels agree; computed once per report."""
+    profile, how often two groups' majority labels agree; computed once per report (with
+    `stale_ok`, the previous ones while the worker computes them: group_figures_cached)."""
 
     def compute() -> dict[str, Any]:
         table = judgment_table(project=project, up_to_id=report.last_judgment_id)
@@ -270,13 +321,21 @@ def agreement_by_group(
             "groups_left_out": int(np.count_nonzero((counts > 0) & (counts < least))),
         }
 
-    parts: list[Any] = [report.project_id, report.pk, report.computed_at.isoformat()]
-    parts += [annotator_kind, group_by.name]
+    query: list[Any] = [annotator_kind, group_by.name]
+    state: list[Any] = []
     if group_by.source == "profile":
-        parts += [project.min_group_annotators, profile_state(project=project)]
+        query.append(project.min_group_annotators)
+        state.append(profile_state(project=project))
     else:
-        parts += [project.min_group_votes]
-    return cache.get_or_set(cache_key("agreement-by", *parts), compute, CACHE_SECONDS)
+        query.append(project.min_group_votes)
+    return group_figures_cached(
+        figure="agreement-by",
+        report=report,
+        query=query,
+        state=state,
+        compute=compute,
+        stale_ok=stale_ok,
+    )
 
 
 def agreement_by_current(
@@ -298,12 +357,19 @@ def agreement_by_current(
         project_id=project.pk,
         query={"figure": "agreement", "by": group_by.name, "annotator_kind": annotator_kind},
     )
-    return {
-        **body,
-        **agreement_by_group(
-            project=project,
-            report=state.report,
-            annotator_kind=annotator_kind,
-            group_by=group_by,
-        ),
-    }
+    cached = agreement_by_group(
+        project=project,
+        report=state.report,
+        annotator_kind=annotator_kind,
+        group_by=group_by,
+        stale_ok=True,
+    )
+    return {**body, **cached_figures_fields(cached), **cached.figures}
+
+
+def cached_figures_fields(cached: CachedFigures) -> dict[str, Any]:
+    """What an answer serving earlier figures says instead of its report's `computed_at` and
+    `stale`: when their report was computed, and that they are stale."""
+    if not cached.stale:
+        return {}
+    return {"computed_at": cached.computed_at, "stale": True}

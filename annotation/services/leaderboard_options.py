@@ -25,9 +25,12 @@ from annotation.models import AgreementReport, Project, Response, Task
 from annotation.selectors.judgment_table import judgment_table
 from annotation.selectors.quality import flagged_annotator_ids
 from annotation.services.groups import (
+    CachedFigures,
     GroupBy,
     cache_key,
+    cached_figures_fields,
     group_by_parse,
+    group_figures_cached,
     include_sensitive_param,
     item_group_codes,
     profile_groups,
@@ -261,10 +264,12 @@ def leaderboard_with_options(
     annotator_kind: str,
     exclude_flagged: bool,
     options: LeaderboardOptions,
-) -> dict[str, Any]:
+    stale_ok: bool = False,
+) -> CachedFigures:
     """The style-controlled and/or category leaderboard of the votes `report` covers,
     fitted once per report and options (the cache keeps it; the fits are seeded, so two
-    requests at once agree)."""
+    requests at once agree); by group with `stale_ok`, the previous ones while the worker
+    fits them (group_figures_cached)."""
 
     def fit() -> dict[str, Any]:
         votes = _votes(project, report, annotator_kind, exclude_flagged)
@@ -274,13 +279,25 @@ def leaderboard_with_options(
             return _grouped(votes, project, options)
         return _styled(votes)
 
-    parts: list[Any] = [report.project_id, report.pk, report.computed_at.isoformat()]
-    parts += [annotator_kind, exclude_flagged, options.style_control, project.min_group_votes]
-    if options.by is not None:
-        parts.append(options.by.name)
-        if options.by.source == "profile":
-            parts += [project.min_group_annotators, profile_state(project=project)]
-    return cache.get_or_set(cache_key("leaderboard-options", *parts), fit, CACHE_SECONDS)
+    query: list[Any] = [annotator_kind, exclude_flagged, options.style_control]
+    query.append(project.min_group_votes)
+    if options.by is None:
+        parts = [report.project_id, report.pk, report.computed_at.isoformat(), *query]
+        board = cache.get_or_set(cache_key("leaderboard-options", *parts), fit, CACHE_SECONDS)
+        return CachedFigures(board, report.computed_at.isoformat())
+    query.append(options.by.name)
+    state: list[Any] = []
+    if options.by.source == "profile":
+        query.append(project.min_group_annotators)
+        state.append(profile_state(project=project))
+    return group_figures_cached(
+        figure="leaderboard-options",
+        report=report,
+        query=query,
+        state=state,
+        compute=fit,
+        stale_ok=stale_ok,
+    )
 
 
 def leaderboard_current_with_options(
@@ -331,13 +348,12 @@ def leaderboard_current_with_options(
             "style_control": options.style_control,
         }
         group_figures_remember(project_id=project.pk, query=query)
-    return {
-        **body,
-        **leaderboard_with_options(
-            project=project,
-            report=state.report,
-            annotator_kind=annotator_kind,
-            exclude_flagged=exclude_flagged,
-            options=options,
-        ),
-    }
+    cached = leaderboard_with_options(
+        project=project,
+        report=state.report,
+        annotator_kind=annotator_kind,
+        exclude_flagged=exclude_flagged,
+        options=options,
+        stale_ok=True,
+    )
+    return {**body, **cached_figures_fields(cached), **cached.figures}

@@ -1027,6 +1027,29 @@ def group_figures_remember(*, project_id: int, query: dict[str, Any]) -> None:
     cache.set(_asked_key(project_id), remembered, LATER_BOARD_SECONDS)
 
 
+#: How long a queued computation of the figures by group of one report keeps requests from
+#: queueing another (the worker's run computes every figure asked for).
+GROUP_FIGURES_WARMING_SECONDS = 600
+
+
+def group_figures_warm_soon(*, project_id: int, report_id: int) -> bool:
+    """Queue the worker's computation of the figures by group asked for lately, once per
+    report however many requests find them missing; returns whether it was queued. Like a
+    vote's refresh, it is skipped while Redis fails (the circuit breaker): the request has
+    served the previous figures and the next one tries again."""
+    try:
+        with redis_breaker.guard():
+            key = f"group-figures-warming:{project_id}:{report_id}"
+            if not cache.add(key, 1, timeout=GROUP_FIGURES_WARMING_SECONDS):
+                return False
+            scheduling.schedule_group_figures_warm(project_id, retry=False)
+    except RedisSkipped as skipped:
+        if skipped.__cause__ is not None:
+            logger.warning("figures by group of project %s not queued: %s", project_id, skipped)
+        return False
+    return True
+
+
 def report_current(*, project: Project) -> ReportState:
     """report_state. Without a worker (the embedded default, tasks run eagerly) a report
     older than the newest judgment is recomputed here, on demand."""

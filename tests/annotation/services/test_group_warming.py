@@ -66,3 +66,72 @@ def test_a_question_removed_since_is_skipped(researcher_client, researcher):
     researcher_client.get(AGREEMENT, {"by": "profile.languages"})
     project_update(project=project, survey=[q for q in project.survey if q["key"] != "region"])
     assert group_figures_warm(project_id=project.pk) == 1
+
+
+def _with_a_worker(settings, monkeypatch) -> list[int]:
+    """A deployment with a worker (tasks are queued, not run here); returns the projects whose
+    figures by group were queued for computing."""
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    queued: list[int] = []
+    monkeypatch.setattr(
+        scheduling,
+        "schedule_group_figures_warm",
+        lambda project_id, **kw: queued.append(project_id),
+    )
+    return queued
+
+
+def test_right_after_a_new_report_the_previous_figures_are_served_stale_and_recomputed(
+    researcher_client, researcher, settings, monkeypatch
+):
+    project = plural_project(researcher, tiny=0)
+    cache.clear()
+    before = {url: researcher_client.get(url, BY_REGION).json() for url in (AGREEMENT, LEADERBOARD)}
+    assert not before[AGREEMENT]["stale"] and not before[LEADERBOARD]["stale"]
+    _votes(project, [{"id": "q0"}], {"late": "east"})
+    queued = _with_a_worker(settings, monkeypatch)
+    new = report_refresh(project_id=project.pk, force=True)  # its warm-up queued, not run yet
+    reads = _count_fits(monkeypatch)
+
+    for _ in range(2):
+        for url in (AGREEMENT, LEADERBOARD):
+            body = researcher_client.get(url, BY_REGION).json()
+            assert body["stale"] is True
+            assert body["computed_at"] == before[url]["computed_at"] != new.computed_at.isoformat()
+            assert body["groups"] == before[url]["groups"]
+    assert reads == []  # no request fitted anything
+    assert queued == [project.pk, project.pk]  # by the report, then once by the requests
+
+    group_figures_warm(project_id=project.pk)  # the worker
+    assert len(reads) == 2
+    for url in (AGREEMENT, LEADERBOARD):
+        body = researcher_client.get(url, BY_REGION).json()
+        assert body["stale"] is False and body["computed_at"] == new.computed_at.isoformat()
+    assert len(reads) == 2
+
+
+def test_figures_never_computed_are_computed_by_the_request_even_with_a_worker(
+    researcher_client, researcher, settings, monkeypatch
+):
+    project = plural_project(researcher, tiny=0)
+    report_refresh(project_id=project.pk, force=True)
+    cache.clear()
+    queued = _with_a_worker(settings, monkeypatch)
+    body = researcher_client.get(AGREEMENT, BY_REGION).json()
+    assert body["stale"] is False and set(body["groups"]) == {"north", "south"}
+    assert queued == []
+
+
+def test_figures_under_another_group_size_are_never_served_stale(
+    researcher_client, researcher, settings, monkeypatch
+):
+    """k-anonymity: figures computed with a smaller min_group_annotators would show groups
+    now too small, so a changed setting computes anew."""
+    project = plural_project(researcher, tiny=5)
+    cache.clear()
+    assert "east" in researcher_client.get(AGREEMENT, BY_REGION).json()["groups"]
+    queued = _with_a_worker(settings, monkeypatch)
+    project_update(project=project, min_group_annotators=6)
+    body = researcher_client.get(AGREEMENT, BY_REGION).json()
+    assert body["stale"] is False and "east" not in body["groups"]
+    assert queued == []

@@ -9,11 +9,13 @@ import pytest
 
 from annotation.errors import ImportRejected
 from annotation.models import Judgment, Project, Task
+from annotation.services.assignment import assignment_lease
 from annotation.services.importing import items_import
+from annotation.services.judging import judgment_submit
 from annotation.services.projects import criteria_add
 from annotation.services.quality import SPAN_GOLD_F1, gold_answer_matches
 from annotation.stats.spans import gold_span_f1
-from tests.factories import ProjectFactory, item_rows
+from tests.factories import ProjectFactory, item_rows, make_annotator
 
 pytestmark = pytest.mark.django_db
 
@@ -149,3 +151,18 @@ def test_gold_spans_need_a_spans_criterion():
         _import(project, {"spans": [WRONG]})
 
     assert "needs a project with a spans criterion" in str(refused.value.errors)
+
+
+def test_a_vote_on_a_gold_task_is_scored_by_its_spans():
+    project = _project(gold_rate=1.0)
+    _import(project, {"spans": [WRONG]})
+    right, wrong = make_annotator(), make_annotator()
+
+    for annotator, start in ((right, 0), (wrong, 7)):
+        assignment = assignment_lease(project=project, annotator=annotator)
+        assert assignment.task.is_gold
+        span = {"response": "response", "start": start, "end": start + 6, "label": "wrong"}
+        judgment_submit(assignment=assignment, annotator=annotator, spans=[span])
+
+    marked = dict(Judgment.objects.values_list("annotator_id", "gold_correct"))
+    assert marked == {right.pk: True, wrong.pk: False}

@@ -185,6 +185,7 @@ def _render(
         "with_options": WITH_OPTIONS,
         "whens": WHENS,
         "presets": [(key, preset["label"]) for key, preset in SURVEY_PRESETS.items()],
+        "can_change": project_admin.has_change_permission(request, project),
         "answered": SurveyAnswers.objects.filter(
             project=project, version=project.survey_version
         ).count(),

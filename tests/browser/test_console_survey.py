@@ -50,6 +50,11 @@ def test_researcher_adds_a_question_by_keyboard_and_annotators_are_asked_it(
     page.click("a.button:text-is('Survey')")
     page.wait_for_selector("#q-5-key")
     assert page.frame_locator("#survey-preview").locator("text=How old are you?").is_visible()
+    # A text question has no options box until its type takes options.
+    assert not page.is_visible("#q-2-options")
+    page.select_option("#q-2-type", "single")
+    assert page.is_visible("#q-2-options")
+    page.select_option("#q-2-type", "text")
 
     # Add a question (htmx swaps the editor): the focus lands in its key.
     page.focus("#survey-add")
@@ -108,5 +113,28 @@ def test_researcher_adds_a_question_by_keyboard_and_annotators_are_asked_it(
         assert NEW_QUESTION in legends[4]
         assert annotator.locator("#q-ai_trust input[type=radio]").count() == 3
         screenshot(annotator, "builder-annotator-pre-survey-390")
+    finally:
+        context.close()
+
+
+def test_without_javascript_the_buttons_still_add_and_enter_saves(live_server, browser):
+    project = _project()
+    context = browser.new_context(java_script_enabled=False, viewport={"width": 390, "height": 844})
+    try:
+        page = context.new_page()
+        sign_in(page, live_server.url)
+        page.goto(f"{live_server.url}/admin/annotation/project/{project.pk}/survey/")
+        page.click("#survey-add")  # a plain form post: the page comes back with the draft
+        page.wait_for_selector("#q-6-key")
+        assert page.is_visible("text=This draft is not saved yet.")
+        page.fill("#q-6-key", "comments")
+        page.fill("#q-6-text", "Anything else?")
+        page.select_option("#q-6-type", "text")
+        page.press("#q-6-text", "Enter")  # the form's first button: Save, never a move
+
+        page.wait_for_selector("text=Survey saved")
+        project.refresh_from_db()
+        assert [q["key"] for q in project.survey][-1] == "comments"
+        assert len(project.survey) == 7
     finally:
         context.close()

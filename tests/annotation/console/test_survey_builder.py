@@ -7,6 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -340,3 +342,20 @@ def test_other_console_pages_still_refuse_to_be_framed(console, surveyed):
 
     assert response["X-Frame-Options"] == "DENY"
     assert "frame-ancestors 'none'" in response["Content-Security-Policy"]
+
+
+def test_a_researcher_who_may_only_read_sees_the_survey_and_cannot_change_it(surveyed):
+    reader = get_user_model().objects.create_user(username="reader", is_staff=True)
+    reader.user_permissions.add(Permission.objects.get(codename="view_project"))
+    surveyed.researchers.add(reader)
+    client = Client()
+    client.force_login(reader)
+
+    page = client.get(page_url(surveyed)).content.decode()
+    refused = client.post(page_url(surveyed), form_of([COUNTRY], action="save"))
+
+    assert keys_shown(page, 2) == ["age_band", "clarity"]
+    assert '<fieldset class="survey-form-controls" disabled>' in page
+    assert refused.status_code == 403
+    surveyed.refresh_from_db()
+    assert surveyed.survey == [AGE, CLARITY]

@@ -16,16 +16,19 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from csp.constants import SELF
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import translation
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_http_methods
 from django.views.decorators.vary import vary_on_headers
 
 from annotation.console.pages import ConsolePage, console_project
 from annotation.errors import ValidationFailed
+from annotation.i18n import supported_language
 from annotation.models import Project, SurveyAnswers
 from annotation.presets import SURVEY_PRESETS
 from annotation.services.projects import project_update
@@ -257,8 +260,9 @@ def _saved_message(project: Project, previous: list[dict[str, Any]], version: in
 
 
 def preview_view(project_admin: ModelAdmin) -> Callable[..., HttpResponse]:
-    """The pre-survey page as annotators see it (their template, in the researcher's
-    language), shown in the builder's frame: the saved questions, or the posted draft's."""
+    """The pre-survey page as annotators see it (their template, in the project's
+    `ui_language`, their default), shown in the builder's frame: the saved questions, or the
+    posted draft's."""
 
     @xframe_options_sameorigin
     @require_http_methods(["GET", "POST"])
@@ -270,7 +274,9 @@ def preview_view(project_admin: ModelAdmin) -> Callable[..., HttpResponse]:
         ]
         context = {"project": project, "when": "pre", "questions": questions, "errors": {}}
         template = PREVIEW_TEMPLATE if questions else PREVIEW_EMPTY_TEMPLATE
-        response = TemplateResponse(request, template, context)
+        language = supported_language(project.ui_language) or settings.LANGUAGE_CODE
+        with translation.override(language):  # the annotators' default, not the console's
+            response = TemplateResponse(request, template, context).render()
         response._csp_replace = {"frame-ancestors": [SELF]}  # type: ignore[attr-defined]
         return response
 

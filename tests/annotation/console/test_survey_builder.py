@@ -319,6 +319,16 @@ def test_the_preview_is_the_annotators_pre_survey_page_framed_by_the_console(con
     assert "frame-ancestors 'self'" in response["Content-Security-Policy"]
 
 
+def test_the_preview_is_in_the_projects_language_as_annotators_first_see_it(console, lead):
+    project = ProjectFactory(owner=lead, survey=[AGE], ui_language="ar")
+
+    html = console.get(preview_url(project)).content.decode()
+
+    assert '<html lang="ar" dir="rtl">' in html
+    assert "عنك" in html  # "About you"
+    assert "Survey of" in console.get(page_url(project)).content.decode()  # the console: English
+
+
 def test_the_preview_of_a_draft_shows_the_draft_questions(console, surveyed):
     html = console.post(preview_url(surveyed), form_of([COUNTRY])).content.decode()
 

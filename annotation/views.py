@@ -576,6 +576,7 @@ def _refusal(
     """What the alert next to the buttons says of a refused vote or skip: the reason, what
     to fix in the answer, and the next task when trying again cannot help."""
     problems: list[str] = []
+    rewrite_problem = 0  # which problem (from 1) asks for a missing rewrite
     if isinstance(exc, ValidationFailed):
         labels = {c.key: c.label for c in (criteria or project.criteria.all())}
         for error in exc.errors:
@@ -602,6 +603,7 @@ def _refusal(
                     )
                 )
             elif field == "rewrite" and str(error.get("error", "")).startswith(REWRITE_REQUIRED):
+                rewrite_problem = len(problems) + 1
                 problems.append(
                     _(
                         "This project asks for a rewrite: edit the response in its box until "
@@ -630,7 +632,20 @@ def _refusal(
         "message": _("Please complete your answer.") if problems else exc.detail,
         "problems": problems,
         "offer_next": not isinstance(exc, ValidationFailed | VoteTooSoon),
+        # The box a missing rewrite is asked in (_rewrite_box_asked) is flagged with that
+        # problem (aria-invalid, aria-describedby) and focused.
+        "rewrite_problem": rewrite_problem,
+        "rewrite_box": "",
     }
+
+
+def _rewrite_box_asked(assignment: Assignment, posted: Any) -> str:
+    """The rewrite box a refusal asking for a rewrite points to: the response the answer
+    prefers (the side chosen, the response ranked first), else the first box."""
+    names = list(assignment_span_responses(assignment))
+    wanted = [str(posted.get("choice", ""))]
+    wanted += [name for name in names if posted.get(f"rank-{name}") == "1"]
+    return next((name for name in wanted if name in names), names[0] if names else "")
 
 
 def _refused(
@@ -647,6 +662,8 @@ def _refused(
     if isinstance(exc, AnnotatorBlocked | ProjectNotOpen):
         return _render_next(request, project, annotator)
     refusal = _refusal(project, exc)
+    if refusal["rewrite_problem"]:
+        refusal["rewrite_box"] = _rewrite_box_asked(assignment, request.POST)
     if request.htmx:
         context = {"project": project, "refusal": refusal}
         return render(request, "annotation/partials/refusal.html", context, status=exc.status)

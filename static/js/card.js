@@ -22,6 +22,7 @@
     card = next;
     busy = false;
     last = null;
+    flagged = [];
     var ms = Number(card.getAttribute("data-arming-ms") || 0);
     armedAt = performance.now() + ms;
     var armed = card;
@@ -92,6 +93,38 @@
   function clearAlert() {
     var region = card && card.querySelector("#card-alert");
     if (region) region.replaceChildren();
+    unflag();
+  }
+
+  // A refusal's problem that names a field (data-invalid, e.g. the rewrite box a required
+  // rewrite is asked in) flags it: aria-invalid, described by the problem, and focused.
+  var flagged = []; // [{field, describedBy}] to put back when the alert goes
+  function flagFields(region) {
+    unflag();
+    var problems = region.querySelectorAll("[data-invalid][id]");
+    for (var i = 0; i < problems.length; i++) {
+      var field = card.querySelector("#" + CSS.escape(problems[i].getAttribute("data-invalid")));
+      if (!field) continue;
+      var describedBy = field.getAttribute("aria-describedby");
+      flagged.push({ field: field, describedBy: describedBy });
+      field.setAttribute("aria-invalid", "true");
+      field.setAttribute("aria-describedby", ((describedBy || "") + " " + problems[i].id).trim());
+      if (flagged.length === 1) {
+        var details = field.closest("details");
+        if (details) details.open = true;
+        field.focus();
+      }
+    }
+  }
+
+  function unflag() {
+    for (var i = 0; i < flagged.length; i++) {
+      var entry = flagged[i];
+      entry.field.removeAttribute("aria-invalid");
+      if (entry.describedBy) entry.field.setAttribute("aria-describedby", entry.describedBy);
+      else entry.field.removeAttribute("aria-describedby");
+    }
+    flagged = [];
   }
 
   function send(form, submitter) {
@@ -157,6 +190,7 @@
     if (refusal) {
       var status = Number(refusal.getAttribute("data-status"));
       showAlert(document.importNode(refusal, true), { retry: status !== 400 });
+      flagFields(card.querySelector("#card-alert"));
     } else {
       showAlert(text(xhr.status >= 500 ? "server" : "refused", xhr.status), { retry: true });
     }

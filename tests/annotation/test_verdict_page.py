@@ -149,6 +149,26 @@ def test_a_required_rewrite_left_untouched_keeps_the_card(editing, thumbs):
     assert not Judgment.objects.exists()
 
 
+def test_a_required_rewrite_left_out_flags_and_focuses_its_box_without_javascript(editing, thumbs):
+    """A plain form post gets the page again: the box is invalid, described by the problem,
+    and takes the focus."""
+    thumbs.rewrite = Project.Rewrite.REQUIRED
+    thumbs.save()
+    assignment = _assignment(editing.get("/annotate/thumbs/task/").content.decode())
+    said = editing.post(
+        f"/annotate/thumbs/assignments/{assignment.pk}/judgment/",
+        {"criterion-helpful": "false", "criterion-harmless": "true"},
+    ).content.decode()
+    (box,) = re.findall(r'<textarea id="rewrite-response"[^>]*>', said)
+    assert 'aria-invalid="true"' in box and "autofocus" in box
+    assert 'aria-describedby="refusal-rewrite"' in box
+    assert re.search(
+        r'<li id="refusal-rewrite" data-invalid="rewrite-response">This project asks for a '
+        r"rewrite: edit the response in its box until it is good.</li>",
+        said,
+    )
+
+
 def test_a_pairwise_page_offers_a_box_per_response_and_refuses_two_edits(
     researcher, annotator_user
 ):

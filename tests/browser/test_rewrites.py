@@ -107,6 +107,60 @@ def test_a_required_rewrite_by_keyboard_is_asked_for_then_stored(
     assert sources and not any("secret-model" in source for source in sources)
 
 
+def _flagged_box(page) -> dict:
+    """The focused element's id and how it is flagged: aria-invalid, and the texts of what
+    its aria-describedby names."""
+    return page.evaluate(
+        """() => {
+          const box = document.activeElement;
+          const named = (box.getAttribute("aria-describedby") || "").split(/\\s+/);
+          return {
+            id: box.id,
+            invalid: box.getAttribute("aria-invalid"),
+            described: named.filter(Boolean).map((id) => document.getElementById(id))
+              .filter(Boolean).map((el) => el.textContent.trim()),
+          };
+        }"""
+    )
+
+
+def test_a_required_rewrite_left_out_flags_and_focuses_its_box(live_server, page, screenshot):
+    _verdict_project("required")
+    card = _at_work(page, live_server, "fixes", 390)
+    page.keyboard.press("2")
+    page.keyboard.press("3")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#card-alert .refusal")
+    assert _flagged_box(page) == {"id": "rewrite-response", "invalid": "true", "described": [ASKED]}
+    screenshot(page, "rewrite-required-flagged-390")
+
+    _retype(page, FIXED)  # typed straight into the focused box
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    wait_for_next_card(page, card)
+    assert Judgment.objects.get(assignment_id=int(card)).rewrite == FIXED
+
+
+def test_a_required_rewrite_left_out_on_a_pair_flags_the_preferred_box(live_server, page):
+    _pairwise_project("required")
+    card = _at_work(page, live_server, "fix-pairs", 1440)
+    better = "left" if page.input_value("#rewrite-left") == WRONG else "right"
+    page.click(f"button[name=choice][value={better}]")
+    page.wait_for_selector("#card-alert .refusal")
+    assert _flagged_box(page) == {
+        "id": f"rewrite-{better}",
+        "invalid": "true",
+        "described": [ASKED],
+    }
+    other = "right" if better == "left" else "left"
+    assert page.get_attribute(f"#rewrite-{other}", "aria-invalid") is None
+
+    _retype(page, FIXED)
+    page.click(f"button[name=choice][value={better}]")
+    wait_for_next_card(page, card)
+    assert Judgment.objects.get(assignment_id=int(card)).rewrite == FIXED
+
+
 @pytest.mark.parametrize("width", [390, 1440])
 def test_a_required_rewrite_with_the_mouse_is_asked_for_then_stored(
     live_server, page, screenshot, width

@@ -163,6 +163,8 @@ DEFAULT_WHEN_EMPTY = (
     "min_group_annotators",
     "sampling",
     "explore_share",
+    "route",
+    "route_human_k",
     "arena_prompts_per_hour",
 )
 
@@ -243,6 +245,12 @@ class ProjectAdminForm(forms.ModelForm):
     def clean_arena_prompts_per_hour(self) -> int:
         return self._default_when_empty("arena_prompts_per_hour")
 
+    def clean_route(self) -> str:
+        return self._default_when_empty("route")
+
+    def clean_route_human_k(self) -> int:
+        return self._default_when_empty("route_human_k")
+
 
 class ItemImportForm(forms.Form):
     file = forms.FileField(help_text="JSONL, JSON or CSV in the import format (README).")
@@ -292,6 +300,8 @@ class ProjectAdmin(ManagedProjectMixin, admin.ModelAdmin):
                     "max_tasks_per_annotator",
                     "sampling",
                     "explore_share",
+                    "route",
+                    "route_human_k",
                 ]
             },
         ),

@@ -146,6 +146,10 @@ class Project(models.Model):
         UNIFORM = "uniform", "Uniform (queue order)"
         ACTIVE = "active", "Active (pairs that narrow the leaderboard most)"
 
+    class Route(models.TextChoices):
+        OFF = "off", "Off (every task gets annotations_per_task human judgments)"
+        UNCERTAIN = "uncertain", "Uncertain tasks to people first, the rest spot-checked"
+
     STRENGTH_SCALES = ((0, "No strength"), (3, "1 = slightly better … 3 = much better"))
 
     slug = models.SlugField(max_length=80, unique=True)
@@ -325,6 +329,19 @@ class Project(models.Model):
         validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
         help_text="With active sampling, the share of tasks whose pair is drawn uniformly.",
     )
+    route = models.CharField(
+        max_length=10,
+        choices=Route.choices,
+        default=Route.OFF,
+        help_text="Routing to people (README, LLM judges): with 'uncertain', tasks an LLM judge "
+        "could not settle are served first and get annotations_per_task human judgments, the "
+        "rest route_human_k.",
+    )
+    route_human_k = models.PositiveSmallIntegerField(
+        default=1,
+        help_text="With route 'uncertain': the human judgments (spot checks) of a task the "
+        "judge settled; 1 to annotations_per_task.",
+    )
     arena_prompts_per_hour = models.PositiveIntegerField(
         default=60,
         validators=[MaxValueValidator(100_000)],
@@ -395,6 +412,10 @@ class Project(models.Model):
             models.CheckConstraint(
                 condition=Q(min_group_annotators__gte=2), name="project_min_group_annotators_2"
             ),
+            models.CheckConstraint(
+                condition=Q(route_human_k__gte=1) & Q(route_human_k__lte=F("annotations_per_task")),
+                name="project_route_human_k_1_to_k",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -411,6 +432,10 @@ class Project(models.Model):
             raise ValidationError({"license_name": "only goes with license 'other'"})
         if self.sampling == self.Sampling.ACTIVE and not self.is_pairwise:
             raise ValidationError({"sampling": "active sampling is for pairwise projects only"})
+        if self.route_human_k is not None and not (
+            1 <= self.route_human_k <= (self.annotations_per_task or 1)
+        ):
+            raise ValidationError({"route_human_k": "from 1 to annotations_per_task"})
         if self.seed_prompts and not self.is_arena:
             raise ValidationError({"seed_prompts": "only arena projects take seed prompts"})
         quota_errors = group_quota_errors(self.group_quotas, self.survey or [])
@@ -618,6 +643,14 @@ class Task(models.Model):
     """What one annotator sees: a pair of responses (pairwise), one response (rubric), or
     every response of the item (ranking: `response_a` is its first, `response_b` empty)."""
 
+    class Route(models.IntegerChoices):
+        """Where an LLM judge's last verdict puts the task in the human queue when the
+        project routes (README, LLM judges): the queue is ordered by this value."""
+
+        TO_PEOPLE = 0, "Judge uncertain: people first, annotations_per_task judgments"
+        UNJUDGED = 1, "No verdict yet: annotations_per_task judgments"
+        SPOT_CHECK = 2, "Judge settled it: route_human_k judgments"
+
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tasks")
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="tasks")
     response_a = models.ForeignKey(Response, on_delete=models.CASCADE, related_name="+")
@@ -636,6 +669,12 @@ class Task(models.Model):
         blank=True,
         default="",
         help_text="A pair's two model names, sorted (model_pair_key); empty for one response.",
+    )
+    route = models.PositiveSmallIntegerField(
+        choices=Route.choices,
+        default=Route.UNJUDGED,
+        editable=False,
+        help_text="Set by each LLM judge verdict; read only when the project routes.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -665,6 +704,11 @@ class Task(models.Model):
             models.Index(
                 fields=["project", "is_gold", "model_pair", "-judgment_count", "id"],
                 name="task_pair_queue_idx",
+            ),
+            # Routing to people: the queue with the judge's uncertain tasks first.
+            models.Index(
+                fields=["project", "is_gold", "route", "-judgment_count", "id"],
+                name="task_route_queue_idx",
             ),
         ]
 

@@ -406,8 +406,11 @@ class AgreementReportSerializer(serializers.Serializer):
     annotators = serializers.ListField(child=serializers.DictField())
     model_judges = serializers.ListField(
         child=serializers.DictField(),
-        help_text="Each model judge against the human majority: agreement_with_human_majority "
-        "(= percent_agreement), cohen_kappa {value, ci}, n.",
+        help_text="Each model judge against the people (README, LLM judges): judge, "
+        "agreement_with_human_majority (= percent_agreement), cohen_kappa {value, ci}, n, "
+        "criteria {key: {percent_agreement, cohen_kappa, n}}, kendall_tau {value, ci, "
+        "n_models}, position_bias {value, ci, n}, swap_consistency, swap_consistency_ci, "
+        "n_swapped, routing {judged, routed, spot_checked, spot_check_agreement}.",
     )
     transitivity = serializers.DictField(required=False)
     by = serializers.CharField(

@@ -421,6 +421,10 @@ JUDGE_MAX_FAILURES_IN_A_ROW: int = env.int("JUDGE_MAX_FAILURES_IN_A_ROW", defaul
 # Without a broker (eager Celery), a judge run is done in a background thread of the web
 # process, so the request that started it does not wait for every model call.
 JUDGE_EAGER_THREAD: bool = env.bool("JUDGE_EAGER_THREAD", default=True)
+# Routing to people (README, LLM judges): a verdict whose stated confidence is below this,
+# or whose samples agree less than the second, leaves its task to people.
+JUDGE_ROUTE_MIN_CONFIDENCE: float = env.float("JUDGE_ROUTE_MIN_CONFIDENCE", default=0.6)
+JUDGE_ROUTE_MIN_AGREEMENT: float = env.float("JUDGE_ROUTE_MIN_AGREEMENT", default=0.75)
 CELERY_BEAT_SCHEDULE = {
     "refresh-stale-reports": {
         "task": "annotation.tasks.reports_refresh_active",

@@ -19,6 +19,7 @@ from annotation.errors import NotFound, ValidationFailed
 from annotation.models import JudgeRun, Project
 from annotation.numbers import ascii_int
 from annotation.selectors.judges import judge_of, judge_runs_of, judges_of
+from annotation.selectors.reports import report_latest
 from annotation.services.judge_runs import judge_run_start
 
 if TYPE_CHECKING:
@@ -36,6 +37,76 @@ def _page_url(project: Project) -> str:
     return reverse(f"admin:{PAGE.url_name}", args=[project.pk])
 
 
+def _number(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
+
+
+def _with_interval(entry: dict[str, Any] | None) -> str:
+    """A figure and its 95% interval, as '0.71 [0.55, 0.84]'."""
+    if not entry or entry.get("value") is None:
+        return "—"
+    low, high = entry.get("ci") or (None, None)
+    if low is None:
+        return _number(entry["value"])
+    return f"{_number(entry['value'])} [{_number(low)}, {_number(high)}]"
+
+
+def _routing(entry: dict[str, Any], key: str) -> str:
+    routing = entry.get("routing")
+    if not routing:
+        return "—"
+    if key == "routed":
+        return f"{routing['routed']} of {routing['judged']}"
+    agreement = routing["spot_check_agreement"]
+    if agreement["value"] is None:
+        return f"— ({routing['spot_checked']} settled, none checked yet)"
+    return (
+        f"{_number(agreement['value'])} over {agreement['n']} ({routing['spot_checked']} settled)"
+    )
+
+
+#: The rows of the measures table (README, LLM judges: Measures of a judge), one column a judge.
+MEASURES: tuple[tuple[str, Callable[[dict[str, Any]], str]], ...] = (
+    ("Tasks compared with the human majority", lambda e: str(e.get("n", 0))),
+    ("Agreement with the human majority", lambda e: _number(e.get("percent_agreement"))),
+    ("Cohen's kappa [95% interval]", lambda e: _with_interval(e.get("cohen_kappa"))),
+    ("Kendall's tau, leaderboards [95% interval]", lambda e: _with_interval(e.get("kendall_tau"))),
+    (
+        "Position bias: first shown wins [95% interval]",
+        lambda e: _with_interval(e.get("position_bias")),
+    ),
+    ("Swap consistency", lambda e: _number(e.get("swap_consistency"))),
+    ("Tasks routed to people", lambda e: _routing(e, "routed")),
+    ("Spot checks agreeing with it", lambda e: _routing(e, "spot_checks")),
+)
+
+
+def _measures(project: Project) -> dict[str, Any]:
+    """The judges' measures from the newest report, side by side (one query)."""
+    report = report_latest(project=project)
+    judges = (report.report.get("model_judges") or []) if report is not None else []
+    return {
+        "measured_at": report.computed_at if report is not None else None,
+        "measured_judges": [entry.get("judge") or entry["annotator"] for entry in judges],
+        "measures": [(label, [cell(entry) for entry in judges]) for label, cell in MEASURES],
+        "criteria_measures": _criteria_rows(judges),
+    }
+
+
+def _criteria_rows(judges: list[dict[str, Any]]) -> list[tuple[str, list[str]]]:
+    keys = sorted({key for entry in judges for key in entry.get("criteria") or {}})
+    return [
+        (
+            key,
+            [
+                _with_interval((entry.get("criteria") or {}).get(key, {}).get("cohen_kappa"))
+                for entry in judges
+            ],
+        )
+        for key in keys
+    ]
+
+
 def _context(project_admin: ModelAdmin, request: HttpRequest, project: Project) -> dict[str, Any]:
     runs = list(judge_runs_of(project=project)[:RECENT_RUNS])
     return {
@@ -48,6 +119,7 @@ def _context(project_admin: ModelAdmin, request: HttpRequest, project: Project) 
         "runs_unfinished": any(run.status in UNFINISHED for run in runs),
         "runs_url": reverse("admin:annotation_project_judge_runs", args=[project.pk]),
         "poll_seconds": POLL_SECONDS,
+        **_measures(project),
     }
 
 

@@ -137,6 +137,15 @@ def _label_text(plan: ExportPlan) -> str:
             "votes than any other answer. `agreement` is the share of the pair's judgments "
             "that agree with the winner."
         )
+    if plan.query.filters.label == "hybrid":
+        return (
+            "Pairs are decided by people where people judged them (majority of their votes, "
+            "as with label=majority) and, where no person did, by the plurality of the "
+            "project's LLM judges' calibrated verdicts (each judged in both orders; a "
+            "disagreement between orders is a tie, which gives no row). `label_source` says "
+            "which: `human` or `judge`; `agreement` is the winner's share of the votes that "
+            "decided."
+        )
     if plan.query.filters.label == "dawid_skene":
         return (
             "Pairs are decided by their Dawid-Skene label (fitted when this file was written "
@@ -202,6 +211,39 @@ def _agreement_lines(project: Project) -> list[str]:
             f"[{number(interval[0])}, {number(interval[1])}] over {concordance.get('n_items')} "
             "items ranked at least twice; alpha above is ordinal, over ranks.",
         ]
+    return lines + _judge_lines(report.report.get("model_judges") or [], number)
+
+
+def _judge_lines(judges: list[dict[str, Any]], number: Any) -> list[str]:
+    """The model judges' measures against the people (README, LLM judges)."""
+    if not judges:
+        return []
+
+    def interval(entry: dict[str, Any] | None) -> str:
+        entry = entry or {}
+        low, high = entry.get("ci") or [None, None]
+        return f"{number(entry.get('value'))} [{number(low)}, {number(high)}]"
+
+    lines = [
+        "",
+        "LLM judges against the human majority (kappa, tau and position bias with bootstrap "
+        "95% intervals; position bias is the share of decisive answers picking the response "
+        "shown first, before calibration; tau compares the judge's leaderboard with people's):",
+        "",
+        "| judge | tasks | percent agreement | Cohen's kappa | Kendall's tau | position bias "
+        "| swap consistency | routed to people |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for entry in judges:
+        routing = entry.get("routing")
+        routed = f"{routing['routed']} of {routing['judged']}" if routing else "n/a"
+        lines.append(
+            f"| {entry.get('judge') or entry.get('annotator')} | {entry.get('n', 0)} | "
+            f"{number(entry.get('percent_agreement'))} | {interval(entry.get('cohen_kappa'))} | "
+            f"{interval(entry.get('kendall_tau'))} | "
+            f"{interval(entry.get('position_bias')) if entry.get('position_bias') else 'n/a'} | "
+            f"{number(entry.get('swap_consistency'))} | {routed} |"
+        )
     return lines
 
 
@@ -406,6 +448,7 @@ def dataset_card(*, snapshot: Snapshot, plan: ExportPlan) -> str:
         f"{counts['annotators']} annotators ({', '.join(metadata['annotations_creators'])})",
         f"- {project.annotations_per_task} judgments wanted per task; gold rate "
         f"{project.gold_rate:g}",
+        *_routing_lines(project),
         "",
         "## Agreement",
         "",
@@ -432,6 +475,17 @@ def dataset_card(*, snapshot: Snapshot, plan: ExportPlan) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _routing_lines(project: Project) -> list[str]:
+    if project.route != Project.Route.UNCERTAIN:
+        return []
+    return [
+        "- routing to people: tasks an LLM judge could not settle (its two orders disagreed, "
+        "or its confidence was low) were served to people first and wanted "
+        f"{project.annotations_per_task} judgments; the tasks it settled wanted "
+        f"{project.route_human_k} (spot checks)"
+    ]
 
 
 def _protocol_lines(plan: ExportPlan, passing: QuerySet[Judgment]) -> list[str]:

@@ -88,10 +88,13 @@ PAIRWISE, RUBRIC, RANKING = "pairwise", "rubric", "ranking"
 #: What a project may use that some fields need (ExportField.needs): a spans criterion, a
 #: verdict criterion, rewrites (taken now, or once).
 USES_SPANS, USES_VERDICTS, USES_REWRITES = "spans", "verdicts", "rewrites"
+#: Not a project's feature but the pull's: `dpo` with `label=hybrid`.
+USES_HYBRID = "hybrid"
 _NEEDS_TEXT = {
     USES_SPANS: "with a spans criterion",
     USES_VERDICTS: "with a verdict criterion",
     USES_REWRITES: "that take (or took) rewrites",
+    USES_HYBRID: "in a pull with `label=hybrid`",
 }
 
 
@@ -285,6 +288,13 @@ DPO = (
         "string",
         "How rankings became pairs (`adjacent`, `all` or `best_worst`); null for `pairwise`.",
         nullable=True,
+    ),
+    F(
+        "label_source",
+        "string",
+        "`human`: people judged the pair, their label decides it; `judge`: no person did, "
+        "the calibrated verdicts of the project's LLM judges decide it (their majority).",
+        needs=USES_HYBRID,
     ),
     F("retracted", "bool", "True only in a pull with `since`, for a pair that is no longer one."),
 )

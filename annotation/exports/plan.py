@@ -20,6 +20,7 @@ from django.db.models import (
 from annotation.errors import ValidationFailed
 from annotation.exports.fields import (
     MESSAGES,
+    USES_HYBRID,
     USES_REWRITES,
     USES_SPANS,
     USES_VERDICTS,
@@ -174,6 +175,8 @@ def export_plan(*, project: Project, query: ExportQuery) -> ExportPlan:
         sensitive = query.filters.include_sensitive
         questions = tuple(q for q in project.survey if sensitive or not q.get("sensitive"))
     uses = _uses(project, query.format, every_criterion)
+    if query.format == "dpo" and query.filters.label == "hybrid":
+        uses |= {USES_HYBRID}
     if query.format == "judgments":
         questions = _profile_questions(project, query.filters)
     if query.format == "rubric":
@@ -273,6 +276,12 @@ def _ranking_checked(project: Project, query: ExportQuery) -> ExportQuery:
             "Adjudications decide pairwise tasks; a ranking project's pairs are decided by "
             "their votes.",
             errors=[_error("label", "adjudicated applies to pairwise projects only")],
+        )
+    if filters.label == "hybrid":
+        raise ValidationFailed(
+            "label=hybrid fills pairwise tasks without a human judgment with the judges' "
+            "verdicts; a ranking project's pairs are decided by their votes.",
+            errors=[_error("label", "hybrid applies to pairwise projects only")],
         )
     return replace(query, filters=replace(filters, expand=filters.expand or "adjacent"))
 

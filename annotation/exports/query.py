@@ -111,7 +111,9 @@ ANNOTATOR_KINDS = (*Annotator.Kind.values, "all")
 _HUMAN_BY_DEFAULT = {"dpo", "rubric", "labels", "kto", "spans_merged"}
 #: `label`: what decides a `dpo` pair (`adjudicated`: a researcher's decision where there
 #: is one, else the majority).
-PAIR_LABELS = ("majority", "dawid_skene", "adjudicated")
+#: `hybrid`: people's majority where people judged the pair, else the LLM judges' verdicts
+#: (it reads both kinds: annotator_kind `all`).
+PAIR_LABELS = ("majority", "dawid_skene", "adjudicated", "hybrid")
 AVAILABLE_PAIR_LABELS = PAIR_LABELS
 #: `expand`: which pairs a ranking gives a `dpo` export (ranking projects; README "Exports").
 RANKING_EXPANSIONS = ("adjacent", "all", "best_worst")
@@ -128,7 +130,7 @@ class ExportFilters:
     min_judgments: int | None = None
     min_agreement: float | None = None
     rubric_version: int | None = None
-    label: str | None = None  # dpo: "majority", "dawid_skene" or "adjudicated"
+    label: str | None = None  # dpo: "majority", "dawid_skene", "adjudicated" or "hybrid"
     expand: str | None = None  # dpo of a ranking project: one of RANKING_EXPANSIONS
     include_rewrites: bool = False  # dpo: also each rewrite chosen over its original
     include_sensitive: bool = False  # annotators, judgments: also sensitive survey answers
@@ -308,6 +310,12 @@ def export_query_from_params(params: Mapping[str, Any], *, strict: bool = False)
     label_given = label is not None
     if label is None and export_format == "dpo":
         label = "majority"
+    if label == "hybrid":
+        if params.get("annotator_kind") not in (None, "all"):
+            errors.append(
+                _error("annotator_kind", "label=hybrid reads every kind: leave it out or say all")
+            )
+        kind = "all"
     filters = ExportFilters(
         exclude_flagged=_read_bool("exclude_flagged", params.get("exclude_flagged"), True, errors),
         include_gold=_read_bool("include_gold", params.get("include_gold"), False, errors),

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from annotation.models import Annotator, Assignment, Judgment, Project, Task
+from annotation.services.routing import human_need
 
 ACTIVE_WINDOW = timedelta(hours=1)
 
@@ -16,7 +17,7 @@ def project_progress(*, project: Project) -> dict[str, int]:
     """Counts for the progress endpoint and the admin. Gold tasks do not count as work."""
     tasks = Task.objects.filter(project=project, is_gold=False).aggregate(
         total=Count("pk"),
-        complete=Count("pk", filter=Q(judgment_count__gte=project.annotations_per_task)),
+        complete=Count("pk", filter=Q(judgment_count__gte=human_need(project))),
     )
     now = timezone.now()
     recent_judges = Judgment.objects.filter(
@@ -70,9 +71,12 @@ def annotator_progress(*, project: Project, annotator: Annotator) -> dict[str, i
     finished_by_them = Assignment.objects.filter(
         task=OuterRef("pk"), annotator=annotator, status__in=Assignment.FINISHED
     )
-    open_to_them = Task.objects.filter(
-        project=project, is_gold=False, judgment_count__lt=project.annotations_per_task
-    ).exclude(Exists(finished_by_them))
+    open_to_them = (
+        Task.objects.filter(project=project, is_gold=False)
+        .alias(need=human_need(project))
+        .filter(judgment_count__lt=F("need"))
+        .exclude(Exists(finished_by_them))
+    )
     open_tasks = open_to_them[:enough].count() if enough else 0
     if quota and open_tasks >= enough:
         target: int | None = quota

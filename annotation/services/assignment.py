@@ -27,6 +27,7 @@ from annotation.models import (
 from annotation.pg.rows import db_time, field_from_db, model_columns, model_from_row, model_select
 from annotation.selectors.projects import projects_managed_by
 from annotation.services.quotas import group_quota_admit
+from annotation.services.routing import human_need_sql, routes
 from annotation.services.sampling import sampling_pair_pick, sampling_record
 from ops.metrics import LEASES_HANDED_OUT
 
@@ -249,8 +250,13 @@ def _lease_regular(project: Project, annotator: Annotator, now: datetime) -> Ass
 
     In an active project the queue is first narrowed to the tasks of the model pair that
     `sampling_pair_pick` chose (the same rules, one more condition); when none of those is
-    open to this annotator, the next attempt takes the whole queue."""
-    k = project.annotations_per_task
+    open to this annotator, the next attempt takes the whole queue.
+
+    When the project routes (services.routing), the tasks an LLM judge left uncertain come
+    first and a task it settled wants only route_human_k judgments."""
+    need, need_params = human_need_sql(project, "t")
+    guard_need, _ = human_need_sql(project, "g")
+    first = "t.route, " if routes(project) else ""
     at = db_time(now)
     lock = " FOR UPDATE OF t SKIP LOCKED" if _skip_locked() else ""
     passed_over: list[int] = []
@@ -264,19 +270,19 @@ def _lease_regular(project: Project, annotator: Annotator, now: datetime) -> Ass
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT {_task_select()} {_TASK_JOINS}"
-                "WHERE t.project_id = %s AND t.is_gold = %s AND t.judgment_count < %s AND "
-                f"{_NOT_MINE} AND t.judgment_count + {_LIVE_LEASES.format(task='t.id')} < %s "
-                f"{skip}{only_pair}ORDER BY t.judgment_count DESC, t.id LIMIT 1{lock}",
+                f"WHERE t.project_id = %s AND t.is_gold = %s AND t.judgment_count < {need} AND "
+                f"{_NOT_MINE} AND t.judgment_count + {_LIVE_LEASES.format(task='t.id')} < {need} "
+                f"{skip}{only_pair}ORDER BY {first}t.judgment_count DESC, t.id LIMIT 1{lock}",
                 [
                     project.pk,
                     False,
-                    k,
+                    *need_params,
                     annotator.pk,
                     *Assignment.FINISHED,
                     at,
                     Assignment.Status.LEASED,
                     at,
-                    k,
+                    *need_params,
                     *passed_over,
                     *pair_params,
                 ],
@@ -290,9 +296,9 @@ def _lease_regular(project: Project, annotator: Annotator, now: datetime) -> Ass
             return None
         task = _task_from_row(row)
         guard = (
-            "(SELECT judgment_count FROM annotation_task WHERE id = %s) + "
-            f"{_LIVE_LEASES.format(task='%s')} < %s",
-            [task.pk, task.pk, Assignment.Status.LEASED, at, k],
+            f"(SELECT judgment_count - {guard_need} FROM annotation_task g WHERE g.id = %s) + "
+            f"{_LIVE_LEASES.format(task='%s')} < 0",
+            [*need_params, task.pk, task.pk, Assignment.Status.LEASED, at],
         )
         assignment = _lease(task, project, annotator, now, guard)
         if assignment is not None:

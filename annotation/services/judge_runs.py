@@ -52,6 +52,7 @@ from annotation.services.judges import (
     task_responses_in_order,
 )
 from annotation.services.reports import report_refresh_soon
+from annotation.services.routing import verdict_route
 
 logger = logging.getLogger(__name__)
 
@@ -492,6 +493,13 @@ def _record(run: JudgeRun, work: TaskWork, outputs: list[Output]) -> Calibrated:
             judgment=judgment,
             finished_at=timezone.now(),
         )
+        route = verdict_route(
+            status=calibrated.status,
+            consistent=calibrated.consistent,
+            confidence=calibrated.confidence,
+            agreement=calibrated.agreement,
+        )
+        Task.objects.filter(pk=task.pk).exclude(route=route).update(route=route)
         JudgeRun.objects.filter(pk=run.pk).update(
             done=F("done") + 1,
             calls=F("calls") + len(outputs),

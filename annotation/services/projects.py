@@ -60,6 +60,8 @@ PROJECT_FIELDS = (
     "min_group_annotators",
     "sampling",
     "explore_share",
+    "route",
+    "route_human_k",
     "arena_prompts_per_hour",
     "prompt_blocklist",
     "seed_prompts",

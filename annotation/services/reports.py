@@ -60,6 +60,7 @@ from annotation.selectors.reports import (
     report_state,
 )
 from annotation.selectors.span_table import span_tables
+from annotation.services.judge_measures import judge_measures
 from annotation.services.sampling import sampling_forget
 from annotation.services.task_labels import task_labels_from_table, task_labels_store
 from annotation.services.webhooks import webhook_events_after_report
@@ -73,7 +74,6 @@ from annotation.stats import (
     choice_criteria_conflicts_by_annotator,
     first_shown_first,
     leaderboard_from_counts,
-    majority_agreement,
     majority_vote,
     mid_ranks,
     ranking_agreement,
@@ -217,34 +217,6 @@ def _group_medians(
     high = starts[has] + counts[has] // 2
     medians[has] = (ordered[low] + ordered[high]) / 2
     return medians
-
-
-def _model_judges(
-    humans: Ratings | None, models_only: JudgmentTable, n_boot: int
-) -> list[dict[str, Any]]:
-    """Each model judge against the human majority of the tasks both judged: percent
-    agreement and Cohen's kappa with its bootstrap interval over those tasks."""
-    keep = models_only.choice >= 0
-    if not keep.any():
-        return []
-    judge = Ratings(models_only.task[keep], models_only.annotator[keep], models_only.choice[keep])
-    if humans is None:
-        humans = Ratings(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64))
-    result = majority_agreement(humans, judge, n_boot=n_boot)
-    names = {
-        a.pk: a.public_id
-        for a in Annotator.objects.filter(pk__in=[r["annotator"] for r in result["by_judge"]])
-    }
-    return [
-        {
-            "annotator": names.get(r["annotator"], str(r["annotator"])),
-            "agreement_with_human_majority": r["agreement"],
-            "percent_agreement": r["agreement"],
-            "cohen_kappa": r["cohen_kappa"],
-            "n": r["n"],
-        }
-        for r in result["by_judge"]
-    ]
 
 
 def _outcomes(
@@ -893,10 +865,12 @@ def report_compute(
                 }
                 judges: list[dict[str, Any]] = []
                 if project.is_pairwise:
-                    judges = _model_judges(
-                        human_choice if project.strength_scale else human_overall,
-                        table.subset(table.is_model & regular_rows),
-                        n_boot,
+                    judges = judge_measures(
+                        project=project,
+                        humans=human_choice if project.strength_scale else human_overall,
+                        human_rows=table.subset(~table.is_model & regular_rows),
+                        model_rows=table.subset(table.is_model & regular_rows),
+                        n_boot=n_boot,
                     )
                 second.finish()
                 reports: dict[str, Any] = {

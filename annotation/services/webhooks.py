@@ -23,7 +23,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
-from django.db.models import Max, Q
+from django.db.models import F, Max, Q
 from django.utils import timezone
 
 from annotation import scheduling
@@ -31,6 +31,7 @@ from annotation.addresses import AddressRefused, connection_target, public_addre
 from annotation.errors import NotFound, ValidationFailed
 from annotation.models import Judgment, Project, Task, Webhook, WebhookDelivery
 from annotation.selectors.projects import projects_managed_by
+from annotation.services.routing import human_need
 
 EVENTS = tuple(Webhook.Event.values)
 SIGNATURE_HEADER = "X-Prefpanel-Signature"
@@ -317,12 +318,11 @@ def webhook_events_after_report(*, project: Project, report_id: int, failed: boo
 
 
 def _project_completed(project: Project) -> bool:
-    """Every regular (non-gold) task has its k judgments, and there is at least one."""
+    """Every regular (non-gold) task has its k judgments (route_human_k for a task an LLM
+    judge settled, when the project routes), and there is at least one."""
     regular = Task.objects.filter(project=project, is_gold=False)
-    return (
-        regular.exists()
-        and not regular.filter(judgment_count__lt=project.annotations_per_task).exists()
-    )
+    wanting = regular.alias(need=human_need(project)).filter(judgment_count__lt=F("need"))
+    return regular.exists() and not wanting.exists()
 
 
 def webhook_batch_emit(

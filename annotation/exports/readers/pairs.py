@@ -25,7 +25,7 @@ from annotation.exports.readers.shared import (
     prompt_value,
     scoped,
 )
-from annotation.models import Project
+from annotation.models import Annotator, Project
 from annotation.pg.copy_out import WireColumn, sql_rows
 from annotation.selectors.adjudications import adjudicated_after, adjudicated_labels
 from annotation.selectors.judgment_table import CHOICES
@@ -82,15 +82,30 @@ def _pair_votes(
     *, project: Project, filters: ExportFilters, also: QuerySet | None = None
 ) -> QuerySet:
     """Per task, the passing votes for each answer (and the mean strength behind a and b);
-    with `since`, of the touched tasks and those `also` selects."""
+    with `since`, of the touched tasks and those `also` selects. With `label=hybrid` every
+    task with a passing judgment of either kind is there, its counts people's only."""
     passing = scoped(passing_judgments(project=project, filters=filters), filters, also)
+    counted = Q(annotator__kind=Annotator.Kind.HUMAN) if filters.label == "hybrid" else Q()
     votes: dict[str, Any] = {}
     for choice in DECIDED:
-        votes[f"n_{choice}"] = Count("pk", filter=Q(choice=choice))
-        votes[f"strength_{choice}"] = Avg("strength", filter=Q(choice=choice))
+        votes[f"n_{choice}"] = Count("pk", filter=Q(choice=choice) & counted)
+        votes[f"strength_{choice}"] = Avg("strength", filter=Q(choice=choice) & counted)
     for choice in ("tie", "both_bad"):
-        votes[f"n_{choice}"] = Count("pk", filter=Q(choice=choice))
+        votes[f"n_{choice}"] = Count("pk", filter=Q(choice=choice) & counted)
     return passing.exclude(choice="").order_by().values("task_id").annotate(**votes)
+
+
+def judge_votes(*, project: Project, filters: ExportFilters) -> dict[int, tuple[int, ...]]:
+    """Per task, the passing verdicts of the model judges for a, b, tie and both bad (one
+    query; `label=hybrid` decides with them the tasks no person judged)."""
+    judged = passing_judgments(
+        project=project, filters=replace(filters, annotator_kind=Annotator.Kind.MODEL)
+    )
+    counts = {f"n_{choice}": Count("pk", filter=Q(choice=choice)) for choice in CHOICES}
+    rows = judged.exclude(choice="").order_by().values("task_id").annotate(**counts)
+    return {
+        row["task_id"]: tuple(row[f"n_{choice}"] for choice in CHOICES) for row in rows.iterator()
+    }
 
 
 # Every pair with a passing vote, its votes and what a row shows of it, in task order: one
@@ -167,20 +182,37 @@ def dpo_rows(
     decider, scope, votes = _pair_decider(project=project, filters=filters)
     sql, params = around(PAIR_ROWS, votes)
     by_strength = bool(project.strength_scale)
+    hybrid = filters.label == "hybrid"
+    judged = judge_votes(project=project, filters=filters) if hybrid else {}
     for row in sql_rows(sql, params, PAIR_COLUMNS):
         task_id, item_id = row[0], row[1]
         if scope is not None and task_id not in scope:
             continue
         n_a, _, n_b, _, n_tie, n_both_bad = row[9:]
+        source = "human"
+        if hybrid and not n_a + n_b + n_tie + n_both_bad:
+            # No person judged the pair: the judges' calibrated verdicts decide it.
+            n_a, n_b, n_tie, n_both_bad = judged.get(task_id, (0, 0, 0, 0))
+            row = (*row[:9], n_a, None, n_b, None, n_tie, n_both_bad)
+            source = "judge"
         total = n_a + n_b + n_tie + n_both_bad
         winner, agreement = decider.decide(task_id, n_a, n_b, n_tie, n_both_bad)
         if winner is None:
             if filters.since is not None:
-                yield retraction(task_id, item_id, total)
+                yield _with_source(retraction(task_id, item_id, total), source if hybrid else None)
             continue
-        yield _dpo_row(
+        decided = _dpo_row(
             row, winner, agreement, conversational=conversational, by_strength=by_strength
         )
+        yield _with_source(decided, source if hybrid else None)
+
+
+def _with_source(row: dict[str, Any], source: str | None) -> dict[str, Any]:
+    """A row of a `label=hybrid` pull says whose label it is, before `retracted`."""
+    if source is None:
+        return row
+    retracted = row.pop("retracted")
+    return {**row, "label_source": source, "retracted": retracted}
 
 
 @dataclass(frozen=True)

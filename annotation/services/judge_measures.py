@@ -1,0 +1,209 @@
+"""Measures of each model judge against the people (README, LLM judges; CONTRACT 17), as
+the agreement report's `model_judges`: agreement with the human majority (percent and
+Cohen's kappa), per criterion, position bias and swap consistency before calibration
+(judges run here, from their verdicts), Kendall's tau between the judge's leaderboard and
+the humans', and how the judge's tasks were routed and spot-checked."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from annotation.models import Annotator, Judge, JudgeVerdict, Project, Task
+from annotation.selectors.judgment_table import JudgmentTable
+from annotation.services.routing import verdict_route
+from annotation.stats import Ratings, majority_agreement
+from annotation.stats.judges import leaderboard_kendall_tau, position_bias, swap_consistency
+
+IntArray = npt.NDArray[np.int64]
+
+
+def _empty_ratings() -> Ratings:
+    return Ratings(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64))
+
+
+def _votes(rows: JudgmentTable) -> tuple[IntArray, IntArray, IntArray, npt.NDArray]:
+    """(item, model a, model b, outcome) of the rows that are votes between two models; a tie
+    or both bad is half a win each, as on the leaderboard."""
+    usable = (rows.choice >= 0) & (rows.model_a >= 0) & (rows.model_b >= 0)
+    usable &= rows.model_a != rows.model_b
+    outcome = np.select([rows.choice == 0, rows.choice == 1], [1.0, 0.0], default=0.5)
+    return rows.item[usable], rows.model_a[usable], rows.model_b[usable], outcome[usable]
+
+
+def _latest_verdicts(project: Project) -> dict[int, dict[str, npt.NDArray]]:
+    """Per judge's annotator id, the columns of its newest finished verdict on each regular
+    task (one query), with the route that verdict gives the task."""
+    rows = (
+        JudgeVerdict.objects.filter(judge__project=project, task__is_gold=False)
+        .exclude(status=JudgeVerdict.Status.CLAIMED)
+        .order_by("id")
+        .values_list(
+            "judge__annotator_id",
+            "task_id",
+            "status",
+            "consistent",
+            "first_position_wins",
+            "decisive_outputs",
+            "confidence",
+            "agreement",
+        )
+    )
+    latest: dict[tuple[int, int], tuple] = {}
+    for row in rows:
+        latest[(row[0], row[1])] = row
+    by_judge: dict[int, list[tuple]] = {}
+    for row in latest.values():
+        by_judge.setdefault(row[0], []).append(row)
+    columns: dict[int, dict[str, npt.NDArray]] = {}
+    for annotator_id, verdicts in by_judge.items():
+        done = [v for v in verdicts if v[2] == JudgeVerdict.Status.DONE]
+        swapped = [v for v in done if v[3] is not None]
+        columns[annotator_id] = {
+            "task": np.array([v[1] for v in verdicts], dtype=np.int64),
+            "route": np.array(
+                [
+                    verdict_route(status=v[2], consistent=v[3], confidence=v[6], agreement=v[7])
+                    for v in verdicts
+                ],
+                dtype=np.int64,
+            ),
+            "consistent": np.array([bool(v[3]) for v in swapped], dtype=bool),
+            "first_wins": np.array([v[4] for v in swapped], dtype=np.int64),
+            "decisive": np.array([v[5] for v in swapped], dtype=np.int64),
+        }
+    return columns
+
+
+def _human_majority(humans: Ratings, tasks: IntArray, judge: Ratings, n_boot: int) -> Any:
+    """Percent agreement of the judge with the human majority on `tasks` only."""
+    keep = np.isin(judge.item, tasks)
+    sub = Ratings(judge.item[keep], judge.annotator[keep], judge.value[keep])
+    result = majority_agreement(humans, sub, min_reference_ratings=1, n_boot=0)
+    return {"value": result["agreement"], "n": result["n"]}
+
+
+def judge_measures(
+    *,
+    project: Project,
+    humans: Ratings | None,
+    human_rows: JudgmentTable,
+    model_rows: JudgmentTable,
+    n_boot: int,
+) -> list[dict[str, Any]]:
+    """Each model judge (imported or run here) against the people: `humans` are the human
+    ratings agreement is read on, `human_rows` and `model_rows` the regular (not gold)
+    judgments of each kind; the leaderboards leave out votes on answers that named their
+    model, as the leaderboard does."""
+    platform_judges = {j.annotator_id: j.name for j in Judge.objects.filter(project=project)}
+    keep = model_rows.choice >= 0
+    annotator_ids = sorted(set(model_rows.annotator[keep].tolist()) | set(platform_judges))
+    if not annotator_ids:
+        return []
+    humans = humans if humans is not None else _empty_ratings()
+    judge_ratings = Ratings(
+        model_rows.task[keep], model_rows.annotator[keep], model_rows.choice[keep]
+    )
+    overall = {
+        r["annotator"]: r
+        for r in majority_agreement(humans, judge_ratings, n_boot=n_boot)["by_judge"]
+    }
+    by_criterion = _criteria_agreement(human_rows, model_rows, n_boot)
+    names = dict(platform_judges)
+    missing = [a for a in annotator_ids if a not in names]
+    names |= {a.pk: a.public_id for a in Annotator.objects.filter(pk__in=missing)}
+    verdicts = _latest_verdicts(project) if platform_judges else {}
+    human_votes = _votes(human_rows.subset(~human_rows.identity_leak))
+    unleaked = model_rows.subset(~model_rows.identity_leak)
+    measures = []
+    for annotator_id in annotator_ids:
+        row = overall.get(annotator_id, {})
+        mine = unleaked.subset(unleaked.annotator == annotator_id)
+        tau = leaderboard_kendall_tau(
+            human_votes, _votes(mine), len(model_rows.models), n_boot=n_boot, seed=annotator_id
+        )
+        entry: dict[str, Any] = {
+            "judge": names[annotator_id],
+            "annotator": names[annotator_id],
+            "agreement_with_human_majority": row.get("agreement"),
+            "percent_agreement": row.get("agreement"),
+            "cohen_kappa": row.get("cohen_kappa", {"value": None, "ci": [None, None]}),
+            "n": row.get("n", 0),
+            "criteria": {
+                key: figures[annotator_id]
+                for key, figures in by_criterion.items()
+                if annotator_id in figures
+            },
+            "kendall_tau": tau,
+            "position_bias": None,
+            "swap_consistency": None,
+            "swap_consistency_ci": [None, None],
+            "n_swapped": 0,
+            "routing": None,
+        }
+        if annotator_id in verdicts:
+            entry.update(
+                _verdict_measures(
+                    verdicts[annotator_id], humans, judge_ratings, annotator_id, n_boot
+                )
+            )
+        measures.append(entry)
+    return measures
+
+
+def _verdict_measures(
+    columns: dict[str, npt.NDArray],
+    humans: Ratings,
+    judge_ratings: Ratings,
+    annotator_id: int,
+    n_boot: int,
+) -> dict[str, Any]:
+    bias = position_bias(
+        columns["first_wins"], columns["decisive"], n_boot=n_boot, seed=annotator_id
+    )
+    consistency = swap_consistency(columns["consistent"], n_boot=n_boot, seed=annotator_id)
+    mine = judge_ratings.annotator == annotator_id
+    own = Ratings(
+        judge_ratings.item[mine], judge_ratings.annotator[mine], judge_ratings.value[mine]
+    )
+    spot = columns["task"][columns["route"] == Task.Route.SPOT_CHECK]
+    return {
+        "position_bias": {"value": bias["value"], "ci": bias["ci"], "n": bias["n"]},
+        "swap_consistency": consistency["value"],
+        "swap_consistency_ci": consistency["ci"],
+        "n_swapped": consistency["n"],
+        "routing": {
+            "judged": len(columns["task"]),
+            "routed": int((columns["route"] == Task.Route.TO_PEOPLE).sum()),
+            "spot_checked": len(spot),
+            "spot_check_agreement": _human_majority(humans, spot, own, n_boot),
+        },
+    }
+
+
+def _criteria_agreement(
+    human_rows: JudgmentTable, model_rows: JudgmentTable, n_boot: int
+) -> dict[str, dict[int, dict[str, Any]]]:
+    """Per criterion of a pairwise project (which response is better on it), each judge's
+    percent agreement and Cohen's kappa with the human majority."""
+    result: dict[str, dict[int, dict[str, Any]]] = {}
+    for key, model_codes in model_rows.criteria.items():
+        human_codes = human_rows.criteria.get(key)
+        judged = model_codes >= 0
+        if human_codes is None or not judged.any():
+            continue
+        rated = human_codes >= 0
+        people = Ratings(human_rows.task[rated], human_rows.annotator[rated], human_codes[rated])
+        judges = Ratings(model_rows.task[judged], model_rows.annotator[judged], model_codes[judged])
+        figures = majority_agreement(people, judges, n_boot=n_boot)["by_judge"]
+        result[key] = {
+            r["annotator"]: {
+                "percent_agreement": r["agreement"],
+                "cohen_kappa": r["cohen_kappa"],
+                "n": r["n"],
+            }
+            for r in figures
+        }
+    return result

@@ -1,0 +1,149 @@
+"""Measures of an LLM judge (README, LLM judges): how much it favours the position shown
+first, how often its two orders agree, and how close its leaderboard is to the humans'.
+
+Arrays in, numbers out; intervals are bootstrap percentile intervals over tasks (position
+bias, swap consistency) or items (Kendall's tau), so the outputs of one task, which are not
+independent, are resampled together."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from scipy import stats as scipy_stats
+
+from annotation.stats.ranking import fit_bradley_terry
+from annotation.stats.resampling import ci_entry, json_float
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+#: Bootstrap rounds of Kendall's tau at most: each round fits two Bradley-Terry models.
+MAX_TAU_ROUNDS = 200
+
+
+def _task_rounds(n: int, n_boot: int, seed: int) -> IntArray:
+    """How many times each of `n` tasks is drawn in each of `n_boot` rounds, (n_boot, n)."""
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, n, size=(n_boot, n))
+    offsets = np.arange(n_boot)[:, None] * n
+    return np.bincount((draws + offsets).reshape(-1), minlength=n_boot * n).reshape(n_boot, n)
+
+
+def share_with_interval(
+    hits: npt.ArrayLike, totals: npt.ArrayLike, *, n_boot: int = 1000, seed: int = 0
+) -> dict[str, Any]:
+    """sum(hits) / sum(totals) over tasks, with a bootstrap 95% interval resampling tasks
+    (each task's hits out of its totals stay together); None without any total."""
+    h = np.asarray(hits, dtype=np.float64).reshape(-1)
+    t = np.asarray(totals, dtype=np.float64).reshape(-1)
+    keep = t > 0
+    h, t = h[keep], t[keep]
+    if not t.size:
+        return {"value": None, "ci": [None, None], "n": 0}
+    value = h.sum() / t.sum()
+    boot = np.empty(0)
+    if n_boot > 0:
+        weights = _task_rounds(len(t), n_boot, seed)
+        boot = (weights @ h) / (weights @ t)
+    return {**ci_entry(value, boot), "n": int(t.sum())}
+
+
+def position_bias(
+    first_position_wins: npt.ArrayLike,
+    decisive_outputs: npt.ArrayLike,
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """The share of a judge's decisive answers (A or B) that chose the response shown first,
+    before calibration: 0.5 for a judge without position bias, 1 for one that always picks
+    the first. Inputs are per task; `n` counts the decisive answers."""
+    return share_with_interval(first_position_wins, decisive_outputs, n_boot=n_boot, seed=seed)
+
+
+def swap_consistency(
+    consistent: npt.ArrayLike, *, n_boot: int = 1000, seed: int = 0
+) -> dict[str, Any]:
+    """The share of tasks judged in both orders whose two orders gave the same answer."""
+    c = np.asarray(consistent, dtype=np.float64).reshape(-1)
+    return share_with_interval(c, np.ones_like(c), n_boot=n_boot, seed=seed)
+
+
+def _votes_by_cluster(
+    cluster: IntArray, model_a: IntArray, model_b: IntArray, outcome: FloatArray, m: int
+) -> tuple[IntArray, IntArray, FloatArray, FloatArray]:
+    """Votes summed per (cluster, ordered pair of models): (cluster, cell index in an m x m
+    table, half-wins of the pair's first model, half-wins of its second)."""
+    cell = model_a * m + model_b
+    keys, index = np.unique(cluster * (m * m) + cell, return_inverse=True)
+    index = index.reshape(-1)
+    won_a = np.bincount(index, weights=outcome, minlength=len(keys))
+    won_b = np.bincount(index, weights=1.0 - outcome, minlength=len(keys))
+    return keys // (m * m), keys % (m * m), won_a, won_b
+
+
+def _strengths(
+    cells: IntArray, won_a: FloatArray, won_b: FloatArray, weights: FloatArray, m: int
+) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+    """Bradley-Terry log-strengths from weighted half-wins, and which models played."""
+    half = np.bincount(cells, weights=won_a * weights, minlength=m * m).reshape(m, m)
+    half += np.bincount(cells, weights=won_b * weights, minlength=m * m).reshape(m, m).T
+    played = (half + half.T).sum(axis=1) > 0
+    # Half-wins as wins: ties were already split into halves.
+    return fit_bradley_terry(half), played
+
+
+def _tau(x: FloatArray, y: FloatArray) -> float:
+    if len(x) < 2 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return float("nan")
+    return float(scipy_stats.kendalltau(x, y).statistic)
+
+
+def leaderboard_kendall_tau(
+    human: tuple[npt.ArrayLike, npt.ArrayLike, npt.ArrayLike, npt.ArrayLike],
+    judge: tuple[npt.ArrayLike, npt.ArrayLike, npt.ArrayLike, npt.ArrayLike],
+    n_models: int,
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Kendall's tau-b between the Bradley-Terry leaderboards of two sets of votes, over the
+    models both rated; each set is (item, model_a, model_b, outcome) with outcome 1, 0 or
+    0.5 (a tie). The interval resamples items, the same items for both sets (the humans'
+    and the judge's leaderboards are paired by item), in at most MAX_TAU_ROUNDS rounds.
+    `n_models` counts the models both leaderboards rank."""
+    m = int(n_models)
+    parts = []
+    for item, a, b, y in (human, judge):
+        parts.append(
+            _votes_by_cluster(
+                np.asarray(item, dtype=np.int64),
+                np.asarray(a, dtype=np.int64),
+                np.asarray(b, dtype=np.int64),
+                np.asarray(y, dtype=np.float64),
+                m,
+            )
+        )
+    items, cluster = np.unique(np.concatenate([parts[0][0], parts[1][0]]), return_inverse=True)
+    cluster = cluster.reshape(-1)
+    split = len(parts[0][0])
+    clusters = (cluster[:split], cluster[split:])
+
+    def tau_with(item_weights: FloatArray) -> tuple[float, int]:
+        fitted = [
+            _strengths(cells, won_a, won_b, item_weights[c], m)
+            for (_, cells, won_a, won_b), c in zip(parts, clusters, strict=True)
+        ]
+        both = fitted[0][1] & fitted[1][1]
+        return _tau(fitted[0][0][both], fitted[1][0][both]), int(both.sum())
+
+    value, n_ranked = tau_with(np.ones(len(items)))
+    boot = np.empty(0)
+    rounds = min(n_boot, MAX_TAU_ROUNDS)
+    if rounds > 0 and len(items) and np.isfinite(value):
+        weights = _task_rounds(len(items), rounds, seed).astype(np.float64)
+        boot = np.array([tau_with(w)[0] for w in weights])
+    entry = ci_entry(value, boot)
+    return {**entry, "value": json_float(value), "n_models": n_ranked}

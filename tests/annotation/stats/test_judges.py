@@ -1,0 +1,95 @@
+"""Measures of an LLM judge (annotation.stats.judges) against direct computations and scipy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats as scipy_stats
+
+from annotation.stats.judges import (
+    leaderboard_kendall_tau,
+    position_bias,
+    share_with_interval,
+    swap_consistency,
+)
+from annotation.stats.ranking import fit_bradley_terry
+
+
+def test_position_bias_pools_answers_and_resamples_tasks_whole():
+    # Three tasks of two answers each: five of six picked the first position.
+    bias = position_bias([2, 2, 1], [2, 2, 2], n_boot=2000)
+
+    assert bias["value"] == pytest.approx(5 / 6) and bias["n"] == 6
+    low, high = bias["ci"]
+    # Resampling whole tasks: a round drawing the third task thrice (1 in 27) gives 3/6,
+    # one without it (8 in 27) gives 6/6, so the interval runs from the one to the other.
+    assert (low, high) == (pytest.approx(0.5), 1.0)
+
+
+def test_a_judge_that_always_picks_the_first_has_bias_one_with_a_degenerate_interval():
+    bias = position_bias(np.full(50, 2), np.full(50, 2), n_boot=200)
+    assert bias["value"] == 1.0 and bias["ci"] == [1.0, 1.0]
+
+
+def test_tasks_without_a_decisive_answer_do_not_count_and_none_at_all_is_undefined():
+    assert position_bias([1, 0], [1, 0], n_boot=10)["n"] == 1
+    assert position_bias([0], [0], n_boot=10) == {"value": None, "ci": [None, None], "n": 0}
+
+
+def test_swap_consistency_is_the_share_of_tasks_whose_orders_agreed():
+    consistency = swap_consistency([True, False, True, True], n_boot=500)
+    assert consistency["value"] == 0.75 and consistency["n"] == 4
+
+
+def test_the_share_interval_covers_a_planted_rate_about_95_percent_of_the_time():
+    rng = np.random.default_rng(4)
+    covered = 0
+    for _ in range(200):
+        hits = rng.random(200) < 0.3
+        low, high = share_with_interval(hits, np.ones(200), n_boot=300, seed=1)["ci"]
+        covered += low <= 0.3 <= high
+    assert 0.9 <= covered / 200 <= 0.99
+
+
+def _votes(strengths: np.ndarray, n: int, rng: np.random.Generator) -> tuple:
+    m = len(strengths)
+    a = rng.integers(0, m, n)
+    b = (a + rng.integers(1, m, n)) % m
+    p = 1 / (1 + np.exp(strengths[b] - strengths[a]))
+    return np.arange(n), a, b, (rng.random(n) < p).astype(float)
+
+
+def test_kendall_tau_compares_the_two_bradley_terry_fits_like_scipy():
+    rng = np.random.default_rng(0)
+    strengths = np.array([1.5, 1.0, 0.5, 0.0, -0.5])
+    human, judge = _votes(strengths, 600, rng), _votes(strengths[::-1], 600, rng)
+
+    tau = leaderboard_kendall_tau(human, judge, 5, n_boot=50)
+
+    def fit(votes: tuple) -> np.ndarray:
+        _, a, b, y = votes
+        half = np.zeros((5, 5))
+        np.add.at(half, (a, b), y)
+        np.add.at(half, (b, a), 1 - y)
+        return fit_bradley_terry(half)
+
+    expected = scipy_stats.kendalltau(fit(human), fit(judge)).statistic
+    assert tau["value"] == pytest.approx(expected) and tau["value"] < -0.5
+    assert tau["n_models"] == 5
+    low, high = tau["ci"]
+    assert low <= tau["value"] <= high
+
+
+def test_kendall_tau_of_agreeing_leaderboards_is_near_one_and_counts_models_both_rank():
+    rng = np.random.default_rng(1)
+    strengths = np.array([2.0, 1.0, 0.0, -1.0])
+    human = _votes(strengths, 800, rng)
+    item, a, b, y = _votes(strengths, 800, rng)
+    keep = (a != 3) & (b != 3)  # the judge never saw model 3
+    tau = leaderboard_kendall_tau(human, (item[keep], a[keep], b[keep], y[keep]), 4, n_boot=50)
+    assert tau["n_models"] == 3 and tau["value"] == 1.0
+
+
+def test_kendall_tau_without_two_common_models_is_undefined():
+    tau = leaderboard_kendall_tau(([0], [0], [1], [1.0]), ([], [], [], []), 2, n_boot=20)
+    assert tau["value"] is None and tau["ci"] == [None, None]

@@ -1,18 +1,21 @@
 """Group quotas (README "Group quotas"): a crowd study caps how many annotators of each
 answer to a survey question take part, as Prolific's quotas do. An annotator takes a place
-in their group when they first ask for a task, and keeps it: a full group stops newcomers,
-never someone already at work (nor a lease they hold)."""
+in their group when they first ask for a task, and keeps it while they take part: a full
+group stops newcomers, never someone already at work (nor a lease they hold). A newcomer who
+leaves without voting gives the place back once their lease has run out, and an annotator who
+changes their answer before their first vote moves to their new group."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from annotation.errors import GroupQuotaFull
-from annotation.models import Annotator, GroupPlace, Project, SurveyAnswers
+from annotation.models import Annotator, Assignment, GroupPlace, Project, SurveyAnswers
 from annotation.pg.locks import transaction_lock
 from annotation.surveys import group_of, group_quota_cap
 
@@ -57,13 +60,11 @@ def group_quota_admit(
     now = now or timezone.now()
     with transaction.atomic():
         transaction_lock(QUOTA_LOCK, project.pk)
-        taken = group_places_taken(project=project, keys=list(wanted))
-        full = [
-            key
-            for key, group in wanted.items()
-            if (cap := group_quota_cap(quotas[key], questions[key], group)) is not None
-            and taken.get((key, group), 0) >= cap
-        ]
+        full = _full_groups(project=project, questions=questions, wanted=wanted)
+        if full and _idle_places_given_back(
+            project=project, groups=[(key, wanted[key]) for key in full], now=now
+        ):
+            full = _full_groups(project=project, questions=questions, wanted=wanted)
         if full:
             raise GroupQuotaFull(
                 errors=[
@@ -88,3 +89,63 @@ def group_places_taken(
         places = places.filter(key__in=keys)
     counts = places.order_by().values("key", "group").annotate(n=Count("pk"))
     return {(row["key"], row["group"]): row["n"] for row in counts}
+
+
+def _full_groups(
+    *, project: Project, questions: dict[str, dict[str, Any]], wanted: dict[str, str]
+) -> list[str]:
+    """The quota keys whose wanted group has no place left."""
+    taken = group_places_taken(project=project, keys=list(wanted))
+    return [
+        key
+        for key, group in wanted.items()
+        if (cap := group_quota_cap(project.group_quotas[key], questions[key], group)) is not None
+        and taken.get((key, group), 0) >= cap
+    ]
+
+
+def _idle_places_given_back(
+    *, project: Project, groups: list[tuple[str, str]], now: datetime
+) -> int:
+    """Free the places in these groups of annotators who left: taken more than a lease ago
+    (a newcomer is leased their task right after taking the place), with no vote in the
+    project and no lease still running. How many were freed (one query)."""
+    taking_part = Assignment.objects.filter(
+        project=project, annotator_id=OuterRef("annotator_id")
+    ).filter(
+        Q(status=Assignment.Status.SUBMITTED)
+        | Q(status=Assignment.Status.LEASED, expires_at__gt=now)
+    )
+    in_groups = Q()
+    for key, group in groups:
+        in_groups |= Q(key=key, group=group)
+    freed, _ = (
+        GroupPlace.objects.filter(
+            in_groups,
+            project=project,
+            taken_at__lte=now - timedelta(seconds=project.lease_seconds),
+        )
+        .exclude(Exists(taking_part))
+        .delete()
+    )
+    return freed
+
+
+def group_places_follow_answers(
+    *, project: Project, annotator: Annotator, answers: dict[str, Any]
+) -> None:
+    """Give back the annotator's places in groups their answers no longer put them in (they
+    changed an answer before their first vote): their next task request takes a place in
+    their new group, if it has room."""
+    quotas = project.group_quotas
+    if not quotas:
+        return
+    questions = {q["key"]: q for q in project.survey}  # a quota's question is never dropped
+    held = GroupPlace.objects.filter(project=project, annotator=annotator, key__in=list(quotas))
+    moved = [
+        place.pk
+        for place in held
+        if group_of(questions[place.key], answers.get(place.key)) != place.group
+    ]
+    if moved:
+        GroupPlace.objects.filter(pk__in=moved).delete()

@@ -21,6 +21,7 @@ from annotation.models import Annotator, Judgment, Project, SurveyAnswers
 from annotation.presets import SURVEY_PRESETS
 from annotation.services.assignment import project_check_open_for
 from annotation.services.consent import project_version_bump
+from annotation.services.quotas import group_places_follow_answers
 from annotation.surveys import answer_errors, answers_cleaned, survey_errors
 
 
@@ -114,6 +115,8 @@ def survey_answers_record(
         pre_changed = any(before.get(k) != merged.get(k) for k in pre_keys)
         if pre_changed and survey_locked(project=project, annotator=annotator):
             raise SurveyLocked()
+        if pre_changed:
+            group_places_follow_answers(project=project, annotator=annotator, answers=merged)
         if record is not None:
             record.answers = merged
             record.submitted = sorted(set(record.submitted) | phases)

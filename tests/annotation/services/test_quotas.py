@@ -184,3 +184,57 @@ def test_places_keep_when_taken():
     place = GroupPlace.objects.get()
     assert (place.key, place.group) == ("country", "UK")
     assert before <= place.taken_at <= timezone.now() + timedelta(seconds=1)
+
+
+def test_a_newcomer_who_leaves_without_voting_gives_the_place_back():
+    project = quota_project({"country": {"max": {"UK": 1}}}, lease_seconds=60)
+    start = timezone.now()
+    leaver = newcomer(project, country="UK")
+    assert assignment_lease(project=project, annotator=leaver, now=start)
+    with pytest.raises(GroupQuotaFull):  # their lease still runs: the place is theirs
+        assignment_lease(project=project, annotator=newcomer(project, country="UK"), now=start)
+
+    later = start + timedelta(seconds=61)
+    arrival = newcomer(project, country="UK")
+
+    assert assignment_lease(project=project, annotator=arrival, now=later)
+    assert list(GroupPlace.objects.values_list("annotator_id", flat=True)) == [arrival.pk]
+    with pytest.raises(GroupQuotaFull):  # back after leaving: the group is full now
+        assignment_lease(project=project, annotator=leaver, now=later)
+
+
+def test_an_annotator_who_voted_keeps_the_place_after_their_lease():
+    project = quota_project({"country": {"max": {"UK": 1}}}, lease_seconds=60)
+    start = timezone.now()
+    worker = newcomer(project, country="UK")
+    lease = assignment_lease(project=project, annotator=worker, now=start)
+    judgment_submit(assignment=lease, annotator=worker, choice="left")
+
+    with pytest.raises(GroupQuotaFull):
+        assignment_lease(
+            project=project,
+            annotator=newcomer(project, country="UK"),
+            now=start + timedelta(days=1),
+        )
+    assert list(GroupPlace.objects.values_list("annotator_id", flat=True)) == [worker.pk]
+
+
+def test_an_answer_changed_before_the_first_vote_moves_the_place():
+    project = quota_project({"country": {"max": {"UK": 1, "US": 1}}})
+    mover = newcomer(project, country="UK")
+    assert assignment_lease(project=project, annotator=mover)
+
+    survey_answers_record(project=project, annotator=mover, answers={"country": "US"})
+
+    assert assignment_lease(project=project, annotator=newcomer(project, country="UK"))
+    assert assignment_lease(project=project, annotator=mover)  # the lease they hold
+    assert group_places_taken(project=project) == {("country", "UK"): 1}
+    judgment_submit(
+        assignment=assignment_lease(project=project, annotator=mover),
+        annotator=mover,
+        choice="left",
+    )
+    assert assignment_lease(project=project, annotator=mover)  # a place among the US's now
+    assert group_places_taken(project=project) == {("country", "UK"): 1, ("country", "US"): 1}
+    with pytest.raises(GroupQuotaFull):
+        assignment_lease(project=project, annotator=newcomer(project, country="US"))

@@ -166,3 +166,32 @@ def test_a_vote_on_a_gold_task_is_scored_by_its_spans():
 
     marked = dict(Judgment.objects.values_list("annotator_id", "gold_correct"))
     assert marked == {right.pk: True, wrong.pk: False}
+
+
+def test_gold_spans_survive_an_items_export_and_reimport(researcher, researcher_client):
+    for slug in ("facts", "again"):
+        created = researcher_client.post(
+            "/api/v1/projects/",
+            {"slug": slug, "name": slug, "preset": "factuality-spans", "gold_rate": 0.5},
+            format="json",
+        )
+        assert created.status_code == 201, created.json()
+    gold = {"spans": [WRONG | {"label": "factual_error"}]}
+    row = item_rows(1, responses=1)[0] | {"gold": gold}
+    assert (
+        researcher_client.post("/api/v1/projects/facts/items/", [row], format="json").status_code
+        == 201
+    )
+
+    exported = researcher_client.get(
+        "/api/v1/projects/facts/export/", {"format": "items", "include_gold": "true"}
+    )
+    lines = b"".join(exported.streaming_content).decode()
+    reimported = researcher_client.post(
+        "/api/v1/projects/again/items/", lines, content_type="application/x-ndjson"
+    )
+
+    assert reimported.status_code == 201, reimported.json()
+    tasks = {t.project.slug: t for t in Task.objects.select_related("project", "response_a")}
+    for task in tasks.values():
+        assert task.gold_answer == {"spans": [{**gold["spans"][0], "response": task.response_a.pk}]}

@@ -69,6 +69,15 @@
       return button ? button.firstChild.textContent.trim() : key;
     }
 
+    // Each label's own look (span-label-0 ... 5, in the order of the buttons): a background
+    // and an underline style of its own, so labels differ by more than colour.
+    var labelKeys = Array.prototype.map.call(tools.querySelectorAll("[data-span-label]"), function (button) {
+      return button.getAttribute("data-span-label");
+    });
+    function labelClass(key) {
+      return "span-label-" + (Math.max(labelKeys.indexOf(key), 0) % 6);
+    }
+
     // Where the keyboard's caret is, in a response focused by the keyboard: a bar between
     // two characters (it adds no text), so arrows without Shift show where a mark would start.
     function caretShown(target) {
@@ -101,17 +110,27 @@
           var from = cuts[i], to = cuts[i + 1];
           if (from === caret) fragment.appendChild(caretBar());
           var piece = target.text.slice(from, to);
-          var labels = own.filter(function (span) {
+          var covering = own.filter(function (span) {
             return units(target.text, span.start) <= from && to <= units(target.text, span.end);
-          }).map(function (span) { return span.label; });
+          });
+          var labels = covering.map(function (span) { return span.label; });
+          // The names of the marks that start here, shown before the text (CSS ::before, so
+          // read by screen readers yet no part of the text or its offsets).
+          var starting = covering.filter(function (span) {
+            return units(target.text, span.start) === from;
+          }).map(function (span) { return labelName(span.label); });
           var picked = selection && selection.response === name && selection.start <= from && to <= selection.end;
           if (!labels.length && !picked) {
             fragment.appendChild(document.createTextNode(piece));
             continue;
           }
           var mark = document.createElement("mark");
-          mark.className = picked ? "span-pending" : "span-mark";
-          if (labels.length) mark.setAttribute("data-labels", labels.join(" "));
+          mark.className = picked ? "span-pending" : "span-mark " + labelClass(labels[0]);
+          if (labels.length) {
+            mark.setAttribute("data-labels", labels.join(" "));
+            mark.title = labels.map(labelName).join(", ");
+          }
+          if (starting.length) mark.setAttribute("data-label-names", starting.join(", "));
           mark.textContent = piece;
           fragment.appendChild(mark);
         }
@@ -128,9 +147,12 @@
         var target = targets[span.response];
         var item = document.createElement("li");
         var quoted = target ? target.text.slice(units(target.text, span.start), units(target.text, span.end)) : "";
+        var tag = document.createElement("mark");
+        tag.className = "span-swatch " + labelClass(span.label);
+        tag.textContent = labelName(span.label);
         var words = document.createElement("span");
         words.setAttribute("dir", "auto");
-        words.textContent = labelName(span.label) + " · " + responseName(span.response) + ": “" + quoted + "”" + (span.note ? " — " + span.note : "");
+        words.textContent = " · " + responseName(span.response) + ": “" + quoted + "”" + (span.note ? " — " + span.note : "");
         var remove = document.createElement("button");
         remove.type = "button";
         remove.className = "link";
@@ -144,7 +166,7 @@
           var next = list.querySelector("button") || (target && target.element);
           if (next) next.focus();
         });
-        item.append(words, " ", remove);
+        item.append(tag, words, " ", remove);
         list.appendChild(item);
       });
     }

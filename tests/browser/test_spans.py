@@ -316,3 +316,89 @@ def test_marking_a_span_in_the_better_response_of_a_pair_with_the_mouse(
     assert judgment.task.item.responses.get(pk=span["response"]).text == TEXT
     assert TEXT[span["start"] : span["end"]] == "日本"
     assert sources and not any("secret-model" in source for source in sources)
+
+
+def _marks(page) -> list[dict]:
+    """Each highlight in the response: its text, the label name opening it (CSS ::before,
+    empty when none), its title, and its colours and underline style in the scheme shown."""
+    return page.evaluate(
+        """() => Array.from(document.querySelectorAll("[data-span-target] mark")).map((m) => {
+            const style = getComputedStyle(m), before = getComputedStyle(m, "::before");
+            return {
+                text: m.textContent,
+                opens: before.content === "none" ? "" : JSON.parse(before.content),
+                title: m.title,
+                color: style.color,
+                background: style.backgroundColor,
+                underline: style.textDecorationStyle + " " + style.textDecorationLine,
+            };
+        })"""
+    )
+
+
+def _contrast(one: str, other: str) -> float:
+    """WCAG contrast ratio of two rgb() colours."""
+
+    def luminance(color: str) -> float:
+        channels = [int(v) / 255 for v in color[color.index("(") + 1 : -1].split(",")[:3]]
+        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    high, low = sorted((luminance(one), luminance(other)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def _read_aloud(page) -> str:
+    """The response region's text as Chromium's accessibility tree gives it to screen
+    readers (its static texts, CSS generated content included)."""
+    session = page.context.new_cdp_session(page)
+    nodes = session.send("Accessibility.getFullAXTree")["nodes"]
+    by_id = {node["nodeId"]: node for node in nodes}
+    (region,) = [
+        n for n in nodes if n.get("role", {}).get("value") == "region"
+        and n.get("name", {}).get("value") == "Response"
+    ]  # fmt: skip
+    words: list[str] = []
+
+    def walk(node: dict) -> None:
+        if node.get("role", {}).get("value") == "StaticText":
+            words.append(node.get("name", {}).get("value", ""))
+        for child in node.get("childIds", []):
+            if child in by_id:
+                walk(by_id[child])
+
+    walk(region)
+    return "".join(words)
+
+
+def test_each_highlight_shows_and_says_its_label_in_a_style_of_its_own(
+    live_server, page, screenshot
+):
+    card = _at_work(page, live_server, _project(), 1440)
+    page.locator("[data-span-target=response]").scroll_into_view_if_needed()
+    _select_with_the_mouse(page, "1889")  # the later passage first: the helper drags
+    page.click("[data-span-label=irrelevant]")  # within the first piece of the text
+    _select_with_the_mouse(page, "日本")
+    page.click("[data-span-label=factual_error]")
+
+    marked = {m["text"]: m for m in _marks(page)}
+    assert set(marked) == {"日本", "1889"}
+    error, off_point = marked["日本"], marked["1889"]
+    assert (error["opens"], error["title"]) == ("Factual error", "Factual error")
+    assert (off_point["opens"], off_point["title"]) == ("Irrelevant", "Irrelevant")
+    assert error["underline"] != off_point["underline"]  # not told apart by colour alone
+    said = _read_aloud(page)
+    assert "Factual error日本" in said and "Irrelevant1889" in said  # the label, then its text
+    assert page.inner_text("[data-span-target=response]") == TEXT  # the text is unchanged
+    for scheme in ("light", "dark"):
+        page.emulate_media(color_scheme=scheme)
+        for mark in _marks(page):
+            assert _contrast(mark["color"], mark["background"]) >= 7, (scheme, mark)
+        assert error["background"] != off_point["background"]
+        screenshot(page, f"spans-labelled-{scheme}")
+        assert serious_axe_violations(page) == []
+    page.emulate_media(color_scheme="light")
+
+    page.click("#task-form button[type=submit]")
+    wait_for_next_card(page, card)
+    assert sorted(span["label"] for span in _spans(card)) == ["factual_error", "irrelevant"]

@@ -132,6 +132,7 @@ def _figures(project: Project, by: str, include_sensitive: bool) -> dict[str, An
     )
     boards: dict[str, Any] = {}
     differences: list[dict[str, Any]] = []
+    answers = [agreement]
     if project.is_pairwise:
         leaderboard = leaderboard_current_with_options(
             project=project,
@@ -139,6 +140,7 @@ def _figures(project: Project, by: str, include_sensitive: bool) -> dict[str, An
             exclude_flagged=True,
             options=LeaderboardOptions(by=group_by),
         )
+        answers.append(leaderboard)
         boards = leaderboard["groups"]
         differences = leaderboard.get("differences", [])
     names = list(boards) or list(agreement["groups"])
@@ -170,7 +172,11 @@ def _figures(project: Project, by: str, include_sensitive: bool) -> dict[str, An
         "groups": groups,
         "differences": differences,
         "cross_group": agreement.get("cross_group", {}),
-        "stale": agreement.get("stale"),
-        "computed_at": agreement.get("computed_at"),
+        # Either may be an earlier report's while the worker computes it (stale): the
+        # page says so, with the older of the two reports.
+        "stale": any(answer.get("stale") for answer in answers),
+        "computed_at": min(
+            (a["computed_at"] for a in answers if a.get("computed_at")), default=None
+        ),
         "k": project.min_group_annotators,
     }

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import pytest
 from django.core.cache import cache
+from django.test import Client
 
 from annotation import scheduling
 from annotation.services import groups, leaderboard_options
 from annotation.services.group_warming import group_figures_warm
 from annotation.services.projects import project_update
 from annotation.services.reports import group_figures_asked, report_refresh
+from annotation.services.researchers import researcher_create
 from tests.api.test_group_figures import AGREEMENT, LEADERBOARD, _votes, plural_project
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("cache_cleared")]
@@ -135,3 +137,22 @@ def test_figures_under_another_group_size_are_never_served_stale(
     body = researcher_client.get(AGREEMENT, BY_REGION).json()
     assert body["stale"] is False and "east" not in body["groups"]
     assert queued == []
+
+
+def test_the_console_says_the_figures_by_group_served_are_an_earlier_reports(settings, monkeypatch):
+    lead = researcher_create(username="lead")
+    console = Client()
+    console.force_login(lead)
+    project = plural_project(lead, tiny=0)
+    cache.clear()
+    figures = f"/admin/annotation/project/{project.pk}/groups/figures/"
+    htmx = {"HX-Request": "true"}
+    notice = "These are the figures of an earlier report: newer ones are being computed."
+    assert notice not in console.get(figures, BY_REGION, headers=htmx).content.decode()
+    _votes(project, [{"id": "q0"}], {"late": "east"})
+    _with_a_worker(settings, monkeypatch)
+    report_refresh(project_id=project.pk, force=True)
+    reads = _count_fits(monkeypatch)
+    html = console.get(figures, BY_REGION, headers=htmx).content.decode()
+    assert notice in html and 'data-group="north"' in html
+    assert reads == []

@@ -26,8 +26,10 @@ def profile_question(*, project: Project, key: str) -> dict[str, Any] | None:
     return next((q for q in project.survey if q["key"] == key), None)
 
 
-def _latest_answers(project: Project) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Each annotator's latest answers in the project, in one query."""
+def profile_latest_answers(*, project: Project) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Each annotator's profile: their latest answers in the project (any survey version),
+    in one query read in chunks. Figures by group, the profile summary and the exports'
+    profile columns all read it, so they agree on who answered what."""
     rows = (
         SurveyAnswers.objects.filter(project=project)
         .order_by("annotator_id", "-version")
@@ -37,7 +39,7 @@ def _latest_answers(project: Project) -> Iterator[tuple[int, dict[str, Any]]]:
     for annotator_id, answers in rows.iterator(chunk_size=5000):
         if annotator_id != last:
             last = annotator_id
-            yield annotator_id, answers or {}
+            yield annotator_id, answers if isinstance(answers, dict) else {}
 
 
 def _fits(question: dict[str, Any], value: Any) -> bool:
@@ -75,7 +77,7 @@ def profile_members(*, project: Project, question: dict[str, Any]) -> ProfileMem
     code = {name: position for position, name in enumerate(names)}
     annotators: list[int] = []
     groups: list[int] = []
-    for annotator_id, answers in _latest_answers(project):
+    for annotator_id, answers in profile_latest_answers(project=project):
         for name in _answer_groups(question, answers.get(question["key"])):
             annotators.append(annotator_id)
             groups.append(code[name])
@@ -92,7 +94,7 @@ def profile_summary(*, project: Project, include_sensitive: bool = False) -> lis
     k = project.min_group_annotators
     answered = {q["key"]: 0 for q in questions}
     members: dict[str, dict[str, set[int]]] = {q["key"]: {} for q in questions}
-    for annotator_id, answers in _latest_answers(project):
+    for annotator_id, answers in profile_latest_answers(project=project):
         for question in questions:
             if question["type"] in GROUPABLE_TYPES:
                 chosen = _answer_groups(question, answers.get(question["key"]))

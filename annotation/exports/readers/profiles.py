@@ -11,7 +11,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from annotation.models import Project, SurveyAnswers
+from annotation.models import Project
+from annotation.selectors.profiles import profile_latest_answers
 
 
 def survey_cell(question: dict[str, Any], value: Any) -> Any:
@@ -35,17 +36,10 @@ def profile_cells(
 ) -> dict[int, tuple[Any, ...]]:
     """Each annotator's profile cells for `questions` (annotator id to one cell per
     question), from their latest answers in the project, in one query."""
-    rows = (
-        SurveyAnswers.objects.filter(project=project)
-        .order_by("annotator_id", "-version")
-        .values_list("annotator_id", "answers")
-    )
-    cells: dict[int, tuple[Any, ...]] = {}
-    for annotator_id, answers in rows.iterator(chunk_size=5000):
-        if annotator_id not in cells:
-            answers = answers if isinstance(answers, dict) else {}
-            cells[annotator_id] = tuple(survey_cell(q, answers.get(q["key"])) for q in questions)
-    return cells
+    return {
+        annotator_id: tuple(survey_cell(q, answers.get(q["key"])) for q in questions)
+        for annotator_id, answers in profile_latest_answers(project=project)
+    }
 
 
 def profile_record(

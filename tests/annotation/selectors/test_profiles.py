@@ -5,9 +5,16 @@ from __future__ import annotations
 
 import pytest
 
+from annotation.exports.readers.profiles import profile_cells
 from annotation.models import Annotator
-from annotation.selectors.profiles import profile_members, profile_question, profile_summary
+from annotation.selectors.profiles import (
+    profile_latest_answers,
+    profile_members,
+    profile_question,
+    profile_summary,
+)
 from annotation.services.projects import project_update
+from annotation.services.surveys import survey_answers_record
 from tests.factories import ProjectFactory, profiled_annotators
 
 pytestmark = pytest.mark.django_db
@@ -81,3 +88,19 @@ def test_the_summary_counts_answers_and_merges_small_ones_into_other(
 
     shown = {q["key"]: q for q in profile_summary(project=project, include_sensitive=True)}
     assert shown["faith"]["counts"] == [{"answer": "a", "annotators": 3}]
+
+
+def test_latest_answers_are_read_once_for_summary_and_exports_alike(
+    project, django_assert_num_queries
+):
+    first, second = _answered(project, [{"band": "18-24"}, {"band": "35+", "trust": 2}])
+    project_update(project=project, survey=[{**SURVEY[0], "text": "Your age band"}, *SURVEY[1:]])
+    survey_answers_record(project=project, annotator=first, answers={"band": "25-34"})
+
+    with django_assert_num_queries(1):
+        latest = dict(profile_latest_answers(project=project))
+    with django_assert_num_queries(1):
+        cells = profile_cells(project=project, questions=SURVEY[:1])
+
+    assert latest == {first.pk: {"band": "25-34"}, second.pk: {"band": "35+", "trust": 2}}
+    assert cells == {first.pk: ("25-34",), second.pk: ("35+",)}

@@ -125,6 +125,14 @@ class VoteTooSoon(DomainError):
     default_detail = _("This vote came before the task had been on screen; nothing was stored.")
 
 
+class JudgeBusy(DomainError):
+    """A judge deleted while one of its runs is pending or running: its worker would go on
+    writing the judge's judgments. `errors` name the run; delete once it has ended."""
+
+    status = 409
+    default_detail = _("This judge has a run that has not ended; delete it once the run is over.")
+
+
 class EndpointFailed(DomainError):
     """A model endpoint that failed or timed out twice (one retry) and is now marked
     unhealthy; the detail names the endpoint and the failure, never its key. Callers (the

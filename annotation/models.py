@@ -1672,6 +1672,12 @@ class JudgeRun(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When a worker last took the run or recorded a task of it, or beat queued it "
+        "again: a running run claimed long ago has lost its worker.",
+    )
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -170,6 +170,6 @@ def judge_run(run_id: int) -> None:
 
 @shared_task(acks_late=True, ignore_result=True)
 def judge_runs_requeue_pending() -> int:
-    """Beat: queue again the judge runs not ended (a lost message, a worker that died)."""
-    before = _pending_before()
-    return _requeue(judge_runs.judge_runs_to_requeue(before=before), scheduling.schedule_judge_run)
+    """Beat: queue again the judge runs not ended that no worker is doing (a lost message,
+    a worker that died), each at most once a claim window."""
+    return _requeue(judge_runs.judge_runs_orphaned_claim(), scheduling.schedule_judge_run)

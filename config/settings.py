@@ -418,6 +418,10 @@ ARENA_EAGER_THREAD: bool = env.bool("ARENA_EAGER_THREAD", default=True)
 # A judge run stops (failed, the rest of its tasks left to a later run) after this many
 # tasks in a row whose calls failed: a dead endpoint is not called for every task.
 JUDGE_MAX_FAILURES_IN_A_ROW: int = env.int("JUDGE_MAX_FAILURES_IN_A_ROW", default=10)
+# A running judge run whose worker has not recorded a task (nor taken the run) for this long
+# is queued again by beat (README, Judge runs): its worker died, or is stuck on one task (the
+# job queued again then finds the run locked and ends).
+JUDGE_RUN_CLAIM_TIMEOUT_SECONDS: int = env.int("JUDGE_RUN_CLAIM_TIMEOUT_SECONDS", default=300)
 # Without a broker (eager Celery), a judge run is done in a background thread of the web
 # process, so the request that started it does not wait for every model call.
 JUDGE_EAGER_THREAD: bool = env.bool("JUDGE_EAGER_THREAD", default=True)

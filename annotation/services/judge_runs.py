@@ -21,13 +21,13 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -172,6 +172,9 @@ def judge_run_start(
         max_calls = _positive(max_calls, "max_calls", 2**31 - 1)
     task_ids = tasks_selected(judge=judge, selection=selection)
     with transaction.atomic():
+        # Locked as judge_delete locks it: a judge being deleted gets no new run.
+        if not Judge.objects.select_for_update().filter(pk=judge.pk).exists():
+            raise _refuse("judge", "no such judge (it was deleted)")
         run = JudgeRun.objects.create(
             project_id=judge.project_id,
             judge=judge,
@@ -188,12 +191,30 @@ def judge_run_start(
     return run
 
 
-def judge_runs_to_requeue(*, before: datetime) -> list[int]:
-    """Runs begun before `before` and not ended: their job was lost or its worker died. A
-    run is safe to queue twice (the second job finds it locked, or finished)."""
+def judge_runs_orphaned_claim(*, now: datetime | None = None) -> list[int]:
+    """Runs not ended that no worker is doing and that should be queued again: one claimed
+    (taken, a task recorded, or queued again by beat) more than
+    JUDGE_RUN_CLAIM_TIMEOUT_SECONDS ago (its worker died), or one never claimed
+    SNAPSHOT_REQUEUE_AFTER_SECONDS after it was started (its message was lost). Their claim is
+    renewed, so each is queued again at most once a window. A run queued twice is safe: the
+    second job finds it locked by a live worker, or ended, or judges only what is left."""
+    now = now or timezone.now()
+    claim_cutoff = now - timedelta(seconds=settings.JUDGE_RUN_CLAIM_TIMEOUT_SECONDS)
+    asked_cutoff = now - timedelta(seconds=settings.SNAPSHOT_REQUEUE_AFTER_SECONDS)
     unfinished = (JudgeRun.Status.PENDING, JudgeRun.Status.RUNNING)
-    runs = JudgeRun.objects.filter(status__in=unfinished, created_at__lt=before).order_by("pk")
-    return list(runs.values_list("pk", flat=True))
+    with transaction.atomic():
+        orphaned = list(
+            JudgeRun.objects.select_for_update(skip_locked=True)
+            .filter(status__in=unfinished)
+            .filter(
+                Q(claimed_at__lt=claim_cutoff)
+                | Q(claimed_at__isnull=True, created_at__lt=asked_cutoff)
+            )
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        JudgeRun.objects.filter(pk__in=orphaned).update(claimed_at=now)
+    return orphaned
 
 
 # ---------------------------------------------------------------- throttling
@@ -467,11 +488,14 @@ def _calibrate_ranking(task: Task, read: list[Output], swap: bool, result: Calib
 
 def _record(run: JudgeRun, work: TaskWork, outputs: list[Output]) -> Calibrated:
     """Store a task's outputs and verdict, its judgment when there is one, and the run's
-    counts, in one transaction."""
+    counts (its claim renewed), in one transaction; nothing when the run is gone (its judge
+    was deleted meanwhile: RunGone), so no judgment is left without its judge."""
     task = work.task
     calibrated = calibrate(task, judge_kind(run.project), outputs, run.swap)
     verdict = work.verdict
     with transaction.atomic():
+        if not JudgeRun.objects.select_for_update().filter(pk=run.pk).exists():
+            raise RunGone(f"judge run {run.pk} was deleted")
         judgment = None
         if calibrated.status == JudgeVerdict.Status.DONE:
             judgment = _judgment_write(run, task, calibrated)
@@ -507,31 +531,33 @@ def _record(run: JudgeRun, work: TaskWork, outputs: list[Output]) -> Calibrated:
             failures=F("failures") + int(calibrated.status == JudgeVerdict.Status.FAILED),
             unparseable=F("unparseable")
             + int(calibrated.status == JudgeVerdict.Status.UNPARSEABLE),
+            claimed_at=timezone.now(),
         )
     return calibrated
 
 
 def _judgment_write(run: JudgeRun, task: Task, calibrated: Calibrated) -> Judgment:
-    """The calibrated verdict as the judge's judgment of the task (a later run replaces
-    it). It is written directly, not voted: a task's count of human judgments is untouched."""
+    """The calibrated verdict as the judge's judgment of the task. It is written directly,
+    not voted: a task's count of human judgments is untouched. A later run replaces it by a
+    new row, the earlier one deleted in the same transaction: the incremental sync hands out
+    each row once (by insert), so a judgment updated in place would never reach a client
+    again; a sync client reads a judgment of a task and annotator it has as replacing it."""
     project = run.project
-    judgment, _ = Judgment.objects.update_or_create(
+    Judgment.objects.filter(task=task, annotator_id=run.judge.annotator_id).delete()
+    return Judgment.objects.create(
         task=task,
         annotator_id=run.judge.annotator_id,
-        defaults={
-            "project": project,
-            "source": Judgment.Source.JUDGE,
-            "choice": calibrated.choice,
-            "criteria": calibrated.criteria,
-            "scores": calibrated.scores,
-            "ranking": calibrated.ranking,
-            "shown_order": calibrated.shown_order,
-            "rationale": calibrated.rationale,
-            "is_gold": task.is_gold,
-            "rubric_version": project.rubric_version,
-        },
+        project=project,
+        source=Judgment.Source.JUDGE,
+        choice=calibrated.choice,
+        criteria=calibrated.criteria,
+        scores=calibrated.scores,
+        ranking=calibrated.ranking,
+        shown_order=calibrated.shown_order,
+        rationale=calibrated.rationale,
+        is_gold=task.is_gold,
+        rubric_version=project.rubric_version,
     )
-    return judgment
 
 
 # ---------------------------------------------------------------- the job
@@ -539,6 +565,10 @@ def _judgment_write(run: JudgeRun, task: Task, calibrated: Calibrated) -> Judgme
 
 class JudgeRunBusy(Exception):
     """Another worker runs this run (or its session, if the worker died, is still ending)."""
+
+
+class RunGone(Exception):
+    """The run was deleted (with its judge) while a worker was doing it."""
 
 
 def judge_run_execute(*, run_id: int) -> JudgeRun | None:
@@ -553,11 +583,15 @@ def judge_run_execute(*, run_id: int) -> JudgeRun | None:
         )
         if run is None or run.status in (JudgeRun.Status.DONE, JudgeRun.Status.FAILED):
             return run
+        run.claimed_at = timezone.now()
         if run.status == JudgeRun.Status.PENDING:
-            run.status, run.started_at = JudgeRun.Status.RUNNING, timezone.now()
-            run.save(update_fields=["status", "started_at"])
+            run.status, run.started_at = JudgeRun.Status.RUNNING, run.claimed_at
+        run.save(update_fields=["status", "started_at", "claimed_at"])
         try:
             stopped = _judge_tasks(run)
+        except RunGone:
+            logger.info("judge run %s was deleted while running; it stops", run.pk)
+            return None
         except TRANSIENT_DATABASE_ERRORS:
             raise  # the task is retried; the run goes on where it stopped
         except Exception as exc:

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from annotation.errors import ValidationFailed
+from annotation.errors import JudgeBusy, ValidationFailed
 from annotation.judge_prompts import (
     DEFAULT_TEMPLATES,
     PAIRWISE,
@@ -20,7 +20,16 @@ from annotation.judge_prompts import (
     template_check,
     template_render,
 )
-from annotation.models import Annotator, Criterion, Judge, Judgment, ModelEndpoint, Project, Task
+from annotation.models import (
+    Annotator,
+    Criterion,
+    Judge,
+    JudgeRun,
+    Judgment,
+    ModelEndpoint,
+    Project,
+    Task,
+)
 from annotation.services.endpoints import endpoint_fields_clean
 
 #: The params a judge takes: the call's temperature and max_tokens (over the endpoint's),
@@ -206,8 +215,24 @@ def _rename_verdicts(judge: Judge) -> None:
 
 
 def judge_delete(*, judge: Judge) -> None:
-    """Delete the judge, its runs and its verdicts (its judgments in the project too)."""
+    """Delete the judge, its runs and its verdicts (its judgments in the project too). A
+    judge with a run pending or running is refused (JudgeBusy, a 409): its worker would go
+    on writing judgments of the deleted judge. The judge's row is locked, so no run starts
+    meanwhile (judge_run_start locks it too)."""
     with transaction.atomic():
+        Judge.objects.select_for_update().filter(pk=judge.pk).first()
+        unfinished = (
+            judge.runs.filter(status__in=(JudgeRun.Status.PENDING, JudgeRun.Status.RUNNING))
+            .order_by("pk")
+            .values_list("pk", "status")
+            .first()
+        )
+        if unfinished is not None:
+            run_id, status = unfinished
+            raise JudgeBusy(
+                f"Run {run_id} of this judge is {status}: delete the judge once it has ended.",
+                errors=[{"field": "judge", "error": f"run {run_id} is {status}"}],
+            )
         Judgment.objects.filter(
             project_id=judge.project_id, annotator_id=judge.annotator_id
         ).delete()

@@ -294,3 +294,22 @@ def test_without_a_broker_the_run_goes_on_after_the_202(researcher_client, pairw
             assert time.monotonic() < deadline
             time.sleep(0.1)
     assert researcher_client.get(detail).json()["done"] == 3
+
+
+def test_a_judge_with_a_run_not_ended_is_a_409_and_nothing_is_lost(
+    researcher_client, pairwise, stub
+):
+    judge = create(researcher_client, stub)
+    start(researcher_client, {"judge": judge["id"]})
+    running = start(researcher_client, {"judge": judge["id"]}).json()["id"]
+    JudgeRun.objects.filter(pk=running).update(status="running")
+
+    answer = researcher_client.delete(url(f"judges/{judge['id']}/"))
+
+    assert answer.status_code == 409
+    assert answer.json()["errors"] == [{"field": "judge", "error": f"run {running} is running"}]
+    assert Judge.objects.filter(pk=judge["id"]).exists()
+    assert Judgment.objects.filter(annotator__external_id="first").count() == 3
+    JudgeRun.objects.filter(pk=running).update(status="done")
+    assert researcher_client.delete(url(f"judges/{judge['id']}/")).status_code == 204
+    assert not Judgment.objects.filter(annotator__external_id="first").exists()

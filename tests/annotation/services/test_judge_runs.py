@@ -18,6 +18,7 @@ from django.test import TestCase
 from django.utils import timezone
 
 from annotation import tasks as annotation_tasks
+from annotation.errors import JudgeBusy
 from annotation.models import (
     Annotator,
     Judge,
@@ -29,12 +30,13 @@ from annotation.models import (
     Task,
 )
 from annotation.selectors.judges import judge_verdicts_current
+from annotation.selectors.sync import judgments_since
 from annotation.services import judge_runs
 from annotation.services.assignment import assignment_lease
 from annotation.services.endpoints import endpoint_create
 from annotation.services.importing import items_import
 from annotation.services.judge_runs import judge_run_execute, judge_run_start
-from annotation.services.judges import judge_create, judge_update
+from annotation.services.judges import judge_create, judge_delete, judge_update
 from tests.factories import ProjectFactory, import_items, make_annotator, rubric_project
 from tests.llm_stub import TRUTH_MARK, LLMStub, llm_stub
 from tests.processes import python_process
@@ -354,10 +356,10 @@ def test_beat_queues_again_the_runs_not_ended(stub, published):
     JudgeRun.objects.filter(pk=running.pk).update(status="running")
     ended = judge_run_start(judge=judge)
     JudgeRun.objects.filter(pk=ended.pk).update(status="done")
-    later = timezone.now() + timedelta(seconds=1)
+    later = timezone.now() + timedelta(hours=1)
 
-    assert judge_runs.judge_runs_to_requeue(before=later) == [pending.pk, running.pk]
-    assert judge_runs.judge_runs_to_requeue(before=pending.created_at) == []
+    assert judge_runs.judge_runs_orphaned_claim(now=later) == [pending.pk, running.pk]
+    assert judge_runs.judge_runs_orphaned_claim(now=timezone.now()) == []
 
 
 @pytest.mark.postgres
@@ -446,3 +448,169 @@ def test_the_current_verdicts_are_each_tasks_latest_finished_one(stub):
     by_task = {v.task_id: v.run_id for v in current}
     tasks = list(Task.objects.order_by("pk").values_list("pk", flat=True))
     assert by_task == {tasks[0]: first.pk, tasks[1]: first.pk, tasks[2]: second.pk}
+
+
+# ---------------------------------------------------------------- replaced judgments reach sync
+
+
+def _sync_all(project: Project, since: str) -> tuple[list[dict], str]:
+    """Poll the sync as a pipeline would until a page comes back empty (on PostgreSQL a
+    row appears once no older transaction on the server is still running)."""
+    seen: list[dict] = []
+    deadline = time.monotonic() + 30
+    while True:
+        page, since = judgments_since(project=project, since=since, limit=100)
+        seen += page
+        if page:
+            continue
+        if seen or time.monotonic() > deadline:
+            return seen, since
+        time.sleep(0.2)
+
+
+def _a_judgment_a_later_run_replaces_reaches_sync_clients(stub) -> None:
+    project = ProjectFactory()
+    longer_second(project, 2)
+    judge = make_judge(stub, project, "judge-first")
+    run(judge)
+    first, cursor = _sync_all(project, "0")
+    assert {row["choice"] for row in first} == {"tie"}  # first position wins in both orders
+
+    # The judge changes its endpoint's model: its new verdicts replace the old judgments.
+    truthful = make_judge(stub, project, "judge-longer")
+    judge_update(judge=judge, endpoint=truthful.endpoint_id)
+    run(judge)
+    replaced, _ = _sync_all(project, cursor)
+
+    # Each task's new judgment comes again, of the same task and annotator, a new row:
+    # a sync client replaces what it had for that task and annotator.
+    by_task = {row["task"]: row for row in first}
+    assert sorted(row["task"] for row in replaced) == sorted(by_task)
+    for row in replaced:
+        earlier = by_task[row["task"]]
+        assert row["annotator"] == earlier["annotator"] == judge.name
+        assert row["id"] > earlier["id"] and row["choice"] == "b"
+    assert Judgment.objects.filter(annotator=judge.annotator).count() == 2
+    assert not Judgment.objects.filter(pk__in=[row["id"] for row in first]).exists()
+
+
+def test_a_judgment_a_later_run_replaces_reaches_sync_clients(stub):
+    _a_judgment_a_later_run_replaces_reaches_sync_clients(stub)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_judgment_a_later_run_replaces_reaches_sync_clients_across_transactions(stub):
+    _a_judgment_a_later_run_replaces_reaches_sync_clients(stub)
+
+
+# ---------------------------------------------------------------- deleting a judge
+
+
+@pytest.mark.parametrize("status", ["pending", "running"])
+def test_a_judge_with_a_run_not_ended_cannot_be_deleted(stub, status):
+    project = ProjectFactory()
+    import_items(project, 2)
+    judge = make_judge(stub, project, "judge-first")
+    run(judge)
+    unfinished = judge_run_start(judge=judge)  # queued once committed: not yet
+    JudgeRun.objects.filter(pk=unfinished.pk).update(status=status)
+
+    with pytest.raises(JudgeBusy) as refused:
+        judge_delete(judge=judge)
+
+    assert refused.value.status == 409
+    assert refused.value.errors == [{"field": "judge", "error": f"run {unfinished.pk} is {status}"}]
+    assert Judge.objects.filter(pk=judge.pk).exists()
+    assert Judgment.objects.filter(annotator=judge.annotator).count() == 2
+    assert JudgeRun.objects.filter(judge=judge).count() == 2
+
+
+def test_a_judge_whose_runs_ended_is_deleted_with_its_judgments(stub):
+    project = ProjectFactory()
+    import_items(project, 2)
+    judge = make_judge(stub, project, "judge-first")
+    run(judge)
+
+    judge_delete(judge=judge)
+
+    assert not Judge.objects.exists() and not JudgeRun.objects.exists()
+    assert not Judgment.objects.filter(annotator=judge.annotator).exists()
+
+
+def test_a_run_whose_judge_was_deleted_meanwhile_writes_no_judgment(stub, monkeypatch):
+    """A worker that was past the check when the judge went (its run row gone) leaves no
+    orphan judgment."""
+    project = ProjectFactory()
+    import_items(project, 2)
+    judge = make_judge(stub, project, "judge-first")
+    started = judge_run_start(judge=judge)
+    record = judge_runs._record
+
+    def judge_gone_then_record(run, work, outputs):
+        JudgeRun.objects.filter(pk=run.pk).delete()
+        return record(run, work, outputs)
+
+    monkeypatch.setattr(judge_runs, "_record", judge_gone_then_record)
+    judge_run_execute(run_id=started.pk)
+
+    assert not Judgment.objects.filter(annotator=judge.annotator).exists()
+
+
+# ---------------------------------------------------------------- beat and dead workers
+
+
+def test_beat_queues_a_running_run_whose_claim_is_stale_once_and_it_resumes(
+    stub, settings, monkeypatch, published
+):
+    settings.JUDGE_RUN_CLAIM_TIMEOUT_SECONDS = 300
+    project = ProjectFactory()
+    import_items(project, 4)
+    judge = make_judge(stub, project, "judge-longer", concurrency=1)
+    started = judge_run_start(judge=judge)
+    record = judge_runs._record
+
+    def record_then_die(run, work, outputs):
+        if JudgeRun.objects.get(pk=run.pk).done == 2:
+            raise Killed
+        return record(run, work, outputs)
+
+    monkeypatch.setattr(judge_runs, "_record", record_then_die)
+    with pytest.raises(Killed):
+        judge_run_execute(run_id=started.pk)
+    monkeypatch.setattr(judge_runs, "_record", record)
+    killed = JudgeRun.objects.get(pk=started.pk)
+    assert (killed.status, killed.done) == ("running", 2)
+    assert killed.claimed_at is not None
+
+    # A worker claimed it a moment ago: it is left to it.
+    assert annotation_tasks.judge_runs_requeue_pending() == 0
+    # Its claim is older than the threshold: queued again, once a window.
+    stale = timezone.now() - timedelta(seconds=301)
+    JudgeRun.objects.filter(pk=started.pk).update(claimed_at=stale)
+    assert annotation_tasks.judge_runs_requeue_pending() == 1
+    assert annotation_tasks.judge_runs_requeue_pending() == 0
+    assert [call["args"] for call in published] == [[started.pk]]
+
+    asked_before = len(stub.requests)
+    annotation_tasks.judge_run(*published[0]["args"])
+
+    resumed = JudgeRun.objects.get(pk=started.pk)
+    assert (resumed.status, resumed.done) == ("done", 4)
+    assert len(stub.requests) - asked_before == 2 * 2  # the 2 tasks left, both orders
+    verdicts = JudgeVerdict.objects.filter(run=started)
+    assert sorted(verdicts.values_list("task_id", flat=True)) == sorted(started.task_ids)
+
+
+def test_beat_queues_a_pending_run_never_claimed_after_the_requeue_delay(stub, settings, published):
+    settings.SNAPSHOT_REQUEUE_AFTER_SECONDS = 600
+    project = ProjectFactory()
+    import_items(project, 1)
+    judge = make_judge(stub, project, "judge-first")
+    lost = judge_run_start(judge=judge)  # its message was lost: never claimed
+
+    assert annotation_tasks.judge_runs_requeue_pending() == 0
+    JudgeRun.objects.filter(pk=lost.pk).update(created_at=timezone.now() - timedelta(hours=1))
+    assert annotation_tasks.judge_runs_requeue_pending() == 1
+    assert annotation_tasks.judge_runs_requeue_pending() == 0  # claimed by the requeue
+    assert [call["args"] for call in published] == [[lost.pk]]

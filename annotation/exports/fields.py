@@ -159,6 +159,14 @@ JUDGMENTS = (
         "name; a crowd platform's worker id is never exported).",
     ),
     F("annotator_kind", "string", "`human` or `model`."),
+    F(
+        "label_source",
+        "string",
+        "`human` for a person's judgment, `judge` for an LLM judge's verdict, which the "
+        "pull keeps only on tasks no person judged (the judgments behind `dpo`'s hybrid "
+        "label).",
+        needs=USES_HYBRID,
+    ),
     F("a", "string", "Response id of side a.", kind=PAIRWISE),
     F("b", "string", "Response id of side b.", kind=PAIRWISE),
     F("a_model", "string", "Model of response a.", kind=PAIRWISE),

@@ -175,7 +175,7 @@ def export_plan(*, project: Project, query: ExportQuery) -> ExportPlan:
         sensitive = query.filters.include_sensitive
         questions = tuple(q for q in project.survey if sensitive or not q.get("sensitive"))
     uses = _uses(project, query.format, every_criterion)
-    if query.format == "dpo" and query.filters.label == "hybrid":
+    if query.format in ("dpo", "judgments") and query.filters.label == "hybrid":
         uses |= {USES_HYBRID}
     if query.format == "judgments":
         questions = _profile_questions(project, query.filters)

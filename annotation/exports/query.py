@@ -45,7 +45,7 @@ _JUDGMENT_FILTERS = {
     "include_identity_leak",
 }
 _FILTERS_OF = {
-    "judgments": _JUDGMENT_FILTERS | {"with_profile", "include_sensitive"},
+    "judgments": _JUDGMENT_FILTERS | {"with_profile", "include_sensitive", "label"},
     "dpo": _JUDGMENT_FILTERS | {"min_agreement", "label", "expand", "include_rewrites"},
     "rubric": _JUDGMENT_FILTERS | {"min_agreement", "rubric_version"},
     # A response's verdict is decided from all its judgments: no incremental pull.
@@ -310,6 +310,8 @@ def export_query_from_params(params: Mapping[str, Any], *, strict: bool = False)
     label_given = label is not None
     if label is None and export_format == "dpo":
         label = "majority"
+    if export_format == "judgments" and label not in (None, "hybrid"):
+        errors.append(_error("label", "judgments take label=hybrid only"))
     if label == "hybrid":
         if params.get("annotator_kind") not in (None, "all"):
             errors.append(

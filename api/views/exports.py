@@ -67,8 +67,11 @@ class ExportView(StrictAPIView):
                 enum=list(AVAILABLE_PAIR_LABELS),
                 default="majority",
                 description="dpo: what decides a pair, the majority of its votes, its "
-                "Dawid-Skene label (agreement is then the label's posterior), or a researcher's "
-                "adjudication where there is one (else the majority).",
+                "Dawid-Skene label (agreement is then the label's posterior), a researcher's "
+                "adjudication where there is one (else the majority), or hybrid (people's "
+                "majority where people judged the pair, else the LLM judges' verdicts; each "
+                "row's label_source says which). judgments take hybrid only: people's "
+                "judgments, and the judges' verdicts on tasks no person judged.",
             ),
             OpenApiParameter(
                 "include_rewrites",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 import pyarrow as pa
@@ -18,6 +19,7 @@ from django.db.models import (
     F,
     Func,
     OuterRef,
+    Q,
     QuerySet,
     TextField,
     Value,
@@ -26,7 +28,7 @@ from django.db.models import (
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import NullIf
 
-from annotation.exports.fields import USES_REWRITES, USES_SPANS
+from annotation.exports.fields import USES_HYBRID, USES_REWRITES, USES_SPANS
 from annotation.exports.plan import ExportPlan
 from annotation.exports.query import ExportFilters
 from annotation.exports.rankings import ranking_in_ids, response_external_ids, shown_in_ids
@@ -86,6 +88,12 @@ def judgments_for_export(*, project: Project, filters: ExportFilters) -> QuerySe
     judgments of each judgment's task."""
     passing = passing_judgments(project=project, filters=filters)
     queryset = passing.filter(since_q(filters.since))
+    if filters.label == "hybrid":
+        # A judge's verdict only where no person's passing judgment labels the task.
+        people = passing_judgments(
+            project=project, filters=replace(filters, annotator_kind=Annotator.Kind.HUMAN)
+        ).filter(task_id=OuterRef("task_id"))
+        queryset = queryset.exclude(Q(annotator__kind=Annotator.Kind.MODEL) & Exists(people))
     if filters.min_judgments:
         queryset = queryset.filter(task_id__in=_tasks_with_enough(passing, filters.min_judgments))
     return queryset.order_by("pk")
@@ -238,6 +246,8 @@ def judgment_records(
             "annotator": external_id if source in Annotator.NAMED_SOURCES else pseudonym,
             "annotator_kind": kind,
         }
+        if USES_HYBRID in uses:
+            record["label_source"] = "human" if kind == Annotator.Kind.HUMAN else "judge"
         if is_pairwise:
             record.update(
                 {
@@ -334,6 +344,13 @@ def judgment_wire_columns(
         WireColumn("annotator", public_annotator(), text),
         WireColumn("annotator_kind", "annotator__kind", text),
     ]
+    if USES_HYBRID in uses:
+        source = Case(
+            When(annotator__kind=Annotator.Kind.HUMAN, then=Value("human")),
+            default=Value("judge"),
+            output_field=TextField(),
+        )
+        head.append(WireColumn("label_source", source, text))
     field_name = "criteria" if project.is_pairwise else "scores"
     if answer_keys is None:
         answer_columns = [WireColumn(field_name, field_name, text)]

@@ -376,3 +376,44 @@ def test_the_dataset_card_of_a_hybrid_pull_shows_the_judges_measures_and_routing
     assert "12 of 12" in judge_row  # every task routed to people
     assert "routing to people" in card and "wanted 1 (spot checks)" in card
     assert KEY not in card
+
+
+def test_hybrid_judgments_keep_people_and_the_judges_verdicts_on_tasks_nobody_judged(
+    stub, researcher_client, researcher
+):
+    project = study(6, seed=9)
+    project.owner = researcher
+    project.save()
+    tasks = tasks_of(project)
+    people_vote(project, tasks[:2])
+    run(judge_of(stub, project, "judge-truth"))
+    url = f"/api/v1/projects/{project.slug}/export/"
+
+    answer = researcher_client.get(url, {"format": "judgments", "label": "hybrid"})
+    assert answer.status_code == 200, answer.content
+    rows = [json.loads(line) for line in b"".join(answer.streaming_content).splitlines()]
+
+    by_source = {(row["task"], row["label_source"]) for row in rows}
+    assert {task for task, source in by_source if source == "human"} == {t.pk for t in tasks[:2]}
+    assert {task for task, source in by_source if source == "judge"} == {t.pk for t in tasks[2:]}
+    assert all(
+        (row["annotator_kind"] == "human") == (row["label_source"] == "human") for row in rows
+    )
+    refused = researcher_client.get(url, {"format": "judgments", "label": "majority"})
+    assert refused.status_code == 400 and "label" in json.dumps(refused.json())
+
+
+@pytest.mark.parametrize("filetype", ["jsonl", "parquet"])
+def test_hybrid_judgments_are_the_same_by_copy_and_by_rows(stub, filetype):
+    from annotation.exports.plan import export_plan
+    from annotation.exports.query import ExportFilters, ExportQuery
+    from tests.api.test_task_type_studies import assert_copy_and_row_paths_agree
+
+    project = study(5, seed=2)
+    people_vote(project, tasks_of(project)[:2])
+    run(judge_of(stub, project, "judge-first"))
+    query = ExportQuery("judgments", filetype, ExportFilters(annotator_kind="all", label="hybrid"))
+    plan = export_plan(project=project, query=query)
+    assert "label_source" in plan.column_names
+
+    assert_copy_and_row_paths_agree(plan)

@@ -1,9 +1,11 @@
 """The `dpo` export trains TRL's DPOTrainer and RewardTrainer, and the `kto` export its
 KTOTrainer, as they come (README "Exports"): a project is built over HTTP from HH-RLHF pairs
-(shared/data), a simulated crowd votes (or gives verdicts), the Parquet export is pulled
-over HTTP and loaded with `datasets`, and each trainer runs a few steps on a tiny GPT-2 built
-from a config, with a tokenizer trained here on the export's own texts (nothing is
-downloaded).
+(shared/data), a simulated crowd votes (or gives verdicts, rankings or rewrites), the Parquet
+export is pulled over HTTP and loaded with `datasets`, and each trainer runs a few steps on a
+tiny GPT-2 built from a config, with a tokenizer trained here on the export's own texts
+(nothing is downloaded). Covered: pairwise `dpo` with conversational prompts (HH-RLHF's chat
+form), `dpo` of a ranking project for each `expand`, `dpo` with `include_rewrites` with plain
+text prompts (TRL's standard form), and `kto` with conversational prompts.
 
 Slow and optional: needs the `train` extra (`pip install -e ".[train]"`, torch's CPU wheel is
 enough) and `--run-slow` (or RUN_SLOW=1). `-s` prints the losses and timings.
@@ -33,6 +35,9 @@ N_ITEMS = 200
 VOTERS = 3
 FOLLOWS_ORIGINAL = 0.8  # how often a simulated annotator agrees with HH-RLHF's chosen answer
 STEPS = 6
+N_RANKED = 100  # ranking items (three responses each)
+REWRITE_EVERY = 4  # the first annotator rewrites the preferred reply of every 4th item
+REWRITE_ADDS = "If you are unsure whether this is safe, please ask someone you trust first."
 CHAT_TEMPLATE = (
     "{% for message in messages %}<|{{ message['role'] }}|>{{ message['content'] }}<|end|>"
     "{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}"
@@ -69,18 +74,58 @@ def ndjson(rows: list[dict]) -> dict:
     }
 
 
+def hh_rows() -> list[dict]:
+    """The first N_ITEMS rows of the HH-RLHF sample (the test skips without it)."""
+    if not HH_RLHF.exists():
+        pytest.skip(f"no HH-RLHF sample at {HH_RLHF} (set HH_RLHF_PATH)")
+    return [json.loads(line) for line in HH_RLHF.read_text().splitlines()[:N_ITEMS]]
+
+
+def hh_split(row: dict) -> tuple[list[dict[str, str]], str, str]:
+    """An HH-RLHF row's shared conversation (chat messages) and its two final replies, split
+    as the item import splits them."""
+    from annotation.services.importing import split_hh_conversation
+
+    return split_hh_conversation(row["chosen"], row["rejected"])
+
+
+def build_project(http, project: dict, items: list[dict]) -> list[str]:
+    """Create the project and import its items over HTTP; the item ids as exported."""
+    assert http.post("/projects/", json=project).status_code == 201
+    slug = project["slug"]
+    assert http.post(f"/projects/{slug}/items/", **ndjson(items)).status_code in (200, 201)
+    exported = http.get(f"/projects/{slug}/export/", params={"format": "items"})
+    return [json.loads(line)["id"] for line in exported.text.splitlines()]
+
+
+def import_judgments(http, slug: str, judgments: list[dict]) -> None:
+    imported = http.post(f"/projects/{slug}/judgments/", **ndjson(judgments))
+    assert imported.status_code in (200, 201), imported.text
+
+
+def pull_parquet(http, tmp_path, slug: str, **params) -> Path:
+    """The project's Parquet export with these parameters, saved as a file."""
+    export = http.get(f"/projects/{slug}/export/", params={"filetype": "parquet", **params})
+    assert export.status_code == 200, export.text
+    path = tmp_path / f"{slug}-{params['format']}.parquet"
+    path.write_bytes(export.content)
+    return path
+
+
+def load_parquet(path: Path, tmp_path):
+    """The file as a trainer gets it: `load_dataset("parquet", ...)`, nothing converted."""
+    import datasets
+
+    return datasets.load_dataset(
+        "parquet", data_files=str(path), split="train", cache_dir=str(tmp_path / "cache")
+    )
+
+
 @pytest.fixture
 def dpo_parquet(http, tmp_path) -> Path:
     """The `dpo` Parquet export of a project of HH-RLHF pairs with simulated votes."""
-    if not HH_RLHF.exists():
-        pytest.skip(f"no HH-RLHF sample at {HH_RLHF} (set HH_RLHF_PATH)")
-    pairs = [json.loads(line) for line in HH_RLHF.read_text().splitlines()[:N_ITEMS]]
     project = {"slug": "hh", "name": "HH-RLHF harmless", "kind": "pairwise", "allow_tie": True}
-    assert http.post("/projects/", json=project).status_code == 201
-    assert http.post("/projects/hh/items/", **ndjson(pairs)).status_code in (200, 201)
-
-    items = http.get("/projects/hh/export/", params={"format": "items"})
-    item_ids = [json.loads(line)["id"] for line in items.text.splitlines()]
+    item_ids = build_project(http, project, hh_rows())
     rng = np.random.default_rng(14)
     votes = [
         {
@@ -94,13 +139,8 @@ def dpo_parquet(http, tmp_path) -> Path:
         for item_id in item_ids
         for voter in range(VOTERS)
     ]
-    assert http.post("/projects/hh/judgments/", **ndjson(votes)).status_code in (200, 201)
-
-    export = http.get("/projects/hh/export/", params={"format": "dpo", "filetype": "parquet"})
-    assert export.status_code == 200
-    path = tmp_path / "hh-dpo.parquet"
-    path.write_bytes(export.content)
-    return path
+    import_judgments(http, "hh", votes)
+    return pull_parquet(http, tmp_path, "hh", format="dpo")
 
 
 @pytest.fixture
@@ -108,15 +148,8 @@ def kto_parquet(http, tmp_path) -> Path:
     """The `kto` Parquet export of a verdict project (preset helpful-harmless-verdict) whose
     items are HH-RLHF prompts with their two answers, each judged good or bad by a simulated
     crowd that mostly calls HH-RLHF's chosen answer good and its rejected one bad."""
-    if not HH_RLHF.exists():
-        pytest.skip(f"no HH-RLHF sample at {HH_RLHF} (set HH_RLHF_PATH)")
-    pairs = [json.loads(line) for line in HH_RLHF.read_text().splitlines()[:N_ITEMS]]
     project = {"slug": "hh-kto", "name": "HH-RLHF verdicts", "preset": "helpful-harmless-verdict"}
-    assert http.post("/projects/", json=project).status_code == 201
-    assert http.post("/projects/hh-kto/items/", **ndjson(pairs)).status_code in (200, 201)
-
-    items = http.get("/projects/hh-kto/export/", params={"format": "items"})
-    item_ids = [json.loads(line)["id"] for line in items.text.splitlines()]
+    item_ids = build_project(http, project, hh_rows())
     rng = np.random.default_rng(15)
     verdicts = []
     for item_id in item_ids:
@@ -132,13 +165,94 @@ def kto_parquet(http, tmp_path) -> Path:
                         "scores": {"helpful": verdict, "harmless": True},
                     }
                 )
-    assert http.post("/projects/hh-kto/judgments/", **ndjson(verdicts)).status_code in (200, 201)
+    import_judgments(http, "hh-kto", verdicts)
+    return pull_parquet(http, tmp_path, "hh-kto", format="kto")
 
-    export = http.get("/projects/hh-kto/export/", params={"format": "kto", "filetype": "parquet"})
-    assert export.status_code == 200
-    path = tmp_path / "hh-kto.parquet"
-    path.write_bytes(export.content)
-    return path
+
+@pytest.fixture
+def ranked_project(http) -> str:
+    """A ranking project of N_RANKED HH-RLHF conversations, each with three responses: its
+    chosen and rejected replies and an off-topic one (the next conversation's chosen reply).
+    A simulated crowd ranks them: mostly chosen, rejected, off-topic; sometimes the first two
+    swapped or tied; the off-topic reply always last."""
+    rows = hh_rows()[: N_RANKED + 1]
+    items = []
+    for index, row in enumerate(rows[:-1]):
+        messages, chosen, rejected = hh_split(row)
+        _, off_topic, _ = hh_split(rows[index + 1])
+        items.append(
+            {
+                "id": f"hh-{index}",
+                "prompt": messages,
+                "responses": [
+                    {"id": "chosen", "model": "hh-chosen", "text": chosen},
+                    {"id": "rejected", "model": "hh-rejected", "text": rejected},
+                    {"id": "off_topic", "model": "hh-other-prompt", "text": off_topic},
+                ],
+            }
+        )
+    project = {"slug": "hh-ranked", "name": "HH-RLHF ranked", "kind": "ranking", "allow_tie": True}
+    item_ids = build_project(http, project, items)
+    rng = np.random.default_rng(16)
+    rankings = []
+    for item_id in item_ids:
+        for voter in range(VOTERS):
+            draw = rng.random()
+            if draw < FOLLOWS_ORIGINAL:
+                top = [["chosen"], ["rejected"]]
+            elif draw < 0.9:
+                top = [["rejected"], ["chosen"]]
+            else:
+                top = [["chosen", "rejected"]]
+            rankings.append(
+                {"annotator": f"crowd-{voter}", "item": item_id, "ranking": [*top, ["off_topic"]]}
+            )
+    import_judgments(http, "hh-ranked", rankings)
+    return "hh-ranked"
+
+
+@pytest.fixture
+def rewrites_parquet(http, tmp_path) -> Path:
+    """The `dpo` Parquet export with `include_rewrites=true` of a pairwise project whose items
+    come in TRL's standard form (the HH-RLHF conversation as one text prompt), where a
+    simulated crowd votes and, on every REWRITE_EVERY-th item, the first annotator also
+    rewrites the reply they preferred."""
+    items = []
+    for index, row in enumerate(hh_rows()):
+        messages, chosen, rejected = hh_split(row)
+        turns = [
+            f"{'Human' if message['role'] == 'user' else 'Assistant'}: {message['content']}"
+            for message in messages
+        ]
+        prompt = "\n\n".join(turns) + "\n\nAssistant:"
+        items.append(
+            {"id": f"hh-{index}", "prompt": prompt, "chosen": chosen, "rejected": rejected}
+        )
+    project = {
+        "slug": "hh-rewrites",
+        "name": "HH-RLHF with rewrites",
+        "kind": "pairwise",
+        "allow_tie": True,
+        "rewrite": "optional",
+    }
+    assert sorted(build_project(http, project, items)) == sorted(item["id"] for item in items)
+    rng = np.random.default_rng(17)
+    votes = []
+    for position, item in enumerate(items):
+        for voter in range(VOTERS):
+            vote = {
+                "annotator": f"crowd-{voter}",
+                "item": item["id"],
+                "a": "chosen",
+                "b": "rejected",
+                "choice": "a" if rng.random() < FOLLOWS_ORIGINAL else "b",
+            }
+            if voter == 0 and position % REWRITE_EVERY == 0:
+                preferred = item["chosen" if vote["choice"] == "a" else "rejected"]
+                vote["rewrite"] = f"{preferred} {REWRITE_ADDS}".strip()
+            votes.append(vote)
+    import_judgments(http, "hh-rewrites", votes)
+    return pull_parquet(http, tmp_path, "hh-rewrites", format="dpo", include_rewrites="true")
 
 
 def local_tokenizer(dataset, tmp_path):
@@ -218,17 +332,14 @@ def report(name: str, values: list[float], seconds: float) -> None:
     print(f"\n{name}: {len(values)} steps in {seconds:.1f} s, loss {shown}")
 
 
-def test_dpo_export_trains_dpo_and_reward_trainers_as_it_comes(trl, dpo_parquet, tmp_path):
-    import datasets
+def assert_trained(trainer) -> None:
+    assert trainer.state.global_step == STEPS
+    assert len(losses(trainer)) == STEPS
+    assert all(math.isfinite(value) for value in losses(trainer))
 
-    dataset = datasets.load_dataset(
-        "parquet", data_files=str(dpo_parquet), split="train", cache_dir=str(tmp_path / "cache")
-    )
-    assert dataset.num_rows > 50
-    assert isinstance(dataset[0]["prompt"], list)  # HH-RLHF conversations: TRL's chat form
-    print(f"\ndpo export: {dataset.num_rows} pairs, columns {dataset.column_names}")
-    tokenizer = local_tokenizer(dataset, tmp_path)
 
+def train_dpo(trl, dataset, tokenizer, tmp_path):
+    """DPOTrainer a few steps on the dataset as it comes; the trainer, checked."""
     started = time.perf_counter()
     dpo = trl.DPOTrainer(
         model=tiny_gpt2(tokenizer, reward=False),
@@ -239,6 +350,20 @@ def test_dpo_export_trains_dpo_and_reward_trainers_as_it_comes(trl, dpo_parquet,
     )
     dpo.train()
     report("DPOTrainer", losses(dpo), time.perf_counter() - started)
+    assert_trained(dpo)
+    # The untrained DPO loss is log 2 (policy = reference): the first step starts there.
+    assert losses(dpo)[0] == pytest.approx(math.log(2), abs=0.05)
+    return dpo
+
+
+def test_dpo_export_trains_dpo_and_reward_trainers_as_it_comes(trl, dpo_parquet, tmp_path):
+    dataset = load_parquet(dpo_parquet, tmp_path)
+    assert dataset.num_rows > 50
+    assert isinstance(dataset[0]["prompt"], list)  # HH-RLHF conversations: TRL's chat form
+    print(f"\ndpo export: {dataset.num_rows} pairs, columns {dataset.column_names}")
+    tokenizer = local_tokenizer(dataset, tmp_path)
+
+    train_dpo(trl, dataset, tokenizer, tmp_path)
 
     started = time.perf_counter()
     reward = trl.RewardTrainer(
@@ -249,21 +374,55 @@ def test_dpo_export_trains_dpo_and_reward_trainers_as_it_comes(trl, dpo_parquet,
     )
     reward.train()
     report("RewardTrainer", losses(reward), time.perf_counter() - started)
+    assert_trained(reward)
 
-    for trainer in (dpo, reward):
-        assert trainer.state.global_step == STEPS
-        assert len(losses(trainer)) == STEPS
-        assert all(math.isfinite(value) for value in losses(trainer))
-    # The untrained DPO loss is log 2 (policy = reference): the first step starts there.
-    assert losses(dpo)[0] == pytest.approx(math.log(2), abs=0.05)
+
+@pytest.mark.parametrize("expand", ["adjacent", "all", "best_worst"])
+def test_ranking_dpo_export_trains_the_dpo_trainer_for_each_expand(
+    trl, http, ranked_project, tmp_path, expand
+):
+    path = pull_parquet(http, tmp_path, ranked_project, format="dpo", expand=expand)
+    dataset = load_parquet(path, tmp_path)
+    print(f"\ndpo export, expand={expand}: {dataset.num_rows} pairs of {N_RANKED} items")
+    assert set(dataset["source"]) == {"ranking"}
+    assert set(dataset["expand"]) == {expand}
+    pairs: dict[str, set[tuple[str, str]]] = {}
+    for row in dataset:
+        pairs.setdefault(row["item_id"], set()).add((row["chosen_id"], row["rejected_id"]))
+    assert len(pairs) == N_RANKED  # every item gives at least one pair
+    assert sum(len(item_pairs) for item_pairs in pairs.values()) == dataset.num_rows  # no repeat
+    assert "off_topic" not in dataset["chosen_id"]  # always ranked last
+    if expand == "all":  # every ranking puts both HH-RLHF replies above the off-topic one
+        assert all(
+            {("chosen", "off_topic"), ("rejected", "off_topic")} <= item_pairs
+            for item_pairs in pairs.values()
+        )
+    if expand == "best_worst":  # the first group against the last: the off-topic reply
+        assert set(dataset["rejected_id"]) == {"off_topic"}
+    assert isinstance(dataset[0]["prompt"], list)
+    assert [message["role"] for message in dataset[0]["chosen"]] == ["assistant"]
+    tokenizer = local_tokenizer(dataset, tmp_path)
+
+    train_dpo(trl, dataset, tokenizer, tmp_path)
+
+
+def test_dpo_export_with_rewrites_trains_the_dpo_trainer(trl, rewrites_parquet, tmp_path):
+    dataset = load_parquet(rewrites_parquet, tmp_path)
+    rewrites = dataset.filter(lambda row: row["source"] == "rewrite")
+    print(f"\ndpo export with rewrites: {dataset.num_rows} rows, {rewrites.num_rows} rewrites")
+    assert rewrites.num_rows == math.ceil(N_ITEMS / REWRITE_EVERY)
+    assert set(rewrites["chosen_model"]) == {"human_rewrite"}
+    assert all(chosen.endswith(REWRITE_ADDS) for chosen in rewrites["chosen"])
+    assert dataset.num_rows > rewrites.num_rows + 50  # the voted pairs come first
+    # TRL's standard form: text prompt, text replies.
+    assert all(isinstance(dataset[0][column], str) for column in ("prompt", "chosen", "rejected"))
+    tokenizer = local_tokenizer(dataset, tmp_path)
+
+    train_dpo(trl, dataset, tokenizer, tmp_path)
 
 
 def test_kto_export_trains_the_kto_trainer_as_it_comes(trl, kto_parquet, tmp_path):
-    import datasets
-
-    dataset = datasets.load_dataset(
-        "parquet", data_files=str(kto_parquet), split="train", cache_dir=str(tmp_path / "cache")
-    )
+    dataset = load_parquet(kto_parquet, tmp_path)
     assert dataset.num_rows > 100
     assert set(dataset["label"]) == {True, False}  # KTO needs both desirable and undesirable
     assert isinstance(dataset[0]["prompt"], list) and isinstance(dataset[0]["completion"], list)
@@ -280,7 +439,4 @@ def test_kto_export_trains_the_kto_trainer_as_it_comes(trl, kto_parquet, tmp_pat
     )
     kto.train()
     report("KTOTrainer", losses(kto), time.perf_counter() - started)
-
-    assert kto.state.global_step == STEPS
-    assert len(losses(kto)) == STEPS
-    assert all(math.isfinite(value) for value in losses(kto))
+    assert_trained(kto)

@@ -273,12 +273,25 @@ class JudgmentShown:
 
 @dataclass(frozen=True)
 class MarkedResponse:
-    """A response's text with a judgment's marks on it: pieces (text, the spans covering it)
-    to highlight, and the spans listed."""
+    """A response's text with a judgment's marks on it: pieces (text, the spans covering it,
+    the labels of those starting there) to highlight, and the spans listed."""
 
     name: str
-    pieces: list[tuple[str, list[dict[str, Any]]]]
+    pieces: list[tuple[str, list[dict[str, Any]], list[str]]]
     spans: list[dict[str, Any]]
+
+
+def _labelled_pieces(
+    text: str, spans: list[dict[str, Any]]
+) -> list[tuple[str, list[dict[str, Any]], list[str]]]:
+    """span_pieces, each with the labels of the marks that start at it: the page writes them
+    before the highlight, so a label is seen and read, not only a hover's title."""
+    pieces = []
+    at = 0
+    for piece, covering in span_pieces(text, spans):
+        pieces.append((piece, covering, [s["label"] for s in covering if s["start"] == at]))
+        at += len(piece)
+    return pieces
 
 
 @dataclass(frozen=True)
@@ -418,7 +431,7 @@ def _marks_shown(judgment: Judgment, responses: dict[int, Response]) -> dict[str
     shown["marked"] = [
         MarkedResponse(
             name(responses[pk]),
-            span_pieces(responses[pk].text, spans),
+            _labelled_pieces(responses[pk].text, spans),
             [{**s, "text": responses[pk].text[s["start"] : s["end"]]} for s in spans],
         )
         for pk, spans in by_response.items()

@@ -146,3 +146,12 @@ def test_a_spans_criterion_is_not_summarised_as_a_score(client, project):
 
     summary = re.search(r'<table class="explorer-labels">(.*?)</table>', html, re.S).group(1)
     assert "harmless" in summary and "errors" not in summary
+
+
+def test_each_highlight_is_opened_by_the_labels_of_the_marks_starting_there(client, project):
+    """Not only the title (a hover): the label is text before the highlight, read by all."""
+    html = page(client, project)
+    text = re.search(r'<p class="explorer-marked-text">(.*?)</p>', html, re.S).group(1)
+    opened = re.findall(r'<span class="explorer-mark-tag">([^<]*)</span><mark', text)
+    assert opened == ["factual_error", "factual_error"]  # the long mark at 0, "Japan" at 12
+    assert text.startswith('<span class="explorer-mark-tag">')

@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from annotation.models import Project, SurveyAnswers
-from annotation.stats.groups import OTHER
+from annotation.stats.groups import OTHER, groups_shown
 from annotation.surveys import answer_errors
 
 #: Question types whose answers fall into groups (a number or free text is not a group).
@@ -120,14 +120,11 @@ def profile_summary(*, project: Project, include_sensitive: bool = False) -> lis
 
 
 def _counts_shown(options: list[str], members: dict[str, set[int]], k: int) -> list[dict[str, Any]]:
-    counts = []
-    merged: set[int] = set()
-    for option in options:
-        chosen = members.get(option, set())
-        if len(chosen) >= k and option != OTHER:
-            counts.append({"answer": option, "annotators": len(chosen)})
-        else:
-            merged |= chosen
-    if len(merged) >= k:
-        counts.append({"answer": OTHER, "annotators": len(merged)})
-    return counts
+    """The counts of the answers that may be shown, as the figures by group show them."""
+    shown = groups_shown(
+        {name: np.array(sorted(ids), dtype=np.int64) for name, ids in members.items()}, k
+    )
+    order = [option for option in options if option in shown and option != OTHER]
+    if OTHER in shown:
+        order.append(OTHER)
+    return [{"answer": name, "annotators": len(shown[name])} for name in order]

@@ -36,9 +36,8 @@ def groups_at_least_k(
     ``member_annotator[i]`` belongs to group ``member_group[i]`` (an index into ``names``); an
     annotator may belong to several groups (a multiple-choice answer) and then counts in each.
     A group is shown when at least ``k`` of its members have rows; the rest are merged into
-    ``OTHER`` (with a group literally named so), which is itself left out when it is still
-    under ``k``. Returns (rows of each shown group, its number of annotators with rows),
-    sorted by name with ``OTHER`` last.
+    ``OTHER`` as ``groups_shown`` does. Returns (rows of each shown group, its number of
+    annotators with rows), sorted by name with ``OTHER`` last.
     """
     row_annotator = np.asarray(row_annotator, dtype=np.int64).reshape(-1)
     member_annotator = np.asarray(member_annotator, dtype=np.int64).reshape(-1)
@@ -46,23 +45,35 @@ def groups_at_least_k(
     present = np.unique(row_annotator)
     active = np.isin(member_annotator, present)
     member_annotator, member_group = member_annotator[active], member_group[active]
-    shown: dict[str, npt.NDArray[np.int64]] = {}
-    merged: list[npt.NDArray[np.int64]] = []
-    for code, name in enumerate(names):
-        members = np.unique(member_annotator[member_group == code])
-        if len(members) == 0:
-            continue
-        if len(members) >= k and name != OTHER:
-            shown[name] = members
-        else:
-            merged.append(members)
-    if merged:
-        others = np.unique(np.concatenate(merged))
-        if len(others) >= k:
-            shown[OTHER] = others
+    members = {
+        name: np.unique(member_annotator[member_group == code]) for code, name in enumerate(names)
+    }
+    shown = groups_shown(members, k)
     order = sorted(shown, key=lambda name: (name == OTHER, name))
     masks = {name: np.isin(row_annotator, shown[name]) for name in order}
     return masks, {name: len(shown[name]) for name in order}
+
+
+def groups_shown(
+    members: Mapping[str, npt.NDArray[np.int64]], k: int
+) -> dict[str, npt.NDArray[np.int64]]:
+    """The groups that may be shown, from each group's members (unique annotator ids): a
+    group of at least ``k`` stays itself; the smaller ones (and one literally named
+    ``OTHER``) are merged into ``OTHER``. Should that merge still be under ``k``, the smallest
+    shown group joins it, since leaving it out alone would let anyone read its figures as the
+    pooled ones minus the shown groups'; ``OTHER`` is left out only when every member together
+    is under ``k``."""
+    shown = {name: ids for name, ids in members.items() if len(ids) >= k and name != OTHER}
+    merged = [ids for name, ids in members.items() if len(ids) and name not in shown]
+    if not merged:
+        return shown
+    others = np.unique(np.concatenate(merged))
+    if len(others) < k and shown:
+        smallest = min(shown, key=lambda name: (len(shown[name]), name))
+        others = np.unique(np.concatenate([others, shown.pop(smallest)]))
+    if len(others) >= k:
+        shown[OTHER] = others
+    return shown
 
 
 def rating_differences(

@@ -84,12 +84,13 @@ def _votes(project, rows, voters: dict[str, str], seed: int = 0) -> None:
     judgments_import(project=project, rows=list(enumerate(votes, 1)))
 
 
-def plural_project(researcher, *, tiny: int = 3, slug: str = SLUG):
-    """Ten northerners, ten southerners and `tiny` easterners."""
+def plural_project(researcher, *, tiny: int = 3, westerners: int = 0, slug: str = SLUG):
+    """Ten northerners, ten southerners, `tiny` easterners and `westerners`."""
     project, rows = _project(researcher, slug=slug)
     regions = {f"n{i}": "north" for i in range(10)}
     regions |= {f"s{i}": "south" for i in range(10)}
     regions |= {f"e{i}": "east" for i in range(tiny)}
+    regions |= {f"w{i}": "west" for i in range(westerners)}
     people = {
         name: {"region": region, "languages": ["en"], "faith": "no", "age": 30}
         for name, region in regions.items()
@@ -106,17 +107,18 @@ def _board(group: dict) -> dict[str, dict]:
 def test_opposite_groups_show_opposite_orders_while_the_pooled_board_is_a_tie(
     researcher_client, researcher
 ):
-    plural_project(researcher)
+    plural_project(researcher, westerners=2)
     body = researcher_client.get(LEADERBOARD, {"by": "profile.region"}).json()
     assert body["by"] == "profile.region" and body["min_group_annotators"] == 5
-    assert list(body["groups"]) == ["north", "south"]  # east (3 people) is never shown
+    # East (3 people) and west (2) are never shown alone: together they are other.
+    assert list(body["groups"]) == ["north", "south", "other"]
+    assert body["groups"]["other"]["n_annotators"] == 5
     north, south = _board(body["groups"]["north"]), _board(body["groups"]["south"])
     assert north["alpha"]["ci"][0] > north["beta"]["ci"][1]
     assert south["beta"]["ci"][0] > south["alpha"]["ci"][1]
     assert body["groups"]["north"]["n"] == 600 and body["groups"]["north"]["n_annotators"] == 10
 
-    (difference,) = body["differences"]
-    assert difference["groups"] == ["north", "south"]
+    (difference,) = [d for d in body["differences"] if d["groups"] == ["north", "south"]]
     by_model = {row["model"]: row for row in difference["models"]}
     assert by_model["alpha"]["ci"][0] > 0 > by_model["beta"]["ci"][1]
     assert by_model["gamma"]["ci"][0] < 0 < by_model["gamma"]["ci"][1]
@@ -128,17 +130,18 @@ def test_opposite_groups_show_opposite_orders_while_the_pooled_board_is_a_tie(
 
 
 def test_groups_agreement_within_and_across(researcher_client, researcher):
-    plural_project(researcher)
+    plural_project(researcher, westerners=2)
     body = researcher_client.get(AGREEMENT, {"by": "profile.region"}).json()
-    assert body["by"] == "profile.region" and list(body["groups"]) == ["north", "south"]
+    assert body["by"] == "profile.region"
+    assert list(body["groups"]) == ["north", "south", "other"]
     north = body["groups"]["north"]
     alpha = north["criteria"]["overall"]["krippendorff_alpha"]
     assert alpha["ci"][0] <= alpha["value"] <= alpha["ci"][1]
     assert north["n_annotators"] == 10 and north["n_judgments"] == 600
     assert "annotators" not in north  # no row per person inside a group
 
-    (across,) = body["cross_group"]["overall"]
-    assert across["groups"] == ["north", "south"] and across["n_tasks"] > 0
+    (across,) = [a for a in body["cross_group"]["overall"] if a["groups"] == ["north", "south"]]
+    assert across["n_tasks"] > 0
     # They disagree on every alpha-beta task and on about half of the others.
     assert across["ci"][0] <= across["value"] <= across["ci"][1] < 0.6
 
@@ -163,6 +166,23 @@ def test_small_groups_are_merged_into_other_and_never_shown_alone(researcher_cli
     researcher_client.patch(settings, {"min_group_annotators": 14}, format="json")
     body = researcher_client.get(LEADERBOARD, {"by": "profile.region"}).json()
     assert body["groups"] == {} and body["min_group_annotators"] == 14
+
+
+def test_the_pooled_figures_minus_the_groups_shown_never_leave_a_small_group(
+    researcher_client, researcher
+):
+    # Three easterners beside ten northerners and ten southerners: showing north and south
+    # and leaving east out would give east's votes as the pooled ones minus theirs.
+    plural_project(researcher, tiny=3)
+    pooled = researcher_client.get(LEADERBOARD).json()
+    for url in (LEADERBOARD, AGREEMENT):
+        groups = researcher_client.get(url, {"by": "profile.region"}).json()["groups"]
+
+        assert list(groups) == ["south", "other"]  # north, the smallest, joins east
+        assert groups["other"]["n_annotators"] == 13
+        assert sum(g["n_annotators"] for g in groups.values()) == 23
+    votes = researcher_client.get(LEADERBOARD, {"by": "profile.region"}).json()["groups"]
+    assert sum(g["n"] for g in votes.values()) == pooled["n_votes"]
 
 
 def test_an_annotator_counts_in_each_answer_chosen(researcher_client, researcher):

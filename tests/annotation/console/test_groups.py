@@ -38,19 +38,20 @@ def _figures(project) -> str:
 
 
 def test_the_page_summarises_answers_without_small_groups_or_sensitive_questions(lead, client):
-    project = plural_project(lead)
+    project = plural_project(lead, westerners=2)
     html = client.get(_page(project)).content.decode()
     assert "<td>north</td><td>10</td>" in html and "<td>south</td><td>10</td>" in html
-    assert "east" not in html  # three easterners: under k, and "other" would be three too
+    # Three easterners and two westerners: each under k, five together.
+    assert "east" not in html and "west" not in html and "<td>other</td><td>5</td>" in html
     assert "Your religion" not in html and "faith" not in html
     assert 'value="profile.region"' in html and "hx-get" not in html  # nothing chosen yet
 
     shown = client.get(_page(project), {"include_sensitive": "true"}).content.decode()
-    assert 'value="profile.faith"' in shown and "<td>no</td><td>23</td>" in shown
+    assert 'value="profile.faith"' in shown and "<td>no</td><td>25</td>" in shown
 
 
 def test_the_groups_leaderboards_and_agreement_side_by_side(lead, client):
-    project = plural_project(lead)
+    project = plural_project(lead, westerners=2)
     page = client.get(_page(project), {"by": "profile.region"}).content.decode()
     assert f'hx-get="{_figures(project)}?by=profile.region"' in page
 
@@ -63,7 +64,7 @@ def test_the_groups_leaderboards_and_agreement_side_by_side(lead, client):
     assert "Agreement within the group" in html
     assert "Rating of north minus rating of south" in html
     assert "north and south" in html  # whether their majorities agree
-    assert "east" not in html and 'data-group="other"' not in html
+    assert "east" not in html and "west" not in html and 'data-group="other"' in html
 
 
 def test_a_sensitive_question_needs_asking_for_it(lead, client):

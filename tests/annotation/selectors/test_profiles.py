@@ -104,3 +104,17 @@ def test_latest_answers_are_read_once_for_summary_and_exports_alike(
 
     assert latest == {first.pk: {"band": "25-34"}, second.pk: {"band": "35+", "trust": 2}}
     assert cells == {first.pk: ("25-34",), second.pk: ("35+",)}
+
+
+def test_the_summary_never_lets_a_small_answer_be_read_as_a_difference(project):
+    # k = 3: 18-24 by 4, 25-34 by 3, 35+ by one. Showing 18-24 and 25-34 with 8 answered
+    # would tell that one person is 35+: 25-34 goes into other with them.
+    _answered(project, [{"band": "18-24"}] * 4 + [{"band": "25-34"}] * 3 + [{"band": "35+"}])
+
+    band = next(q for q in profile_summary(project=project) if q["key"] == "band")
+
+    assert band["answered"] == 8
+    assert band["counts"] == [
+        {"answer": "18-24", "annotators": 4},
+        {"answer": "other", "annotators": 4},
+    ]

@@ -28,6 +28,24 @@ def test_groups_under_k_are_merged_into_other_and_other_under_k_left_out():
     assert masks == {} and sizes == {}
 
 
+def test_a_small_remainder_takes_the_smallest_group_with_it_into_other():
+    # a: 6 people, b: 5, c: 2 with k = 5. Leaving c out alone would let anyone read c's
+    # figures as the pooled ones minus a's and b's: b goes into other with c instead.
+    member = np.arange(1, 14)
+    group = np.array([0] * 6 + [1] * 5 + [2] * 2)
+    masks, sizes = groups_at_least_k(member, member, group, ["a", "b", "c"], k=5)
+
+    assert sizes == {"a": 6, OTHER: 7}
+    assert masks[OTHER].tolist() == [False] * 6 + [True] * 7
+
+
+def test_one_shown_group_and_a_small_remainder_are_one_group_other():
+    member = np.arange(1, 9)
+    masks, sizes = groups_at_least_k(member, member, np.array([0] * 6 + [1] * 2), ["a", "b"], k=5)
+
+    assert sizes == {OTHER: 8} and masks[OTHER].all()
+
+
 def test_members_without_judgments_do_not_count_towards_k():
     masks, sizes = groups_at_least_k(
         np.array([1, 2]), np.array([1, 2, 3, 4, 5]), np.zeros(5, int), ["a"], k=3

@@ -183,3 +183,21 @@ def test_a_rewrite_of_the_response_ranked_first_from_the_page(ranking, annotatin
     judgment = Judgment.objects.get()
     assert judgment.rewrite == "The best answer, improved."
     assert judgment.rewrite_of_id == shown["B"]
+
+
+@pytest.mark.parametrize("htmx", [False, True])
+def test_a_required_rewrite_left_out_flags_the_box_of_the_response_ranked_first(
+    ranking, annotating, htmx
+):
+    ranking.rewrite = Project.Rewrite.REQUIRED
+    ranking.save()
+    assignment = _assignment(annotating.get("/annotate/ranks/task/"))
+    headers = {"headers": {"HX-Request": "true"}} if htmx else {}
+    said = _post(annotating, assignment, {"A": "2", "B": "3", "C": "1", "D": "4"}, **headers)
+    assert said.status_code == 400
+    html = said.content.decode()
+    assert '<li id="refusal-rewrite" data-invalid="rewrite-C">' in html
+    if not htmx:  # the page again: the box itself is flagged and focused
+        (flagged,) = re.findall(r'<textarea id="rewrite-\w+"[^>]*aria-invalid="true"[^>]*>', html)
+        assert 'id="rewrite-C"' in flagged and "autofocus" in flagged
+    assert not Judgment.objects.exists()

@@ -45,7 +45,7 @@ from annotation.scheduling import schedule_arena_turn_generate
 from annotation.services.arena_safety import arena_prompt_admit, response_identity_leak_flag
 from annotation.services.assignment import project_check_open_for
 from annotation.services.endpoints import endpoint_chat
-from annotation.services.sampling import sampling_models_pick
+from annotation.services.sampling import sampling_models_pick, sampling_partner_pick
 from annotation.stats.style import style_features
 
 logger = logging.getLogger(__name__)
@@ -328,18 +328,25 @@ def _flush(turn: ArenaTurn, sides: dict[str, _Side]) -> None:
 
 def _replacement(turn: ArenaTurn, side: str, *, failed: set[int]) -> ModelEndpoint | None:
     """Another available endpoint for `side`: not the other side's, none that failed in
-    this turn; set on the battle so later turns keep it."""
+    this turn, drawn by the project's sampling rule against the other side's model (with
+    no other side yet, uniformly); set on the battle so later turns keep it."""
     battle = turn.battle
-    other = getattr(battle, f"{'right' if side == 'left' else 'left'}_endpoint_id")
+    other = getattr(battle, f"{'right' if side == 'left' else 'left'}_endpoint")
     candidates = [
         e
         for e in endpoints_available(project=battle.project)
-        if e.pk != other and e.pk not in failed
+        if (other is None or e.pk != other.pk) and e.pk not in failed
     ]
-    if not candidates:
-        return None
     by_name = {e.name: e for e in candidates}
-    chosen = by_name[random.choice(sorted(by_name))]
+    if other is not None:
+        by_name.pop(other.name, None)  # never a model against itself
+    if not by_name:
+        return None
+    if other is None:
+        chosen = by_name[random.choice(sorted(by_name))]
+    else:
+        name = sampling_partner_pick(project=battle.project, fixed=other.name, names=[*by_name])
+        chosen = by_name[name]
     setattr(battle, f"{side}_endpoint", chosen)
     ArenaBattle.objects.filter(pk=battle.pk).update(**{f"{side}_endpoint": chosen})
     return chosen

@@ -182,15 +182,47 @@ def sampling_models_pick(*, project: Project, names: list[str]) -> tuple[str, st
     return first, second
 
 
-def _best_models(
-    state: dict[str, Any], candidates: list[str], explore_share: float
-) -> tuple[str, str]:
-    """The pair among ``candidates`` that ``choose_pair`` takes on the state's games and
-    strengths (zero for a model the fit has not seen)."""
+def sampling_partner_pick(*, project: Project, fixed: str, names: list[str]) -> str:
+    """The model among ``names`` to face ``fixed`` when one side of a battle must be drawn
+    again (its endpoint failed): by the project's rule, as ``sampling_models_pick`` draws a
+    whole pair. Uniform unless the project samples actively; then the partner whose vote is
+    expected to narrow the leaderboard most (a uniform one with probability
+    ``explore_share``), on the cached fit, the pick counted as a game. ``names`` must hold
+    a name other than ``fixed`` (ValueError otherwise)."""
+    candidates = [name for name in dict.fromkeys(names) if name != fixed]
+    if not candidates:
+        raise ValueError("sampling_partner_pick needs a name other than the fixed one")
+    if project.sampling == Project.Sampling.ACTIVE and len(candidates) > 1:
+        try:
+            with redis_breaker.guard():
+                state = _state(project)
+                partner = _best_partner(state, fixed, candidates, project.explore_share)
+                _record_state(project.pk, state, (fixed, partner), None)
+            return partner
+        except RedisSkipped:
+            pass  # uniform below, as for a whole pair
+    return random.choice(candidates)
+
+
+def _best_partner(
+    state: dict[str, Any], fixed: str, candidates: list[str], explore_share: float
+) -> str:
+    """``choose_pair`` restricted to the pairs of ``fixed`` with one of ``candidates``."""
+    names = [fixed, *candidates]
+    scores = _candidate_scores(state, names)
+    allowed = np.zeros(scores.shape, bool)
+    allowed[0, 1:] = allowed[1:, 0] = True
+    i, j = choose_pair(scores, explore_share, _rng(), allowed)
+    return names[j if i == 0 else i]
+
+
+def _candidate_scores(state: dict[str, Any], names: list[str]) -> np.ndarray:
+    """``pair_scores`` among ``names`` on the state's games and strengths (zero for a
+    model the fit has not seen)."""
     index = {name: i for i, name in enumerate(state["models"])}
-    known = np.array([index.get(name, -1) for name in candidates])
+    known = np.array([index.get(name, -1) for name in names])
     seen = known >= 0
-    m = len(candidates)
+    m = len(names)
     if seen.all():
         theta = state["theta"][known]
         games = state["games"][np.ix_(known, known)]
@@ -199,7 +231,15 @@ def _best_models(
         theta[seen] = state["theta"][known[seen]]
         games = np.zeros((m, m))
         games[np.ix_(seen, seen)] = state["games"][np.ix_(known[seen], known[seen])]
-    i, j = choose_pair(pair_scores(games, theta), explore_share, _rng())
+    return pair_scores(games, theta)
+
+
+def _best_models(
+    state: dict[str, Any], candidates: list[str], explore_share: float
+) -> tuple[str, str]:
+    """The pair among ``candidates`` that ``choose_pair`` takes on the state's games and
+    strengths (zero for a model the fit has not seen)."""
+    i, j = choose_pair(_candidate_scores(state, candidates), explore_share, _rng())
     return candidates[i], candidates[j]
 
 

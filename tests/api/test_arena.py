@@ -24,8 +24,9 @@ from annotation.services.annotators import annotator_for_user
 from annotation.services.arena import arena_turn_generate
 from annotation.services.assignment import assignment_lease
 from annotation.services.endpoints import endpoint_create
+from annotation.services.judgment_import import judgments_import
 from annotation.services.reports import report_compute
-from tests.factories import AnnotatorUserFactory, ProjectFactory, ResearcherFactory
+from tests.factories import AnnotatorUserFactory, ProjectFactory, ResearcherFactory, import_items
 from tests.llm_stub import llm_stub, stub_text
 
 pytestmark = pytest.mark.django_db
@@ -264,6 +265,36 @@ def test_a_failing_endpoint_is_replaced_and_nobody_sees_an_error_or_the_key(
     assert KEY not in caplog.text
     sent = [r.headers.get("Authorization") for r in stub.requests]
     assert sent and set(sent) == {f"Bearer {KEY}"}  # the key went to the models only
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_endpoint_is_replaced_by_the_projects_sampling_rule(
+    api_client_for, stub, monkeypatch
+):
+    """Actively sampled: model-0 has many votes against model-1, -2 and -3 and none against
+    model-new, so a failing left side facing model-0 is replaced by model-new every time
+    (a uniform draw would take it one time in four)."""
+    project = ProjectFactory(
+        slug="arena", kind=Project.Kind.ARENA, sampling="active", explore_share=0.0
+    )
+    import_items(project, 6, responses=4)
+    rows = [
+        {"annotator": f"h{n}", "item": f"q{i}", "a": "r1", "b": other, "choice": choice}
+        for i in range(6)
+        for other in ("r2", "r3", "r4")
+        for n, choice in enumerate("aab")
+    ]
+    judgments_import(project=project, rows=list(enumerate(rows, start=1)))
+    add_endpoints(project, stub, "failing-model", "model-0", "model-1", "model-2", "model-3")
+    add_endpoints(project, stub, "model-new")
+    monkeypatch.setattr(
+        arena_service, "sampling_models_pick", lambda **_: ("failing-model", "model-0")
+    )
+    for n in range(3):
+        ModelEndpoint.objects.filter(name="failing-model").update(unhealthy_until=None)
+        answer = post(api_client_for(AnnotatorUserFactory()), f"Question {n}?")
+        assert answer.status_code == 201, answer.content
+        assert answer.json()["left"]["text"] == answer_of("model-new", f"Question {n}?")
 
 
 @pytest.mark.django_db(transaction=True)

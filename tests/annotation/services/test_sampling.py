@@ -17,6 +17,7 @@ from annotation.services.sampling import (
     sampling_forget,
     sampling_models_pick,
     sampling_pair_pick,
+    sampling_partner_pick,
 )
 from tests.factories import ProjectFactory, import_items, make_annotator
 
@@ -213,6 +214,42 @@ def test_models_pick_needs_two_distinct_names():
     project = _project_with_votes_on_two_pairs(sampling="active")
     with pytest.raises(ValueError, match="two distinct"):
         sampling_models_pick(project=project, names=["model-0", "model-0"])
+
+
+def test_partner_pick_on_an_active_project_faces_the_least_measured_model():
+    """model-0 has eighteen votes against model-1 and model-2 each, none against the
+    newcomer: when one side of a battle with model-0 is drawn again, the newcomer comes."""
+    project = _project_with_votes_on_two_pairs(sampling="active", explore_share=0.0)
+    picks = {
+        sampling_partner_pick(project=project, fixed="model-0", names=[*MODELS, "newcomer"])
+        for _ in range(5)
+    }
+    assert picks == {"newcomer"}
+
+
+def test_partner_pick_on_an_active_project_prefers_the_unmeasured_pair():
+    """Against model-1 the pair never compared (model-2) comes before model-0."""
+    project = _project_with_votes_on_two_pairs(sampling="active", explore_share=0.0)
+    assert sampling_partner_pick(project=project, fixed="model-1", names=MODELS) == "model-2"
+
+
+def test_partner_pick_on_a_uniform_project_draws_every_other_name_without_a_query(
+    django_assert_num_queries,
+):
+    project = _project_with_votes_on_two_pairs()
+    with django_assert_num_queries(0):
+        picks = [
+            sampling_partner_pick(project=project, fixed="model-0", names=MODELS)
+            for _ in range(200)
+        ]
+    assert set(picks) == {"model-1", "model-2"}
+    assert min(picks.count(name) for name in set(picks)) > 60  # 100 expected each
+
+
+def test_partner_pick_needs_another_name():
+    project = _project_with_votes_on_two_pairs(sampling="active")
+    with pytest.raises(ValueError, match="other than the fixed"):
+        sampling_partner_pick(project=project, fixed="model-0", names=["model-0"])
 
 
 def _judge_votes_on_model_1_vs_2(project: Project) -> None:

@@ -20,6 +20,7 @@ from annotation.models import Project, Snapshot
 from annotation.selectors.reports import projects_with_stale_reports
 from annotation.services import (
     arena,
+    arena_safety,
     exporting,
     group_warming,
     import_jobs,
@@ -155,6 +156,12 @@ def webhook_batch(project_id: int) -> None:
 def arena_turn_generate(turn_id: int) -> None:
     """Both answers of an arena turn (README, Arena); a turn already taken is left alone."""
     arena.arena_turn_generate(turn_id=turn_id)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def arena_prompt_admissions_prune() -> int:
+    """Beat: forget the arena prompts counted for the hourly limits once out of the hour."""
+    return arena_safety.arena_prompt_admissions_prune()
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True, **RETRYING)

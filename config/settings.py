@@ -366,7 +366,7 @@ CELERY_TASK_QUEUES_BY_KIND = {
     "imports": ("import_job_run", "import_jobs_requeue_pending"),
     "webhooks": ("webhook_deliver", "webhook_batch", "webhooks_requeue_pending"),
     # An arena turn holds its worker for as long as two models take to answer.
-    "arena": ("arena_turn_generate",),
+    "arena": ("arena_turn_generate", "arena_prompt_admissions_prune"),
     "judges": ("judge_run", "judge_runs_requeue_pending"),
 }
 CELERY_TASK_ROUTES = {
@@ -445,6 +445,10 @@ CELERY_BEAT_SCHEDULE = {
     "requeue-unfinished-judge-runs": {
         "task": "annotation.tasks.judge_runs_requeue_pending",
         "schedule": env.int("SNAPSHOT_BEAT_SECONDS", default=60),
+    },
+    "prune-arena-prompt-admissions": {
+        "task": "annotation.tasks.arena_prompt_admissions_prune",
+        "schedule": env.int("ARENA_PRUNE_BEAT_SECONDS", default=600),
     },
     "requeue-pending-webhook-deliveries": {
         "task": "annotation.tasks.webhooks_requeue_pending",

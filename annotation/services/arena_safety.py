@@ -272,6 +272,16 @@ def arena_prompt_admit(
         )
 
 
+def arena_prompt_admissions_prune(*, now: datetime | None = None) -> int:
+    """Delete the counted prompts that left the hour (nothing counts them any more) and
+    answer how many; beat calls it, so the table holds about an hour of prompts. One
+    DELETE: the table it scans is small once pruned, and the limits' indexes lead with the
+    project, so they would not help a cut across projects."""
+    cutoff = (now or timezone.now()) - PROMPT_WINDOW
+    deleted, _by_model = ArenaPromptAdmission.objects.filter(created_at__lte=cutoff).delete()
+    return deleted
+
+
 # ---------------------------------------------------------------- answers
 
 

@@ -24,6 +24,7 @@ KINDS = {
     "annotation.tasks.webhook_batch": "webhooks",
     "annotation.tasks.webhooks_requeue_pending": "webhooks",
     "annotation.tasks.arena_turn_generate": "arena",
+    "annotation.tasks.arena_prompt_admissions_prune": "arena",
     "annotation.tasks.judge_run": "judges",
     "annotation.tasks.judge_runs_requeue_pending": "judges",
 }

@@ -17,6 +17,7 @@ from annotation.errors import ArenaPromptRefused
 from annotation.models import ArenaPromptAdmission, ModelEndpoint, Response
 from annotation.services.arena_safety import (
     ARENA_PROMPT_MAX_CHARS,
+    arena_prompt_admissions_prune,
     arena_prompt_admit,
     response_identity_leak_flag,
     text_names_any,
@@ -182,6 +183,41 @@ def test_the_limit_counts_the_last_hour_only(project):
     # Three in the hour before 60:30 (minutes 1, 2 and 60:01).
     refused = refusal(project, annotator, now=start + timedelta(minutes=60, seconds=30))
     assert refused.code == "annotator_limit"
+
+
+def test_prompts_older_than_the_hour_are_pruned_and_the_limit_still_holds(project):
+    """Beat prunes the counted prompts that left the hour (the table would otherwise keep a
+    row per prompt forever); what the limit counts is unchanged."""
+    annotator, other = make_annotator(), make_annotator()
+    start = timezone.now() - timedelta(hours=3)
+    for minute in range(3):
+        admit(project, other, address=ELSEWHERE, now=start + timedelta(minutes=minute))
+    recent = timezone.now() - timedelta(minutes=10)
+    for minute in range(3):
+        admit(project, annotator, now=recent + timedelta(minutes=minute))
+
+    assert arena_prompt_admissions_prune() == 3
+
+    assert set(ArenaPromptAdmission.objects.values_list("annotator", flat=True)) == {annotator.pk}
+    assert refusal(project, annotator).code == "annotator_limit"
+    admit(project, other, address=ELSEWHERE)
+    assert arena_prompt_admissions_prune() == 0
+
+
+def test_beat_prunes_counted_prompts_through_the_arena_queue(project):
+    from django.conf import settings
+
+    from annotation.tasks import arena_prompt_admissions_prune as task
+
+    admit(project, make_annotator(), now=timezone.now() - timedelta(hours=2))
+    entry = next(
+        entry
+        for entry in settings.CELERY_BEAT_SCHEDULE.values()
+        if entry["task"] == "annotation.tasks.arena_prompt_admissions_prune"
+    )
+    assert entry["schedule"] <= 3600
+    assert task() == 1
+    assert not ArenaPromptAdmission.objects.exists()
 
 
 def test_a_refused_prompt_is_not_counted(project):

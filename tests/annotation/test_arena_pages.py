@@ -13,7 +13,7 @@ from annotation.models import ArenaTurn, Judgment, ModelEndpoint, Project
 from annotation.services.arena import arena_turn_generate
 from annotation.services.endpoints import endpoint_create
 from annotation.services.researchers import researcher_create
-from tests.factories import ProjectFactory
+from tests.factories import CriterionFactory, ProjectFactory
 from tests.llm_stub import stub_text
 
 pytestmark = pytest.mark.django_db
@@ -175,3 +175,70 @@ def test_polling_the_panes_costs_a_fixed_number_of_queries(
     with django_assert_num_queries(7):
         response = page.get(f"/annotate/live/arena/turns/{turn.pk}/", **HTMX)
     assert response.status_code == 200 and "every 300ms" in html(response)
+
+
+def _armed_turn(page) -> tuple[ArenaTurn, str]:
+    body = html(page.post("/annotate/live/arena/", {"prompt": "Name a river."}, **HTMX))
+    return ArenaTurn.objects.get(), re.search(r'name="served" value="([^"]+)"', body).group(1)
+
+
+@pytest.fixture
+def asking(arena) -> Project:
+    """The arena also asks which answer is more honest, how much better, and why."""
+    CriterionFactory(
+        project=arena, key="honesty", label="Honesty", description="Which one admits doubt?"
+    )
+    arena.strength_scale = 3
+    arena.rationale = "required"
+    arena.save()
+    return arena
+
+
+def test_the_vote_asks_the_criteria_the_strength_and_why(page, asking):
+    turn, served = _armed_turn(page)
+    body = html(page.get(f"/annotate/live/arena/turns/{turn.pk}/", **HTMX))
+
+    assert "<legend>Honesty</legend>" in body and "Which one admits doubt?" in body
+    assert body.count('name="criterion-honesty"') == 3  # A, B, same
+    assert "How much better?" in body and body.count('name="strength"') == 3
+    assert re.search(r'<textarea id="rationale" name="rationale"[^>]* required', body)
+
+    voted = page.post(
+        f"/annotate/live/arena/turns/{turn.pk}/vote/",
+        {
+            "choice": "right",
+            "served": served,
+            "criterion-honesty": "left",
+            "strength": "2",
+            "rationale": "B names a real river & its length.",
+        },
+        **HTMX,
+    )
+
+    assert voted.status_code == 200 and "data-reveal" in html(voted)
+    judgment = Judgment.objects.get()
+    assert (judgment.choice, judgment.strength) == ("b", 2)
+    assert judgment.rationale == "B names a real river & its length."
+    assert judgment.criteria == {"honesty": "a"}  # the left answer is response a
+
+
+def test_a_vote_without_the_required_why_or_criterion_says_so_and_stores_nothing(page, asking):
+    turn, served = _armed_turn(page)
+    vote_url = f"/annotate/live/arena/turns/{turn.pk}/vote/"
+
+    no_why = page.post(
+        vote_url,
+        {"choice": "left", "served": served, "criterion-honesty": "left", "strength": "1"},
+        **HTMX,
+    )
+    no_criterion = page.post(
+        vote_url, {"choice": "left", "served": served, "strength": "1", "rationale": "ok"}, **HTMX
+    )
+
+    for refused in (no_why, no_criterion):
+        assert refused.status_code == 400
+        body = html(refused)
+        assert 'role="alert"' in body and "<p>" in body.split('role="alert"')[1]
+        assert "data-reveal" not in body and 'name="criterion-honesty"' in body  # asked again
+    assert "honesty" in html(no_criterion).split('role="alert"')[1].lower()
+    assert not Judgment.objects.exists()

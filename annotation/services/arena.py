@@ -288,8 +288,12 @@ def _generate(turn_id: int, attempt: int) -> None:
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"arena-{turn_id}") as pool:
         for side in sides.values():
             side.future = pool.submit(_answer_stream, side.endpoint, turn.messages, side.parts)
-        while any(not side.future.done() for side in sides.values()):
-            wait([side.future for side in sides.values()], FLUSH_SECONDS, FIRST_COMPLETED)
+        # Ends only when both answers are complete without error (a side failing just
+        # after the other completed is replaced, never taken as complete), and waits on
+        # the answers still coming only (a complete one would end every wait at once).
+        while not all(_answered(side) for side in sides.values()):
+            if pending := [side.future for side in sides.values() if not side.future.done()]:
+                wait(pending, FLUSH_SECONDS, FIRST_COMPLETED)
             _flush(turn, sides)
             for side in sides.values():
                 failed = side.future.done() and side.future.exception() is not None
@@ -297,6 +301,11 @@ def _generate(turn_id: int, attempt: int) -> None:
                     return _turn_failed(turn)
     _flush(turn, sides)
     _turn_finish(turn, sides)
+
+
+def _answered(side: _Side) -> bool:
+    """The side's answer is complete, without error."""
+    return side.future is not None and side.future.done() and side.future.exception() is None
 
 
 def _usable(endpoint: ModelEndpoint) -> bool:
@@ -311,7 +320,7 @@ def _flush(turn: ArenaTurn, sides: dict[str, _Side]) -> None:
     changes: dict[str, Any] = {}
     for side in sides.values():
         text = side.text
-        done = side.future is not None and side.future.done() and side.future.exception() is None
+        done = _answered(side)
         if len(text) != side.written or done != getattr(turn, f"{side.name}_done"):
             changes[f"{side.name}_text"] = text
             changes[f"{side.name}_done"] = done

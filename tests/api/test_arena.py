@@ -294,7 +294,8 @@ def test_a_failing_endpoint_is_replaced_by_the_projects_sampling_rule(
         ModelEndpoint.objects.filter(name="failing-model").update(unhealthy_until=None)
         answer = post(api_client_for(AnnotatorUserFactory()), f"Question {n}?")
         assert answer.status_code == 201, answer.content
-        assert answer.json()["left"]["text"] == answer_of("model-new", f"Question {n}?")
+        body = answer.json()
+        assert body["left"]["text"] == answer_of("model-new", f"Question {n}?"), body
 
 
 @pytest.mark.django_db(transaction=True)

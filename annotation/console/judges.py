@@ -93,17 +93,26 @@ def _measures(project: Project) -> dict[str, Any]:
     }
 
 
-def _criteria_rows(judges: list[dict[str, Any]]) -> list[tuple[str, list[str]]]:
-    keys = sorted({key for entry in judges for key in entry.get("criteria") or {}})
+#: The rows of each criterion (label, field): Cohen's kappa for a pairwise or verdict
+#: criterion, kappa and correlations for a scored rubric criterion; a row is shown when some
+#: judge has the field.
+CRITERION_MEASURES: tuple[tuple[str, str], ...] = (
+    ("Cohen's kappa on", "cohen_kappa"),
+    ("Quadratic-weighted kappa on", "quadratic_kappa"),
+    ("Spearman's rho on", "spearman"),
+    ("Pearson's r on", "pearson"),
+    ("Kendall's tau, leaderboards by mean, on", "kendall_tau"),
+)
+
+
+def _criteria_rows(judges: list[dict[str, Any]]) -> list[tuple[str, str, list[str]]]:
+    figures = [entry.get("criteria") or {} for entry in judges]
+    keys = sorted({key for criteria in figures for key in criteria})
     return [
-        (
-            key,
-            [
-                _with_interval((entry.get("criteria") or {}).get(key, {}).get("cohen_kappa"))
-                for entry in judges
-            ],
-        )
+        (label, key, [_with_interval(criteria.get(key, {}).get(field)) for criteria in figures])
         for key in keys
+        for label, field in CRITERION_MEASURES
+        if any(field in criteria.get(key, {}) for criteria in figures)
     ]
 
 

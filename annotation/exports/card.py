@@ -244,6 +244,35 @@ def _judge_lines(judges: list[dict[str, Any]], number: Any) -> list[str]:
             f"{interval(entry.get('position_bias')) if entry.get('position_bias') else 'n/a'} | "
             f"{number(entry.get('swap_consistency'))} | {routed} |"
         )
+    return lines + _judge_criterion_lines(judges, interval)
+
+
+def _judge_criterion_lines(judges: list[dict[str, Any]], interval: Any) -> list[str]:
+    """Each judge per criterion (README, LLM judges): Cohen's kappa of a pairwise or verdict
+    criterion, the quadratic-weighted kappa and correlations of a scored rubric criterion."""
+    rows = [
+        (entry.get("judge") or entry.get("annotator"), key, figures)
+        for entry in judges
+        for key, figures in sorted((entry.get("criteria") or {}).items())
+    ]
+    if not rows:
+        return []
+    lines = [
+        "",
+        "Per criterion (Cohen's kappa against people's majority, or for a scored criterion the "
+        "quadratic-weighted kappa against people's rounded median score and the correlations "
+        "with their mean; tau compares leaderboards by mean score per model):",
+        "",
+        "| judge | criterion | n | Cohen's kappa | weighted kappa | Spearman | Pearson "
+        "| Kendall's tau |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for judge, key, figures in rows:
+        cells = [
+            interval(figures[name]) if name in figures else "n/a"
+            for name in ("cohen_kappa", "quadratic_kappa", "spearman", "pearson", "kendall_tau")
+        ]
+        lines.append(f"| {judge} | {key} | {figures.get('n', 0)} | {' | '.join(cells)} |")
     return lines
 
 

@@ -11,11 +11,17 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from annotation.models import Annotator, Judge, JudgeVerdict, Project, Task
-from annotation.selectors.judgment_table import JudgmentTable
+from annotation.models import Annotator, Criterion, Judge, JudgeVerdict, Project, Task
+from annotation.selectors.judgment_table import MISSING_SCORE, JudgmentTable
 from annotation.services.routing import verdict_route
 from annotation.stats import Ratings, majority_agreement
-from annotation.stats.judges import leaderboard_kendall_tau, position_bias, swap_consistency
+from annotation.stats.judges import (
+    leaderboard_kendall_tau,
+    position_bias,
+    score_agreement,
+    score_leaderboard_kendall_tau,
+    swap_consistency,
+)
 
 IntArray = npt.NDArray[np.int64]
 
@@ -111,9 +117,7 @@ def judge_measures(
         for r in majority_agreement(humans, judge_ratings, n_boot=n_boot)["by_judge"]
     }
     by_criterion = _criteria_agreement(human_rows, model_rows, n_boot)
-    names = dict(platform_judges)
-    missing = [a for a in annotator_ids if a not in names]
-    names |= {a.pk: a.public_id for a in Annotator.objects.filter(pk__in=missing)}
+    names = _judge_names(annotator_ids, platform_judges)
     verdicts = _latest_verdicts(project) if platform_judges else {}
     human_votes = _votes(human_rows.subset(~human_rows.identity_leak))
     unleaked = model_rows.subset(~model_rows.identity_leak)
@@ -205,5 +209,149 @@ def _criteria_agreement(
                 "n": r["n"],
             }
             for r in figures
+        }
+    return result
+
+
+def _per_task_mean_median(
+    task: IntArray, value: npt.NDArray
+) -> tuple[IntArray, npt.NDArray, npt.NDArray]:
+    """The tasks, and the mean and median of the values given on each."""
+    order = np.lexsort((value, task))
+    task, value = task[order], value[order].astype(np.float64)
+    tasks, start, count = np.unique(task, return_index=True, return_counts=True)
+    mean = np.add.reduceat(value, start) / count if len(tasks) else np.empty(0)
+    median = (value[start + (count - 1) // 2] + value[start + count // 2]) / 2
+    return tasks, mean, median
+
+
+def _judge_names(annotator_ids: list[int], platform_judges: dict[int, str]) -> dict[int, str]:
+    names = dict(platform_judges)
+    missing = [a for a in annotator_ids if a not in names]
+    return names | {a.pk: a.public_id for a in Annotator.objects.filter(pk__in=missing)}
+
+
+def rubric_judge_measures(
+    *,
+    project: Project,
+    criteria: list[Criterion],
+    human_rows: JudgmentTable,
+    model_rows: JudgmentTable,
+    n_boot: int,
+) -> list[dict[str, Any]]:
+    """Each model judge of a rubric project against the people, per criterion: a scored
+    criterion compares the judge's score of each response with people's (quadratic-weighted
+    kappa against their rounded median, Spearman and Pearson against their mean), a verdict
+    criterion its good/bad with people's majority (percent agreement, Cohen's kappa); each
+    with Kendall's tau between the leaderboards by mean score per model."""
+    platform_judges = {j.annotator_id: j.name for j in Judge.objects.filter(project=project)}
+    scored = {key: values != MISSING_SCORE for key, values in model_rows.criteria.items()}
+    answered = np.zeros(len(model_rows), dtype=bool)
+    for mask in scored.values():
+        answered |= mask
+    annotator_ids = sorted(set(model_rows.annotator[answered].tolist()) | set(platform_judges))
+    if not annotator_ids:
+        return []
+    names = _judge_names(annotator_ids, platform_judges)
+    by_criterion: dict[str, dict[int, dict[str, Any]]] = {}
+    for criterion in criteria:
+        if criterion.key not in human_rows.criteria:
+            continue
+        measure = _verdict_criterion if criterion.is_verdict else _scored_criterion
+        by_criterion[criterion.key] = measure(criterion, human_rows, model_rows, n_boot)
+    measures = []
+    for annotator_id in annotator_ids:
+        figures = {
+            key: judges[annotator_id]
+            for key, judges in by_criterion.items()
+            if annotator_id in judges
+        }
+        measures.append(
+            {
+                "judge": names[annotator_id],
+                "annotator": names[annotator_id],
+                "agreement_with_human_majority": None,
+                "percent_agreement": None,
+                "cohen_kappa": {"value": None, "ci": [None, None]},
+                "n": max((f["n"] for f in figures.values()), default=0),
+                "criteria": figures,
+                "kendall_tau": {"value": None, "ci": [None, None], "n_models": 0},
+                "position_bias": None,
+                "swap_consistency": None,
+                "swap_consistency_ci": [None, None],
+                "n_swapped": 0,
+                "routing": None,
+            }
+        )
+    return measures
+
+
+def _people_by_task(
+    key: str, human_rows: JudgmentTable
+) -> tuple[IntArray, npt.NDArray, npt.NDArray, dict[int, int], dict[int, int], dict[int, int]]:
+    values = human_rows.criteria[key]
+    given = values != MISSING_SCORE
+    tasks, mean, median = _per_task_mean_median(human_rows.task[given], values[given])
+    item_of = dict(zip(human_rows.task.tolist(), human_rows.item.tolist(), strict=True))
+    model_of = dict(zip(human_rows.task.tolist(), human_rows.model_a.tolist(), strict=True))
+    return tasks, mean, median, item_of, model_of, {t: i for i, t in enumerate(tasks.tolist())}
+
+
+def _scored_criterion(
+    criterion: Criterion, human_rows: JudgmentTable, model_rows: JudgmentTable, n_boot: int
+) -> dict[int, dict[str, Any]]:
+    tasks, mean, median, item_of, model_of, position = _people_by_task(criterion.key, human_rows)
+    values = model_rows.criteria[criterion.key]
+    given = (values != MISSING_SCORE) & np.isin(model_rows.task, tasks)
+    result: dict[int, dict[str, Any]] = {}
+    for annotator_id in np.unique(model_rows.annotator[given]).tolist():
+        mine = given & (model_rows.annotator == annotator_id)
+        judged, score, _ = _per_task_mean_median(model_rows.task[mine], values[mine])
+        at = np.array([position[t] for t in judged.tolist()], dtype=np.int64)
+        items = np.array([item_of[t] for t in judged.tolist()], dtype=np.int64)
+        figures = score_agreement(
+            items,
+            score,
+            mean[at],
+            median[at],
+            low=criterion.min,
+            high=criterion.max,
+            n_boot=n_boot,
+            seed=annotator_id,
+        )
+        models = np.array([model_of[t] for t in judged.tolist()], dtype=np.int64)
+        figures["kendall_tau"] = score_leaderboard_kendall_tau(
+            models, score, mean[at], items, n_boot=n_boot, seed=annotator_id
+        )
+        result[annotator_id] = figures
+    return result
+
+
+def _verdict_criterion(
+    criterion: Criterion, human_rows: JudgmentTable, model_rows: JudgmentTable, n_boot: int
+) -> dict[int, dict[str, Any]]:
+    tasks, mean, _, item_of, model_of, position = _people_by_task(criterion.key, human_rows)
+    people_values, values = human_rows.criteria[criterion.key], model_rows.criteria[criterion.key]
+    rated, judged = people_values != MISSING_SCORE, values != MISSING_SCORE
+    people = Ratings(human_rows.task[rated], human_rows.annotator[rated], people_values[rated])
+    judges = Ratings(model_rows.task[judged], model_rows.annotator[judged], values[judged])
+    result: dict[int, dict[str, Any]] = {}
+    for row in majority_agreement(people, judges, n_boot=n_boot)["by_judge"]:
+        annotator_id = row["annotator"]
+        mine = judged & (model_rows.annotator == annotator_id) & np.isin(model_rows.task, tasks)
+        on, share_good, _ = _per_task_mean_median(model_rows.task[mine], values[mine])
+        at = np.array([position[t] for t in on.tolist()], dtype=np.int64)
+        result[annotator_id] = {
+            "percent_agreement": row["agreement"],
+            "cohen_kappa": row["cohen_kappa"],
+            "n": row["n"],
+            "kendall_tau": score_leaderboard_kendall_tau(
+                np.array([model_of[t] for t in on.tolist()], dtype=np.int64),
+                share_good,
+                mean[at],
+                np.array([item_of[t] for t in on.tolist()], dtype=np.int64),
+                n_boot=n_boot,
+                seed=annotator_id,
+            ),
         }
     return result

@@ -60,7 +60,7 @@ from annotation.selectors.reports import (
     report_state,
 )
 from annotation.selectors.span_table import span_tables
-from annotation.services.judge_measures import judge_measures
+from annotation.services.judge_measures import judge_measures, rubric_judge_measures
 from annotation.services.sampling import sampling_forget
 from annotation.services.task_labels import task_labels_from_table, task_labels_store
 from annotation.services.webhooks import webhook_events_after_report
@@ -868,6 +868,14 @@ def report_compute(
                     judges = judge_measures(
                         project=project,
                         humans=human_choice if project.strength_scale else human_overall,
+                        human_rows=table.subset(~table.is_model & regular_rows),
+                        model_rows=table.subset(table.is_model & regular_rows),
+                        n_boot=n_boot,
+                    )
+                elif not project.is_ranking:
+                    judges = rubric_judge_measures(
+                        project=project,
+                        criteria=criteria,
                         human_rows=table.subset(~table.is_model & regular_rows),
                         model_rows=table.subset(table.is_model & regular_rows),
                         n_boot=n_boot,

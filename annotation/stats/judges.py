@@ -147,3 +147,117 @@ def leaderboard_kendall_tau(
         boot = np.array([tau_with(w)[0] for w in weights])
     entry = ci_entry(value, boot)
     return {**entry, "value": json_float(value), "n_models": n_ranked}
+
+
+#: Bootstrap rounds of the rubric score agreement at most: each round ranks every response.
+MAX_SCORE_ROUNDS = 200
+
+
+def quadratic_weighted_kappa(x: IntArray, y: IntArray, n_levels: int) -> float:
+    """Cohen's kappa with quadratic weights between two integer ratings 0..n_levels-1 of the
+    same responses: 1 for equal ratings, 0 for agreement by chance; nan when undefined."""
+    if not len(x) or n_levels < 2:
+        return float("nan")
+    observed = np.bincount(x * n_levels + y, minlength=n_levels * n_levels).reshape(
+        n_levels, n_levels
+    )
+    observed = observed / observed.sum()
+    expected = np.outer(observed.sum(axis=1), observed.sum(axis=0))
+    levels = np.arange(n_levels)
+    weights = (levels[:, None] - levels[None, :]) ** 2 / (n_levels - 1) ** 2
+    chance = (weights * expected).sum()
+    if chance == 0:
+        return float("nan")
+    return float(1 - (weights * observed).sum() / chance)
+
+
+def _correlations(judge: FloatArray, mean: FloatArray) -> tuple[float, float]:
+    if len(judge) < 3 or np.ptp(judge) == 0 or np.ptp(mean) == 0:
+        return float("nan"), float("nan")
+    return (
+        float(scipy_stats.spearmanr(judge, mean).statistic),
+        float(scipy_stats.pearsonr(judge, mean).statistic),
+    )
+
+
+def score_agreement(
+    item: npt.ArrayLike,
+    judge_score: npt.ArrayLike,
+    human_mean: npt.ArrayLike,
+    human_median: npt.ArrayLike,
+    *,
+    low: int,
+    high: int,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """A judge's score of each response against the people's (rubric criterion scored
+    low..high), one entry per response: quadratic-weighted kappa against the people's median
+    rounded half up, Spearman's and Pearson's correlation with the people's mean. Intervals
+    resample items (the responses of one item, judged side by side, stay together), in at
+    most MAX_SCORE_ROUNDS rounds."""
+    cluster = np.unique(np.asarray(item, dtype=np.int64).reshape(-1), return_inverse=True)[1]
+    cluster = cluster.reshape(-1)
+    judge = np.asarray(judge_score, dtype=np.float64).reshape(-1)
+    mean = np.asarray(human_mean, dtype=np.float64).reshape(-1)
+    median = np.floor(np.asarray(human_median, dtype=np.float64).reshape(-1) + 0.5)
+    n_levels = int(high) - int(low) + 1
+    judge_level = np.clip(np.rint(judge) - low, 0, n_levels - 1).astype(np.int64)
+    human_level = np.clip(median - low, 0, n_levels - 1).astype(np.int64)
+
+    def measured(rows: IntArray) -> tuple[float, float, float]:
+        kappa = quadratic_weighted_kappa(judge_level[rows], human_level[rows], n_levels)
+        return (kappa, *_correlations(judge[rows], mean[rows]))
+
+    values = measured(np.arange(len(judge)))
+    rounds = min(n_boot, MAX_SCORE_ROUNDS)
+    boot = np.empty((0, 3))
+    n_items = int(cluster.max()) + 1 if len(cluster) else 0
+    if rounds > 0 and n_items:
+        counts = _task_rounds(n_items, rounds, seed)
+        boot = np.array([measured(np.repeat(np.arange(len(judge)), c[cluster])) for c in counts])
+    names = ("quadratic_kappa", "spearman", "pearson")
+    return {
+        **{name: ci_entry(values[i], boot[:, i]) for i, name in enumerate(names)},
+        "n": len(judge),
+    }
+
+
+def score_leaderboard_kendall_tau(
+    model: npt.ArrayLike,
+    judge_score: npt.ArrayLike,
+    human_mean: npt.ArrayLike,
+    item: npt.ArrayLike,
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Kendall's tau-b between two leaderboards by mean score per model, the judge's and the
+    people's, over the responses both scored (one entry each); undefined below three models.
+    The interval resamples items."""
+    model = np.asarray(model, dtype=np.int64).reshape(-1)
+    judge = np.asarray(judge_score, dtype=np.float64).reshape(-1)
+    mean = np.asarray(human_mean, dtype=np.float64).reshape(-1)
+    cluster = np.unique(np.asarray(item, dtype=np.int64).reshape(-1), return_inverse=True)[1]
+    cluster = cluster.reshape(-1)
+    names, code = np.unique(model, return_inverse=True)
+    code = code.reshape(-1)
+    m = len(names)
+
+    def tau_with(weights: FloatArray) -> float:
+        count = np.bincount(code, weights=weights, minlength=m)
+        rated = count > 0
+        if rated.sum() < 3:
+            return float("nan")
+        by_judge = np.bincount(code, weights=judge * weights, minlength=m)[rated]
+        by_people = np.bincount(code, weights=mean * weights, minlength=m)[rated]
+        return _tau(by_judge / count[rated], by_people / count[rated])
+
+    value = tau_with(np.ones(len(judge)))
+    boot = np.empty(0)
+    n_items = int(cluster.max()) + 1 if len(cluster) else 0
+    rounds = min(n_boot, MAX_TAU_ROUNDS)
+    if rounds > 0 and n_items and np.isfinite(value):
+        counts = _task_rounds(n_items, rounds, seed).astype(np.float64)
+        boot = np.array([tau_with(c[cluster]) for c in counts])
+    return {**ci_entry(value, boot), "n_models": m}

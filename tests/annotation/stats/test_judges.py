@@ -9,6 +9,9 @@ from scipy import stats as scipy_stats
 from annotation.stats.judges import (
     leaderboard_kendall_tau,
     position_bias,
+    quadratic_weighted_kappa,
+    score_agreement,
+    score_leaderboard_kendall_tau,
     share_with_interval,
     swap_consistency,
 )
@@ -92,4 +95,87 @@ def test_kendall_tau_of_agreeing_leaderboards_is_near_one_and_counts_models_both
 
 def test_kendall_tau_without_two_common_models_is_undefined():
     tau = leaderboard_kendall_tau(([0], [0], [1], [1.0]), ([], [], [], []), 2, n_boot=20)
+    assert tau["value"] is None and tau["ci"] == [None, None]
+
+
+def _scored_responses(n_items: int, seed: int) -> tuple:
+    """Two responses an item; people's mean and median scores on 0..4 and a judge that
+    follows them with noise."""
+    rng = np.random.default_rng(seed)
+    item = np.repeat(np.arange(n_items), 2)
+    truth = rng.integers(0, 5, len(item))
+    people = np.clip(truth[:, None] + rng.integers(-1, 2, (len(item), 3)), 0, 4)
+    judge = np.clip(truth + rng.integers(-1, 2, len(item)), 0, 4)
+    return item, judge, people.mean(axis=1), np.median(people, axis=1)
+
+
+def test_quadratic_kappa_matches_statsmodels():
+    from statsmodels.stats.inter_rater import cohens_kappa
+
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 5, 300)
+    y = np.clip(x + rng.integers(-2, 3, 300), 0, 4)
+    table = np.zeros((5, 5))
+    np.add.at(table, (x, y), 1)
+
+    expected = cohens_kappa(table, wt="quadratic").kappa
+    assert quadratic_weighted_kappa(x, y, 5) == pytest.approx(expected)
+    assert quadratic_weighted_kappa(x, x, 5) == 1.0
+
+
+def test_score_agreement_matches_statsmodels_and_scipy_with_intervals_over_items():
+    from statsmodels.stats.inter_rater import cohens_kappa
+
+    item, judge, mean, median = _scored_responses(150, seed=5)
+    median[:4] = [1.5, 2.5, 0.5, 3.5]  # an even count of people: halves round up
+
+    figures = score_agreement(item, judge, mean, median, low=0, high=4, n_boot=200)
+
+    rounded = np.floor(median + 0.5).astype(int)
+    assert rounded[:4].tolist() == [2, 3, 1, 4]
+    table = np.zeros((5, 5))
+    np.add.at(table, (judge, rounded), 1)
+    assert figures["quadratic_kappa"]["value"] == pytest.approx(
+        cohens_kappa(table, wt="quadratic").kappa
+    )
+    assert figures["spearman"]["value"] == pytest.approx(
+        scipy_stats.spearmanr(judge, mean).statistic
+    )
+    assert figures["pearson"]["value"] == pytest.approx(scipy_stats.pearsonr(judge, mean).statistic)
+    assert figures["n"] == 300
+    for name in ("quadratic_kappa", "spearman", "pearson"):
+        low, high = figures[name]["ci"]
+        assert low < figures[name]["value"] < high
+        assert high - low < 0.3
+
+
+def test_score_agreement_on_a_scale_not_starting_at_zero_and_a_judge_without_spread():
+    item = np.arange(6)
+    people = np.array([1, 2, 3, 1, 2, 3], dtype=float)
+    same = score_agreement(item, people, people, people, low=1, high=3, n_boot=50)
+    assert same["quadratic_kappa"]["value"] == 1.0 and same["pearson"]["value"] == 1.0
+
+    flat = score_agreement(item, np.full(6, 2.0), people, people, low=1, high=3, n_boot=50)
+    assert flat["spearman"]["value"] is None and flat["quadratic_kappa"]["value"] == 0.0
+
+
+def test_score_leaderboard_tau_is_scipys_tau_of_the_mean_scores_per_model():
+    rng = np.random.default_rng(2)
+    model = np.tile(np.arange(4), 50)
+    item = np.repeat(np.arange(50), 4)
+    people = 4 - model + rng.normal(0, 1, len(model))
+    judge = 4 - model + rng.normal(0, 1, len(model))
+    judge[model == 3] += 2.5  # the judge likes model 3 more than people do
+
+    tau = score_leaderboard_kendall_tau(model, judge, people, item, n_boot=100)
+
+    means = [(judge[model == m].mean(), people[model == m].mean()) for m in range(4)]
+    expected = scipy_stats.kendalltau(*zip(*means, strict=True)).statistic
+    assert tau["value"] == pytest.approx(expected) and tau["n_models"] == 4
+    low, high = tau["ci"]
+    assert low <= tau["value"] <= high
+
+
+def test_score_leaderboard_tau_needs_three_models():
+    tau = score_leaderboard_kendall_tau([0, 1, 0, 1], [1, 2, 1, 2], [2, 1, 2, 1], [0, 0, 1, 1])
     assert tau["value"] is None and tau["ci"] == [None, None]

@@ -242,3 +242,27 @@ def test_a_vote_without_the_required_why_or_criterion_says_so_and_stores_nothing
         assert "data-reveal" not in body and 'name="criterion-honesty"' in body  # asked again
     assert "honesty" in html(no_criterion).split('role="alert"')[1].lower()
     assert not Judgment.objects.exists()
+
+
+def test_models_that_fail_show_a_plain_message_naming_nobody(page, arena, stub, published):
+    """Both endpoints fail on every call: the polled panes say the models could not answer
+    and to try again, without an error page, a model name or the failure; the prompt box
+    comes back."""
+    ModelEndpoint.objects.filter(name="model-x").update(model="failing-x", aliases=["Acme"])
+    ModelEndpoint.objects.filter(name="model-y").update(model="failing-y")
+    page.post("/annotate/live/arena/", {"prompt": "Name a river."}, **HTMX)
+    turn = ArenaTurn.objects.get()
+    arena_turn_generate(turn_id=turn.pk)
+
+    polled = page.get(f"/annotate/live/arena/turns/{turn.pk}/", **HTMX)
+    whole = page.get("/annotate/live/arena/")
+
+    for response in (polled, whole):
+        body = html(response)
+        assert response.status_code == 200
+        assert "The models could not answer just now." in body
+        assert "Please try again in a few minutes" in body and 'name="prompt"' in body
+        for secret in ("model-x", "model-y", "failing", "Acme", "500", "Traceback", KEY):
+            assert secret not in body, secret
+        assert buttons_disabled(body) == []  # nothing to vote on
+    assert ArenaTurn.objects.get().status == ArenaTurn.Status.FAILED

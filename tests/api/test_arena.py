@@ -457,3 +457,39 @@ def test_a_snapshot_of_arena_votes_builds_with_its_card(
     card = snapshot.json()["card"]
     assert "Arena: each annotator wrote a prompt" in card
     assert KEY not in card
+
+
+def test_no_answer_to_the_annotator_names_a_model_before_the_vote(annotator_client, arena, stub):
+    """Every route an annotator's token reaches, while a vote is open: the arena answer,
+    its poll, the next task, a renewal, refused votes, the project, progress, and the
+    researcher-only routes (refused) name no model, endpoint or vendor."""
+    ModelEndpoint.objects.filter(name="model-x").update(aliases=["Acme Labs"])
+    body = post(annotator_client).json()
+    assignment, turn = body["assignment"], body["turn"]
+    slug = "/api/v1/projects/arena"
+    answers = {
+        "arena": body,
+        "poll": annotator_client.get(f"{slug}/arena/turns/{ArenaTurn.objects.get().pk}/"),
+        "next": annotator_client.get(f"{slug}/tasks/next/"),
+        "renew": annotator_client.post(f"/api/v1/assignments/{assignment}/renew/"),
+        "bad vote": vote(annotator_client, assignment, "up"),
+        "bad strength": annotator_client.post(
+            f"/api/v1/assignments/{assignment}/judgment/",
+            {"choice": "left", "strength": 99},
+            format="json",
+        ),
+        "project": annotator_client.get(f"{slug}/"),
+        "progress": annotator_client.get(f"{slug}/progress/"),
+        "items": annotator_client.get(f"{slug}/items/"),
+        "endpoints": annotator_client.get(f"{slug}/endpoints/"),
+        "judgments": annotator_client.get(f"{slug}/judgments/"),
+        "leaderboard": annotator_client.get(f"{slug}/leaderboard/"),
+        "export": annotator_client.get(f"{slug}/export/", {"format": "dpo"}),
+        "continue too early": post(annotator_client, "More?", battle=body["battle"]),
+    }
+    assert turn == 1 and not Judgment.objects.exists()
+    for route, answer in answers.items():
+        text = json.dumps(answer) if isinstance(answer, dict) else text_of(answer)
+        for name in ("model-x", "model-y", "Acme"):
+            assert name not in text, (route, text[:300])
+        assert KEY not in text

@@ -6,10 +6,14 @@ Screenshots go to artifacts/screenshots/arena-*.png."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from rest_framework.test import APIClient
 
 from annotation.models import ArenaTurn, Judgment, Project
 from annotation.services.endpoints import endpoint_create
+from annotation.services.reports import report_compute
 from tests.browser.cards import record_sources, serious_axe_violations, sign_in
 from tests.factories import AnnotatorUserFactory, ProjectFactory
 from tests.llm_stub import llm_stub
@@ -85,7 +89,7 @@ def _assert_blind_and_keyless(page, sources: list[str]) -> None:
 
 @pytest.mark.parametrize("width", [390, 1440])
 def test_an_arena_conversation_by_keyboard(live_server, page, screenshot, stub, width):
-    _arena(stub)
+    project = _arena(stub)
     page.set_viewport_size({"width": width, "height": 844 if width == 390 else 900})
     sources = record_sources(page)
     AnnotatorUserFactory(username="writer")
@@ -143,6 +147,28 @@ def test_an_arena_conversation_by_keyboard(live_server, page, screenshot, stub, 
     assert Judgment.objects.count() == 2
     screenshot(page, f"arena-turn2-reveal-{width}")
     _assert_blind_and_keyless(page, sources)
+    _assert_in_the_dpo_export_and_the_leaderboard(project, chosen=[final["left"], None])
+
+
+def _assert_in_the_dpo_export_and_the_leaderboard(project: Project, chosen: list) -> None:
+    """Both turns' votes are rows of the researcher's dpo export (in turn order; `chosen`
+    the text each row must choose, None for any) and count in the leaderboard."""
+    researcher = APIClient()
+    researcher.force_authenticate(project.owner)
+    export = researcher.get(f"/api/v1/projects/{project.slug}/export/", {"format": "dpo"})
+    assert export.status_code == 200
+    content = b"".join(export.streaming_content).decode()
+    rows = [json.loads(line) for line in content.splitlines() if line.strip()]
+    assert len(rows) == 2 and KEY not in content
+    assert {row["chosen_model"] for row in rows} <= set(MODELS)
+    for row, text in zip(sorted(rows, key=lambda r: r["pair_id"]), chosen, strict=True):
+        completion = row["chosen"]  # conversational: the assistant's message
+        assert completion == [{"role": "assistant", "content": completion[0]["content"]}]
+        assert text is None or completion[0]["content"].strip() == text
+    report_compute(project=project)
+    board = researcher.get(f"/api/v1/projects/{project.slug}/leaderboard/")
+    assert board.status_code == 200, board.content
+    assert {row["model"] for row in board.json()["results"]} == set(MODELS)
 
 
 @pytest.mark.parametrize("width", [390, 1440])

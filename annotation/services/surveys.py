@@ -75,6 +75,13 @@ def survey_answers_current(*, project: Project, annotator: Annotator) -> SurveyA
     ).first()
 
 
+def survey_answers_own(*, project: Project, annotator: Annotator) -> SurveyAnswers | None:
+    """The annotator's answers at the current survey version, for a front end to show: only
+    in a project open to them, so no one else reads its (sensitive) questions."""
+    project_check_open_for(project=project, annotator=annotator)
+    return survey_answers_current(project=project, annotator=annotator)
+
+
 def survey_answers_record(
     *,
     project: Project,

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 
 from annotation.models import SurveyAnswers
 from annotation.services.annotators import annotator_for_user
-from annotation.services.surveys import survey_answers_current, survey_answers_record
+from annotation.services.surveys import survey_answers_own, survey_answers_record
 from api.serializers import StrictFieldsMixin
 from api.strict import StrictAPIView
 from api.views.annotating import _project
@@ -45,7 +45,7 @@ class SurveyAnswersView(StrictAPIView):
     def get(self, request: Request, slug: str) -> Response:
         project = _project(slug)
         annotator = annotator_for_user(user=request.user)
-        record = survey_answers_current(project=project, annotator=annotator)
+        record = survey_answers_own(project=project, annotator=annotator)
         return Response(_payload(record, version=project.survey_version, questions=project.survey))
 
     @extend_schema(request=SurveyAnswersInSerializer, responses={200: SurveyAnswersOutSerializer})

@@ -10,6 +10,7 @@ import json
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from rest_framework.test import APIClient
 
 from annotation.models import Project, SurveyAnswers
 from annotation.presets import PRISM_DEMOGRAPHICS
@@ -18,6 +19,7 @@ from annotation.services.assignment import assignment_lease
 from annotation.services.judging import judgment_submit
 from annotation.services.projects import project_update
 from tests.api.test_annotators_export import loaded_as_jsonl_and_parquet
+from tests.factories import ResearcherFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -181,6 +183,21 @@ def test_an_annotator_answers_and_reads_their_answers(surveyed, annotator_client
     assert read["answers"] == answers
     assert read["version"] == 1 and read["submitted"] == ["pre"]
     assert [q["key"] for q in read["questions"]] == [q["key"] for q in QUESTIONS]
+
+
+def test_the_survey_is_read_only_where_the_annotator_may_answer_it(surveyed, annotator_client):
+    # Another researcher, or an annotator kept out of a members-only project, learns nothing
+    # of its survey (its sensitive questions included) by reading it.
+    stranger = APIClient()
+    stranger.force_authenticate(ResearcherFactory())
+    surveyed.access = Project.Access.MEMBERS
+    surveyed.save(update_fields=["access"])
+
+    for client in (stranger, annotator_client):
+        refused = client.get(SURVEY)
+
+        assert refused.status_code == 403
+        assert "questions" not in refused.json() and "years" not in refused.content.decode()
 
 
 @pytest.mark.parametrize(

@@ -422,6 +422,9 @@ JUDGE_MAX_FAILURES_IN_A_ROW: int = env.int("JUDGE_MAX_FAILURES_IN_A_ROW", defaul
 # is queued again by beat (README, Judge runs): its worker died, or is stuck on one task (the
 # job queued again then finds the run locked and ends).
 JUDGE_RUN_CLAIM_TIMEOUT_SECONDS: int = env.int("JUDGE_RUN_CLAIM_TIMEOUT_SECONDS", default=300)
+# A judge call's slot among the endpoint's `concurrency` shared through Redis is leased for
+# this long, renewed while the call lasts: a worker killed mid-call frees it this much later.
+JUDGE_SLOT_LEASE_SECONDS: float = env.float("JUDGE_SLOT_LEASE_SECONDS", default=30.0)
 # Without a broker (eager Celery), a judge run is done in a background thread of the web
 # process, so the request that started it does not wait for every model call.
 JUDGE_EAGER_THREAD: bool = env.bool("JUDGE_EAGER_THREAD", default=True)

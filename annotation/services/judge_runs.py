@@ -5,9 +5,9 @@ A run is started by the API (judge_run_start) and done by a Celery job (judge_ru
 that may be killed and queued again: each task is claimed by a JudgeVerdict row (unique per
 run and task) before its calls, a finished verdict is never redone, and a claimed one whose
 worker died is judged again (its answers were never stored). The HTTP calls go out from a
-pool of `concurrency` threads, no faster than `calls_per_minute` per endpoint in this
-process; the database is written from the job's own thread only. `max_calls` is a ceiling:
-no task is begun whose calls could pass it.
+pool of `concurrency` threads, within the endpoint's limits across workers
+(services.judge_throttle); the database is written from the job's own thread only.
+`max_calls` is a ceiling: no task is begun whose calls could pass it.
 
 A task's calibrated verdict is a judgment of the judge's model annotator (source `judge`),
 which never counts towards the human judgments a task needs (Task.judgment_count)."""
@@ -15,10 +15,8 @@ which never counts towards the human judgments a task needs (Task.judgment_count
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -44,6 +42,7 @@ from annotation.services.endpoints import (
     endpoint_call,
     endpoint_outcome_record,
 )
+from annotation.services.judge_throttle import EndpointThrottle, endpoint_throttle
 from annotation.services.judges import (
     DEFAULT_CONCURRENCY,
     criteria_texts,
@@ -215,49 +214,6 @@ def judge_runs_orphaned_claim(*, now: datetime | None = None) -> list[int]:
         )
         JudgeRun.objects.filter(pk__in=orphaned).update(claimed_at=now)
     return orphaned
-
-
-# ---------------------------------------------------------------- throttling
-
-
-class EndpointThrottle:
-    """At most `concurrency` calls at once and one call every 60/`calls_per_minute` seconds
-    to one endpoint, across the runs of this process."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._next_at = 0.0
-        self.concurrency = DEFAULT_CONCURRENCY
-        self.calls_per_minute: int | None = None
-        self._in_flight = threading.Semaphore(DEFAULT_CONCURRENCY)
-
-    def configure(self, *, concurrency: int, calls_per_minute: int | None) -> None:
-        with self._lock:
-            if concurrency != self.concurrency:
-                self.concurrency = concurrency
-                self._in_flight = threading.Semaphore(concurrency)
-            self.calls_per_minute = calls_per_minute
-
-    def call(self, make: Callable[[], Any]) -> Any:
-        semaphore = self._in_flight
-        with semaphore:
-            if self.calls_per_minute:
-                with self._lock:
-                    now = time.monotonic()
-                    start = max(now, self._next_at)
-                    self._next_at = start + 60.0 / self.calls_per_minute
-                if start > now:
-                    time.sleep(start - now)
-            return make()
-
-
-_throttles: dict[int, EndpointThrottle] = {}
-_throttles_lock = threading.Lock()
-
-
-def endpoint_throttle(endpoint_id: int) -> EndpointThrottle:
-    with _throttles_lock:
-        return _throttles.setdefault(endpoint_id, EndpointThrottle())
 
 
 # ---------------------------------------------------------------- one task

@@ -54,9 +54,11 @@ from annotation.services.importing import filetype_from_name
 from annotation.services.judges import (
     judge_create,
     judge_default_template,
+    judge_delete,
     judge_fields_clean,
     judge_kind,
     judge_prompt,
+    judge_run_unfinished,
     judge_update,
 )
 from annotation.services.projects import (
@@ -1071,6 +1073,27 @@ class JudgeAdmin(ManagedProjectMixin, admin.ModelAdmin):
                 for swapped in orders
             ),
         )
+
+    def has_delete_permission(self, request: HttpRequest, obj: Judge | None = None) -> bool:
+        """Not while a run of the judge is pending or running (its worker would go on
+        writing the judge's judgments); the list's bulk delete is off."""
+        busy = obj is not None and judge_run_unfinished(judge=obj) is not None
+        return not busy and super().has_delete_permission(request, obj)
+
+    def get_actions(self, request: HttpRequest) -> dict:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def delete_model(self, request: HttpRequest, obj: Judge) -> None:
+        """Through the service: the judge's judgments go with it."""
+        judge_delete(judge=obj)
+
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> tuple:
+        """Its runs and verdicts go with the judge: whoever may delete the judge may delete
+        them (they have no delete permission of their own)."""
+        deleted, counts, _, protected = super().get_deleted_objects(objs, request)
+        return deleted, counts, set(), protected
 
     def save_model(self, request: HttpRequest, obj: Judge, form: Any, change: bool) -> None:
         changes = form.judge_changes

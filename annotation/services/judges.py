@@ -214,6 +214,14 @@ def _rename_verdicts(judge: Judge) -> None:
     judge.annotator = renamed
 
 
+def judge_run_unfinished(*, judge: Judge) -> tuple[int, str] | None:
+    """The id and status of the judge's first run pending or running, if any: while there
+    is one the judge cannot be deleted."""
+    unfinished = (JudgeRun.Status.PENDING, JudgeRun.Status.RUNNING)
+    runs = judge.runs.filter(status__in=unfinished).order_by("pk")
+    return runs.values_list("pk", "status").first()
+
+
 def judge_delete(*, judge: Judge) -> None:
     """Delete the judge, its runs and its verdicts (its judgments in the project too). A
     judge with a run pending or running is refused (JudgeBusy, a 409): its worker would go
@@ -221,12 +229,7 @@ def judge_delete(*, judge: Judge) -> None:
     meanwhile (judge_run_start locks it too)."""
     with transaction.atomic():
         Judge.objects.select_for_update().filter(pk=judge.pk).first()
-        unfinished = (
-            judge.runs.filter(status__in=(JudgeRun.Status.PENDING, JudgeRun.Status.RUNNING))
-            .order_by("pk")
-            .values_list("pk", "status")
-            .first()
-        )
+        unfinished = judge_run_unfinished(judge=judge)
         if unfinished is not None:
             run_id, status = unfinished
             raise JudgeBusy(

@@ -10,7 +10,7 @@ import pytest
 from django.test import Client, TestCase
 from django.urls import reverse
 
-from annotation.models import Judge, JudgeRun, JudgeVerdict, Project
+from annotation.models import Judge, JudgeRun, JudgeVerdict, Judgment, Project
 from annotation.services.endpoints import endpoint_create
 from annotation.services.judge_runs import judge_run_start
 from annotation.services.judges import judge_create
@@ -173,3 +173,26 @@ def test_another_researchers_judges_runs_and_verdicts_are_not_listed(console, pa
         assert {row.pk for row in page.context["cl"].result_list} == mine, model
         assert console.get(f"/admin/annotation/{model}/{other}/change/").status_code == 302
     assert "hidden-judge" not in console.get("/admin/annotation/judgerun/").content.decode()
+
+
+def test_a_judge_deleted_in_the_console_takes_its_judgments_and_waits_for_its_runs(
+    console, pairs, judge
+):
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        done = judge_run_start(judge=judge)
+    assert Judgment.objects.filter(annotator=judge.annotator).count() == 3
+    unfinished = judge_run_start(judge=judge)  # queued once committed: not yet
+    delete_url = reverse("admin:annotation_judge_delete", args=[judge.pk])
+
+    # A run not ended: no delete (its worker would write judgments of no judge).
+    assert console.get(delete_url).status_code == 403
+    assert console.post(delete_url, {"post": "yes"}).status_code == 403
+    assert Judge.objects.filter(pk=judge.pk).exists()
+
+    JudgeRun.objects.filter(pk=unfinished.pk).update(status="done")
+    answer = console.post(delete_url, {"post": "yes"})
+
+    assert answer.status_code == 302
+    assert not Judge.objects.filter(pk=judge.pk).exists()
+    assert not JudgeRun.objects.filter(pk=done.pk).exists()
+    assert not Judgment.objects.filter(annotator=judge.annotator).exists()

@@ -73,12 +73,34 @@ MEASURES: tuple[tuple[str, Callable[[dict[str, Any]], str]], ...] = (
     ("Kendall's tau, leaderboards [95% interval]", lambda e: _with_interval(e.get("kendall_tau"))),
     (
         "Position bias: first shown wins [95% interval]",
-        lambda e: _with_interval(e.get("position_bias")),
+        lambda e: _with_interval(e.get("position_bias")) + _chance(e.get("position_bias")),
     ),
     ("Swap consistency", lambda e: _number(e.get("swap_consistency"))),
     ("Tasks routed to people", lambda e: _routing(e, "routed")),
     ("Spot checks agreeing with it", lambda e: _routing(e, "spot_checks")),
 )
+
+#: Rows shown only when some judge has the field (a ranking project's).
+OPTIONAL_MEASURES: tuple[tuple[str, str], ...] = (
+    ("Kendall's tau per item, against people's mean places [95% interval]", "item_kendall_tau"),
+)
+
+
+def _chance(bias: dict[str, Any] | None) -> str:
+    """A ranking judge's position bias is read against 1/n, not 0.5."""
+    if not bias or bias.get("expected") is None:
+        return ""
+    return f" (chance {_number(bias['expected'])})"
+
+
+def _measure_rows(judges: list[dict[str, Any]]) -> list[tuple[str, list[str]]]:
+    rows = [(label, [cell(entry) for entry in judges]) for label, cell in MEASURES]
+    rows += [
+        (label, [_with_interval(entry.get(field)) for entry in judges])
+        for label, field in OPTIONAL_MEASURES
+        if any(field in entry for entry in judges)
+    ]
+    return rows
 
 
 def _measures(project: Project) -> dict[str, Any]:
@@ -88,7 +110,7 @@ def _measures(project: Project) -> dict[str, Any]:
     return {
         "measured_at": report.computed_at if report is not None else None,
         "measured_judges": [entry.get("judge") or entry["annotator"] for entry in judges],
-        "measures": [(label, [cell(entry) for entry in judges]) for label, cell in MEASURES],
+        "measures": _measure_rows(judges),
         "criteria_measures": _criteria_rows(judges),
     }
 

@@ -244,6 +244,20 @@ def _judge_lines(judges: list[dict[str, Any]], number: Any) -> list[str]:
             f"{interval(entry.get('position_bias')) if entry.get('position_bias') else 'n/a'} | "
             f"{number(entry.get('swap_consistency'))} | {routed} |"
         )
+    ranked = [entry for entry in judges if "item_kendall_tau" in entry]
+    if ranked:
+        lines += [
+            "",
+            "Ranking judges (position bias against chance, 1/n of n responses shown):",
+            "",
+        ]
+        lines += [
+            f"- {entry.get('judge') or entry.get('annotator')}: Kendall's tau per item against "
+            f"people's mean places {interval(entry['item_kendall_tau'])} over "
+            f"{entry['item_kendall_tau'].get('n_items', 0)} items; chance of the first shown "
+            f"on top {number((entry.get('position_bias') or {}).get('expected'))}"
+            for entry in ranked
+        ]
     return lines + _judge_criterion_lines(judges, interval)
 
 

@@ -12,16 +12,22 @@ import numpy as np
 import numpy.typing as npt
 
 from annotation.models import Annotator, Criterion, Judge, JudgeVerdict, Project, Task
+from annotation.rankings import mean_places, screen_labels
 from annotation.selectors.judgment_table import MISSING_SCORE, JudgmentTable
+from annotation.selectors.ranking_table import RankingTable
 from annotation.services.routing import verdict_route
 from annotation.stats import Ratings, majority_agreement
 from annotation.stats.judges import (
+    item_kendall_tau,
     leaderboard_kendall_tau,
     position_bias,
+    ranking_leaderboard_kendall_tau,
+    ranking_position_bias,
     score_agreement,
     score_leaderboard_kendall_tau,
     swap_consistency,
 )
+from annotation.stats.listwise import mid_ranks
 
 IntArray = npt.NDArray[np.int64]
 
@@ -39,9 +45,12 @@ def _votes(rows: JudgmentTable) -> tuple[IntArray, IntArray, IntArray, npt.NDArr
     return rows.item[usable], rows.model_a[usable], rows.model_b[usable], outcome[usable]
 
 
-def _latest_verdicts(project: Project) -> dict[int, dict[str, npt.NDArray]]:
+def _latest_verdicts(
+    project: Project, *, rankings: bool = False
+) -> dict[int, dict[str, npt.NDArray]]:
     """Per judge's annotator id, the columns of its newest finished verdict on each regular
-    task (one query), with the route that verdict gives the task."""
+    task (one query), with the route that verdict gives the task; with `rankings`, what its
+    outputs say of the position shown first and of the two orders' top response."""
     rows = (
         JudgeVerdict.objects.filter(judge__project=project, task__is_gold=False)
         .exclude(status=JudgeVerdict.Status.CLAIMED)
@@ -55,6 +64,7 @@ def _latest_verdicts(project: Project) -> dict[int, dict[str, npt.NDArray]]:
             "decisive_outputs",
             "confidence",
             "agreement",
+            *(["outputs"] if rankings else []),
         )
     )
     latest: dict[tuple[int, int], tuple] = {}
@@ -80,7 +90,66 @@ def _latest_verdicts(project: Project) -> dict[int, dict[str, npt.NDArray]]:
             "first_wins": np.array([v[4] for v in swapped], dtype=np.int64),
             "decisive": np.array([v[5] for v in swapped], dtype=np.int64),
         }
+        if rankings:
+            columns[annotator_id].update(_ranking_output_columns([v[8] for v in done]))
     return columns
+
+
+def _screen_ranking(answer: Any, count: int) -> list[list[str]] | None:
+    """A stored answer's ranking in screen labels, or None when it is not a ranking of
+    (some of) the `count` labels shown, each once."""
+    ranking = answer.get("ranking") if isinstance(answer, dict) else None
+    labels = set(screen_labels(count))
+    if not isinstance(ranking, list) or not ranking:
+        return None
+    if not all(isinstance(group, list) and group for group in ranking):
+        return None
+    flat = [label for group in ranking for label in group]
+    if not all(isinstance(label, str) and label in labels for label in flat):
+        return None
+    return ranking if len(flat) == len(set(flat)) else None
+
+
+def _ranking_output_columns(verdicts_outputs: list[list[dict[str, Any]]]) -> dict[str, Any]:
+    """Per verdict: answers that put the response shown first on top (a top of k shared
+    counts 1/k), readable answers, the sum of 1/n over them (n responses shown), and, when
+    both orders gave a readable answer, whether the orders agree on the top response."""
+    first_on_top, answers, expected, consistent = [], [], [], []
+    for outputs in verdicts_outputs:
+        hits = read = chance = 0.0
+        tops: dict[str, list[list[list[int]]]] = {}
+        for output in outputs or []:
+            shown = output.get("shown") or []
+            ranking = (
+                None if output.get("failed") else _screen_ranking(output.get("parsed"), len(shown))
+            )
+            if ranking is None:
+                continue
+            read += 1
+            chance += 1 / len(shown)
+            hits += ("A" in ranking[0]) / len(ranking[0])
+            ids = dict(zip(screen_labels(len(shown)), shown, strict=True))
+            tops.setdefault(output.get("order"), []).append(
+                [[ids[label] for label in group] for group in ranking]
+            )
+        first_on_top.append(hits)
+        answers.append(read)
+        expected.append(chance)
+        if len(tops) == 2:
+            consistent.append(len({frozenset(_top(rankings)) for rankings in tops.values()}) == 1)
+    return {
+        "first_on_top": np.array(first_on_top, dtype=np.float64),
+        "answers": np.array(answers, dtype=np.float64),
+        "expected": np.array(expected, dtype=np.float64),
+        "top_consistent": np.array(consistent, dtype=bool),
+    }
+
+
+def _top(rankings: list[list[list[int]]]) -> list[int]:
+    """The responses with the best mean place over rankings of one order."""
+    places = mean_places(rankings)
+    best = places[0][1]
+    return [response for response, place in places if abs(place - best) < 1e-9]
 
 
 def _human_majority(humans: Ratings, tasks: IntArray, judge: Ratings, n_boot: int) -> Any:
@@ -355,3 +424,97 @@ def _verdict_criterion(
             ),
         }
     return result
+
+
+def _places(rows: RankingTable) -> tuple[IntArray, IntArray, npt.NDArray]:
+    """(response, its item, its mean place over the rankings in rows), one entry per response
+    (tied responses share the middle of their places)."""
+    place = mid_ranks(rows.judgment, rows.group)
+    responses, first, index = np.unique(rows.response, return_index=True, return_inverse=True)
+    index = index.reshape(-1)
+    total = np.bincount(index, weights=place, minlength=len(responses)).astype(np.float64)
+    mean = total / np.maximum(np.bincount(index, minlength=len(responses)), 1)
+    return responses, rows.item[first], mean
+
+
+def _rankings(rows: RankingTable) -> tuple[IntArray, IntArray, IntArray, IntArray]:
+    usable = rows.model >= 0
+    return rows.judgment[usable], rows.item[usable], rows.model[usable], rows.group[usable]
+
+
+def ranking_judge_measures(
+    *, project: Project, ranks: RankingTable, n_boot: int
+) -> list[dict[str, Any]]:
+    """Each model judge of a ranking project against the people: Kendall's tau between its
+    ranking of each item and people's mean places (mean over items), between its
+    Plackett-Luce leaderboard and people's, and for judges run here the share of answers
+    that put the response shown first on top and how often the two orders agree on the top
+    response."""
+    platform_judges = {j.annotator_id: j.name for j in Judge.objects.filter(project=project)}
+    regular = ranks.subset(~ranks.is_gold)
+    models = regular.subset(regular.is_model)
+    annotator_ids = sorted(set(models.annotator.tolist()) | set(platform_judges))
+    if not annotator_ids:
+        return []
+    names = _judge_names(annotator_ids, platform_judges)
+    people = regular.subset(~regular.is_model)
+    people_responses, _, people_places = _places(people)
+    people_rankings = _rankings(people)
+    verdicts = _latest_verdicts(project, rankings=True) if platform_judges else {}
+    measures = []
+    for annotator_id in annotator_ids:
+        mine = models.subset(models.annotator == annotator_id)
+        responses, items, places = _places(mine)
+        both = np.isin(responses, people_responses)
+        at = np.searchsorted(people_responses, responses[both])
+        entry: dict[str, Any] = {
+            "judge": names[annotator_id],
+            "annotator": names[annotator_id],
+            "agreement_with_human_majority": None,
+            "percent_agreement": None,
+            "cohen_kappa": {"value": None, "ci": [None, None]},
+            "n": len(np.unique(mine.judgment)),
+            "criteria": {},
+            "item_kendall_tau": item_kendall_tau(
+                items[both], places[both], people_places[at], n_boot=n_boot, seed=annotator_id
+            ),
+            "kendall_tau": ranking_leaderboard_kendall_tau(
+                people_rankings,
+                _rankings(mine),
+                len(ranks.models),
+                n_boot=n_boot,
+                seed=annotator_id,
+            ),
+            "position_bias": None,
+            "swap_consistency": None,
+            "swap_consistency_ci": [None, None],
+            "n_swapped": 0,
+            "routing": None,
+        }
+        if annotator_id in verdicts:
+            entry.update(_ranking_verdict_measures(verdicts[annotator_id], annotator_id, n_boot))
+        measures.append(entry)
+    return measures
+
+
+def _ranking_verdict_measures(
+    columns: dict[str, npt.NDArray], annotator_id: int, n_boot: int
+) -> dict[str, Any]:
+    answers = columns["answers"]
+    expected = columns["expected"].sum() / answers.sum() if answers.sum() else float("nan")
+    bias = ranking_position_bias(
+        columns["first_on_top"], answers, expected, n_boot=n_boot, seed=annotator_id
+    )
+    consistency = swap_consistency(columns["top_consistent"], n_boot=n_boot, seed=annotator_id)
+    return {
+        "position_bias": bias,
+        "swap_consistency": consistency["value"],
+        "swap_consistency_ci": consistency["ci"],
+        "n_swapped": consistency["n"],
+        "routing": {
+            "judged": len(columns["task"]),
+            "routed": int((columns["route"] == Task.Route.TO_PEOPLE).sum()),
+            "spot_checked": int((columns["route"] == Task.Route.SPOT_CHECK).sum()),
+            "spot_check_agreement": {"value": None, "n": 0},
+        },
+    }

@@ -60,7 +60,11 @@ from annotation.selectors.reports import (
     report_state,
 )
 from annotation.selectors.span_table import span_tables
-from annotation.services.judge_measures import judge_measures, rubric_judge_measures
+from annotation.services.judge_measures import (
+    judge_measures,
+    ranking_judge_measures,
+    rubric_judge_measures,
+)
 from annotation.services.sampling import sampling_forget
 from annotation.services.task_labels import task_labels_from_table, task_labels_store
 from annotation.services.webhooks import webhook_events_after_report
@@ -872,7 +876,9 @@ def report_compute(
                         model_rows=table.subset(table.is_model & regular_rows),
                         n_boot=n_boot,
                     )
-                elif not project.is_ranking:
+                elif ranks is not None:
+                    judges = ranking_judge_measures(project=project, ranks=ranks, n_boot=n_boot)
+                else:
                     judges = rubric_judge_measures(
                         project=project,
                         criteria=criteria,

@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats as scipy_stats
 
+from annotation.stats.listwise import DEFAULT_ALPHA, _Events, _mm
 from annotation.stats.ranking import fit_bradley_terry
 from annotation.stats.resampling import ci_entry, json_float
 
@@ -261,3 +262,142 @@ def score_leaderboard_kendall_tau(
         counts = _task_rounds(n_items, rounds, seed).astype(np.float64)
         boot = np.array([tau_with(c[cluster]) for c in counts])
     return {**ci_entry(value, boot), "n_models": m}
+
+
+#: Bootstrap rounds of the Plackett-Luce leaderboards' tau at most: each fits two models.
+MAX_RANKING_TAU_ROUNDS = 100
+
+
+def ranking_position_bias(
+    first_ranked_first: npt.ArrayLike,
+    outputs: npt.ArrayLike,
+    expected: float,
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """The share of a ranking judge's answers that ranked the response shown first at the
+    top (a tied top group of k counts 1/k), per task its answers' sum out of their count,
+    with a bootstrap interval over tasks; `expected` is what a judge without position bias
+    gets (the mean of 1/n over its answers, n responses shown)."""
+    share = share_with_interval(first_ranked_first, outputs, n_boot=n_boot, seed=seed)
+    return {**share, "expected": json_float(expected)}
+
+
+def _pairs_within(cluster: IntArray) -> tuple[IntArray, IntArray]:
+    """Every two rows (i < j) of the same cluster; rows sorted by cluster."""
+    firsts, seconds = [], []
+    n = len(cluster)
+    for offset in range(1, n):
+        same = cluster[:-offset] == cluster[offset:]
+        if not same.any():
+            break
+        rows = np.flatnonzero(same)
+        firsts.append(rows)
+        seconds.append(rows + offset)
+    if not firsts:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    return np.concatenate(firsts), np.concatenate(seconds)
+
+
+def item_kendall_tau(
+    item: npt.ArrayLike,
+    judge_place: npt.ArrayLike,
+    human_place: npt.ArrayLike,
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """The mean over items of Kendall's tau-b between a judge's places of an item's
+    responses and people's mean places (one row per response both placed), items where
+    either puts everything level left out; the interval resamples items."""
+    item = np.asarray(item, dtype=np.int64).reshape(-1)
+    order = np.argsort(item, kind="stable")
+    item = item[order]
+    x = np.asarray(judge_place, dtype=np.float64).reshape(-1)[order]
+    y = np.asarray(human_place, dtype=np.float64).reshape(-1)[order]
+    first, second = _pairs_within(item)
+    sx, sy = np.sign(x[first] - x[second]), np.sign(y[first] - y[second])
+    items, pair_item = np.unique(item[first], return_inverse=True)
+    pair_item = pair_item.reshape(-1)
+    concordance = np.bincount(pair_item, weights=sx * sy, minlength=len(items))
+    untied_x = np.bincount(pair_item, weights=sx != 0, minlength=len(items))
+    untied_y = np.bincount(pair_item, weights=sy != 0, minlength=len(items))
+    defined = (untied_x > 0) & (untied_y > 0)
+    taus = concordance[defined] / np.sqrt(untied_x[defined] * untied_y[defined])
+    if not len(taus):
+        return {"value": None, "ci": [None, None], "n_items": 0}
+    boot = np.empty(0)
+    if n_boot > 0:
+        weights = _task_rounds(len(taus), n_boot, seed)
+        boot = (weights @ taus) / weights.sum(axis=1)
+    return {**ci_entry(float(taus.mean()), boot), "n_items": len(taus)}
+
+
+def _plackett_luce_rounds(
+    rows: tuple[IntArray, IntArray, IntArray, IntArray], m: int, item_counts: IntArray
+) -> tuple[FloatArray, FloatArray, npt.NDArray[np.bool_]]:
+    """Plackett-Luce log-strengths of rankings (ranking, item code, model, group), the same
+    refitted in each round of `item_counts` (rounds, items: how often each item is drawn),
+    and which models were ranked; fitted as listwise.plackett_luce fits them."""
+    ranking, item, model, group = rows
+    played = np.bincount(model, minlength=m)[:m] > 0
+    events = _Events(ranking, item, model, group, m)
+    if not len(events.chosen):
+        return np.zeros(m), np.zeros((len(item_counts), m)), played
+    fitted = _mm(
+        events.totals()[None],
+        events.chosen,
+        events.sets,
+        np.zeros((1, m)),
+        DEFAULT_ALPHA,
+        1e-8,
+        10_000,
+    )[0]
+    # The events' rows are the items with a ranking of two responses or more, in order.
+    _, first, size = np.unique(ranking, return_index=True, return_counts=True)
+    items_with_choices = np.unique(item[first[size >= 2]])
+    if not len(item_counts):
+        return fitted, np.zeros((0, m)), played
+    counts = np.asarray((events.by_item.T @ item_counts[:, items_with_choices].T).T)
+    start = np.repeat(fitted[None], len(counts), axis=0)
+    return (
+        fitted,
+        _mm(counts, events.chosen, events.sets, start, DEFAULT_ALPHA, 1e-6, 2_000),
+        played,
+    )
+
+
+def ranking_leaderboard_kendall_tau(
+    human: tuple[npt.ArrayLike, npt.ArrayLike, npt.ArrayLike, npt.ArrayLike],
+    judge: tuple[npt.ArrayLike, npt.ArrayLike, npt.ArrayLike, npt.ArrayLike],
+    n_models: int,
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Kendall's tau-b between the Plackett-Luce leaderboards of two sets of rankings, over
+    the models both rank; each set is (ranking, item, model, group), one row per ranked
+    response. The interval resamples items, the same for both sets, in at most
+    MAX_RANKING_TAU_ROUNDS rounds (all rounds fitted at once)."""
+    m = int(n_models)
+    sets = [
+        tuple(np.asarray(c, dtype=np.int64).reshape(-1) for c in part) for part in (human, judge)
+    ]
+    items = np.unique(np.concatenate([sets[0][1], sets[1][1]]))
+    if not len(items):
+        return {"value": None, "ci": [None, None], "n_models": 0}
+    rounds = min(max(n_boot, 0), MAX_RANKING_TAU_ROUNDS)
+    item_counts = _task_rounds(len(items), rounds, seed) if rounds else np.zeros((0, len(items)))
+    fits = [
+        _plackett_luce_rounds((r, np.searchsorted(items, i), mdl, g), m, item_counts)
+        for r, i, mdl, g in sets
+    ]
+    both = fits[0][2] & fits[1][2]
+    value = _tau(fits[0][0][both], fits[1][0][both])
+    boot = np.empty(0)
+    if rounds and np.isfinite(value):
+        boot = np.array(
+            [_tau(h[both], j[both]) for h, j in zip(fits[0][1], fits[1][1], strict=True)]
+        )
+    return {**ci_entry(value, boot), "n_models": int(both.sum())}

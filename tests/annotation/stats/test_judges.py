@@ -7,9 +7,12 @@ import pytest
 from scipy import stats as scipy_stats
 
 from annotation.stats.judges import (
+    item_kendall_tau,
     leaderboard_kendall_tau,
     position_bias,
     quadratic_weighted_kappa,
+    ranking_leaderboard_kendall_tau,
+    ranking_position_bias,
     score_agreement,
     score_leaderboard_kendall_tau,
     share_with_interval,
@@ -179,3 +182,60 @@ def test_score_leaderboard_tau_is_scipys_tau_of_the_mean_scores_per_model():
 def test_score_leaderboard_tau_needs_three_models():
     tau = score_leaderboard_kendall_tau([0, 1, 0, 1], [1, 2, 1, 2], [2, 1, 2, 1], [0, 0, 1, 1])
     assert tau["value"] is None and tau["ci"] == [None, None]
+
+
+def test_ranking_position_bias_counts_a_shared_top_as_a_fraction_and_gives_the_expected():
+    # Task 1: two answers, both put the first shown on top; task 2: one answer, top shared
+    # by the first shown and another (half a hit).
+    bias = ranking_position_bias([2, 0.5], [2, 1], expected=1 / 3, n_boot=200)
+    assert bias["value"] == pytest.approx(2.5 / 3) and bias["n"] == 3
+    assert bias["expected"] == pytest.approx(1 / 3)
+    assert bias["ci"] == [pytest.approx(0.5), 1.0]
+
+
+def test_item_kendall_tau_is_the_mean_of_scipys_tau_per_item():
+    rng = np.random.default_rng(6)
+    sizes = rng.integers(2, 6, 40)
+    item = np.repeat(np.arange(40), sizes)
+    human = rng.normal(size=len(item)).round(1)
+    judge = (human + rng.normal(0, 0.8, len(item))).round(0)  # rounding leaves ties
+    shuffled = rng.permutation(len(item))
+
+    tau = item_kendall_tau(item[shuffled], judge[shuffled], human[shuffled], n_boot=300)
+
+    per_item = [
+        scipy_stats.kendalltau(judge[item == i], human[item == i]).statistic for i in range(40)
+    ]
+    defined = [t for t in per_item if np.isfinite(t)]
+    assert tau["value"] == pytest.approx(np.mean(defined)) and tau["n_items"] == len(defined)
+    low, high = tau["ci"]
+    assert low < tau["value"] < high
+
+
+def test_ranking_leaderboard_tau_compares_plackett_luce_fits_like_scipy():
+    from annotation.stats.listwise import plackett_luce
+
+    rng = np.random.default_rng(8)
+    strengths = np.array([1.5, 0.8, 0.0, -0.7])
+
+    def rankings(worths: np.ndarray, n: int, start: int) -> tuple:
+        ranking, item, model, group = [], [], [], []
+        for r in range(n):
+            noisy = worths + rng.gumbel(size=4)
+            for place, m in enumerate(np.argsort(-noisy)):
+                ranking.append(start + r)
+                item.append(r)
+                model.append(m)
+                group.append(place)
+        return tuple(np.array(c) for c in (ranking, item, model, group))
+
+    human = rankings(strengths, 150, 0)
+    judge = rankings(strengths[[0, 2, 1, 3]], 150, 1000)
+
+    tau = ranking_leaderboard_kendall_tau(human, judge, 4, n_boot=30)
+
+    fitted = [plackett_luce(r, m, g, 4) for r, _, m, g in (human, judge)]
+    assert tau["value"] == pytest.approx(scipy_stats.kendalltau(*fitted).statistic)
+    assert tau["value"] == pytest.approx(2 / 3) and tau["n_models"] == 4
+    low, high = tau["ci"]
+    assert low <= tau["value"] <= high

@@ -36,7 +36,8 @@ def groups_at_least_k(
     ``member_annotator[i]`` belongs to group ``member_group[i]`` (an index into ``names``); an
     annotator may belong to several groups (a multiple-choice answer) and then counts in each.
     A group is shown when at least ``k`` of its members have rows; the rest are merged into
-    ``OTHER`` as ``groups_shown`` does. Returns (rows of each shown group, its number of
+    ``OTHER`` as ``groups_shown`` does, with the annotators who have rows but no group (no
+    answer) when they are fewer than ``k``. Returns (rows of each shown group, its number of
     annotators with rows), sorted by name with ``OTHER`` last.
     """
     row_annotator = np.asarray(row_annotator, dtype=np.int64).reshape(-1)
@@ -48,23 +49,31 @@ def groups_at_least_k(
     members = {
         name: np.unique(member_annotator[member_group == code]) for code, name in enumerate(names)
     }
-    shown = groups_shown(members, k)
+    unplaced = np.setdiff1d(present, member_annotator)
+    shown = groups_shown(members, k, unplaced=unplaced)
     order = sorted(shown, key=lambda name: (name == OTHER, name))
     masks = {name: np.isin(row_annotator, shown[name]) for name in order}
     return masks, {name: len(shown[name]) for name in order}
 
 
 def groups_shown(
-    members: Mapping[str, npt.NDArray[np.int64]], k: int
+    members: Mapping[str, npt.NDArray[np.int64]],
+    k: int,
+    *,
+    unplaced: npt.NDArray[np.int64] | None = None,
 ) -> dict[str, npt.NDArray[np.int64]]:
     """The groups that may be shown, from each group's members (unique annotator ids): a
     group of at least ``k`` stays itself; the smaller ones (and one literally named
-    ``OTHER``) are merged into ``OTHER``. Should that merge still be under ``k``, the smallest
-    shown group joins it, since leaving it out alone would let anyone read its figures as the
-    pooled ones minus the shown groups'; ``OTHER`` is left out only when every member together
-    is under ``k``."""
+    ``OTHER``) are merged into ``OTHER``. ``unplaced`` are the pooled annotators in no group
+    (they did not answer): fewer than ``k`` of them join ``OTHER`` too, since they count in
+    the pooled figures and would otherwise be those minus every group's. Should that merge
+    still be under ``k``, the smallest shown group joins it, since leaving it out alone would
+    let anyone read its figures as the pooled ones minus the shown groups'; ``OTHER`` is left
+    out only when every member together is under ``k``."""
     shown = {name: ids for name, ids in members.items() if len(ids) >= k and name != OTHER}
     merged = [ids for name, ids in members.items() if len(ids) and name not in shown]
+    if unplaced is not None and 0 < len(unplaced) < k:
+        merged.append(unplaced)
     if not merged:
         return shown
     others = np.unique(np.concatenate(merged))

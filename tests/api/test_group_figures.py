@@ -84,8 +84,11 @@ def _votes(project, rows, voters: dict[str, str], seed: int = 0) -> None:
     judgments_import(project=project, rows=list(enumerate(votes, 1)))
 
 
-def plural_project(researcher, *, tiny: int = 3, westerners: int = 0, slug: str = SLUG):
-    """Ten northerners, ten southerners, `tiny` easterners and `westerners`."""
+def plural_project(
+    researcher, *, tiny: int = 3, westerners: int = 0, silent: int = 0, slug: str = SLUG
+):
+    """Ten northerners, ten southerners, `tiny` easterners and `westerners`, and `silent`
+    undecided voters who answered no survey question."""
     project, rows = _project(researcher, slug=slug)
     regions = {f"n{i}": "north" for i in range(10)}
     regions |= {f"s{i}": "south" for i in range(10)}
@@ -96,7 +99,7 @@ def plural_project(researcher, *, tiny: int = 3, westerners: int = 0, slug: str 
         for name, region in regions.items()
     }
     profiled_annotators(project, people)
-    _votes(project, rows, regions)
+    _votes(project, rows, regions | {f"q{i}": "east" for i in range(silent)})
     return project
 
 
@@ -183,6 +186,24 @@ def test_the_pooled_figures_minus_the_groups_shown_never_leave_a_small_group(
         assert sum(g["n_annotators"] for g in groups.values()) == 23
     votes = researcher_client.get(LEADERBOARD, {"by": "profile.region"}).json()["groups"]
     assert sum(g["n"] for g in votes.values()) == pooled["n_votes"]
+
+
+def test_annotators_who_did_not_answer_cannot_be_read_as_the_pooled_figures_minus_the_groups(
+    researcher_client, researcher
+):
+    # Ten northerners and ten southerners answered; three others voted without answering.
+    # Showing north and south alone would give the three's votes as pooled minus theirs.
+    plural_project(researcher, tiny=0, silent=3)
+    pooled = researcher_client.get(LEADERBOARD).json()
+    assert pooled["n_votes"] == 23 * 60
+    for url in (LEADERBOARD, AGREEMENT):
+        groups = researcher_client.get(url, {"by": "profile.region"}).json()["groups"]
+
+        assert list(groups) == ["south", "other"]  # north, the smallest, joins the three
+        assert groups["other"]["n_annotators"] == 13
+        assert sum(g["n_annotators"] for g in groups.values()) == 23
+    votes = researcher_client.get(LEADERBOARD, {"by": "profile.region"}).json()["groups"]
+    assert sum(g["n"] for g in votes.values()) == pooled["n_votes"]  # nothing left to subtract
 
 
 def test_an_annotator_counts_in_each_answer_chosen(researcher_client, researcher):

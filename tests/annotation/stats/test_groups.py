@@ -46,6 +46,29 @@ def test_one_shown_group_and_a_small_remainder_are_one_group_other():
     assert sizes == {OTHER: 8} and masks[OTHER].all()
 
 
+def test_a_few_annotators_without_an_answer_join_other_so_no_subtraction_reveals_them():
+    # a: 6 people, b: 5 and two (12, 13) who did not answer, with k = 5: showing a and b
+    # alone would give 12 and 13's figures as the pooled ones minus a's and b's.
+    rows = np.arange(1, 14)
+    member = np.arange(1, 12)
+    group = np.array([0] * 6 + [1] * 5)
+    masks, sizes = groups_at_least_k(rows, member, group, ["a", "b"], k=5)
+
+    assert sizes == {"a": 6, OTHER: 7}
+    left_out = ~np.any(list(masks.values()), axis=0)
+    assert not left_out.any()  # pooled minus the shown groups is nobody
+    assert masks[OTHER].tolist() == [False] * 6 + [True] * 7
+
+
+def test_as_many_as_k_annotators_without_an_answer_are_simply_in_no_group():
+    rows = np.arange(1, 17)
+    member = np.arange(1, 12)
+    masks, sizes = groups_at_least_k(rows, member, np.array([0] * 6 + [1] * 5), ["a", "b"], k=5)
+
+    assert sizes == {"a": 6, "b": 5}
+    assert (~np.any(list(masks.values()), axis=0)).sum() == 5
+
+
 def test_members_without_judgments_do_not_count_towards_k():
     masks, sizes = groups_at_least_k(
         np.array([1, 2]), np.array([1, 2, 3, 4, 5]), np.zeros(5, int), ["a"], k=3

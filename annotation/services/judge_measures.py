@@ -6,6 +6,7 @@ the humans', and how the judge's tasks were routed and spot-checked."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -355,42 +356,62 @@ def rubric_judge_measures(
     return measures
 
 
-def _people_by_task(
-    key: str, human_rows: JudgmentTable
-) -> tuple[IntArray, npt.NDArray, npt.NDArray, dict[int, int], dict[int, int], dict[int, int]]:
-    values = human_rows.criteria[key]
-    given = values != MISSING_SCORE
-    tasks, mean, median = _per_task_mean_median(human_rows.task[given], values[given])
-    item_of = dict(zip(human_rows.task.tolist(), human_rows.item.tolist(), strict=True))
-    model_of = dict(zip(human_rows.task.tolist(), human_rows.model_a.tolist(), strict=True))
-    return tasks, mean, median, item_of, model_of, {t: i for i, t in enumerate(tasks.tolist())}
+@dataclass
+class _PeopleScores:
+    """People's mean and median score of each response (task) they scored on a criterion,
+    with the response's item and model, aligned with `tasks` (sorted)."""
+
+    tasks: IntArray
+    mean: npt.NDArray
+    median: npt.NDArray
+    item: IntArray
+    model: IntArray
+
+    @classmethod
+    def of(cls, key: str, human_rows: JudgmentTable) -> _PeopleScores:
+        values = human_rows.criteria[key]
+        given = values != MISSING_SCORE
+        tasks, mean, median = _per_task_mean_median(human_rows.task[given], values[given])
+        first = np.flatnonzero(given)[np.unique(human_rows.task[given], return_index=True)[1]]
+        return cls(tasks, mean, median, human_rows.item[first], human_rows.model_a[first])
+
+    def judged_by(
+        self, annotator_id: int, model_rows: JudgmentTable, values: npt.NDArray
+    ) -> tuple[npt.NDArray, IntArray]:
+        """The judge's (mean) score of each response people scored, and those responses'
+        positions in `tasks`."""
+        mine = (model_rows.annotator == annotator_id) & (values != MISSING_SCORE)
+        mine &= np.isin(model_rows.task, self.tasks)
+        judged, score, _ = _per_task_mean_median(model_rows.task[mine], values[mine])
+        return score, np.searchsorted(self.tasks, judged)
 
 
 def _scored_criterion(
     criterion: Criterion, human_rows: JudgmentTable, model_rows: JudgmentTable, n_boot: int
 ) -> dict[int, dict[str, Any]]:
-    tasks, mean, median, item_of, model_of, position = _people_by_task(criterion.key, human_rows)
+    people = _PeopleScores.of(criterion.key, human_rows)
     values = model_rows.criteria[criterion.key]
-    given = (values != MISSING_SCORE) & np.isin(model_rows.task, tasks)
+    given = (values != MISSING_SCORE) & np.isin(model_rows.task, people.tasks)
     result: dict[int, dict[str, Any]] = {}
     for annotator_id in np.unique(model_rows.annotator[given]).tolist():
-        mine = given & (model_rows.annotator == annotator_id)
-        judged, score, _ = _per_task_mean_median(model_rows.task[mine], values[mine])
-        at = np.array([position[t] for t in judged.tolist()], dtype=np.int64)
-        items = np.array([item_of[t] for t in judged.tolist()], dtype=np.int64)
+        score, at = people.judged_by(annotator_id, model_rows, values)
         figures = score_agreement(
-            items,
+            people.item[at],
             score,
-            mean[at],
-            median[at],
+            people.mean[at],
+            people.median[at],
             low=criterion.min,
             high=criterion.max,
             n_boot=n_boot,
             seed=annotator_id,
         )
-        models = np.array([model_of[t] for t in judged.tolist()], dtype=np.int64)
         figures["kendall_tau"] = score_leaderboard_kendall_tau(
-            models, score, mean[at], items, n_boot=n_boot, seed=annotator_id
+            people.model[at],
+            score,
+            people.mean[at],
+            people.item[at],
+            n_boot=n_boot,
+            seed=annotator_id,
         )
         result[annotator_id] = figures
     return result
@@ -399,7 +420,7 @@ def _scored_criterion(
 def _verdict_criterion(
     criterion: Criterion, human_rows: JudgmentTable, model_rows: JudgmentTable, n_boot: int
 ) -> dict[int, dict[str, Any]]:
-    tasks, mean, _, item_of, model_of, position = _people_by_task(criterion.key, human_rows)
+    scores = _PeopleScores.of(criterion.key, human_rows)
     people_values, values = human_rows.criteria[criterion.key], model_rows.criteria[criterion.key]
     rated, judged = people_values != MISSING_SCORE, values != MISSING_SCORE
     people = Ratings(human_rows.task[rated], human_rows.annotator[rated], people_values[rated])
@@ -407,18 +428,16 @@ def _verdict_criterion(
     result: dict[int, dict[str, Any]] = {}
     for row in majority_agreement(people, judges, n_boot=n_boot)["by_judge"]:
         annotator_id = row["annotator"]
-        mine = judged & (model_rows.annotator == annotator_id) & np.isin(model_rows.task, tasks)
-        on, share_good, _ = _per_task_mean_median(model_rows.task[mine], values[mine])
-        at = np.array([position[t] for t in on.tolist()], dtype=np.int64)
+        share_good, at = scores.judged_by(annotator_id, model_rows, values)
         result[annotator_id] = {
             "percent_agreement": row["agreement"],
             "cohen_kappa": row["cohen_kappa"],
             "n": row["n"],
             "kendall_tau": score_leaderboard_kendall_tau(
-                np.array([model_of[t] for t in on.tolist()], dtype=np.int64),
+                scores.model[at],
                 share_good,
-                mean[at],
-                np.array([item_of[t] for t in on.tolist()], dtype=np.int64),
+                scores.mean[at],
+                scores.item[at],
                 n_boot=n_boot,
                 seed=annotator_id,
             ),

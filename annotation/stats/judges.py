@@ -154,31 +154,40 @@ def leaderboard_kendall_tau(
 MAX_SCORE_ROUNDS = 200
 
 
-def quadratic_weighted_kappa(x: IntArray, y: IntArray, n_levels: int) -> float:
+def quadratic_weighted_kappa(
+    x: IntArray, y: IntArray, n_levels: int, weights: FloatArray | None = None
+) -> float:
     """Cohen's kappa with quadratic weights between two integer ratings 0..n_levels-1 of the
-    same responses: 1 for equal ratings, 0 for agreement by chance; nan when undefined."""
+    same responses (each counted `weights` times): 1 for equal ratings, 0 for agreement by
+    chance; nan when undefined."""
     if not len(x) or n_levels < 2:
         return float("nan")
-    observed = np.bincount(x * n_levels + y, minlength=n_levels * n_levels).reshape(
-        n_levels, n_levels
-    )
-    observed = observed / observed.sum()
+    cells = n_levels * n_levels
+    observed = np.bincount(x * n_levels + y, weights=weights, minlength=cells)
+    observed = observed.reshape(n_levels, n_levels) / observed.sum()
     expected = np.outer(observed.sum(axis=1), observed.sum(axis=0))
     levels = np.arange(n_levels)
-    weights = (levels[:, None] - levels[None, :]) ** 2 / (n_levels - 1) ** 2
-    chance = (weights * expected).sum()
+    disagreement = (levels[:, None] - levels[None, :]) ** 2 / (n_levels - 1) ** 2
+    chance = (disagreement * expected).sum()
     if chance == 0:
         return float("nan")
-    return float(1 - (weights * observed).sum() / chance)
+    return float(1 - (disagreement * observed).sum() / chance)
 
 
-def _correlations(judge: FloatArray, mean: FloatArray) -> tuple[float, float]:
-    if len(judge) < 3 or np.ptp(judge) == 0 or np.ptp(mean) == 0:
-        return float("nan"), float("nan")
-    return (
-        float(scipy_stats.spearmanr(judge, mean).statistic),
-        float(scipy_stats.pearsonr(judge, mean).statistic),
-    )
+def _midranks(codes: IntArray, n_codes: int, weights: FloatArray) -> FloatArray:
+    """The rank of each row among rows drawn `weights` times each (codes: the rows' values
+    in ascending order of value), equal values sharing the middle of their places."""
+    drawn = np.bincount(codes, weights=weights, minlength=n_codes)
+    return ((np.cumsum(drawn) - drawn) + (drawn + 1) / 2)[codes]
+
+
+def _weighted_pearson(x: FloatArray, y: FloatArray, weights: FloatArray) -> float:
+    drawn = weights > 0
+    if weights.sum() < 3 or np.ptp(x[drawn]) == 0 or np.ptp(y[drawn]) == 0:
+        return float("nan")
+    total = weights.sum()
+    dx, dy = x - (weights @ x) / total, y - (weights @ y) / total
+    return float((weights @ (dx * dy)) / np.sqrt((weights @ (dx * dx)) * (weights @ (dy * dy))))
 
 
 def score_agreement(
@@ -196,7 +205,7 @@ def score_agreement(
     low..high), one entry per response: quadratic-weighted kappa against the people's median
     rounded half up, Spearman's and Pearson's correlation with the people's mean. Intervals
     resample items (the responses of one item, judged side by side, stay together), in at
-    most MAX_SCORE_ROUNDS rounds."""
+    most MAX_SCORE_ROUNDS rounds, each a reweighting of the responses (no copies)."""
     cluster = np.unique(np.asarray(item, dtype=np.int64).reshape(-1), return_inverse=True)[1]
     cluster = cluster.reshape(-1)
     judge = np.asarray(judge_score, dtype=np.float64).reshape(-1)
@@ -205,18 +214,26 @@ def score_agreement(
     n_levels = int(high) - int(low) + 1
     judge_level = np.clip(np.rint(judge) - low, 0, n_levels - 1).astype(np.int64)
     human_level = np.clip(median - low, 0, n_levels - 1).astype(np.int64)
+    judge_values, judge_codes = np.unique(judge, return_inverse=True)
+    mean_values, mean_codes = np.unique(mean, return_inverse=True)
+    judge_codes, mean_codes = judge_codes.reshape(-1), mean_codes.reshape(-1)
 
-    def measured(rows: IntArray) -> tuple[float, float, float]:
-        kappa = quadratic_weighted_kappa(judge_level[rows], human_level[rows], n_levels)
-        return (kappa, *_correlations(judge[rows], mean[rows]))
+    def measured(weights: FloatArray) -> tuple[float, float, float]:
+        kappa = quadratic_weighted_kappa(judge_level, human_level, n_levels, weights)
+        spearman = _weighted_pearson(
+            _midranks(judge_codes, len(judge_values), weights),
+            _midranks(mean_codes, len(mean_values), weights),
+            weights,
+        )
+        return kappa, spearman, _weighted_pearson(judge, mean, weights)
 
-    values = measured(np.arange(len(judge)))
+    values = measured(np.ones(len(judge)))
     rounds = min(n_boot, MAX_SCORE_ROUNDS)
     boot = np.empty((0, 3))
     n_items = int(cluster.max()) + 1 if len(cluster) else 0
     if rounds > 0 and n_items:
-        counts = _task_rounds(n_items, rounds, seed)
-        boot = np.array([measured(np.repeat(np.arange(len(judge)), c[cluster])) for c in counts])
+        counts = _task_rounds(n_items, rounds, seed).astype(np.float64)
+        boot = np.array([measured(c[cluster]) for c in counts])
     names = ("quadratic_kappa", "spearman", "pearson")
     return {
         **{name: ci_entry(values[i], boot[:, i]) for i, name in enumerate(names)},
@@ -263,6 +280,9 @@ def score_leaderboard_kendall_tau(
         boot = np.array([tau_with(c[cluster]) for c in counts])
     return {**ci_entry(value, boot), "n_models": m}
 
+
+#: Bootstrap rounds drawn at once over items: bounds the memory of a large project's rounds.
+BOOT_CHUNK = 100
 
 #: Bootstrap rounds of the Plackett-Luce leaderboards' tau at most: each fits two models.
 MAX_RANKING_TAU_ROUNDS = 100
@@ -329,8 +349,12 @@ def item_kendall_tau(
         return {"value": None, "ci": [None, None], "n_items": 0}
     boot = np.empty(0)
     if n_boot > 0:
-        weights = _task_rounds(len(taus), n_boot, seed)
-        boot = (weights @ taus) / weights.sum(axis=1)
+        # In chunks of rounds: a (rounds, items) table of a large project is large.
+        chunks = []
+        for start in range(0, n_boot, BOOT_CHUNK):
+            weights = _task_rounds(len(taus), min(BOOT_CHUNK, n_boot - start), seed + start)
+            chunks.append((weights @ taus) / weights.sum(axis=1))
+        boot = np.concatenate(chunks)
     return {**ci_entry(float(taus.mean()), boot), "n_items": len(taus)}
 
 

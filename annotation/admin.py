@@ -197,7 +197,9 @@ class ProjectAdminForm(forms.ModelForm):
         survey, preset = cleaned.get("survey"), cleaned.get("survey_preset") or None
         try:
             cleaned["survey"] = survey_clean(
-                survey=None if preset and not survey else survey or [], survey_preset=preset
+                survey=None if preset and not survey else survey or [],
+                survey_preset=preset,
+                language=cleaned.get("ui_language") or "",
             )
         except ValidationFailed as exc:
             self.add_error("survey", "; ".join(f"{e['field']}: {e['error']}" for e in exc.errors))

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils import translation
+from django.utils.translation import pgettext_lazy
+
 HELPSTEER2_CRITERIA = [
     {
         "key": "helpfulness",
@@ -199,25 +202,39 @@ PRESET_CHOICES = [(key, preset["label"]) for key, preset in PRESETS.items()]
 PRISM_DEMOGRAPHICS = [
     {
         "key": "age_band",
-        "text": "How old are you?",
+        "text": pgettext_lazy("survey preset", "How old are you?"),
         "type": "single",
-        "options": ["18-24", "25-34", "35-44", "45-54", "55-64", "65+", "Prefer not to say"],
+        "options": [
+            "18-24",
+            "25-34",
+            "35-44",
+            "45-54",
+            "55-64",
+            "65+",
+            pgettext_lazy("survey preset", "Prefer not to say"),
+        ],
         "required": True,
         "sensitive": False,
         "when": "pre",
     },
     {
         "key": "gender",
-        "text": "What is your gender?",
+        "text": pgettext_lazy("survey preset", "What is your gender?"),
         "type": "single",
-        "options": ["Woman", "Man", "Non-binary", "Prefer to self-describe", "Prefer not to say"],
+        "options": [
+            pgettext_lazy("survey preset", "Woman"),
+            pgettext_lazy("survey preset", "Man"),
+            pgettext_lazy("survey preset", "Non-binary"),
+            pgettext_lazy("survey preset", "Prefer to self-describe"),
+            pgettext_lazy("survey preset", "Prefer not to say"),
+        ],
         "required": True,
         "sensitive": True,
         "when": "pre",
     },
     {
         "key": "country",
-        "text": "In which country do you live?",
+        "text": pgettext_lazy("survey preset", "In which country do you live?"),
         "type": "text",
         "options": [],
         "required": True,
@@ -226,7 +243,7 @@ PRISM_DEMOGRAPHICS = [
     },
     {
         "key": "first_language",
-        "text": "What is your first language?",
+        "text": pgettext_lazy("survey preset", "What is your first language?"),
         "type": "text",
         "options": [],
         "required": True,
@@ -235,15 +252,17 @@ PRISM_DEMOGRAPHICS = [
     },
     {
         "key": "education",
-        "text": "What is the highest level of education you have completed?",
+        "text": pgettext_lazy(
+            "survey preset", "What is the highest level of education you have completed?"
+        ),
         "type": "single",
         "options": [
-            "Some secondary school or less",
-            "Secondary school",
-            "Vocational or technical training",
-            "Undergraduate degree",
-            "Graduate degree",
-            "Prefer not to say",
+            pgettext_lazy("survey preset", "Some secondary school or less"),
+            pgettext_lazy("survey preset", "Secondary school"),
+            pgettext_lazy("survey preset", "Vocational or technical training"),
+            pgettext_lazy("survey preset", "Undergraduate degree"),
+            pgettext_lazy("survey preset", "Graduate degree"),
+            pgettext_lazy("survey preset", "Prefer not to say"),
         ],
         "required": True,
         "sensitive": True,
@@ -251,9 +270,15 @@ PRISM_DEMOGRAPHICS = [
     },
     {
         "key": "ai_use",
-        "text": "How often do you use AI chat assistants?",
+        "text": pgettext_lazy("survey preset", "How often do you use AI chat assistants?"),
         "type": "single",
-        "options": ["Never", "Less than monthly", "Monthly", "Weekly", "Daily"],
+        "options": [
+            pgettext_lazy("survey preset", "Never"),
+            pgettext_lazy("survey preset", "Less than monthly"),
+            pgettext_lazy("survey preset", "Monthly"),
+            pgettext_lazy("survey preset", "Weekly"),
+            pgettext_lazy("survey preset", "Daily"),
+        ],
         "required": True,
         "sensitive": False,
         "when": "pre",
@@ -264,25 +289,37 @@ PRISM_DEMOGRAPHICS = [
 FEEDBACK_SURVEY = [
     {
         "key": "instructions_clear",
-        "text": "How clear were the instructions?",
+        "text": pgettext_lazy("survey preset", "How clear were the instructions?"),
         "type": "scale",
-        "options": ["Very unclear", "Unclear", "Neutral", "Clear", "Very clear"],
+        "options": [
+            pgettext_lazy("survey preset", "Very unclear"),
+            pgettext_lazy("survey preset", "Unclear"),
+            pgettext_lazy("survey preset", "Neutral"),
+            pgettext_lazy("survey preset", "Clear"),
+            pgettext_lazy("survey preset", "Very clear"),
+        ],
         "required": False,
         "sensitive": False,
         "when": "post",
     },
     {
         "key": "task_difficulty",
-        "text": "How hard was it to choose?",
+        "text": pgettext_lazy("survey preset", "How hard was it to choose?"),
         "type": "scale",
-        "options": ["Very easy", "Easy", "Neutral", "Hard", "Very hard"],
+        "options": [
+            pgettext_lazy("survey preset", "Very easy"),
+            pgettext_lazy("survey preset", "Easy"),
+            pgettext_lazy("survey preset", "Neutral"),
+            pgettext_lazy("survey preset", "Hard"),
+            pgettext_lazy("survey preset", "Very hard"),
+        ],
         "required": False,
         "sensitive": False,
         "when": "post",
     },
     {
         "key": "comments",
-        "text": "Anything you would like to tell the researchers?",
+        "text": pgettext_lazy("survey preset", "Anything you would like to tell the researchers?"),
         "type": "text",
         "options": [],
         "required": False,
@@ -304,3 +341,18 @@ SURVEY_PRESETS: dict[str, dict[str, Any]] = {
 }
 
 SURVEY_PRESET_CHOICES = [(key, preset["label"]) for key, preset in SURVEY_PRESETS.items()]
+
+
+def survey_preset_questions(preset: str, language: str) -> list[dict[str, Any]]:
+    """A survey preset's questions in a project's language (its `ui_language`; empty is
+    English): annotators read them in the language of their pages, and their answers are
+    stored as that language's options. Keys stay English, so exports and groups line up."""
+    with translation.override(language or "en"):
+        return [
+            {
+                **question,
+                "text": str(question["text"]),
+                "options": [str(option) for option in question["options"]],
+            }
+            for question in SURVEY_PRESETS[preset]["survey"]
+        ]

@@ -10,7 +10,6 @@ versioning (answers given to the old questions stay under their version)."""
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -30,7 +29,7 @@ from annotation.console.pages import ConsolePage, console_project
 from annotation.errors import ValidationFailed
 from annotation.i18n import supported_language
 from annotation.models import Project, SurveyAnswers
-from annotation.presets import SURVEY_PRESETS
+from annotation.presets import SURVEY_PRESETS, survey_preset_questions
 from annotation.services.projects import project_update
 from annotation.surveys import MAX_QUESTIONS, QUESTION_TYPES, WHENS, WITH_OPTIONS
 
@@ -88,11 +87,11 @@ def draft_from_form(form: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def draft_change(
-    draft: list[dict[str, Any]], action: str, preset: str = ""
+    draft: list[dict[str, Any]], action: str, preset: str = "", language: str = ""
 ) -> tuple[list[dict[str, Any]], str, str]:
     """The draft after one editing action (`add`, `up-<n>`, `down-<n>`, `delete-<n>`,
-    `preset`), the id of the control to focus next (keyboard users stay where they were) and
-    what happened, to announce."""
+    `preset`, its questions in the project's `language`), the id of the control to focus
+    next (keyboard users stay where they were) and what happened, to announce."""
     if action == "add":
         draft = [*draft, dict(BLANK_QUESTION)]
         return draft, f"q-{len(draft) - 1}-key", f"Question {len(draft)} added: type its key."
@@ -100,7 +99,7 @@ def draft_change(
         if preset not in SURVEY_PRESETS:
             return draft, "survey-preset", "Choose a preset first."
         label = SURVEY_PRESETS[preset]["label"]
-        questions = copy.deepcopy(SURVEY_PRESETS[preset]["survey"])
+        questions = survey_preset_questions(preset, language)
         return questions, "q-0-key", f"The questions of “{label}” replace the draft (not saved)."
     match = _MOVE.match(action)
     if match is None or int(match[2]) >= len(draft):
@@ -212,7 +211,9 @@ def survey_view(project_admin: ModelAdmin) -> Callable[..., HttpResponse]:
         draft = draft_from_form(request.POST)
         action = request.POST.get("action", "save")
         if action != "save":
-            draft, focus, said = draft_change(draft, action, request.POST.get("preset", ""))
+            draft, focus, said = draft_change(
+                draft, action, request.POST.get("preset", ""), project.ui_language
+            )
             return _render(
                 project_admin,
                 request,

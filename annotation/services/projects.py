@@ -250,7 +250,7 @@ def project_create(
     needs at least one criterion."""
     if preset:
         fields, criteria = preset_apply(preset=preset, fields=fields, criteria=criteria)
-    _survey_fill(fields)
+    _survey_fill(fields, language=fields.get("ui_language", ""))
     unknown = set(fields) - set(PROJECT_FIELDS)
     if unknown:
         raise ValidationFailed(errors=[{"field": k, "error": "unknown field"} for k in unknown])
@@ -282,7 +282,7 @@ def project_update(
         raise ValidationFailed(
             errors=[{"field": "preset", "error": "only applies when creating a project"}]
         )
-    _survey_fill(fields)
+    _survey_fill(fields, language=fields.get("ui_language", project.ui_language))
     unknown = set(fields) - set(PROJECT_FIELDS)
     if unknown:
         raise ValidationFailed(errors=[{"field": k, "error": "unknown field"} for k in unknown])
@@ -322,11 +322,16 @@ def _group_quotas_check(project: Project) -> None:
         raise ValidationFailed("The group quotas are not valid.", errors=errors)
 
 
-def _survey_fill(fields: dict[str, Any]) -> None:
-    """Check `survey` (or take `survey_preset`'s questions) in place, defaults filled in."""
+def _survey_fill(fields: dict[str, Any], *, language: Any) -> None:
+    """Check `survey` (or take `survey_preset`'s questions, in the project's `language`) in
+    place, defaults filled in."""
     survey_preset = fields.pop("survey_preset", None)
     if "survey" in fields or survey_preset is not None:
-        fields["survey"] = survey_clean(survey=fields.get("survey"), survey_preset=survey_preset)
+        fields["survey"] = survey_clean(
+            survey=fields.get("survey"),
+            survey_preset=survey_preset,
+            language=language if isinstance(language, str) else "",
+        )
 
 
 def rubric_snapshot(*, project: Project) -> list[dict[str, Any]]:

@@ -8,7 +8,6 @@ post-survey's stay open.
 
 from __future__ import annotations
 
-import copy
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from annotation.errors import DomainError, ValidationFailed
 from annotation.models import Annotator, Judgment, Project, SurveyAnswers
-from annotation.presets import SURVEY_PRESETS
+from annotation.presets import SURVEY_PRESETS, survey_preset_questions
 from annotation.services.assignment import project_check_open_for
 from annotation.services.consent import project_version_bump
 from annotation.services.quotas import group_places_follow_answers
@@ -35,9 +34,11 @@ class SurveyLocked(DomainError):
     )
 
 
-def survey_clean(*, survey: Any = None, survey_preset: str | None = None) -> list[dict[str, Any]]:
-    """The survey with defaults filled in, from the questions given or else a preset; its
-    problems, each named, as one 400."""
+def survey_clean(
+    *, survey: Any = None, survey_preset: str | None = None, language: str = ""
+) -> list[dict[str, Any]]:
+    """The survey with defaults filled in, from the questions given or else a preset (in
+    `language`, the project's ui_language); its problems, each named, as one 400."""
     if survey is None and survey_preset is not None:
         if survey_preset not in SURVEY_PRESETS:
             raise ValidationFailed(
@@ -48,7 +49,7 @@ def survey_clean(*, survey: Any = None, survey_preset: str | None = None) -> lis
                     }
                 ]
             )
-        survey = copy.deepcopy(SURVEY_PRESETS[survey_preset]["survey"])
+        survey = survey_preset_questions(survey_preset, language)
     questions, errors = survey_errors(survey if survey is not None else [])
     if errors:
         raise ValidationFailed("The survey is not valid.", errors=errors)

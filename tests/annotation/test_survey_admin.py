@@ -32,6 +32,29 @@ def test_the_project_page_fills_the_survey_from_a_preset(client):
     assert {q["when"] for q in project.survey} == {"post"}
 
 
+def test_the_project_page_fills_a_preset_in_the_projects_language(client):
+    researcher = _researcher()
+    project = ProjectFactory(owner=researcher)
+    client.force_login(researcher)
+    form = project_form(
+        project, media_hosts="", survey="", survey_preset="feedback", ui_language="de"
+    )
+
+    response = client.post(f"/admin/annotation/project/{project.pk}/change/", form)
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    project.refresh_from_db()
+    assert project.survey[0]["text"] == "Wie klar waren die Anweisungen?"
+    assert project.survey[1]["options"] == [
+        "Sehr leicht",
+        "Leicht",
+        "Neutral",
+        "Schwer",
+        "Sehr schwer",
+    ]
+    assert project.survey[0]["key"] == "instructions_clear"
+
+
 def test_a_bad_survey_on_the_project_page_is_named_and_not_saved(client):
     researcher = _researcher()
     project = ProjectFactory(owner=researcher)

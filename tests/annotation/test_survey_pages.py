@@ -7,7 +7,6 @@ import pytest
 from django.test import Client
 
 from annotation.models import Project, SurveyAnswers
-from annotation.presets import FEEDBACK_SURVEY, PRISM_DEMOGRAPHICS
 from annotation.services.projects import project_update
 from tests.annotation.test_views import assignment_on, html, vote
 from tests.factories import ProjectFactory, import_items
@@ -32,7 +31,7 @@ def project(researcher) -> Project:
         owner=researcher, slug="pairs", name="Which is better?", annotations_per_task=1, arming_ms=0
     )
     import_items(project, 1)
-    return project_update(project=project, survey=[*PRISM_DEMOGRAPHICS, *FEEDBACK_SURVEY])
+    return project_update(project=project, survey_preset="prism-demographics-and-feedback")
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from annotation.models import Project, SurveyAnswers
-from annotation.presets import PRISM_DEMOGRAPHICS
+from annotation.presets import survey_preset_questions
 from annotation.services.annotators import annotator_for_user
 from annotation.services.assignment import assignment_lease
 from annotation.services.judging import judgment_submit
@@ -257,10 +257,66 @@ def test_a_project_without_a_survey_takes_no_answers(pairwise, annotator_client)
     ]
 
 
+def test_a_preset_comes_in_the_projects_language(researcher_client):
+    created = researcher_client.post(
+        "/api/v1/projects/",
+        {"slug": "prism", "name": "PRISM", "kind": "pairwise", "ui_language": "ar",
+         "survey_preset": "prism-demographics-and-feedback"},
+        format="json",
+    ).json()  # fmt: skip
+
+    by_key = {q["key"]: q for q in created["survey"]}
+    assert by_key["age_band"]["text"] == "كم عمرك؟"
+    assert by_key["gender"]["options"] == [
+        "امرأة", "رجل", "غير ثنائي الجنس", "أفضّل أن أصف نفسي", "أفضّل عدم الإجابة"
+    ]  # fmt: skip
+    assert by_key["age_band"]["options"][:2] == ["18-24", "25-34"]  # numbers stay numbers
+    assert by_key["instructions_clear"]["options"][-1] == "واضحة جدًا"
+    assert by_key["comments"]["text"] == "هل تود إخبار الباحثين بشيء؟"
+
+    french = researcher_client.patch(
+        "/api/v1/projects/prism/",
+        {"ui_language": "fr", "survey_preset": "feedback"},
+        format="json",
+    ).json()
+    assert french["survey"][0]["text"] == "Les instructions étaient-elles claires ?"
+
+
+def test_a_preset_in_an_english_project_is_unchanged(researcher_client):
+    survey = researcher_client.post(
+        "/api/v1/projects/",
+        {"slug": "prism", "name": "PRISM", "kind": "pairwise", "ui_language": "en",
+         "survey_preset": "prism-demographics"},
+        format="json",
+    ).json()["survey"]  # fmt: skip
+
+    assert survey[1]["text"] == "What is your gender?"
+    assert survey[1]["options"][0] == "Woman"
+    assert survey[5]["options"] == ["Never", "Less than monthly", "Monthly", "Weekly", "Daily"]
+
+
+def test_an_arabic_projects_preset_takes_its_arabic_answers(pairwise, annotator_client):
+    project_update(project=pairwise, ui_language="ar", survey_preset="prism-demographics")
+    answers = {
+        q["key"]: (q["options"][1] if q["options"] else "الأردن")
+        for q in survey_preset_questions("prism-demographics", "ar")
+    }
+    assert answers["gender"] == "رجل"
+
+    response = annotator_client.post(SURVEY, {"answers": answers}, format="json")
+
+    assert response.status_code == 200, response.content
+    assert SurveyAnswers.objects.get().answers["gender"] == "رجل"
+    english = dict(answers, gender="Man")
+    refused = annotator_client.post(SURVEY, {"answers": english}, format="json")
+    assert refused.status_code == 400  # one language within the project
+
+
 def test_the_prism_preset_takes_a_full_set_of_answers(pairwise, annotator_client):
     project_update(project=pairwise, survey_preset="prism-demographics")
     answers = {
-        q["key"]: (q["options"][0] if q["options"] else "Jordan") for q in PRISM_DEMOGRAPHICS
+        q["key"]: (q["options"][0] if q["options"] else "Jordan")
+        for q in survey_preset_questions("prism-demographics", "")
     }
 
     response = annotator_client.post(SURVEY, {"answers": answers}, format="json")

@@ -178,6 +178,17 @@ def test_a_preset_replaces_the_draft_and_is_saved_only_with_save(console, survey
     assert [q["key"] for q in surveyed.survey] == ["age_band", "clarity"]
 
 
+def test_a_preset_comes_in_the_projects_language(console, surveyed):
+    surveyed.ui_language = "ar"
+    surveyed.save(update_fields=["ui_language"])
+    html = console.post(
+        page_url(surveyed), form_of([AGE], action="preset", preset="prism-demographics")
+    ).content.decode()
+
+    assert "كم عمرك؟" in html and "أفضّل عدم الإجابة" in html
+    assert "How old are you?" not in html
+
+
 def test_saving_stores_the_questions_in_their_order_as_the_api_would(console, surveyed):
     response = console.post(page_url(surveyed), form_of([COUNTRY, CLARITY, AGE], action="save"))
 

@@ -410,7 +410,10 @@ class AgreementReportSerializer(serializers.Serializer):
         "agreement_with_human_majority (= percent_agreement), cohen_kappa {value, ci}, n, "
         "criteria {key: {percent_agreement, cohen_kappa, n}}, kendall_tau {value, ci, "
         "n_models}, position_bias {value, ci, n}, swap_consistency, swap_consistency_ci, "
-        "n_swapped, routing {judged, routed, spot_checked, spot_check_agreement}.",
+        "n_swapped, routing {judged, routed, spot_checked, spot_check_agreement}. Rubric: "
+        "criteria {key: {quadratic_kappa, spearman, pearson, kendall_tau, n}} (verdict "
+        "criteria {percent_agreement, cohen_kappa, kendall_tau, n}); ranking: "
+        "item_kendall_tau {value, ci, n_items}, position_bias also has expected.",
     )
     transitivity = serializers.DictField(required=False)
     by = serializers.CharField(

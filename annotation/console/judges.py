@@ -58,6 +58,8 @@ def _routing(entry: dict[str, Any], key: str) -> str:
     if key == "routed":
         return f"{routing['routed']} of {routing['judged']}"
     agreement = routing["spot_check_agreement"]
+    if agreement is None:
+        return f"n/a ({routing['spot_checked']} settled; see the figures above)"
     if agreement["value"] is None:
         return f"— ({routing['spot_checked']} settled, none checked yet)"
     return (

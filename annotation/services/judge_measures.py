@@ -329,6 +329,7 @@ def rubric_judge_measures(
             continue
         measure = _verdict_criterion if criterion.is_verdict else _scored_criterion
         by_criterion[criterion.key] = measure(criterion, human_rows, model_rows, n_boot)
+    verdicts = _latest_verdicts(project) if platform_judges else {}
     measures = []
     for annotator_id in annotator_ids:
         figures = {
@@ -350,7 +351,7 @@ def rubric_judge_measures(
                 "swap_consistency": None,
                 "swap_consistency_ci": [None, None],
                 "n_swapped": 0,
-                "routing": None,
+                "routing": _routing(verdicts[annotator_id]) if annotator_id in verdicts else None,
             }
         )
     return measures
@@ -530,10 +531,17 @@ def _ranking_verdict_measures(
         "swap_consistency": consistency["value"],
         "swap_consistency_ci": consistency["ci"],
         "n_swapped": consistency["n"],
-        "routing": {
-            "judged": len(columns["task"]),
-            "routed": int((columns["route"] == Task.Route.TO_PEOPLE).sum()),
-            "spot_checked": int((columns["route"] == Task.Route.SPOT_CHECK).sum()),
-            "spot_check_agreement": {"value": None, "n": 0},
-        },
+        "routing": _routing(columns),
+    }
+
+
+def _routing(columns: dict[str, npt.NDArray]) -> dict[str, Any]:
+    """How a rubric or ranking judge's verdicts routed its tasks; its agreement with the
+    people who spot-checked them is read in its per-criterion (rubric) or per-item (ranking)
+    figures, so `spot_check_agreement` is null."""
+    return {
+        "judged": len(columns["task"]),
+        "routed": int((columns["route"] == Task.Route.TO_PEOPLE).sum()),
+        "spot_checked": int((columns["route"] == Task.Route.SPOT_CHECK).sum()),
+        "spot_check_agreement": None,
     }

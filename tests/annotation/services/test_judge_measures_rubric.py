@@ -167,3 +167,55 @@ def test_console_and_card_show_a_rubric_judges_measures_per_criterion(
     )
     assert f"{quality['spearman']['value']:.3f} [" in line
     assert f"| {N_ITEMS * MODELS} |" in line
+
+
+def test_a_rubric_judge_run_here_reports_how_it_routed_its_tasks(console, lead, settings):
+    from django.test import TestCase
+
+    from annotation.services.endpoints import endpoint_create
+    from annotation.services.importing import items_import
+    from annotation.services.judge_runs import judge_run_start
+    from annotation.services.judges import judge_create
+    from tests.llm_stub import TRUTH_MARK, llm_stub
+
+    settings.ARENA_ALLOW_PRIVATE = True
+    project = ProjectFactory(kind=Project.Kind.RUBRIC, owner=lead)
+    CriterionFactory(project=project, key="quality", min=1, max=5)
+    rows = [
+        {
+            "id": f"q{i}",
+            "prompt": f"Question {i}?",
+            "responses": [
+                {"id": "r1", "model": f"m{i % 3}", "text": f"Answer {i}." + TRUTH_MARK * (i % 2)}
+            ],
+        }
+        for i in range(12)
+    ]
+    items_import(project=project, rows=list(enumerate(rows, 1)))
+    people = [
+        {
+            "annotator": f"person-{p}",
+            "item": f"q{i}",
+            "response": "r1",
+            "scores": {"quality": 5 if i % 2 else 1 + (p == 0)},
+        }
+        for i in range(12)
+        for p in range(3)
+    ]
+    judgments_import(project=project, rows=list(enumerate(people, 1)))
+    with llm_stub() as stub:
+        endpoint = endpoint_create(
+            project=project, name="e", base_url=stub.base_url, model="judge-truth", api_key="k"
+        )
+        judge = judge_create(project=project, name="judge-truth", endpoint=endpoint.pk)
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            judge_run_start(judge=judge)
+
+    (entry,) = report_compute(project=project, n_boot=50).report["model_judges"]
+
+    assert entry["judge"] == "judge-truth"
+    assert entry["criteria"]["quality"]["quadratic_kappa"]["value"] == 1.0
+    assert entry["routing"]["judged"] == 12
+    assert entry["routing"]["spot_check_agreement"] is None
+    html = console.get(reverse("admin:annotation_project_judges", args=[project.pk]))
+    assert "settled; see the figures above)" in html.content.decode()

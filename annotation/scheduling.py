@@ -10,6 +10,7 @@ run it, so the task modules are loaded first; with a broker nothing of the tasks
 
 from __future__ import annotations
 
+import importlib
 import threading
 from typing import Any
 
@@ -48,7 +49,10 @@ def _publish(name: str, args: tuple[Any, ...], **options: Any) -> None:
     and is sent by name to the broker otherwise."""
     app = current_app
     if app.conf.task_always_eager and name not in app.tasks:
-        app.loader.import_default_modules()  # no worker: the task runs in this process
+        # No worker: the task runs in this process. Import the tasks' module only: the
+        # loader's import_default_modules would run django.setup() again through Celery's
+        # Django fixup, replacing the process's logging handlers mid-request.
+        importlib.import_module(TASK_MODULE)
     app.signature(name, args=args, **options).apply_async()
 
 

@@ -62,8 +62,12 @@ scheduling.schedule_snapshot_build(5)
 scheduling.schedule_report_refresh(7, countdown=30, retry=False)
 after_broker = "annotation.tasks" in sys.modules
 current_app.conf.task_always_eager = True
+import logging
+marker = logging.NullHandler()
+logging.getLogger().addHandler(marker)
 scheduling.schedule_import_job_run(9)
 print(json.dumps({
+    "logging_kept": marker in logging.getLogger().handlers,
     "loaded": loaded, "after_broker": after_broker, "sent": sent, "ran": ran,
     "after_eager": "annotation.tasks" in sys.modules,
 }))
@@ -81,6 +85,9 @@ def test_the_services_and_api_queue_work_by_name_without_loading_the_tasks():
     # Without a broker the task runs here, as .delay() would: the tasks are loaded for it.
     assert seen["ran"] == [[scheduling.IMPORT_JOB_RUN, [9]]]
     assert seen["after_eager"] is True
+    # Loading them does not set Django up again: the process's logging (pytest's capture,
+    # a handler added at run time) is left as it was.
+    assert seen["logging_kept"] is True
 
 
 @pytest.mark.parametrize("name", scheduling.TASK_NAMES)

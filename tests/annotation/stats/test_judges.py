@@ -239,3 +239,45 @@ def test_ranking_leaderboard_tau_compares_plackett_luce_fits_like_scipy():
     assert tau["value"] == pytest.approx(2 / 3) and tau["n_models"] == 4
     low, high = tau["ci"]
     assert low <= tau["value"] <= high
+
+
+def test_the_score_agreement_interval_covers_a_planted_correlation_about_95_percent():
+    rng = np.random.default_rng(12)
+    rho, covered, runs = 0.6, 0, 150
+    for run in range(runs):
+        judge, people = rng.multivariate_normal([0, 0], [[1, rho], [rho, 1]], 120).T
+        figures = score_agreement(
+            np.arange(120), judge, people, np.zeros(120), low=0, high=4, n_boot=200, seed=run
+        )
+        low, high = figures["pearson"]["ci"]
+        covered += low <= rho <= high
+    assert 0.88 <= covered / runs <= 0.99
+
+
+def test_a_bootstrap_round_by_weights_equals_scipy_on_the_drawn_copies():
+    from annotation.stats.judges import _midranks, _weighted_pearson
+
+    rng = np.random.default_rng(13)
+    judge = rng.integers(0, 5, 60).astype(float)
+    people = rng.integers(0, 9, 60) / 2
+    weights = rng.integers(0, 4, 60).astype(float)
+    copies = np.repeat(np.arange(60), weights.astype(int))
+
+    _, judge_codes = np.unique(judge, return_inverse=True)
+    _, people_codes = np.unique(people, return_inverse=True)
+    spearman = _weighted_pearson(
+        _midranks(judge_codes, judge_codes.max() + 1, weights),
+        _midranks(people_codes, people_codes.max() + 1, weights),
+        weights,
+    )
+    assert spearman == pytest.approx(scipy_stats.spearmanr(judge[copies], people[copies]).statistic)
+    assert _weighted_pearson(judge, people, weights) == pytest.approx(
+        scipy_stats.pearsonr(judge[copies], people[copies]).statistic
+    )
+    assert quadratic_weighted_kappa(
+        judge.astype(int), (2 * people).astype(int) // 2, 5, weights
+    ) == pytest.approx(
+        quadratic_weighted_kappa(
+            judge[copies].astype(int), (2 * people[copies]).astype(int) // 2, 5
+        )
+    )

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from scipy import stats as scipy_stats
 
@@ -203,15 +205,33 @@ def test_a_rubric_judge_run_here_reports_how_it_routed_its_tasks(console, lead, 
         for p in range(3)
     ]
     judgments_import(project=project, rows=list(enumerate(people, 1)))
-    with llm_stub() as stub:
-        endpoint = endpoint_create(
-            project=project, name="e", base_url=stub.base_url, model="judge-truth", api_key="k"
-        )
-        judge = judge_create(project=project, name="judge-truth", endpoint=endpoint.pk)
-        with TestCase.captureOnCommitCallbacks(execute=True):
-            judge_run_start(judge=judge)
 
-    (entry,) = report_compute(project=project, n_boot=50).report["model_judges"]
+    def measure_queries() -> int:
+        table = judgment_table(project=project)
+        with CaptureQueriesContext(connection) as queries:
+            rubric_judge_measures(
+                project=project,
+                criteria=list(project.criteria.all()),
+                human_rows=table.subset(~table.is_model),
+                model_rows=table.subset(table.is_model),
+                n_boot=10,
+            )
+        return len(queries) - 1  # the criteria
+
+    counts = []
+    with llm_stub() as stub:
+        for model in ("judge-truth", "judge-longer"):
+            endpoint = endpoint_create(
+                project=project, name=model, base_url=stub.base_url, model=model, api_key="k"
+            )
+            judge = judge_create(project=project, name=model, endpoint=endpoint.pk)
+            with TestCase.captureOnCommitCallbacks(execute=True):
+                judge_run_start(judge=judge)
+            counts.append(measure_queries())
+    assert counts[0] == counts[1] == 2  # the judges, their verdicts
+
+    entries = report_compute(project=project, n_boot=50).report["model_judges"]
+    entry = next(e for e in entries if e["judge"] == "judge-truth")
 
     assert entry["judge"] == "judge-truth"
     assert entry["criteria"]["quality"]["quadratic_kappa"]["value"] == 1.0

@@ -11,6 +11,9 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from django.db import connection
+from django.db.models import JSONField
+from django.db.models.expressions import RawSQL
 
 from annotation.models import Annotator, Criterion, Judge, JudgeVerdict, Project, Task
 from annotation.rankings import mean_places, screen_labels
@@ -52,9 +55,11 @@ def _latest_verdicts(
     """Per judge's annotator id, the columns of its newest finished verdict on each regular
     task (one query), with the route that verdict gives the task; with `rankings`, what its
     outputs say of the position shown first and of the two orders' top response."""
+    verdicts = JudgeVerdict.objects.filter(judge__project=project, task__is_gold=False)
+    if rankings:
+        verdicts = verdicts.annotate(answers=_answers_of_outputs())
     rows = (
-        JudgeVerdict.objects.filter(judge__project=project, task__is_gold=False)
-        .exclude(status=JudgeVerdict.Status.CLAIMED)
+        verdicts.exclude(status=JudgeVerdict.Status.CLAIMED)
         .order_by("id")
         .values_list(
             "judge__annotator_id",
@@ -65,7 +70,7 @@ def _latest_verdicts(
             "decisive_outputs",
             "confidence",
             "agreement",
-            *(["outputs"] if rankings else []),
+            *(["answers"] if rankings else []),
         )
     )
     latest: dict[tuple[int, int], tuple] = {}
@@ -94,6 +99,23 @@ def _latest_verdicts(
         if rankings:
             columns[annotator_id].update(_ranking_output_columns([v[8] for v in done]))
     return columns
+
+
+def _answers_of_outputs() -> RawSQL:
+    """A verdict's outputs without their raw text and error, computed in the database: the
+    measures read only the order, what was shown and the parsed answer of each."""
+    column = f"{connection.ops.quote_name(JudgeVerdict._meta.db_table)}.outputs"
+    if connection.vendor == "postgresql":
+        sql = (
+            f"(SELECT COALESCE(jsonb_agg(o - 'raw' - 'error'), '[]'::jsonb)"
+            f" FROM jsonb_array_elements({column}) o)"
+        )
+    else:
+        sql = (
+            "(SELECT json_group_array(json(json_remove(value, '$.raw', '$.error')))"
+            f" FROM json_each({column}))"
+        )
+    return RawSQL(sql, [], output_field=JSONField())
 
 
 def _screen_ranking(answer: Any, count: int) -> list[list[str]] | None:

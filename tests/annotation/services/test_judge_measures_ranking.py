@@ -185,3 +185,18 @@ def test_console_and_card_show_a_ranking_judges_tau_per_item_and_bias_against_ch
     assert f"{truthful['item_kendall_tau']['value']:.3f} [" in line
     assert f"over {truthful['item_kendall_tau']['n_items']} items" in line
     assert "first shown on top 0.333" in line
+
+
+def test_the_measures_read_each_output_without_its_raw_text(stub):
+    from annotation.services.judge_measures import _answers_of_outputs
+
+    project = ranking_study(2)
+    run_judge(stub, project, "judge-first")
+
+    read = JudgeVerdict.objects.annotate(answers=_answers_of_outputs())
+    for answers, outputs in read.values_list("answers", "outputs"):
+        assert len(answers) == len(outputs) == 2
+        assert all("raw" not in a and "error" not in a for a in answers)
+        assert sorted(a["order"] for a in answers) == ["first", "swapped"]
+        assert all(a["parsed"]["ranking"] and len(a["shown"]) == 3 for a in answers)
+        assert all(o["raw"] for o in outputs)

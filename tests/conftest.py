@@ -3,7 +3,9 @@ PostgreSQL in CI, where tests marked `postgres` must run and never skip."""
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Iterator
 
 import pytest
 from django.core.cache import cache
@@ -82,6 +84,25 @@ def _replica_mirrors_the_test_database(request: pytest.FixtureRequest) -> None:
     if _replica_is_a_mirror():
         request.getfixturevalue("django_db_setup")  # the mirror then names the test database
         connections["replica"] = connections[DEFAULT_DB_ALIAS]
+
+
+@pytest.fixture(autouse=True)
+def _logging_as_it_was() -> Iterator[None]:
+    """A Celery worker built in the test process (start_worker, the queue and snapshot tests)
+    sets logging up as a worker's: the root logger's handlers and level, and other loggers'.
+    Put it back after every test, so a later test's log capture still sees its warnings."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    loggers = {
+        name: (logger.level, logger.disabled, logger.propagate, logger.handlers[:])
+        for name, logger in logging.Logger.manager.loggerDict.items()
+        if isinstance(logger, logging.Logger)
+    }
+    yield
+    root.handlers[:], root.level = handlers, level
+    for name, logger in logging.Logger.manager.loggerDict.items():
+        if isinstance(logger, logging.Logger) and name in loggers:
+            logger.level, logger.disabled, logger.propagate, logger.handlers[:] = loggers[name]
 
 
 @pytest.fixture(autouse=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import re
 import time
 
@@ -43,24 +42,6 @@ def _all_queues_again():
     queue back for the tests that follow."""
     yield
     app.amqp.queues.select(list(app.amqp.queues))
-
-
-@pytest.fixture(autouse=True)
-def _logging_as_it_was():
-    """A worker built in this process sets logging up as a worker's (the root logger's
-    handlers and level): put it back, so later tests' log capture sees warnings again."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    loggers = {
-        name: (logger.level, logger.disabled, logger.propagate, logger.handlers[:])
-        for name, logger in logging.Logger.manager.loggerDict.items()
-        if isinstance(logger, logging.Logger)
-    }
-    yield
-    root.handlers[:], root.level = handlers, level
-    for name, logger in logging.Logger.manager.loggerDict.items():
-        if isinstance(logger, logging.Logger) and name in loggers:
-            logger.level, logger.disabled, logger.propagate, logger.handlers[:] = loggers[name]
 
 
 def test_a_worker_started_without_queues_consumes_every_queue():

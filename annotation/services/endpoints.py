@@ -79,18 +79,25 @@ def _clean_base_url(value: Any) -> str:
     return value.rstrip("/")
 
 
-def _clean_params(value: Any) -> dict[str, Any]:
-    """temperature 0 to 2, max_tokens 1 to 1,000,000, system_prompt text; nothing else."""
+def params_object_clean(value: Any, taken: tuple[str, ...]) -> dict[str, Any]:
+    """A `params` field as an object holding only the keys in `taken` (None: empty), each
+    unknown key named in the 400; the values are the caller's to check (endpoints, judges)."""
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise _refuse("params", f"must be an object with some of {', '.join(PARAMS)}")
-    unknown = sorted(set(value) - set(PARAMS))
+        raise _refuse("params", f"must be an object with some of {', '.join(taken)}")
+    unknown = sorted(set(value) - set(taken))
     if unknown:
         raise ValidationFailed(
-            f"Unknown params: {', '.join(unknown)} (taken: {', '.join(PARAMS)}).",
+            f"Unknown params: {', '.join(unknown)} (taken: {', '.join(taken)}).",
             errors=[{"field": f"params.{name}", "error": "unknown parameter"} for name in unknown],
         )
+    return value
+
+
+def _clean_params(value: Any) -> dict[str, Any]:
+    """temperature 0 to 2, max_tokens 1 to 1,000,000, system_prompt text; nothing else."""
+    value = params_object_clean(value, PARAMS)
     params: dict[str, Any] = {}
     if value.get("temperature") is not None:
         temperature = value["temperature"]

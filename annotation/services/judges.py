@@ -30,7 +30,7 @@ from annotation.models import (
     Project,
     Task,
 )
-from annotation.services.endpoints import endpoint_fields_clean
+from annotation.services.endpoints import endpoint_fields_clean, params_object_clean
 
 #: The params a judge takes: the call's temperature and max_tokens (over the endpoint's),
 #: and how hard its runs may press the endpoint.
@@ -62,16 +62,7 @@ def _int_in(value: Any, field_name: str, low: int, high: int) -> int:
 def _clean_params(value: Any) -> dict[str, Any]:
     """temperature 0 to 2, max_tokens 1 to 1,000,000, concurrency 1 to 32 calls at once,
     calls_per_minute 1 to 100,000; nothing else."""
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise _refuse("params", f"must be an object with some of {', '.join(PARAMS)}")
-    unknown = sorted(set(value) - set(PARAMS))
-    if unknown:
-        raise ValidationFailed(
-            f"Unknown params: {', '.join(unknown)} (taken: {', '.join(PARAMS)}).",
-            errors=[{"field": f"params.{name}", "error": "unknown parameter"} for name in unknown],
-        )
+    value = params_object_clean(value, PARAMS)
     # The call's own params are checked as an endpoint's are.
     call = {name: value[name] for name in ("temperature", "max_tokens") if name in value}
     params: dict[str, Any] = endpoint_fields_clean({"params": call})["params"]

@@ -53,11 +53,6 @@ def vote(project, votes, prefix: str = "") -> None:
 
 
 @pytest.fixture
-def lead():
-    return researcher_create(username="lead")
-
-
-@pytest.fixture
 def project(lead):
     project = ProjectFactory(owner=lead, slug="cons", name="Consistency study", allow_tie=True)
     import_items(project, 3, responses=3)

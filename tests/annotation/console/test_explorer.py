@@ -35,18 +35,6 @@ pytestmark = pytest.mark.django_db
 TOPICS = ("photosynthesis", "volcanoes", "tides", "glaciers")
 
 
-@pytest.fixture
-def lead():
-    return researcher_create(username="lead")
-
-
-@pytest.fixture
-def client(lead) -> Client:
-    client = Client()
-    client.force_login(lead)
-    return client
-
-
 def item_row(i: int, *, first_model: str, source: str) -> dict:
     return {
         "id": f"q{i}",

@@ -15,7 +15,6 @@ from annotation.models import Project
 from annotation.services.importing import items_import
 from annotation.services.judgment_import import judgments_import
 from annotation.services.projects import criteria_add
-from annotation.services.researchers import researcher_create
 from annotation.spans import span_pieces
 from tests.annotation.console.test_explorer import item_url
 from tests.factories import ProjectFactory
@@ -25,18 +24,6 @@ pytestmark = pytest.mark.django_db
 TEXT = "Paris is in Japan, and <b>bold</b>."
 HOSTILE = '<script>alert("note")</script>'
 REWRITE = 'Paris is in France, and <img src=x onerror="alert(1)">.'
-
-
-@pytest.fixture
-def lead():
-    return researcher_create(username="lead")
-
-
-@pytest.fixture
-def client(lead) -> Client:
-    client = Client()
-    client.force_login(lead)
-    return client
 
 
 @pytest.fixture

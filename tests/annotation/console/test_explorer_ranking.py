@@ -4,30 +4,16 @@ response, the item page each judgment's ranking by response and as it was on scr
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 
 from annotation.models import Judgment, Project
 from annotation.services.assignment import assignment_lease
 from annotation.services.importing import items_import
 from annotation.services.judging import judgment_submit
 from annotation.services.judgment_import import judgments_import
-from annotation.services.researchers import researcher_create
 from tests.annotation.console.test_explorer import item_url, listed, url
 from tests.factories import ProjectFactory, make_annotator
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def lead():
-    return researcher_create(username="lead")
-
-
-@pytest.fixture
-def client(lead) -> Client:
-    client = Client()
-    client.force_login(lead)
-    return client
 
 
 @pytest.fixture

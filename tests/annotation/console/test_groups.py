@@ -17,18 +17,6 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("cache_cleared")]
 HTMX = {"HX-Request": "true"}
 
 
-@pytest.fixture
-def lead():
-    return researcher_create(username="lead")
-
-
-@pytest.fixture
-def client(lead) -> Client:
-    client = Client()
-    client.force_login(lead)
-    return client
-
-
 def _page(project) -> str:
     return f"/admin/annotation/project/{project.pk}/groups/"
 

@@ -7,7 +7,6 @@ import pytest
 from django.test import Client
 
 from annotation.rendering import render_markdown
-from annotation.services.researchers import researcher_create
 from tests.factories import ProjectFactory
 
 pytestmark = pytest.mark.django_db
@@ -16,11 +15,6 @@ URL = "/admin/annotation/project/instructions-preview/"
 TEXT = (
     "# Task\n\nPick the **more helpful** answer.\n\n- be fair\n- be quick\n\n<script>x()</script>"
 )
-
-
-@pytest.fixture
-def lead():
-    return researcher_create(username="lead")
 
 
 def _client(user, **kwargs) -> Client:

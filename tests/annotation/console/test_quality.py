@@ -21,11 +21,6 @@ HTMX = {"HX-Request": "true"}
 
 
 @pytest.fixture
-def lead():
-    return researcher_create(username="lead")
-
-
-@pytest.fixture
 def project(lead):
     return ProjectFactory(owner=lead, slug="quality")
 

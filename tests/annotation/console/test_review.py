@@ -26,11 +26,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def lead():
-    return researcher_create(username="lead")
-
-
-@pytest.fixture
 def project(lead) -> Project:
     """Four pairwise items (q0..q3), q3 a gold item whose answer is r1 (a)."""
     project = ProjectFactory(owner=lead, slug="pairs", allow_tie=True)

@@ -39,22 +39,10 @@ def vote_on(project, items: int, annotators: int, prefix: str = "q") -> None:
 
 
 @pytest.fixture
-def lead():
-    return researcher_create(username="lead")
-
-
-@pytest.fixture
 def project(lead):
     project = ProjectFactory(owner=lead, slug="stats", name="Stats study")
     vote_on(project, 6, 3)
     return project
-
-
-@pytest.fixture
-def client(lead) -> Client:
-    client = Client()
-    client.force_login(lead)
-    return client
 
 
 def _urls(project) -> tuple[str, str]:

@@ -15,6 +15,7 @@ from django.db import connection
 from django.db.models import JSONField
 from django.db.models.expressions import RawSQL
 
+from annotation import pg
 from annotation.models import Annotator, Criterion, Judge, JudgeVerdict, Project, Task
 from annotation.rankings import mean_places, screen_labels
 from annotation.selectors.judgment_table import MISSING_SCORE, JudgmentTable
@@ -104,7 +105,7 @@ def _latest_verdicts(
 def _answers_of_outputs() -> RawSQL:
     """A verdict's outputs without their raw text and error, computed in the database: the
     measures read only the order, what was shown and the parsed answer of each."""
-    column = f"{connection.ops.quote_name(JudgeVerdict._meta.db_table)}.outputs"
+    column = f"{pg.text(pg.table(JudgeVerdict))}.outputs"
     if connection.vendor == "postgresql":
         sql = (
             f"(SELECT COALESCE(jsonb_agg(o - 'raw' - 'error'), '[]'::jsonb)"
